@@ -1,1 +1,15 @@
-//! athar-store
+//! The embedded default backend: a SQLite catalog and a content-addressed blob store on
+//! the local filesystem, plus the on-disk archive that holds them (layout, configuration,
+//! signing key, writer lock).
+//!
+//! Everything here implements the traits of `athar-core`; nothing here decides what an
+//! ingest or a verification means. PostgreSQL and S3 will sit beside these, behind the
+//! same traits.
+
+mod archive;
+mod blobs;
+mod catalog;
+
+pub use archive::{Access, Archive, ArchiveError, Config, InitOptions};
+pub use blobs::FsBlobStore;
+pub use catalog::SqliteCatalog;

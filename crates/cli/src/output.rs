@@ -1,0 +1,202 @@
+//! Human and JSON output.
+
+use std::io::{IsTerminal, Write};
+
+use athar_core::ingest::{IngestSummary, Progress};
+use athar_core::verify::Report;
+use athar_core::Catalog;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+/// A byte progress bar on stderr, hidden unless `visible`.
+pub fn bar(visible: bool, len: u64, what: &str) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Output of `athar ingest`.
+pub struct IngestOutput {
+    json: bool,
+    bar: ProgressBar,
+    stdout: std::io::Stdout,
+}
+
+impl IngestOutput {
+    pub fn new(json: bool) -> IngestOutput {
+        let visible = !json && std::io::stderr().is_terminal();
+        IngestOutput {
+            json,
+            bar: bar(visible, 0, "preserving"),
+            stdout: std::io::stdout(),
+        }
+    }
+
+    pub fn progress(&mut self, p: Progress<'_>) {
+        match p {
+            Progress::Planned { bytes, .. } => self.bar.set_length(bytes),
+            Progress::Read { bytes } => self.bar.inc(bytes),
+            Progress::Stored(s) => {
+                if self.json {
+                    let line = json!({
+                        "item": s.entry.item.id,
+                        "sha256": s.entry.item.sha256,
+                        "size": s.entry.item.size,
+                        "media_type": s.entry.item.media_type,
+                        "path": s.path.to_string_lossy(),
+                        "new": s.entry.new,
+                    });
+                    let mut out = self.stdout.lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+            }
+            Progress::Failed(e) => {
+                self.bar.suspend(|| eprintln!("athar: {e}"));
+            }
+        }
+    }
+
+    pub fn finish(&mut self, s: &IngestSummary) {
+        self.bar.finish_and_clear();
+        if !self.json {
+            println!(
+                "Preserved {} file(s), {} byte(s): {} new item(s), {} already held (recorded as sightings).",
+                s.stored,
+                s.bytes,
+                s.new_items,
+                s.stored - s.new_items
+            );
+        }
+        if s.failed > 0 {
+            eprintln!(
+                "athar: {} file(s) could not be preserved (see above)",
+                s.failed
+            );
+        }
+    }
+}
+
+/// `athar list`.
+pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for item in catalog.items()? {
+        let name = catalog
+            .events(&item.id)?
+            .first()
+            .map(|e| e.sighting.original_name.clone())
+            .unwrap_or_default();
+        if json {
+            let v = json!({
+                "item": item.id,
+                "sha256": item.sha256,
+                "size": item.size,
+                "media_type": item.media_type,
+                "created_at": item.created_at,
+                "name": name,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{}  {}  {:>12}  {:<24}  {}  {}",
+                item.id, item.sha256, item.size, item.media_type, item.created_at, name
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `athar show`.
+pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()> {
+    let item = catalog.resolve(query)?;
+    let events = catalog.events(&item.id)?;
+    let cases = catalog.cases_of(&item.id)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let v = json!({ "item": item, "cases": cases, "events": events });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    writeln!(out, "Item        {}", item.id)?;
+    writeln!(out, "SHA-256     {}", item.sha256)?;
+    writeln!(out, "Size        {} bytes", item.size)?;
+    writeln!(out, "Media type  {}", item.media_type)?;
+    writeln!(out, "Preserved   {}", item.created_at)?;
+    if !cases.is_empty() {
+        writeln!(out, "Cases       {}", cases.join(", "))?;
+    }
+    writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
+    for e in &events {
+        let s = &e.sighting;
+        writeln!(
+            out,
+            "  #{} {} {} by {}",
+            e.seq,
+            e.at,
+            e.kind.as_str(),
+            e.actor
+        )?;
+        writeln!(out, "      name    {}", s.original_name)?;
+        writeln!(out, "      path    {}", s.original_path)?;
+        if let Some(m) = &s.file_mtime {
+            writeln!(out, "      mtime   {m}")?;
+        }
+        if let Some(v) = &s.source {
+            writeln!(out, "      source  {v}")?;
+        }
+        if let Some(v) = &s.note {
+            writeln!(out, "      note    {v}")?;
+        }
+        if let Some(v) = &s.case {
+            writeln!(out, "      case    {v}")?;
+        }
+        writeln!(out, "      tool    {}", s.tool_version)?;
+    }
+    Ok(())
+}
+
+/// `athar verify`'s report.
+pub fn verify_report(report: &Report, json: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(report)?)?;
+        return Ok(());
+    }
+    if report.ok {
+        writeln!(
+            out,
+            "OK: {} item(s), {} byte(s) re-hashed and intact; catalog and store agree.",
+            report.items, report.bytes
+        )?;
+    } else {
+        writeln!(
+            out,
+            "PROBLEMS: {} found in {} item(s):",
+            report.problems.len(),
+            report.items
+        )?;
+        for p in &report.problems {
+            let kind = serde_json::to_value(p.kind)?;
+            writeln!(
+                out,
+                "  {}: {}",
+                kind.as_str().unwrap_or("problem"),
+                p.detail
+            )?;
+        }
+    }
+    Ok(())
+}

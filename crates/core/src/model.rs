@@ -1,0 +1,242 @@
+//! Domain types.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The version string recorded with every custody event this build writes.
+pub const TOOL_VERSION: &str = concat!("athar ", env!("CARGO_PKG_VERSION"));
+
+/// A SHA-256 digest. Displays and parses as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// Lowercase hex form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({})", self.to_hex())
+    }
+}
+
+/// Why a string is not a SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a SHA-256 digest (64 lowercase hex digits): {0:?}")]
+pub struct ParseShaError(pub String);
+
+impl FromStr for Sha256 {
+    type Err = ParseShaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(ParseShaError(s.to_owned()));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| ParseShaError(s.to_owned()))?;
+        Ok(Sha256(out))
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An item's identifier: 26 characters of Crockford base32 (48 bits of milliseconds since
+/// the Unix epoch, then 80 random bits), so ids sort by creation time.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ItemId(String);
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+impl ItemId {
+    /// A fresh id for the current time.
+    pub fn generate() -> Result<ItemId, getrandom::Error> {
+        let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let millis = u128::try_from(millis).unwrap_or(0) & ((1u128 << 48) - 1);
+        let mut rnd = [0u8; 10];
+        getrandom::getrandom(&mut rnd)?;
+        let mut value = millis << 80;
+        for (i, b) in rnd.iter().enumerate() {
+            value |= u128::from(*b) << (8 * (9 - i));
+        }
+        let mut s = String::with_capacity(26);
+        for i in (0..26).rev() {
+            let idx = ((value >> (5 * i)) & 31) as usize;
+            s.push(char::from(CROCKFORD[idx]));
+        }
+        Ok(ItemId(s))
+    }
+
+    /// Wraps a stored id; checks its form.
+    pub fn parse(s: &str) -> Option<ItemId> {
+        if s.len() == 26 && s.bytes().all(|b| CROCKFORD.contains(&b)) {
+            Some(ItemId(s.to_owned()))
+        } else {
+            None
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ItemId({})", self.0)
+    }
+}
+
+/// A case name as given on the command line.
+pub type CaseName = String;
+
+/// A preserved piece of evidence: one distinct sequence of bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: ItemId,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Media type detected from the content (magic bytes), not from the file name.
+    pub media_type: String,
+    /// When the bytes were first preserved (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// The kind of a custody event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The bytes were collected and preserved for the first time.
+    Ingest,
+    /// Bytes already preserved were collected again (another name, path or source).
+    Sighting,
+}
+
+impl EventKind {
+    /// Stable name used in storage and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Ingest => "ingest",
+            EventKind::Sighting => "sighting",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        match s {
+            "ingest" => Some(EventKind::Ingest),
+            "sighting" => Some(EventKind::Sighting),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how a copy of the bytes was collected: recorded with every ingest or sighting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sighting {
+    /// File name as found.
+    pub original_name: String,
+    /// Path as found (absolute when it could be resolved).
+    pub original_path: String,
+    /// The file's modification time (RFC 3339, UTC), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file_mtime: Option<String>,
+    /// Who collected it.
+    pub collector: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub case: Option<CaseName>,
+    /// The software that collected it.
+    pub tool_version: String,
+}
+
+/// One entry of an item's chain of custody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyEvent {
+    /// Position in the archive's single sequence of events, from 1, without gaps.
+    pub seq: u64,
+    pub item: ItemId,
+    pub kind: EventKind,
+    /// When it happened (RFC 3339, UTC).
+    pub at: String,
+    pub actor: String,
+    pub sighting: Sighting,
+}
+
+/// An item about to be recorded, with the sighting that brought it.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub sha256: Sha256,
+    pub size: u64,
+    pub media_type: String,
+    pub sighting: Sighting,
+    pub at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha_round_trip_and_rejects() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let s: Sha256 = hex.parse().unwrap();
+        assert_eq!(s.to_string(), hex);
+        for bad in [
+            "",
+            "E3B0",
+            &hex.to_uppercase(),
+            &hex[1..],
+            &format!("{hex}0"),
+            &hex.replace('e', "g"),
+        ] {
+            assert!(bad.parse::<Sha256>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn item_ids_are_well_formed_and_sort_by_time() {
+        let a = ItemId::generate().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ItemId::generate().unwrap();
+        assert!(ItemId::parse(a.as_str()).is_some());
+        assert!(a < b, "{a} !< {b}");
+        assert!(ItemId::parse("0123").is_none());
+        assert!(ItemId::parse("01234567890123456789012345I").is_none());
+    }
+}

@@ -1,0 +1,111 @@
+//! The storage traits. Each backend (SQLite + files by default) implements them; the
+//! services in this crate use nothing else.
+
+use std::any::Any;
+use std::fmt;
+use std::io::Read;
+
+use crate::error::StoreError;
+use crate::model::{CustodyEvent, Item, ItemId, NewItem, Sha256};
+
+/// A blob written to a temporary place, not yet visible under its hash.
+pub struct PendingBlob {
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Whether the bytes are already durable (the writer synced them itself).
+    pub synced: bool,
+    /// Backend-specific handle (for the filesystem store: the temporary path).
+    pub handle: Box<dyn Any + Send>,
+}
+
+impl fmt::Debug for PendingBlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingBlob")
+            .field("sha256", &self.sha256)
+            .field("size", &self.size)
+            .field("synced", &self.synced)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives a blob's bytes in order. Buffers are handed over by value so a backend can
+/// write one while the caller reads and hashes the next.
+pub trait BlobWriter: Send {
+    /// Takes a filled buffer; gives back an empty one (capacity kept) to fill next.
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError>;
+    /// All bytes are written; `sha256` is their digest, computed by the caller.
+    fn finish(self: Box<Self>, sha256: Sha256) -> Result<PendingBlob, StoreError>;
+}
+
+/// What a blob store holds.
+#[derive(Debug, Default)]
+pub struct BlobListing {
+    pub blobs: Vec<Sha256>,
+    /// Entries that are not blobs (wrong names, unexpected file types).
+    pub strays: Vec<String>,
+}
+
+/// Immutable, content-addressed byte storage.
+pub trait BlobStore: Send + Sync {
+    /// Starts a blob; `size_hint` lets the backend pick a strategy for large files.
+    fn writer(&self, size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError>;
+    /// Whether a blob with this digest is stored.
+    fn contains(&self, sha256: &Sha256) -> Result<bool, StoreError>;
+    /// Reads a stored blob. `NotFound` when absent.
+    fn open(&self, sha256: &Sha256) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// The stored size of a blob. `NotFound` when absent.
+    fn size(&self, sha256: &Sha256) -> Result<u64, StoreError>;
+    /// Makes the bytes of pending blobs durable (one flush for the whole batch where
+    /// the backend can).
+    fn sync(&self, blobs: &mut [PendingBlob]) -> Result<(), StoreError>;
+    /// Moves durable pending blobs to their final names and makes the names durable.
+    /// A blob already stored under the same digest is kept and the pending copy dropped.
+    fn publish(&self, blobs: Vec<PendingBlob>) -> Result<(), StoreError>;
+    /// Drops a pending blob that will not be published.
+    fn abandon(&self, blob: PendingBlob);
+    /// Removes a published blob that was never acknowledged (recovery after a crash).
+    fn remove_unacknowledged(&self, sha256: &Sha256) -> Result<(), StoreError>;
+    /// Clears temporary files left by an interrupted run. Returns how many were removed.
+    fn clear_temporary(&self) -> Result<usize, StoreError>;
+    /// Everything the store holds.
+    fn list(&self) -> Result<BlobListing, StoreError>;
+}
+
+/// One file's outcome to record: a new item or a new sighting of an existing one.
+#[derive(Debug, Clone)]
+pub struct RecordedEntry {
+    pub item: Item,
+    pub event: CustodyEvent,
+    /// True when this entry created the item.
+    pub new: bool,
+}
+
+/// The catalog: items, custody events, and the bookkeeping that makes ingest crash-safe.
+pub trait Catalog: Send {
+    /// Records that these blobs are about to be published (durable before returning).
+    fn add_pending(&mut self, shas: &[Sha256]) -> Result<(), StoreError>;
+    /// Blobs recorded as about to be published whose ingest never committed.
+    fn pending(&self) -> Result<Vec<Sha256>, StoreError>;
+    /// Forgets pending records.
+    fn clear_pending(&mut self, shas: &[Sha256]) -> Result<(), StoreError>;
+    /// Records items and custody events in one durable transaction, creating each item
+    /// unless its digest is already known (then it records a sighting), linking them to
+    /// `case` when given, and clearing their pending records.
+    fn record(
+        &mut self,
+        entries: &[NewItem],
+        case: Option<&str>,
+    ) -> Result<Vec<RecordedEntry>, StoreError>;
+    /// An item by digest.
+    fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError>;
+    /// An item by its id, its digest, or a unique prefix of either.
+    fn resolve(&self, query: &str) -> Result<Item, StoreError>;
+    /// Every item, oldest first.
+    fn items(&self) -> Result<Vec<Item>, StoreError>;
+    /// An item's custody events in order.
+    fn events(&self, item: &ItemId) -> Result<Vec<CustodyEvent>, StoreError>;
+    /// Every event as (seq, item id) in order, and the highest seq ever issued.
+    fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError>;
+    /// Names of the cases an item belongs to.
+    fn cases_of(&self, item: &ItemId) -> Result<Vec<String>, StoreError>;
+}

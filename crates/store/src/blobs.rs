@@ -1,0 +1,459 @@
+//! Content-addressed blob store on the filesystem.
+//!
+//! Layout: `sha256/<h0h1>/<h2h3>/<64 hex>` for blobs (read-only files), `tmp/` for blobs
+//! being written. A blob becomes visible only by an atomic rename after its bytes are
+//! durable; a visible blob is never written again.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreError};
+
+/// Files at least this large are written by a separate thread, so writing overlaps the
+/// caller's reading and hashing.
+const THREADED_FROM: u64 = 8 << 20;
+/// A threaded writer starts write-back every this many bytes, so the final sync is short.
+const SYNC_EVERY: u64 = 64 << 20;
+/// Up to this many files are synced one by one; more are synced with one filesystem flush.
+const SYNC_EACH_MAX: usize = 4;
+
+/// Blobs under one folder.
+#[derive(Debug)]
+pub struct FsBlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    known_dirs: Mutex<HashSet<PathBuf>>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, e)
+}
+
+impl FsBlobStore {
+    /// Opens (creating the folders if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<FsBlobStore, StoreError> {
+        let tmp = root.join("tmp");
+        for d in [root.to_path_buf(), root.join("sha256"), tmp.clone()] {
+            std::fs::create_dir_all(&d).map_err(io(&d))?;
+        }
+        Ok(FsBlobStore {
+            root: root.to_path_buf(),
+            tmp,
+            known_dirs: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The path of a blob.
+    pub fn path_of(&self, sha: &Sha256) -> PathBuf {
+        let hex = sha.to_hex();
+        self.root
+            .join("sha256")
+            .join(&hex[0..2])
+            .join(&hex[2..4])
+            .join(hex)
+    }
+
+    fn temp_path(&self) -> Result<PathBuf, StoreError> {
+        let mut r = [0u8; 12];
+        getrandom::getrandom(&mut r)
+            .map_err(|e| StoreError::io(&self.tmp, std::io::Error::other(e.to_string())))?;
+        Ok(self.tmp.join(format!("{}.part", hex::encode(r))))
+    }
+
+    /// Ensures the blob's folder exists; returns folders created (outermost first).
+    fn ensure_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+        if let Ok(k) = self.known_dirs.lock() {
+            if k.contains(dir) {
+                return Ok(Vec::new());
+            }
+        }
+        let mut created = Vec::new();
+        let mut missing = Vec::new();
+        let mut d = dir.to_path_buf();
+        while !d.exists() {
+            missing.push(d.clone());
+            if !d.pop() {
+                break;
+            }
+        }
+        for m in missing.into_iter().rev() {
+            match std::fs::create_dir(&m) {
+                Ok(()) => created.push(m),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::io(&m, e)),
+            }
+        }
+        if let Ok(mut k) = self.known_dirs.lock() {
+            k.insert(dir.to_path_buf());
+        }
+        Ok(created)
+    }
+
+    /// Flushes everything written to this filesystem.
+    fn sync_fs(&self) -> Result<(), StoreError> {
+        let dir = File::open(&self.root).map_err(io(&self.root))?;
+        rustix::fs::syncfs(&dir).map_err(|e| StoreError::io(&self.root, e.into()))
+    }
+}
+
+fn sync_path(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path))
+}
+
+fn handle_path(b: &PendingBlob) -> Result<&PathBuf, StoreError> {
+    b.handle
+        .downcast_ref::<PathBuf>()
+        .ok_or_else(|| StoreError::Corrupt("pending blob from another store".to_owned()))
+}
+
+impl BlobStore for FsBlobStore {
+    fn writer(&self, size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError> {
+        let path = self.temp_path()?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&path)
+            .map_err(io(&path))?;
+        if size_hint >= THREADED_FROM {
+            Ok(Box::new(ThreadedWriter::start(path, file)))
+        } else {
+            Ok(Box::new(DirectWriter {
+                path: Some(path),
+                file,
+                size: 0,
+            }))
+        }
+    }
+
+    fn contains(&self, sha256: &Sha256) -> Result<bool, StoreError> {
+        let p = self.path_of(sha256);
+        match std::fs::symlink_metadata(&p) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(p, e)),
+        }
+    }
+
+    fn open(&self, sha256: &Sha256) -> Result<Box<dyn Read + Send>, StoreError> {
+        let p = self.path_of(sha256);
+        match File::open(&p) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("blob {sha256}")))
+            }
+            Err(e) => Err(StoreError::io(p, e)),
+        }
+    }
+
+    fn size(&self, sha256: &Sha256) -> Result<u64, StoreError> {
+        let p = self.path_of(sha256);
+        match std::fs::metadata(&p) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("blob {sha256}")))
+            }
+            Err(e) => Err(StoreError::io(p, e)),
+        }
+    }
+
+    fn sync(&self, blobs: &mut [PendingBlob]) -> Result<(), StoreError> {
+        let unsynced: Vec<usize> = (0..blobs.len()).filter(|&i| !blobs[i].synced).collect();
+        if unsynced.is_empty() {
+            return Ok(());
+        }
+        if unsynced.len() <= SYNC_EACH_MAX {
+            for &i in &unsynced {
+                sync_path(handle_path(&blobs[i])?)?;
+            }
+        } else {
+            self.sync_fs()?;
+        }
+        for i in unsynced {
+            blobs[i].synced = true;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, blobs: Vec<PendingBlob>) -> Result<(), StoreError> {
+        let count = blobs.len();
+        if count == 0 {
+            return Ok(());
+        }
+        let mut touched: HashSet<PathBuf> = HashSet::new();
+        let mut result = Ok(());
+        for b in &blobs {
+            let step = (|| {
+                let tmp = handle_path(b)?;
+                if !b.synced {
+                    return Err(StoreError::Corrupt(
+                        "publishing a blob that is not durable".into(),
+                    ));
+                }
+                let dest = self.path_of(&b.sha256);
+                let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+                for created in self.ensure_dir(&dir)? {
+                    if let Some(parent) = created.parent() {
+                        touched.insert(parent.to_path_buf());
+                    }
+                }
+                if self.contains(&b.sha256)? {
+                    std::fs::remove_file(tmp).map_err(io(tmp))?;
+                } else {
+                    std::fs::rename(tmp, &dest).map_err(io(&dest))?;
+                    touched.insert(dir);
+                }
+                Ok(())
+            })();
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_err() {
+            for b in blobs {
+                self.abandon(b);
+            }
+            return result;
+        }
+        touched.insert(self.tmp.clone());
+        if touched.len() <= SYNC_EACH_MAX + 2 {
+            for d in &touched {
+                sync_path(d)?;
+            }
+            Ok(())
+        } else {
+            self.sync_fs()
+        }
+    }
+
+    fn abandon(&self, blob: PendingBlob) {
+        if let Ok(p) = handle_path(&blob) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    fn remove_unacknowledged(&self, sha256: &Sha256) -> Result<(), StoreError> {
+        let p = self.path_of(sha256);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(p, e)),
+        }
+        if let Some(dir) = p.parent() {
+            sync_path(dir)?;
+        }
+        Ok(())
+    }
+
+    fn clear_temporary(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in std::fs::read_dir(&self.tmp).map_err(io(&self.tmp))? {
+            let entry = entry.map_err(io(&self.tmp))?;
+            let p = entry.path();
+            std::fs::remove_file(&p).map_err(io(&p))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn list(&self) -> Result<BlobListing, StoreError> {
+        let mut out = BlobListing::default();
+        let top = self.root.join("sha256");
+        for (l1, p1) in sorted_entries(&top)? {
+            if !p1.is_dir() || !is_hex_pair(&l1) {
+                out.strays.push(p1.display().to_string());
+                continue;
+            }
+            for (l2, p2) in sorted_entries(&p1)? {
+                if !p2.is_dir() || !is_hex_pair(&l2) {
+                    out.strays.push(p2.display().to_string());
+                    continue;
+                }
+                for (name, p3) in sorted_entries(&p2)? {
+                    let meta = std::fs::symlink_metadata(&p3).map_err(io(&p3))?;
+                    match name.parse::<Sha256>() {
+                        Ok(sha) if meta.is_file() && name[0..2] == l1 && name[2..4] == l2 => {
+                            out.blobs.push(sha)
+                        }
+                        _ => out.strays.push(p3.display().to_string()),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_hex_pair(s: &str) -> bool {
+    s.len() == 2
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
+        v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Writes on the caller's thread; small files.
+struct DirectWriter {
+    path: Option<PathBuf>,
+    file: File,
+    size: u64,
+}
+
+impl BlobWriter for DirectWriter {
+    fn write_chunk(&mut self, mut chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        if let Err(e) = self.file.write_all(&chunk) {
+            return Err(StoreError::io(self.path.clone().unwrap_or_default(), e));
+        }
+        self.size += chunk.len() as u64;
+        chunk.clear();
+        Ok(chunk)
+    }
+
+    fn finish(mut self: Box<Self>, sha256: Sha256) -> Result<PendingBlob, StoreError> {
+        let path = self.path.take().unwrap_or_default();
+        Ok(PendingBlob {
+            sha256,
+            size: self.size,
+            synced: false,
+            handle: Box::new(path),
+        })
+    }
+}
+
+impl Drop for DirectWriter {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes on its own thread, overlapping the caller's reads and hashing; starts
+/// write-back as it goes so the final sync waits only for the tail.
+struct ThreadedWriter {
+    path: Option<PathBuf>,
+    chunks: Option<SyncSender<Vec<u8>>>,
+    spare: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<Result<u64, std::io::Error>>>,
+    buffers: usize,
+}
+
+const THREADED_BUFFERS: usize = 4;
+
+impl ThreadedWriter {
+    fn start(path: PathBuf, mut file: File) -> ThreadedWriter {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(THREADED_BUFFERS);
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::spawn(move || -> Result<u64, std::io::Error> {
+            let mut written = 0u64;
+            let mut since_sync = 0u64;
+            for mut chunk in rx {
+                file.write_all(&chunk)?;
+                written += chunk.len() as u64;
+                since_sync += chunk.len() as u64;
+                if since_sync >= SYNC_EVERY {
+                    file.sync_data()?;
+                    since_sync = 0;
+                }
+                chunk.clear();
+                let _ = spare_tx.send(chunk);
+            }
+            file.sync_data()?;
+            Ok(written)
+        });
+        ThreadedWriter {
+            path: Some(path),
+            chunks: Some(tx),
+            spare: spare_rx,
+            thread: Some(thread),
+            buffers: 1,
+        }
+    }
+
+    fn join(&mut self) -> Result<u64, StoreError> {
+        self.chunks = None;
+        let path = self.path.clone().unwrap_or_default();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(Ok(n))) => Ok(n),
+            Some(Ok(Err(e))) => Err(StoreError::io(path, e)),
+            _ => Err(StoreError::io(
+                path,
+                std::io::Error::other("writer thread failed"),
+            )),
+        }
+    }
+}
+
+impl BlobWriter for ThreadedWriter {
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let capacity = chunk.capacity();
+        let sent = match &self.chunks {
+            Some(tx) => tx.send(chunk).is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The thread stopped: report its error.
+            self.join()?;
+            return Err(StoreError::io(
+                self.path.clone().unwrap_or_default(),
+                std::io::Error::other("writer stopped"),
+            ));
+        }
+        if let Ok(b) = self.spare.try_recv() {
+            return Ok(b);
+        }
+        if self.buffers < THREADED_BUFFERS + 2 {
+            self.buffers += 1;
+            return Ok(Vec::with_capacity(capacity));
+        }
+        match self.spare.recv() {
+            Ok(b) => Ok(b),
+            Err(_) => {
+                self.join()?;
+                Err(StoreError::io(
+                    self.path.clone().unwrap_or_default(),
+                    std::io::Error::other("writer stopped"),
+                ))
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, sha256: Sha256) -> Result<PendingBlob, StoreError> {
+        let size = self.join()?;
+        let path = self.path.take().unwrap_or_default();
+        Ok(PendingBlob {
+            sha256,
+            size,
+            synced: true,
+            handle: Box::new(path),
+        })
+    }
+}
+
+impl Drop for ThreadedWriter {
+    fn drop(&mut self) {
+        if self.path.is_some() {
+            let _ = self.join();
+        }
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}

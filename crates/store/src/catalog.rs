@@ -1,0 +1,425 @@
+//! The SQLite catalog (WAL mode, synchronous commits, embedded append-only migrations).
+
+use std::path::Path;
+
+use athar_core::{
+    Catalog, CustodyEvent, EventKind, Item, ItemId, NewItem, RecordedEntry, Sha256, Sighting,
+    StoreError,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: items, custody events, pending blobs, cases.
+    "CREATE TABLE items (
+        id          TEXT PRIMARY KEY,
+        sha256      TEXT NOT NULL UNIQUE,
+        size        INTEGER NOT NULL,
+        media_type  TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE custody_events (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id   TEXT NOT NULL REFERENCES items(id),
+        kind      TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        sighting  TEXT NOT NULL
+    );
+    CREATE INDEX custody_events_by_item ON custody_events(item_id, seq);
+    CREATE TABLE pending_blobs (
+        sha256  TEXT PRIMARY KEY,
+        since   TEXT NOT NULL
+    );
+    CREATE TABLE cases (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE case_items (
+        case_id  INTEGER NOT NULL REFERENCES cases(id),
+        item_id  TEXT NOT NULL REFERENCES items(id),
+        PRIMARY KEY (case_id, item_id)
+    );",
+];
+
+/// A catalog in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteCatalog {
+    conn: Connection,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Catalog(e.to_string())
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
+}
+
+impl SqliteCatalog {
+    /// Opens the catalog, creating it and running pending migrations when `writable`.
+    pub fn open(path: &Path, writable: bool) -> Result<SqliteCatalog, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = if writable {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        };
+        let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| StoreError::Catalog(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db)?;
+        if writable {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(db)?;
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let mut cat = SqliteCatalog { conn };
+        if writable {
+            cat.migrate()?;
+        } else {
+            let v = cat.version()?;
+            if v as usize != MIGRATIONS.len() {
+                return Err(StoreError::Catalog(format!(
+                    "catalog schema version {v}, this build expects {}",
+                    MIGRATIONS.len()
+                )));
+            }
+        }
+        Ok(cat)
+    }
+
+    fn version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.version()?;
+        let current = usize::try_from(current)
+            .map_err(|_| corrupt("schema version", &current.to_string()))?;
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::Catalog(format!(
+                "catalog schema version {current} is newer than this build ({}); upgrade Athar",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = self.conn.transaction().map_err(db)?;
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_item(raw: (String, String, i64, String, String)) -> Result<Item, StoreError> {
+    let (id, sha, size, media_type, created_at) = raw;
+    Ok(Item {
+        id: ItemId::parse(&id).ok_or_else(|| corrupt("item id", &id))?,
+        sha256: sha.parse().map_err(|_| corrupt("SHA-256", &sha))?,
+        size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
+        media_type,
+        created_at,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, sha256, size, media_type, created_at";
+
+impl Catalog for SqliteCatalog {
+    fn add_pending(&mut self, shas: &[Sha256]) -> Result<(), StoreError> {
+        if shas.is_empty() {
+            return Ok(());
+        }
+        let now = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO pending_blobs (sha256, since) VALUES (?1, ?2)",
+                )
+                .map_err(db)?;
+            for s in shas {
+                st.execute(params![s.to_hex(), now]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn pending(&self) -> Result<Vec<Sha256>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT sha256 FROM pending_blobs ORDER BY sha256")
+            .map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let s = r.map_err(db)?;
+            out.push(s.parse().map_err(|_| corrupt("SHA-256", &s))?);
+        }
+        Ok(out)
+    }
+
+    fn clear_pending(&mut self, shas: &[Sha256]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare_cached("DELETE FROM pending_blobs WHERE sha256 = ?1")
+                .map_err(db)?;
+            for s in shas {
+                st.execute(params![s.to_hex()]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn record(
+        &mut self,
+        entries: &[NewItem],
+        case: Option<&str>,
+    ) -> Result<Vec<RecordedEntry>, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut out = Vec::with_capacity(entries.len());
+        {
+            let case_id: Option<i64> = match case {
+                None => None,
+                Some(name) => {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO cases (name, created_at) VALUES (?1, ?2)",
+                        params![name, athar_core::now_rfc3339()],
+                    )
+                    .map_err(db)?;
+                    Some(
+                        tx.query_row("SELECT id FROM cases WHERE name = ?1", [name], |r| r.get(0))
+                            .map_err(db)?,
+                    )
+                }
+            };
+            let mut find = tx
+                .prepare_cached(&format!(
+                    "SELECT {ITEM_COLUMNS} FROM items WHERE sha256 = ?1"
+                ))
+                .map_err(db)?;
+            let mut insert_item = tx
+                .prepare_cached(
+                    "INSERT INTO items (id, sha256, size, media_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db)?;
+            let mut insert_event = tx
+                .prepare_cached(
+                    "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db)?;
+            let mut link = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO case_items (case_id, item_id) VALUES (?1, ?2)",
+                )
+                .map_err(db)?;
+            let mut unpend = tx
+                .prepare_cached("DELETE FROM pending_blobs WHERE sha256 = ?1")
+                .map_err(db)?;
+            for e in entries {
+                let sha = e.sha256.to_hex();
+                let existing = find
+                    .query_row([&sha], item_from_row)
+                    .optional()
+                    .map_err(db)?;
+                let (item, new) = match existing {
+                    Some(raw) => (to_item(raw)?, false),
+                    None => {
+                        let id = ItemId::generate().map_err(|err| {
+                            StoreError::Catalog(format!("no randomness for an id: {err}"))
+                        })?;
+                        let item = Item {
+                            id,
+                            sha256: e.sha256,
+                            size: e.size,
+                            media_type: e.media_type.clone(),
+                            created_at: e.at.clone(),
+                        };
+                        insert_item
+                            .execute(params![
+                                item.id.as_str(),
+                                sha,
+                                item.size as i64,
+                                item.media_type,
+                                item.created_at
+                            ])
+                            .map_err(db)?;
+                        (item, true)
+                    }
+                };
+                let kind = if new {
+                    EventKind::Ingest
+                } else {
+                    EventKind::Sighting
+                };
+                let sighting = serde_json::to_string(&e.sighting)
+                    .map_err(|err| StoreError::Catalog(err.to_string()))?;
+                insert_event
+                    .execute(params![
+                        item.id.as_str(),
+                        kind.as_str(),
+                        e.at,
+                        e.sighting.collector,
+                        sighting
+                    ])
+                    .map_err(db)?;
+                let seq = tx.last_insert_rowid() as u64;
+                if let Some(c) = case_id {
+                    link.execute(params![c, item.id.as_str()]).map_err(db)?;
+                }
+                unpend.execute([&sha]).map_err(db)?;
+                let event = CustodyEvent {
+                    seq,
+                    item: item.id.clone(),
+                    kind,
+                    at: e.at.clone(),
+                    actor: e.sighting.collector.clone(),
+                    sighting: e.sighting.clone(),
+                };
+                out.push(RecordedEntry { item, event, new });
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE sha256 = ?1"
+            ))
+            .map_err(db)?
+            .query_row([sha256.to_hex()], item_from_row)
+            .optional()
+            .map_err(db)?
+            .map(to_item)
+            .transpose()
+    }
+
+    fn resolve(&self, query: &str) -> Result<Item, StoreError> {
+        let q = query.trim();
+        if q.len() < 4 || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StoreError::NotFound(format!(
+                "item {query:?} (give an item id or SHA-256, or at least 4 characters of one)"
+            )));
+        }
+        let id_glob = format!("{}*", q.to_ascii_uppercase());
+        let sha_glob = format!("{}*", q.to_ascii_lowercase());
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE id GLOB ?1 UNION SELECT {ITEM_COLUMNS} FROM items WHERE sha256 GLOB ?2 LIMIT 2"
+            ))
+            .map_err(db)?;
+        let rows: Vec<_> = st
+            .query_map(params![id_glob, sha_glob], item_from_row)
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        match rows.len() {
+            0 => Err(StoreError::NotFound(format!("item {query:?}"))),
+            1 => rows
+                .into_iter()
+                .next()
+                .map(to_item)
+                .unwrap_or_else(|| Err(StoreError::NotFound(query.to_owned()))),
+            n => Err(StoreError::Ambiguous {
+                what: format!("item prefix {query:?}"),
+                count: n,
+            }),
+        }
+    }
+
+    fn items(&self) -> Result<Vec<Item>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items ORDER BY created_at, id"
+            ))
+            .map_err(db)?;
+        let rows = st.query_map([], item_from_row).map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(to_item)).collect()
+    }
+
+    fn events(&self, item: &ItemId) -> Result<Vec<CustodyEvent>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, kind, at, actor, sighting FROM custody_events WHERE item_id = ?1 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([item.as_str()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (seq, kind, at, actor, sighting) = r.map_err(db)?;
+            out.push(CustodyEvent {
+                seq: seq as u64,
+                item: item.clone(),
+                kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
+                at,
+                actor,
+                sighting: serde_json::from_str::<Sighting>(&sighting)
+                    .map_err(|_| corrupt("sighting", &sighting))?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, item_id FROM custody_events ORDER BY seq")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
+        let events = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+        let max: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'custody_events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let last = events.last().map_or(0, |e| e.0);
+        Ok((events, (max.unwrap_or(0) as u64).max(last)))
+    }
+
+    fn cases_of(&self, item: &ItemId) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT c.name FROM cases c JOIN case_items ci ON ci.case_id = c.id WHERE ci.item_id = ?1 ORDER BY c.name",
+            )
+            .map_err(db)?;
+        let rows = st.query_map([item.as_str()], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+}
