@@ -471,7 +471,9 @@ fn preserve(
     let mut total: u64 = 0;
     let mut media_type = None;
     loop {
-        buf.clear();
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
         let n = read_chunk(&file, buf).map_err(io)?;
         if n == 0 {
             break;
@@ -483,6 +485,7 @@ fn preserve(
         if total > size {
             break;
         }
+        buf.truncate(n);
         hasher.update(&buf[..]);
         let full = std::mem::take(buf);
         *buf = writer.write_chunk(full).map_err(|e| {
@@ -546,12 +549,13 @@ fn store_msg(e: &StoreError) -> String {
     }
 }
 
-/// Reads up to one chunk into `buf` (appending); returns the bytes read, 0 at the end.
-fn read_chunk(file: &File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let start = buf.len();
-    loop {
-        match Read::take(file, (CHUNK - (buf.len() - start)) as u64).read_to_end(buf) {
-            Ok(_) => return Ok(buf.len() - start),
+/// Fills `buf` (already `CHUNK` long) from the file; returns the bytes read, 0 at the end.
+fn read_chunk(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 return Err(std::io::Error::other("not a regular file (would block)"))
@@ -559,6 +563,7 @@ fn read_chunk(file: &File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
             Err(e) => return Err(e),
         }
     }
+    Ok(filled)
 }
 
 /// Fills in who collected, from where, and why: the parts of a sighting that come from the

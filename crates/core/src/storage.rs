@@ -31,7 +31,8 @@ impl fmt::Debug for PendingBlob {
 /// Receives a blob's bytes in order. Buffers are handed over by value so a backend can
 /// write one while the caller reads and hashes the next.
 pub trait BlobWriter: Send {
-    /// Takes a filled buffer; gives back an empty one (capacity kept) to fill next.
+    /// Takes a buffer holding the next bytes; gives back a buffer to overwrite next (its
+    /// contents and length are unspecified; its capacity is kept).
     fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError>;
     /// All bytes are written; `sha256` is their digest, computed by the caller.
     fn finish(self: Box<Self>, sha256: Sha256) -> Result<PendingBlob, StoreError>;

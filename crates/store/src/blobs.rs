@@ -317,12 +317,11 @@ struct DirectWriter {
 }
 
 impl BlobWriter for DirectWriter {
-    fn write_chunk(&mut self, mut chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         if let Err(e) = self.file.write_all(&chunk) {
             return Err(StoreError::io(self.path.clone().unwrap_or_default(), e));
         }
         self.size += chunk.len() as u64;
-        chunk.clear();
         Ok(chunk)
     }
 
@@ -364,7 +363,7 @@ impl ThreadedWriter {
         let thread = std::thread::spawn(move || -> Result<u64, std::io::Error> {
             let mut written = 0u64;
             let mut since_sync = 0u64;
-            for mut chunk in rx {
+            for chunk in rx {
                 file.write_all(&chunk)?;
                 written += chunk.len() as u64;
                 since_sync += chunk.len() as u64;
@@ -372,7 +371,6 @@ impl ThreadedWriter {
                     file.sync_data()?;
                     since_sync = 0;
                 }
-                chunk.clear();
                 let _ = spare_tx.send(chunk);
             }
             file.sync_data()?;

@@ -1,0 +1,170 @@
+//! Helpers shared by the end-to-end tests: they run the built `athar` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::Digest;
+
+/// The `athar` binary under test.
+pub fn athar_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_athar")
+}
+
+/// The shared conformance data, or None (with a notice) when absent. Under `CI=true`
+/// absence is a failure.
+pub fn testdata() -> Option<PathBuf> {
+    let dir = match std::env::var_os("ATHAR_TESTDATA") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+    };
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "test data not found at {} (set ATHAR_TESTDATA); required under CI",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "notice: test data not found at {}; skipping (set ATHAR_TESTDATA)",
+        dir.display()
+    );
+    None
+}
+
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// A scratch folder with an initialised archive in it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub archive: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive = dir.path().join("archive");
+        let env = Env { dir, archive };
+        let out = env.run(&["init", "--collector", "Test Investigator"]);
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env
+    }
+
+    /// A path inside the scratch folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A command for this archive.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(athar_bin());
+        c.arg("--archive").arg(&self.archive);
+        c.env_remove("ATHAR_ARCHIVE");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run athar")
+    }
+
+    pub fn run_paths(&self, args: &[&str], paths: &[&Path]) -> Output {
+        self.cmd()
+            .args(args)
+            .args(paths)
+            .output()
+            .expect("run athar")
+    }
+
+    /// `athar verify --json`, parsed.
+    pub fn verify(&self) -> (i32, serde_json::Value) {
+        let out = self.run(&["verify", "--json"]);
+        let code = out.status.code().unwrap_or(-1);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "verify --json gave no JSON ({e}): stdout {:?} stderr {:?}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, v)
+    }
+
+    /// Asserts the archive verifies.
+    pub fn assert_verifies(&self) {
+        let (code, v) = self.verify();
+        assert_eq!(code, 0, "verify failed: {v}");
+        assert_eq!(v["ok"], true, "{v}");
+    }
+
+    /// `athar cat ITEM` bytes.
+    pub fn cat(&self, item: &str) -> Output {
+        self.run(&["cat", item])
+    }
+}
+
+/// Parses `ingest --json` output: one object per complete line.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    let text = String::from_utf8_lossy(stdout);
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    complete
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// Writes `count` files of pseudo-random content and sizes up to `max` under `dir`
+/// (in a few sub-folders). Returns their paths.
+pub fn make_files(dir: &Path, count: usize, max: u64, seed: u64) -> Vec<PathBuf> {
+    let mut rng = Rng(seed | 1);
+    let mut out = Vec::new();
+    for i in 0..count {
+        let sub = dir.join(format!("set-{}", i % 7));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let size = rng.below(max + 1) as usize;
+        let mut buf = vec![0u8; size];
+        rng.fill(&mut buf);
+        let p = sub.join(format!("clip-{i:04}.bin"));
+        std::fs::write(&p, &buf).expect("write");
+        out.push(p);
+    }
+    out
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs (with apt-get, on Debian) the system tools Athar and its tests use, when missing.
+# Usage: scripts/ensure-deps.sh [run|test]
+set -euo pipefail
+what=${1:-test}
+
+# command -> Debian package
+declare -A need=(
+  [sha256sum]=coreutils
+  [mkfifo]=coreutils
+  [setpriv]=util-linux
+  [mount]=mount
+  [openssl]=openssl
+  [python3]=python3
+)
+if [ "$what" = run ]; then
+  need=([sha256sum]=coreutils)
+fi
+
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "Installing missing packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
+  exit 2
+fi
