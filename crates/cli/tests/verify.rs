@@ -34,7 +34,6 @@ fn blob_path(env: &Env, sha: &str) -> PathBuf {
     env.archive
         .join("blobs/sha256")
         .join(&sha[0..2])
-        .join(&sha[2..4])
         .join(sha)
 }
 

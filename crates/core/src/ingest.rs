@@ -311,7 +311,10 @@ struct Preserved {
 
 #[derive(Debug)]
 struct Planned {
+    /// As given (for messages and output).
     path: PathBuf,
+    /// Made absolute (recorded in the sighting).
+    absolute: PathBuf,
     size: u64,
 }
 
@@ -326,7 +329,8 @@ fn walk(paths: &[PathBuf]) -> Walk {
         errors: Vec::new(),
     };
     for p in paths {
-        visit(p, &mut Vec::new(), &mut w);
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        visit(p, &absolute, &mut Vec::new(), &mut w);
     }
     w
 }
@@ -366,7 +370,7 @@ fn kind_name(m: &Metadata) -> &'static str {
     }
 }
 
-fn visit(path: &Path, ancestors: &mut Vec<(u64, u64)>, w: &mut Walk) {
+fn visit(path: &Path, absolute: &Path, ancestors: &mut Vec<(u64, u64)>, w: &mut Walk) {
     // Follow symbolic links: a link is collected as what it points to.
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -386,6 +390,7 @@ fn visit(path: &Path, ancestors: &mut Vec<(u64, u64)>, w: &mut Walk) {
     if meta.is_file() {
         w.files.push(Planned {
             path: path.to_owned(),
+            absolute: absolute.to_owned(),
             size: meta.len(),
         });
     } else if meta.is_dir() {
@@ -397,12 +402,12 @@ fn visit(path: &Path, ancestors: &mut Vec<(u64, u64)>, w: &mut Walk) {
             ));
             return;
         }
-        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        let mut entries: Vec<std::ffi::OsString> = match std::fs::read_dir(path) {
             Ok(rd) => {
                 let mut v = Vec::new();
                 for entry in rd {
                     match entry {
-                        Ok(e) => v.push(e.path()),
+                        Ok(e) => v.push(e.file_name()),
                         Err(e) => w.errors.push(file_error(path, describe_io(&e))),
                     }
                 }
@@ -418,8 +423,8 @@ fn visit(path: &Path, ancestors: &mut Vec<(u64, u64)>, w: &mut Walk) {
         };
         entries.sort();
         ancestors.push(id);
-        for e in entries {
-            visit(&e, ancestors, w);
+        for name in entries {
+            visit(&path.join(&name), &absolute.join(&name), ancestors, w);
         }
         ancestors.pop();
     } else {
@@ -470,11 +475,14 @@ fn preserve(
     let mut hasher = sha2::Sha256::new();
     let mut total: u64 = 0;
     let mut media_type = None;
-    loop {
+    let mut at_end = false;
+    while !at_end {
         if buf.len() < CHUNK {
             buf.resize(CHUNK, 0);
         }
         let n = read_chunk(&file, buf).map_err(io)?;
+        // A short chunk means the read loop saw the end of the file.
+        at_end = n < CHUNK;
         if n == 0 {
             break;
         }
@@ -509,15 +517,7 @@ fn preserve(
             format!("cannot write to the archive: {}", store_msg(&e)),
         )
     })?;
-    let blob = match blobs.contains(&sha) {
-        Ok(true) => {
-            blobs.abandon(blob);
-            None
-        }
-        _ => Some(blob),
-    };
     let (secs, nsec) = mtime_of(&before);
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let item = NewItem {
         sha256: sha,
         size,
@@ -527,7 +527,7 @@ fn preserve(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            original_path: abs.to_string_lossy().into_owned(),
+            original_path: planned.absolute.to_string_lossy().into_owned(),
             file_mtime: rfc3339_of(secs, nsec),
             tool_version: TOOL_VERSION.to_owned(),
             ..Sighting::default()
@@ -538,7 +538,7 @@ fn preserve(
         path: path.clone(),
         size,
         item,
-        blob,
+        blob: Some(blob),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Content-addressed blob store on the filesystem.
 //!
-//! Layout: `sha256/<h0h1>/<h2h3>/<64 hex>` for blobs (read-only files), `tmp/` for blobs
-//! being written. A blob becomes visible only by an atomic rename after its bytes are
+//! Layout: `sha256/<h0h1>/<64 hex>` for blobs (read-only files; the 256 folders are made
+//! when the store is created), `tmp/` for blobs being written. A blob becomes visible only by an atomic rename after its bytes are
 //! durable; a visible blob is never written again.
 
 use std::collections::HashSet;
@@ -9,8 +9,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreError};
@@ -28,7 +28,8 @@ const SYNC_EACH_MAX: usize = 4;
 pub struct FsBlobStore {
     root: PathBuf,
     tmp: PathBuf,
-    known_dirs: Mutex<HashSet<PathBuf>>,
+    /// Temporary names are `<pid>-<counter>.part`: one writer process holds the archive.
+    next_temp: AtomicU64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -39,60 +40,35 @@ impl FsBlobStore {
     /// Opens (creating the folders if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<FsBlobStore, StoreError> {
         let tmp = root.join("tmp");
-        for d in [root.to_path_buf(), root.join("sha256"), tmp.clone()] {
-            std::fs::create_dir_all(&d).map_err(io(&d))?;
+        let top = root.join("sha256");
+        if !top.join("ff").is_dir() {
+            for d in [root.to_path_buf(), top.clone(), tmp.clone()] {
+                std::fs::create_dir_all(&d).map_err(io(&d))?;
+            }
+            for i in 0..=255u8 {
+                let d = top.join(hex::encode([i]));
+                std::fs::create_dir_all(&d).map_err(io(&d))?;
+            }
+            sync_path(&top)?;
+            sync_path(root)?;
         }
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         Ok(FsBlobStore {
             root: root.to_path_buf(),
             tmp,
-            known_dirs: Mutex::new(HashSet::new()),
+            next_temp: AtomicU64::new(0),
         })
     }
 
     /// The path of a blob.
     pub fn path_of(&self, sha: &Sha256) -> PathBuf {
         let hex = sha.to_hex();
-        self.root
-            .join("sha256")
-            .join(&hex[0..2])
-            .join(&hex[2..4])
-            .join(hex)
+        self.root.join("sha256").join(&hex[0..2]).join(hex)
     }
 
-    fn temp_path(&self) -> Result<PathBuf, StoreError> {
-        let mut r = [0u8; 12];
-        getrandom::getrandom(&mut r)
-            .map_err(|e| StoreError::io(&self.tmp, std::io::Error::other(e.to_string())))?;
-        Ok(self.tmp.join(format!("{}.part", hex::encode(r))))
-    }
-
-    /// Ensures the blob's folder exists; returns folders created (outermost first).
-    fn ensure_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
-        if let Ok(k) = self.known_dirs.lock() {
-            if k.contains(dir) {
-                return Ok(Vec::new());
-            }
-        }
-        let mut created = Vec::new();
-        let mut missing = Vec::new();
-        let mut d = dir.to_path_buf();
-        while !d.exists() {
-            missing.push(d.clone());
-            if !d.pop() {
-                break;
-            }
-        }
-        for m in missing.into_iter().rev() {
-            match std::fs::create_dir(&m) {
-                Ok(()) => created.push(m),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(StoreError::io(&m, e)),
-            }
-        }
-        if let Ok(mut k) = self.known_dirs.lock() {
-            k.insert(dir.to_path_buf());
-        }
-        Ok(created)
+    fn temp_path(&self) -> PathBuf {
+        let n = self.next_temp.fetch_add(1, Ordering::Relaxed);
+        self.tmp.join(format!("{}-{n}.part", std::process::id()))
     }
 
     /// Flushes everything written to this filesystem.
@@ -116,7 +92,7 @@ fn handle_path(b: &PendingBlob) -> Result<&PathBuf, StoreError> {
 
 impl BlobStore for FsBlobStore {
     fn writer(&self, size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError> {
-        let path = self.temp_path()?;
+        let path = self.temp_path();
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -190,42 +166,48 @@ impl BlobStore for FsBlobStore {
         }
         let mut touched: HashSet<PathBuf> = HashSet::new();
         let mut result = Ok(());
-        for b in &blobs {
+        let mut rest = blobs.into_iter();
+        for b in rest.by_ref() {
             let step = (|| {
-                let tmp = handle_path(b)?;
+                let tmp = handle_path(&b)?;
                 if !b.synced {
                     return Err(StoreError::Corrupt(
                         "publishing a blob that is not durable".into(),
                     ));
                 }
                 let dest = self.path_of(&b.sha256);
-                let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-                for created in self.ensure_dir(&dir)? {
-                    if let Some(parent) = created.parent() {
-                        touched.insert(parent.to_path_buf());
+                // Never replace: a blob already stored under this digest is kept.
+                match rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    tmp,
+                    rustix::fs::CWD,
+                    &dest,
+                    rustix::fs::RenameFlags::NOREPLACE,
+                ) {
+                    Ok(()) => {
+                        if let Some(dir) = dest.parent() {
+                            touched.insert(dir.to_path_buf());
+                        }
                     }
-                }
-                if self.contains(&b.sha256)? {
-                    std::fs::remove_file(tmp).map_err(io(tmp))?;
-                } else {
-                    std::fs::rename(tmp, &dest).map_err(io(&dest))?;
-                    touched.insert(dir);
+                    Err(rustix::io::Errno::EXIST) => std::fs::remove_file(tmp).map_err(io(tmp))?,
+                    Err(e) => return Err(StoreError::io(&dest, e.into())),
                 }
                 Ok(())
             })();
             if let Err(e) = step {
+                self.abandon(b);
                 result = Err(e);
                 break;
             }
         }
         if result.is_err() {
-            for b in blobs {
+            for b in rest {
                 self.abandon(b);
             }
             return result;
         }
         touched.insert(self.tmp.clone());
-        if touched.len() <= SYNC_EACH_MAX + 2 {
+        if touched.len() <= SYNC_EACH_MAX + 1 {
             for d in &touched {
                 sync_path(d)?;
             }
@@ -273,19 +255,11 @@ impl BlobStore for FsBlobStore {
                 out.strays.push(p1.display().to_string());
                 continue;
             }
-            for (l2, p2) in sorted_entries(&p1)? {
-                if !p2.is_dir() || !is_hex_pair(&l2) {
-                    out.strays.push(p2.display().to_string());
-                    continue;
-                }
-                for (name, p3) in sorted_entries(&p2)? {
-                    let meta = std::fs::symlink_metadata(&p3).map_err(io(&p3))?;
-                    match name.parse::<Sha256>() {
-                        Ok(sha) if meta.is_file() && name[0..2] == l1 && name[2..4] == l2 => {
-                            out.blobs.push(sha)
-                        }
-                        _ => out.strays.push(p3.display().to_string()),
-                    }
+            for (name, p2) in sorted_entries(&p1)? {
+                let meta = std::fs::symlink_metadata(&p2).map_err(io(&p2))?;
+                match name.parse::<Sha256>() {
+                    Ok(sha) if meta.is_file() && name[0..2] == l1 => out.blobs.push(sha),
+                    _ => out.strays.push(p2.display().to_string()),
                 }
             }
         }
