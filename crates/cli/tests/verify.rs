@@ -31,10 +31,7 @@ fn archive_with_items() -> (Env, Vec<(String, String)>) {
 }
 
 fn blob_path(env: &Env, sha: &str) -> PathBuf {
-    env.archive
-        .join("blobs/sha256")
-        .join(&sha[0..2])
-        .join(sha)
+    env.archive.join("blobs/sha256").join(&sha[0..2]).join(sha)
 }
 
 fn problems(v: &serde_json::Value) -> Vec<serde_json::Value> {

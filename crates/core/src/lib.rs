@@ -6,6 +6,7 @@
 //! This crate must not name a concrete backend (SQLite, PostgreSQL, S3), an HTTP
 //! framework or a CLI parser: the binary picks the backends and hands them in.
 
+pub mod custody;
 mod error;
 pub mod ingest;
 pub mod media_type;
