@@ -8,7 +8,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
+pub mod note;
+pub mod proof;
 pub mod rfc6962;
 pub mod tile;
 
+pub use checkpoint::Checkpoint;
+pub use note::{Ed25519Signer, Ed25519Verifier, Note, Verifiers};
+pub use proof::TlogProof;
 pub use rfc6962::{Hash, HASH_SIZE};
+pub use tile::Tile;
