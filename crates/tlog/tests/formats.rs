@@ -1,6 +1,8 @@
 //! Parsing and formatting of notes, keys, checkpoints, tlog proofs and tile paths:
 //! golden strings from the C2SP specs, table-driven cases and round trips.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
 use athar_tlog::checkpoint::{Checkpoint, CheckpointError};
 use athar_tlog::note::{self, Ed25519Signer, Ed25519Verifier, Note, NoteError, Verifiers};
 use athar_tlog::proof::{TlogProof, TlogProofError};

@@ -5,6 +5,8 @@
 //! independently of the verifier, from the vector's own fields (hash lengths, index
 //! range, the proof length our generator produces for those sizes), else a root mismatch.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
 mod common;
 
 use athar_tlog::rfc6962::{

@@ -1,6 +1,8 @@
 //! Proof generation: stored hashes and tiles must agree with the recursive RFC 6962
 //! definitions of the in-memory tree, and every generated proof must verify.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
 use athar_tlog::rfc6962::*;
 use athar_tlog::tile::*;
 use std::collections::HashMap;
