@@ -4,6 +4,9 @@
 //! Tiles have height 8 (256 hashes wide). A tile at level `L` holds hashes of tree level
 //! `8 * L`; hashes at the levels in between are recomputed from the tile's hashes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::rfc6962::{
     node_hash, split_stored_hash_index, stored_hash_index, Hash, HashReader, TreeError, HASH_SIZE,
 };
@@ -317,8 +320,57 @@ pub trait TileReader {
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError>;
 }
 
+/// Default number of tiles (of level 1 and above) whose inner hashes a
+/// [`TileHashReader`] keeps: at most 1024 * 16 KiB = 16 MiB.
+pub const DEFAULT_TILE_CACHE: usize = 1024;
+
+/// The complete-subtree hashes inside one tile: `levels[j]` holds the hashes of tree
+/// level `8 * tile.level + j` that the tile covers.
+#[derive(Debug)]
+struct TileTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileTree {
+    fn build(data: &[u8]) -> Option<TileTree> {
+        let mut level: Vec<Hash> = data
+            .chunks_exact(HASH_SIZE)
+            .map(|c| c.try_into().ok())
+            .collect::<Option<Vec<Hash>>>()?;
+        let mut levels = Vec::with_capacity(usize::from(TILE_HEIGHT));
+        while !level.is_empty() {
+            let next: Vec<Hash> = level
+                .chunks_exact(2)
+                .map(|p| match p {
+                    [l, r] => node_hash(l, r),
+                    _ => [0; HASH_SIZE],
+                })
+                .collect();
+            levels.push(level);
+            level = next;
+        }
+        Some(TileTree { levels })
+    }
+
+    fn get(&self, sub: u8, n_in: u64) -> Option<Hash> {
+        self.levels
+            .get(usize::from(sub))?
+            .get(usize::try_from(n_in).ok()?)
+            .copied()
+    }
+}
+
+#[derive(Debug, Default)]
+struct TileCache {
+    tiles: HashMap<Tile, Arc<TileTree>>,
+}
+
 /// A [`HashReader`] over tiles for a tree of a given size: each read fetches every tile it
 /// needs once, in a single [`TileReader::read_tiles`] call.
+///
+/// Tiles of level 1 and above are few (each covers 65,536 leaves) and are needed by almost
+/// every proof, so the reader keeps the inner hashes of up to a bounded number of them
+/// (see [`TileHashReader::with_cache_capacity`]); reuse one reader per tree size.
 ///
 /// The tile data is trusted as it comes (it is the log's own storage). A client holding
 /// tiles from elsewhere checks the proofs it builds against a verified checkpoint.
@@ -326,50 +378,117 @@ pub trait TileReader {
 pub struct TileHashReader<R> {
     size: u64,
     reader: R,
+    capacity: usize,
+    cache: Mutex<TileCache>,
 }
 
 impl<R: TileReader> TileHashReader<R> {
-    /// Reads hashes of the tree of `size` leaves through `reader`.
+    /// Reads hashes of the tree of `size` leaves through `reader`, caching up to
+    /// [`DEFAULT_TILE_CACHE`] tiles.
     pub fn new(size: u64, reader: R) -> Self {
-        TileHashReader { size, reader }
+        Self::with_cache_capacity(size, reader, DEFAULT_TILE_CACHE)
+    }
+
+    /// Like [`TileHashReader::new`], keeping the inner hashes of at most `capacity` tiles
+    /// of level 1 and above (0 disables the cache).
+    pub fn with_cache_capacity(size: u64, reader: R, capacity: usize) -> Self {
+        TileHashReader {
+            size,
+            reader,
+            capacity,
+            cache: Mutex::new(TileCache::default()),
+        }
+    }
+
+    fn cached(&self, t: &Tile) -> Option<Arc<TileTree>> {
+        if self.capacity == 0 || t.level == 0 {
+            return None;
+        }
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.tiles.get(t).cloned()
+    }
+
+    fn remember(&self, t: Tile, tree: Arc<TileTree>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.tiles.len() >= self.capacity {
+            cache.tiles.clear();
+        }
+        cache.tiles.insert(t, tree);
     }
 }
 
 impl<R: TileReader> HashReader for TileHashReader<R> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        let mut tiles: Vec<Tile> = Vec::new();
-        let mut which: Vec<usize> = Vec::with_capacity(indexes.len());
-        for &x in indexes {
+        // For each index: its tile (sized for this tree), level inside the tile, position.
+        let mut located: Vec<(Tile, u8, u64)> = Vec::with_capacity(indexes.len());
+        let mut out: Vec<Option<Hash>> = vec![None; indexes.len()];
+        let mut trees: Vec<(Tile, Arc<TileTree>)> = Vec::new();
+        let mut fetch: Vec<Tile> = Vec::new();
+        for (slot, &x) in out.iter_mut().zip(indexes) {
+            let (level, n) = split_stored_hash_index(x);
             let (t, _, _) = tile_for_index(x);
             let width = tile_width_at(t.level, t.index, self.size);
             if width < t.width {
                 return Err(TreeError::NotFound(x));
             }
             let t = Tile { width, ..t };
-            let pos = match tiles.iter().position(|u| *u == t) {
-                Some(p) => p,
-                None => {
-                    tiles.push(t);
-                    tiles.len() - 1
-                }
-            };
-            which.push(pos);
+            let sub = level % TILE_HEIGHT;
+            let n_in = n.wrapping_sub((t.index << TILE_HEIGHT) >> sub);
+            located.push((t, sub, n_in));
+            if let Some(tree) = trees.iter().find(|(u, _)| *u == t).map(|(_, tr)| tr) {
+                *slot = tree.get(sub, n_in);
+            } else if let Some(tree) = self.cached(&t) {
+                *slot = tree.get(sub, n_in);
+                trees.push((t, tree));
+            } else if !fetch.contains(&t) {
+                fetch.push(t);
+            }
         }
-        let data = self.reader.read_tiles(&tiles)?;
-        if data.len() != tiles.len() {
+        if fetch.is_empty() {
+            return out
+                .iter()
+                .zip(indexes)
+                .map(|(h, &x)| h.ok_or(TreeError::NotFound(x)))
+                .collect();
+        }
+        let data = self.reader.read_tiles(&fetch)?;
+        if data.len() != fetch.len() {
             return Err(TreeError::ReaderCount {
                 got: data.len(),
-                want: tiles.len(),
+                want: fetch.len(),
             });
         }
-        indexes
-            .iter()
-            .zip(&which)
-            .map(|(&x, &p)| {
-                let (t, d) = tiles
-                    .get(p)
-                    .zip(data.get(p))
+        for (t, d) in fetch.iter().zip(&data) {
+            if d.len() != t.data_len() {
+                return Err(TreeError::Tile(
+                    TileError::BadTileSize {
+                        got: d.len(),
+                        want: t.data_len(),
+                    }
+                    .to_string(),
+                ));
+            }
+            if t.level > 0 && self.capacity > 0 {
+                let tree = Arc::new(TileTree::build(d).ok_or_else(|| TreeError::Tile(t.path()))?);
+                self.remember(*t, Arc::clone(&tree));
+                trees.push((*t, tree));
+            }
+        }
+        out.iter()
+            .zip(indexes)
+            .zip(&located)
+            .map(|((h, &x), (t, sub, n_in))| {
+                if let Some(h) = h {
+                    return Ok(*h);
+                }
+                if let Some((_, tree)) = trees.iter().find(|(u, _)| u == t) {
+                    return tree.get(*sub, *n_in).ok_or(TreeError::NotFound(x));
+                }
+                let pos = fetch
+                    .iter()
+                    .position(|u| u == t)
                     .ok_or(TreeError::NotFound(x))?;
+                let d = data.get(pos).ok_or(TreeError::NotFound(x))?;
                 hash_from_tile(t, d, x).map_err(|e| TreeError::Tile(e.to_string()))
             })
             .collect()

@@ -145,21 +145,24 @@ fn tile_proofs_agree_with_memory_tree() {
             tiles.0.insert((tile.level, tile.index, tile.width), data);
         }
         old = size;
-        let r = TileHashReader::new(size, &tiles);
-        let root = tree_hash(size, &r).unwrap();
-        assert_eq!(root, tree_hash(size, &t).unwrap(), "size {size}");
-        for index in [0, 1, size / 3, size / 2, size - 1]
-            .into_iter()
-            .filter(|&i| i < size)
-        {
-            let p = inclusion_proof(size, index, &r).unwrap();
-            assert_eq!(p, inclusion_proof(size, index, &t).unwrap());
-            let leaf = t.leaf_hashes()[index as usize];
-            verify_inclusion(index, size, &leaf, &p, &root).unwrap();
-        }
-        for &size1 in sizes.iter().filter(|&&s| s <= size) {
-            let p = consistency_proof(size1, size, &r).unwrap();
-            assert_eq!(p, consistency_proof(size1, size, &t).unwrap());
+        let cached = TileHashReader::new(size, &tiles);
+        let uncached = TileHashReader::with_cache_capacity(size, &tiles, 0);
+        for r in [&cached, &uncached, &cached] {
+            let root = tree_hash(size, r).unwrap();
+            assert_eq!(root, tree_hash(size, &t).unwrap(), "size {size}");
+            for index in [0, 1, size / 3, size / 2, size - 1]
+                .into_iter()
+                .filter(|&i| i < size)
+            {
+                let p = inclusion_proof(size, index, r).unwrap();
+                assert_eq!(p, inclusion_proof(size, index, &t).unwrap());
+                let leaf = t.leaf_hashes()[index as usize];
+                verify_inclusion(index, size, &leaf, &p, &root).unwrap();
+            }
+            for &size1 in sizes.iter().filter(|&&s| s <= size) {
+                let p = consistency_proof(size1, size, r).unwrap();
+                assert_eq!(p, consistency_proof(size1, size, &t).unwrap());
+            }
         }
     }
     // The example from tlog-tiles: size 70,000.
