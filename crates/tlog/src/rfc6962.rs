@@ -199,23 +199,23 @@ pub fn stored_hash_index(level: u8, n: u64) -> u64 {
 
 /// Inverse of [`stored_hash_index`]: `(level, n)`.
 pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
-    // The leaf n whose block of hashes contains `index` is close to index/2.
+    // The leaf n whose block of hashes contains `index` satisfies
+    // index/2 <= n <= index/2 + 32, since stored_hash_index(0, n) = 2n - popcount(n).
+    // Start at index/2 (where stored_hash_index(0, n) <= index) and walk forward a
+    // bounded number of steps.
     let mut n = index / 2;
     let mut index_n = stored_hash_index(0, n);
-    // index_n <= index always holds for this estimate; walk forward.
-    while index_n > index && n > 0 {
-        n -= 1;
-        index_n = stored_hash_index(0, n);
-    }
-    loop {
-        let x = index_n
-            .saturating_add(1)
-            .saturating_add(u64::from(n.wrapping_add(1).trailing_zeros()));
-        if x > index {
-            break;
+    for _ in 0..=64 {
+        let next = index_n
+            .checked_add(1)
+            .and_then(|x| x.checked_add(u64::from(n.wrapping_add(1).trailing_zeros())));
+        match next {
+            Some(x) if x <= index => {
+                n += 1;
+                index_n = x;
+            }
+            _ => break,
         }
-        n += 1;
-        index_n = x;
     }
     let level = (index - index_n).min(63) as u8;
     (level, n >> level)
@@ -1029,6 +1029,15 @@ impl HashReader for MemoryTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_stored_hash_index_terminates_on_extreme_indexes() {
+        // Found by the robustness test: this used to loop forever.
+        for index in [u64::MAX, u64::MAX - 1, u64::MAX / 2, 1 << 63] {
+            let (level, _) = split_stored_hash_index(index);
+            assert!(level < 64);
+        }
+    }
 
     #[test]
     fn node_hash_matches_plain_sha256() {
