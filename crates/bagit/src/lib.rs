@@ -33,3 +33,4 @@ pub use error::{BagError, Issue, IssueKind, Report};
 pub use hash::Algorithm;
 pub use parse::{sanitize_relative_path, Version};
 pub use validate::{validate, Options};
+pub use writer::{BagSummary, BagWriter, PayloadEntry};

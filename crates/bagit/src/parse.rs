@@ -255,8 +255,9 @@ const WINDOWS_DEVICES: &[&str] = &[
 ];
 
 /// Turns a caller-supplied relative path into a safe, portable one: `/` or `\` separate
-/// components; empty and `.` components are dropped; `..` is refused; control characters and
-/// characters Windows forbids (`<>:"|?*`) become `_`; components are trimmed of surrounding
+/// components; empty and `.` components are dropped; `..` is refused; control characters,
+/// characters Windows forbids (`<>:"|?*`) and `%` become `_` (`%` because implementations
+/// disagree on decoding `%25`: bagit-python 1.9 does not); components are trimmed of surrounding
 /// whitespace and normalised to Unicode NFC; Windows device names get a `_` prefix; a
 /// component longer than 255 bytes is refused.
 pub fn sanitize_relative_path(input: &str) -> Result<String, String> {
@@ -271,7 +272,7 @@ pub fn sanitize_relative_path(input: &str) -> Result<String, String> {
         let mut clean: String = comp
             .nfc()
             .map(|c| {
-                if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') {
+                if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*' | '%') {
                     '_'
                 } else {
                     c
@@ -419,7 +420,7 @@ mod tests {
         let s = |p: &str| sanitize_relative_path(p);
         assert_eq!(s("a/b.txt").unwrap(), "a/b.txt");
         assert_eq!(s("/abs//./x\\y ").unwrap(), "abs/x/y");
-        assert_eq!(s("a\nb?:*.txt").unwrap(), "a_b___.txt");
+        assert_eq!(s("a\nb?:*%.txt").unwrap(), "a_b____.txt");
         assert_eq!(s("CON.txt").unwrap(), "_CON.txt");
         assert_eq!(s("Nu\u{301}n\u{303}ez").unwrap(), "Núñez");
         assert!(s("a/../b").is_err());
