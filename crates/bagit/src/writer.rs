@@ -68,6 +68,54 @@ pub struct BagWriter {
     info: Vec<(String, String)>,
     date: Option<String>,
     dirs: BTreeSet<PathBuf>,
+    flusher: Flusher,
+}
+
+/// Starts writeback of large payload files early, on a background thread, so the disk works
+/// while the next bytes are hashed. Advisory only: durability comes from
+/// [`BagWriter::finish`], which flushes everything and reports errors.
+#[derive(Debug)]
+struct Flusher {
+    tx: Option<mpsc::SyncSender<File>>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn new() -> Flusher {
+        let (tx, rx) = mpsc::sync_channel::<File>(4);
+        let handle = thread::Builder::new()
+            .name("bag-flusher".into())
+            .spawn(move || {
+                for f in rx {
+                    let _ = f.sync_data();
+                }
+            })
+            .ok();
+        Flusher {
+            tx: handle.as_ref().map(|_| tx),
+            handle,
+        }
+    }
+
+    /// Asks for `file`'s dirty pages to be written out; skipped when the flusher is busy.
+    fn nudge(&self, file: &File) {
+        if let (Some(tx), Ok(clone)) = (&self.tx, file.try_clone()) {
+            let _ = tx.try_send(clone);
+        }
+    }
+
+    fn stop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl BagWriter {
@@ -96,6 +144,7 @@ impl BagWriter {
             info: Vec::new(),
             date: None,
             dirs,
+            flusher: Flusher::new(),
         })
     }
 
@@ -228,7 +277,8 @@ impl BagWriter {
             .create_new(true)
             .open(&dest)
             .map_err(|e| BagError::io(&dest, e))?;
-        let (bytes, sha256, sha512) = match copy_hashing(reader, file) {
+        let flusher = &self.flusher;
+        let (bytes, sha256, sha512) = match copy_hashing(reader, file, |f| flusher.nudge(f)) {
             Ok(r) => r,
             Err(e) => {
                 // Our own partial file: never leave it looking like payload.
@@ -248,16 +298,17 @@ impl BagWriter {
     }
 
     /// Writes the tag files, makes everything durable, and returns what was written.
-    pub fn finish(self) -> Result<BagSummary, BagError> {
+    pub fn finish(mut self) -> Result<BagSummary, BagError> {
+        self.flusher.stop();
         // Payload first, in one batch: nothing that lists a file is written before the file
         // itself is on disk.
-        sync_files(
-            self.payload
-                .keys()
-                .chain(self.tags.keys())
-                .map(|p| self.root.join(p))
-                .collect(),
-        )?;
+        let payload_paths: Vec<PathBuf> = self
+            .payload
+            .keys()
+            .chain(self.tags.keys())
+            .map(|p| self.root.join(p))
+            .collect();
+        make_durable(&self.root, payload_paths, &self.dirs)?;
         let date = self.date.clone().unwrap_or_else(today_utc);
         let payload_bytes: u64 = self.payload.values().map(|e| e.bytes).sum();
         let payload_files = self.payload.len() as u64;
@@ -295,10 +346,15 @@ impl BagWriter {
             "tagmanifest-sha512.txt",
             manifest(written.iter(), |e| &e.sha512).as_bytes(),
         )?;
-        // Directory entries last, deepest first, then the parent that holds the new bag.
-        for dir in self.dirs.iter().rev() {
-            sync_dir(dir)?;
-        }
+        let tag_paths: Vec<PathBuf> = written
+            .iter()
+            .map(|e| e.path.as_str())
+            .chain(["tagmanifest-sha256.txt", "tagmanifest-sha512.txt"])
+            .filter(|p| !self.tags.contains_key(*p))
+            .map(|p| self.root.join(p))
+            .collect();
+        make_durable(&self.root, tag_paths, &BTreeSet::from([self.root.clone()]))?;
+        // The new bag's own directory entry lives in the parent.
         if let Some(parent) = self.root.parent() {
             let parent = if parent.as_os_str().is_empty() {
                 Path::new(".")
@@ -322,9 +378,7 @@ impl BagWriter {
             .create_new(true)
             .open(&dest)
             .map_err(|e| BagError::io(&dest, e))?;
-        file.write_all(body)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| BagError::io(&dest, e))?;
+        file.write_all(body).map_err(|e| BagError::io(&dest, e))?;
         Ok(PayloadEntry {
             path: name.to_owned(),
             bytes: body.len() as u64,
@@ -350,8 +404,13 @@ fn manifest<'a>(
 }
 
 /// Copies `reader` into `file`, computing SHA-256 (this thread, with the copy) and SHA-512
-/// (a helper thread) over the same buffers, so a large file keeps both cores busy.
-fn copy_hashing(mut reader: impl Read, mut file: File) -> io::Result<(u64, String, String)> {
+/// (a helper thread) over the same buffers, so a large file keeps both cores busy. Calls
+/// `written` every [`FLUSH_EVERY`] bytes, and at the end of a file that long.
+fn copy_hashing(
+    mut reader: impl Read,
+    mut file: File,
+    written: impl Fn(&File),
+) -> io::Result<(u64, String, String)> {
     const BUFFERS: usize = 4;
     let (to_hasher, from_copier) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (to_copier, free_buffers) = mpsc::channel::<Vec<u8>>();
@@ -389,6 +448,9 @@ fn copy_hashing(mut reader: impl Read, mut file: File) -> io::Result<(u64, Strin
             sha256.update(chunk);
             file.write_all(chunk)?;
             total += n as u64;
+            if total % FLUSH_EVERY < n as u64 {
+                written(&file);
+            }
             to_hasher
                 .send((buf, n))
                 .map_err(|_| io::Error::other("hashing thread stopped"))?;
@@ -399,9 +461,42 @@ fn copy_hashing(mut reader: impl Read, mut file: File) -> io::Result<(u64, Strin
             .map_err(|_| io::Error::other("hashing thread failed"))?;
         copied?;
         file.flush()?;
+        if total >= FLUSH_EVERY {
+            written(&file);
+        }
         Ok((total, hex::encode(sha256.finalize()), sha512))
     })
 }
+
+/// Makes `files` and `dirs` durable. On Linux one `syncfs(2)` on the bag's file system does
+/// it in a single journal commit (an fsync per file costs a commit each: seconds for a few
+/// hundred small files); elsewhere, or if `syncfs` fails, every file and directory is
+/// fsynced.
+fn make_durable(
+    root: &Path,
+    files: Vec<PathBuf>,
+    dirs: &BTreeSet<PathBuf>,
+) -> Result<(), BagError> {
+    #[cfg(target_os = "linux")]
+    {
+        // syncfs reports writeback errors since Linux 5.8.
+        let synced = File::open(root).and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from));
+        if synced.is_ok() {
+            return Ok(());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = root;
+    sync_files(files)?;
+    // Deepest first, so each directory entry is durable before its parent's.
+    for dir in dirs.iter().rev() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// How often, in bytes, a large file's writeback is started early.
+const FLUSH_EVERY: u64 = 32 << 20;
 
 /// fsyncs files in one batch, on two threads.
 fn sync_files(paths: Vec<PathBuf>) -> Result<(), BagError> {
@@ -467,7 +562,7 @@ mod tests {
         let data: Vec<u8> = (0..(3 * BUF_SIZE + 17)).map(|i| (i % 251) as u8).collect();
         let dir = tempfile::tempdir().unwrap();
         let f = File::create(dir.path().join("x")).unwrap();
-        let (n, a, b) = copy_hashing(&data[..], f).unwrap();
+        let (n, a, b) = copy_hashing(&data[..], f, |_| ()).unwrap();
         assert_eq!(n, data.len() as u64);
         assert_eq!(a, hex::encode(Sha256::digest(&data)));
         assert_eq!(b, hex::encode(Sha512::digest(&data)));
