@@ -155,6 +155,71 @@ pub(crate) fn hash_reader_with(
     Ok(hasher.finish())
 }
 
+/// Like [`hash_reader_with`], but splits the algorithms between this thread and a helper
+/// thread fed with the same buffers: one large file then keeps two cores busy.
+pub(crate) fn hash_reader_split(
+    mut reader: impl Read,
+    algs: &[Algorithm],
+) -> io::Result<(Vec<(Algorithm, String)>, u64)> {
+    let mut algs = algs.to_vec();
+    algs.sort();
+    algs.dedup();
+    // The SHA-512 family is the slowest per byte here; give it the helper.
+    let (mine, theirs): (Vec<Algorithm>, Vec<Algorithm>) = algs
+        .iter()
+        .partition(|a| !matches!(a, Algorithm::Sha512 | Algorithm::Sha384));
+    if mine.is_empty() || theirs.is_empty() {
+        return hash_reader_with(reader, &algs, &mut vec![0u8; BUF_SIZE]);
+    }
+    const BUFFERS: usize = 4;
+    let (to_helper, from_reader) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (to_reader, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let helper = s.spawn(move || {
+            let mut h = MultiHasher::new(&theirs);
+            for (buf, n) in from_reader {
+                h.update(buf.get(..n).unwrap_or_default());
+                if to_reader.send(buf).is_err() {
+                    break;
+                }
+            }
+            h.finish().0
+        });
+        let mut h = MultiHasher::new(&mine);
+        let mut spare: Vec<Vec<u8>> = (0..BUFFERS).map(|_| vec![0u8; BUF_SIZE]).collect();
+        let read: io::Result<()> = (|| loop {
+            let mut buf = match spare.pop() {
+                Some(b) => b,
+                None => free
+                    .recv()
+                    .map_err(|_| io::Error::other("hashing thread stopped"))?,
+            };
+            let n = loop {
+                match reader.read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            h.update(buf.get(..n).unwrap_or_default());
+            to_helper
+                .send((buf, n))
+                .map_err(|_| io::Error::other("hashing thread stopped"))?;
+        })();
+        drop(to_helper);
+        let other = helper
+            .join()
+            .map_err(|_| io::Error::other("hashing thread failed"))?;
+        read?;
+        let (mut digests, bytes) = h.finish();
+        digests.extend(other);
+        digests.sort();
+        Ok((digests, bytes))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +235,19 @@ mod tests {
         assert_eq!(
             d[1].1,
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn split_hashing_agrees() {
+        let data: Vec<u8> = (0..(2 * BUF_SIZE + 5)).map(|i| (i % 253) as u8).collect();
+        let all = [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512];
+        let one = hash_reader(&data[..], &all).unwrap();
+        assert_eq!(hash_reader_split(&data[..], &all).unwrap(), one);
+        let only = [Algorithm::Sha512];
+        assert_eq!(
+            hash_reader_split(&data[..], &only).unwrap(),
+            hash_reader(&data[..], &only).unwrap()
         );
     }
 

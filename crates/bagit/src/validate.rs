@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -224,7 +224,12 @@ impl Validator<'_> {
             );
             return TagRead::Bad;
         }
-        match fs::read(&path) {
+        let read = open_regular(&path).and_then(|f| {
+            let mut b = Vec::new();
+            f.take(self.opts.max_tag_file_bytes).read_to_end(&mut b)?;
+            Ok(b)
+        });
+        match read {
             Ok(b) => TagRead::Bytes(b),
             Err(e) => {
                 self.report
@@ -1090,11 +1095,33 @@ fn hash_parallel(root: &Path, jobs: &[Job], threads: usize) -> Vec<HashResult> {
         .collect()
 }
 
+/// Files at least this big are hashed on two threads when there are several algorithms.
+const SPLIT_FROM: u64 = 64 << 20;
+
 fn hash_file(path: &Path, job: &Job, buf: &mut [u8]) -> HashResult {
     let algs: Vec<Algorithm> = job.expect.iter().map(|e| e.alg).collect();
-    let file = fs::File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other("no longer a regular file"));
+    let file = open_regular(path)?;
+    if job.size >= SPLIT_FROM {
+        hash::hash_reader_split(file, &algs).map(|(d, _)| d)
+    } else {
+        hash::hash_reader_with(file, &algs, buf).map(|(d, _)| d)
     }
-    hash::hash_reader_with(file, &algs, buf).map(|(d, _)| d)
+}
+
+/// Opens a file for reading without following a symbolic link and without blocking on a
+/// FIFO (in case the bag changed since it was listed); refuses anything not a regular file.
+fn open_regular(path: &Path) -> io::Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        opts.custom_flags(flags.bits() as i32);
+    }
+    let file = opts.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
 }
