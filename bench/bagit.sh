@@ -74,7 +74,7 @@ for run in $(seq 1 "$RUNS"); do
     else
       sync
       t0=$(now)
-      "$MAKE_BAG" "$SRC" "$WORK/athar" 2>/dev/null
+      "$MAKE_BAG" "$SRC" "$WORK/athar" 2>"$WORK/make_bag.log"
       t1=$(now)
       athar_times+=("$(echo "$t1 - $t0" | bc)")
     fi
@@ -86,6 +86,7 @@ for run in $(seq 1 "$RUNS"); do
   athv_times+=("$(echo "$t1 - $t0" | bc)")
   echo "run $run: make py ${py_times[-1]}s (with copy+sync ${pycp_times[-1]}s) athar ${athar_times[-1]}s;" \
     "validate py ${pyv_times[-1]}s athar ${athv_times[-1]}s"
+  echo "  make_bag: $(cat "$WORK/make_bag.log")"
 done
 
 py_med=$(printf '%s\n' "${py_times[@]}" | median)

@@ -41,12 +41,15 @@ fn run() -> Result<(), Box<dyn Error>> {
         let file = fs::File::open(src.join(rel))?;
         bag.add_payload(rel, file)?;
     }
+    let copied = start.elapsed();
     let summary = bag.finish()?;
     eprintln!(
-        "bagged {} files, {} bytes in {:.2?}",
+        "bagged {} files, {} bytes in {:.2?} (copy and hash {:.2?}, tag files and flush {:.2?})",
         summary.payload_files,
         summary.payload_bytes,
-        start.elapsed()
+        start.elapsed(),
+        copied,
+        start.elapsed() - copied
     );
     if check {
         let start = Instant::now();
