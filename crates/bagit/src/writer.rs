@@ -69,6 +69,8 @@ pub struct BagWriter {
     date: Option<String>,
     dirs: BTreeSet<PathBuf>,
     flusher: Flusher,
+    /// Copy buffers reused from file to file.
+    buffers: Vec<Vec<u8>>,
 }
 
 /// Starts writeback of large payload files early, on a background thread, so the disk works
@@ -145,6 +147,7 @@ impl BagWriter {
             date: None,
             dirs,
             flusher: Flusher::new(),
+            buffers: Vec::new(),
         })
     }
 
@@ -278,7 +281,8 @@ impl BagWriter {
             .open(&dest)
             .map_err(|e| BagError::io(&dest, e))?;
         let flusher = &self.flusher;
-        let (bytes, sha256, sha512) = match copy_hashing(reader, file, |f| flusher.nudge(f)) {
+        let copy = copy_hashing(reader, file, &mut self.buffers, |f| flusher.nudge(f));
+        let (bytes, sha256, sha512) = match copy {
             Ok(r) => r,
             Err(e) => {
                 // Our own partial file: never leave it looking like payload.
@@ -405,10 +409,12 @@ fn manifest<'a>(
 
 /// Copies `reader` into `file`, computing SHA-256 (this thread, with the copy) and SHA-512
 /// (a helper thread) over the same buffers, so a large file keeps both cores busy. Calls
-/// `written` every [`FLUSH_EVERY`] bytes, and at the end of a file that long.
+/// `written` every [`FLUSH_EVERY`] bytes, and at the end of a file that long. Buffers come
+/// from and go back to `pool`, so many small files do not each pay for fresh memory.
 fn copy_hashing(
     mut reader: impl Read,
     mut file: File,
+    pool: &mut Vec<Vec<u8>>,
     written: impl Fn(&File),
 ) -> io::Result<(u64, String, String)> {
     const BUFFERS: usize = 4;
@@ -427,7 +433,8 @@ fn copy_hashing(
         });
         let mut sha256 = Sha256::new();
         let mut total = 0u64;
-        let mut spare: Vec<Vec<u8>> = (0..BUFFERS).map(|_| vec![0u8; BUF_SIZE]).collect();
+        let mut spare: Vec<Vec<u8>> = std::mem::take(pool);
+        spare.resize_with(BUFFERS, || vec![0u8; BUF_SIZE]);
         let copied: io::Result<()> = (|| loop {
             let mut buf = match spare.pop() {
                 Some(b) => b,
@@ -442,6 +449,7 @@ fn copy_hashing(
                 }
             };
             if n == 0 {
+                spare.push(buf);
                 return Ok(());
             }
             let chunk = buf.get(..n).unwrap_or_default();
@@ -459,6 +467,9 @@ fn copy_hashing(
         let sha512 = helper
             .join()
             .map_err(|_| io::Error::other("hashing thread failed"))?;
+        spare.extend(free_buffers.try_iter());
+        spare.truncate(BUFFERS);
+        *pool = spare;
         copied?;
         file.flush()?;
         if total >= FLUSH_EVERY {
@@ -562,7 +573,9 @@ mod tests {
         let data: Vec<u8> = (0..(3 * BUF_SIZE + 17)).map(|i| (i % 251) as u8).collect();
         let dir = tempfile::tempdir().unwrap();
         let f = File::create(dir.path().join("x")).unwrap();
-        let (n, a, b) = copy_hashing(&data[..], f, |_| ()).unwrap();
+        let mut pool = Vec::new();
+        let (n, a, b) = copy_hashing(&data[..], f, &mut pool, |_| ()).unwrap();
+        assert_eq!(pool.len(), 4, "buffers go back to the pool");
         assert_eq!(n, data.len() as u64);
         assert_eq!(a, hex::encode(Sha256::digest(&data)));
         assert_eq!(b, hex::encode(Sha512::digest(&data)));
