@@ -153,7 +153,7 @@ pub(crate) fn fetch_line(line: &str) -> Result<FetchLine, String> {
 /// Decodes the percent-encoding RFC 8493 §2.1.3 defines for manifest paths: only `%0D`,
 /// `%0A` and `%25` (case-insensitive). Any other `%` is a literal character, as in 0.97 bags
 /// with names like `%7Etest1.txt`.
-pub fn percent_decode_path(s: &str) -> String {
+pub(crate) fn percent_decode_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('%') {

@@ -826,10 +826,12 @@ impl Validator<'_> {
             nfc.entry(parse::nfc_key(p)).or_default().push(p);
             fold.entry(parse::fold_key(p)).or_default().push(p);
         }
-        // A listed name that is not on disk, but that a case-insensitive or normalising file
-        // system (macOS, Windows) would open as a file that is on disk, is that file: the
-        // suite's warning cases are bags made on such systems. It is still hashed, so a
-        // different file cannot pass for it.
+        // A listed name that is not on disk, but that a normalising file system (macOS) would
+        // open as a file that is on disk, is that file. The same goes for a name differing
+        // only in case (as on macOS and Windows), but only when the manifest also lists the
+        // file under its exact name: the suite's warning case is such a double listing, and
+        // a lone wrong-case name stays an error. Either way the file is still hashed against
+        // every listing, so a different file cannot pass for it.
         let resolve = |p: &String| -> Option<(String, Option<IssueKind>)> {
             if disk.contains_key(p) {
                 return Some((p.clone(), None));
@@ -877,7 +879,10 @@ impl Validator<'_> {
                 }
             }
             for (p, (digest, line)) in &m.entries {
-                match resolve(p) {
+                let resolved = resolve(p).filter(|(d, how)| {
+                    *how != Some(IssueKind::CaseCollision) || m.entries.contains_key(d)
+                });
+                match resolved {
                     Some((d, how)) => {
                         if let Some(kind) = how {
                             self.report.warn(

@@ -228,6 +228,11 @@ fn tampering_is_detected() {
             IssueKind::UnsafePath,
         ),
         (
+            "payload renamed to differ in case only",
+            |r| fs::rename(r.join("data/empty"), r.join("data/EMPTY")).unwrap(),
+            IssueKind::MissingPayloadFile,
+        ),
+        (
             "bagit.txt removed",
             |r| fs::remove_file(r.join("bagit.txt")).unwrap(),
             IssueKind::MissingBagitTxt,
