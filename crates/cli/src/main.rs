@@ -11,7 +11,11 @@ use athar_core::{Catalog, CoreError, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
+mod logcmd;
 mod output;
+
+use athar_core::log::Logger;
+use logcmd::log_command;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,8 +83,44 @@ enum Command {
         /// Item id or SHA-256, or a unique prefix of either.
         item: String,
     },
-    /// Re-hash every blob and check catalog and store against each other.
+    /// Re-hash every blob; check catalog, store and custody log against each other.
     Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tamper-evident custody log: keys, checkpoints, proofs.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LogCommand {
+    /// Print the log's verifier key (C2SP signed-note form).
+    Vkey,
+    /// Print the latest signed checkpoint.
+    Checkpoint,
+    /// Print a C2SP tlog-proof for an item's custody event (by default its latest).
+    Proof {
+        /// Item id or SHA-256, or a unique prefix of either.
+        item: String,
+        /// The event's sequence number (as `athar show` lists it).
+        #[arg(long)]
+        event: Option<u64>,
+    },
+    /// Verify a .tlog-proof offline, with no archive: signature, inclusion, entry.
+    VerifyProof {
+        /// The .tlog-proof file.
+        file: PathBuf,
+        /// The log's verifier key (C2SP vkey string, or a file holding one).
+        #[arg(long)]
+        vkey: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove (and check) that the current log extends an older checkpoint.
+    Consistency {
+        /// A checkpoint file previously printed by `athar log checkpoint`.
+        old_checkpoint: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -164,6 +204,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             archive
                 .recover()
                 .context("recovering an interrupted ingest")?;
+            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
+            let mut logger = Logger {
+                log,
+                secret: archive.pseudonym_secret.clone(),
+            };
             let opts = IngestOptions {
                 case: case.clone(),
                 source: source.clone(),
@@ -175,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = athar_core::ingest::ingest(
                 &mut archive.catalog as &mut dyn Catalog,
                 &archive.blobs,
+                Some(&mut logger),
                 paths,
                 &opts,
                 &mut |p: Progress<'_>| out.progress(p),
@@ -208,27 +254,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify { json } => {
             let mut archive = open(&cli, Access::Write)?;
-            let (temps, blobs) = archive
+            let r = archive
                 .recover()
                 .context("recovering an interrupted ingest")?;
-            if temps + blobs > 0 && !json {
+            if r.temporary + r.blobs > 0 || r.logged > 0 {
                 eprintln!(
-                    "athar: recovered from an interrupted ingest: removed {temps} temporary file(s) and {blobs} unacknowledged blob(s)"
+                    "athar: finished an interrupted ingest: removed {} temporary file(s) and {} unacknowledged blob(s), logged {} queued event(s)",
+                    r.temporary, r.blobs, r.logged
                 );
             }
             let bar = output::bar(!json && std::io::stderr().is_terminal(), 0, "verifying");
             let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();
             bar.set_length(total);
-            let report = athar_core::verify::verify(&archive.catalog, &archive.blobs, 0, &|b| {
-                bar.set_position(b)
-            })?;
+            let mut report =
+                athar_core::verify::verify(&archive.catalog, &archive.blobs, 0, &|b| {
+                    bar.set_position(b)
+                })?;
             bar.finish_and_clear();
-            output::verify_report(&report, *json)?;
+            let log = athar_core::verify::verify_log(
+                &archive.catalog,
+                &archive.log,
+                &archive.verifier(),
+                &archive.pseudonym_secret,
+            )?;
+            report.problems.extend(log.problems);
+            report.ok = report.problems.is_empty();
+            output::verify_report(&report, log.size, *json)?;
             Ok(if report.ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_PROBLEM)
             })
         }
+        Command::Log(cmd) => log_command(&cli, cmd),
     }
 }

@@ -168,17 +168,20 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
 }
 
 /// `athar verify`'s report.
-pub fn verify_report(report: &Report, json: bool) -> anyhow::Result<()> {
+pub fn verify_report(report: &Report, log_size: u64, json: bool) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        writeln!(out, "{}", serde_json::to_string(report)?)?;
+        let mut v = serde_json::to_value(report)?;
+        v["log_size"] = json!(log_size);
+        writeln!(out, "{v}")?;
         return Ok(());
     }
     if report.ok {
         writeln!(
             out,
-            "OK: {} item(s), {} byte(s) re-hashed and intact; catalog and store agree.",
+            "OK: {} item(s), {} byte(s) re-hashed and intact; catalog, store and custody log \
+             ({log_size} events under a valid signed checkpoint) agree.",
             report.items, report.bytes
         )?;
     } else {

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::model::{EventKind, ItemId, Sha256};
+use crate::storage::EventRecord;
 
 /// The first line of every entry of this version.
 pub const ENTRY_V1: &str = "athar.custody/v1";
@@ -163,6 +164,29 @@ pub fn pseudonym(secret: &[u8], actor: &str) -> String {
     h.update(secret);
     h.update(actor.as_bytes());
     hex::encode(&h.finalize()[..8])
+}
+
+/// The log entry of a catalog event, or why none can be made (its item row is gone, or the
+/// row holds an unknown event kind).
+pub fn entry_for(r: &EventRecord, secret: &[u8]) -> Result<LogEntry, String> {
+    use sha2::Digest;
+    let sha256 = r.sha256.ok_or_else(|| {
+        format!(
+            "custody event #{} names item {}, which is not in the catalog",
+            r.seq, r.item
+        )
+    })?;
+    let kind = EventKind::parse(&r.kind)
+        .ok_or_else(|| format!("custody event #{} has unknown kind {:?}", r.seq, r.kind))?;
+    Ok(LogEntry {
+        kind,
+        item: r.item.clone(),
+        sha256,
+        time: r.at.clone(),
+        actor: pseudonym(secret, &r.actor),
+        prev: r.prev.map(|p| p.saturating_sub(1)),
+        details: Sha256(sha2::Sha256::digest(r.details.as_bytes()).into()),
+    })
 }
 
 #[cfg(test)]

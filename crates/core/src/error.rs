@@ -42,4 +42,6 @@ pub enum CoreError {
     Altered { sha256: String },
     #[error("random number generator failed: {0}")]
     Random(String),
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
 }

@@ -4,8 +4,10 @@
 //!
 //! Crash safety: a batch of blobs is (1) written to temporary files and synced, (2) recorded
 //! as pending in the catalog, (3) published under their digests, and (4) recorded as items
-//! and custody events in one transaction that also clears the pending records. [`recover`]
-//! undoes whatever an interrupted run left between (2) and (4).
+//! and custody events in one transaction that also clears the pending records and queues the
+//! events for the custody log; (5) the queued events are appended to the custody log under
+//! one new checkpoint. Only then are the files acknowledged. [`recover`] undoes whatever an
+//! interrupted run left between (2) and (4); the log's `catch_up` finishes (5).
 
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
@@ -19,6 +21,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 use crate::error::{CoreError, StoreError};
+use crate::log::Logger;
 use crate::model::{NewItem, Sha256, Sighting, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog, PendingBlob, RecordedEntry};
 
@@ -94,6 +97,7 @@ pub struct IngestSummary {
 pub fn ingest(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
+    mut logger: Option<&mut Logger<'_>>,
     paths: &[PathBuf],
     opts: &IngestOptions,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -141,9 +145,13 @@ pub fn ingest(
             });
         }
         drop(tx);
+        if let Some(l) = logger.as_deref_mut() {
+            l.catch_up(catalog)?;
+        }
         let mut committer = Committer {
             catalog,
             blobs,
+            logger,
             opts,
             batch: Vec::new(),
             batch_bytes: 0,
@@ -230,16 +238,17 @@ pub fn recover(
     Ok((temps, removed))
 }
 
-struct Committer<'a> {
+struct Committer<'a, 'l> {
     catalog: &'a mut dyn Catalog,
     blobs: &'a dyn BlobStore,
+    logger: Option<&'a mut Logger<'l>>,
     opts: &'a IngestOptions,
     batch: Vec<Preserved>,
     batch_bytes: u64,
     summary: &'a mut IngestSummary,
 }
 
-impl Committer<'_> {
+impl Committer<'_, '_> {
     fn push(
         &mut self,
         p: Preserved,
@@ -288,6 +297,9 @@ impl Committer<'_> {
             return Err(e.into());
         }
         let recorded = self.catalog.record(&entries, self.opts.case.as_deref())?;
+        if let Some(l) = self.logger.as_deref_mut() {
+            l.catch_up(self.catalog)?;
+        }
         for (entry, path) in recorded.into_iter().zip(paths) {
             self.summary.stored += 1;
             self.summary.bytes += entry.item.size;

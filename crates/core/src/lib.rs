@@ -9,6 +9,7 @@
 pub mod custody;
 mod error;
 pub mod ingest;
+pub mod log;
 pub mod media_type;
 mod model;
 pub mod retrieve;
@@ -19,7 +20,9 @@ pub use error::{CoreError, StoreError};
 pub use model::{
     CaseName, CustodyEvent, EventKind, Item, ItemId, NewItem, Sha256, Sighting, TOOL_VERSION,
 };
-pub use storage::{BlobListing, BlobStore, BlobWriter, Catalog, PendingBlob, RecordedEntry};
+pub use storage::{
+    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, PendingBlob, RecordedEntry,
+};
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.
 pub fn now_rfc3339() -> String {

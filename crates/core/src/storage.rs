@@ -81,6 +81,23 @@ pub struct RecordedEntry {
     pub new: bool,
 }
 
+/// A custody event as the custody log needs it: the catalog row, with the detail record as
+/// stored (its bytes are hashed into the log entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub seq: u64,
+    pub item: ItemId,
+    /// The item's digest; None when the item row is gone.
+    pub sha256: Option<Sha256>,
+    pub kind: String,
+    pub at: String,
+    pub actor: String,
+    /// The detail record exactly as stored.
+    pub details: String,
+    /// The previous event of the same item.
+    pub prev: Option<u64>,
+}
+
 /// The catalog: items, custody events, and the bookkeeping that makes ingest crash-safe.
 pub trait Catalog: Send {
     /// Records that these blobs are about to be published (durable before returning).
@@ -109,4 +126,10 @@ pub trait Catalog: Send {
     fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError>;
     /// Names of the cases an item belongs to.
     fn cases_of(&self, item: &ItemId) -> Result<Vec<String>, StoreError>;
+    /// Events with `seq > after`, in order, at most `limit`.
+    fn event_records(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
+    /// Events recorded but not yet appended to the custody log (in order).
+    fn unlogged(&self) -> Result<Vec<u64>, StoreError>;
+    /// Notes that every event up to `through` is in the custody log.
+    fn mark_logged(&mut self, through: u64) -> Result<(), StoreError>;
 }

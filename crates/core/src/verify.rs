@@ -30,6 +30,16 @@ pub enum ProblemKind {
     DanglingEvent,
     /// A blob could not be read.
     Unreadable,
+    /// The custody log's checkpoint is missing, unsigned, or signed by another key.
+    LogCheckpoint,
+    /// The custody log's leaves do not hash to the signed checkpoint's root.
+    LogRoot,
+    /// A tile or entry bundle is missing, altered, or malformed.
+    LogTile,
+    /// A catalog event and its log entry disagree (or one of them is missing).
+    LogMismatch,
+    /// A catalog event is not in the custody log.
+    Unlogged,
 }
 
 /// One problem, naming what it concerns.
@@ -226,4 +236,248 @@ fn check_blob(blobs: &dyn BlobStore, sha: &Sha256, item: Option<&Item>) -> Optio
             }
         }
     }
+}
+
+/// What the custody log check found.
+#[derive(Debug, Clone, Default)]
+pub struct LogReport {
+    /// Leaves covered by the signed checkpoint.
+    pub size: u64,
+    pub problems: Vec<Problem>,
+}
+
+fn log_problem(kind: ProblemKind, item: Option<String>, detail: String) -> Problem {
+    Problem {
+        kind,
+        item,
+        sha256: None,
+        detail,
+    }
+}
+
+/// Checks the custody log against its signed checkpoint and the catalog: the checkpoint's
+/// signature; every entry bundle and hash tile recomputed from the entries (older partial
+/// tiles included); the root; and each catalog event against its leaf, one to one.
+pub fn verify_log(
+    catalog: &dyn Catalog,
+    store: &dyn crate::log::LogStore,
+    verifier: &athar_tlog::Ed25519Verifier,
+    secret: &[u8],
+) -> Result<LogReport, StoreError> {
+    use athar_tlog::note::NoteVerifier as _;
+    use athar_tlog::rfc6962::{self, Frontier, Hash};
+    use athar_tlog::tile::{self, Tile, TilePath, TILE_WIDTH};
+
+    let mut report = LogReport::default();
+    let problems = &mut report.problems;
+    let Some(bytes) = store.read("checkpoint")? else {
+        problems.push(log_problem(
+            ProblemKind::LogCheckpoint,
+            None,
+            "custody log checkpoint is missing".into(),
+        ));
+        return Ok(report);
+    };
+    let cp = match crate::log::open_checkpoint(&bytes, verifier.name(), verifier) {
+        Ok(cp) => cp,
+        Err(e) => {
+            problems.push(log_problem(
+                ProblemKind::LogCheckpoint,
+                None,
+                format!("custody log checkpoint rejected: {e}"),
+            ));
+            return Ok(report);
+        }
+    };
+    let n = cp.size;
+    report.size = n;
+
+    // Older partial tiles and bundles kept beside the current ones: (entries?, level, index) -> widths.
+    let mut partials: HashMap<(bool, u8, u64), Vec<u16>> = HashMap::new();
+    for path in store.list_tiles()? {
+        match tile::parse_tile_path(&path) {
+            Ok(TilePath::Hashes(t)) => partials
+                .entry((false, t.level, t.index))
+                .or_default()
+                .push(t.width),
+            Ok(TilePath::Entries(t)) => partials
+                .entry((true, 0, t.index))
+                .or_default()
+                .push(t.width),
+            Err(_) => problems.push(log_problem(
+                ProblemKind::LogTile,
+                None,
+                format!("unexpected file in the custody log: tile/{path}"),
+            )),
+        }
+    }
+    // Compares the stored file of `t` and every older partial of it with `expected`
+    // (the full data at width `t.width`), splitting items by `unit` bytes or by bundle entry.
+    let mut check_file = |problems: &mut Vec<Problem>,
+                          entries: bool,
+                          t: Tile,
+                          expected_parts: &[Vec<u8>]|
+     -> Result<(), StoreError> {
+        let key = (entries, t.level, t.index);
+        let widths = partials.remove(&key).unwrap_or_default();
+        let mut want_widths: Vec<u16> = widths
+            .into_iter()
+            .filter(|&w| w < t.width || w == TILE_WIDTH)
+            .collect();
+        if !want_widths.contains(&t.width) {
+            want_widths.push(t.width);
+        }
+        for w in want_widths {
+            if w > t.width {
+                continue;
+            }
+            let tw =
+                Tile::new(t.level, t.index, w).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let path = if entries {
+                tw.entries_path()
+            } else {
+                tw.path()
+            };
+            let expected = if entries {
+                let mut b = Vec::new();
+                for e in &expected_parts[..usize::from(w)] {
+                    let _ = tile::append_bundle_entry(&mut b, e);
+                }
+                b
+            } else {
+                expected_parts[..usize::from(w)].concat()
+            };
+            match store.read(&path)? {
+                None if w == t.width => problems.push(log_problem(
+                    ProblemKind::LogTile,
+                    None,
+                    format!("custody log file {path} is missing"),
+                )),
+                None => {}
+                Some(stored) if stored != expected => problems.push(log_problem(
+                    ProblemKind::LogTile,
+                    None,
+                    format!("custody log file {path} was altered"),
+                )),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    };
+
+    let records = catalog.event_records(0, usize::MAX)?;
+    let mut by_seq: HashMap<u64, &crate::storage::EventRecord> =
+        records.iter().map(|r| (r.seq, r)).collect();
+    let mut frontier = Frontier::new();
+    let mut scratch = Vec::new();
+    let mut level_hashes: Vec<Hash> = Vec::new(); // roots of full tiles of the level below
+    let tiles0 = n.div_ceil(u64::from(TILE_WIDTH));
+    let mut broken = false;
+    for ti in 0..tiles0 {
+        let w = tile::tile_width_at(0, ti, n);
+        let t = Tile::new(0, ti, w).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let entries: Vec<Vec<u8>> = match store.read(&t.entries_path())? {
+            None => {
+                problems.push(log_problem(
+                    ProblemKind::LogTile,
+                    None,
+                    format!("custody log file {} is missing", t.entries_path()),
+                ));
+                broken = true;
+                break;
+            }
+            Some(data) => {
+                match tile::decode_entry_bundle(&data) {
+                    Ok(v) if v.len() == usize::from(w) => {
+                        v.into_iter().map(<[u8]>::to_vec).collect()
+                    }
+                    _ => {
+                        problems.push(log_problem(ProblemKind::LogTile, None, format!("custody log file {} is malformed or holds the wrong number of entries", t.entries_path())));
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+        };
+        check_file(problems, true, t, &entries)?;
+        let mut leaves = Vec::with_capacity(entries.len());
+        for (k, e) in entries.iter().enumerate() {
+            let index = ti * u64::from(TILE_WIDTH) + k as u64;
+            let seq = index + 1;
+            let leaf = rfc6962::leaf_hash(e);
+            frontier.append(leaf, &mut scratch);
+            scratch.clear();
+            leaves.push(leaf.to_vec());
+            match by_seq.remove(&seq) {
+                None => problems.push(log_problem(
+                    ProblemKind::LogMismatch,
+                    None,
+                    format!("custody log leaf {index} has no custody event #{seq} in the catalog"),
+                )),
+                Some(r) => match crate::custody::entry_for(r, secret) {
+                    Err(msg) => problems.push(log_problem(
+                        ProblemKind::LogMismatch,
+                        Some(r.item.to_string()),
+                        msg,
+                    )),
+                    Ok(expected) => {
+                        if expected.encode() != *e {
+                            problems.push(log_problem(
+                                ProblemKind::LogMismatch,
+                                Some(r.item.to_string()),
+                                format!("custody event #{seq} of item {} differs from its custody log entry (leaf {index})", r.item),
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+        check_file(problems, false, t, &leaves)?;
+        if w == TILE_WIDTH {
+            let hs: Vec<Hash> = leaves
+                .iter()
+                .filter_map(|l| l.as_slice().try_into().ok())
+                .collect();
+            level_hashes.push(rfc6962::root_from_leaf_hashes(&hs));
+        }
+    }
+    if !broken {
+        // Upper levels: each tile holds roots of full tiles of the level below.
+        let mut level = 1u8;
+        while n >> (8 * u32::from(level)) > 0 {
+            let mut next = Vec::new();
+            for (ti, chunk) in level_hashes.chunks(usize::from(TILE_WIDTH)).enumerate() {
+                let t = Tile::new(level, ti as u64, chunk.len() as u16)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let parts: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
+                check_file(problems, false, t, &parts)?;
+                if chunk.len() == usize::from(TILE_WIDTH) {
+                    next.push(rfc6962::root_from_leaf_hashes(chunk));
+                }
+            }
+            level_hashes = next;
+            level += 1;
+        }
+        if frontier.root() != cp.root {
+            problems.push(log_problem(
+                ProblemKind::LogRoot,
+                None,
+                format!("custody log entries do not hash to the signed checkpoint's root (size {n}): entries were altered, removed or reordered"),
+            ));
+        }
+    }
+    // Catalog events beyond the log.
+    let mut rest: Vec<_> = by_seq.into_values().filter(|r| r.seq > n).collect();
+    rest.sort_by_key(|r| r.seq);
+    for r in rest {
+        problems.push(log_problem(
+            ProblemKind::Unlogged,
+            Some(r.item.to_string()),
+            format!(
+                "custody event #{} of item {} is not in the custody log",
+                r.seq, r.item
+            ),
+        ));
+    }
+    Ok(report)
 }

@@ -8,6 +8,8 @@
 //! blobs/tmp/            blobs being written
 //! keys/archive.key      Ed25519 signing key, C2SP signed-note form, mode 0600
 //! keys/archive.vkey     the matching verifier key
+//! keys/pseudonym.key    secret that turns actor names into log pseudonyms, mode 0600
+//! log/                  the custody log: C2SP checkpoint and tiles
 //! lock                  held (flock) by the one process that writes
 //! ```
 
@@ -16,12 +18,13 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use athar_core::log::{CustodyLog, LogError, Logger};
 use athar_core::{Catalog, StoreError};
-use base64::Engine as _;
+use athar_tlog::note::NoteSigner as _;
+use athar_tlog::{Ed25519Signer, Ed25519Verifier};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
-use crate::{FsBlobStore, SqliteCatalog};
+use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
 
 /// The archive format this build writes.
 const FORMAT: u32 = 1;
@@ -40,8 +43,12 @@ pub enum ArchiveError {
     Config { path: PathBuf, message: String },
     #[error("{}: archive format {found} is not supported by this build (supports {FORMAT})", path.display())]
     Format { path: PathBuf, found: u32 },
+    #[error("{}: {message}", path.display())]
+    Key { path: PathBuf, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Log(#[from] LogError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
@@ -89,6 +96,17 @@ pub struct InitOptions {
     pub collector: Option<String>,
 }
 
+/// What [`Archive::recover`] finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Temporary files removed.
+    pub temporary: usize,
+    /// Blobs removed that were never acknowledged.
+    pub blobs: usize,
+    /// Queued custody events appended to the log.
+    pub logged: u64,
+}
+
 /// Whether the caller will write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -105,6 +123,11 @@ pub struct Archive {
     pub config: Config,
     pub catalog: SqliteCatalog,
     pub blobs: FsBlobStore,
+    pub log: FsLogStore,
+    /// Signs the custody log's checkpoints.
+    pub signer: Ed25519Signer,
+    /// Turns actor names into the pseudonyms the log carries.
+    pub pseudonym_secret: Vec<u8>,
     _lock: Option<File>,
 }
 
@@ -142,16 +165,28 @@ impl Archive {
             .mode(0o700)
             .create(&keys)
             .map_err(io(&keys))?;
-        let (signer, verifier) = generate_key(&origin).map_err(|e| io(&keys)(e))?;
-        write_new(&keys.join("archive.key"), signer.as_bytes(), 0o600)?;
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed)
+            .map_err(|e| io(&keys)(std::io::Error::other(e.to_string())))?;
+        let signer = Ed25519Signer::from_seed(&origin, &seed).map_err(|e| ArchiveError::Key {
+            path: keys.join("archive.key"),
+            message: e.to_string(),
+        })?;
+        write_new(&keys.join("archive.key"), signer.skey().as_bytes(), 0o600)?;
+        let vkey = format!("{}\n", signer.verifier().vkey());
+        write_new(&keys.join("archive.vkey"), vkey.as_bytes(), 0o644)?;
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret)
+            .map_err(|e| io(&keys)(std::io::Error::other(e.to_string())))?;
         write_new(
-            &keys.join("archive.vkey"),
-            format!("{verifier}\n").as_bytes(),
-            0o644,
+            &keys.join("pseudonym.key"),
+            hex::encode(secret).as_bytes(),
+            0o600,
         )?;
         // Catalog and blob store.
         SqliteCatalog::open(&root.join("catalog.sqlite"), true)?;
         FsBlobStore::open(&root.join("blobs"))?;
+        FsLogStore::open(&root.join("log"))?;
         std::fs::write(root.join("lock"), b"").map_err(io(root))?;
         let config = Config {
             archive: ArchiveSection {
@@ -216,19 +251,66 @@ impl Archive {
         };
         let catalog = SqliteCatalog::open(&root.join("catalog.sqlite"), access == Access::Write)?;
         let blobs = FsBlobStore::open(&root.join("blobs"))?;
+        let log = FsLogStore::open(&root.join("log"))?;
+        let keys = root.join("keys");
+        let key_path = keys.join("archive.key");
+        let skey = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+        let key_err = |path: &Path, message: String| ArchiveError::Key {
+            path: path.to_owned(),
+            message,
+        };
+        let signer =
+            Ed25519Signer::from_skey(skey.trim()).map_err(|e| key_err(&key_path, e.to_string()))?;
+        if signer.name() != config.log.origin {
+            let msg = format!(
+                "key name {:?} is not the log origin {:?}",
+                signer.name(),
+                config.log.origin
+            );
+            return Err(key_err(&key_path, msg));
+        }
+        let secret_path = keys.join("pseudonym.key");
+        let secret = std::fs::read_to_string(&secret_path).map_err(io(&secret_path))?;
+        let pseudonym_secret =
+            hex::decode(secret.trim()).map_err(|e| key_err(&secret_path, e.to_string()))?;
         Ok(Archive {
             root: root.to_owned(),
             config,
             catalog,
             blobs,
+            log,
+            signer,
+            pseudonym_secret,
             _lock: lock,
         })
     }
 
-    /// Finishes what an interrupted ingest left (needs [`Access::Write`]).
-    /// Returns (temporary files, unacknowledged blobs) removed.
-    pub fn recover(&mut self) -> Result<(usize, usize), StoreError> {
-        athar_core::ingest::recover(&mut self.catalog as &mut dyn Catalog, &self.blobs)
+    /// The custody log, for appending (needs [`Access::Write`]) and proving.
+    pub fn custody_log(&self) -> Result<CustodyLog<'_>, LogError> {
+        CustodyLog::open(&self.log, self.signer.clone())
+    }
+
+    /// The verifier of this archive's checkpoints.
+    pub fn verifier(&self) -> Ed25519Verifier {
+        self.signer.verifier()
+    }
+
+    /// Finishes what an interrupted ingest left (needs [`Access::Write`]): removes temporary
+    /// files and unacknowledged blobs, and appends events queued for the custody log.
+    pub fn recover(&mut self) -> Result<Recovered, ArchiveError> {
+        let (temporary, blobs) =
+            athar_core::ingest::recover(&mut self.catalog as &mut dyn Catalog, &self.blobs)?;
+        let log = CustodyLog::open(&self.log, self.signer.clone())?;
+        let mut logger = Logger {
+            log,
+            secret: self.pseudonym_secret.clone(),
+        };
+        let logged = logger.catch_up(&mut self.catalog)?;
+        Ok(Recovered {
+            temporary,
+            blobs,
+            logged,
+        })
     }
 
     /// The verifier key, in C2SP signed-note form.
@@ -283,28 +365,6 @@ fn sanitize(name: &str) -> String {
     } else {
         s
     }
-}
-
-/// A new Ed25519 key as (signer key, verifier key) strings in C2SP signed-note form.
-fn generate_key(name: &str) -> std::io::Result<(String, String)> {
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let public = signing.verifying_key().to_bytes();
-    let mut h = sha2::Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n\x01");
-    h.update(public);
-    let key_id = hex::encode(&h.finalize()[..4]);
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut sk = vec![1u8];
-    sk.extend_from_slice(&seed);
-    let mut vk = vec![1u8];
-    vk.extend_from_slice(&public);
-    Ok((
-        format!("PRIVATE+KEY+{name}+{key_id}+{}", b64.encode(sk)),
-        format!("{name}+{key_id}+{}", b64.encode(vk)),
-    ))
 }
 
 /// The name of the user running this process.

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use athar_core::{
-    Catalog, CustodyEvent, EventKind, Item, ItemId, NewItem, RecordedEntry, Sha256, Sighting,
-    StoreError,
+    Catalog, CustodyEvent, EventKind, EventRecord, Item, ItemId, NewItem, RecordedEntry, Sha256,
+    Sighting, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -41,6 +41,11 @@ const MIGRATIONS: &[&str] = &[
         case_id  INTEGER NOT NULL REFERENCES cases(id),
         item_id  TEXT NOT NULL REFERENCES items(id),
         PRIMARY KEY (case_id, item_id)
+    );",
+    // 2: events recorded but not yet in the custody log (a write-ahead queue: rows enter
+    // with their event, in the same transaction, and leave once the log holds them).
+    "CREATE TABLE unlogged (
+        seq  INTEGER PRIMARY KEY
     );",
 ];
 
@@ -226,6 +231,9 @@ impl Catalog for SqliteCatalog {
                     "INSERT OR IGNORE INTO case_items (case_id, item_id) VALUES (?1, ?2)",
                 )
                 .map_err(db)?;
+            let mut queue = tx
+                .prepare_cached("INSERT INTO unlogged (seq) VALUES (?1)")
+                .map_err(db)?;
             let mut unpend = tx
                 .prepare_cached("DELETE FROM pending_blobs WHERE sha256 = ?1")
                 .map_err(db)?;
@@ -277,6 +285,7 @@ impl Catalog for SqliteCatalog {
                     ])
                     .map_err(db)?;
                 let seq = tx.last_insert_rowid() as u64;
+                queue.execute([seq as i64]).map_err(db)?;
                 if let Some(c) = case_id {
                     link.execute(params![c, item.id.as_str()]).map_err(db)?;
                 }
@@ -421,5 +430,65 @@ impl Catalog for SqliteCatalog {
             .map_err(db)?;
         let rows = st.query_map([item.as_str()], |r| r.get(0)).map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn event_records(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT e.seq, e.item_id, i.sha256, e.kind, e.at, e.actor, e.sighting,
+                        (SELECT MAX(p.seq) FROM custody_events p WHERE p.item_id = e.item_id AND p.seq < e.seq)
+                 FROM custody_events e LEFT JOIN items i ON i.id = e.item_id
+                 WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (seq, item, sha, kind, at, actor, details, prev) = r.map_err(db)?;
+            out.push(EventRecord {
+                seq: seq as u64,
+                item: ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?,
+                sha256: match sha {
+                    Some(s) => Some(s.parse().map_err(|_| corrupt("SHA-256", &s))?),
+                    None => None,
+                },
+                kind,
+                at,
+                actor,
+                details,
+                prev: prev.map(|p| p as u64),
+            });
+        }
+        Ok(out)
+    }
+
+    fn unlogged(&self) -> Result<Vec<u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq FROM unlogged ORDER BY seq")
+            .map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, i64>(0)).map_err(db)?;
+        rows.map(|r| r.map(|v| v as u64).map_err(db)).collect()
+    }
+
+    fn mark_logged(&mut self, through: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM unlogged WHERE seq <= ?1", [through as i64])
+            .map_err(db)
+            .map(|_| ())
     }
 }

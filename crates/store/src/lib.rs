@@ -9,7 +9,9 @@
 mod archive;
 mod blobs;
 mod catalog;
+mod log;
 
-pub use archive::{Access, Archive, ArchiveError, Config, InitOptions};
+pub use archive::{Access, Archive, ArchiveError, Config, InitOptions, Recovered};
 pub use blobs::FsBlobStore;
 pub use catalog::SqliteCatalog;
+pub use log::FsLogStore;

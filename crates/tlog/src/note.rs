@@ -221,7 +221,8 @@ impl Ed25519Verifier {
 
     /// Parses a verifier key string `<name>+<hex key ID>+<base64(0x01 || public key)>`.
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
-        let mut parts = vkey.split('+');
+        // The base64 key may itself contain '+': split off the first two fields only.
+        let mut parts = vkey.splitn(3, '+');
         let (Some(name), Some(id), Some(key), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -312,7 +313,8 @@ impl Ed25519Signer {
         let rest = skey
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(NoteError::BadKey("missing PRIVATE+KEY+ prefix"))?;
-        let mut parts = rest.split('+');
+        // The base64 key may itself contain '+': split off the first two fields only.
+        let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id), Some(key), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {

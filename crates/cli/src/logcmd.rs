@@ -1,0 +1,180 @@
+//! `athar log …`: the custody log's keys, checkpoints and proofs.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use athar_core::custody::LogEntry;
+use athar_core::{Catalog, StoreError};
+use athar_store::Access;
+use athar_tlog::note::NoteVerifier as _;
+use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::{open, Cli, LogCommand, EXIT_PROBLEM};
+
+/// A vkey given inline or as a file holding one.
+fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
+    let text = if Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).with_context(|| format!("reading verifier key file {arg}"))?
+    } else {
+        arg.to_owned()
+    };
+    Ed25519Verifier::from_vkey(text.trim()).map_err(|e| {
+        anyhow::Error::new(StoreError::NotFound(format!(
+            "a valid verifier key in {arg:?} ({e})"
+        )))
+    })
+}
+
+pub fn log_command(cli: &Cli, cmd: &LogCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LogCommand::Vkey => {
+            let archive = open(cli, Access::Read)?;
+            println!("{}", archive.verifier().vkey());
+        }
+        LogCommand::Checkpoint => {
+            let archive = open(cli, Access::Read)?;
+            let log = archive.custody_log()?;
+            print!("{}", log.checkpoint());
+        }
+        LogCommand::Proof { item, event } => {
+            let archive = open(cli, Access::Read)?;
+            let item = archive.catalog.resolve(item)?;
+            let events = archive.catalog.events(&item.id)?;
+            let chosen = match event {
+                Some(seq) => events.iter().find(|e| e.seq == *seq).with_context(|| {
+                    StoreError::NotFound(format!("custody event #{seq} of item {}", item.id))
+                })?,
+                None => events
+                    .last()
+                    .with_context(|| format!("item {} has no custody event", item.id))?,
+            };
+            let log = archive.custody_log()?;
+            if chosen.seq > log.size() {
+                bail!(
+                    "custody event #{} is not in the custody log yet (run `athar verify`)",
+                    chosen.seq
+                );
+            }
+            let proof = log.proof(chosen.seq - 1)?;
+            print!("{}", proof.to_text());
+        }
+        LogCommand::VerifyProof { file, vkey, json } => {
+            let verifier = read_vkey(vkey)?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let outcome = (|| -> Result<(LogEntry, u64, u64), String> {
+                let proof =
+                    TlogProof::parse(&bytes).map_err(|e| format!("not a valid tlog-proof: {e}"))?;
+                let extra = proof
+                    .extra
+                    .as_deref()
+                    .ok_or("the proof carries no entry (extra line)")?;
+                let known = Verifiers::new(&[&verifier]);
+                let (cp, _) = proof
+                    .verify_entry(verifier.name(), &known, extra)
+                    .map_err(|e| e.to_string())?;
+                let entry = LogEntry::parse(extra)
+                    .map_err(|e| format!("the logged entry is not a custody entry: {e}"))?;
+                Ok((entry, proof.index, cp.size))
+            })();
+            match outcome {
+                Ok((entry, index, size)) => {
+                    if *json {
+                        println!(
+                            "{}",
+                            json!({
+                                "ok": true, "index": index, "tree_size": size,
+                                "event": entry.kind.as_str(), "item": entry.item, "sha256": entry.sha256,
+                                "time": entry.time, "actor": entry.actor, "prev": entry.prev,
+                                "details": entry.details,
+                            })
+                        );
+                    } else {
+                        println!("OK: leaf {index} of {size} in log {} (signature and inclusion verified)", verifier.name());
+                        println!("  event   {}", entry.kind.as_str());
+                        println!("  item    {}", entry.item);
+                        println!("  sha256  {}", entry.sha256);
+                        println!("  time    {}", entry.time);
+                        println!("  actor   {}", entry.actor);
+                    }
+                }
+                Err(msg) => {
+                    if *json {
+                        println!("{}", json!({ "ok": false, "error": msg }));
+                    } else {
+                        println!("FAILED: {}: {msg}", file.display());
+                    }
+                    return Ok(ExitCode::from(EXIT_PROBLEM));
+                }
+            }
+        }
+        LogCommand::Consistency {
+            old_checkpoint,
+            json,
+        } => {
+            let archive = open(cli, Access::Read)?;
+            let log = archive.custody_log()?;
+            let verifier = archive.verifier();
+            let bytes = std::fs::read(old_checkpoint)
+                .with_context(|| format!("reading {}", old_checkpoint.display()))?;
+            let old = match athar_core::log::open_checkpoint(&bytes, log.origin(), &verifier) {
+                Ok(cp) => cp,
+                Err(e) => {
+                    println!("FAILED: {}: {e}", old_checkpoint.display());
+                    return Ok(ExitCode::from(EXIT_PROBLEM));
+                }
+            };
+            let new_size = log.size();
+            let checked = if old.size > new_size {
+                Err(format!("the old checkpoint has {} events, the log only {new_size}: the log was rolled back", old.size))
+            } else if old.size == 0 {
+                Ok(Vec::new())
+            } else {
+                let proof = log.consistency(old.size)?;
+                athar_tlog::rfc6962::verify_consistency(
+                    old.size,
+                    new_size,
+                    &proof,
+                    &old.root,
+                    &log.root(),
+                )
+                .map(|()| proof)
+                .map_err(|e| format!("the log does not extend the old checkpoint: {e}"))
+            };
+            let b64 = base64::engine::general_purpose::STANDARD;
+            match checked {
+                Ok(proof) => {
+                    let hashes: Vec<String> = proof.iter().map(|h| b64.encode(h)).collect();
+                    if *json {
+                        println!(
+                            "{}",
+                            json!({ "ok": true, "old_size": old.size, "new_size": new_size, "proof": hashes, "checkpoint": log.checkpoint() })
+                        );
+                    } else {
+                        println!(
+                            "OK: the log at {new_size} events extends the checkpoint at {} events",
+                            old.size
+                        );
+                        println!("Consistency proof ({} hashes):", hashes.len());
+                        for h in hashes {
+                            println!("{h}");
+                        }
+                        println!("Current checkpoint:\n{}", log.checkpoint());
+                    }
+                }
+                Err(msg) => {
+                    if *json {
+                        println!("{}", json!({ "ok": false, "error": msg }));
+                    } else {
+                        println!("FAILED: {msg}");
+                    }
+                    return Ok(ExitCode::from(EXIT_PROBLEM));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,369 @@
+//! The custody log: an RFC 6962 Merkle tree whose leaf `seq - 1` is the entry of custody
+//! event `seq`, stored as C2SP tiles with a signed C2SP checkpoint.
+//!
+//! Appends come in batches: the batch's tiles and entry bundles are written (each file
+//! atomically, all durably), then one checkpoint covering them is signed and written. A
+//! checkpoint never covers anything that is not durable.
+
+use athar_tlog::note::{self, NoteSigner, Verifiers};
+use athar_tlog::rfc6962::{self, Frontier, Hash, HashReader, TreeError};
+use athar_tlog::tile::{self, Tile, TileHashReader, TileReader};
+use athar_tlog::{Checkpoint, Ed25519Signer, Ed25519Verifier, TlogProof};
+
+use crate::custody::LogEntry;
+use crate::error::StoreError;
+use crate::storage::Catalog;
+
+/// Files of a log: `checkpoint`, `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`.
+pub trait LogStore: Send + Sync {
+    /// A file's bytes; None when it does not exist.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes new immutable files: each appears complete or not at all, and all are durable
+    /// on return. A file that already exists is left as it is.
+    fn write_tiles(&self, files: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Replaces the checkpoint, atomically and durably.
+    fn write_checkpoint(&self, signed: &[u8]) -> Result<(), StoreError>;
+    /// Paths of every tile and entry bundle stored, sorted.
+    fn list_tiles(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Why the log could not be read, appended to, or proved from.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("custody log: {0}")]
+    Tree(#[from] TreeError),
+    #[error("custody log tile: {0}")]
+    Tile(#[from] tile::TileError),
+    #[error("custody log checkpoint: {0}")]
+    Note(#[from] note::NoteError),
+    #[error("custody log checkpoint: {0}")]
+    Checkpoint(#[from] athar_tlog::checkpoint::CheckpointError),
+    #[error("custody log: {0}")]
+    Invalid(String),
+}
+
+/// Reads tiles through a [`LogStore`].
+struct StoreTiles<'a>(&'a dyn LogStore);
+
+impl TileReader for StoreTiles<'_> {
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
+        tiles
+            .iter()
+            .map(|t| match self.0.read(&t.path()) {
+                Ok(Some(d)) if d.len() == t.data_len() => Ok(d),
+                Ok(Some(_)) => Err(TreeError::Tile(format!("{} has the wrong size", t.path()))),
+                Ok(None) => Err(TreeError::Tile(format!("{} is missing", t.path()))),
+                Err(e) => Err(TreeError::Tile(e.to_string())),
+            })
+            .collect()
+    }
+}
+
+/// Stored hashes: those below `start` from tiles, the rest from `fresh`.
+struct Combined<'a, R> {
+    old: &'a R,
+    start: u64,
+    fresh: &'a [Hash],
+}
+
+impl<R: HashReader> HashReader for Combined<'_, R> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        let old: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| i < self.start)
+            .collect();
+        let mut from_old = if old.is_empty() {
+            Vec::new()
+        } else {
+            self.old.read_hashes(&old)?
+        }
+        .into_iter();
+        indexes
+            .iter()
+            .map(|&i| {
+                if i < self.start {
+                    from_old.next().ok_or(TreeError::NotFound(i))
+                } else {
+                    usize::try_from(i - self.start)
+                        .ok()
+                        .and_then(|k| self.fresh.get(k))
+                        .copied()
+                        .ok_or(TreeError::NotFound(i))
+                }
+            })
+            .collect()
+    }
+}
+
+/// The archive's custody log, open for appending and proving.
+pub struct CustodyLog<'a> {
+    store: &'a dyn LogStore,
+    signer: Ed25519Signer,
+    origin: String,
+    frontier: Frontier,
+    checkpoint: String,
+}
+
+impl std::fmt::Debug for CustodyLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustodyLog")
+            .field("origin", &self.origin)
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+/// The checkpoint body for a tree.
+fn checkpoint_text(origin: &str, size: u64, root: &Hash) -> String {
+    Checkpoint {
+        origin: origin.to_owned(),
+        size,
+        root: *root,
+        extensions: Vec::new(),
+    }
+    .to_text()
+}
+
+impl<'a> CustodyLog<'a> {
+    /// Opens the log; an empty store gets a signed checkpoint of the empty tree.
+    pub fn open(
+        store: &'a dyn LogStore,
+        signer: Ed25519Signer,
+    ) -> Result<CustodyLog<'a>, LogError> {
+        let origin = signer.name().to_owned();
+        let verifier = signer.verifier();
+        match store.read("checkpoint")? {
+            None => {
+                let text = checkpoint_text(&origin, 0, &rfc6962::empty_root());
+                let signed = note::sign(&text, &[&signer])?;
+                store.write_checkpoint(signed.as_bytes())?;
+                Ok(CustodyLog {
+                    store,
+                    signer,
+                    origin,
+                    frontier: Frontier::new(),
+                    checkpoint: signed,
+                })
+            }
+            Some(bytes) => {
+                let cp = open_checkpoint(&bytes, &origin, &verifier)?;
+                let frontier = if cp.size == 0 {
+                    Frontier::new()
+                } else {
+                    let reader = TileHashReader::new(cp.size, StoreTiles(store));
+                    Frontier::from_reader(cp.size, &reader)?
+                };
+                if frontier.root() != cp.root {
+                    return Err(LogError::Invalid(format!(
+                        "tiles do not match the signed checkpoint (size {})",
+                        cp.size
+                    )));
+                }
+                let checkpoint = String::from_utf8_lossy(&bytes).into_owned();
+                Ok(CustodyLog {
+                    store,
+                    signer,
+                    origin,
+                    frontier,
+                    checkpoint,
+                })
+            }
+        }
+    }
+
+    /// Leaves in the log.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The log's origin line (also its key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> &str {
+        &self.checkpoint
+    }
+
+    /// The verifier key in C2SP signed-note form.
+    pub fn vkey(&self) -> String {
+        self.signer.verifier().vkey()
+    }
+
+    /// Appends entries as leaves `size()..`, writes their tiles durably, then signs and
+    /// writes one checkpoint covering them.
+    pub fn append(&mut self, entries: &[Vec<u8>]) -> Result<(), LogError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let old = self.size();
+        let start = rfc6962::stored_hash_index(0, old);
+        let mut frontier = self.frontier.clone();
+        let mut fresh = Vec::with_capacity(entries.len() * 2);
+        for e in entries {
+            frontier.append(rfc6962::leaf_hash(e), &mut fresh);
+        }
+        let new = frontier.size();
+        let old_reader = TileHashReader::new(old, StoreTiles(self.store));
+        let reader = Combined {
+            old: &old_reader,
+            start,
+            fresh: &fresh,
+        };
+        let mut files = Vec::new();
+        for t in tile::new_tiles(old, new) {
+            files.push((t.path(), tile::read_tile_data(&t, &reader)?));
+            if t.level == 0 {
+                let first = t.index * u64::from(tile::TILE_WIDTH);
+                let mut bundle = Vec::new();
+                if first < old {
+                    // Entries already logged in this tile come from its previous bundle.
+                    let w = u16::try_from(old - first)
+                        .map_err(|_| LogError::Invalid("tile width".into()))?;
+                    let prev = Tile::new(0, t.index, w)?;
+                    let data = self.store.read(&prev.entries_path())?.ok_or_else(|| {
+                        LogError::Invalid(format!("{} is missing", prev.entries_path()))
+                    })?;
+                    bundle = data;
+                }
+                let from = first.max(old);
+                let to = first + u64::from(t.width);
+                for i in from..to {
+                    let e = usize::try_from(i - old).ok().and_then(|k| entries.get(k));
+                    let e = e.ok_or_else(|| LogError::Invalid("entry index".into()))?;
+                    tile::append_bundle_entry(&mut bundle, e)?;
+                }
+                files.push((t.entries_path(), bundle));
+            }
+        }
+        self.store.write_tiles(&files)?;
+        let text = checkpoint_text(&self.origin, new, &frontier.root());
+        let signed = note::sign(&text, &[&self.signer])?;
+        self.store.write_checkpoint(signed.as_bytes())?;
+        self.frontier = frontier;
+        self.checkpoint = signed;
+        Ok(())
+    }
+
+    /// The entry bytes of leaf `index`.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, LogError> {
+        read_entry(self.store, self.size(), index)
+    }
+
+    /// A C2SP tlog-proof of leaf `index` against the latest checkpoint, with the entry bytes
+    /// as its `extra` data.
+    pub fn proof(&self, index: u64) -> Result<TlogProof, LogError> {
+        let reader = TileHashReader::new(self.size(), StoreTiles(self.store));
+        let hashes = rfc6962::inclusion_proof(self.size(), index, &reader)?;
+        Ok(TlogProof {
+            extra: Some(self.entry(index)?),
+            index,
+            hashes,
+            checkpoint: self.checkpoint.clone(),
+        })
+    }
+
+    /// A consistency proof from an older tree size to the current one.
+    pub fn consistency(&self, old_size: u64) -> Result<Vec<Hash>, LogError> {
+        let reader = TileHashReader::new(self.size(), StoreTiles(self.store));
+        Ok(rfc6962::consistency_proof(old_size, self.size(), &reader)?)
+    }
+
+    /// The current root hash.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+}
+
+/// Parses and verifies a checkpoint signed by `verifier` for `origin`.
+pub fn open_checkpoint(
+    bytes: &[u8],
+    origin: &str,
+    verifier: &Ed25519Verifier,
+) -> Result<Checkpoint, LogError> {
+    let known = Verifiers::new(&[verifier]);
+    let opened = note::open(bytes, &known)?;
+    let cp = Checkpoint::parse(&opened.text)?;
+    if cp.origin != origin {
+        return Err(LogError::Invalid(format!(
+            "checkpoint origin {:?}, expected {origin:?}",
+            cp.origin
+        )));
+    }
+    Ok(cp)
+}
+
+/// The entry bytes of leaf `index` in a tree of `size` leaves.
+pub fn read_entry(store: &dyn LogStore, size: u64, index: u64) -> Result<Vec<u8>, LogError> {
+    if index >= size {
+        return Err(LogError::Invalid(format!(
+            "leaf {index} is beyond the log's size {size}"
+        )));
+    }
+    let n = index / u64::from(tile::TILE_WIDTH);
+    let w = tile::tile_width_at(0, n, size);
+    let t = Tile::new(0, n, w)?;
+    let data = store
+        .read(&t.entries_path())?
+        .ok_or_else(|| LogError::Invalid(format!("{} is missing", t.entries_path())))?;
+    let entries = tile::decode_entry_bundle(&data)?;
+    let k = usize::try_from(index - n * u64::from(tile::TILE_WIDTH)).unwrap_or(usize::MAX);
+    entries
+        .get(k)
+        .map(|e| e.to_vec())
+        .ok_or_else(|| LogError::Invalid(format!("{} holds too few entries", t.entries_path())))
+}
+
+/// A parsed entry with its leaf index.
+pub fn parse_entry(index: u64, bytes: &[u8]) -> Result<LogEntry, LogError> {
+    LogEntry::parse(bytes).map_err(|e| LogError::Invalid(format!("leaf {index}: {e}")))
+}
+
+/// The custody log together with the secret that turns actors into pseudonyms: what a
+/// writer needs to log the catalog's events.
+#[derive(Debug)]
+pub struct Logger<'a> {
+    pub log: CustodyLog<'a>,
+    pub secret: Vec<u8>,
+}
+
+impl Logger<'_> {
+    /// Appends every event the catalog has queued for the log (one batch, one checkpoint)
+    /// and clears the queue. Returns how many were appended.
+    ///
+    /// An event in the catalog beyond the log that was never queued is not appended: that
+    /// is an inconsistency for `verify` to report, not something to paper over.
+    pub fn catch_up(&mut self, catalog: &mut dyn Catalog) -> Result<u64, LogError> {
+        let queued = catalog.unlogged()?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let size = self.log.size();
+        let records = catalog.event_records(size, usize::MAX)?;
+        let queued: std::collections::HashSet<u64> = queued.into_iter().collect();
+        let mut entries = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            if r.seq != size + 1 + i as u64 {
+                return Err(LogError::Invalid(format!(
+                    "custody event #{} is missing from the catalog; the log holds {size} events",
+                    size + 1 + i as u64
+                )));
+            }
+            if !queued.contains(&r.seq) {
+                return Err(LogError::Invalid(format!(
+                    "custody event #{} is in the catalog but was never queued for the custody log",
+                    r.seq
+                )));
+            }
+            let e = crate::custody::entry_for(r, &self.secret).map_err(LogError::Invalid)?;
+            entries.push(e.encode());
+        }
+        self.log.append(&entries)?;
+        catalog.mark_logged(self.log.size())?;
+        Ok(entries.len() as u64)
+    }
+}
