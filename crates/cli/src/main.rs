@@ -254,14 +254,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify { json } => {
             let mut archive = open(&cli, Access::Write)?;
-            let r = archive
-                .recover()
-                .context("recovering an interrupted ingest")?;
-            if r.temporary + r.blobs > 0 || r.logged > 0 {
-                eprintln!(
+            // A damaged archive cannot always be recovered; verification then says why.
+            match archive.recover() {
+                Ok(r) if r.temporary + r.blobs > 0 || r.logged > 0 => eprintln!(
                     "athar: finished an interrupted ingest: removed {} temporary file(s) and {} unacknowledged blob(s), logged {} queued event(s)",
                     r.temporary, r.blobs, r.logged
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),
             }
             let bar = output::bar(!json && std::io::stderr().is_terminal(), 0, "verifying");
             let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();

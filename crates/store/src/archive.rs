@@ -186,7 +186,8 @@ impl Archive {
         // Catalog and blob store.
         SqliteCatalog::open(&root.join("catalog.sqlite"), true)?;
         FsBlobStore::open(&root.join("blobs"))?;
-        FsLogStore::open(&root.join("log"))?;
+        // The log starts with a signed checkpoint of the empty tree.
+        CustodyLog::open(&FsLogStore::open(&root.join("log"))?, signer.clone())?;
         std::fs::write(root.join("lock"), b"").map_err(io(root))?;
         let config = Config {
             archive: ArchiveSection {
@@ -300,12 +301,16 @@ impl Archive {
     pub fn recover(&mut self) -> Result<Recovered, ArchiveError> {
         let (temporary, blobs) =
             athar_core::ingest::recover(&mut self.catalog as &mut dyn Catalog, &self.blobs)?;
-        let log = CustodyLog::open(&self.log, self.signer.clone())?;
-        let mut logger = Logger {
-            log,
-            secret: self.pseudonym_secret.clone(),
+        let logged = if self.catalog.unlogged()?.is_empty() {
+            0
+        } else {
+            let log = CustodyLog::open(&self.log, self.signer.clone())?;
+            let mut logger = Logger {
+                log,
+                secret: self.pseudonym_secret.clone(),
+            };
+            logger.catch_up(&mut self.catalog)?
         };
-        let logged = logger.catch_up(&mut self.catalog)?;
         Ok(Recovered {
             temporary,
             blobs,
