@@ -18,8 +18,9 @@ use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreE
 /// Files at least this large are written by a separate thread, so writing overlaps the
 /// caller's reading and hashing.
 const THREADED_FROM: u64 = 8 << 20;
-/// A threaded writer starts write-back every this many bytes, so the final sync is short.
-const SYNC_EVERY: u64 = 64 << 20;
+/// A threaded writer asks for write-back every this many bytes (on a third thread, so
+/// writing never waits for the disk), keeping the final sync short.
+const SYNC_EVERY: u64 = 16 << 20;
 /// Up to this many files are synced one by one; more are synced with one filesystem flush.
 const SYNC_EACH_MAX: usize = 4;
 
@@ -335,18 +336,36 @@ impl ThreadedWriter {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(THREADED_BUFFERS);
         let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
         let thread = std::thread::spawn(move || -> Result<u64, std::io::Error> {
+            // The syncer flushes what has been written so far, whenever asked, while the
+            // writer goes on writing.
+            let syncing = file.try_clone()?;
+            let (sync_tx, sync_rx) = mpsc::sync_channel::<()>(1);
+            let syncer = std::thread::spawn(move || -> Result<(), std::io::Error> {
+                while sync_rx.recv().is_ok() {
+                    syncing.sync_data()?;
+                }
+                Ok(())
+            });
             let mut written = 0u64;
             let mut since_sync = 0u64;
-            for chunk in rx {
-                file.write_all(&chunk)?;
-                written += chunk.len() as u64;
-                since_sync += chunk.len() as u64;
-                if since_sync >= SYNC_EVERY {
-                    file.sync_data()?;
-                    since_sync = 0;
+            let result = (|| {
+                for chunk in rx {
+                    file.write_all(&chunk)?;
+                    written += chunk.len() as u64;
+                    since_sync += chunk.len() as u64;
+                    if since_sync >= SYNC_EVERY {
+                        // A request already queued covers this one too.
+                        let _ = sync_tx.try_send(());
+                        since_sync = 0;
+                    }
+                    let _ = spare_tx.send(chunk);
                 }
-                let _ = spare_tx.send(chunk);
-            }
+                Ok::<(), std::io::Error>(())
+            })();
+            drop(sync_tx);
+            let synced = syncer.join().unwrap_or_else(|_| Err(std::io::Error::other("sync thread failed")));
+            result?;
+            synced?;
             file.sync_data()?;
             Ok(written)
         });
