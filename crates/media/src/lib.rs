@@ -19,10 +19,14 @@
 
 pub mod image_rgb;
 pub mod pdq;
+mod process;
+pub mod vpdq;
 
 use std::path::{Path, PathBuf};
 
 pub use pdq::{hamming_distance, PdqHash, PdqResult};
+pub use process::Limits;
+pub use vpdq::{VpdqFrame, VpdqOptions};
 
 /// Errors of this crate. Variants that concern a file carry its path.
 #[derive(Debug, thiserror::Error)]

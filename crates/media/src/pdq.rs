@@ -174,7 +174,6 @@ pub struct PdqResult {
 
 /// How RGB is turned into luma.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // `Float` is used by vPDQ
 pub(crate) enum LumaMode {
     /// `float32(r*0.299 + g*0.587 + b*0.114)` evaluated in double precision,
     /// as PyPI `pdqhash` does before calling the C++ core (what the
