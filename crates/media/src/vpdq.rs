@@ -32,6 +32,8 @@ pub struct VpdqOptions {
     pub downsample_width: u32,
     /// Scale frames to this height before hashing; 0 keeps the native height.
     pub downsample_height: u32,
+    /// Stop after this many decoded frames (`None`: the whole video).
+    pub max_frames: Option<u64>,
     /// Limits for each FFmpeg/ffprobe child process.
     pub limits: Limits,
     /// FFmpeg executable (looked up on PATH when not a path).
@@ -46,6 +48,7 @@ impl Default for VpdqOptions {
             seconds_per_hash: 0.0,
             downsample_width: 0,
             downsample_height: 0,
+            max_frames: None,
             limits: Limits {
                 time: Duration::from_secs(30 * 60),
                 memory_bytes: 4 << 30,
@@ -245,6 +248,10 @@ pub fn hash_video_each(
     let mut hasher = PdqHasher::new();
     let mut n: u64 = 0;
     loop {
+        if opts.max_frames.is_some_and(|max| n >= max) {
+            child.abort();
+            return Ok(());
+        }
         match child.read_frame(&mut buf) {
             Ok(true) => {}
             Ok(false) => break,
