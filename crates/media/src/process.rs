@@ -120,6 +120,19 @@ pub(crate) fn spawn(
     })
 }
 
+impl Drop for Supervised {
+    /// A child that was neither finished nor aborted is killed and reaped.
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            {
+                let mut c = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = c.kill();
+            }
+            let _ = self.reap();
+        }
+    }
+}
+
 impl Supervised {
     fn timeout_error(&self) -> MediaError {
         MediaError::Timeout {
@@ -204,5 +217,59 @@ impl Supervised {
             });
         }
         Ok(stderr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(ms: u64) -> Limits {
+        Limits {
+            time: Duration::from_millis(ms),
+            memory_bytes: 512 << 20,
+        }
+    }
+
+    #[test]
+    fn time_limit_kills_the_child() {
+        let p = Path::new("clip.mp4");
+        let mut c = spawn(Path::new("sleep"), &["10".into()], limits(200), p).unwrap();
+        let t = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        assert!(c.read_frame(&mut buf).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let mut c = spawn(Path::new("sleep"), &["10".into()], limits(200), p).unwrap();
+        let mut sink = Vec::new();
+        let _ = c.stdout.read_to_end(&mut sink);
+        let e = c.finish().unwrap_err();
+        assert!(matches!(e, MediaError::Timeout { .. }), "{e}");
+        assert!(e.to_string().contains("clip.mp4"), "{e}");
+    }
+
+    #[test]
+    fn memory_limit_is_applied() {
+        let p = Path::new("clip.mp4");
+        let mut c = spawn(
+            Path::new("sh"),
+            &["-c".into(), "ulimit -v".into()],
+            limits(5000),
+            p,
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.stdout.read_to_string(&mut out).unwrap();
+        c.finish().unwrap();
+        assert_eq!(out.trim(), (512u64 << 10).to_string());
+    }
+
+    #[test]
+    fn failure_reports_status_and_stderr() {
+        let p = Path::new("clip.mp4");
+        let args = ["-c".into(), "echo broken >&2; exit 3".into()];
+        let c = spawn(Path::new("sh"), &args, limits(5000), p).unwrap();
+        let e = c.finish().unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("broken") && msg.contains("clip.mp4"), "{msg}");
     }
 }
