@@ -11,8 +11,10 @@
 //! Frame numbers count decoded frames from 0; the timestamp is
 //! `frame_number / frame_rate` in single precision, like the reference.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::pdq::{LumaMode, PdqHash, PdqHasher, MATCH_DISTANCE, MIN_HASHABLE_DIM, MIN_QUALITY};
@@ -34,6 +36,9 @@ pub struct VpdqOptions {
     pub downsample_height: u32,
     /// Stop after this many decoded frames (`None`: the whole video).
     pub max_frames: Option<u64>,
+    /// Hashing threads (0: one per available core). Frames are emitted in
+    /// order whatever this is.
+    pub threads: usize,
     /// Limits for each FFmpeg/ffprobe child process.
     pub limits: Limits,
     /// FFmpeg executable (looked up on PATH when not a path).
@@ -49,6 +54,7 @@ impl Default for VpdqOptions {
             downsample_width: 0,
             downsample_height: 0,
             max_frames: None,
+            threads: 0,
             limits: Limits {
                 time: Duration::from_secs(30 * 60),
                 memory_bytes: 4 << 30,
@@ -243,42 +249,220 @@ pub fn hash_video_each(
     .collect();
 
     let mut child = process::spawn(&ffmpeg, &args, opts.limits, path)?;
-    let (w, h) = (width as usize, height as usize);
-    let mut buf = vec![0u8; w * h * 3];
+    let job = FrameJob {
+        width: width as usize,
+        height: height as usize,
+        frame_mod,
+        max_frames: opts.max_frames,
+        fps: fps32,
+        path: path.to_path_buf(),
+    };
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let outcome = if threads <= 1 {
+        hash_frames_sequential(&mut child, &job, &mut sink)
+    } else {
+        hash_frames_parallel(&mut child, &job, threads, &mut sink)
+    };
+    match outcome {
+        Ok(Stop::EndOfStream) => child.finish().map(|_| ()),
+        Ok(Stop::FrameLimit) => {
+            child.abort();
+            Ok(())
+        }
+        Err(e) => {
+            child.abort();
+            Err(e)
+        }
+    }
+}
+
+/// Why frame reading stopped.
+enum Stop {
+    EndOfStream,
+    FrameLimit,
+}
+
+struct FrameJob {
+    width: usize,
+    height: usize,
+    frame_mod: u64,
+    max_frames: Option<u64>,
+    fps: f32,
+    path: PathBuf,
+}
+
+impl FrameJob {
+    fn frame_bytes(&self) -> usize {
+        self.width * self.height * 3
+    }
+
+    fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<VpdqFrame, MediaError> {
+        let r = hasher.hash_rgb_mode(
+            buf,
+            self.width,
+            self.height,
+            self.width * 3,
+            LumaMode::Float,
+            true,
+        )?;
+        Ok(VpdqFrame {
+            frame_number: n,
+            quality: r.quality,
+            hash: r.hash,
+            timestamp: ((n as f32) / self.fps) as f64,
+        })
+    }
+}
+
+fn hash_frames_sequential(
+    child: &mut process::Supervised,
+    job: &FrameJob,
+    sink: &mut impl FnMut(VpdqFrame),
+) -> Result<Stop, MediaError> {
+    let mut buf = vec![0u8; job.frame_bytes()];
     let mut hasher = PdqHasher::new();
     let mut n: u64 = 0;
     loop {
-        if opts.max_frames.is_some_and(|max| n >= max) {
-            child.abort();
-            return Ok(());
+        if job.max_frames.is_some_and(|max| n >= max) {
+            return Ok(Stop::FrameLimit);
         }
-        match child.read_frame(&mut buf) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                child.abort();
-                return Err(e);
-            }
+        if !child.read_frame(&mut buf)? {
+            return Ok(Stop::EndOfStream);
         }
-        if n % frame_mod == 0 {
-            let r = match hasher.hash_rgb_mode(&buf, w, h, w * 3, LumaMode::Float, true) {
-                Ok(r) => r,
-                Err(e) => {
-                    child.abort();
-                    return Err(e);
-                }
-            };
-            sink(VpdqFrame {
-                frame_number: n,
-                quality: r.quality,
-                hash: r.hash,
-                timestamp: ((n as f32) / fps32) as f64,
-            });
+        if n % job.frame_mod == 0 {
+            sink(job.hash(&mut hasher, &buf, n)?);
         }
         n += 1;
     }
-    child.finish()?;
-    Ok(())
+}
+
+type Hashed = (u64, Result<VpdqFrame, MediaError>, Vec<u8>);
+
+/// Reads frames on this thread and hashes them on `threads` workers; at most
+/// `2 * threads + 1` frame buffers exist at once. Results are re-ordered so
+/// `sink` sees frames in order.
+fn hash_frames_parallel(
+    child: &mut process::Supervised,
+    job: &FrameJob,
+    threads: usize,
+    sink: &mut impl FnMut(VpdqFrame),
+) -> Result<Stop, MediaError> {
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, u64, Vec<u8>)>(threads);
+    let job_rx = Mutex::new(job_rx);
+    let (res_tx, res_rx) = mpsc::channel::<Hashed>();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let res_tx = res_tx.clone();
+            let job_rx = &job_rx;
+            s.spawn(move || {
+                let mut hasher = PdqHasher::new();
+                loop {
+                    let next = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok((seq, n, buf)) = next else { break };
+                    let r = job.hash(&mut hasher, &buf, n);
+                    if res_tx.send((seq, r, buf)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+
+        let mut st = Reorder::default();
+        let max_buffers = 2 * threads + 1;
+        let mut n: u64 = 0;
+        let mut next_seq: u64 = 0;
+        let outcome = loop {
+            if let Some(e) = st.error.take() {
+                break Err(e);
+            }
+            if job.max_frames.is_some_and(|max| n >= max) {
+                break Ok(Stop::FrameLimit);
+            }
+            let mut buf = match st.pool.pop() {
+                Some(b) => b,
+                None if st.buffers < max_buffers => {
+                    st.buffers += 1;
+                    vec![0u8; job.frame_bytes()]
+                }
+                None => {
+                    match res_rx.recv() {
+                        Ok(done) => st.accept(done, sink),
+                        Err(_) => break Err(worker_gone(&job.path)),
+                    }
+                    continue;
+                }
+            };
+            match child.read_frame(&mut buf) {
+                Ok(true) => {}
+                Ok(false) => break Ok(Stop::EndOfStream),
+                Err(e) => break Err(e),
+            }
+            if n % job.frame_mod == 0 {
+                if job_tx.send((next_seq, n, buf)).is_err() {
+                    break Err(worker_gone(&job.path));
+                }
+                next_seq += 1;
+                st.in_flight += 1;
+            } else {
+                st.pool.push(buf);
+            }
+            n += 1;
+            while let Ok(done) = res_rx.try_recv() {
+                st.accept(done, sink);
+            }
+        };
+        drop(job_tx);
+        while st.in_flight > 0 {
+            match res_rx.recv() {
+                Ok(done) => st.accept(done, sink),
+                Err(_) => break,
+            }
+        }
+        match (outcome, st.error.take()) {
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+            (Ok(stop), None) => Ok(stop),
+        }
+    })
+}
+
+fn worker_gone(path: &Path) -> MediaError {
+    MediaError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("frame hashing worker stopped"),
+    }
+}
+
+#[derive(Default)]
+struct Reorder {
+    pool: Vec<Vec<u8>>,
+    buffers: usize,
+    in_flight: usize,
+    pending: BTreeMap<u64, VpdqFrame>,
+    next_emit: u64,
+    error: Option<MediaError>,
+}
+
+impl Reorder {
+    fn accept(&mut self, (seq, r, buf): Hashed, sink: &mut impl FnMut(VpdqFrame)) {
+        self.in_flight -= 1;
+        self.pool.push(buf);
+        match r {
+            Ok(f) => {
+                self.pending.insert(seq, f);
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        while let Some(f) = self.pending.remove(&self.next_emit) {
+            sink(f);
+            self.next_emit += 1;
+        }
+    }
 }
 
 /// Reads the first video stream's size, frame rate and pixel format.

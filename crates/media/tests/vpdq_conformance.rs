@@ -67,6 +67,14 @@ fn vpdq_matches_reference() {
                 continue;
             }
         };
+        if clip == &clips[0] {
+            let one = VpdqOptions {
+                threads: 1,
+                ..opts.clone()
+            };
+            let seq = vpdq::hash_video(clip, &one).expect("sequential hashing");
+            assert_eq!(seq, got, "{name}: one thread and several threads disagree");
+        }
         if got.len() != want.len() {
             failures.push(format!(
                 "{name}: {} frames, reference has {}",
