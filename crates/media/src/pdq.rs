@@ -8,6 +8,13 @@
 //! [`decimateFloat`]; gradient quality metric [`pdqImageDomainQualityMetric`];
 //! 16×16 DCT [`dct64To16`]; bits above the Torben median [`torben`].
 //!
+//! Luma: [`hash_rgb`] computes `float32(0.299 r + 0.587 g + 0.114 b)` in
+//! double precision, exactly as PyPI `pdqhash` does before calling the C++
+//! core (the shared conformance hashes were made that way); vPDQ frames use
+//! the C++ `fillFloatLumaFromRGB` (float coefficients and sums), as the
+//! reference vPDQ does. The two differ in the last bit of a few luma values
+//! and give the same hashes on all the conformance images.
+//!
 //! Every float operation that affects rounding is performed in the same order
 //! as the reference, so results are bit-identical; the speed comes from
 //! vectorising *across* independent rows/columns (each lane runs exactly the
