@@ -201,6 +201,7 @@ pub struct PdqHasher {
     tin: Vec<[f32; LANES]>,
     tout: Vec<[f32; LANES]>,
     sums: Vec<f32>,
+    wanted: Vec<bool>,
 }
 
 const LANES: usize = 8;
@@ -328,7 +329,7 @@ impl PdqHasher {
                     }
                 }
             }
-            box_lanes(&self.tin, &mut self.tout, win_rows);
+            box_lanes(&self.tin, &mut self.tout, win_rows, |_| true);
             for l in 0..n {
                 let dst = &mut self.full[(r0 + l) * w..][..w];
                 for (d, t) in dst.iter_mut().zip(self.tout.iter()) {
@@ -342,6 +343,12 @@ impl PdqHasher {
         box_cols(&self.full, &mut self.full2, w, h, win_cols, &mut self.sums);
 
         // Pass 3: box along rows again; keep only the 64 sampled columns.
+        self.wanted.clear();
+        self.wanted.resize(w, false);
+        for &j in cols_idx.iter() {
+            self.wanted[j] = true;
+        }
+        let wanted = &self.wanted;
         let mut r0 = 0;
         while r0 < h {
             let n = LANES.min(h - r0);
@@ -357,7 +364,7 @@ impl PdqHasher {
                     }
                 }
             }
-            box_lanes(&self.tin, &mut self.tout, win_rows);
+            box_lanes(&self.tin, &mut self.tout, win_rows, |j| wanted[j]);
             for l in 0..n {
                 let dst = &mut self.narrow[(r0 + l) * 64..][..64];
                 for (d, &j) in dst.iter_mut().zip(cols_idx.iter()) {
@@ -457,7 +464,14 @@ fn phases(len: usize, win: usize) -> Phases {
 }
 
 /// `box1DFloat` run on LANES independent vectors at once (one per lane).
-fn box_lanes(input: &[[f32; LANES]], output: &mut [[f32; LANES]], win: usize) {
+/// Outputs are computed only where `want(index)`; the running sums, and so
+/// every computed output, are exactly the reference's.
+fn box_lanes(
+    input: &[[f32; LANES]],
+    output: &mut [[f32; LANES]],
+    win: usize,
+    want: impl Fn(usize) -> bool,
+) {
     let len = input.len().min(output.len());
     if len == 0 {
         return;
@@ -478,10 +492,14 @@ fn box_lanes(input: &[[f32; LANES]], output: &mut [[f32; LANES]], win: usize) {
         let x = &input[ri];
         cws += 1;
         let c = cws as f32;
-        let o = &mut output[oi];
         for k in 0..LANES {
             sum[k] += x[k];
-            o[k] = sum[k] / c;
+        }
+        if want(oi) {
+            let o = &mut output[oi];
+            for k in 0..LANES {
+                o[k] = sum[k] / c;
+            }
         }
         ri += 1;
         oi += 1;
@@ -490,11 +508,15 @@ fn box_lanes(input: &[[f32; LANES]], output: &mut [[f32; LANES]], win: usize) {
     for _ in 0..ph.p3 {
         let x = &input[ri];
         let y = &input[li];
-        let o = &mut output[oi];
         for k in 0..LANES {
             sum[k] += x[k];
             sum[k] -= y[k];
-            o[k] = sum[k] / c;
+        }
+        if want(oi) {
+            let o = &mut output[oi];
+            for k in 0..LANES {
+                o[k] = sum[k] / c;
+            }
         }
         li += 1;
         ri += 1;
@@ -504,10 +526,14 @@ fn box_lanes(input: &[[f32; LANES]], output: &mut [[f32; LANES]], win: usize) {
         let y = &input[li];
         cws -= 1;
         let c = cws as f32;
-        let o = &mut output[oi];
         for k in 0..LANES {
             sum[k] -= y[k];
-            o[k] = sum[k] / c;
+        }
+        if want(oi) {
+            let o = &mut output[oi];
+            for k in 0..LANES {
+                o[k] = sum[k] / c;
+            }
         }
         li += 1;
         oi += 1;
