@@ -1,1 +1,98 @@
-//! athar-media
+//! athar-media: perceptual fingerprints of evidence media.
+//!
+//! This crate computes PDQ image hashes (bit-compatible with Meta
+//! ThreatExchange's reference implementation) and vPDQ video hashes, and
+//! compares them under the reference matching rules, so the rest of Athar can
+//! find re-uploads, crops and re-encodes of the same picture or footage.
+//!
+//! What it must not do:
+//! - run media decoders written in C inside the calling process. Video is
+//!   decoded only by FFmpeg running as a supervised child process with a
+//!   wall-clock time limit and a memory limit, streaming raw frames over a
+//!   pipe; a hostile file can crash or hang only that child.
+//! - decode images with anything but the pure-Rust `image` crate (in-process,
+//!   memory-safe, with its allocation limits).
+//! - panic on untrusted input: every failure is a [`MediaError`] naming the
+//!   file. No `unsafe` code (forbidden workspace-wide).
+//! - know about the catalog, the blob store or the custody log: it takes
+//!   paths or pixels and returns hashes.
+
+pub mod image_rgb;
+pub mod pdq;
+mod process;
+pub mod vpdq;
+
+use std::path::{Path, PathBuf};
+
+pub use pdq::{hamming_distance, PdqHash, PdqResult};
+pub use process::Limits;
+pub use vpdq::{VpdqFrame, VpdqOptions};
+
+/// Errors of this crate. Variants that concern a file carry its path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    #[error("{}: file not found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot decode image: {source}", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("{}: unsupported media: {reason}", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("pixel buffer of {len} bytes does not hold {width}x{height} RGB pixels")]
+    BadBuffer {
+        len: usize,
+        width: usize,
+        height: usize,
+    },
+    #[error("malformed PDQ hash {0:?}")]
+    BadHash(String),
+    #[error("{}: {tool} is not installed or not on PATH", path.display())]
+    ToolMissing { path: PathBuf, tool: String },
+    #[error("{}: {tool} failed ({status}): {stderr}", path.display())]
+    ToolFailed {
+        path: PathBuf,
+        tool: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("{}: {tool} exceeded its time limit of {limit_s} s", path.display())]
+    Timeout {
+        path: PathBuf,
+        tool: String,
+        limit_s: u64,
+    },
+    #[error("{}: {reason}", path.display())]
+    BadVideo { path: PathBuf, reason: String },
+    #[error("vPDQ line {line}: {reason}")]
+    BadVpdqLine { line: usize, reason: String },
+}
+
+impl MediaError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            MediaError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            MediaError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+
+    /// True when the error means the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, MediaError::NotFound { .. })
+    }
+}

@@ -1,0 +1,275 @@
+//! Supervised child processes for C decoders (FFmpeg): wall-clock time
+//! limit enforced by a watchdog thread, address-space limit set with
+//! `ulimit -v` in a `sh -c` wrapper before `exec` (no unsafe code here),
+//! stdin closed, stderr drained in the background (last few KiB kept).
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::MediaError;
+
+const STDERR_KEEP: usize = 4096;
+
+/// Resource limits for one child process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock limit for the whole run; the child is killed past it.
+    pub time: Duration,
+    /// Address-space (virtual memory) limit in bytes.
+    pub memory_bytes: u64,
+}
+
+pub(crate) struct Supervised {
+    tool: String,
+    path: std::path::PathBuf,
+    limit: Duration,
+    child: Arc<Mutex<Child>>,
+    pub(crate) stdout: ChildStdout,
+    stderr: Option<JoinHandle<String>>,
+    done: Option<mpsc::Sender<()>>,
+    watchdog: Option<JoinHandle<()>>,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Supervised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervised")
+            .field("tool", &self.tool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `program args…` under `limits`. `path` is the media file, for errors.
+pub(crate) fn spawn(
+    program: &Path,
+    args: &[OsString],
+    limits: Limits,
+    path: &Path,
+) -> Result<Supervised, MediaError> {
+    let tool = program
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kib = (limits.memory_bytes / 1024).max(1);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v \"$1\" || exit 125; shift; exec \"$@\"")
+        .arg("sh")
+        .arg(kib.to_string())
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| MediaError::io(path, e))?;
+    let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(MediaError::io(
+            path,
+            io::Error::other("child pipes missing"),
+        ));
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut kept: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * STDERR_KEEP {
+                kept.drain(..kept.len() - STDERR_KEEP);
+            }
+        }
+        let start = kept.len().saturating_sub(STDERR_KEEP);
+        String::from_utf8_lossy(&kept[start..]).trim().to_string()
+    });
+    let child = Arc::new(Mutex::new(child));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (done, done_rx) = mpsc::channel::<()>();
+    let watchdog = {
+        let child = Arc::clone(&child);
+        let timed_out = Arc::clone(&timed_out);
+        let limit = limits.time;
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                timed_out.store(true, Ordering::SeqCst);
+                let mut c = child.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = c.kill();
+            }
+        })
+    };
+    Ok(Supervised {
+        tool,
+        path: path.to_path_buf(),
+        limit: limits.time,
+        child,
+        stdout,
+        stderr: Some(stderr),
+        done: Some(done),
+        watchdog: Some(watchdog),
+        timed_out,
+    })
+}
+
+impl Drop for Supervised {
+    /// A child that was neither finished nor aborted is killed and reaped.
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            {
+                let mut c = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = c.kill();
+            }
+            let _ = self.reap();
+        }
+    }
+}
+
+impl Supervised {
+    fn timeout_error(&self) -> MediaError {
+        MediaError::Timeout {
+            path: self.path.clone(),
+            tool: self.tool.clone(),
+            limit_s: self.limit.as_secs(),
+        }
+    }
+
+    /// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end of stream.
+    pub(crate) fn read_frame(&mut self, buf: &mut [u8]) -> Result<bool, MediaError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.stdout.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(MediaError::io(&self.path, e)),
+            }
+        }
+        if self.timed_out.load(Ordering::SeqCst) {
+            return Err(self.timeout_error());
+        }
+        // A truncated last frame is dropped, as a decoder error will be
+        // reported by the exit status.
+        Ok(filled == buf.len())
+    }
+
+    /// Kills the child (if still running) and reaps it.
+    pub(crate) fn abort(mut self) {
+        {
+            let mut c = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = c.kill();
+        }
+        let _ = self.reap();
+    }
+
+    fn reap(&mut self) -> io::Result<ExitStatus> {
+        // Drain what is left so the child is never blocked on a full pipe.
+        let mut sink = [0u8; 8192];
+        while let Ok(n) = self.stdout.read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        let status = loop {
+            let polled = {
+                let mut c = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+                c.try_wait()
+            };
+            match polled {
+                Ok(Some(s)) => break Ok(s),
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(self.done.take());
+        if let Some(w) = self.watchdog.take() {
+            let _ = w.join();
+        }
+        status
+    }
+
+    /// Waits for the child; errors on timeout or a non-zero exit, with the
+    /// tail of its stderr.
+    pub(crate) fn finish(mut self) -> Result<String, MediaError> {
+        let status = self.reap().map_err(|e| MediaError::io(&self.path, e))?;
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if self.timed_out.load(Ordering::SeqCst) {
+            return Err(self.timeout_error());
+        }
+        if !status.success() {
+            return Err(MediaError::ToolFailed {
+                path: self.path.clone(),
+                tool: self.tool.clone(),
+                status: status.to_string(),
+                stderr,
+            });
+        }
+        Ok(stderr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(ms: u64) -> Limits {
+        Limits {
+            time: Duration::from_millis(ms),
+            memory_bytes: 512 << 20,
+        }
+    }
+
+    #[test]
+    fn time_limit_kills_the_child() {
+        let p = Path::new("clip.mp4");
+        let mut c = spawn(Path::new("sleep"), &["10".into()], limits(200), p).unwrap();
+        let t = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        assert!(c.read_frame(&mut buf).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let mut c = spawn(Path::new("sleep"), &["10".into()], limits(200), p).unwrap();
+        let mut sink = Vec::new();
+        let _ = c.stdout.read_to_end(&mut sink);
+        let e = c.finish().unwrap_err();
+        assert!(matches!(e, MediaError::Timeout { .. }), "{e}");
+        assert!(e.to_string().contains("clip.mp4"), "{e}");
+    }
+
+    #[test]
+    fn memory_limit_is_applied() {
+        let p = Path::new("clip.mp4");
+        let mut c = spawn(
+            Path::new("sh"),
+            &["-c".into(), "ulimit -v".into()],
+            limits(5000),
+            p,
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.stdout.read_to_string(&mut out).unwrap();
+        c.finish().unwrap();
+        assert_eq!(out.trim(), (512u64 << 10).to_string());
+    }
+
+    #[test]
+    fn failure_reports_status_and_stderr() {
+        let p = Path::new("clip.mp4");
+        let args = ["-c".into(), "echo broken >&2; exit 3".into()];
+        let c = spawn(Path::new("sh"), &args, limits(5000), p).unwrap();
+        let e = c.finish().unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("broken") && msg.contains("clip.mp4"), "{msg}");
+    }
+}
