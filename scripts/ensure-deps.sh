@@ -12,6 +12,8 @@ declare -A need=(
   [mount]=mount
   [openssl]=openssl
   [python3]=python3
+  [ffmpeg]=ffmpeg
+  [ffprobe]=ffmpeg
 )
 if [ "$what" = run ]; then
   need=([sha256sum]=coreutils)
