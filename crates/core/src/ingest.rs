@@ -296,7 +296,10 @@ impl Committer<'_, '_> {
             }
             return Err(e.into());
         }
-        let recorded = self.catalog.record(&entries, self.opts.case.as_deref())?;
+        let logged_through = self.logger.as_ref().map_or(0, |l| l.log.size());
+        let recorded = self
+            .catalog
+            .record(&entries, self.opts.case.as_deref(), logged_through)?;
         if let Some(l) = self.logger.as_deref_mut() {
             l.catch_up(self.catalog)?;
         }

@@ -105,6 +105,8 @@ pub struct CustodyLog<'a> {
     origin: String,
     frontier: Frontier,
     checkpoint: String,
+    /// Reads hashes of the current tree, keeping upper-level tiles it has read.
+    reader: TileHashReader<StoreTiles<'a>>,
 }
 
 impl std::fmt::Debug for CustodyLog<'_> {
@@ -146,14 +148,15 @@ impl<'a> CustodyLog<'a> {
                     origin,
                     frontier: Frontier::new(),
                     checkpoint: signed,
+                    reader: TileHashReader::new(0, StoreTiles(store)),
                 })
             }
             Some(bytes) => {
                 let cp = open_checkpoint(&bytes, &origin, &verifier)?;
+                let reader = TileHashReader::new(cp.size, StoreTiles(store));
                 let frontier = if cp.size == 0 {
                     Frontier::new()
                 } else {
-                    let reader = TileHashReader::new(cp.size, StoreTiles(store));
                     Frontier::from_reader(cp.size, &reader)?
                 };
                 if frontier.root() != cp.root {
@@ -169,6 +172,7 @@ impl<'a> CustodyLog<'a> {
                     origin,
                     frontier,
                     checkpoint,
+                    reader,
                 })
             }
         }
@@ -246,6 +250,7 @@ impl<'a> CustodyLog<'a> {
         self.store.write_checkpoint(signed.as_bytes())?;
         self.frontier = frontier;
         self.checkpoint = signed;
+        self.reader = TileHashReader::new(new, StoreTiles(self.store));
         Ok(())
     }
 
@@ -257,8 +262,7 @@ impl<'a> CustodyLog<'a> {
     /// A C2SP tlog-proof of leaf `index` against the latest checkpoint, with the entry bytes
     /// as its `extra` data.
     pub fn proof(&self, index: u64) -> Result<TlogProof, LogError> {
-        let reader = TileHashReader::new(self.size(), StoreTiles(self.store));
-        let hashes = rfc6962::inclusion_proof(self.size(), index, &reader)?;
+        let hashes = self.inclusion_proof(index)?;
         Ok(TlogProof {
             extra: Some(self.entry(index)?),
             index,
@@ -267,10 +271,18 @@ impl<'a> CustodyLog<'a> {
         })
     }
 
+    /// The inclusion proof hashes of leaf `index` in the current tree, read from tiles.
+    pub fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, LogError> {
+        Ok(rfc6962::inclusion_proof(self.size(), index, &self.reader)?)
+    }
+
     /// A consistency proof from an older tree size to the current one.
     pub fn consistency(&self, old_size: u64) -> Result<Vec<Hash>, LogError> {
-        let reader = TileHashReader::new(self.size(), StoreTiles(self.store));
-        Ok(rfc6962::consistency_proof(old_size, self.size(), &reader)?)
+        Ok(rfc6962::consistency_proof(
+            old_size,
+            self.size(),
+            &self.reader,
+        )?)
     }
 
     /// The current root hash.
@@ -332,17 +344,19 @@ pub struct Logger<'a> {
 }
 
 impl Logger<'_> {
-    /// Appends every event the catalog has queued for the log (one batch, one checkpoint)
-    /// and clears the queue. Returns how many were appended.
+    /// Appends every event the catalog has queued for the log (one batch, one checkpoint).
+    /// Returns how many were appended. The queue keeps the appended events until the
+    /// catalog's next `record` (or `mark_logged`) drops them, saving a commit per batch;
+    /// queued events the log already holds are never appended twice.
     ///
     /// An event in the catalog beyond the log that was never queued is not appended: that
     /// is an inconsistency for `verify` to report, not something to paper over.
     pub fn catch_up(&mut self, catalog: &mut dyn Catalog) -> Result<u64, LogError> {
+        let size = self.log.size();
         let queued = catalog.unlogged()?;
-        if queued.is_empty() {
+        if queued.last().is_none_or(|&last| last <= size) {
             return Ok(0);
         }
-        let size = self.log.size();
         let records = catalog.event_records(size, usize::MAX)?;
         let queued: std::collections::HashSet<u64> = queued.into_iter().collect();
         let mut entries = Vec::with_capacity(records.len());
@@ -363,7 +377,6 @@ impl Logger<'_> {
             entries.push(e.encode());
         }
         self.log.append(&entries)?;
-        catalog.mark_logged(self.log.size())?;
         Ok(entries.len() as u64)
     }
 }

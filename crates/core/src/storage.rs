@@ -108,11 +108,14 @@ pub trait Catalog: Send {
     fn clear_pending(&mut self, shas: &[Sha256]) -> Result<(), StoreError>;
     /// Records items and custody events in one durable transaction, creating each item
     /// unless its digest is already known (then it records a sighting), linking them to
-    /// `case` when given, and clearing their pending records.
+    /// `case` when given, clearing their pending records, queuing the new events for the
+    /// custody log, and dropping from that queue every event up to `logged_through` (the
+    /// log already holds them).
     fn record(
         &mut self,
         entries: &[NewItem],
         case: Option<&str>,
+        logged_through: u64,
     ) -> Result<Vec<RecordedEntry>, StoreError>;
     /// An item by digest.
     fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError>;

@@ -25,7 +25,11 @@ fn entries(n: usize) -> Vec<Vec<u8>> {
             let mut sha = [0u8; 32];
             sha[..8].copy_from_slice(&(i as u64).to_be_bytes());
             LogEntry {
-                kind: if i % 3 == 0 { EventKind::Sighting } else { EventKind::Ingest },
+                kind: if i % 3 == 0 {
+                    EventKind::Sighting
+                } else {
+                    EventKind::Ingest
+                },
                 item: ItemId::generate().expect("id"),
                 sha256: Sha256(sha),
                 time: "2026-11-27T00:18:43.608432Z".into(),
@@ -72,15 +76,27 @@ fn main() {
     }
     let n = log.size();
     let mut times = Vec::new();
+    let mut with_entry = Vec::new();
     let mut proofs = Vec::new();
     for k in 0..2_000u64 {
         let index = (k * 7919) % n;
         let t = Instant::now();
-        let p = log.proof(index).expect("proof");
+        let hashes = log.inclusion_proof(index).expect("proof");
         times.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        let p = log.proof(index).expect("proof");
+        with_entry.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(p.hashes, hashes);
         proofs.push(p);
     }
-    println!("inclusion proof (with entry) from tile files, size {n}: median {:.1} µs", median(times));
+    println!(
+        "inclusion proof from tile files, size {n}: median {:.1} µs",
+        median(times)
+    );
+    println!(
+        "whole .tlog-proof (proof + entry read from its bundle): median {:.1} µs",
+        median(with_entry)
+    );
     let verifier = signer.verifier();
     let known = athar_tlog::Verifiers::new(&[&verifier]);
     let leaves: Vec<_> = proofs
@@ -88,7 +104,9 @@ fn main() {
         .map(|p| athar_tlog::rfc6962::leaf_hash(p.extra.as_deref().unwrap_or_default()))
         .collect();
     let cp = athar_tlog::Checkpoint::parse(
-        &athar_tlog::note::open(log.checkpoint().as_bytes(), &known).expect("checkpoint").text,
+        &athar_tlog::note::open(log.checkpoint().as_bytes(), &known)
+            .expect("checkpoint")
+            .text,
     )
     .expect("checkpoint");
     let mut rates = Vec::new();
@@ -100,7 +118,10 @@ fn main() {
         }
         rates.push(proofs.len() as f64 / t.elapsed().as_secs_f64());
     }
-    println!("inclusion proof verification (against a verified checkpoint): median {:.0} proofs/s", median(rates));
+    println!(
+        "inclusion proof verification (against a verified checkpoint): median {:.0} proofs/s",
+        median(rates)
+    );
 
     // Ingest of many small files with and without the log.
     let files = 10_000;
@@ -120,9 +141,15 @@ fn main() {
             let root = dir.path().join("archive");
             Archive::init(&root, &InitOptions::default()).expect("init");
             let mut archive = Archive::open(&root, Access::Write).expect("open");
-            let opts = IngestOptions { collector: "bench".into(), ..IngestOptions::default() };
+            let opts = IngestOptions {
+                collector: "bench".into(),
+                ..IngestOptions::default()
+            };
             let log = CustodyLog::open(&archive.log, archive.signer.clone()).expect("log");
-            let mut logger = Logger { log, secret: archive.pseudonym_secret.clone() };
+            let mut logger = Logger {
+                log,
+                secret: archive.pseudonym_secret.clone(),
+            };
             let t = Instant::now();
             let summary = ingest(
                 &mut archive.catalog,
@@ -135,9 +162,16 @@ fn main() {
             .expect("ingest");
             assert_eq!(summary.stored, files);
             let secs = t.elapsed().as_secs_f64();
-            if logged { with.push(secs) } else { without.push(secs) }
+            if logged {
+                with.push(secs)
+            } else {
+                without.push(secs)
+            }
         }
     }
     let (w, wo) = (median(with), median(without));
-    println!("ingest of {files} files of 16 KiB: with log {w:.3} s, without {wo:.3} s: ratio {:.3}", w / wo);
+    println!(
+        "ingest of {files} files of 16 KiB: with log {w:.3} s, without {wo:.3} s: ratio {:.3}",
+        w / wo
+    );
 }

@@ -309,7 +309,9 @@ impl Archive {
                 log,
                 secret: self.pseudonym_secret.clone(),
             };
-            logger.catch_up(&mut self.catalog)?
+            let n = logger.catch_up(&mut self.catalog)?;
+            self.catalog.mark_logged(logger.log.size())?;
+            n
         };
         Ok(Recovered {
             temporary,

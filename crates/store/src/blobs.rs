@@ -363,7 +363,9 @@ impl ThreadedWriter {
                 Ok::<(), std::io::Error>(())
             })();
             drop(sync_tx);
-            let synced = syncer.join().unwrap_or_else(|_| Err(std::io::Error::other("sync thread failed")));
+            let synced = syncer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("sync thread failed")));
             result?;
             synced?;
             file.sync_data()?;

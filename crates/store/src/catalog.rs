@@ -193,8 +193,14 @@ impl Catalog for SqliteCatalog {
         &mut self,
         entries: &[NewItem],
         case: Option<&str>,
+        logged_through: u64,
     ) -> Result<Vec<RecordedEntry>, StoreError> {
         let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "DELETE FROM unlogged WHERE seq <= ?1",
+            [logged_through as i64],
+        )
+        .map_err(db)?;
         let mut out = Vec::with_capacity(entries.len());
         {
             let case_id: Option<i64> = match case {

@@ -12,7 +12,7 @@ use athar_core::log::LogStore;
 use athar_core::StoreError;
 
 /// Up to this many files are synced one by one; more with one filesystem flush.
-const SYNC_EACH_MAX: usize = 8;
+const SYNC_EACH_MAX: usize = 2;
 
 /// The log folder of an archive.
 #[derive(Debug)]
