@@ -319,11 +319,7 @@ fn foreign_or_edited_checkpoint_is_detected() {
     env.assert_verifies();
 }
 
-fn sql(env: &Env, statement: &str) {
-    let conn = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
-    conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
-        .unwrap();
-}
+use common::tamper_sql as sql;
 
 #[test]
 fn catalog_edits_disagree_with_the_log() {

@@ -38,12 +38,7 @@ fn problems(v: &serde_json::Value) -> Vec<serde_json::Value> {
     v["problems"].as_array().unwrap().clone()
 }
 
-fn sql(env: &Env, statement: &str) {
-    let conn = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
-    // A tamperer uses a plain SQLite shell, which does not enforce foreign keys.
-    conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
-        .unwrap();
-}
+use common::tamper_sql as sql;
 
 #[test]
 fn altered_byte_is_named() {

@@ -52,45 +52,47 @@ pub fn copy_item(
         out.write_all(&all).map_err(write_err)?;
         return Ok(all.len() as u64);
     }
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-        out.write_all(&buf[..n]).map_err(write_err)?;
-    }
+    let total = stream(&mut reader, &mut hasher, |chunk| {
+        out.write_all(chunk).map_err(write_err)
+    })
+    .map_err(|e| e.unwrap_or_else(read_err))?;
     if total != item.size || Sha256(hasher.finalize().into()) != item.sha256 {
         return Err(altered());
     }
     Ok(total)
 }
 
-/// Re-hashes a stored blob. Returns its digest and size.
-pub fn rehash(blobs: &dyn BlobStore, sha256: &Sha256) -> Result<(Sha256, u64), StoreError> {
-    let mut reader = blobs.open(sha256)?;
-    let mut hasher = sha2::Sha256::new();
+/// Reads `reader` to the end, hashing every chunk and handing it to `sink`; returns the
+/// byte count. A failure of the sink comes back as `Err(Ok(e))`, a read error as `Err(Err(io))`.
+fn stream<E>(
+    reader: &mut dyn Read,
+    hasher: &mut sha2::Sha256,
+    mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, Result<E, std::io::Error>> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: format!("blob {sha256}").into(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(Err(e)),
         };
         hasher.update(&buf[..n]);
         total += n as u64;
+        sink(&buf[..n]).map_err(Ok)?;
     }
+}
+
+/// Re-hashes a stored blob. Returns its digest and size.
+pub fn rehash(blobs: &dyn BlobStore, sha256: &Sha256) -> Result<(Sha256, u64), StoreError> {
+    let mut reader = blobs.open(sha256)?;
+    let mut hasher = sha2::Sha256::new();
+    let total = stream(&mut reader, &mut hasher, |_| Ok::<(), StoreError>(())).map_err(|e| {
+        e.unwrap_or_else(|io| StoreError::Io {
+            path: format!("blob {sha256}").into(),
+            source: io,
+        })
+    })?;
     Ok((Sha256(hasher.finalize().into()), total))
 }

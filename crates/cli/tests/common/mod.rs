@@ -168,3 +168,12 @@ pub fn make_files(dir: &Path, count: usize, max: u64, seed: u64) -> Vec<PathBuf>
     }
     out
 }
+
+/// Runs SQL on the archive's catalog as a tamperer would: a plain SQLite shell, which does
+/// not enforce foreign keys.
+pub fn tamper_sql(env: &Env, statement: &str) {
+    let conn =
+        rusqlite::Connection::open(env.archive.join("catalog.sqlite")).expect("open catalog");
+    conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
+        .expect("tamper");
+}
