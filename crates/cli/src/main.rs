@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use athar_core::ingest::{IngestOptions, Progress};
-use athar_core::{Catalog, CoreError, StoreError};
+use athar_core::{Catalog, CoreError, EventDetails, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
@@ -79,9 +79,13 @@ enum Command {
         item: String,
     },
     /// Write an item's original bytes to stdout, re-verified against its SHA-256.
+    /// The access is recorded as a custody event.
     Cat {
         /// Item id or SHA-256, or a unique prefix of either.
         item: String,
+        /// Why the content is retrieved (recorded with the access).
+        #[arg(long)]
+        purpose: Option<String>,
     },
     /// Re-hash every blob; check catalog, store and custody log against each other.
     Verify {
@@ -242,9 +246,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::show(&archive.catalog, item, *json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Cat { item } => {
-            let archive = open(&cli, Access::Read)?;
+        Command::Cat { item, purpose } => {
+            // Access to content is part of the chain of custody: it is recorded and logged
+            // before any byte leaves the archive.
+            let mut archive = open(&cli, Access::Write)?;
+            archive
+                .recover()
+                .context("recovering an interrupted ingest")?;
             let item = archive.catalog.resolve(item)?;
+            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
+            let mut logger = Logger {
+                log,
+                secret: archive.pseudonym_secret.clone(),
+            };
+            let details = EventDetails::Access(athar_core::Access {
+                via: "athar cat".to_owned(),
+                purpose: purpose.clone(),
+                tool_version: athar_core::TOOL_VERSION.to_owned(),
+            });
+            let actor = archive.collector();
+            let logged = logger.log.size();
+            archive
+                .catalog
+                .record_event(&item.id, EventKind::Access, &actor, &details, logged)?;
+            logger.catch_up(&mut archive.catalog)?;
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
             athar_core::retrieve::copy_item(&archive.blobs, &item, &mut w)

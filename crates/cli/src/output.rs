@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use athar_core::ingest::{IngestSummary, Progress};
 use athar_core::verify::Report;
-use athar_core::Catalog;
+use athar_core::{Catalog, EventDetails};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -93,7 +93,10 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
         let name = catalog
             .events(&item.id)?
             .first()
-            .map(|e| e.sighting.original_name.clone())
+            .and_then(|e| match &e.details {
+                EventDetails::Sighting(s) => Some(s.original_name.clone()),
+                EventDetails::Access(_) => None,
+            })
             .unwrap_or_default();
         if json {
             let v = json!({
@@ -139,7 +142,6 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     }
     writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
     for e in &events {
-        let s = &e.sighting;
         writeln!(
             out,
             "  #{} {} {} by {}",
@@ -148,6 +150,17 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             e.kind.as_str(),
             e.actor
         )?;
+        let s = match &e.details {
+            EventDetails::Sighting(s) => s,
+            EventDetails::Access(a) => {
+                writeln!(out, "      via     {}", a.via)?;
+                if let Some(p) = &a.purpose {
+                    writeln!(out, "      purpose {p}")?;
+                }
+                writeln!(out, "      tool    {}", a.tool_version)?;
+                continue;
+            }
+        };
         writeln!(out, "      name    {}", s.original_name)?;
         writeln!(out, "      path    {}", s.original_path)?;
         if let Some(m) = &s.file_mtime {

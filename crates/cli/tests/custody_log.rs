@@ -347,3 +347,42 @@ fn catalog_event_not_in_the_log_is_reported() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("never queued"));
 }
+
+#[test]
+fn access_to_content_is_a_logged_custody_event() {
+    let (env, lines) = archive_with_events(3);
+    let item = lines[1]["item"].as_str().unwrap();
+    let out = env.run(&["cat", "--purpose", "review for case file 7", item]);
+    assert!(out.status.success());
+    let show: serde_json::Value =
+        serde_json::from_slice(&env.run(&["show", "--json", item]).stdout).unwrap();
+    let events = show["events"].as_array().unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last["kind"], "access");
+    assert_eq!(last["details"]["via"], "athar cat");
+    assert_eq!(last["details"]["purpose"], "review for case file 7");
+    assert_eq!(last["actor"], "Test Investigator");
+    // It is in the log, with a proof that names it.
+    let proof = env.run(&["log", "proof", item]);
+    let f = env.path("access.tlog-proof");
+    std::fs::write(&f, &proof.stdout).unwrap();
+    let vkey = env.archive.join("keys/archive.vkey");
+    let ok = env.run(&[
+        "log",
+        "verify-proof",
+        "--json",
+        f.to_str().unwrap(),
+        "--vkey",
+        vkey.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["event"], "access");
+    assert_eq!(
+        v["index"].as_u64().unwrap(),
+        last["seq"].as_u64().unwrap() - 1
+    );
+    env.assert_verifies();
+    // Rewriting the recorded purpose afterwards is caught.
+    sql(&env, "UPDATE custody_events SET sighting = replace(sighting, 'case file 7', 'case file 8') WHERE kind = 'access'");
+    assert_problem(&env, "log_mismatch");
+}

@@ -133,17 +133,17 @@ fn same_bytes_are_stored_once_and_sightings_recorded() {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0]["kind"], "ingest");
         assert_eq!(events[1]["kind"], "sighting");
-        assert_eq!(events[0]["sighting"]["source"], "channel upload");
-        assert_eq!(events[0]["sighting"]["note"], "first copy");
-        assert_eq!(events[0]["sighting"]["collector"], "Test Investigator");
-        assert_eq!(events[0]["sighting"]["original_name"], "witness-video.mp4");
-        assert_eq!(events[1]["sighting"]["original_name"], "renamed-copy.mp4");
-        assert_eq!(events[1]["sighting"]["source"], "re-upload on another site");
-        assert!(events[0]["sighting"]["file_mtime"]
+        assert_eq!(events[0]["details"]["source"], "channel upload");
+        assert_eq!(events[0]["details"]["note"], "first copy");
+        assert_eq!(events[0]["details"]["collector"], "Test Investigator");
+        assert_eq!(events[0]["details"]["original_name"], "witness-video.mp4");
+        assert_eq!(events[1]["details"]["original_name"], "renamed-copy.mp4");
+        assert_eq!(events[1]["details"]["source"], "re-upload on another site");
+        assert!(events[0]["details"]["file_mtime"]
             .as_str()
             .unwrap()
             .ends_with('Z'));
-        assert!(events[0]["sighting"]["tool_version"]
+        assert!(events[0]["details"]["tool_version"]
             .as_str()
             .unwrap()
             .starts_with("athar "));

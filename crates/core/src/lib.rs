@@ -18,7 +18,8 @@ pub mod verify;
 
 pub use error::{CoreError, StoreError};
 pub use model::{
-    CaseName, CustodyEvent, EventKind, Item, ItemId, NewItem, Sha256, Sighting, TOOL_VERSION,
+    Access, CaseName, CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256,
+    Sighting, TOOL_VERSION,
 };
 pub use storage::{
     BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, PendingBlob, RecordedEntry,

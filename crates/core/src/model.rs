@@ -142,6 +142,8 @@ pub enum EventKind {
     Ingest,
     /// Bytes already preserved were collected again (another name, path or source).
     Sighting,
+    /// Someone retrieved the item's content.
+    Access,
 }
 
 impl EventKind {
@@ -150,6 +152,7 @@ impl EventKind {
         match self {
             EventKind::Ingest => "ingest",
             EventKind::Sighting => "sighting",
+            EventKind::Access => "access",
         }
     }
 
@@ -158,6 +161,7 @@ impl EventKind {
         match s {
             "ingest" => Some(EventKind::Ingest),
             "sighting" => Some(EventKind::Sighting),
+            "access" => Some(EventKind::Access),
             _ => None,
         }
     }
@@ -185,8 +189,51 @@ pub struct Sighting {
     pub tool_version: String,
 }
 
+/// Who retrieved an item's content, how and why: recorded with every access.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// How the content left the archive (e.g. `athar cat`).
+    pub via: String,
+    /// Why, when the person said.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub purpose: Option<String>,
+    /// The software that handed it out.
+    pub tool_version: String,
+}
+
+/// What an event records beyond who and when; its shape follows the event kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum EventDetails {
+    /// For `ingest` and `sighting`.
+    Sighting(Sighting),
+    /// For `access`.
+    Access(Access),
+}
+
+impl EventDetails {
+    /// The canonical stored form (the custody log hashes exactly these bytes).
+    pub fn to_json(&self) -> String {
+        match self {
+            EventDetails::Sighting(s) => serde_json::to_string(s),
+            EventDetails::Access(a) => serde_json::to_string(a),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Parses a stored record of an event of `kind`.
+    pub fn from_json(kind: EventKind, json: &str) -> Option<EventDetails> {
+        match kind {
+            EventKind::Ingest | EventKind::Sighting => {
+                serde_json::from_str(json).ok().map(EventDetails::Sighting)
+            }
+            EventKind::Access => serde_json::from_str(json).ok().map(EventDetails::Access),
+        }
+    }
+}
+
 /// One entry of an item's chain of custody.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CustodyEvent {
     /// Position in the archive's single sequence of events, from 1, without gaps.
     pub seq: u64,
@@ -195,7 +242,7 @@ pub struct CustodyEvent {
     /// When it happened (RFC 3339, UTC).
     pub at: String,
     pub actor: String,
-    pub sighting: Sighting,
+    pub details: EventDetails,
 }
 
 /// An item about to be recorded, with the sighting that brought it.

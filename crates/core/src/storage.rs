@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::Read;
 
 use crate::error::StoreError;
-use crate::model::{CustodyEvent, Item, ItemId, NewItem, Sha256};
+use crate::model::{CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256};
 
 /// A blob written to a temporary place, not yet visible under its hash.
 pub struct PendingBlob {
@@ -117,6 +117,17 @@ pub trait Catalog: Send {
         case: Option<&str>,
         logged_through: u64,
     ) -> Result<Vec<RecordedEntry>, StoreError>;
+    /// Records one event (other than an ingest or sighting) about an existing item, in one
+    /// durable transaction that also queues it for the custody log and drops from the queue
+    /// every event up to `logged_through`. Returns the event.
+    fn record_event(
+        &mut self,
+        item: &ItemId,
+        kind: EventKind,
+        actor: &str,
+        details: &EventDetails,
+        logged_through: u64,
+    ) -> Result<CustodyEvent, StoreError>;
     /// An item by digest.
     fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError>;
     /// An item by its id, its digest, or a unique prefix of either.

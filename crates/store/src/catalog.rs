@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use athar_core::{
-    Catalog, CustodyEvent, EventKind, EventRecord, Item, ItemId, NewItem, RecordedEntry, Sha256,
-    Sighting, StoreError,
+    Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Item, ItemId, NewItem,
+    RecordedEntry, Sha256, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -279,8 +279,8 @@ impl Catalog for SqliteCatalog {
                 } else {
                     EventKind::Sighting
                 };
-                let sighting = serde_json::to_string(&e.sighting)
-                    .map_err(|err| StoreError::Catalog(err.to_string()))?;
+                let details = EventDetails::Sighting(e.sighting.clone());
+                let sighting = details.to_json();
                 insert_event
                     .execute(params![
                         item.id.as_str(),
@@ -302,13 +302,47 @@ impl Catalog for SqliteCatalog {
                     kind,
                     at: e.at.clone(),
                     actor: e.sighting.collector.clone(),
-                    sighting: e.sighting.clone(),
+                    details,
                 };
                 out.push(RecordedEntry { item, event, new });
             }
         }
         tx.commit().map_err(db)?;
         Ok(out)
+    }
+
+    fn record_event(
+        &mut self,
+        item: &ItemId,
+        kind: EventKind,
+        actor: &str,
+        details: &EventDetails,
+        logged_through: u64,
+    ) -> Result<CustodyEvent, StoreError> {
+        let at = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "DELETE FROM unlogged WHERE seq <= ?1",
+            [logged_through as i64],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![item.as_str(), kind.as_str(), at, actor, details.to_json()],
+        )
+        .map_err(db)?;
+        let seq = tx.last_insert_rowid();
+        tx.execute("INSERT INTO unlogged (seq) VALUES (?1)", [seq])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(CustodyEvent {
+            seq: seq as u64,
+            item: item.clone(),
+            kind,
+            at,
+            actor: actor.to_owned(),
+            details: details.clone(),
+        })
     }
 
     fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError> {
@@ -396,8 +430,9 @@ impl Catalog for SqliteCatalog {
                 kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
                 at,
                 actor,
-                sighting: serde_json::from_str::<Sighting>(&sighting)
-                    .map_err(|_| corrupt("sighting", &sighting))?,
+                details: EventKind::parse(&kind)
+                    .and_then(|k| EventDetails::from_json(k, &sighting))
+                    .ok_or_else(|| corrupt("event record", &sighting))?,
             });
         }
         Ok(out)
