@@ -30,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+if [ "$what" = test ] && ! python3 -c 'import bagit' >/dev/null 2>&1; then
+  # bagit-python: the tool receiving archives use; the tests check exported bags with it.
+  echo "Installing bagit-python (pip)" >&2
+  python3 -m pip install --quiet bagit 2>/dev/null || python3 -m pip install --quiet --break-system-packages bagit
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
   exit 2

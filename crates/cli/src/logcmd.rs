@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::{open, Cli, LogCommand, EXIT_PROBLEM};
 
 /// A vkey given inline or as a file holding one.
-fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
+pub fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
     let text = if Path::new(arg).is_file() {
         std::fs::read_to_string(arg).with_context(|| format!("reading verifier key file {arg}"))?
     } else {

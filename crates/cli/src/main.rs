@@ -95,6 +95,36 @@ enum Command {
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Hand over items as a BagIt bag with their custody proofs (recorded as an export).
+    Export {
+        /// The bag folder to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Export every item of this case.
+        #[arg(long, conflicts_with = "items")]
+        case: Option<String>,
+        /// The recipient (recorded in the custody log's detail record and in bag-info).
+        #[arg(long)]
+        to: Option<String>,
+        /// A description for bag-info.txt.
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Items (id or SHA-256, or a unique prefix).
+        #[arg(required_unless_present = "case")]
+        items: Vec<String>,
+    },
+    /// Check a bag with no archive: BagIt validity and each item's custody proofs.
+    VerifyBag {
+        /// The log's verifier key, obtained from the sender (vkey string or a file holding one).
+        #[arg(long)]
+        vkey: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// The bag folder.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,5 +342,71 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Log(cmd) => log_command(&cli, cmd),
+        Command::Export {
+            out,
+            case,
+            to,
+            description,
+            json,
+            items,
+        } => {
+            let mut archive = open(&cli, Access::Write)?;
+            archive
+                .recover()
+                .context("recovering an interrupted ingest")?;
+            let chosen = match case {
+                Some(c) => archive.catalog.case_items(c)?,
+                None => items
+                    .iter()
+                    .map(|q| archive.catalog.resolve(q))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
+            let mut logger = Logger {
+                log,
+                secret: archive.pseudonym_secret.clone(),
+            };
+            let actor = archive.collector();
+            let opts = athar_core::handover::ExportOptions {
+                to: to.clone(),
+                organisation: archive.config.archive.name.clone(),
+                contact: actor.clone(),
+                description: description.clone(),
+            };
+            let summary = athar_core::handover::export(
+                &mut archive.catalog,
+                &archive.blobs,
+                &mut logger,
+                &chosen,
+                out,
+                &actor,
+                &opts,
+            )?;
+            if *json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "Exported {} item(s), {} byte(s), {} custody event(s) with proofs (log size {}) to {}",
+                    summary.items, summary.bytes, summary.events, summary.log_size, out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyBag { vkey, json, dir } => {
+            let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
+            if !dir.is_dir() {
+                return Err(anyhow::Error::new(StoreError::NotFound(format!(
+                    "bag folder {}",
+                    dir.display()
+                ))));
+            }
+            let check = athar_core::handover::verify_bag(dir, verifier.as_ref());
+            output::bag_check(&check, *json)?;
+            Ok(if check.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_PROBLEM)
+            })
+        }
     }
 }

@@ -95,7 +95,7 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             .first()
             .and_then(|e| match &e.details {
                 EventDetails::Sighting(s) => Some(s.original_name.clone()),
-                EventDetails::Access(_) => None,
+                EventDetails::Access(_) | EventDetails::Export(_) => None,
             })
             .unwrap_or_default();
         if json {
@@ -152,6 +152,14 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         )?;
         let s = match &e.details {
             EventDetails::Sighting(s) => s,
+            EventDetails::Export(x) => {
+                writeln!(out, "      package {} ({} item(s))", x.package, x.items)?;
+                if let Some(t) = &x.to {
+                    writeln!(out, "      to      {t}")?;
+                }
+                writeln!(out, "      tool    {}", x.tool_version)?;
+                continue;
+            }
             EventDetails::Access(a) => {
                 writeln!(out, "      via     {}", a.via)?;
                 if let Some(p) = &a.purpose {
@@ -214,5 +222,46 @@ pub fn verify_report(report: &Report, log_size: u64, json: bool) -> anyhow::Resu
             )?;
         }
     }
+    Ok(())
+}
+
+/// `athar verify-bag`'s report.
+pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(c)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "BagIt: {}",
+        if c.bagit_valid { "valid" } else { "INVALID" }
+    )?;
+    for e in &c.bagit_errors {
+        writeln!(out, "  error: {e}")?;
+    }
+    for w in &c.bagit_warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    for i in &c.items {
+        let state = serde_json::to_value(&i.state)?;
+        writeln!(
+            out,
+            "{:<13} {}  {}",
+            state.as_str().unwrap_or("?"),
+            i.path,
+            i.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        if c.ok {
+            "OK: every item verified."
+        } else {
+            "NOT VERIFIED: see above."
+        }
+    )?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod custody;
 mod error;
+pub mod handover;
 pub mod ingest;
 pub mod log;
 pub mod media_type;
@@ -18,7 +19,7 @@ pub mod verify;
 
 pub use error::{CoreError, StoreError};
 pub use model::{
-    Access, CaseName, CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256,
+    Access, CaseName, CustodyEvent, EventDetails, EventKind, Export, Item, ItemId, NewItem, Sha256,
     Sighting, TOOL_VERSION,
 };
 pub use storage::{

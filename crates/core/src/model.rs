@@ -144,6 +144,8 @@ pub enum EventKind {
     Sighting,
     /// Someone retrieved the item's content.
     Access,
+    /// The item was handed over in a package (a BagIt bag).
+    Export,
 }
 
 impl EventKind {
@@ -153,6 +155,7 @@ impl EventKind {
             EventKind::Ingest => "ingest",
             EventKind::Sighting => "sighting",
             EventKind::Access => "access",
+            EventKind::Export => "export",
         }
     }
 
@@ -162,6 +165,7 @@ impl EventKind {
             "ingest" => Some(EventKind::Ingest),
             "sighting" => Some(EventKind::Sighting),
             "access" => Some(EventKind::Access),
+            "export" => Some(EventKind::Export),
             _ => None,
         }
     }
@@ -201,6 +205,20 @@ pub struct Access {
     pub tool_version: String,
 }
 
+/// What was handed over, to whom: recorded with every export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// The recipient, as the person exporting named them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+    /// The package's folder name.
+    pub package: String,
+    /// Items in the package.
+    pub items: u64,
+    /// The software that made it.
+    pub tool_version: String,
+}
+
 /// What an event records beyond who and when; its shape follows the event kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -209,6 +227,8 @@ pub enum EventDetails {
     Sighting(Sighting),
     /// For `access`.
     Access(Access),
+    /// For `export`.
+    Export(Export),
 }
 
 impl EventDetails {
@@ -217,6 +237,7 @@ impl EventDetails {
         match self {
             EventDetails::Sighting(s) => serde_json::to_string(s),
             EventDetails::Access(a) => serde_json::to_string(a),
+            EventDetails::Export(e) => serde_json::to_string(e),
         }
         .unwrap_or_default()
     }
@@ -228,6 +249,7 @@ impl EventDetails {
                 serde_json::from_str(json).ok().map(EventDetails::Sighting)
             }
             EventKind::Access => serde_json::from_str(json).ok().map(EventDetails::Access),
+            EventKind::Export => serde_json::from_str(json).ok().map(EventDetails::Export),
         }
     }
 }

@@ -140,6 +140,8 @@ pub trait Catalog: Send {
     fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError>;
     /// Names of the cases an item belongs to.
     fn cases_of(&self, item: &ItemId) -> Result<Vec<String>, StoreError>;
+    /// The items of a case, oldest first. `NotFound` when there is no such case.
+    fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError>;
     /// Events with `seq > after`, in order, at most `limit`.
     fn event_records(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
     /// Events recorded but not yet appended to the custody log (in order).

@@ -473,6 +473,27 @@ impl Catalog for SqliteCatalog {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError> {
+        let exists: Option<i64> = self
+            .conn
+            .query_row("SELECT id FROM cases WHERE name = ?1", [case], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("case {case:?}")));
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT i.id, i.sha256, i.size, i.media_type, i.created_at FROM items i
+                 JOIN case_items ci ON ci.item_id = i.id JOIN cases c ON c.id = ci.case_id
+                 WHERE c.name = ?1 ORDER BY i.created_at, i.id",
+            )
+            .map_err(db)?;
+        let rows = st.query_map([case], item_from_row).map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(to_item)).collect()
+    }
+
     fn event_records(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
         let mut st = self
             .conn

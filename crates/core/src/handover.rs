@@ -1,0 +1,542 @@
+//! Hand-over packages: BagIt bags whose tag files carry each item's custody history with
+//! C2SP proofs, so a receiver can check them offline, without Athar or with it.
+//!
+//! ```text
+//! data/<item id>/<original name>            the preserved bytes
+//! athar/README.txt                          how to verify, in plain language
+//! athar/log.vkey                            the custody log's verifier key (also get it out of band)
+//! athar/checkpoint                          the signed checkpoint every proof below verifies against
+//! athar/items/<item id>/item.json           the item and its custody events (catalog records)
+//! athar/items/<item id>/<seq>.entry         each event's exact log entry
+//! athar/items/<item id>/<seq>.tlog-proof    its C2SP tlog-proof (extra = the entry)
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use athar_bagit::{BagWriter, Options, Report};
+use athar_tlog::note::NoteVerifier as _;
+use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};
+use serde::Serialize;
+
+use crate::custody::LogEntry;
+use crate::error::{CoreError, StoreError};
+use crate::log::Logger;
+use crate::model::{EventDetails, EventKind, Export, Item, Sha256, TOOL_VERSION};
+use crate::storage::{BlobStore, Catalog};
+
+/// Who is handing over, to whom.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    pub to: Option<String>,
+    pub organisation: String,
+    pub contact: String,
+    pub description: Option<String>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub items: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub log_size: u64,
+}
+
+fn bag_err(e: athar_bagit::BagError) -> CoreError {
+    CoreError::Store(StoreError::Catalog(format!("writing the bag: {e}")))
+}
+
+/// Writes `items` as a bag at `out` (which must not exist). Records an `export` custody
+/// event for each item first, so the bag's proofs include the hand-over itself.
+pub fn export(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: &mut Logger<'_>,
+    items: &[Item],
+    out: &Path,
+    actor: &str,
+    opts: &ExportOptions,
+) -> Result<ExportSummary, CoreError> {
+    if out.exists() {
+        return Err(CoreError::Input {
+            path: out.to_owned(),
+            message: "already exists; refusing to overwrite it".into(),
+        });
+    }
+    let package = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let details = EventDetails::Export(Export {
+        to: opts.to.clone(),
+        package,
+        items: items.len() as u64,
+        tool_version: TOOL_VERSION.to_owned(),
+    });
+    for item in items {
+        let logged = logger.log.size();
+        catalog.record_event(&item.id, EventKind::Export, actor, &details, logged)?;
+    }
+    logger.catch_up(catalog)?;
+    let log = &logger.log;
+
+    let mut bag = BagWriter::create(out).map_err(bag_err)?;
+    bag.add_info("Source-Organization", &opts.organisation)
+        .map_err(bag_err)?;
+    bag.add_info("Contact-Name", &opts.contact)
+        .map_err(bag_err)?;
+    if let Some(d) = &opts.description {
+        bag.add_info("External-Description", d).map_err(bag_err)?;
+    }
+    if let Some(t) = &opts.to {
+        bag.add_info("Athar-Recipient", t).map_err(bag_err)?;
+    }
+    bag.add_info("Athar-Items", &items.len().to_string())
+        .map_err(bag_err)?;
+    bag.add_info("Athar-Log-Origin", log.origin())
+        .map_err(bag_err)?;
+    bag.add_info("Athar-Log-Size", &log.size().to_string())
+        .map_err(bag_err)?;
+
+    let mut summary = ExportSummary {
+        items: 0,
+        bytes: 0,
+        events: 0,
+        log_size: log.size(),
+    };
+    for item in items {
+        let events = catalog.events(&item.id)?;
+        let name = events
+            .iter()
+            .find_map(|e| match &e.details {
+                EventDetails::Sighting(s) if !s.original_name.is_empty() => {
+                    Some(s.original_name.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| "content".to_owned());
+        let rel = format!("{}/{}", item.id, name);
+        let reader = blobs.open(&item.sha256)?;
+        let entry = bag.add_payload(&rel, reader).map_err(bag_err)?;
+        if entry.sha256 != item.sha256.to_hex() || entry.bytes != item.size {
+            return Err(CoreError::Altered {
+                sha256: item.sha256.to_hex(),
+            });
+        }
+        let dir = format!("athar/items/{}", item.id);
+        let record = serde_json::json!({
+            "item": item,
+            "payload": entry.path,
+            "events": events,
+        });
+        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        bag.add_tag_file(&format!("{dir}/item.json"), json.as_slice())
+            .map_err(bag_err)?;
+        for e in &events {
+            let proof = log.proof(e.seq - 1)?;
+            let entry_bytes = proof.extra.clone().unwrap_or_default();
+            bag.add_tag_file(&format!("{dir}/{}.entry", e.seq), entry_bytes.as_slice())
+                .map_err(bag_err)?;
+            bag.add_tag_file(
+                &format!("{dir}/{}.tlog-proof", e.seq),
+                proof.to_text().as_bytes(),
+            )
+            .map_err(bag_err)?;
+            summary.events += 1;
+        }
+        summary.items += 1;
+        summary.bytes += item.size;
+    }
+    bag.add_tag_file("athar/checkpoint", log.checkpoint().as_bytes())
+        .map_err(bag_err)?;
+    bag.add_tag_file("athar/log.vkey", format!("{}\n", log.vkey()).as_bytes())
+        .map_err(bag_err)?;
+    bag.add_tag_file(
+        "athar/README.txt",
+        readme(log.origin(), &log.vkey()).as_bytes(),
+    )
+    .map_err(bag_err)?;
+    bag.finish().map_err(bag_err)?;
+    Ok(summary)
+}
+
+fn readme(origin: &str, vkey: &str) -> String {
+    format!(
+        "This folder is a BagIt bag (RFC 8493) made by Athar, an evidence archive.
+
+1. Check that every file is complete and unchanged:
+       python3 -m bagit --validate THIS-FOLDER          (pip install bagit)
+   or  athar verify-bag THIS-FOLDER --vkey '{vkey}'
+
+2. Check the chain of custody. Every event in an item's history (collection, each later
+   sighting of the same bytes, each access, this hand-over) is a leaf of the archive's
+   custody log, a public-format transparency log (C2SP tlog, the format of Go's checksum
+   database and Sigstore). For each event, athar/items/<item>/<seq>.tlog-proof proves
+   that the entry <seq>.entry is in the log whose signed head is athar/checkpoint; the
+   entry names the item's SHA-256, which must equal the payload file's SHA-256 in
+   manifest-sha256.txt.
+
+   The log is {origin}; its verifier key (C2SP signed-note form) is
+       {vkey}
+   Obtain this key from the sender by a separate channel (not from this folder) before
+   relying on it. `athar verify-bag --vkey KEY THIS-FOLDER` performs every check above and
+   reports each item as verified, altered, missing or unverifiable. Any C2SP verifier can
+   check the proofs too.
+
+Entries carry no personal data in clear: actors are pseudonyms and the details of each
+event (names, sources, notes) appear in item.json and, in the log, only as a SHA-256 of
+that record. The entry format is documented in Athar's docs/custody-log.md.
+"
+    )
+}
+
+/// What a receiver learns about one item of a bag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    /// Bytes intact, and every custody event proved in the log under a trusted key.
+    Verified,
+    /// The bytes differ from what the log recorded (or from the bag's manifest).
+    Altered,
+    /// The payload file is gone.
+    Missing,
+    /// The bytes match the bag's manifest, but custody cannot be checked (no proofs,
+    /// no trusted key, or proofs that do not verify).
+    Unverifiable,
+}
+
+/// One item's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemCheck {
+    /// The payload path (`data/...`).
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    pub state: ItemState,
+    /// Why, in words.
+    pub detail: String,
+}
+
+/// The outcome of checking a bag.
+#[derive(Debug, Clone, Serialize)]
+pub struct BagCheck {
+    /// True only when the bag is valid BagIt and every item is verified.
+    pub ok: bool,
+    pub bagit_valid: bool,
+    pub bagit_errors: Vec<String>,
+    pub bagit_warnings: Vec<String>,
+    /// The checkpoint's tree size, when it verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_size: Option<u64>,
+    pub items: Vec<ItemCheck>,
+}
+
+/// Checks a bag with no archive: BagIt validity, then each item's custody proofs against the
+/// bag's checkpoint under `vkey` (the only key trusted; without one, custody is
+/// unverifiable).
+pub fn verify_bag(dir: &Path, vkey: Option<&Ed25519Verifier>) -> BagCheck {
+    let report: Report = athar_bagit::validate(dir, &Options::default());
+    let bagit_valid = report.is_valid();
+    // Payload files named in errors, to tell altered from missing.
+    let mut broken: BTreeMap<String, (ItemState, String)> = BTreeMap::new();
+    for e in &report.errors {
+        let state = match e.kind.as_str() {
+            "missing_payload_file" => ItemState::Missing,
+            _ => ItemState::Altered,
+        };
+        if e.path.starts_with("data/") {
+            broken
+                .entry(e.path.clone())
+                .or_insert((state, e.to_string()));
+        }
+    }
+    let manifest = read_manifest(dir);
+    let mut check = BagCheck {
+        ok: false,
+        bagit_valid,
+        bagit_errors: report.errors.iter().map(ToString::to_string).collect(),
+        bagit_warnings: report.warnings.iter().map(ToString::to_string).collect(),
+        log_size: None,
+        items: Vec::new(),
+    };
+    let athar = dir.join("athar");
+    let checkpoint = std::fs::read(athar.join("checkpoint")).ok();
+    let mut claimed: BTreeMap<String, ItemCheck> = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(athar.join("items")) {
+        let mut ids: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        for id in ids {
+            let c = check_item(
+                dir,
+                &id,
+                vkey,
+                checkpoint.as_deref(),
+                &manifest,
+                &broken,
+                &mut check.log_size,
+            );
+            claimed.insert(c.path.clone(), c);
+        }
+    }
+    // Every payload file in the manifest must belong to an item with custody records.
+    for path in manifest.keys() {
+        if !claimed.contains_key(path) {
+            let (state, detail) = match broken.get(path) {
+                Some((s, d)) => (s.clone(), d.clone()),
+                None => (
+                    ItemState::Unverifiable,
+                    "no custody records in the bag for this file".to_owned(),
+                ),
+            };
+            claimed.insert(
+                path.clone(),
+                ItemCheck {
+                    path: path.clone(),
+                    item: None,
+                    state,
+                    detail,
+                },
+            );
+        }
+    }
+    check.items = claimed.into_values().collect();
+    check.ok = bagit_valid
+        && !check.items.is_empty()
+        && check.items.iter().all(|i| i.state == ItemState::Verified);
+    check
+}
+
+/// `manifest-sha256.txt` as path → hex (empty when absent or unreadable).
+fn read_manifest(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join("manifest-sha256.txt")) {
+        for line in text.lines() {
+            if let Some((hash, path)) = line.split_once(char::is_whitespace) {
+                out.insert(path.trim_start().to_owned(), hash.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+fn check_item(
+    dir: &Path,
+    id: &str,
+    vkey: Option<&Ed25519Verifier>,
+    checkpoint: Option<&[u8]>,
+    manifest: &BTreeMap<String, String>,
+    broken: &BTreeMap<String, (ItemState, String)>,
+    log_size: &mut Option<u64>,
+) -> ItemCheck {
+    let base = dir.join("athar/items").join(id);
+    let fail = |path: String, state: ItemState, detail: String| ItemCheck {
+        path,
+        item: Some(id.to_owned()),
+        state,
+        detail,
+    };
+    let record: serde_json::Value = match std::fs::read(base.join("item.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(v) => v,
+        None => {
+            return fail(
+                format!("athar/items/{id}"),
+                ItemState::Unverifiable,
+                "item.json is missing or not JSON".into(),
+            )
+        }
+    };
+    let path = record["payload"].as_str().unwrap_or_default().to_owned();
+    let sha: Option<Sha256> = record["item"]["sha256"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let Some(sha) = sha else {
+        return fail(
+            path,
+            ItemState::Unverifiable,
+            "item.json names no SHA-256".into(),
+        );
+    };
+    if let Some((state, detail)) = broken.get(&path) {
+        return fail(path, state.clone(), detail.clone());
+    }
+    let payload = dir.join(&path);
+    if !path.starts_with("data/") || path.contains("..") || !payload.is_file() {
+        return fail(path, ItemState::Missing, "payload file is missing".into());
+    }
+    // The bytes themselves, against what the log will say.
+    match hash_file(&payload) {
+        Ok(actual) if actual == sha => {}
+        Ok(actual) => {
+            return fail(
+                path,
+                ItemState::Altered,
+                format!("payload hashes to {actual}, the custody log recorded {sha}"),
+            )
+        }
+        Err(e) => {
+            return fail(
+                path,
+                ItemState::Missing,
+                format!("payload cannot be read: {e}"),
+            )
+        }
+    }
+    if manifest.get(&path).map(String::as_str) != Some(sha.to_hex().as_str()) {
+        return fail(
+            path,
+            ItemState::Altered,
+            "manifest-sha256.txt does not list the logged SHA-256 for this file".into(),
+        );
+    }
+    let Some(vkey) = vkey else {
+        return fail(
+            path,
+            ItemState::Unverifiable,
+            "no trusted verifier key given (--vkey); custody not checked".into(),
+        );
+    };
+    let Some(cp_bytes) = checkpoint else {
+        return fail(
+            path,
+            ItemState::Unverifiable,
+            "athar/checkpoint is missing".into(),
+        );
+    };
+    let known = Verifiers::new(&[vkey]);
+    let cp = match athar_tlog::note::open(cp_bytes, &known)
+        .ok()
+        .and_then(|n| athar_tlog::Checkpoint::parse(&n.text).ok())
+    {
+        Some(cp) if cp.origin == vkey.name() => cp,
+        _ => {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!(
+                    "athar/checkpoint is not signed by the trusted key {}",
+                    vkey.name()
+                ),
+            )
+        }
+    };
+    *log_size = Some(cp.size);
+    let events = record["events"].as_array().cloned().unwrap_or_default();
+    if events.is_empty() {
+        return fail(
+            path,
+            ItemState::Unverifiable,
+            "item.json lists no custody events".into(),
+        );
+    }
+    let mut count = 0;
+    for ev in &events {
+        let Some(seq) = ev["seq"].as_u64() else {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                "a custody event has no sequence number".into(),
+            );
+        };
+        let entry = std::fs::read(base.join(format!("{seq}.entry")));
+        let proof = std::fs::read(base.join(format!("{seq}.tlog-proof")));
+        let (Ok(entry), Ok(proof)) = (entry, proof) else {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!("event #{seq}: entry or proof file is missing"),
+            );
+        };
+        let proof = match TlogProof::parse(&proof) {
+            Ok(p) => p,
+            Err(e) => {
+                return fail(
+                    path,
+                    ItemState::Unverifiable,
+                    format!("event #{seq}: proof is malformed: {e}"),
+                )
+            }
+        };
+        if proof.index != seq - 1 || proof.extra.as_deref() != Some(entry.as_slice()) {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!("event #{seq}: proof does not belong to this entry"),
+            );
+        }
+        if proof.checkpoint.as_bytes() != cp_bytes {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!("event #{seq}: proof is against another checkpoint"),
+            );
+        }
+        if let Err(e) = proof.verify_entry(vkey.name(), &known, &entry) {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!("event #{seq}: proof does not verify: {e}"),
+            );
+        }
+        let parsed = match LogEntry::parse(&entry) {
+            Ok(p) => p,
+            Err(e) => {
+                return fail(
+                    path,
+                    ItemState::Unverifiable,
+                    format!("event #{seq}: entry is malformed: {e}"),
+                )
+            }
+        };
+        if parsed.item.as_str() != id || parsed.sha256 != sha {
+            return fail(
+                path,
+                ItemState::Altered,
+                format!(
+                    "event #{seq}: the logged entry names other content ({})",
+                    parsed.sha256
+                ),
+            );
+        }
+        if ev["kind"].as_str() != Some(parsed.kind.as_str()) {
+            return fail(
+                path,
+                ItemState::Unverifiable,
+                format!("event #{seq}: item.json and the log disagree on the event kind"),
+            );
+        }
+        count += 1;
+    }
+    ItemCheck {
+        path,
+        item: Some(id.to_owned()),
+        state: ItemState::Verified,
+        detail: format!(
+            "bytes intact; {count} custody event(s) proved in log {} at size {}",
+            vkey.name(),
+            cp.size
+        ),
+    }
+}
+
+fn hash_file(p: &Path) -> std::io::Result<Sha256> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(p)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(Sha256(h.finalize().into()))
+}
