@@ -115,6 +115,17 @@ enum Command {
         #[arg(required_unless_present = "case")]
         items: Vec<String>,
     },
+    /// Take in a bag from another archive: validated first, then ingested with the sender's
+    /// custody records kept and a transfer event recorded.
+    ImportBag {
+        /// The sender's verifier key (vkey string or a file holding one), to prove their custody.
+        #[arg(long)]
+        vkey: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// The bag folder.
+        dir: PathBuf,
+    },
     /// Check a bag with no archive: BagIt validity and each item's custody proofs.
     VerifyBag {
         /// The log's verifier key, obtained from the sender (vkey string or a file holding one).
@@ -196,8 +207,10 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
         {
             return EXIT_INPUT;
         }
-        if let Some(CoreError::Altered { .. }) = cause.downcast_ref::<CoreError>() {
-            return EXIT_PROBLEM;
+        match cause.downcast_ref::<CoreError>() {
+            Some(CoreError::Altered { .. }) => return EXIT_PROBLEM,
+            Some(CoreError::Input { .. }) => return EXIT_INPUT,
+            _ => {}
         }
     }
     EXIT_INTERNAL
@@ -388,6 +401,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "Exported {} item(s), {} byte(s), {} custody event(s) with proofs (log size {}) to {}",
                     summary.items, summary.bytes, summary.events, summary.log_size, out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportBag { vkey, json, dir } => {
+            let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
+            let mut archive = open(&cli, Access::Write)?;
+            archive
+                .recover()
+                .context("recovering an interrupted ingest")?;
+            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
+            let mut logger = Logger {
+                log,
+                secret: archive.pseudonym_secret.clone(),
+            };
+            let actor = archive.collector();
+            let summary = athar_core::handover::import_bag(
+                &mut archive.catalog,
+                &archive.blobs,
+                &mut logger,
+                dir,
+                verifier.as_ref(),
+                &actor,
+            )?;
+            if *json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "Imported {} item(s) ({} new) with {} sender custody event(s), {}",
+                    summary.items,
+                    summary.new_items,
+                    summary.sender_events,
+                    if summary.sender_custody_verified {
+                        "all proved"
+                    } else {
+                        "NOT all proved (see athar show)"
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -95,7 +95,9 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             .first()
             .and_then(|e| match &e.details {
                 EventDetails::Sighting(s) => Some(s.original_name.clone()),
-                EventDetails::Access(_) | EventDetails::Export(_) => None,
+                EventDetails::Access(_) | EventDetails::Export(_) | EventDetails::Transfer(_) => {
+                    None
+                }
             })
             .unwrap_or_default();
         if json {
@@ -125,10 +127,12 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let item = catalog.resolve(query)?;
     let events = catalog.events(&item.id)?;
     let cases = catalog.cases_of(&item.id)?;
+    let received = catalog.received_custody(&item.id)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        let v = json!({ "item": item, "cases": cases, "events": events });
+        let v =
+            json!({ "item": item, "cases": cases, "events": events, "received_custody": received });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
@@ -160,6 +164,26 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
                 writeln!(out, "      tool    {}", x.tool_version)?;
                 continue;
             }
+            EventDetails::Transfer(t) => {
+                writeln!(out, "      package {}", t.package)?;
+                if let Some(f) = &t.from {
+                    writeln!(out, "      from    {f}")?;
+                }
+                if let Some(l) = &t.sender_log {
+                    let state = if t.sender_custody_verified {
+                        "proved"
+                    } else {
+                        "not proved"
+                    };
+                    writeln!(
+                        out,
+                        "      sender  log {l}: {} event(s), {state}",
+                        t.sender_events
+                    )?;
+                }
+                writeln!(out, "      tool    {}", t.tool_version)?;
+                continue;
+            }
             EventDetails::Access(a) => {
                 writeln!(out, "      via     {}", a.via)?;
                 if let Some(p) = &a.purpose {
@@ -184,6 +208,17 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             writeln!(out, "      case    {v}")?;
         }
         writeln!(out, "      tool    {}", s.tool_version)?;
+    }
+    if !received.is_empty() {
+        writeln!(
+            out,
+            "\nCustody before it arrived ({} event(s) from the sender's log):",
+            received.len()
+        )?;
+        for r in &received {
+            let state = if r.verified { "proved" } else { "NOT proved" };
+            writeln!(out, "  {} #{} {} ({state})", r.origin, r.seq, r.kind)?;
+        }
     }
     Ok(())
 }

@@ -278,3 +278,106 @@ fn conformance_bags_are_bagit_valid_but_custody_unverifiable() {
     }
     assert!(checked > 20, "only {checked} conformance bags found");
 }
+
+#[test]
+fn export_import_export_round_trip() {
+    let sender = Env::new();
+    let (bag, vkey, lines) = exported(&sender);
+    let receiver = Env::new();
+    let out = receiver.run(&[
+        "import-bag",
+        "--json",
+        "--vkey",
+        &vkey,
+        bag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"].as_u64().unwrap() as usize, lines.len());
+    assert_eq!(v["sender_custody_verified"], true, "{v}");
+    receiver.assert_verifies();
+    // The sender's history is kept and shown, and the transfer is a custody event.
+    let sha = lines[0]["sha256"].as_str().unwrap();
+    let show: serde_json::Value =
+        serde_json::from_slice(&receiver.run(&["show", "--json", sha]).stdout).unwrap();
+    let received = show["received_custody"].as_array().unwrap();
+    assert!(received.len() >= 2, "{show}");
+    assert!(received.iter().all(|r| r["verified"] == true));
+    let kinds: Vec<&str> = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ingest", "transfer"], "{show}");
+    let human = String::from_utf8(receiver.run(&["show", sha]).stdout).unwrap();
+    assert!(
+        human.contains("Custody before it arrived") && human.contains("proved"),
+        "{human}"
+    );
+    // Export again from the receiver; both bags verify with their own keys.
+    let bag2 = receiver.path("second-bag");
+    let ids: Vec<String> = json_lines(&receiver.run(&["list", "--json"]).stdout)
+        .iter()
+        .map(|l| l["item"].as_str().unwrap().to_owned())
+        .collect();
+    let mut args = vec!["export", "--out", bag2.to_str().unwrap()];
+    args.extend(ids.iter().map(String::as_str));
+    assert!(receiver.run(&args).status.success());
+    let vkey2 = std::fs::read_to_string(receiver.archive.join("keys/archive.vkey")).unwrap();
+    assert_eq!(verify_bag(&bag, Some(&vkey)).0, 0);
+    assert_eq!(verify_bag(&bag2, Some(vkey2.trim())).0, 0);
+    // The same payload bytes went through both hand-overs.
+    let m1 = std::fs::read_to_string(bag.join("manifest-sha256.txt")).unwrap();
+    let m2 = std::fs::read_to_string(bag2.join("manifest-sha256.txt")).unwrap();
+    let hashes = |m: &str| -> std::collections::BTreeSet<String> {
+        m.lines()
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(hashes(&m1), hashes(&m2));
+}
+
+#[test]
+fn import_refuses_damaged_or_invalid_bags_and_stores_nothing() {
+    let sender = Env::new();
+    let (bag, vkey, _) = exported(&sender);
+    let receiver = Env::new();
+    // A payload file altered: refused before anything is stored.
+    let (_, v) = verify_bag(&bag, Some(&vkey));
+    let first = states(&v)[0].0.clone();
+    let p = bag.join(&first);
+    writable(&p);
+    let mut b = std::fs::read(&p).unwrap();
+    b[3] ^= 0x40;
+    std::fs::write(&p, b).unwrap();
+    let out = receiver.run(&["import-bag", "--vkey", &vkey, bag.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing imported"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(json_lines(&receiver.run(&["list", "--json"]).stdout).is_empty());
+    // Conformance bags that must fail are refused too (path traversal, bad manifests, ...).
+    if let Some(data) = common::testdata() {
+        let invalid = data.join("bagit-conformance/v1.0/invalid");
+        let mut refused = 0;
+        for b in std::fs::read_dir(&invalid)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+        {
+            let out = receiver.run(&["import-bag", b.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2), "{} imported", b.display());
+            refused += 1;
+        }
+        assert!(refused > 0);
+        assert!(json_lines(&receiver.run(&["list", "--json"]).stdout).is_empty());
+    }
+    receiver.assert_verifies();
+}

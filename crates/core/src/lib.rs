@@ -23,7 +23,8 @@ pub use model::{
     Sighting, TOOL_VERSION,
 };
 pub use storage::{
-    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, PendingBlob, RecordedEntry,
+    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, PendingBlob, ReceivedCustody,
+    RecordedEntry,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

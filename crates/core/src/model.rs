@@ -146,6 +146,8 @@ pub enum EventKind {
     Access,
     /// The item was handed over in a package (a BagIt bag).
     Export,
+    /// The item was received in a package from another archive.
+    Transfer,
 }
 
 impl EventKind {
@@ -156,6 +158,7 @@ impl EventKind {
             EventKind::Sighting => "sighting",
             EventKind::Access => "access",
             EventKind::Export => "export",
+            EventKind::Transfer => "transfer",
         }
     }
 
@@ -166,6 +169,7 @@ impl EventKind {
             "sighting" => Some(EventKind::Sighting),
             "access" => Some(EventKind::Access),
             "export" => Some(EventKind::Export),
+            "transfer" => Some(EventKind::Transfer),
             _ => None,
         }
     }
@@ -219,6 +223,24 @@ pub struct Export {
     pub tool_version: String,
 }
 
+/// Where a received item came from: recorded with every transfer into the archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The package's folder name.
+    pub package: String,
+    /// The sending organisation, as the package names it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<String>,
+    /// The sender's custody log origin, when the package carries one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sender_log: Option<String>,
+    /// Custody events of the sender kept with the item.
+    pub sender_events: u64,
+    /// Whether they were proved against a trusted key of the sender.
+    pub sender_custody_verified: bool,
+    pub tool_version: String,
+}
+
 /// What an event records beyond who and when; its shape follows the event kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -229,6 +251,8 @@ pub enum EventDetails {
     Access(Access),
     /// For `export`.
     Export(Export),
+    /// For `transfer`.
+    Transfer(Transfer),
 }
 
 impl EventDetails {
@@ -238,6 +262,7 @@ impl EventDetails {
             EventDetails::Sighting(s) => serde_json::to_string(s),
             EventDetails::Access(a) => serde_json::to_string(a),
             EventDetails::Export(e) => serde_json::to_string(e),
+            EventDetails::Transfer(t) => serde_json::to_string(t),
         }
         .unwrap_or_default()
     }
@@ -250,6 +275,7 @@ impl EventDetails {
             }
             EventKind::Access => serde_json::from_str(json).ok().map(EventDetails::Access),
             EventKind::Export => serde_json::from_str(json).ok().map(EventDetails::Export),
+            EventKind::Transfer => serde_json::from_str(json).ok().map(EventDetails::Transfer),
         }
     }
 }

@@ -98,6 +98,25 @@ pub struct EventRecord {
     pub prev: Option<u64>,
 }
 
+/// One custody event of another archive, received with an item: its entry, proof and the
+/// sender's log identity, kept as evidence of the item's history before it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReceivedCustody {
+    /// The sender's log origin.
+    pub origin: String,
+    /// The sender's event number.
+    pub seq: u64,
+    pub kind: String,
+    /// The exact entry bytes (text).
+    pub entry: String,
+    /// The C2SP tlog-proof as received.
+    pub proof: String,
+    /// Whether the proof verified against a trusted key at import.
+    pub verified: bool,
+    /// The sender's detail record for the event, as received (JSON).
+    pub details: String,
+}
+
 /// The catalog: items, custody events, and the bookkeeping that makes ingest crash-safe.
 pub trait Catalog: Send {
     /// Records that these blobs are about to be published (durable before returning).
@@ -140,6 +159,14 @@ pub trait Catalog: Send {
     fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError>;
     /// Names of the cases an item belongs to.
     fn cases_of(&self, item: &ItemId) -> Result<Vec<String>, StoreError>;
+    /// Keeps a sender's custody records for an item received in a package.
+    fn add_received_custody(
+        &mut self,
+        item: &ItemId,
+        records: &[ReceivedCustody],
+    ) -> Result<(), StoreError>;
+    /// The sender custody records kept for an item.
+    fn received_custody(&self, item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError>;
     /// The items of a case, oldest first. `NotFound` when there is no such case.
     fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError>;
     /// Events with `seq > after`, in order, at most `limit`.

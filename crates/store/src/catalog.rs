@@ -4,7 +4,7 @@ use std::path::Path;
 
 use athar_core::{
     Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Item, ItemId, NewItem,
-    RecordedEntry, Sha256, StoreError,
+    ReceivedCustody, RecordedEntry, Sha256, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -46,6 +46,18 @@ const MIGRATIONS: &[&str] = &[
     // with their event, in the same transaction, and leave once the log holds them).
     "CREATE TABLE unlogged (
         seq  INTEGER PRIMARY KEY
+    );",
+    // 3: custody history received from other archives with transferred items.
+    "CREATE TABLE received_custody (
+        item_id   TEXT NOT NULL REFERENCES items(id),
+        origin    TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        entry     TEXT NOT NULL,
+        proof     TEXT NOT NULL,
+        verified  INTEGER NOT NULL,
+        details   TEXT NOT NULL,
+        PRIMARY KEY (item_id, origin, seq)
     );",
 ];
 
@@ -470,6 +482,60 @@ impl Catalog for SqliteCatalog {
             )
             .map_err(db)?;
         let rows = st.query_map([item.as_str()], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn add_received_custody(
+        &mut self,
+        item: &ItemId,
+        records: &[ReceivedCustody],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO received_custody (item_id, origin, seq, kind, entry, proof, verified, details)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db)?;
+            for r in records {
+                st.execute(params![
+                    item.as_str(),
+                    r.origin,
+                    r.seq as i64,
+                    r.kind,
+                    r.entry,
+                    r.proof,
+                    r.verified,
+                    r.details
+                ])
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn received_custody(&self, item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT origin, seq, kind, entry, proof, verified, details FROM received_custody
+                 WHERE item_id = ?1 ORDER BY origin, seq",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([item.as_str()], |r| {
+                Ok(ReceivedCustody {
+                    origin: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    kind: r.get(2)?,
+                    entry: r.get(3)?,
+                    proof: r.get(4)?,
+                    verified: r.get(5)?,
+                    details: r.get(6)?,
+                })
+            })
+            .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
