@@ -179,12 +179,7 @@ fn file_changing_while_read_is_refused() {
     assert_eq!(json_lines(&out.stdout).len(), 1);
     env.assert_verifies();
     // Nothing half-written is left behind in the store's temporary folder.
-    assert_eq!(
-        std::fs::read_dir(env.archive.join("blobs/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(common::files_under(&env.archive.join("blobs/tmp")), 0);
 }
 
 struct Mount(PathBuf);
@@ -246,10 +241,5 @@ fn disk_full() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    assert_eq!(
-        std::fs::read_dir(archive.join("blobs/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(common::files_under(&archive.join("blobs/tmp")), 0);
 }

@@ -491,13 +491,16 @@ fn preserve(
     let mut total: u64 = 0;
     let mut media_type = None;
     let mut at_end = false;
+    // One byte more than the file should hold, so growth shows; never more than a chunk.
+    // (Sizing the buffer to the file keeps small files from paying for a 1 MiB memset.)
+    let want = usize::try_from(size).map_or(CHUNK, |s| s.saturating_add(1).min(CHUNK));
     while !at_end {
-        if buf.len() < CHUNK {
-            buf.resize(CHUNK, 0);
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
-        let n = read_chunk(&file, buf).map_err(io)?;
+        let n = read_chunk(&file, &mut buf[..want]).map_err(io)?;
         // A short chunk means the read loop saw the end of the file.
-        at_end = n < CHUNK;
+        at_end = n < want;
         if n == 0 {
             break;
         }

@@ -177,3 +177,17 @@ pub fn tamper_sql(env: &Env, statement: &str) {
     conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
         .expect("tamper");
 }
+
+/// Regular files anywhere under `dir`.
+pub fn files_under(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            n += files_under(&p);
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
