@@ -19,12 +19,24 @@ def timed(cmd, **kw):
     return time.perf_counter() - t
 
 
+archives = []
+
+
 def athar_ingest(paths):
-    arch = os.path.join(work, "archive")
-    shutil.rmtree(arch, ignore_errors=True)
+    # A fresh folder each run; old ones are removed only at the end of a section, since
+    # creating files right after deleting thousands makes ext4 scan for recently freed
+    # inodes, which would charge the deletion to the next run.
+    arch = os.path.join(work, f"archive-{len(archives)}")
+    archives.append(arch)
     subprocess.run([athar, "--archive", arch, "init"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["sync"], check=True)
     return timed([athar, "--archive", arch, "ingest", *paths])
+
+
+def drop_archives():
+    while archives:
+        shutil.rmtree(archives.pop(), ignore_errors=True)
+    subprocess.run(["sync"], check=True)
 
 
 def peak_rss_kib(cmd):
@@ -58,6 +70,7 @@ try:
         res["athar ingest"].append(athar_ingest([big]))
         res["sha256sum"].append(timed(["sha256sum", big]))
     report("one 1 GiB file (athar includes copy into the store and fsync)", res)
+    drop_archives()
     arch = os.path.join(work, "archive")
     shutil.rmtree(arch, ignore_errors=True)
     subprocess.run([athar, "--archive", arch, "init"], check=True, stdout=subprocess.DEVNULL)
@@ -77,14 +90,15 @@ try:
             files.append(p)
     subprocess.run(["sync"], check=True)
     res = {"athar ingest": [], "openssl dgst -sha256": [], "sha256sum": [], "cp -r + sync (no hashing)": []}
-    copy = os.path.join(work, "copy")
-    for _ in range(runs):
+    for i in range(runs):
         res["openssl dgst -sha256"].append(timed(["openssl", "dgst", "-sha256", *files]))
-        shutil.rmtree(copy, ignore_errors=True)
+        copy = os.path.join(work, f"copy-{i}")
+        archives.append(copy)
         subprocess.run(["sync"], check=True)
         res["cp -r + sync (no hashing)"].append(timed(["sh", "-c", 'cp -r "$0" "$1" && sync', small, copy]))
         res["athar ingest"].append(athar_ingest([small]))
         res["sha256sum"].append(timed(["sha256sum", *files]))
     report("10,000 files of 16 KiB (athar on all cores, peers one process)", res)
+    drop_archives()
 finally:
     shutil.rmtree(work, ignore_errors=True)
