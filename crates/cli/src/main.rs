@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod logcmd;
 mod output;
+mod timestamp;
 
 use athar_core::log::Logger;
 use logcmd::log_command;
@@ -95,6 +96,12 @@ enum Command {
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Get RFC 3161 time-stamp tokens over the latest checkpoint from each configured
+    /// authority (`[[timestamp.tsa]]` in athar.toml) and keep them beside the log.
+    Timestamp {
+        #[arg(long)]
+        json: bool,
+    },
     /// Hand over items as a BagIt bag with their custody proofs (recorded as an export).
     Export {
         /// The bag folder to create (must not exist).
@@ -339,15 +346,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bar.set_position(b)
                 })?;
             bar.finish_and_clear();
+            let cas: Vec<PathBuf> = archive
+                .config
+                .timestamp
+                .tsa
+                .iter()
+                .filter_map(|t| t.ca_file.clone())
+                .collect();
+            let check_token = |token: &[u8], digest: &[u8; 32], _file: &str| {
+                timestamp::check_token(token, digest, &cas)
+            };
             let log = athar_core::verify::verify_log(
                 &archive.catalog,
                 &archive.log,
                 &archive.verifier(),
                 &archive.pseudonym_secret,
+                &check_token,
             )?;
             report.problems.extend(log.problems);
             report.ok = report.problems.is_empty();
-            output::verify_report(&report, log.size, *json)?;
+            output::verify_report(&report, log.size, &log.timestamps, *json)?;
             Ok(if report.ok {
                 ExitCode::SUCCESS
             } else {
@@ -355,6 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Log(cmd) => log_command(&cli, cmd),
+        Command::Timestamp { json } => timestamp::command(&cli, *json),
         Command::Export {
             out,
             case,

@@ -224,14 +224,29 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
 }
 
 /// `athar verify`'s report.
-pub fn verify_report(report: &Report, log_size: u64, json: bool) -> anyhow::Result<()> {
+pub fn verify_report(
+    report: &Report,
+    log_size: u64,
+    timestamps: &[(u64, String, String)],
+    json: bool,
+) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
         let mut v = serde_json::to_value(report)?;
         v["log_size"] = json!(log_size);
+        v["timestamps"] = json!(timestamps
+            .iter()
+            .map(|(size, file, what)| json!({ "log_size": size, "file": file, "token": what }))
+            .collect::<Vec<_>>());
         writeln!(out, "{v}")?;
         return Ok(());
+    }
+    for (size, file, what) in timestamps {
+        writeln!(
+            out,
+            "Time-stamp over the checkpoint at {size} events: {what} ({file})"
+        )?;
     }
     if report.ok {
         writeln!(

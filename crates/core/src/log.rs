@@ -25,6 +25,11 @@ pub trait LogStore: Send + Sync {
     fn write_checkpoint(&self, signed: &[u8]) -> Result<(), StoreError>;
     /// Paths of every tile and entry bundle stored, sorted.
     fn list_tiles(&self) -> Result<Vec<String>, StoreError>;
+    /// Writes a new file beside the log (e.g. `timestamps/<size>/checkpoint`), atomically and
+    /// durably; refuses to replace one that exists.
+    fn write_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Names of the entries in a folder of the log, sorted; empty when it does not exist.
+    fn list(&self, dir: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Why the log could not be read, appended to, or proved from.

@@ -1,6 +1,8 @@
 //! Verification: every blob re-hashed, catalog and store checked against each other.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use athar_tlog::rfc6962::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -40,6 +42,8 @@ pub enum ProblemKind {
     LogMismatch,
     /// A catalog event is not in the custody log.
     Unlogged,
+    /// A time-stamp token, or the checkpoint it covers, does not check out.
+    Timestamp,
 }
 
 /// One problem, naming what it concerns.
@@ -243,8 +247,14 @@ fn check_blob(blobs: &dyn BlobStore, sha: &Sha256, item: Option<&Item>) -> Optio
 pub struct LogReport {
     /// Leaves covered by the signed checkpoint.
     pub size: u64,
+    /// Time-stamp tokens that checked out, as `(tree size, file, what the token says)`.
+    pub timestamps: Vec<(u64, String, String)>,
     pub problems: Vec<Problem>,
 }
+
+/// Checks one RFC 3161 token (DER) over a digest; names the file for messages. Returns what
+/// the token attests (e.g. its time) or why it fails.
+pub type TokenCheck<'a> = &'a dyn Fn(&[u8], &[u8; 32], &str) -> Result<String, String>;
 
 fn log_problem(kind: ProblemKind, item: Option<String>, detail: String) -> Problem {
     Problem {
@@ -263,9 +273,10 @@ pub fn verify_log(
     store: &dyn crate::log::LogStore,
     verifier: &athar_tlog::Ed25519Verifier,
     secret: &[u8],
+    check_token: TokenCheck<'_>,
 ) -> Result<LogReport, StoreError> {
     use athar_tlog::note::NoteVerifier as _;
-    use athar_tlog::rfc6962::{self, Frontier, Hash};
+    use athar_tlog::rfc6962::{self, Frontier};
     use athar_tlog::tile::{self, Tile, TilePath, TILE_WIDTH};
 
     let mut report = LogReport::default();
@@ -365,6 +376,20 @@ pub fn verify_log(
         Ok(())
     };
 
+    // Checkpoints that were time-stamped: `timestamps/<size>/checkpoint` and its tokens.
+    let mut stamped: BTreeMap<u64, Option<Hash>> = BTreeMap::new();
+    for dir in store.list("timestamps")? {
+        match dir.parse::<u64>() {
+            Ok(size) if size <= n => {
+                stamped.insert(size, None);
+            }
+            _ => problems.push(log_problem(
+                ProblemKind::Timestamp,
+                None,
+                format!("timestamps/{dir} does not belong to the signed log (size {n})"),
+            )),
+        }
+    }
     let records = catalog.event_records(0, usize::MAX)?;
     let mut by_seq: HashMap<u64, &crate::storage::EventRecord> =
         records.iter().map(|r| (r.seq, r)).collect();
@@ -407,6 +432,9 @@ pub fn verify_log(
             let leaf = rfc6962::leaf_hash(e);
             frontier.append(leaf, &mut scratch);
             scratch.clear();
+            if let Some(slot) = stamped.get_mut(&frontier.size()) {
+                *slot = Some(frontier.root());
+            }
             leaves.push(leaf.to_vec());
             match by_seq.remove(&seq) {
                 None => problems.push(log_problem(
@@ -466,6 +494,13 @@ pub fn verify_log(
             ));
         }
     }
+    if let Some(slot) = stamped.get_mut(&0) {
+        *slot = Some(rfc6962::empty_root());
+    }
+    for (size, root) in &stamped {
+        check_timestamps(store, verifier, *size, *root, check_token, &mut report)?;
+    }
+    let problems = &mut report.problems;
     // Catalog events beyond the log.
     let mut rest: Vec<_> = by_seq.into_values().filter(|r| r.seq > n).collect();
     rest.sort_by_key(|r| r.seq);
@@ -480,4 +515,49 @@ pub fn verify_log(
         ));
     }
     Ok(report)
+}
+
+/// Checks the tokens stored for the checkpoint at `size`: the checkpoint is signed by this
+/// log and matches the tree (`root`, None when the leaves could not be read), and every
+/// token covers exactly that checkpoint's bytes.
+fn check_timestamps(
+    store: &dyn crate::log::LogStore,
+    verifier: &athar_tlog::Ed25519Verifier,
+    size: u64,
+    root: Option<Hash>,
+    check_token: TokenCheck<'_>,
+    report: &mut LogReport,
+) -> Result<(), StoreError> {
+    use athar_tlog::note::NoteVerifier as _;
+    use sha2::Digest;
+    let dir = format!("timestamps/{size}");
+    let bad = |detail: String| log_problem(ProblemKind::Timestamp, None, detail);
+    let Some(cp_bytes) = store.read(&format!("{dir}/checkpoint"))? else {
+        report
+            .problems
+            .push(bad(format!("{dir}/checkpoint is missing")));
+        return Ok(());
+    };
+    match crate::log::open_checkpoint(&cp_bytes, verifier.name(), verifier) {
+        Ok(cp) if cp.size == size && Some(cp.root) == root => {}
+        Ok(_) => report.problems.push(bad(format!(
+            "{dir}/checkpoint does not match the log at size {size}"
+        ))),
+        Err(e) => report.problems.push(bad(format!("{dir}/checkpoint: {e}"))),
+    }
+    let digest: [u8; 32] = sha2::Sha256::digest(&cp_bytes).into();
+    for name in store.list(&dir)? {
+        if name == "checkpoint" {
+            continue;
+        }
+        let path = format!("{dir}/{name}");
+        let Some(token) = store.read(&path)? else {
+            continue;
+        };
+        match check_token(&token, &digest, &path) {
+            Ok(what) => report.timestamps.push((size, path, what)),
+            Err(why) => report.problems.push(bad(format!("{path}: {why}"))),
+        }
+    }
+    Ok(())
 }

@@ -62,6 +62,32 @@ pub struct Config {
     #[serde(default)]
     pub collector: CollectorSection,
     pub log: LogSection,
+    #[serde(default, skip_serializing_if = "TimestampSection::is_empty")]
+    pub timestamp: TimestampSection,
+}
+
+/// RFC 3161 time-stamping authorities asked by `athar timestamp`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TimestampSection {
+    /// Zero or more authorities, each `{ url = "http://…", ca_file = "…" }`.
+    #[serde(default)]
+    pub tsa: Vec<TsaConfig>,
+}
+
+impl TimestampSection {
+    fn is_empty(&self) -> bool {
+        self.tsa.is_empty()
+    }
+}
+
+/// One time-stamping authority.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TsaConfig {
+    /// Where to send time-stamp requests (plain HTTP; the token is signed).
+    pub url: String,
+    /// The authority's CA certificate (PEM), to check its signature chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -199,6 +225,7 @@ impl Archive {
                 name: opts.collector.clone(),
             },
             log: LogSection { origin },
+            timestamp: TimestampSection::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
             path: root.join(CONFIG_FILE),

@@ -11,7 +11,9 @@ mod blobs;
 mod catalog;
 mod log;
 
-pub use archive::{Access, Archive, ArchiveError, Config, InitOptions, Recovered};
+pub use archive::{
+    Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,
+};
 pub use blobs::FsBlobStore;
 pub use catalog::SqliteCatalog;
 pub use log::FsLogStore;

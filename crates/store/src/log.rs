@@ -169,6 +169,50 @@ impl LogStore for FsLogStore {
         sync_path(&self.root)
     }
 
+    fn write_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let dest = self.resolve(path)?;
+        if dest.exists() {
+            return Err(StoreError::Corrupt(format!("{path} exists already")));
+        }
+        let parent = dest.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let tmp = self.write_temp("new", bytes)?;
+        sync_path(&tmp)?;
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            &dest,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(|e| StoreError::io(&dest, e.into()))?;
+        sync_path(&parent)?;
+        if let Some(pp) = parent.parent() {
+            sync_path(pp)?;
+        }
+        Ok(())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        let d = self.resolve(dir)?;
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(d, e)),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            out.push(
+                e.map_err(io(&d))?
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn list_tiles(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         let mut stack = vec![self.root.join("tile")];

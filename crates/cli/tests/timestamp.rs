@@ -1,0 +1,120 @@
+//! RFC 3161 trusted time over the custody log's checkpoints, against a real local TSA
+//! (`openssl ts -reply` behind a tiny HTTP server started by the test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use athar_timestamp::testing::{LocalTsa, Mode};
+use common::Env;
+
+fn configure(env: &Env, tsa: &LocalTsa) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.archive.join("athar.toml"))
+        .unwrap();
+    writeln!(
+        f,
+        "\n[[timestamp.tsa]]\nurl = \"{}\"\nca_file = \"{}\"",
+        tsa.url(),
+        tsa.ca_file().display()
+    )
+    .unwrap();
+}
+
+fn ingest_some(env: &Env, name: &str, seed: u64) {
+    let src = env.path(name);
+    common::make_files(&src, 4, 2000, seed);
+    assert!(env.run_paths(&["ingest"], &[&src]).status.success());
+}
+
+#[test]
+fn tokens_over_checkpoints_are_stored_and_verified() {
+    let Some(tsa) = LocalTsa::start() else { return };
+    let env = Env::new();
+    // Nothing configured: a clear input error.
+    let out = env.run(&["timestamp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no time-stamping authority configured"));
+
+    configure(&env, &tsa);
+    ingest_some(&env, "a", 1);
+    let out = env.run(&["timestamp", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signature_verified"], true, "{v}");
+    assert_eq!(v["log_size"], 4);
+    ingest_some(&env, "b", 2);
+    assert!(env.run(&["timestamp"]).status.success());
+    let (code, v) = env.verify();
+    assert_eq!(code, 0, "{v}");
+    let stamps = v["timestamps"].as_array().unwrap();
+    assert_eq!(stamps.len(), 2, "{v}");
+    assert!(
+        stamps
+            .iter()
+            .all(|s| s["token"].as_str().unwrap().contains("signature verified")),
+        "{v}"
+    );
+
+    // A token altered.
+    let dir = env.archive.join("log/timestamps/4");
+    let token = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tsr"))
+        .unwrap();
+    let original = std::fs::read(&token).unwrap();
+    let mut perm = std::fs::metadata(&token).unwrap().permissions();
+    perm.set_mode(0o644);
+    std::fs::set_permissions(&token, perm.clone()).unwrap();
+    // The last bytes are the authority's signature value.
+    let mut bad = original.clone();
+    let at = bad.len() - 3;
+    bad[at] ^= 0x01;
+    std::fs::write(&token, &bad).unwrap();
+    let (code, v) = env.verify();
+    assert_eq!(code, 1);
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "timestamp"),
+        "{v}"
+    );
+    std::fs::write(&token, &original).unwrap();
+    env.assert_verifies();
+
+    // The time-stamped checkpoint replaced by the later one: no longer what was stamped.
+    let cp = dir.join("checkpoint");
+    std::fs::set_permissions(&cp, perm).unwrap();
+    let later = std::fs::read(env.archive.join("log/checkpoint")).unwrap();
+    std::fs::write(&cp, later).unwrap();
+    let (code, v) = env.verify();
+    assert_eq!(code, 1);
+    assert!(v.to_string().contains("timestamps/4"), "{v}");
+}
+
+#[test]
+fn refusing_or_unreachable_authority_is_reported() {
+    let Some(tsa) = LocalTsa::start() else { return };
+    let env = Env::new();
+    configure(&env, &tsa);
+    ingest_some(&env, "a", 3);
+    tsa.set_mode(Mode::Reject);
+    let out = env.run(&["timestamp"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(tsa.url()) && err.contains("refused"), "{err}");
+    // Nothing half-stored: verify still passes (a stamped checkpoint with no token is fine).
+    env.assert_verifies();
+}
