@@ -27,12 +27,6 @@ enum Outcome {
     Err(ProofError),
 }
 
-/// Vectors whose expected success relies on comparing non-hash byte strings for
-/// equality; our API takes typed 32-byte hashes, so these are refused as `NotAHash`.
-const TYPED_HASH_DEVIATIONS: &[&str] = &[
-    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "subtreeconsistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-];
 
 fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -72,11 +66,6 @@ fn check(root: &Path, path: &Path, want_err: bool, expected: Outcome, got: Outco
         .expect("prefix")
         .to_string_lossy()
         .into_owned();
-    if TYPED_HASH_DEVIATIONS.contains(&rel.as_str()) {
-        assert!(!want_err, "{rel}: deviation list is for positive vectors");
-        assert_eq!(got, Outcome::NotAHash, "{rel}");
-        return false;
-    }
     assert_eq!(
         want_err,
         got != Outcome::Ok,
@@ -230,7 +219,19 @@ fn run_consistency(kind: &str, subtree: bool) -> (usize, usize) {
         // For the empty subtree the tree root is irrelevant (the API ignores it), so a
         // vector's non-hash placeholder there is replaced by zeros.
         let root2 = to_hash(&v.root2).or(empty_subtree.then_some([0u8; 32]));
-        let parsed = (|| Some((to_hash(&v.root1)?, root2?, to_hashes(&v.proof)?)))();
+        // Equal sizes with an empty proof only ask whether the two roots are the same
+        // bytes. A few vectors use short placeholder strings there; our API takes 32-byte
+        // hashes, so byte-equal placeholders stand in as one and the same hash.
+        let same_size_placeholders = end == size
+            && v.proof.as_ref().is_some_and(Vec::is_empty)
+            && v.root1 == v.root2
+            && to_hash(&v.root1).is_none();
+        let (root1, root2) = if same_size_placeholders {
+            (Some([0x5a; 32]), Some([0x5a; 32]))
+        } else {
+            (to_hash(&v.root1), root2)
+        };
+        let parsed = (|| Some((root1?, root2?, to_hashes(&v.proof)?)))();
         let proof_len = v.proof.as_ref().map_or(0, Vec::len);
         let expected = if !subtree && end > size {
             Outcome::Err(ProofError::SizeOrder {
@@ -313,11 +314,11 @@ fn subtree_inclusion_vectors() {
 #[test]
 fn consistency_vectors() {
     let (passed, total) = run_consistency("consistency", false);
-    assert_eq!(passed + usize::from(total > 0), total);
+    assert_eq!(passed, total);
 }
 
 #[test]
 fn subtree_consistency_vectors() {
     let (passed, total) = run_consistency("subtreeconsistency", true);
-    assert_eq!(passed + usize::from(total > 0), total);
+    assert_eq!(passed, total);
 }
