@@ -11,6 +11,7 @@ use athar_core::{Catalog, CoreError, EventDetails, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
+mod analyze;
 mod logcmd;
 mod output;
 mod timestamp;
@@ -62,6 +63,9 @@ enum Command {
         /// A note recorded with each file's custody event.
         #[arg(long)]
         note: Option<String>,
+        /// Wait for the background jobs (fingerprints) of what was ingested.
+        #[arg(long)]
+        wait: bool,
         /// Files and folders to preserve.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -96,6 +100,14 @@ enum Command {
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Background jobs (fingerprints of images and videos): progress and failures.
+    Jobs {
+        /// Run the queued jobs now (until none is left).
+        #[arg(long)]
+        run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Get RFC 3161 time-stamp tokens over the latest checkpoint from each configured
     /// authority (`[[timestamp.tsa]]` in athar.toml) and keep them beside the log.
     Timestamp {
@@ -228,6 +240,31 @@ fn open(cli: &Cli, access: Access) -> anyhow::Result<Archive> {
         .with_context(|| format!("opening archive {}", cli.archive.display()))
 }
 
+/// Runs the queued jobs, reporting each failure on stderr.
+fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
+    let analyzer = analyze::MediaAnalyzer::default();
+    let summary = athar_core::jobs::run(
+        &mut archive.catalog,
+        &archive.blobs,
+        &analyzer,
+        &mut |job, r| {
+            if let Err(e) = r {
+                eprintln!(
+                    "athar: job {} ({}) on item {}: {e}",
+                    job.id, job.kind, job.item
+                );
+            }
+        },
+    )?;
+    if !json {
+        eprintln!(
+            "Jobs: {} done, {} failed, {} to retry.",
+            summary.done, summary.failed, summary.retried
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init { name, collector } => {
@@ -252,6 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             case,
             source,
             note,
+            wait,
             paths,
         } => {
             let mut archive = open(&cli, Access::Write)?;
@@ -271,15 +309,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 threads: 0,
             };
             let mut out = output::IngestOutput::new(*json);
+            let mut new_items = Vec::new();
             let summary = athar_core::ingest::ingest(
                 &mut archive.catalog as &mut dyn Catalog,
                 &archive.blobs,
                 Some(&mut logger),
                 paths,
                 &opts,
-                &mut |p: Progress<'_>| out.progress(p),
+                &mut |p: Progress<'_>| {
+                    if let Progress::Stored(s) = &p {
+                        if s.entry.new {
+                            new_items.push(s.entry.item.clone());
+                        }
+                    }
+                    out.progress(p)
+                },
             )?;
             out.finish(&summary);
+            athar_core::jobs::enqueue_for(&mut archive.catalog, &new_items)?;
+            if *wait {
+                run_jobs(&mut archive, *json)?;
+            }
             Ok(if summary.failed > 0 {
                 ExitCode::from(EXIT_INPUT)
             } else {
@@ -374,6 +424,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Log(cmd) => log_command(&cli, cmd),
         Command::Timestamp { json } => timestamp::command(&cli, *json),
+        Command::Jobs { run, json } => {
+            if *run {
+                let mut archive = open(&cli, Access::Write)?;
+                archive
+                    .recover()
+                    .context("recovering an interrupted ingest")?;
+                // Images and videos without a job (e.g. ingest stopped before queuing) get one.
+                let items = archive.catalog.items()?;
+                athar_core::jobs::enqueue_for(&mut archive.catalog, &items)?;
+                run_jobs(&mut archive, *json)?;
+                output::jobs(&archive.catalog, *json)?;
+            } else {
+                let archive = open(&cli, Access::Read)?;
+                output::jobs(&archive.catalog, *json)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export {
             out,
             case,

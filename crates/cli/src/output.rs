@@ -128,11 +128,17 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let events = catalog.events(&item.id)?;
     let cases = catalog.cases_of(&item.id)?;
     let received = catalog.received_custody(&item.id)?;
+    let prints = catalog.fingerprints(&item.id)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        let v =
-            json!({ "item": item, "cases": cases, "events": events, "received_custody": received });
+        let v = json!({
+            "item": item,
+            "cases": cases,
+            "fingerprints": prints,
+            "events": events,
+            "received_custody": received,
+        });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
@@ -143,6 +149,19 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     writeln!(out, "Preserved   {}", item.created_at)?;
     if !cases.is_empty() {
         writeln!(out, "Cases       {}", cases.join(", "))?;
+    }
+    for f in &prints {
+        let first = f.data.lines().next().unwrap_or_default();
+        let n = f.data.lines().count();
+        match f.algorithm.as_str() {
+            "pdq" => writeln!(out, "PDQ         {first}")?,
+            _ => writeln!(
+                out,
+                "{:<11} {n} frame hash(es), first {first}",
+                f.algorithm.to_uppercase()
+            )?,
+        }
+        writeln!(out, "            ({}; {})", f.algorithm_version, f.decoder)?;
     }
     writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
     for e in &events {
@@ -313,5 +332,47 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
             "NOT VERIFIED: see above."
         }
     )?;
+    Ok(())
+}
+
+/// `athar jobs`: counts by state, then every job not done.
+pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
+    let jobs = catalog.jobs()?;
+    let mut counts = std::collections::BTreeMap::new();
+    for j in &jobs {
+        *counts.entry(j.state.clone()).or_insert(0u64) += 1;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let pending: Vec<_> = jobs.iter().filter(|j| j.state != "done").collect();
+        writeln!(out, "{}", json!({ "counts": counts, "jobs": pending }))?;
+        return Ok(());
+    }
+    let line: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    writeln!(
+        out,
+        "Jobs: {}",
+        if line.is_empty() {
+            "none".to_owned()
+        } else {
+            line.join(", ")
+        }
+    )?;
+    for j in jobs.iter().filter(|j| j.state != "done") {
+        writeln!(
+            out,
+            "  #{} {} {} item {} (attempts {}){}",
+            j.id,
+            j.kind,
+            j.state,
+            j.item,
+            j.attempts,
+            j.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        )?;
+    }
     Ok(())
 }

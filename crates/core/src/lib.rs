@@ -10,6 +10,7 @@ pub mod custody;
 mod error;
 pub mod handover;
 pub mod ingest;
+pub mod jobs;
 pub mod log;
 pub mod media_type;
 mod model;
@@ -23,8 +24,8 @@ pub use model::{
     Sighting, TOOL_VERSION,
 };
 pub use storage::{
-    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, PendingBlob, ReceivedCustody,
-    RecordedEntry,
+    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, Fingerprint, Job, PendingBlob,
+    ReceivedCustody, RecordedEntry,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

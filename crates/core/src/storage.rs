@@ -70,6 +70,9 @@ pub trait BlobStore: Send + Sync {
     fn clear_temporary(&self) -> Result<usize, StoreError>;
     /// Everything the store holds.
     fn list(&self) -> Result<BlobListing, StoreError>;
+    /// A local file holding the blob, for decoders that need a path (None when the backend
+    /// has none).
+    fn local_path(&self, sha256: &Sha256) -> Option<std::path::PathBuf>;
 }
 
 /// One file's outcome to record: a new item or a new sighting of an existing one.
@@ -115,6 +118,31 @@ pub struct ReceivedCustody {
     pub verified: bool,
     /// The sender's detail record for the event, as received (JSON).
     pub details: String,
+}
+
+/// A background job on an item (fingerprints for now).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Job {
+    pub id: u64,
+    pub item: ItemId,
+    pub kind: String,
+    pub state: String,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A fingerprint of an item, with what made it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fingerprint {
+    /// `pdq` or `vpdq`.
+    pub algorithm: String,
+    /// The algorithm's implementation version.
+    pub algorithm_version: String,
+    /// The decoder that produced the pixels (e.g. the FFmpeg version), or `-`.
+    pub decoder: String,
+    /// The fingerprint itself: for `pdq` `<hex> <quality>`, for `vpdq` reference lines.
+    pub data: String,
 }
 
 /// The catalog: items, custody events, and the bookkeeping that makes ingest crash-safe.
@@ -167,6 +195,23 @@ pub trait Catalog: Send {
     ) -> Result<(), StoreError>;
     /// The sender custody records kept for an item.
     fn received_custody(&self, item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError>;
+    /// Queues a job per (item, kind) unless one exists.
+    fn enqueue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<(), StoreError>;
+    /// Claims the next queued job (state `running`, one more attempt); None when none is left.
+    /// Jobs left `running` by a process that died are queued again first.
+    fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError>;
+    /// Records a job's outcome: its fingerprints (state `done`) or its error (`failed` after
+    /// `max_attempts`, else queued again).
+    fn finish_job(
+        &mut self,
+        job: &Job,
+        outcome: Result<&[Fingerprint], &str>,
+        max_attempts: u32,
+    ) -> Result<(), StoreError>;
+    /// Every job, in order.
+    fn jobs(&self) -> Result<Vec<Job>, StoreError>;
+    /// An item's fingerprints.
+    fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
     /// The items of a case, oldest first. `NotFound` when there is no such case.
     fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError>;
     /// Events with `seq > after`, in order, at most `limit`.

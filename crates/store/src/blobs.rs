@@ -268,6 +268,11 @@ impl BlobStore for FsBlobStore {
         Ok(n)
     }
 
+    fn local_path(&self, sha256: &Sha256) -> Option<PathBuf> {
+        let p = self.path_of(sha256);
+        p.is_file().then_some(p)
+    }
+
     fn list(&self) -> Result<BlobListing, StoreError> {
         let mut out = BlobListing::default();
         let top = self.root.join("sha256");

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use athar_core::{
-    Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Item, ItemId, NewItem,
-    ReceivedCustody, RecordedEntry, Sha256, StoreError,
+    Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Fingerprint, Item, ItemId, Job,
+    NewItem, ReceivedCustody, RecordedEntry, Sha256, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -58,6 +58,27 @@ const MIGRATIONS: &[&str] = &[
         verified  INTEGER NOT NULL,
         details   TEXT NOT NULL,
         PRIMARY KEY (item_id, origin, seq)
+    );",
+    // 4: background jobs and the fingerprints they make.
+    "CREATE TABLE jobs (
+        id          INTEGER PRIMARY KEY,
+        item_id     TEXT NOT NULL REFERENCES items(id),
+        kind        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (item_id, kind)
+    );
+    CREATE INDEX jobs_by_state ON jobs(state, id);
+    CREATE TABLE fingerprints (
+        item_id            TEXT NOT NULL REFERENCES items(id),
+        algorithm          TEXT NOT NULL,
+        algorithm_version  TEXT NOT NULL,
+        decoder            TEXT NOT NULL,
+        data               TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        PRIMARY KEY (item_id, algorithm)
     );",
 ];
 
@@ -533,6 +554,154 @@ impl Catalog for SqliteCatalog {
                     proof: r.get(4)?,
                     verified: r.get(5)?,
                     details: r.get(6)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn enqueue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<(), StoreError> {
+        let now = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO jobs (item_id, kind, state, updated_at) VALUES (?1, ?2, 'queued', ?3)",
+                )
+                .map_err(db)?;
+            for (item, kind) in jobs {
+                st.execute(params![item.as_str(), kind, now]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
+        let now = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        // Only one writer holds the archive: anything still `running` was interrupted.
+        tx.execute(
+            "UPDATE jobs SET state = CASE WHEN attempts >= ?1 THEN 'failed' ELSE 'queued' END,
+                    error = COALESCE(error, 'interrupted') WHERE state = 'running'",
+            [max_attempts],
+        )
+        .map_err(db)?;
+        let job = tx
+            .query_row(
+                "SELECT id, item_id, kind, attempts FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((id, item, kind, attempts)) = job else {
+            tx.commit().map_err(db)?;
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Some(Job {
+            id: id as u64,
+            item: ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?,
+            kind,
+            state: "running".to_owned(),
+            attempts: attempts + 1,
+            error: None,
+        }))
+    }
+
+    fn finish_job(
+        &mut self,
+        job: &Job,
+        outcome: Result<&[Fingerprint], &str>,
+        max_attempts: u32,
+    ) -> Result<(), StoreError> {
+        let now = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        match outcome {
+            Ok(prints) => {
+                for f in prints {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO fingerprints (item_id, algorithm, algorithm_version, decoder, data, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![job.item.as_str(), f.algorithm, f.algorithm_version, f.decoder, f.data, now],
+                    )
+                    .map_err(db)?;
+                }
+                tx.execute(
+                    "UPDATE jobs SET state = 'done', error = NULL, updated_at = ?2 WHERE id = ?1",
+                    params![job.id as i64, now],
+                )
+                .map_err(db)?;
+            }
+            Err(e) => {
+                let state = if job.attempts >= max_attempts {
+                    "failed"
+                } else {
+                    "queued"
+                };
+                tx.execute(
+                    "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![job.id as i64, state, e, now],
+                )
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, item_id, kind, state, attempts, error FROM jobs ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, u32>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, item, kind, state, attempts, error) = r.map_err(db)?;
+            out.push(Job {
+                id: id as u64,
+                item: ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?,
+                kind,
+                state,
+                attempts,
+                error,
+            });
+        }
+        Ok(out)
+    }
+
+    fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT algorithm, algorithm_version, decoder, data FROM fingerprints WHERE item_id = ?1 ORDER BY algorithm",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([item.as_str()], |r| {
+                Ok(Fingerprint {
+                    algorithm: r.get(0)?,
+                    algorithm_version: r.get(1)?,
+                    decoder: r.get(2)?,
+                    data: r.get(3)?,
                 })
             })
             .map_err(db)?;

@@ -27,7 +27,6 @@ enum Outcome {
     Err(ProofError),
 }
 
-
 fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(s)

@@ -1,0 +1,69 @@
+//! The fingerprint jobs' worker: PDQ for images (decoded in-process by the pure-Rust `image`
+//! crate), vPDQ for videos (frames from an FFmpeg child process under time and memory limits).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use athar_core::jobs::Analyzer;
+use athar_core::{Fingerprint, Item};
+use athar_media::{pdq, vpdq};
+
+/// Version of the fingerprint implementation recorded beside every fingerprint.
+const ALGORITHM_VERSION: &str = concat!(
+    "athar-media ",
+    env!("CARGO_PKG_VERSION"),
+    " (reference-compatible)"
+);
+
+#[derive(Debug, Default)]
+pub struct MediaAnalyzer {
+    ffmpeg: OnceLock<String>,
+}
+
+impl MediaAnalyzer {
+    /// The first line of `ffmpeg -version`, or `ffmpeg (version unknown)`.
+    fn ffmpeg_version(&self) -> &str {
+        self.ffmpeg.get_or_init(|| {
+            std::process::Command::new("ffmpeg")
+                .arg("-version")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.lines().next().map(str::to_owned))
+                .unwrap_or_else(|| "ffmpeg (version unknown)".to_owned())
+        })
+    }
+}
+
+impl Analyzer for MediaAnalyzer {
+    fn fingerprints(&self, item: &Item, path: &Path) -> Result<Vec<Fingerprint>, String> {
+        if item.media_type.starts_with("image/") {
+            let r = pdq::hash_image_file(path).map_err(|e| e.to_string())?;
+            let mut data = format!("{} {}\n", r.hash, r.quality);
+            for h in r.dihedral.to_array() {
+                data.push_str(&format!("{h}\n"));
+            }
+            Ok(vec![Fingerprint {
+                algorithm: "pdq".into(),
+                algorithm_version: ALGORITHM_VERSION.into(),
+                decoder: "image-rs (in-process)".into(),
+                data,
+            }])
+        } else if item.media_type.starts_with("video/") {
+            let frames =
+                vpdq::hash_video(path, &vpdq::VpdqOptions::default()).map_err(|e| e.to_string())?;
+            if frames.is_empty() {
+                return Err("no video frames could be decoded".into());
+            }
+            let data: String = frames.iter().map(|f| f.to_line() + "\n").collect();
+            Ok(vec![Fingerprint {
+                algorithm: "vpdq".into(),
+                algorithm_version: ALGORITHM_VERSION.into(),
+                decoder: self.ffmpeg_version().to_owned(),
+                data,
+            }])
+        } else {
+            Ok(Vec::new())
+        }
+    }
+}
