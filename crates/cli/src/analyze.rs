@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use athar_core::jobs::Analyzer;
+use athar_core::jobs::{Analysis, Analyzer};
 use athar_core::{Fingerprint, Item};
 use athar_media::{pdq, vpdq};
 
@@ -36,6 +36,15 @@ impl MediaAnalyzer {
 }
 
 impl Analyzer for MediaAnalyzer {
+    fn analyze(&self, item: &Item, path: &Path) -> Result<Analysis, String> {
+        Ok(Analysis {
+            records: self.fingerprints(item, path)?,
+            derived: Vec::new(),
+        })
+    }
+}
+
+impl MediaAnalyzer {
     fn fingerprints(&self, item: &Item, path: &Path) -> Result<Vec<Fingerprint>, String> {
         if item.media_type.starts_with("image/") {
             let r = pdq::hash_image_file(path).map_err(|e| e.to_string())?;

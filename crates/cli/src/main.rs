@@ -243,10 +243,18 @@ fn open(cli: &Cli, access: Access) -> anyhow::Result<Archive> {
 /// Runs the queued jobs, reporting each failure on stderr.
 fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
     let analyzer = analyze::MediaAnalyzer::default();
+    let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
+    let mut logger = Logger {
+        log,
+        secret: archive.pseudonym_secret.clone(),
+    };
+    let actor = archive.collector();
     let summary = athar_core::jobs::run(
         &mut archive.catalog,
         &archive.blobs,
+        Some(&mut logger),
         &analyzer,
+        &actor,
         &mut |job, r| {
             if let Err(e) = r {
                 eprintln!(

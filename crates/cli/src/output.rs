@@ -95,6 +95,7 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             .first()
             .and_then(|e| match &e.details {
                 EventDetails::Sighting(s) => Some(s.original_name.clone()),
+                EventDetails::Derived(d) => Some(format!("{} of {}", d.role, d.source)),
                 EventDetails::Access(_) | EventDetails::Export(_) | EventDetails::Transfer(_) => {
                     None
                 }
@@ -175,6 +176,11 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         )?;
         let s = match &e.details {
             EventDetails::Sighting(s) => s,
+            EventDetails::Derived(d) => {
+                writeln!(out, "      made    {} from item {}", d.role, d.source)?;
+                writeln!(out, "      tool    {}", d.tool_version)?;
+                continue;
+            }
             EventDetails::Export(x) => {
                 writeln!(out, "      package {} ({} item(s))", x.package, x.items)?;
                 if let Some(t) = &x.to {

@@ -283,26 +283,14 @@ impl Committer<'_, '_> {
             e.at.clone_from(&at);
             annotate(&mut e.sighting, self.opts);
         }
-        // (1) bytes durable, (2) intent durable, (3) names durable, (4) rows durable.
-        let published = (|| {
-            self.blobs.sync(&mut pending)?;
-            let shas: Vec<Sha256> = pending.iter().map(|b| b.sha256).collect();
-            self.catalog.add_pending(&shas)?;
-            self.blobs.publish(std::mem::take(&mut pending))
-        })();
-        if let Err(e) = published {
-            for b in pending {
-                self.blobs.abandon(b);
-            }
-            return Err(e.into());
-        }
-        let logged_through = self.logger.as_ref().map_or(0, |l| l.log.size());
-        let recorded = self
-            .catalog
-            .record(&entries, self.opts.case.as_deref(), logged_through)?;
-        if let Some(l) = self.logger.as_deref_mut() {
-            l.catch_up(self.catalog)?;
-        }
+        let recorded = commit(
+            self.catalog,
+            self.blobs,
+            self.logger.as_deref_mut(),
+            pending,
+            &entries,
+            self.opts.case.as_deref(),
+        )?;
         for (entry, path) in recorded.into_iter().zip(paths) {
             self.summary.stored += 1;
             self.summary.bytes += entry.item.size;
@@ -313,6 +301,37 @@ impl Committer<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Makes pending blobs and their catalog rows durable and logged, in the order that keeps
+/// a crash harmless: (1) bytes durable, (2) intent durable, (3) names durable, (4) rows
+/// durable, (5) events in the custody log.
+pub(crate) fn commit(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: Option<&mut Logger<'_>>,
+    mut pending: Vec<PendingBlob>,
+    entries: &[NewItem],
+    case: Option<&str>,
+) -> Result<Vec<RecordedEntry>, CoreError> {
+    let published = (|| {
+        blobs.sync(&mut pending)?;
+        let shas: Vec<Sha256> = pending.iter().map(|b| b.sha256).collect();
+        catalog.add_pending(&shas)?;
+        blobs.publish(std::mem::take(&mut pending))
+    })();
+    if let Err(e) = published {
+        for b in pending {
+            blobs.abandon(b);
+        }
+        return Err(e.into());
+    }
+    let logged_through = logger.as_ref().map_or(0, |l| l.log.size());
+    let recorded = catalog.record(entries, case, logged_through)?;
+    if let Some(l) = logger {
+        l.catch_up(catalog)?;
+    }
+    Ok(recorded)
 }
 
 /// A file read, hashed and copied to a pending blob.
@@ -540,6 +559,7 @@ fn preserve(
         sha256: sha,
         size,
         media_type: media_type.unwrap_or_else(|| crate::media_type::detect(&[], size)),
+        derived: None,
         sighting: Sighting {
             original_name: path
                 .file_name()

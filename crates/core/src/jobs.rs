@@ -5,9 +5,12 @@
 
 use std::path::Path;
 
+use sha2::Digest;
+
 use crate::error::CoreError;
-use crate::model::Item;
-use crate::storage::{BlobStore, Catalog, Fingerprint, Job};
+use crate::log::Logger;
+use crate::model::{Derived, Item, NewItem, Sha256, Sighting, TOOL_VERSION};
+use crate::storage::{BlobStore, Catalog, Fingerprint, Job, RecordedEntry};
 
 /// Attempts before a job is recorded as failed.
 pub const MAX_ATTEMPTS: u32 = 2;
@@ -15,10 +18,67 @@ pub const MAX_ATTEMPTS: u32 = 2;
 /// The job kind that computes fingerprints.
 pub const FINGERPRINT: &str = "fingerprint";
 
-/// Computes fingerprints of an item's bytes at `path`.
+/// A file Athar made from an item, to be stored as a derived item.
+#[derive(Debug, Clone)]
+pub struct DerivedFile {
+    /// What it is, e.g. `review-thumbnail-blurred`.
+    pub role: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What analysing an item produced.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// Fingerprints and metadata records, each with the versions that made it.
+    pub records: Vec<Fingerprint>,
+    /// Files made from the item (review images).
+    pub derived: Vec<DerivedFile>,
+}
+
+/// Analyses an item's bytes at `path`.
 pub trait Analyzer {
-    /// The fingerprints, or why there are none.
-    fn fingerprints(&self, item: &Item, path: &Path) -> Result<Vec<Fingerprint>, String>;
+    /// What could be computed, or why nothing could.
+    fn analyze(&self, item: &Item, path: &Path) -> Result<Analysis, String>;
+}
+
+/// Stores bytes Athar made from `source` as an item with a `derived` custody event (an
+/// identical earlier derivative gets the event too), durable and logged like an ingest.
+pub fn store_derived(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: Option<&mut Logger<'_>>,
+    source: &Item,
+    file: &DerivedFile,
+    actor: &str,
+) -> Result<RecordedEntry, CoreError> {
+    let sha = Sha256(sha2::Sha256::digest(&file.bytes).into());
+    let mut writer = blobs.writer(file.bytes.len() as u64)?;
+    writer.write_chunk(file.bytes.clone())?;
+    let pending = writer.finish(sha)?;
+    let entry = NewItem {
+        sha256: sha,
+        size: file.bytes.len() as u64,
+        media_type: file.media_type.clone(),
+        sighting: Sighting {
+            original_name: file.role.clone(),
+            collector: actor.to_owned(),
+            tool_version: TOOL_VERSION.to_owned(),
+            ..Sighting::default()
+        },
+        derived: Some(Derived {
+            source: source.id.clone(),
+            role: file.role.clone(),
+            tool_version: TOOL_VERSION.to_owned(),
+        }),
+        at: crate::now_rfc3339(),
+    };
+    let mut recorded =
+        crate::ingest::commit(catalog, blobs, logger, vec![pending], &[entry], None)?;
+    recorded.pop().ok_or_else(|| CoreError::Input {
+        path: file.role.clone().into(),
+        message: "nothing recorded".into(),
+    })
 }
 
 /// Whether items of this media type get fingerprints.
@@ -45,25 +105,30 @@ pub struct RunSummary {
     pub retried: u64,
 }
 
-/// Runs queued jobs until none is left.
+/// Runs queued jobs until none is left; derived files are stored (and logged) as items.
 pub fn run(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
+    mut logger: Option<&mut Logger<'_>>,
     analyzer: &dyn Analyzer,
+    actor: &str,
     progress: &mut dyn FnMut(&Job, Result<usize, &str>),
 ) -> Result<RunSummary, CoreError> {
     let mut summary = RunSummary::default();
     while let Some(job) = catalog.claim_job(MAX_ATTEMPTS)? {
         let item = catalog.resolve(job.item.as_str())?;
         let outcome = match blobs.local_path(&item.sha256) {
-            Some(path) => analyzer.fingerprints(&item, &path),
+            Some(path) => analyzer.analyze(&item, &path),
             None => Err("the blob store cannot hand this blob to a decoder".to_owned()),
         };
         match &outcome {
-            Ok(prints) => {
-                catalog.finish_job(&job, Ok(prints), MAX_ATTEMPTS)?;
+            Ok(analysis) => {
+                for file in &analysis.derived {
+                    store_derived(catalog, blobs, logger.as_deref_mut(), &item, file, actor)?;
+                }
+                catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
                 summary.done += 1;
-                progress(&job, Ok(prints.len()));
+                progress(&job, Ok(analysis.records.len() + analysis.derived.len()));
             }
             Err(e) => {
                 catalog.finish_job(&job, Err(e), MAX_ATTEMPTS)?;

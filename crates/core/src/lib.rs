@@ -20,8 +20,8 @@ pub mod verify;
 
 pub use error::{CoreError, StoreError};
 pub use model::{
-    Access, CaseName, CustodyEvent, EventDetails, EventKind, Export, Item, ItemId, NewItem, Sha256,
-    Sighting, TOOL_VERSION,
+    Access, CaseName, CustodyEvent, Derived, EventDetails, EventKind, Export, Item, ItemId,
+    NewItem, Sha256, Sighting, TOOL_VERSION,
 };
 pub use storage::{
     BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, Fingerprint, Job, PendingBlob,

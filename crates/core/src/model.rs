@@ -148,6 +148,8 @@ pub enum EventKind {
     Export,
     /// The item was received in a package from another archive.
     Transfer,
+    /// The item was made by Athar from another item (e.g. a review image).
+    Derived,
 }
 
 impl EventKind {
@@ -159,6 +161,7 @@ impl EventKind {
             EventKind::Access => "access",
             EventKind::Export => "export",
             EventKind::Transfer => "transfer",
+            EventKind::Derived => "derived",
         }
     }
 
@@ -170,6 +173,7 @@ impl EventKind {
             "access" => Some(EventKind::Access),
             "export" => Some(EventKind::Export),
             "transfer" => Some(EventKind::Transfer),
+            "derived" => Some(EventKind::Derived),
             _ => None,
         }
     }
@@ -241,6 +245,17 @@ pub struct Transfer {
     pub tool_version: String,
 }
 
+/// What an item was made from and how: recorded with every derived item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    /// The item it was made from.
+    pub source: ItemId,
+    /// What it is, e.g. `review-thumbnail-blurred`.
+    pub role: String,
+    /// The software that made it.
+    pub tool_version: String,
+}
+
 /// What an event records beyond who and when; its shape follows the event kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -253,6 +268,8 @@ pub enum EventDetails {
     Export(Export),
     /// For `transfer`.
     Transfer(Transfer),
+    /// For `derived`.
+    Derived(Derived),
 }
 
 impl EventDetails {
@@ -263,6 +280,7 @@ impl EventDetails {
             EventDetails::Access(a) => serde_json::to_string(a),
             EventDetails::Export(e) => serde_json::to_string(e),
             EventDetails::Transfer(t) => serde_json::to_string(t),
+            EventDetails::Derived(d) => serde_json::to_string(d),
         }
         .unwrap_or_default()
     }
@@ -276,6 +294,7 @@ impl EventDetails {
             EventKind::Access => serde_json::from_str(json).ok().map(EventDetails::Access),
             EventKind::Export => serde_json::from_str(json).ok().map(EventDetails::Export),
             EventKind::Transfer => serde_json::from_str(json).ok().map(EventDetails::Transfer),
+            EventKind::Derived => serde_json::from_str(json).ok().map(EventDetails::Derived),
         }
     }
 }
@@ -299,7 +318,10 @@ pub struct NewItem {
     pub sha256: Sha256,
     pub size: u64,
     pub media_type: String,
+    /// For collected files: how they were found (the collector is the event's actor).
     pub sighting: Sighting,
+    /// For files Athar made from another item (review images): what and from which.
+    pub derived: Option<Derived>,
     pub at: String,
 }
 

@@ -80,6 +80,14 @@ const MIGRATIONS: &[&str] = &[
         created_at         TEXT NOT NULL,
         PRIMARY KEY (item_id, algorithm)
     );",
+    // 5: items made from other items (review images).
+    "CREATE TABLE derived_items (
+        item_id    TEXT NOT NULL REFERENCES items(id),
+        source_id  TEXT NOT NULL REFERENCES items(id),
+        role       TEXT NOT NULL,
+        PRIMARY KEY (item_id, source_id, role)
+    );
+    CREATE INDEX derived_by_source ON derived_items(source_id);",
 ];
 
 /// A catalog in one SQLite file.
@@ -307,12 +315,24 @@ impl Catalog for SqliteCatalog {
                         (item, true)
                     }
                 };
-                let kind = if new {
-                    EventKind::Ingest
-                } else {
-                    EventKind::Sighting
+                let (kind, details) = match &e.derived {
+                    Some(d) => {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO derived_items (item_id, source_id, role) VALUES (?1, ?2, ?3)",
+                            params![item.id.as_str(), d.source.as_str(), d.role],
+                        )
+                        .map_err(db)?;
+                        (EventKind::Derived, EventDetails::Derived(d.clone()))
+                    }
+                    None if new => (
+                        EventKind::Ingest,
+                        EventDetails::Sighting(e.sighting.clone()),
+                    ),
+                    None => (
+                        EventKind::Sighting,
+                        EventDetails::Sighting(e.sighting.clone()),
+                    ),
                 };
-                let details = EventDetails::Sighting(e.sighting.clone());
                 let sighting = details.to_json();
                 insert_event
                     .execute(params![
