@@ -12,6 +12,7 @@ use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
 mod logcmd;
+mod media;
 mod output;
 
 use athar_core::log::Logger;
@@ -91,6 +92,10 @@ enum Command {
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// PDQ perceptual hashes of image files (no archive needed).
+    Pdq(media::PdqArgs),
+    /// vPDQ perceptual hashes of a video's frames (no archive needed).
+    Vpdq(media::VpdqArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -287,5 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Log(cmd) => log_command(&cli, cmd),
+        Command::Pdq(args) => media::pdq(args),
+        Command::Vpdq(args) => media::vpdq(args),
     }
 }
