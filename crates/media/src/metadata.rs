@@ -129,18 +129,41 @@ pub fn probe_metadata_with(
 }
 
 /// Container and stream facts only (no EXIF).
+///
+/// A file in which ffprobe finds no usable stream (no stream at all, or only
+/// video streams without a frame size and no audio) is an error, with
+/// ffprobe's complaints: ffprobe itself exits 0 on, for example, a PNG whose
+/// header claims an impossible size.
 pub(crate) fn ffprobe_only(
     path: &Path,
     opts: &MetadataOptions,
 ) -> Result<MediaMetadata, MediaError> {
-    let raw = run_ffprobe(path, opts)?;
-    parse_ffprobe(raw).map_err(|reason| MediaError::BadVideo {
+    let (raw, stderr) = run_ffprobe(path, opts)?;
+    let meta = parse_ffprobe(raw).map_err(|reason| MediaError::BadVideo {
         path: path.to_path_buf(),
         reason,
-    })
+    })?;
+    let usable = meta.streams.iter().any(|s| match s.codec_type.as_deref() {
+        Some("video") => s.width.unwrap_or(0) > 0 && s.height.unwrap_or(0) > 0,
+        Some("audio") => s.sample_rate.unwrap_or(0) > 0 || s.channels.unwrap_or(0) > 0,
+        _ => false,
+    });
+    if !usable {
+        let mut reason = String::from("no usable video or audio stream");
+        if !stderr.is_empty() {
+            let tail: String = stderr.chars().take(400).collect();
+            reason.push_str(&format!(" (ffprobe: {})", tail.replace('\n', "; ")));
+        }
+        return Err(MediaError::BadVideo {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+    Ok(meta)
 }
 
-fn run_ffprobe(path: &Path, opts: &MetadataOptions) -> Result<Value, MediaError> {
+/// ffprobe's JSON and what it said on stderr.
+fn run_ffprobe(path: &Path, opts: &MetadataOptions) -> Result<(Value, String), MediaError> {
     let ffprobe = crate::vpdq::find_tool(&opts.ffprobe, path)?;
     let args: Vec<OsString> = [
         "-v",
@@ -170,11 +193,12 @@ fn run_ffprobe(path: &Path, opts: &MetadataOptions) -> Result<Value, MediaError>
             reason: format!("ffprobe output above {MAX_PROBE_JSON} bytes"),
         });
     }
-    child.finish()?;
-    serde_json::from_slice(&text).map_err(|e| MediaError::BadVideo {
+    let stderr = child.finish()?;
+    let raw = serde_json::from_slice(&text).map_err(|e| MediaError::BadVideo {
         path: path.to_path_buf(),
         reason: format!("unreadable ffprobe output: {e}"),
-    })
+    })?;
+    Ok((raw, stderr))
 }
 
 fn str_of(v: &Value) -> Option<String> {
