@@ -225,31 +225,52 @@ pub fn video_review(
         None => vec![0.0],
     };
     let ffmpeg = crate::vpdq::find_tool(&opts.ffmpeg, path)?;
+    let timeout = || MediaError::Timeout {
+        path: path.to_path_buf(),
+        tool: "ffmpeg".into(),
+        limit_s: opts.limits.time.as_secs(),
+    };
+    // Frames are grabbed by one short child each, a few at a time, in order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut grabbed: Vec<(usize, Result<Option<RgbImage>, MediaError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(&t) = times.get(i) else { break };
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            out.push((i, Err(timeout())));
+                            break;
+                        }
+                        let limits = Limits {
+                            time: left,
+                            ..opts.limits
+                        };
+                        out.push((i, grab_frame(&ffmpeg, path, t, tw, th, limits)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    grabbed.sort_by_key(|(i, _)| *i);
     let mut tiles: Vec<RgbImage> = Vec::new();
     let mut last_err = None;
-    for t in times {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(MediaError::Timeout {
-                path: path.to_path_buf(),
-                tool: "ffmpeg".into(),
-                limit_s: opts.limits.time.as_secs(),
-            });
-        }
-        let limits = Limits {
-            time: left,
-            ..opts.limits
-        };
-        match grab_frame(&ffmpeg, path, t, tw, th, limits) {
+    for (_, r) in grabbed {
+        match r {
             Ok(Some(tile)) => tiles.push(tile),
             Ok(None) => {}
-            Err(MediaError::Timeout { .. }) => {
-                return Err(MediaError::Timeout {
-                    path: path.to_path_buf(),
-                    tool: "ffmpeg".into(),
-                    limit_s: opts.limits.time.as_secs(),
-                });
-            }
+            Err(MediaError::Timeout { .. }) => return Err(timeout()),
             Err(e) => last_err = Some(e),
         }
     }
