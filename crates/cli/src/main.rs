@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod analyze;
 mod logcmd;
+mod media;
 mod output;
 mod timestamp;
 
@@ -155,6 +156,10 @@ enum Command {
         /// The bag folder.
         dir: PathBuf,
     },
+    /// PDQ perceptual hashes of image files (no archive needed).
+    Pdq(media::PdqArgs),
+    /// vPDQ perceptual hashes of a video's frames (no archive needed).
+    Vpdq(media::VpdqArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -552,5 +557,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(EXIT_PROBLEM)
             })
         }
+        Command::Pdq(args) => media::pdq(args),
+        Command::Vpdq(args) => media::vpdq(args),
     }
 }

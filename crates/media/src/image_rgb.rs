@@ -25,6 +25,7 @@ pub struct RgbImage {
 /// `I;16` → `RGB`); 16-bit colour and 16-bit grey+alpha keep the high byte.
 /// No EXIF orientation is applied. Floating-point images are refused.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, MediaError> {
+    crate::regular_file(path)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     let reader = image::ImageReader::new(BufReader::new(file))
         .with_guessed_format()

@@ -3,7 +3,9 @@
 //! This crate computes PDQ image hashes (bit-compatible with Meta
 //! ThreatExchange's reference implementation) and vPDQ video hashes, and
 //! compares them under the reference matching rules, so the rest of Athar can
-//! find re-uploads, crops and re-encodes of the same picture or footage.
+//! find re-uploads, crops and re-encodes of the same picture or footage. It
+//! also reads container, stream and EXIF metadata ([`metadata`]) and makes
+//! blurred, greyscale and clear review images ([`review`]).
 //!
 //! What it must not do:
 //! - run media decoders written in C inside the calling process. Video is
@@ -18,12 +20,15 @@
 //!   paths or pixels and returns hashes.
 
 pub mod image_rgb;
+pub mod metadata;
 pub mod pdq;
 mod process;
+pub mod review;
 pub mod vpdq;
 
 use std::path::{Path, PathBuf};
 
+pub use metadata::{probe_metadata, MediaMetadata};
 pub use pdq::{hamming_distance, PdqHash, PdqResult};
 pub use process::Limits;
 pub use vpdq::{VpdqFrame, VpdqOptions};
@@ -42,6 +47,12 @@ pub enum MediaError {
     },
     #[error("{}: cannot decode image: {source}", path.display())]
     Decode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("{}: cannot encode review image: {source}", path.display())]
+    Encode {
         path: PathBuf,
         #[source]
         source: image::ImageError,
@@ -95,4 +106,18 @@ impl MediaError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, MediaError::NotFound { .. })
     }
+}
+
+/// Checks that `path` is a regular file (following symbolic links) and
+/// returns its size. Devices, FIFOs and folders are refused: they can be
+/// endless or block forever.
+pub(crate) fn regular_file(path: &Path) -> Result<u64, MediaError> {
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(MediaError::Unsupported {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(meta.len())
 }

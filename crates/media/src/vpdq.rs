@@ -168,11 +168,7 @@ pub fn hash_video_each(
     mut sink: impl FnMut(VpdqFrame),
 ) -> Result<(), MediaError> {
     let path = path.as_ref();
-    if !path.exists() {
-        return Err(MediaError::NotFound {
-            path: path.to_path_buf(),
-        });
-    }
+    crate::regular_file(path)?;
     let info = probe(path, opts)?;
     let width = if opts.downsample_width > 0 {
         opts.downsample_width
@@ -543,7 +539,7 @@ fn parse_probe(text: &str) -> Result<VideoInfo, String> {
 }
 
 /// Resolves a tool name on PATH (or checks an explicit path).
-fn find_tool(tool: &Path, media: &Path) -> Result<PathBuf, MediaError> {
+pub(crate) fn find_tool(tool: &Path, media: &Path) -> Result<PathBuf, MediaError> {
     let missing = || MediaError::ToolMissing {
         path: media.to_path_buf(),
         tool: tool.display().to_string(),
