@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use athar_core::jobs::{Analysis, Analyzer};
+use athar_core::jobs::{Analysis, Analyzer, DerivedFile};
 use athar_core::{Fingerprint, Item};
-use athar_media::{pdq, vpdq};
+use athar_media::{metadata, pdq, review, vpdq};
 
 /// Version of the fingerprint implementation recorded beside every fingerprint.
 const ALGORITHM_VERSION: &str = concat!(
@@ -37,10 +37,35 @@ impl MediaAnalyzer {
 
 impl Analyzer for MediaAnalyzer {
     fn analyze(&self, item: &Item, path: &Path) -> Result<Analysis, String> {
-        Ok(Analysis {
-            records: self.fingerprints(item, path)?,
-            derived: Vec::new(),
+        let mut records = self.fingerprints(item, path)?;
+        let meta = metadata::probe_metadata(path).map_err(|e| e.to_string())?;
+        records.push(Fingerprint {
+            algorithm: "metadata".into(),
+            algorithm_version: ALGORITHM_VERSION.into(),
+            decoder: self.ffmpeg_version().replace("ffmpeg", "ffprobe"),
+            data: serde_json::to_string(&meta).map_err(|e| e.to_string())?,
+        });
+        // Review images: blurred and greyscale by default; the clear one exists but is
+        // never what a reviewer sees first.
+        let r = review::review_images(path, &review::ReviewOptions::default())
+            .map_err(|e| e.to_string())?;
+        let what = match r.kind {
+            review::ReviewKind::Thumbnail => "thumbnail",
+            review::ReviewKind::ContactSheet => "contact-sheet",
+        };
+        let derived = [
+            ("blurred", r.blurred),
+            ("greyscale", r.greyscale),
+            ("clear", r.clear),
+        ]
+        .into_iter()
+        .map(|(variant, img)| DerivedFile {
+            role: format!("review-{what}-{variant}"),
+            media_type: "image/jpeg".into(),
+            bytes: img.jpeg,
         })
+        .collect();
+        Ok(Analysis { records, derived })
     }
 }
 

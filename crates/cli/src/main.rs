@@ -443,8 +443,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 archive
                     .recover()
                     .context("recovering an interrupted ingest")?;
-                // Images and videos without a job (e.g. ingest stopped before queuing) get one.
-                let items = archive.catalog.items()?;
+                // Collected images and videos without a job (e.g. ingest stopped before
+                // queuing) get one; review images Athar made are not analysed again.
+                let mut items = Vec::new();
+                for i in archive.catalog.items()? {
+                    let collected = archive
+                        .catalog
+                        .events(&i.id)?
+                        .first()
+                        .is_some_and(|e| e.kind == EventKind::Ingest);
+                    if collected {
+                        items.push(i);
+                    }
+                }
                 athar_core::jobs::enqueue_for(&mut archive.catalog, &items)?;
                 run_jobs(&mut archive, *json)?;
                 output::jobs(&archive.catalog, *json)?;

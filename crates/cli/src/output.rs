@@ -130,13 +130,20 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let cases = catalog.cases_of(&item.id)?;
     let received = catalog.received_custody(&item.id)?;
     let prints = catalog.fingerprints(&item.id)?;
+    let derived = catalog.derived_from(&item.id)?;
+    let metadata: Option<serde_json::Value> = prints
+        .iter()
+        .find(|f| f.algorithm == "metadata")
+        .and_then(|f| serde_json::from_str(&f.data).ok());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
         let v = json!({
             "item": item,
             "cases": cases,
-            "fingerprints": prints,
+            "fingerprints": prints.iter().filter(|f| f.algorithm != "metadata").collect::<Vec<_>>(),
+            "metadata": metadata,
+            "review_images": derived.iter().map(|(id, role)| json!({ "item": id, "role": role })).collect::<Vec<_>>(),
             "events": events,
             "received_custody": received,
         });
@@ -151,7 +158,32 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     if !cases.is_empty() {
         writeln!(out, "Cases       {}", cases.join(", "))?;
     }
-    for f in &prints {
+    if let Some(m) = &metadata {
+        let field = |k: &str| {
+            m.get(k)
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+        };
+        for (label, key) in [
+            ("Container", "format"),
+            ("Duration", "duration_s"),
+            ("Created", "creation_time"),
+            ("Encoder", "encoder"),
+            ("Make", "make"),
+            ("Model", "model"),
+            ("Location", "location"),
+            ("Rotation", "rotation"),
+            ("EXIF", "exif"),
+        ] {
+            if let Some(v) = field(key) {
+                writeln!(out, "{label:<11} {v}")?;
+            }
+        }
+    }
+    for (id, role) in &derived {
+        writeln!(out, "Review      {role}: item {id}")?;
+    }
+    for f in prints.iter().filter(|f| f.algorithm != "metadata") {
         let first = f.data.lines().next().unwrap_or_default();
         let n = f.data.lines().count();
         match f.algorithm.as_str() {

@@ -210,8 +210,10 @@ pub trait Catalog: Send {
     ) -> Result<(), StoreError>;
     /// Every job, in order.
     fn jobs(&self) -> Result<Vec<Job>, StoreError>;
-    /// An item's fingerprints.
+    /// An item's fingerprints and metadata records.
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
+    /// Items made from `source`, as (item, role).
+    fn derived_from(&self, source: &ItemId) -> Result<Vec<(ItemId, String)>, StoreError>;
     /// The items of a case, oldest first. `NotFound` when there is no such case.
     fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError>;
     /// Events with `seq > after`, in order, at most `limit`.

@@ -728,6 +728,29 @@ impl Catalog for SqliteCatalog {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    fn derived_from(&self, source: &ItemId) -> Result<Vec<(ItemId, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT item_id, role FROM derived_items WHERE source_id = ?1 ORDER BY role",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([source.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, role) = r.map_err(db)?;
+            out.push((
+                ItemId::parse(&id).ok_or_else(|| corrupt("item id", &id))?,
+                role,
+            ));
+        }
+        Ok(out)
+    }
+
     fn case_items(&self, case: &str) -> Result<Vec<Item>, StoreError> {
         let exists: Option<i64> = self
             .conn
