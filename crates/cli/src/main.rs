@@ -15,6 +15,7 @@ mod analyze;
 mod logcmd;
 mod media;
 mod output;
+mod similar;
 mod timestamp;
 
 use athar_core::log::Logger;
@@ -101,6 +102,24 @@ enum Command {
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Items that share footage with a file (not ingested) or an item, best first.
+    Similar {
+        #[arg(long)]
+        json: bool,
+        /// Least share of frames (query's or item's) matched for a match to be listed.
+        #[arg(long, default_value_t = 0.2)]
+        min_share: f64,
+        /// A file, or an item id / SHA-256 (prefix).
+        target: String,
+    },
+    /// Groups of items that are copies of the same footage, with the earliest of each.
+    Clusters {
+        #[arg(long)]
+        json: bool,
+        /// Least share of frames matched to link two items.
+        #[arg(long, default_value_t = 0.2)]
+        min_share: f64,
+    },
     /// Background jobs (fingerprints of images and videos): progress and failures.
     Jobs {
         /// Run the queued jobs now (until none is left).
@@ -437,6 +456,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Log(cmd) => log_command(&cli, cmd),
         Command::Timestamp { json } => timestamp::command(&cli, *json),
+        Command::Similar {
+            json,
+            min_share,
+            target,
+        } => {
+            let archive = open(&cli, Access::Read)?;
+            similar::similar(&archive.catalog, target, *min_share, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clusters { json, min_share } => {
+            let archive = open(&cli, Access::Read)?;
+            similar::clusters(&archive.catalog, *min_share, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Jobs { run, json } => {
             if *run {
                 let mut archive = open(&cli, Access::Write)?;

@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod pdq;
 mod process;
 pub mod review;
+pub mod similar;
 pub mod vpdq;
 
 use std::path::{Path, PathBuf};

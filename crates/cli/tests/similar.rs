@@ -1,0 +1,128 @@
+//! Finding copies of the same footage: `athar similar` for a file or an item, `athar
+//! clusters` across the archive; rotated and mirrored images match through their variants.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{json_lines, testdata, Env};
+
+fn similar(env: &Env, target: &str) -> serde_json::Value {
+    let out = env.run(&["similar", "--json", target]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn reuploads_are_found_and_clustered_unrelated_footage_is_not() {
+    let Some(data) = testdata() else { return };
+    let v = data.join("threatexchange/tmk/sample-videos");
+    let env = Env::new();
+    let out = env.run_paths(
+        &[
+            "ingest",
+            "--json",
+            "--wait",
+            "--source",
+            "synthetic channel",
+        ],
+        &[
+            &v.join("chair-19-sd-bar.mp4"),
+            &v.join("chair-22-sd-grey-bar.mp4"),
+            &v.join("pattern-hd-no-bar.mp4"),
+        ],
+    );
+    assert!(out.status.success());
+    let ids: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|l| l["item"].as_str().unwrap().to_owned())
+        .collect();
+    // A file that is not in the archive: a longer cut of the same scene.
+    let before = json_lines(&env.run(&["list", "--json"]).stdout).len();
+    let r = similar(&env, v.join("chair-20-sd-bar.mp4").to_str().unwrap());
+    assert_eq!(
+        json_lines(&env.run(&["list", "--json"]).stdout).len(),
+        before,
+        "the query is not ingested"
+    );
+    let found: Vec<&str> = r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    assert!(
+        found.contains(&ids[0].as_str()) && found.contains(&ids[1].as_str()),
+        "{r}"
+    );
+    assert!(
+        !found.contains(&ids[2].as_str()),
+        "unrelated footage matched: {r}"
+    );
+    for m in r["matches"].as_array().unwrap() {
+        assert!(m["query_match"].as_f64().unwrap() > 0.9, "{m}");
+        assert!(!m["segments"].as_array().unwrap().is_empty(), "{m}");
+    }
+    // An item: its copies, never itself.
+    let r = similar(&env, &ids[0]);
+    let found: Vec<&str> = r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, [ids[1].as_str()], "{r}");
+    // Clusters: the two chair clips together, with the earliest copy and their sources.
+    let out = env.run(&["clusters", "--json"]);
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let clusters = c["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1, "{c}");
+    let members: Vec<&str> = clusters[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2);
+    assert!(members.contains(&ids[0].as_str()) && members.contains(&ids[1].as_str()));
+    assert!(ids.contains(
+        &clusters[0]["earliest_by_custody"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    ));
+    assert_eq!(clusters[0]["members"][0]["sources"][0], "synthetic channel");
+}
+
+#[test]
+fn rotated_and_mirrored_images_match_through_their_variants() {
+    let Some(data) = testdata() else { return };
+    let dih = data.join("threatexchange/pdq/data/reg-test-input/dih");
+    let env = Env::new();
+    let out = env.run_paths(
+        &["ingest", "--json", "--wait"],
+        &[&dih.join("bridge-1-original.jpg")],
+    );
+    let id = json_lines(&out.stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (file, transform) in [
+        ("bridge-5-flipx.jpg", "flipx"),
+        ("bridge-2-rotate-90.jpg", "rot"),
+        ("bridge-3-rotate-180.jpg", "rot180"),
+    ] {
+        let r = similar(&env, dih.join(file).to_str().unwrap());
+        let m = &r["matches"][0];
+        assert_eq!(m["item"], id.as_str(), "{file}: {r}");
+        assert!(
+            m["transform"].as_str().unwrap().starts_with(transform),
+            "{file}: {m}"
+        );
+        assert!(m["distance"].as_u64().unwrap() <= 31);
+    }
+}

@@ -1,0 +1,366 @@
+//! Finding copies: an exact radius search over PDQ hashes (image hashes with their 8
+//! dihedral variants, and every video frame hash), and vPDQ-style scoring of the hits per
+//! item — the share of query frames matched and of the item's frames matched — with the
+//! aligned time ranges.
+//!
+//! The search is a linear scan over packed 256-bit hashes (XOR and popcount, four words a
+//! hash): exact, no missed matches within the radius.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::pdq::{PdqHash, MATCH_DISTANCE, MIN_QUALITY};
+use crate::vpdq::VpdqFrame;
+
+/// Names of the dihedral variants, in the reference order.
+pub const TRANSFORMS: [&str; 8] = [
+    "original", "rot90", "rot180", "rot270", "flipx", "flipy", "flip+1", "flip-1",
+];
+
+/// Where an indexed hash comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Posting {
+    /// The item, as the caller numbers them.
+    pub owner: u32,
+    /// The frame within the item (0 for images).
+    pub frame: u32,
+    /// Seconds from the start (0 for images).
+    pub timestamp: f64,
+    /// Which dihedral variant of an image (0 for video frames and originals).
+    pub transform: u8,
+}
+
+/// Packed hashes and where they come from.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    hashes: Vec<[u64; 4]>,
+    postings: Vec<Posting>,
+    /// Usable frames (quality ≥ 50) per owner, for the item-side share.
+    frames: HashMap<u32, u32>,
+}
+
+fn pack(h: &PdqHash) -> [u64; 4] {
+    let w = h.words();
+    let mut out = [0u64; 4];
+    for (i, chunk) in w.chunks(4).enumerate() {
+        out[i] = chunk
+            .iter()
+            .fold(0u64, |acc, x| (acc << 16) | u64::from(*x));
+    }
+    out
+}
+
+#[inline]
+fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
+    (a[0] ^ b[0]).count_ones()
+        + (a[1] ^ b[1]).count_ones()
+        + (a[2] ^ b[2]).count_ones()
+        + (a[3] ^ b[3]).count_ones()
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    /// Adds an image: its hash and dihedral variants (quality below 50 is not indexed).
+    pub fn add_image(&mut self, owner: u32, quality: u8, variants: &[PdqHash]) {
+        if quality < MIN_QUALITY {
+            return;
+        }
+        *self.frames.entry(owner).or_default() += 1;
+        for (t, h) in variants.iter().enumerate().take(8) {
+            self.hashes.push(pack(h));
+            self.postings.push(Posting {
+                owner,
+                frame: 0,
+                timestamp: 0.0,
+                transform: t as u8,
+            });
+        }
+    }
+
+    /// Adds a video's frames (quality below 50 left out).
+    pub fn add_video(&mut self, owner: u32, frames: &[VpdqFrame]) {
+        for f in frames.iter().filter(|f| f.quality >= MIN_QUALITY) {
+            *self.frames.entry(owner).or_default() += 1;
+            self.hashes.push(pack(&f.hash));
+            self.postings.push(Posting {
+                owner,
+                frame: u32::try_from(f.frame_number).unwrap_or(u32::MAX),
+                timestamp: f.timestamp,
+                transform: 0,
+            });
+        }
+    }
+
+    /// Indexed hashes.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Every posting within `radius` of `q`, with its distance.
+    pub fn radius(&self, q: &PdqHash, radius: u32) -> Vec<(Posting, u32)> {
+        let q = pack(q);
+        self.hashes
+            .iter()
+            .zip(&self.postings)
+            .filter_map(|(h, p)| {
+                let d = distance(h, &q);
+                (d <= radius).then_some((*p, d))
+            })
+            .collect()
+    }
+}
+
+/// An aligned stretch of footage: query seconds ↔ item seconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Segment {
+    pub query_start: f64,
+    pub query_end: f64,
+    pub item_start: f64,
+    pub item_end: f64,
+}
+
+/// How one indexed item matches the query.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Match {
+    pub owner: u32,
+    /// Share (0–1) of the query's usable frames with a partner in the item.
+    pub query_match: f64,
+    /// Share (0–1) of the item's usable frames with a partner in the query.
+    pub item_match: f64,
+    /// Smallest distance seen.
+    pub distance: u32,
+    /// For image hits: the dihedral variant that matched best.
+    pub transform: &'static str,
+    pub segments: Vec<Segment>,
+}
+
+/// Scores every item sharing frames with `query` (frames with quality ≥ 50 only, distance ≤
+/// 31), best first. `exclude` leaves one owner out (the query itself, when indexed).
+pub fn search(index: &Index, query: &[VpdqFrame], exclude: Option<u32>) -> Vec<Match> {
+    let usable: Vec<&VpdqFrame> = query.iter().filter(|f| f.quality >= MIN_QUALITY).collect();
+    if usable.is_empty() {
+        return Vec::new();
+    }
+    // owner -> (query frames matched, item frames matched, best distance, best transform, pairs)
+    #[derive(Default)]
+    struct Acc {
+        query: HashSet<usize>,
+        item: HashSet<u32>,
+        best: Option<(u32, u8)>,
+        pairs: Vec<(f64, f64)>,
+    }
+    let mut acc: BTreeMap<u32, Acc> = BTreeMap::new();
+    for (qi, f) in usable.iter().enumerate() {
+        // Per owner, the closest hit for this query frame.
+        let mut closest: HashMap<u32, (u32, Posting)> = HashMap::new();
+        for (p, d) in index.radius(&f.hash, MATCH_DISTANCE) {
+            if Some(p.owner) == exclude {
+                continue;
+            }
+            let a = acc.entry(p.owner).or_default();
+            a.item.insert(p.frame);
+            if a.best.is_none_or(|(bd, _)| d < bd) {
+                a.best = Some((d, p.transform));
+            }
+            let e = closest.entry(p.owner).or_insert((d, p));
+            if d < e.0 {
+                *e = (d, p);
+            }
+        }
+        for (owner, (_, p)) in closest {
+            let a = acc.entry(owner).or_default();
+            a.query.insert(qi);
+            a.pairs.push((f.timestamp, p.timestamp));
+        }
+    }
+    let mut out: Vec<Match> = acc
+        .into_iter()
+        .map(|(owner, a)| {
+            let total = f64::from(*index.frames.get(&owner).unwrap_or(&1)).max(1.0);
+            let (distance, t) = a.best.unwrap_or((u32::MAX, 0));
+            Match {
+                owner,
+                query_match: a.query.len() as f64 / usable.len() as f64,
+                item_match: (a.item.len() as f64 / total).min(1.0),
+                distance,
+                transform: TRANSFORMS[usize::from(t) % 8],
+                segments: segments(&a.pairs),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.query_match + b.item_match)
+            .total_cmp(&(a.query_match + a.item_match))
+            .then(a.distance.cmp(&b.distance))
+    });
+    out
+}
+
+/// Groups matched (query, item) timestamps into runs with a steady offset.
+fn segments(pairs: &[(f64, f64)]) -> Vec<Segment> {
+    if pairs.len() < 2 {
+        return Vec::new();
+    }
+    let mut by_offset: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+    for &(q, i) in pairs {
+        by_offset
+            .entry(((i - q) * 2.0).round() as i64)
+            .or_default()
+            .push((q, i));
+    }
+    let mut out = Vec::new();
+    for mut run in by_offset.into_values() {
+        run.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut start = run[0];
+        let mut prev = run[0];
+        for &p in &run[1..] {
+            if p.0 - prev.0 > 2.0 {
+                if prev.0 > start.0 {
+                    out.push(Segment {
+                        query_start: start.0,
+                        query_end: prev.0,
+                        item_start: start.1,
+                        item_end: prev.1,
+                    });
+                }
+                start = p;
+            }
+            prev = p;
+        }
+        if prev.0 > start.0 {
+            out.push(Segment {
+                query_start: start.0,
+                query_end: prev.0,
+                item_start: start.1,
+                item_end: prev.1,
+            });
+        }
+    }
+    out.sort_by(|a, b| (b.query_end - b.query_start).total_cmp(&(a.query_end - a.query_start)));
+    out.truncate(5);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(seed: u64) -> PdqHash {
+        let mut w = [0u16; 16];
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        for v in &mut w {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *v = x as u16;
+        }
+        PdqHash::from_words(w)
+    }
+
+    fn flip(hash: &PdqHash, bits: u32) -> PdqHash {
+        let mut w = hash.words();
+        for b in 0..bits as usize {
+            w[b % 16] ^= 1 << (b / 16);
+        }
+        PdqHash::from_words(w)
+    }
+
+    fn frames(seeds: &[u64], start: f64) -> Vec<VpdqFrame> {
+        seeds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| VpdqFrame {
+                frame_number: i as u64,
+                quality: 100,
+                hash: h(*s),
+                timestamp: start + i as f64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn radius_is_exact_at_the_boundary() {
+        let mut idx = Index::new();
+        let base = h(1);
+        idx.add_video(
+            0,
+            &[VpdqFrame {
+                frame_number: 0,
+                quality: 90,
+                hash: flip(&base, 31),
+                timestamp: 0.0,
+            }],
+        );
+        idx.add_video(
+            1,
+            &[VpdqFrame {
+                frame_number: 0,
+                quality: 90,
+                hash: flip(&base, 32),
+                timestamp: 0.0,
+            }],
+        );
+        idx.add_video(
+            2,
+            &[VpdqFrame {
+                frame_number: 0,
+                quality: 10,
+                hash: base,
+                timestamp: 0.0,
+            }],
+        );
+        let hits = idx.radius(&base, 31);
+        assert_eq!(hits.len(), 1);
+        assert_eq!((hits[0].0.owner, hits[0].1), (0, 31));
+    }
+
+    #[test]
+    fn trimmed_copy_scores_and_aligns() {
+        // Item 7: 20 s of footage; query: seconds 5..15 of it, re-encoded (a few bits off).
+        let seeds: Vec<u64> = (100..120).collect();
+        let mut idx = Index::new();
+        idx.add_video(7, &frames(&seeds, 0.0));
+        idx.add_video(8, &frames(&(500..520).collect::<Vec<_>>(), 0.0));
+        let query: Vec<VpdqFrame> = frames(&seeds[5..15], 0.0)
+            .into_iter()
+            .map(|mut f| {
+                f.hash = flip(&f.hash, 6);
+                f
+            })
+            .collect();
+        let m = search(&idx, &query, None);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].owner, 7);
+        assert!((m[0].query_match - 1.0).abs() < 1e-9);
+        assert!((m[0].item_match - 0.5).abs() < 1e-9);
+        let s = &m[0].segments[0];
+        assert_eq!(
+            (s.query_start, s.query_end, s.item_start, s.item_end),
+            (0.0, 9.0, 5.0, 14.0)
+        );
+    }
+
+    #[test]
+    fn mirrored_image_matches_through_its_variant() {
+        let mut idx = Index::new();
+        let variants: Vec<PdqHash> = (0..8).map(|t| h(40 + t)).collect();
+        idx.add_image(3, 90, &variants);
+        let query = [VpdqFrame {
+            frame_number: 0,
+            quality: 90,
+            hash: flip(&variants[4], 3),
+            timestamp: 0.0,
+        }];
+        let m = search(&idx, &query, None);
+        assert_eq!(m[0].owner, 3);
+        assert_eq!(m[0].transform, "flipx");
+        assert_eq!(m[0].distance, 3);
+        assert!(search(&idx, &query, Some(3)).is_empty());
+    }
+}
