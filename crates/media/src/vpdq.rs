@@ -211,6 +211,12 @@ pub fn hash_video_each(
     } else if info.pix_fmt_is_yuv {
         scale.push_str(":in_range=tv");
     }
+    // Frames that will not be hashed are dropped by FFmpeg before they are
+    // converted and piped: the select filter sees every decoded frame, so
+    // its `n` is the reference's frame number.
+    if frame_mod > 1 {
+        scale = format!("select='not(mod(n,{frame_mod}))',{scale}");
+    }
     let args: Vec<OsString> = [
         "-nostdin",
         "-hide_banner",
@@ -249,6 +255,7 @@ pub fn hash_video_each(
         width: width as usize,
         height: height as usize,
         frame_mod,
+        stride: frame_mod,
         max_frames: opts.max_frames,
         fps: fps32,
         path: path.to_path_buf(),
@@ -285,6 +292,8 @@ struct FrameJob {
     width: usize,
     height: usize,
     frame_mod: u64,
+    /// Frame-number step between frames read from the pipe.
+    stride: u64,
     max_frames: Option<u64>,
     fps: f32,
     path: PathBuf,
@@ -331,7 +340,7 @@ fn hash_frames_sequential(
         if n % job.frame_mod == 0 {
             sink(job.hash(&mut hasher, &buf, n)?);
         }
-        n += 1;
+        n += job.stride;
     }
 }
 
@@ -406,7 +415,7 @@ fn hash_frames_parallel(
             } else {
                 st.pool.push(buf);
             }
-            n += 1;
+            n += job.stride;
             while let Ok(done) = res_rx.try_recv() {
                 st.accept(done, sink);
             }
