@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use athar_core::log::LogStore as _;
 use athar_core::CoreError;
 use athar_store::Access;
-use athar_timestamp::Signature;
+use athar_timestamp::SignatureCheck;
 use serde_json::json;
 
 use crate::{open, Cli, EXIT_INTERNAL};
@@ -17,23 +17,23 @@ use crate::{open, Cli, EXIT_INTERNAL};
 /// configured CA until one verifies. Without any CA the signature is reported unchecked.
 pub fn check_token(token: &[u8], digest: &[u8; 32], cas: &[PathBuf]) -> Result<String, String> {
     if cas.is_empty() {
-        let (info, _) = athar_timestamp::verify(token, digest, None).map_err(|e| e.to_string())?;
+        let info = athar_timestamp::verify(token, digest, None).map_err(|e| e.to_string())?;
         return Ok(format!(
-            "{} (imprint matches; signature NOT checked: no ca_file configured)",
+            "{} (imprint and signed digests match; signature NOT checked: no ca_file configured)",
             info.gen_time
         ));
     }
     let mut last = String::new();
     for ca in cas {
         match athar_timestamp::verify(token, digest, Some(ca)) {
-            Ok((info, Signature::Verified)) => {
+            Ok(info) if matches!(info.signature, SignatureCheck::ChainVerified { .. }) => {
                 return Ok(format!(
                     "{} (signature verified with {})",
                     info.gen_time,
                     ca.display()
                 ))
             }
-            Ok((_, Signature::Unchecked)) => {}
+            Ok(_) => {}
             Err(e) => last = e.to_string(),
         }
     }
@@ -70,16 +70,17 @@ pub fn command(cli: &Cli, json: bool) -> anyhow::Result<ExitCode> {
     for (k, tsa) in tsas.iter().enumerate() {
         let got = athar_timestamp::request(&tsa.url, &digest, Duration::from_secs(30)).and_then(
             |token| {
-                athar_timestamp::verify(&token, &digest, tsa.ca_file.as_deref()).map(|v| (token, v))
+                athar_timestamp::verify(token.der(), &digest, tsa.ca_file.as_deref())
+                    .map(|info| (token, info))
             },
         );
         match got {
-            Ok((token, (info, sig))) => {
+            Ok((token, info)) => {
                 let file = format!("{dir}/tsa{k}-{}.tsr", info.serial);
-                archive.log.write_new(&file, &token)?;
-                let sig = match sig {
-                    Signature::Verified => "signature verified",
-                    Signature::Unchecked => "signature NOT checked: no ca_file configured",
+                archive.log.write_new(&file, token.der())?;
+                let sig = match info.signature {
+                    SignatureCheck::ChainVerified { .. } => "signature verified",
+                    _ => "signature NOT checked: no ca_file configured",
                 };
                 if json {
                     println!(
