@@ -18,7 +18,6 @@ mod output;
 mod similar;
 mod timestamp;
 
-use athar_core::log::Logger;
 use logcmd::log_command;
 
 #[derive(Parser, Debug)]
@@ -264,21 +263,25 @@ fn open(cli: &Cli, access: Access) -> anyhow::Result<Archive> {
         .with_context(|| format!("opening archive {}", cli.archive.display()))
 }
 
+/// Opens the archive for writing and finishes whatever an interrupted run left.
+fn open_writable(cli: &Cli) -> anyhow::Result<Archive> {
+    let mut archive = open(cli, Access::Write)?;
+    archive
+        .recover()
+        .context("recovering an interrupted ingest")?;
+    Ok(archive)
+}
+
 /// Runs the queued jobs, reporting each failure on stderr.
 fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
     let analyzer = analyze::MediaAnalyzer::default();
-    let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
-    let mut logger = Logger {
-        log,
-        secret: archive.pseudonym_secret.clone(),
-    };
-    let actor = archive.collector();
+    let mut w = archive.writer()?;
     let summary = athar_core::jobs::run(
-        &mut archive.catalog,
-        &archive.blobs,
-        Some(&mut logger),
+        w.catalog,
+        w.blobs,
+        Some(&mut w.logger),
         &analyzer,
-        &actor,
+        &w.collector,
         &mut |job, r| {
             if let Err(e) = r {
                 eprintln!(
@@ -324,28 +327,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wait,
             paths,
         } => {
-            let mut archive = open(&cli, Access::Write)?;
-            archive
-                .recover()
-                .context("recovering an interrupted ingest")?;
-            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
-            let mut logger = Logger {
-                log,
-                secret: archive.pseudonym_secret.clone(),
-            };
+            let mut archive = open_writable(&cli)?;
+            let mut w = archive.writer()?;
             let opts = IngestOptions {
                 case: case.clone(),
                 source: source.clone(),
                 note: note.clone(),
-                collector: archive.collector(),
+                collector: w.collector.clone(),
                 threads: 0,
             };
             let mut out = output::IngestOutput::new(*json);
             let mut new_items = Vec::new();
             let summary = athar_core::ingest::ingest(
-                &mut archive.catalog as &mut dyn Catalog,
-                &archive.blobs,
-                Some(&mut logger),
+                w.catalog as &mut dyn Catalog,
+                w.blobs,
+                Some(&mut w.logger),
                 paths,
                 &opts,
                 &mut |p: Progress<'_>| {
@@ -358,7 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )?;
             out.finish(&summary);
-            athar_core::jobs::enqueue_for(&mut archive.catalog, &new_items)?;
+            athar_core::jobs::enqueue_for(w.catalog, &new_items)?;
             if *wait {
                 run_jobs(&mut archive, *json)?;
             }
@@ -381,32 +377,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cat { item, purpose } => {
             // Access to content is part of the chain of custody: it is recorded and logged
             // before any byte leaves the archive.
-            let mut archive = open(&cli, Access::Write)?;
-            archive
-                .recover()
-                .context("recovering an interrupted ingest")?;
+            let mut archive = open_writable(&cli)?;
             let item = archive.catalog.resolve(item)?;
-            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
-            let mut logger = Logger {
-                log,
-                secret: archive.pseudonym_secret.clone(),
-            };
             let details = EventDetails::Access(athar_core::Access {
                 via: "athar cat".to_owned(),
                 purpose: purpose.clone(),
                 tool_version: athar_core::TOOL_VERSION.to_owned(),
             });
-            let actor = archive.collector();
-            let logged = logger.log.size();
-            archive
-                .catalog
-                .record_event(&item.id, EventKind::Access, &actor, &details, logged)?;
-            logger.catch_up(&mut archive.catalog)?;
+            let mut w = archive.writer()?;
+            w.logger.record(
+                w.catalog,
+                &item.id,
+                EventKind::Access,
+                &w.collector,
+                &details,
+            )?;
             let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            athar_core::retrieve::copy_item(&archive.blobs, &item, &mut w)
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            athar_core::retrieve::copy_item(w.blobs, &item, &mut out)
                 .with_context(|| format!("item {} ({})", item.id, item.sha256))?;
-            w.flush().context("writing to standard output")?;
+            out.flush().context("writing to standard output")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { json } => {
@@ -472,10 +462,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Jobs { run, json } => {
             if *run {
-                let mut archive = open(&cli, Access::Write)?;
-                archive
-                    .recover()
-                    .context("recovering an interrupted ingest")?;
+                let mut archive = open_writable(&cli)?;
                 // Collected images and videos without a job (e.g. ingest stopped before
                 // queuing) get one; review images Athar made are not analysed again.
                 let mut items = Vec::new();
@@ -506,10 +493,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             items,
         } => {
-            let mut archive = open(&cli, Access::Write)?;
-            archive
-                .recover()
-                .context("recovering an interrupted ingest")?;
+            let mut archive = open_writable(&cli)?;
             let chosen = match case {
                 Some(c) => archive.catalog.case_items(c)?,
                 None => items
@@ -517,25 +501,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|q| archive.catalog.resolve(q))
                     .collect::<Result<Vec<_>, _>>()?,
             };
-            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
-            let mut logger = Logger {
-                log,
-                secret: archive.pseudonym_secret.clone(),
-            };
-            let actor = archive.collector();
+            let organisation = archive.config.archive.name.clone();
+            let mut w = archive.writer()?;
             let opts = athar_core::handover::ExportOptions {
                 to: to.clone(),
-                organisation: archive.config.archive.name.clone(),
-                contact: actor.clone(),
+                organisation,
+                contact: w.collector.clone(),
                 description: description.clone(),
             };
             let summary = athar_core::handover::export(
-                &mut archive.catalog,
-                &archive.blobs,
-                &mut logger,
+                w.catalog,
+                w.blobs,
+                &mut w.logger,
                 &chosen,
                 out,
-                &actor,
+                &w.collector,
                 &opts,
             )?;
             if *json {
@@ -550,23 +530,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ImportBag { vkey, json, dir } => {
             let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
-            let mut archive = open(&cli, Access::Write)?;
-            archive
-                .recover()
-                .context("recovering an interrupted ingest")?;
-            let log = athar_core::log::CustodyLog::open(&archive.log, archive.signer.clone())?;
-            let mut logger = Logger {
-                log,
-                secret: archive.pseudonym_secret.clone(),
-            };
-            let actor = archive.collector();
+            let mut archive = open_writable(&cli)?;
+            let mut w = archive.writer()?;
             let summary = athar_core::handover::import_bag(
-                &mut archive.catalog,
-                &archive.blobs,
-                &mut logger,
+                w.catalog,
+                w.blobs,
+                &mut w.logger,
                 dir,
                 verifier.as_ref(),
-                &actor,
+                &w.collector,
             )?;
             if *json {
                 println!("{}", serde_json::to_string(&summary)?);

@@ -4,14 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use athar_core::log::LogStore as _;
 use athar_core::CoreError;
-use athar_store::Access;
 use athar_timestamp::SignatureCheck;
 use serde_json::json;
 
-use crate::{open, Cli, EXIT_INTERNAL};
+use crate::{open_writable, Cli, EXIT_INTERNAL};
 
 /// Checks a stored token over `digest`: its imprint always; its signature against each
 /// configured CA until one verifies. Without any CA the signature is reported unchecked.
@@ -42,10 +40,7 @@ pub fn check_token(token: &[u8], digest: &[u8; 32], cas: &[PathBuf]) -> Result<S
 
 pub fn command(cli: &Cli, json: bool) -> anyhow::Result<ExitCode> {
     use sha2::Digest;
-    let mut archive = open(cli, Access::Write)?;
-    archive
-        .recover()
-        .context("recovering an interrupted ingest")?;
+    let archive = open_writable(cli)?;
     let tsas = archive.config.timestamp.tsa.clone();
     if tsas.is_empty() {
         return Err(CoreError::Input {

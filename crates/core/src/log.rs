@@ -349,6 +349,21 @@ pub struct Logger<'a> {
 }
 
 impl Logger<'_> {
+    /// Records one event about an existing item and appends it to the log (its own batch,
+    /// its own checkpoint) before returning.
+    pub fn record(
+        &mut self,
+        catalog: &mut dyn Catalog,
+        item: &crate::model::ItemId,
+        kind: crate::model::EventKind,
+        actor: &str,
+        details: &crate::model::EventDetails,
+    ) -> Result<crate::model::CustodyEvent, LogError> {
+        let event = catalog.record_event(item, kind, actor, details, self.log.size())?;
+        self.catch_up(catalog)?;
+        Ok(event)
+    }
+
     /// Appends every event the catalog has queued for the log (one batch, one checkpoint).
     /// Returns how many were appended. The queue keeps the appended events until the
     /// catalog's next `record` (or `mark_logged`) drops them, saving a commit per batch;

@@ -122,6 +122,16 @@ pub struct InitOptions {
     pub collector: Option<String>,
 }
 
+/// An archive's parts, ready for writing.
+#[derive(Debug)]
+pub struct Writer<'a> {
+    pub catalog: &'a mut SqliteCatalog,
+    pub blobs: &'a FsBlobStore,
+    pub logger: Logger<'a>,
+    /// Who is recorded as acting.
+    pub collector: String,
+}
+
 /// What [`Archive::recover`] finished.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -313,6 +323,22 @@ impl Archive {
         })
     }
 
+    /// What a writer needs at once — catalog, blob store, custody log — borrowed apart (needs
+    /// [`Access::Write`]).
+    pub fn writer(&mut self) -> Result<Writer<'_>, ArchiveError> {
+        let collector = self.collector();
+        let log = CustodyLog::open(&self.log, self.signer.clone())?;
+        Ok(Writer {
+            catalog: &mut self.catalog,
+            blobs: &self.blobs,
+            logger: Logger {
+                log,
+                secret: self.pseudonym_secret.clone(),
+            },
+            collector,
+        })
+    }
+
     /// The custody log, for appending (needs [`Access::Write`]) and proving.
     pub fn custody_log(&self) -> Result<CustodyLog<'_>, LogError> {
         CustodyLog::open(&self.log, self.signer.clone())
@@ -331,13 +357,9 @@ impl Archive {
         let logged = if self.catalog.unlogged()?.is_empty() {
             0
         } else {
-            let log = CustodyLog::open(&self.log, self.signer.clone())?;
-            let mut logger = Logger {
-                log,
-                secret: self.pseudonym_secret.clone(),
-            };
-            let n = logger.catch_up(&mut self.catalog)?;
-            self.catalog.mark_logged(logger.log.size())?;
+            let mut w = self.writer()?;
+            let n = w.logger.catch_up(w.catalog)?;
+            w.catalog.mark_logged(w.logger.log.size())?;
             n
         };
         Ok(Recovered {

@@ -13,6 +13,7 @@ mod log;
 
 pub use archive::{
     Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,
+    Writer,
 };
 pub use blobs::FsBlobStore;
 pub use catalog::SqliteCatalog;
