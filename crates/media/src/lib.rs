@@ -13,7 +13,9 @@
 //!   wall-clock time limit and a memory limit, streaming raw frames over a
 //!   pipe; a hostile file can crash or hang only that child.
 //! - decode images with anything but the pure-Rust `image` crate (in-process,
-//!   memory-safe, with its allocation limits).
+//!   memory-safe, with its allocation limits), or parse EXIF with anything
+//!   but the pure-Rust `kamadak-exif` crate. Only regular files are read
+//!   (devices and FIFOs can be endless).
 //! - panic on untrusted input: every failure is a [`MediaError`] naming the
 //!   file. No `unsafe` code (forbidden workspace-wide).
 //! - know about the catalog, the blob store or the custody log: it takes

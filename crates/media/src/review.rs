@@ -121,7 +121,8 @@ pub fn review_images(
         .take(64)
         .read_to_end(&mut head)
         .map_err(|e| MediaError::io(path, e))?;
-    if image::guess_format(&head).is_ok() {
+    // Formats the `image` crate recognises but was built without go to FFmpeg.
+    if image::guess_format(&head).is_ok_and(|f| f.reading_enabled()) {
         image_review(path, opts)
     } else {
         video_review(path, opts)
