@@ -159,6 +159,9 @@ enum Command {
         /// The sender's verifier key (vkey string or a file holding one), to prove their custody.
         #[arg(long)]
         vkey: Option<String>,
+        /// CA certificate of a time-stamping authority, to check the bag's RFC 3161 tokens.
+        #[arg(long)]
+        tsa_ca: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
         /// The bag folder.
@@ -169,6 +172,10 @@ enum Command {
         /// The log's verifier key, obtained from the sender (vkey string or a file holding one).
         #[arg(long)]
         vkey: Option<String>,
+        /// CA certificate of a time-stamping authority, to check the bag's RFC 3161 tokens
+        /// (without one, their signatures are reported as not checked).
+        #[arg(long)]
+        tsa_ca: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
         /// The bag folder.
@@ -512,10 +519,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = athar_core::handover::export(
                 w.catalog,
                 w.blobs,
+                w.log,
                 &mut w.logger,
                 &chosen,
                 out,
-                &w.collector,
                 &opts,
             )?;
             if *json {
@@ -528,7 +535,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::ImportBag { vkey, json, dir } => {
+        Command::ImportBag {
+            vkey,
+            tsa_ca,
+            json,
+            dir,
+        } => {
+            let check_token =
+                |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
             let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
             let mut archive = open_writable(&cli)?;
             let mut w = archive.writer()?;
@@ -538,6 +552,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut w.logger,
                 dir,
                 verifier.as_ref(),
+                &check_token,
                 &w.collector,
             )?;
             if *json {
@@ -557,7 +572,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::VerifyBag { vkey, json, dir } => {
+        Command::VerifyBag {
+            vkey,
+            tsa_ca,
+            json,
+            dir,
+        } => {
+            let check_token =
+                |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
             let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
             if !dir.is_dir() {
                 return Err(anyhow::Error::new(StoreError::NotFound(format!(
@@ -565,7 +587,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir.display()
                 ))));
             }
-            let check = athar_core::handover::verify_bag(dir, verifier.as_ref());
+            let check = athar_core::handover::verify_bag(dir, verifier.as_ref(), &check_token);
             output::bag_check(&check, *json)?;
             Ok(if check.ok {
                 ExitCode::SUCCESS

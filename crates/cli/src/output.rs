@@ -361,6 +361,14 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
             i.detail
         )?;
     }
+    for t in &c.timestamps {
+        let state = if t.ok { "time-stamp" } else { "TIME-STAMP BAD" };
+        writeln!(
+            out,
+            "{state:<13} {} (log size {}): {}",
+            t.file, t.log_size, t.detail
+        )?;
+    }
     writeln!(
         out,
         "{}",

@@ -118,3 +118,71 @@ fn refusing_or_unreachable_authority_is_reported() {
     // Nothing half-stored: verify still passes (a stamped checkpoint with no token is fine).
     env.assert_verifies();
 }
+
+#[test]
+fn bags_carry_tokens_that_the_receiver_checks() {
+    let Some(tsa) = LocalTsa::start() else { return };
+    let Some(stranger) = LocalTsa::start() else {
+        return;
+    };
+    let env = Env::new();
+    configure(&env, &tsa);
+    let src = env.path("clips");
+    common::make_files(&src, 3, 3000, 9);
+    assert!(env
+        .run_paths(&["ingest", "--case", "C"], &[&src])
+        .status
+        .success());
+    assert!(env.run(&["timestamp"]).status.success());
+    let bag = env.path("bag");
+    assert!(env
+        .run(&["export", "--case", "C", "--out", bag.to_str().unwrap()])
+        .status
+        .success());
+    let vkey = env.archive.join("keys/archive.vkey");
+    let check = |ca: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(common::athar_bin());
+        c.args([
+            "--archive",
+            "/nonexistent",
+            "verify-bag",
+            "--json",
+            "--vkey",
+            vkey.to_str().unwrap(),
+        ]);
+        if let Some(ca) = ca {
+            c.arg("--tsa-ca").arg(ca);
+        }
+        let out = c.arg(&bag).output().unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        )
+    };
+    let (code, v) = check(Some(&tsa.ca_file()));
+    assert_eq!(code, Some(0), "{v}");
+    let stamps = v["timestamps"].as_array().unwrap();
+    assert_eq!(stamps.len(), 1, "{v}");
+    assert_eq!(stamps[0]["log_size"], 3);
+    assert!(
+        stamps[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signature verified"),
+        "{v}"
+    );
+    // Without the authority's CA the signature is said to be unchecked, never verified.
+    let (code, v) = check(None);
+    assert_eq!(code, Some(0));
+    assert!(
+        v["timestamps"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NOT checked"),
+        "{v}"
+    );
+    // Another authority's CA: the token does not verify, and the bag is not verified.
+    let (code, v) = check(Some(&stranger.ca_file()));
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["timestamps"][0]["ok"], false);
+}

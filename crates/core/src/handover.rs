@@ -9,6 +9,9 @@
 //! athar/items/<item id>/item.json           the item and its custody events (catalog records)
 //! athar/items/<item id>/<seq>.entry         each event's exact log entry
 //! athar/items/<item id>/<seq>.tlog-proof    its C2SP tlog-proof (extra = the entry)
+//! athar/timestamps/<size>/checkpoint        an earlier, time-stamped checkpoint of the log
+//! athar/timestamps/<size>/*.tsr             its RFC 3161 tokens
+//! athar/timestamps/<size>/consistency       proof that athar/checkpoint extends it
 //! ```
 
 use std::collections::BTreeMap;
@@ -22,7 +25,9 @@ use serde::Serialize;
 
 use crate::custody::LogEntry;
 use crate::error::{CoreError, StoreError};
-use crate::log::Logger;
+use crate::log::{LogStore, Logger};
+use base64::Engine as _;
+
 use crate::model::{EventDetails, EventKind, Export, Item, Sha256, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog};
 
@@ -31,6 +36,7 @@ use crate::storage::{BlobStore, Catalog};
 pub struct ExportOptions {
     pub to: Option<String>,
     pub organisation: String,
+    /// The person exporting: the bag's contact, and the actor of the export events.
     pub contact: String,
     pub description: Option<String>,
 }
@@ -53,10 +59,10 @@ fn bag_err(e: athar_bagit::BagError) -> CoreError {
 pub fn export(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
+    log_store: &dyn LogStore,
     logger: &mut Logger<'_>,
     items: &[Item],
     out: &Path,
-    actor: &str,
     opts: &ExportOptions,
 ) -> Result<ExportSummary, CoreError> {
     if out.exists() {
@@ -77,7 +83,7 @@ pub fn export(
     });
     for item in items {
         let logged = logger.log.size();
-        catalog.record_event(&item.id, EventKind::Export, actor, &details, logged)?;
+        catalog.record_event(&item.id, EventKind::Export, &opts.contact, &details, logged)?;
     }
     logger.catch_up(catalog)?;
     let log = &logger.log;
@@ -151,6 +157,32 @@ pub fn export(
     }
     bag.add_tag_file("athar/checkpoint", log.checkpoint().as_bytes())
         .map_err(bag_err)?;
+    // Trusted time: every time-stamped checkpoint of this log, its tokens, and a proof that
+    // the bag's checkpoint extends it.
+    for dir in log_store.list("timestamps")? {
+        let Ok(size) = dir.parse::<u64>() else {
+            continue;
+        };
+        if size == 0 || size > log.size() {
+            continue;
+        }
+        for name in log_store.list(&format!("timestamps/{dir}"))? {
+            if let Some(bytes) = log_store.read(&format!("timestamps/{dir}/{name}"))? {
+                bag.add_tag_file(&format!("athar/timestamps/{dir}/{name}"), bytes.as_slice())
+                    .map_err(bag_err)?;
+            }
+        }
+        let proof: String = log
+            .consistency(size)?
+            .iter()
+            .map(|h| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h)))
+            .collect();
+        bag.add_tag_file(
+            &format!("athar/timestamps/{dir}/consistency"),
+            proof.as_bytes(),
+        )
+        .map_err(bag_err)?;
+    }
     bag.add_tag_file("athar/log.vkey", format!("{}\n", log.vkey()).as_bytes())
         .map_err(bag_err)?;
     bag.add_tag_file(
@@ -231,12 +263,29 @@ pub struct BagCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_size: Option<u64>,
     pub items: Vec<ItemCheck>,
+    /// RFC 3161 tokens over earlier checkpoints of the log, each with what was checked.
+    pub timestamps: Vec<TimestampCheck>,
+}
+
+/// One time-stamp token in a bag.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimestampCheck {
+    pub file: String,
+    /// The log size of the checkpoint it covers.
+    pub log_size: u64,
+    pub ok: bool,
+    /// What the token attests, or why it fails.
+    pub detail: String,
 }
 
 /// Checks a bag with no archive: BagIt validity, then each item's custody proofs against the
 /// bag's checkpoint under `vkey` (the only key trusted; without one, custody is
 /// unverifiable).
-pub fn verify_bag(dir: &Path, vkey: Option<&Ed25519Verifier>) -> BagCheck {
+pub fn verify_bag(
+    dir: &Path,
+    vkey: Option<&Ed25519Verifier>,
+    check_token: crate::verify::TokenCheck<'_>,
+) -> BagCheck {
     let report: Report = athar_bagit::validate(dir, &Options::default());
     let bagit_valid = report.is_valid();
     // Payload files named in errors, to tell altered from missing.
@@ -260,6 +309,7 @@ pub fn verify_bag(dir: &Path, vkey: Option<&Ed25519Verifier>) -> BagCheck {
         bagit_warnings: report.warnings.iter().map(ToString::to_string).collect(),
         log_size: None,
         items: Vec::new(),
+        timestamps: Vec::new(),
     };
     let athar = dir.join("athar");
     let checkpoint = std::fs::read(athar.join("checkpoint")).ok();
@@ -305,9 +355,13 @@ pub fn verify_bag(dir: &Path, vkey: Option<&Ed25519Verifier>) -> BagCheck {
         }
     }
     check.items = claimed.into_values().collect();
+    if let (Some(vkey), Some(cp)) = (vkey, checkpoint.as_deref()) {
+        check.timestamps = check_bag_timestamps(dir, vkey, cp, check_token);
+    }
     check.ok = bagit_valid
         && !check.items.is_empty()
-        && check.items.iter().all(|i| i.state == ItemState::Verified);
+        && check.items.iter().all(|i| i.state == ItemState::Verified)
+        && check.timestamps.iter().all(|t| t.ok);
     check
 }
 
@@ -568,9 +622,10 @@ pub fn import_bag(
     logger: &mut Logger<'_>,
     dir: &Path,
     vkey: Option<&Ed25519Verifier>,
+    check_token: crate::verify::TokenCheck<'_>,
     collector: &str,
 ) -> Result<ImportSummary, CoreError> {
-    let check = verify_bag(dir, vkey);
+    let check = verify_bag(dir, vkey, check_token);
     if !check.bagit_valid {
         let first: Vec<String> = check.bagit_errors.iter().take(5).cloned().collect();
         return Err(input(
@@ -698,4 +753,111 @@ pub fn import_bag(
         out.sender_custody_verified = false;
     }
     Ok(out)
+}
+
+/// Checks each `athar/timestamps/<size>/`: its checkpoint is signed by `vkey`, the bag's
+/// checkpoint extends it (consistency proof), and each token covers its exact bytes.
+fn check_bag_timestamps(
+    dir: &Path,
+    vkey: &Ed25519Verifier,
+    bag_checkpoint: &[u8],
+    check_token: crate::verify::TokenCheck<'_>,
+) -> Vec<TimestampCheck> {
+    use sha2::Digest;
+    let mut out = Vec::new();
+    let Ok(bag_cp) = crate::log::open_checkpoint(bag_checkpoint, vkey.name(), vkey) else {
+        return out;
+    };
+    let root = dir.join("athar/timestamps");
+    let Ok(rd) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    let mut sizes: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    sizes.sort();
+    for size_dir in sizes {
+        let base = root.join(&size_dir);
+        let rel = |name: &str| format!("athar/timestamps/{size_dir}/{name}");
+        let size = size_dir.parse::<u64>().unwrap_or(0);
+        let fail = |file: String, detail: String| TimestampCheck {
+            file,
+            log_size: size,
+            ok: false,
+            detail,
+        };
+        let Ok(cp_bytes) = std::fs::read(base.join("checkpoint")) else {
+            out.push(fail(rel("checkpoint"), "missing".into()));
+            continue;
+        };
+        let cp = match crate::log::open_checkpoint(&cp_bytes, vkey.name(), vkey) {
+            Ok(cp) if cp.size == size => cp,
+            Ok(_) => {
+                out.push(fail(
+                    rel("checkpoint"),
+                    "its size does not match its folder".into(),
+                ));
+                continue;
+            }
+            Err(e) => {
+                out.push(fail(rel("checkpoint"), e.to_string()));
+                continue;
+            }
+        };
+        let proof: Option<Vec<[u8; 32]>> = std::fs::read_to_string(base.join("consistency"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .map(|l| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(l)
+                            .ok()
+                            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    })
+                    .collect()
+            });
+        let consistent = proof.is_some_and(|p| {
+            athar_tlog::rfc6962::verify_consistency(
+                cp.size,
+                bag_cp.size,
+                &p,
+                &cp.root,
+                &bag_cp.root,
+            )
+            .is_ok()
+        });
+        if !consistent {
+            out.push(fail(
+                rel("consistency"),
+                "the bag's checkpoint does not provably extend this one".into(),
+            ));
+            continue;
+        }
+        let digest: [u8; 32] = sha2::Sha256::digest(&cp_bytes).into();
+        let Ok(files) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        let mut names: Vec<String> = files
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names.into_iter().filter(|n| n.ends_with(".tsr")) {
+            let file = rel(&name);
+            match std::fs::read(base.join(&name)) {
+                Err(e) => out.push(fail(file, e.to_string())),
+                Ok(token) => match check_token(&token, &digest, &file) {
+                    Ok(what) => out.push(TimestampCheck {
+                        file,
+                        log_size: size,
+                        ok: true,
+                        detail: what,
+                    }),
+                    Err(why) => out.push(fail(file, why)),
+                },
+            }
+        }
+    }
+    out
 }

@@ -127,6 +127,8 @@ pub struct InitOptions {
 pub struct Writer<'a> {
     pub catalog: &'a mut SqliteCatalog,
     pub blobs: &'a FsBlobStore,
+    /// The custody log's files (time-stamp tokens are kept there too).
+    pub log: &'a FsLogStore,
     pub logger: Logger<'a>,
     /// Who is recorded as acting.
     pub collector: String,
@@ -331,6 +333,7 @@ impl Archive {
         Ok(Writer {
             catalog: &mut self.catalog,
             blobs: &self.blobs,
+            log: &self.log,
             logger: Logger {
                 log,
                 secret: self.pseudonym_secret.clone(),
