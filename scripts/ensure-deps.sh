@@ -32,6 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ "$what" = test ] && ! python3 -c 'import bagit' >/dev/null 2>&1; then
   # bagit-python: the tool receiving archives use; the tests check exported bags with it.
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+  fi
   echo "Installing bagit-python (pip)" >&2
   python3 -m pip install --quiet bagit 2>/dev/null || python3 -m pip install --quiet --break-system-packages bagit
 fi
