@@ -130,3 +130,22 @@ fn broken_media_fails_its_job_but_stays_preserved() {
     assert_eq!(env.cat(&item).stdout, bytes);
     env.assert_verifies();
 }
+
+#[test]
+fn a_job_left_running_by_a_dead_process_is_run_again() {
+    let Some(data) = testdata() else { return };
+    let png = data.join("threatexchange/pdq/data/misc-images/c.png");
+    let env = Env::new();
+    let out = env.run_paths(&["ingest", "--json"], &[&png]);
+    let item = json_lines(&out.stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // As if a worker died mid-job: the catalog still says `running`.
+    common::tamper_sql(&env, "UPDATE jobs SET state = 'running', attempts = 1");
+    assert!(env.run(&["jobs", "--run"]).status.success());
+    let jobs: serde_json::Value =
+        serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
+    assert_eq!(jobs["counts"], serde_json::json!({ "done": 1 }), "{jobs}");
+    assert_eq!(show(&env, &item)["fingerprints"][0]["algorithm"], "pdq");
+}
