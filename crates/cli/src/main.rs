@@ -155,36 +155,30 @@ enum Command {
     },
     /// Take in a bag from another archive: validated first, then ingested with the sender's
     /// custody records kept and a transfer event recorded.
-    ImportBag {
-        /// The sender's verifier key (vkey string or a file holding one), to prove their custody.
-        #[arg(long)]
-        vkey: Option<String>,
-        /// CA certificate of a time-stamping authority, to check the bag's RFC 3161 tokens.
-        #[arg(long)]
-        tsa_ca: Vec<PathBuf>,
-        #[arg(long)]
-        json: bool,
-        /// The bag folder.
-        dir: PathBuf,
-    },
+    ImportBag(BagArgs),
     /// Check a bag with no archive: BagIt validity and each item's custody proofs.
-    VerifyBag {
-        /// The log's verifier key, obtained from the sender (vkey string or a file holding one).
-        #[arg(long)]
-        vkey: Option<String>,
-        /// CA certificate of a time-stamping authority, to check the bag's RFC 3161 tokens
-        /// (without one, their signatures are reported as not checked).
-        #[arg(long)]
-        tsa_ca: Vec<PathBuf>,
-        #[arg(long)]
-        json: bool,
-        /// The bag folder.
-        dir: PathBuf,
-    },
+    VerifyBag(BagArgs),
     /// PDQ perceptual hashes of image files (no archive needed).
     Pdq(media::PdqArgs),
     /// vPDQ perceptual hashes of a video's frames (no archive needed).
     Vpdq(media::VpdqArgs),
+}
+
+/// What checking a bag needs: the sender's keys and the bag.
+#[derive(clap::Args, Debug)]
+struct BagArgs {
+    /// The sender's log verifier key, obtained by another channel (vkey string or a file
+    /// holding one); without it custody is reported unverifiable.
+    #[arg(long)]
+    vkey: Option<String>,
+    /// CA certificate of a time-stamping authority, to check the bag's RFC 3161 tokens
+    /// (without one, their signatures are reported as not checked).
+    #[arg(long)]
+    tsa_ca: Vec<PathBuf>,
+    #[arg(long)]
+    json: bool,
+    /// The bag folder.
+    dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -535,12 +529,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::ImportBag {
+        Command::ImportBag(BagArgs {
             vkey,
             tsa_ca,
             json,
             dir,
-        } => {
+        }) => {
             let check_token =
                 |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
             let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
@@ -572,12 +566,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::VerifyBag {
+        Command::VerifyBag(BagArgs {
             vkey,
             tsa_ca,
             json,
             dir,
-        } => {
+        }) => {
             let check_token =
                 |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
             let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
