@@ -1,0 +1,769 @@
+//! The tantivy index over the documentation model's records.
+//!
+//! One tantivy document per record ([`Doc`]). Free text (title, text) is indexed through
+//! [`normalize`] with the variants of [`index_variants`] (article stripped, compound parts);
+//! names, places and the words of titles are also indexed by their [`name_keys`]. Filters
+//! (case, kind, violation, verification) are raw terms with fast columns for facet counts;
+//! dates are two integer columns (first and last day) so that interval overlap is two range
+//! conditions.
+//!
+//! A query word matches a record when it occurs (normalised) in the title or text, or when
+//! its name keys occur in the record's names, places or title. Key matches are coarse by
+//! design (recall); before hits are returned, a word found only through keys must also pass
+//! [`name_coverage`] ≥ [`NAME_THRESHOLD`] against one of the record's names, places or its
+//! title, so that `محمد` does not return `Mahmoud`.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::StrColumn;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, EnableScoring, Occur, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
+    STORED, STRING,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
+    TantivyDocument, Term,
+};
+
+use crate::names::{name_coverage, word_keys, NAME_THRESHOLD};
+use crate::normalize::{index_variants, is_query_stopword, normalize, query_term};
+
+/// Errors of the search index.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The index folder could not be created or read.
+    #[error("search index at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process (or another `SearchIndex`) holds the index's writer lock.
+    #[error("search index is being written by another process")]
+    Locked,
+    /// The folder holds an index written with another schema (an older Athar): delete the
+    /// folder and index again.
+    #[error("search index at {0} has another schema; rebuild it")]
+    SchemaMismatch(PathBuf),
+    /// The query cannot be run (e.g. a date interval that ends before it starts).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// Any other failure inside tantivy.
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}
+
+/// One record to index. `id` is unique across kinds; adding a doc with an existing id
+/// replaces it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Doc {
+    pub id: String,
+    /// `item`, `incident`, `person`, `place`, `source`, `claim`, `org`, `act` or `case`.
+    pub kind: String,
+    pub case: Option<String>,
+    pub title: String,
+    /// Free text: descriptions, notes.
+    pub text: String,
+    /// Person, place and organisation names in any script, matched with name keys.
+    pub names: Vec<String>,
+    /// Inclusive interval in days since 1970-01-01; `None` when unknown.
+    pub date: Option<(i32, i32)>,
+    pub places: Vec<String>,
+    pub violations: Vec<String>,
+    pub verification: Vec<String>,
+}
+
+/// A search. Every set field restricts the result; an empty `text` lists by the filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    pub text: String,
+    /// Access control: only records of these cases (`None`: all records, including those
+    /// without a case; `Some`: records without a case are not returned).
+    pub cases: Option<Vec<String>>,
+    pub kind: Option<String>,
+    pub case: Option<String>,
+    /// Records whose date interval overlaps this one (records with unknown dates are left out).
+    pub date: Option<(i32, i32)>,
+    /// A place name, matched by name keys (any script).
+    pub place: Option<String>,
+    pub violation: Option<String>,
+    pub verification: Option<String>,
+    pub limit: usize,
+}
+
+/// One hit, best first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub kind: String,
+    pub case: Option<String>,
+    pub title: String,
+    pub score: f32,
+}
+
+/// Counts of matching records per value, largest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub kind: Vec<(String, u64)>,
+    pub case: Vec<(String, u64)>,
+    pub violation: Vec<(String, u64)>,
+    pub verification: Vec<(String, u64)>,
+}
+
+/// Hits with the size of the matched set and its facets.
+///
+/// `total` and `facets` count the records the index matched; `hits` have in addition
+/// passed the name-similarity check, so a name query's facet counts may include a few
+/// records with names that only resemble the query.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    pub total: u64,
+    pub facets: Facets,
+}
+
+/// How the writer is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Memory for all indexing threads together (at least 15 MB per thread).
+    pub writer_memory: usize,
+    /// Indexing threads.
+    pub writer_threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            writer_memory: 64 << 20,
+            writer_threads: 1,
+        }
+    }
+}
+
+impl Options {
+    /// For loading many records at once: one indexing thread per core (up to 4) and
+    /// 256 MB per thread, so segments are few and large.
+    pub fn bulk() -> Self {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        Options {
+            writer_memory: threads * (256 << 20),
+            writer_threads: threads,
+        }
+    }
+}
+
+const TEXT_TOKENIZER: &str = "athar_text";
+const NAME_TOKENIZER: &str = "athar_names";
+
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    case: Field,
+    title: Field,
+    text: Field,
+    names: Field,
+    places: Field,
+    title_keys: Field,
+    violation: Field,
+    verification: Field,
+    date_lo: Field,
+    date_hi: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_indexing = TextFieldIndexing::default()
+        .set_tokenizer(TEXT_TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqs);
+    let key_indexing = TextFieldIndexing::default()
+        .set_tokenizer(NAME_TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqs);
+    let text = TextOptions::default().set_indexing_options(text_indexing.clone());
+    let keys = TextOptions::default().set_indexing_options(key_indexing);
+    let date = NumericOptions::default().set_indexed().set_fast();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED | FAST),
+        case: b.add_text_field("case", STRING | STORED | FAST),
+        title: b.add_text_field("title", text.clone().set_stored()),
+        text: b.add_text_field("text", text),
+        names: b.add_text_field("names", keys.clone().set_stored()),
+        places: b.add_text_field("places", keys.clone().set_stored()),
+        title_keys: b.add_text_field("title_keys", keys),
+        violation: b.add_text_field("violation", STRING | FAST),
+        verification: b.add_text_field("verification", STRING | FAST),
+        date_lo: b.add_i64_field("date_lo", date.clone()),
+        date_hi: b.add_i64_field("date_hi", date),
+    };
+    (b.build(), fields)
+}
+
+/// The search index in one folder.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Option<IndexWriter>,
+    fields: Fields,
+    options: Options,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .field("writing", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl SearchIndex {
+    /// Open the index in `dir`, creating the folder and an empty index if needed. Opening
+    /// takes no lock; the first write takes the writer lock.
+    pub fn open_or_create(dir: &Path) -> Result<SearchIndex, Error> {
+        Self::open_or_create_with(dir, Options::default())
+    }
+
+    /// Like [`SearchIndex::open_or_create`] with writer options (see [`Options::bulk`]).
+    pub fn open_or_create_with(dir: &Path, options: Options) -> Result<SearchIndex, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let mmap = MmapDirectory::open(dir).map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+        let index = Index::open_or_create(mmap, schema).map_err(|e| match e {
+            tantivy::TantivyError::SchemaError(_) => Error::SchemaMismatch(dir.to_path_buf()),
+            e => Error::Tantivy(e),
+        })?;
+        index
+            .tokenizers()
+            .register(TEXT_TOKENIZER, TextTokenizer::default());
+        index
+            .tokenizers()
+            .register(NAME_TOKENIZER, NameTokenizer::default());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: None,
+            fields,
+            options,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter, Error> {
+        let w = match self.writer.take() {
+            Some(w) => w,
+            None => {
+                let threads = self.options.writer_threads.max(1);
+                let memory = self.options.writer_memory.max(threads * (16 << 20));
+                self.index
+                    .writer_with_num_threads(threads, memory)
+                    .map_err(|e| match e {
+                        tantivy::TantivyError::LockFailure(..) => Error::Locked,
+                        e => Error::Tantivy(e),
+                    })?
+            }
+        };
+        Ok(self.writer.insert(w))
+    }
+
+    fn to_tantivy(&self, doc: &Doc) -> TantivyDocument {
+        let f = &self.fields;
+        let mut d = TantivyDocument::new();
+        d.add_text(f.id, &doc.id);
+        d.add_text(f.kind, &doc.kind);
+        if let Some(c) = &doc.case {
+            d.add_text(f.case, c);
+        }
+        d.add_text(f.title, &doc.title);
+        d.add_text(f.title_keys, &doc.title);
+        if !doc.text.is_empty() {
+            d.add_text(f.text, &doc.text);
+        }
+        for n in &doc.names {
+            d.add_text(f.names, n);
+        }
+        for p in &doc.places {
+            d.add_text(f.places, p);
+        }
+        for v in &doc.violations {
+            d.add_text(f.violation, v);
+        }
+        for v in &doc.verification {
+            d.add_text(f.verification, v);
+        }
+        if let Some((lo, hi)) = doc.date {
+            d.add_i64(f.date_lo, i64::from(lo.min(hi)));
+            d.add_i64(f.date_hi, i64::from(lo.max(hi)));
+        }
+        d
+    }
+
+    /// Add `doc`, replacing any record with the same id. Visible to searches after
+    /// [`SearchIndex::commit`].
+    pub fn add(&mut self, doc: &Doc) -> Result<(), Error> {
+        let d = self.to_tantivy(doc);
+        let term = Term::from_field_text(self.fields.id, &doc.id);
+        let w = self.writer()?;
+        w.delete_term(term);
+        w.add_document(d)?;
+        Ok(())
+    }
+
+    /// Add `doc` whose id the caller knows is not in the index (a first import into an
+    /// empty index): no replacement is looked for, which makes bulk loading cheaper. Adding
+    /// an id twice this way leaves two records.
+    pub fn add_new(&mut self, doc: &Doc) -> Result<(), Error> {
+        let d = self.to_tantivy(doc);
+        self.writer()?.add_document(d)?;
+        Ok(())
+    }
+
+    /// Add many records, each replacing any record with the same id; returns how many.
+    pub fn add_many<'a>(
+        &mut self,
+        docs: impl IntoIterator<Item = &'a Doc>,
+    ) -> Result<usize, Error> {
+        let mut n = 0;
+        for d in docs {
+            self.add(d)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Remove the record with this id (no error when there is none).
+    pub fn delete(&mut self, id: &str) -> Result<(), Error> {
+        let term = Term::from_field_text(self.fields.id, id);
+        self.writer()?.delete_term(term);
+        Ok(())
+    }
+
+    /// Make every change so far durable and visible to searches.
+    pub fn commit(&mut self) -> Result<(), Error> {
+        if let Some(w) = self.writer.as_mut() {
+            w.commit()?;
+            self.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Discard the changes made since the last commit.
+    pub fn rollback(&mut self) -> Result<(), Error> {
+        if let Some(w) = self.writer.as_mut() {
+            w.rollback()?;
+        }
+        Ok(())
+    }
+
+    /// Commit, wait for background segment merges and release the writer lock.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.commit()?;
+        if let Some(w) = self.writer.take() {
+            w.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
+    /// Number of records visible to searches.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Run a search.
+    pub fn search(&self, q: &Query) -> Result<SearchResults, Error> {
+        if let Some((lo, hi)) = q.date {
+            if lo > hi {
+                return Err(Error::InvalidQuery(format!(
+                    "date interval ends ({hi}) before it starts ({lo})"
+                )));
+            }
+        }
+        if q.cases.as_ref().is_some_and(|c| c.is_empty()) {
+            return Ok(SearchResults::default());
+        }
+        let f = &self.fields;
+        let mut must: Vec<Box<dyn tantivy::query::Query>> = Vec::new();
+        if let Some(cases) = &q.cases {
+            must.push(any_term(f.case, cases));
+        }
+        for (field, value) in [
+            (f.case, &q.case),
+            (f.kind, &q.kind),
+            (f.violation, &q.violation),
+            (f.verification, &q.verification),
+        ] {
+            if let Some(v) = value {
+                must.push(term(field, v));
+            }
+        }
+        if let Some((lo, hi)) = q.date {
+            must.push(Box::new(RangeQuery::new(
+                Bound::Unbounded,
+                Bound::Included(Term::from_field_i64(f.date_lo, i64::from(hi))),
+            )));
+            must.push(Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_i64(f.date_hi, i64::from(lo))),
+                Bound::Unbounded,
+            )));
+        }
+        if let Some(place) = &q.place {
+            let groups = word_keys(place);
+            if groups.is_empty() {
+                return Ok(SearchResults::default());
+            }
+            for g in groups {
+                must.push(any_term(f.places, &g));
+            }
+        }
+        let words = query_words(&q.text);
+        let mut word_queries = Vec::with_capacity(words.len());
+        for w in &words {
+            let t = query_term(w);
+            let exact: Box<dyn tantivy::query::Query> = Box::new(BooleanQuery::new(vec![
+                (Occur::Should, boost(term(f.title, t), 2.0)),
+                (Occur::Should, term(f.text, t)),
+            ]));
+            let groups = word_keys(w);
+            let mut alts = vec![(Occur::Should, exact.box_clone())];
+            if !groups.is_empty() {
+                for (field, b) in [(f.names, 1.5), (f.places, 1.2), (f.title_keys, 0.5)] {
+                    let all: Vec<_> = groups
+                        .iter()
+                        .map(|g| (Occur::Must, any_term(field, g)))
+                        .collect();
+                    alts.push((Occur::Should, boost(Box::new(BooleanQuery::new(all)), b)));
+                }
+            }
+            must.push(Box::new(BooleanQuery::new(alts)));
+            word_queries.push((w.as_str(), exact));
+        }
+        let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(
+                must.into_iter().map(|q| (Occur::Must, q)).collect(),
+            ))
+        };
+
+        let searcher = self.reader.searcher();
+        let candidates = if words.is_empty() {
+            q.limit
+        } else {
+            q.limit.saturating_mul(4).saturating_add(40)
+        };
+        let facet_collector = FacetCounter {
+            fields: ["kind", "case", "violation", "verification"],
+        };
+        let (top, total, counts) = searcher.search(
+            &query,
+            &(
+                TopDocs::with_limit(candidates.max(1)),
+                Count,
+                facet_collector,
+            ),
+        )?;
+
+        // Confirm words that matched only through name keys.
+        let mut exact_checks = Vec::with_capacity(word_queries.len());
+        for (w, exact) in &word_queries {
+            let weight = exact.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            exact_checks.push((*w, weight));
+        }
+        let mut by_segment: Vec<(DocAddress, Score)> =
+            top.into_iter().map(|(s, a)| (a, s)).collect();
+        by_segment.sort_by_key(|(a, _)| (a.segment_ord, a.doc_id));
+        let mut exact_hit = vec![vec![false; exact_checks.len()]; by_segment.len()];
+        for (k, (_, weight)) in exact_checks.iter().enumerate() {
+            let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
+            for (i, (addr, _)) in by_segment.iter().enumerate() {
+                if current.as_ref().is_none_or(|(s, _)| *s != addr.segment_ord) {
+                    let reader = searcher.segment_reader(addr.segment_ord);
+                    current = Some((addr.segment_ord, weight.scorer(reader, 1.0)?));
+                }
+                if let Some((_, scorer)) = current.as_mut() {
+                    let mut d = scorer.doc();
+                    if d < addr.doc_id {
+                        d = scorer.seek(addr.doc_id);
+                    }
+                    exact_hit[i][k] = d == addr.doc_id;
+                }
+            }
+        }
+
+        let mut hits = Vec::with_capacity(q.limit);
+        for (i, (addr, score)) in by_segment.iter().enumerate() {
+            let stored: TantivyDocument = searcher.doc(*addr)?;
+            let title = first_str(&stored, f.title).unwrap_or_default();
+            let mut keep = true;
+            let mut bonus = 0.0;
+            for (k, (w, _)) in exact_checks.iter().enumerate() {
+                if exact_hit[i][k] {
+                    continue;
+                }
+                let best = stored
+                    .get_all(f.names)
+                    .chain(stored.get_all(f.places))
+                    .filter_map(|v| v.as_str())
+                    .chain(std::iter::once(title.as_str()))
+                    .map(|n| name_coverage(w, n))
+                    .fold(0.0f32, f32::max);
+                if best < NAME_THRESHOLD {
+                    keep = false;
+                    break;
+                }
+                bonus += best;
+            }
+            if !keep {
+                continue;
+            }
+            hits.push(Hit {
+                id: first_str(&stored, f.id).unwrap_or_default(),
+                kind: first_str(&stored, f.kind).unwrap_or_default(),
+                case: first_str(&stored, f.case),
+                title,
+                score: *score + bonus,
+            });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        hits.truncate(q.limit);
+        let [kind, case, violation, verification] = counts;
+        Ok(SearchResults {
+            hits,
+            total: total as u64,
+            facets: Facets {
+                kind,
+                case,
+                violation,
+                verification,
+            },
+        })
+    }
+}
+
+/// Normalised query words, without lone articles (unless the query is nothing else).
+fn query_words(text: &str) -> Vec<String> {
+    let norm = normalize(text);
+    let all: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+    let kept: Vec<String> = all
+        .iter()
+        .filter(|w| !is_query_stopword(w))
+        .map(|w| w.to_string())
+        .collect();
+    if kept.is_empty() {
+        all.iter().map(|w| w.to_string()).collect()
+    } else {
+        kept
+    }
+}
+
+fn first_str(d: &TantivyDocument, f: Field) -> Option<String> {
+    d.get_first(f).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+fn term(field: Field, value: &str) -> Box<dyn tantivy::query::Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn any_term(field: Field, values: &[String]) -> Box<dyn tantivy::query::Query> {
+    if values.len() == 1 {
+        return term(field, &values[0]);
+    }
+    Box::new(BooleanQuery::new(
+        values
+            .iter()
+            .map(|v| (Occur::Should, term(field, v)))
+            .collect(),
+    ))
+}
+
+fn boost(q: Box<dyn tantivy::query::Query>, b: f32) -> Box<dyn tantivy::query::Query> {
+    Box::new(BoostQuery::new(q, b))
+}
+
+// ---- facet counting over fast string columns ------------------------------------------
+
+struct FacetCounter {
+    fields: [&'static str; 4],
+}
+
+struct FacetSegment {
+    columns: Vec<Option<(StrColumn, Vec<u32>)>>,
+}
+
+type FacetFruit = [Vec<(String, u64)>; 4];
+
+impl Collector for FacetCounter {
+    type Fruit = FacetFruit;
+    type Child = FacetSegment;
+
+    fn for_segment(
+        &self,
+        _segment_local_id: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
+        let mut columns = Vec::with_capacity(self.fields.len());
+        for name in self.fields {
+            let col = segment.fast_fields().str(name)?;
+            columns.push(col.map(|c| {
+                let n = c.num_terms();
+                (c, vec![0u32; n])
+            }));
+        }
+        Ok(FacetSegment { columns })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<FacetFruit> {
+        let mut maps: [HashMap<String, u64>; 4] = Default::default();
+        for fruit in fruits {
+            for (map, counts) in maps.iter_mut().zip(fruit) {
+                for (k, v) in counts {
+                    *map.entry(k).or_default() += v;
+                }
+            }
+        }
+        Ok(maps.map(|m| {
+            let mut v: Vec<(String, u64)> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        }))
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = FacetFruit;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        for (col, counts) in self.columns.iter_mut().flatten() {
+            for ord in col.term_ords(doc) {
+                if let Some(c) = counts.get_mut(ord as usize) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> FacetFruit {
+        let mut out: FacetFruit = Default::default();
+        for (slot, col) in out.iter_mut().zip(self.columns) {
+            let Some((col, counts)) = col else { continue };
+            let mut buf = String::new();
+            for (ord, &n) in counts.iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                buf.clear();
+                if col.ord_to_str(ord as u64, &mut buf).unwrap_or(false) {
+                    slot.push((buf.clone(), u64::from(n)));
+                }
+            }
+        }
+        out
+    }
+}
+
+// ---- tokenizers --------------------------------------------------------------------------
+
+/// Free text: [`normalize`], then each word with its [`index_variants`].
+#[derive(Clone, Default)]
+struct TextTokenizer {
+    tokens: Vec<Token>,
+}
+
+/// A name: its [`name_keys`](crate::name_keys).
+#[derive(Clone, Default)]
+struct NameTokenizer {
+    tokens: Vec<Token>,
+}
+
+struct VecTokenStream<'a> {
+    tokens: &'a mut Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for VecTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next.saturating_sub(1)]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        let i = self.next.saturating_sub(1);
+        &mut self.tokens[i]
+    }
+}
+
+fn push_token(tokens: &mut Vec<Token>, position: usize, text: &str) {
+    tokens.push(Token {
+        offset_from: 0,
+        offset_to: 0,
+        position,
+        text: text.to_string(),
+        position_length: 1,
+    });
+}
+
+impl Tokenizer for TextTokenizer {
+    type TokenStream<'a> = VecTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
+        self.tokens.clear();
+        let norm = normalize(text);
+        for (pos, w) in norm.split(' ').filter(|w| !w.is_empty()).enumerate() {
+            index_variants(w, |v| push_token(&mut self.tokens, pos, v));
+        }
+        VecTokenStream {
+            tokens: &mut self.tokens,
+            next: 0,
+        }
+    }
+}
+
+impl Tokenizer for NameTokenizer {
+    type TokenStream<'a> = VecTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
+        self.tokens.clear();
+        for (pos, group) in word_keys(text).iter().enumerate() {
+            for k in group {
+                push_token(&mut self.tokens, pos, k);
+            }
+        }
+        VecTokenStream {
+            tokens: &mut self.tokens,
+            next: 0,
+        }
+    }
+}

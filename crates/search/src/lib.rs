@@ -1,0 +1,28 @@
+//! Search for the documentation model: Arabic-aware normalisation, transliteration-insensitive
+//! names, and a tantivy index over cases, incidents, acts, persons, places, sources, claims
+//! and items.
+//!
+//! * [`normalize`] folds text for indexing and querying (NFKC, Arabic letter forms and
+//!   diacritics, Persian/Urdu forms and digits, Latin case and accents, compound names);
+//! * [`name_keys`] and [`name_similarity`] match names across scripts and romanisations
+//!   (`محمد` ↔ `Mohammed`, `المسمية` ↔ `al-Masmiyah`) without confusing `محمد` and `محمود`;
+//! * [`SearchIndex`] indexes [`Doc`]s and answers [`Query`]s with hits and facet counts,
+//!   with date-interval overlap and case restriction.
+//!
+//! What this crate must not do:
+//!
+//! * depend on any other Athar crate: the caller turns its records into [`Doc`]s;
+//! * decide access: it restricts results to the cases the caller passes in
+//!   [`Query::cases`], and never widens them;
+//! * be the record of anything: the index is derived data that can be deleted and rebuilt
+//!   from the catalog at any time, so it holds no state that exists nowhere else;
+//! * panic on any text: queries and documents are untrusted input.
+#![forbid(unsafe_code)]
+
+pub mod index;
+pub mod names;
+pub mod normalize;
+
+pub use index::{Doc, Error, Facets, Hit, Options, Query, SearchIndex, SearchResults};
+pub use names::{name_coverage, name_keys, name_similarity, word_keys, NAME_THRESHOLD};
+pub use normalize::normalize;

@@ -1,0 +1,348 @@
+//! Index behaviour: replacement, deletion, text and name queries across scripts, date
+//! overlap, case restriction, facets.
+
+#![allow(clippy::unwrap_used)]
+
+use athar_search::{Doc, Error, Query, SearchIndex};
+
+/// Days since 1970-01-01 of a calendar date (proleptic Gregorian).
+fn day(y: i32, m: u32, d: u32) -> i32 {
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn year(y: i32) -> (i32, i32) {
+    (day(y, 1, 1), day(y, 12, 31))
+}
+
+fn story() -> Vec<Doc> {
+    vec![
+        Doc {
+            id: "inc-1".into(),
+            kind: "incident".into(),
+            case: Some("case-daraa".into()),
+            title: "Burning of remains near al-Masmiyah".into(),
+            text: "Detainees who died in security branches were trucked to a semi-desert site \
+                   and burned in pits, about a hundred a day according to one source."
+                .into(),
+            names: vec![],
+            date: Some((day(2011, 1, 1), day(2013, 12, 31))),
+            places: vec!["al-Masmiyah".into(), "Daraa".into()],
+            violations: vec![
+                "mutilation or destruction of remains".into(),
+                "killing".into(),
+            ],
+            verification: vec!["geolocated".into()],
+        },
+        Doc {
+            id: "inc-2".into(),
+            kind: "incident".into(),
+            case: Some("case-daraa".into()),
+            title: "حرق جثث المعتقلين قرب المسمية".into(),
+            text: "نُقلت جثث المعتقلين الذين قضوا تحت التعذيب إلى موقع شبه صحراوي".into(),
+            names: vec![],
+            date: Some(year(2012)),
+            places: vec!["المسمية".into(), "درعا".into()],
+            violations: vec!["torture".into()],
+            verification: vec!["unverified".into()],
+        },
+        Doc {
+            id: "person-1".into(),
+            kind: "person".into(),
+            case: Some("case-daraa".into()),
+            title: "محمد أحمد المصري".into(),
+            names: vec!["محمد أحمد المصري".into()],
+            date: Some((day(2012, 3, 1), day(2012, 3, 31))),
+            ..Doc::default()
+        },
+        Doc {
+            id: "person-2".into(),
+            kind: "person".into(),
+            case: Some("case-homs".into()),
+            title: "Mahmoud Hassan".into(),
+            names: vec!["Mahmoud Hassan".into()],
+            date: Some(year(2014)),
+            ..Doc::default()
+        },
+        Doc {
+            id: "person-3".into(),
+            kind: "person".into(),
+            case: None,
+            title: "Abu Bakr al-Shami".into(),
+            names: vec!["Abu Bakr al-Shami".into()],
+            date: None,
+            ..Doc::default()
+        },
+    ]
+}
+
+fn index_with_story() -> (tempfile::TempDir, SearchIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = SearchIndex::open_or_create(dir.path()).unwrap();
+    for d in story() {
+        index.add(&d).unwrap();
+    }
+    index.commit().unwrap();
+    (dir, index)
+}
+
+fn ids(index: &SearchIndex, q: Query) -> Vec<String> {
+    let q = Query {
+        limit: if q.limit == 0 { 20 } else { q.limit },
+        ..q
+    };
+    let mut v: Vec<String> = index
+        .search(&q)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    v.sort();
+    v
+}
+
+fn text(t: &str) -> Query {
+    Query {
+        text: t.into(),
+        ..Query::default()
+    }
+}
+
+#[test]
+fn text_queries_in_both_scripts() {
+    let (_d, index) = index_with_story();
+    // Latin text
+    assert_eq!(ids(&index, text("burned pits")), ["inc-1"]);
+    // Arabic text with and without diacritics and article
+    assert_eq!(ids(&index, text("المعتقلين")), ["inc-2"]);
+    assert_eq!(ids(&index, text("مُعتقلين")), ["inc-2"]);
+    assert_eq!(ids(&index, text("التعذيب")), ["inc-2"]);
+    // a place name in Arabic finds the Latin-named incident and vice versa
+    assert_eq!(ids(&index, text("المسمية")), ["inc-1", "inc-2"]);
+    assert_eq!(ids(&index, text("Masmiyah")), ["inc-1", "inc-2"]);
+    assert_eq!(ids(&index, text("Al Masmiya")), ["inc-1", "inc-2"]);
+    // a person's name across scripts, without confusing Muhammad and Mahmoud
+    assert_eq!(ids(&index, text("Mohammed")), ["person-1"]);
+    assert_eq!(ids(&index, text("Muhammad al-Masri")), ["person-1"]);
+    assert_eq!(ids(&index, text("محمود")), ["person-2"]);
+    assert_eq!(ids(&index, text("Mahmud")), ["person-2"]);
+    // compound spacing
+    assert_eq!(ids(&index, text("ابوبكر الشامي")), ["person-3"]);
+    assert_eq!(ids(&index, text("Abubakr")), ["person-3"]);
+    // no match
+    assert!(ids(&index, text("Aleppo")).is_empty());
+}
+
+#[test]
+fn date_overlap() {
+    let (_d, index) = index_with_story();
+    let by_date = |lo, hi| {
+        ids(
+            &index,
+            Query {
+                date: Some((lo, hi)),
+                ..Query::default()
+            },
+        )
+    };
+    // "2012" overlaps the 2011–2013 interval, the year 2012 and March 2012
+    assert_eq!(
+        by_date(year(2012).0, year(2012).1),
+        ["inc-1", "inc-2", "person-1"]
+    );
+    // a single day inside the interval
+    assert_eq!(by_date(day(2013, 6, 1), day(2013, 6, 1)), ["inc-1"]);
+    // the interval's first and last days count (inclusive)
+    assert_eq!(by_date(day(2010, 1, 1), day(2011, 1, 1)), ["inc-1"]);
+    assert_eq!(
+        by_date(day(2013, 12, 31), day(2014, 1, 1)),
+        ["inc-1", "person-2"]
+    );
+    // nothing before; unknown dates never match a date filter
+    assert!(by_date(day(1990, 1, 1), day(2010, 12, 31)).is_empty());
+    // an interval that ends before it starts is refused
+    let bad = Query {
+        date: Some((10, 5)),
+        limit: 10,
+        ..Query::default()
+    };
+    assert!(matches!(index.search(&bad), Err(Error::InvalidQuery(_))));
+}
+
+#[test]
+fn case_restriction_and_filters() {
+    let (_d, index) = index_with_story();
+    let only = |cases: &[&str]| Query {
+        cases: Some(cases.iter().map(|s| s.to_string()).collect()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, only(&["case-homs"])), ["person-2"]);
+    assert_eq!(
+        ids(&index, only(&["case-daraa"])),
+        ["inc-1", "inc-2", "person-1"]
+    );
+    assert!(ids(&index, only(&[])).is_empty());
+    // None = every record, those without a case included
+    assert_eq!(ids(&index, Query::default()).len(), 5);
+    // restriction holds for text queries too
+    let q = Query {
+        text: "Hassan".into(),
+        ..only(&["case-daraa"])
+    };
+    assert!(ids(&index, q).is_empty());
+    // kind, case, violation, verification, place
+    let q = Query {
+        kind: Some("person".into()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["person-1", "person-2", "person-3"]);
+    let q = Query {
+        case: Some("case-homs".into()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["person-2"]);
+    let q = Query {
+        violation: Some("torture".into()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["inc-2"]);
+    let q = Query {
+        verification: Some("geolocated".into()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["inc-1"]);
+    let q = Query {
+        place: Some("Masmiyeh".into()),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["inc-1", "inc-2"]);
+    let q = Query {
+        place: Some("درعا".into()),
+        date: Some(year(2012)),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["inc-1", "inc-2"]);
+}
+
+#[test]
+fn facets_count_the_matched_set() {
+    let (_d, index) = index_with_story();
+    let res = index
+        .search(&Query {
+            limit: 1,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(res.total, 5);
+    assert_eq!(res.hits.len(), 1);
+    assert_eq!(
+        res.facets.kind,
+        [("person".to_string(), 3), ("incident".to_string(), 2)]
+    );
+    assert_eq!(
+        res.facets.case,
+        [("case-daraa".to_string(), 3), ("case-homs".to_string(), 1)]
+    );
+    let res = index
+        .search(&Query {
+            text: "المسمية".into(),
+            limit: 10,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(res.total, 2);
+    assert_eq!(
+        res.facets.violation,
+        [
+            ("killing".to_string(), 1),
+            ("mutilation or destruction of remains".to_string(), 1),
+            ("torture".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        res.facets.verification,
+        [("geolocated".to_string(), 1), ("unverified".to_string(), 1)]
+    );
+}
+
+#[test]
+fn replace_delete_and_reopen() {
+    let (dir, mut index) = index_with_story();
+    let mut d = story().remove(3);
+    d.title = "Mahmoud Hassan (updated)".into();
+    d.names.push("محمود حسن".into());
+    index.add(&d).unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.num_docs(), 5);
+    let hits = index
+        .search(&Query {
+            text: "updated".into(),
+            limit: 5,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(hits.hits.len(), 1);
+    assert_eq!(hits.hits[0].title, "Mahmoud Hassan (updated)");
+    assert_eq!(hits.hits[0].case.as_deref(), Some("case-homs"));
+    assert_eq!(hits.hits[0].kind, "person");
+    index.delete("person-2").unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.num_docs(), 4);
+    assert!(ids(&index, text("Mahmoud")).is_empty());
+    index.close().unwrap();
+    // reopened from disk
+    let index = SearchIndex::open_or_create(dir.path()).unwrap();
+    assert_eq!(index.num_docs(), 4);
+    assert_eq!(ids(&index, text("Mohamed")), ["person-1"]);
+}
+
+#[test]
+fn uncommitted_changes_are_invisible_and_can_be_rolled_back() {
+    let (_d, mut index) = index_with_story();
+    index.delete("inc-1").unwrap();
+    assert_eq!(index.num_docs(), 5);
+    index.rollback().unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.num_docs(), 5);
+}
+
+#[test]
+fn second_writer_is_refused() {
+    let (dir, mut index) = index_with_story();
+    index.delete("nothing").unwrap(); // takes the writer lock
+    let mut other = SearchIndex::open_or_create(dir.path()).unwrap();
+    assert!(matches!(other.delete("x"), Err(Error::Locked)));
+    // reading needs no lock
+    assert_eq!(other.num_docs(), 5);
+}
+
+#[test]
+fn odd_queries_do_not_fail() {
+    let (_d, index) = index_with_story();
+    for t in [
+        "",
+        " ",
+        "ال",
+        "al",
+        "'",
+        "ـ",
+        "\u{200F}",
+        "🙂",
+        "a b c d e f g h i j k l m n o p",
+    ] {
+        index
+            .search(&Query {
+                text: t.into(),
+                limit: 5,
+                ..Query::default()
+            })
+            .unwrap();
+    }
+}
