@@ -17,12 +17,10 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::StrColumn;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EnableScoring, Occur, RangeQuery, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, RangeQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
     STORED, STRING,
@@ -171,11 +169,16 @@ struct Fields {
     id: Field,
     kind: Field,
     case: Field,
+    /// Stored only.
     title: Field,
-    text: Field,
+    /// Title and text, through the text tokenizer.
+    words: Field,
+    /// Stored only (read back for the name-similarity check).
     names: Field,
+    /// Name keys, stored: the place filter.
     places: Field,
-    title_keys: Field,
+    /// Name keys of names, places and title words.
+    keys: Field,
     violation: Field,
     verification: Field,
     date_lo: Field,
@@ -197,11 +200,11 @@ fn schema() -> (Schema, Fields) {
         id: b.add_text_field("id", STRING | STORED),
         kind: b.add_text_field("kind", STRING | STORED | FAST),
         case: b.add_text_field("case", STRING | STORED | FAST),
-        title: b.add_text_field("title", text.clone().set_stored()),
-        text: b.add_text_field("text", text),
-        names: b.add_text_field("names", keys.clone().set_stored()),
+        title: b.add_text_field("title", STORED),
+        words: b.add_text_field("words", text),
+        names: b.add_text_field("names", STORED),
         places: b.add_text_field("places", keys.clone().set_stored()),
-        title_keys: b.add_text_field("title_keys", keys),
+        keys: b.add_text_field("keys", keys),
         violation: b.add_text_field("violation", STRING | FAST),
         verification: b.add_text_field("verification", STRING | FAST),
         date_lo: b.add_i64_field("date_lo", date.clone()),
@@ -218,6 +221,8 @@ pub struct SearchIndex {
     fields: Fields,
     options: Options,
     dir: PathBuf,
+    /// Facets of the whole index for the searcher generation that computed them.
+    all_counts: std::sync::Mutex<Option<(u64, u64, Counts)>>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -247,7 +252,7 @@ impl SearchIndex {
             path: dir.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
-        let index = Index::open_or_create(mmap, schema).map_err(|e| match e {
+        let mut index = Index::open_or_create(mmap, schema).map_err(|e| match e {
             tantivy::TantivyError::SchemaError(_) => Error::SchemaMismatch(dir.to_path_buf()),
             e => Error::Tantivy(e),
         })?;
@@ -257,6 +262,14 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(NAME_TOKENIZER, NameTokenizer::default());
+        // Segments are searched in parallel, one thread per core (up to 4).
+        let search_threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        if search_threads > 1 {
+            index.set_multithread_executor(search_threads)?;
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -268,6 +281,7 @@ impl SearchIndex {
             fields,
             options,
             dir: dir.to_path_buf(),
+            all_counts: std::sync::Mutex::new(None),
         })
     }
 
@@ -297,15 +311,18 @@ impl SearchIndex {
             d.add_text(f.case, c);
         }
         d.add_text(f.title, &doc.title);
-        d.add_text(f.title_keys, &doc.title);
+        d.add_text(f.words, &doc.title);
+        d.add_text(f.keys, &doc.title);
         if !doc.text.is_empty() {
-            d.add_text(f.text, &doc.text);
+            d.add_text(f.words, &doc.text);
         }
         for n in &doc.names {
             d.add_text(f.names, n);
+            d.add_text(f.keys, n);
         }
         for p in &doc.places {
             d.add_text(f.places, p);
+            d.add_text(f.keys, p);
         }
         for v in &doc.violations {
             d.add_text(f.violation, v);
@@ -313,10 +330,14 @@ impl SearchIndex {
         for v in &doc.verification {
             d.add_text(f.verification, v);
         }
-        if let Some((lo, hi)) = doc.date {
-            d.add_i64(f.date_lo, i64::from(lo.min(hi)));
-            d.add_i64(f.date_hi, i64::from(lo.max(hi)));
-        }
+        // Every record has both columns (so they are dense and scan fast); an unknown date
+        // is an empty interval that overlaps nothing.
+        let (lo, hi) = match doc.date {
+            Some((lo, hi)) => (i64::from(lo.min(hi)), i64::from(lo.max(hi))),
+            None => (i64::MAX, i64::MIN),
+        };
+        d.add_i64(f.date_lo, lo);
+        d.add_i64(f.date_hi, hi);
         d
     }
 
@@ -441,49 +462,57 @@ impl SearchIndex {
         let mut word_queries = Vec::with_capacity(words.len());
         for w in &words {
             let t = query_term(w);
-            let exact: Box<dyn tantivy::query::Query> = Box::new(BooleanQuery::new(vec![
-                (Occur::Should, boost(term(f.title, t), 2.0)),
-                (Occur::Should, term(f.text, t)),
-            ]));
+            let exact = term(f.words, t);
             let groups = word_keys(w);
             let mut alts = vec![(Occur::Should, exact.box_clone())];
             if !groups.is_empty() {
-                for (field, b) in [(f.names, 1.5), (f.places, 1.2), (f.title_keys, 0.5)] {
-                    let all: Vec<_> = groups
-                        .iter()
-                        .map(|g| (Occur::Must, any_term(field, g)))
-                        .collect();
-                    alts.push((Occur::Should, boost(Box::new(BooleanQuery::new(all)), b)));
-                }
+                let all: Vec<_> = groups
+                    .iter()
+                    .map(|g| (Occur::Must, any_term(f.keys, g)))
+                    .collect();
+                alts.push((Occur::Should, Box::new(BooleanQuery::new(all))));
             }
             must.push(Box::new(BooleanQuery::new(alts)));
             word_queries.push((w.as_str(), exact));
         }
-        let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
-            Box::new(AllQuery)
-        } else {
-            Box::new(BooleanQuery::new(
-                must.into_iter().map(|q| (Occur::Must, q)).collect(),
-            ))
-        };
-
         let searcher = self.reader.searcher();
-        let candidates = if words.is_empty() {
-            q.limit
+        let counter = FacetCounter {
+            keep: if words.is_empty() { q.limit } else { 0 },
+        };
+        // Facets and the first records (when there is no text to rank by) in one pass
+        // without scoring; with text, a second, scored pass picks the candidates.
+        let (total, counts, first, query) = if must.is_empty() {
+            let generation = searcher.generation().generation_id();
+            let cached = self
+                .all_counts
+                .lock()
+                .ok()
+                .and_then(|c| c.as_ref().filter(|c| c.0 == generation).cloned());
+            let (total, counts, first) = match cached {
+                Some((_, total, counts)) => (total, counts, first_docs(&searcher, q.limit)),
+                None => {
+                    let (total, counts, first) = counter.count_all(&searcher)?;
+                    if let Ok(mut c) = self.all_counts.lock() {
+                        *c = Some((generation, total, counts.clone()));
+                    }
+                    (total, counts, first)
+                }
+            };
+            let query: Box<dyn tantivy::query::Query> = Box::new(AllQuery);
+            (total, counts, first, query)
         } else {
-            q.limit.saturating_mul(4).saturating_add(40)
+            let query: Box<dyn tantivy::query::Query> = Box::new(BooleanQuery::new(
+                must.into_iter().map(|q| (Occur::Must, q)).collect(),
+            ));
+            let (total, counts, first) = searcher.search(&query, &counter)?;
+            (total, counts, first, query)
         };
-        let facet_collector = FacetCounter {
-            fields: ["kind", "case", "violation", "verification"],
+        let top: Vec<(Score, DocAddress)> = if words.is_empty() {
+            first.into_iter().map(|a| (0.0, a)).collect()
+        } else {
+            let candidates = q.limit.saturating_mul(2).saturating_add(20);
+            searcher.search(&query, &TopDocs::with_limit(candidates))?
         };
-        let (top, total, counts) = searcher.search(
-            &query,
-            &(
-                TopDocs::with_limit(candidates.max(1)),
-                Count,
-                facet_collector,
-            ),
-        )?;
 
         // Confirm words that matched only through name keys.
         let mut exact_checks = Vec::with_capacity(word_queries.len());
@@ -551,7 +580,7 @@ impl SearchIndex {
         let [kind, case, violation, verification] = counts;
         Ok(SearchResults {
             hits,
-            total: total as u64,
+            total,
             facets: Facets {
                 kind,
                 case,
@@ -601,21 +630,156 @@ fn any_term(field: Field, values: &[String]) -> Box<dyn tantivy::query::Query> {
     ))
 }
 
-fn boost(q: Box<dyn tantivy::query::Query>, b: f32) -> Box<dyn tantivy::query::Query> {
-    Box::new(BoostQuery::new(q, b))
-}
-
 // ---- facet counting over fast string columns ------------------------------------------
 
+const FACET_FIELDS: [&str; 4] = ["kind", "case", "violation", "verification"];
+
+/// Counts the matched records, their facet values, and keeps the first `keep` of them.
 struct FacetCounter {
-    fields: [&'static str; 4],
+    keep: usize,
 }
+
+type Counts = [Vec<(String, u64)>; 4];
+/// A segment's column for one facet field and the count per term ordinal.
+type FacetColumn = Option<(StrColumn, Vec<u32>)>;
+type FacetFruit = (u64, Counts, Vec<DocAddress>);
 
 struct FacetSegment {
-    columns: Vec<Option<(StrColumn, Vec<u32>)>>,
+    segment: u32,
+    keep: usize,
+    count: u64,
+    first: Vec<DocAddress>,
+    columns: Vec<FacetColumn>,
+    docs_buf: Vec<DocId>,
+    rows_buf: Vec<u32>,
+    ords_buf: Vec<u64>,
 }
 
-type FacetFruit = [Vec<(String, u64)>; 4];
+fn segment_columns(segment: &SegmentReader) -> tantivy::Result<Vec<FacetColumn>> {
+    let mut columns = Vec::with_capacity(FACET_FIELDS.len());
+    for name in FACET_FIELDS {
+        let col = segment.fast_fields().str(name)?;
+        columns.push(col.map(|c| {
+            let n = c.num_terms();
+            (c, vec![0u32; n])
+        }));
+    }
+    Ok(columns)
+}
+
+fn harvest_counts(columns: Vec<FacetColumn>) -> Counts {
+    let mut out: Counts = Default::default();
+    for (slot, col) in out.iter_mut().zip(columns) {
+        let Some((col, counts)) = col else { continue };
+        let mut buf = String::new();
+        for (ord, &n) in counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            buf.clear();
+            if col.ord_to_str(ord as u64, &mut buf).unwrap_or(false) {
+                slot.push((buf.clone(), u64::from(n)));
+            }
+        }
+    }
+    out
+}
+
+fn merge_counts(parts: impl IntoIterator<Item = Counts>) -> Counts {
+    let mut maps: [HashMap<String, u64>; 4] = Default::default();
+    for part in parts {
+        for (map, counts) in maps.iter_mut().zip(part) {
+            for (k, v) in counts {
+                *map.entry(k).or_default() += v;
+            }
+        }
+    }
+    maps.map(|m| {
+        let mut v: Vec<(String, u64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    })
+}
+
+/// The first `keep` records of the index, in index order.
+fn first_docs(searcher: &tantivy::Searcher, keep: usize) -> Vec<DocAddress> {
+    let mut out = Vec::with_capacity(keep);
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let need = keep - out.len();
+        if need == 0 {
+            break;
+        }
+        let ord = ord as u32;
+        match segment.alive_bitset() {
+            None => out.extend(
+                (0..segment.max_doc())
+                    .take(need)
+                    .map(|d| DocAddress::new(ord, d)),
+            ),
+            Some(alive) => out.extend(
+                alive
+                    .iter_alive()
+                    .take(need)
+                    .map(|d| DocAddress::new(ord, d)),
+            ),
+        }
+    }
+    out
+}
+
+impl FacetCounter {
+    /// The same result as searching for every record, read straight from the columns.
+    fn count_all(&self, searcher: &tantivy::Searcher) -> tantivy::Result<FacetFruit> {
+        let mut total = 0u64;
+        let mut parts = Vec::new();
+        let mut first = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ord = ord as u32;
+            let mut columns = segment_columns(segment)?;
+            match segment.alive_bitset() {
+                None => {
+                    total += u64::from(segment.max_doc());
+                    for (col, counts) in columns.iter_mut().flatten() {
+                        for o in col.ords().values.iter() {
+                            if let Some(c) = counts.get_mut(o as usize) {
+                                *c += 1;
+                            }
+                        }
+                    }
+                    let take = (self.keep - first.len()).min(segment.max_doc() as usize);
+                    first.extend((0..take as u32).map(|d| DocAddress::new(ord, d)));
+                }
+                Some(alive) => {
+                    let mut seg = FacetSegment::new(ord, self.keep - first.len(), columns);
+                    let docs: Vec<DocId> = alive.iter_alive().collect();
+                    for chunk in docs.chunks(1024) {
+                        seg.collect_block(chunk);
+                    }
+                    total += seg.count;
+                    first.extend(seg.first);
+                    columns = seg.columns;
+                }
+            }
+            parts.push(harvest_counts(columns));
+        }
+        Ok((total, merge_counts(parts), first))
+    }
+}
+
+impl FacetSegment {
+    fn new(segment: u32, keep: usize, columns: Vec<FacetColumn>) -> Self {
+        FacetSegment {
+            segment,
+            keep,
+            count: 0,
+            first: Vec::new(),
+            columns,
+            docs_buf: Vec::new(),
+            rows_buf: Vec::new(),
+            ords_buf: Vec::new(),
+        }
+    }
+}
 
 impl Collector for FacetCounter {
     type Fruit = FacetFruit;
@@ -623,18 +787,14 @@ impl Collector for FacetCounter {
 
     fn for_segment(
         &self,
-        _segment_local_id: u32,
+        segment_local_id: u32,
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegment> {
-        let mut columns = Vec::with_capacity(self.fields.len());
-        for name in self.fields {
-            let col = segment.fast_fields().str(name)?;
-            columns.push(col.map(|c| {
-                let n = c.num_terms();
-                (c, vec![0u32; n])
-            }));
-        }
-        Ok(FacetSegment { columns })
+        Ok(FacetSegment::new(
+            segment_local_id,
+            self.keep,
+            segment_columns(segment)?,
+        ))
     }
 
     fn requires_scoring(&self) -> bool {
@@ -642,19 +802,17 @@ impl Collector for FacetCounter {
     }
 
     fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<FacetFruit> {
-        let mut maps: [HashMap<String, u64>; 4] = Default::default();
-        for fruit in fruits {
-            for (map, counts) in maps.iter_mut().zip(fruit) {
-                for (k, v) in counts {
-                    *map.entry(k).or_default() += v;
-                }
-            }
+        let mut total = 0;
+        let mut first = Vec::new();
+        let mut parts = Vec::with_capacity(fruits.len());
+        for (n, counts, f) in fruits {
+            total += n;
+            first.extend(f);
+            parts.push(counts);
         }
-        Ok(maps.map(|m| {
-            let mut v: Vec<(String, u64)> = m.into_iter().collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            v
-        }))
+        first.sort();
+        first.truncate(self.keep);
+        Ok((total, merge_counts(parts), first))
     }
 }
 
@@ -662,9 +820,27 @@ impl SegmentCollector for FacetSegment {
     type Fruit = FacetFruit;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.count += docs.len() as u64;
+        if self.first.len() < self.keep {
+            let take = (self.keep - self.first.len()).min(docs.len());
+            let seg = self.segment;
+            self.first
+                .extend(docs[..take].iter().map(|&d| DocAddress::new(seg, d)));
+        }
         for (col, counts) in self.columns.iter_mut().flatten() {
-            for ord in col.term_ords(doc) {
-                if let Some(c) = counts.get_mut(ord as usize) {
+            let ords = col.ords();
+            self.docs_buf.clear();
+            self.rows_buf.clear();
+            ords.row_ids_for_docs(docs, &mut self.docs_buf, &mut self.rows_buf);
+            self.ords_buf.clear();
+            self.ords_buf.resize(self.rows_buf.len(), 0);
+            ords.values.get_vals(&self.rows_buf, &mut self.ords_buf);
+            for &o in &self.ords_buf {
+                if let Some(c) = counts.get_mut(o as usize) {
                     *c += 1;
                 }
             }
@@ -672,21 +848,7 @@ impl SegmentCollector for FacetSegment {
     }
 
     fn harvest(self) -> FacetFruit {
-        let mut out: FacetFruit = Default::default();
-        for (slot, col) in out.iter_mut().zip(self.columns) {
-            let Some((col, counts)) = col else { continue };
-            let mut buf = String::new();
-            for (ord, &n) in counts.iter().enumerate() {
-                if n == 0 {
-                    continue;
-                }
-                buf.clear();
-                if col.ord_to_str(ord as u64, &mut buf).unwrap_or(false) {
-                    slot.push((buf.clone(), u64::from(n)));
-                }
-            }
-        }
-        out
+        (self.count, harvest_counts(self.columns), self.first)
     }
 }
 

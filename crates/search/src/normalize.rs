@@ -20,7 +20,7 @@
 //!   `Abdelrahman` normalise to the same word. The index also indexes the parts of such a
 //!   word, so `بكر` alone still finds `ابو بكر` (see [`index_variants`]).
 
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_normalization::UnicodeNormalization;
 
 /// Arabic name particles joined to the following word (after letter folding).
@@ -75,20 +75,29 @@ pub(crate) fn fold(text: &str, keep_marbuta: bool) -> String {
         }
         return out;
     }
-    for c in text.nfkd() {
-        match fold_char(c, keep_marbuta) {
-            Folded::Drop => {}
-            Folded::Space => pending_space = true,
-            Folded::One(c) => push(&mut out, c, &mut pending_space),
-            Folded::Two(a, b) => {
-                push(&mut out, a, &mut pending_space);
-                out.push(b);
+    let one = |c: char, out: &mut String, pending_space: &mut bool| match fold_char(c, keep_marbuta)
+    {
+        Folded::Drop => {}
+        Folded::Space => *pending_space = true,
+        Folded::One(c) => push(out, c, pending_space),
+        Folded::Two(a, b) => {
+            push(out, a, pending_space);
+            out.push(b);
+        }
+        Folded::Lower(c) => {
+            for l in c.to_lowercase() {
+                push(out, l, pending_space);
             }
-            Folded::Lower(c) => {
-                for l in c.to_lowercase() {
-                    push(&mut out, l, &mut pending_space);
-                }
-            }
+        }
+    };
+    // Compatibility decomposition (NFKD) character by character: the canonical reordering
+    // of combining marks that full NFKD adds does not matter, since every mark is dropped.
+    // ASCII and the plain Arabic letters have no decomposition and skip the lookup.
+    for c in text.chars() {
+        if c.is_ascii() || (plain_arabic_letter(c) && !('\u{0622}'..='\u{0626}').contains(&c)) {
+            one(c, &mut out, &mut pending_space);
+        } else {
+            decompose_compatible(c, |d| one(d, &mut out, &mut pending_space));
         }
     }
     // NFKD split Hangul syllables and other composed letters outside the folds above;
@@ -97,6 +106,12 @@ pub(crate) fn fold(text: &str, keep_marbuta: bool) -> String {
         return out.nfc().collect();
     }
     out
+}
+
+/// Arabic letters U+0621–U+064A except tatweel: letters that fold to themselves or
+/// (U+0622–U+0626, `ة`, `ى`) through the rules of `fold_char`.
+fn plain_arabic_letter(c: char) -> bool {
+    matches!(c, '\u{0621}'..='\u{063A}' | '\u{0641}'..='\u{064A}')
 }
 
 enum Folded {
@@ -110,6 +125,10 @@ enum Folded {
 fn fold_char(c: char, keep_marbuta: bool) -> Folded {
     use Folded::*;
     match c {
+        // The common cases first, without Unicode table lookups.
+        'a'..='z' | '0'..='9' => One(c),
+        'A'..='Z' => One(c.to_ascii_lowercase()),
+        c if plain_arabic_letter(c) && c != 'ة' && c != 'ى' => One(c),
         // Combining marks: harakat, shadda, sukun, superscript alef, Quranic marks, accents.
         c if is_combining_mark(c) => Drop,
         // Quranic signs that are not combining marks, tatweel.
