@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod log;
 pub mod media_type;
 mod model;
+pub mod records;
 pub mod retrieve;
 mod storage;
 pub mod verify;
@@ -21,7 +22,7 @@ pub mod verify;
 pub use error::{CoreError, StoreError};
 pub use model::{
     Access, CaseName, CustodyEvent, Derived, EventDetails, EventKind, Export, Item, ItemId,
-    NewItem, Sha256, Sighting, TOOL_VERSION,
+    NewItem, RecordChange, Sha256, Sighting, TOOL_VERSION,
 };
 pub use storage::{
     BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, Fingerprint, Job, PendingBlob,

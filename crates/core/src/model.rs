@@ -150,6 +150,9 @@ pub enum EventKind {
     Transfer,
     /// The item was made by Athar from another item (e.g. a review image).
     Derived,
+    /// A documentation record (case, incident, person…) was created, changed or deleted;
+    /// the event's subject is the record, not an item.
+    Record,
 }
 
 impl EventKind {
@@ -162,6 +165,7 @@ impl EventKind {
             EventKind::Export => "export",
             EventKind::Transfer => "transfer",
             EventKind::Derived => "derived",
+            EventKind::Record => "record",
         }
     }
 
@@ -174,6 +178,7 @@ impl EventKind {
             "export" => Some(EventKind::Export),
             "transfer" => Some(EventKind::Transfer),
             "derived" => Some(EventKind::Derived),
+            "record" => Some(EventKind::Record),
             _ => None,
         }
     }
@@ -256,6 +261,25 @@ pub struct Derived {
     pub tool_version: String,
 }
 
+/// A change to a documentation record: recorded with every create, edit and delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordChange {
+    /// `create`, `edit` or `delete`.
+    pub action: String,
+    /// The record's kind (`person`, `incident`…).
+    pub record_kind: String,
+    pub case: String,
+    /// The value the log entry names: the new value's hash, or for a delete the last one's.
+    pub digest: Sha256,
+    /// SHA-256 of the record's canonical JSON before the change.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub old: Option<Sha256>,
+    /// SHA-256 of the record's canonical JSON after the change.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new: Option<Sha256>,
+    pub tool_version: String,
+}
+
 /// What an event records beyond who and when; its shape follows the event kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -270,6 +294,8 @@ pub enum EventDetails {
     Transfer(Transfer),
     /// For `derived`.
     Derived(Derived),
+    /// For `record`.
+    Record(RecordChange),
 }
 
 impl EventDetails {
@@ -281,6 +307,7 @@ impl EventDetails {
             EventDetails::Export(e) => serde_json::to_string(e),
             EventDetails::Transfer(t) => serde_json::to_string(t),
             EventDetails::Derived(d) => serde_json::to_string(d),
+            EventDetails::Record(r) => serde_json::to_string(r),
         }
         .unwrap_or_default()
     }
@@ -295,6 +322,7 @@ impl EventDetails {
             EventKind::Export => serde_json::from_str(json).ok().map(EventDetails::Export),
             EventKind::Transfer => serde_json::from_str(json).ok().map(EventDetails::Transfer),
             EventKind::Derived => serde_json::from_str(json).ok().map(EventDetails::Derived),
+            EventKind::Record => serde_json::from_str(json).ok().map(EventDetails::Record),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io::Read;
 
 use crate::error::StoreError;
 use crate::model::{CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256};
+use crate::records::{RecordKind, RecordWrite, StoredRecord};
 
 /// A blob written to a temporary place, not yet visible under its hash.
 pub struct PendingBlob {
@@ -222,4 +223,30 @@ pub trait Catalog: Send {
     fn unlogged(&self) -> Result<Vec<u64>, StoreError>;
     /// Notes that every event up to `through` is in the custody log.
     fn mark_logged(&mut self, through: u64) -> Result<(), StoreError>;
+
+    /// A documentation record by id, deleted ones included.
+    fn record_by_id(&self, id: &str) -> Result<Option<StoredRecord>, StoreError>;
+    /// Live records with this key, as (kind, id).
+    fn records_with_key(&self, key: &str) -> Result<Vec<(RecordKind, String)>, StoreError>;
+    /// Live records that refer to `id` (a record, or an item for links).
+    fn referrers(&self, id: &str) -> Result<Vec<String>, StoreError>;
+    /// Whether a case of this name exists (made by `ingest --case` or a case record).
+    fn case_exists(&self, name: &str) -> Result<bool, StoreError>;
+    /// Live records, optionally of one kind and one case, in id order.
+    fn records(
+        &self,
+        kind: Option<RecordKind>,
+        case: Option<&str>,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// A record value (canonical JSON) by its SHA-256: every version ever written is kept.
+    fn record_value(&self, sha256: &Sha256) -> Result<Option<String>, StoreError>;
+    /// Writes a batch of record changes in one durable transaction with one custody event
+    /// each (queued for the log, dropping from the queue every event up to
+    /// `logged_through`). Returns the events' numbers in order.
+    fn write_records(
+        &mut self,
+        writes: &[RecordWrite],
+        actor: &str,
+        logged_through: u64,
+    ) -> Result<Vec<u64>, StoreError>;
 }

@@ -28,8 +28,11 @@ pub enum ProblemKind {
     NoCustody,
     /// A custody event was removed from the sequence.
     MissingEvent,
-    /// A custody event names an item that does not exist.
+    /// A custody event names an item or record that does not exist.
     DanglingEvent,
+    /// A documentation record's stored value does not hash to its digest, or does not
+    /// match its last custody event.
+    RecordAltered,
     /// A blob could not be read.
     Unreadable,
     /// The custody log's checkpoint is missing, unsigned, or signed by another key.
@@ -150,10 +153,14 @@ pub fn verify(
     let ids: HashSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
     let mut with_events: HashSet<&str> = HashSet::new();
     let mut seqs = BTreeSet::new();
+    let mut records: BTreeSet<&str> = BTreeSet::new();
     for (seq, item) in &events {
         seqs.insert(*seq);
         if ids.contains(item.as_str()) {
             with_events.insert(item.as_str());
+        } else if records.contains(item.as_str()) {
+        } else if catalog.record_by_id(item)?.is_some() {
+            records.insert(item.as_str());
         } else {
             problems.push(Problem {
                 kind: ProblemKind::DanglingEvent,
@@ -172,6 +179,16 @@ pub fn verify(
                 item: Some(item.id.to_string()),
                 sha256: Some(item.sha256.to_hex()),
                 detail: format!("item {} has no custody event", item.id),
+            });
+        }
+    }
+    for id in records {
+        if let Some(detail) = check_record(catalog, id)? {
+            problems.push(Problem {
+                kind: ProblemKind::RecordAltered,
+                item: Some(id.to_owned()),
+                sha256: None,
+                detail,
             });
         }
     }
@@ -200,6 +217,44 @@ pub fn verify(
         bytes,
         problems,
     })
+}
+
+/// Checks one documentation record against its value hash and its last custody event.
+fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, StoreError> {
+    let Some(stored) = catalog.record_by_id(id)? else {
+        return Ok(None);
+    };
+    let actual = stored.record.value_hash();
+    if actual != stored.sha256 {
+        return Ok(Some(format!(
+            "record {id}: its stored value hashes to {actual}, not the recorded {}",
+            stored.sha256
+        )));
+    }
+    match catalog.record_value(&stored.sha256)? {
+        Some(body) if body == stored.record.canonical() => {}
+        _ => {
+            return Ok(Some(format!(
+                "record {id}: the value {} is not stored in canonical form",
+                stored.sha256
+            )))
+        }
+    }
+    let Some(subject) = crate::model::ItemId::parse(id) else {
+        return Ok(Some(format!("record {id}: the id is malformed")));
+    };
+    let last = catalog.events(&subject)?.pop();
+    let Some(crate::model::EventDetails::Record(change)) = last.map(|e| e.details) else {
+        return Ok(Some(format!("record {id} has no record custody event")));
+    };
+    let deleted = change.action == "delete";
+    if change.digest != stored.sha256 || deleted != stored.deleted {
+        return Ok(Some(format!(
+            "record {id} does not match its last custody event ({} of {})",
+            change.action, change.digest
+        )));
+    }
+    Ok(None)
 }
 
 fn check_blob(blobs: &dyn BlobStore, sha: &Sha256, item: Option<&Item>) -> Option<Problem> {

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use athar_core::records::{RecordKind, RecordWrite, StoredRecord};
 use athar_core::{
     Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Fingerprint, Item, ItemId, Job,
     NewItem, ReceivedCustody, RecordedEntry, Sha256, StoreError,
@@ -88,6 +89,48 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (item_id, source_id, role)
     );
     CREATE INDEX derived_by_source ON derived_items(source_id);",
+    // 6: documentation records. A custody event's subject is now an item or a record, so
+    // custody_events is rebuilt without its foreign key to items (verify checks subjects).
+    "CREATE TABLE custody_events_v6 (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id   TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        sighting  TEXT NOT NULL
+    );
+    INSERT INTO custody_events_v6 (seq, item_id, kind, at, actor, sighting)
+        SELECT seq, item_id, kind, at, actor, sighting FROM custody_events ORDER BY seq;
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'custody_events_v6', seq FROM sqlite_sequence WHERE name = 'custody_events'
+        AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'custody_events_v6');
+    UPDATE sqlite_sequence
+        SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'custody_events'), 0))
+        WHERE name = 'custody_events_v6';
+    DROP TABLE custody_events;
+    ALTER TABLE custody_events_v6 RENAME TO custody_events;
+    CREATE INDEX custody_events_by_item ON custody_events(item_id, seq);
+    CREATE TABLE record_values (
+        sha256  TEXT PRIMARY KEY,
+        body    TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE records (
+        id         TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        key        TEXT,
+        case_name  TEXT NOT NULL,
+        sha256     TEXT NOT NULL REFERENCES record_values(sha256),
+        deleted    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX records_by_kind_key ON records(kind, key) WHERE key IS NOT NULL AND deleted = 0;
+    CREATE INDEX records_by_key ON records(key) WHERE key IS NOT NULL;
+    CREATE INDEX records_by_case ON records(case_name, kind);
+    CREATE TABLE record_refs (
+        from_id  TEXT NOT NULL,
+        to_id    TEXT NOT NULL,
+        PRIMARY KEY (from_id, to_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_refs_by_target ON record_refs(to_id);",
 ];
 
 /// A catalog in one SQLite file.
@@ -776,7 +819,9 @@ impl Catalog for SqliteCatalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT e.seq, e.item_id, i.sha256, e.kind, e.at, e.actor, e.sighting,
+                "SELECT e.seq, e.item_id,
+                        CASE WHEN e.kind = 'record' THEN json_extract(e.sighting, '$.digest') ELSE i.sha256 END,
+                        e.kind, e.at, e.actor, e.sighting,
                         (SELECT MAX(p.seq) FROM custody_events p WHERE p.item_id = e.item_id AND p.seq < e.seq)
                  FROM custody_events e LEFT JOIN items i ON i.id = e.item_id
                  WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
@@ -830,5 +875,96 @@ impl Catalog for SqliteCatalog {
             .execute("DELETE FROM unlogged WHERE seq <= ?1", [through as i64])
             .map_err(db)
             .map(|_| ())
+    }
+
+    fn record_by_id(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        crate::records::by_id(&self.conn, id)
+    }
+
+    fn records_with_key(&self, key: &str) -> Result<Vec<(RecordKind, String)>, StoreError> {
+        crate::records::with_key(&self.conn, key)
+    }
+
+    fn referrers(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        crate::records::referrers(&self.conn, id)
+    }
+
+    fn case_exists(&self, name: &str) -> Result<bool, StoreError> {
+        crate::records::case_exists(&self.conn, name)
+    }
+
+    fn records(
+        &self,
+        kind: Option<RecordKind>,
+        case: Option<&str>,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        crate::records::list(&self.conn, kind, case)
+    }
+
+    fn record_value(&self, sha256: &Sha256) -> Result<Option<String>, StoreError> {
+        crate::records::value(&self.conn, sha256)
+    }
+
+    fn write_records(
+        &mut self,
+        writes: &[RecordWrite],
+        actor: &str,
+        logged_through: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        crate::records::write(&mut self.conn, writes, actor, logged_through)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An archive made before documentation records keeps its events, their numbers and
+    /// the highest number ever issued when custody_events is rebuilt (migration 6).
+    #[test]
+    fn migration_6_keeps_events_and_their_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..5] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 5).unwrap();
+            tx.execute(
+                "INSERT INTO items VALUES ('01M8D5WSET03EZGE5SXSJFSYZ3', ?1, 1, 'x', 't')",
+                ["ab".repeat(32)],
+            )
+            .unwrap();
+            for _ in 0..3 {
+                tx.execute(
+                    "INSERT INTO custody_events (item_id, kind, at, actor, sighting)
+                     VALUES ('01M8D5WSET03EZGE5SXSJFSYZ3', 'access', 't', 'a', '{}')",
+                    [],
+                )
+                .unwrap();
+            }
+            // The last event was removed (tampering verify must still see).
+            tx.execute("DELETE FROM custody_events WHERE seq = 3", [])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let cat = SqliteCatalog::open(&path, true).unwrap();
+        assert_eq!(cat.version().unwrap(), MIGRATIONS.len() as i64);
+        let (events, max) = cat.event_index().unwrap();
+        assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(max, 3);
+        let next: i64 = cat
+            .conn
+            .query_row(
+                "INSERT INTO custody_events (item_id, kind, at, actor, sighting)
+                 VALUES ('01M8D5WSET03EZGE5SXSJFSYZ3', 'access', 't', 'a', '{}') RETURNING seq",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, 4);
     }
 }

@@ -10,6 +10,7 @@ mod archive;
 mod blobs;
 mod catalog;
 mod log;
+mod records;
 
 pub use archive::{
     Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,

@@ -1,0 +1,450 @@
+//! Applying changes to records: resolve references, check everything, then write the
+//! whole batch in one catalog transaction with one custody event per change, and log it.
+//! A batch applies entirely or not at all.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{is_record_id, Body, Line, Record, RecordKind, Ref};
+use crate::log::{LogError, Logger};
+use crate::model::{ItemId, Sha256};
+use crate::storage::Catalog;
+use crate::StoreError;
+
+/// One requested change.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create a record, or replace the one its `id` (or kind and `key`) names.
+    Put(Box<Line>),
+    /// Delete the record a reference names.
+    Delete(Ref),
+}
+
+/// Why a batch was refused: which change (from 0), which field, what.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("record {index}: {field}: {message}")]
+    Invalid {
+        index: usize,
+        field: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// A record as the catalog holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub record: Record,
+    pub sha256: Sha256,
+    pub deleted: bool,
+}
+
+/// What the catalog writes for one applied change.
+#[derive(Debug, Clone)]
+pub struct RecordWrite {
+    pub id: String,
+    pub kind: RecordKind,
+    pub key: Option<String>,
+    pub case: String,
+    /// The new canonical body; None for a delete.
+    pub body: Option<String>,
+    pub action: &'static str,
+    pub old: Option<Sha256>,
+    pub new: Option<Sha256>,
+    /// Ids the new body refers to.
+    pub refs: Vec<String>,
+}
+
+/// The outcome of one change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub id: String,
+    pub kind: RecordKind,
+    /// `create`, `edit`, `delete`, or `unchanged` (nothing written, no event).
+    pub action: &'static str,
+    /// The custody event that records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256>,
+}
+
+fn invalid(index: usize, field: impl Into<String>, message: impl Into<String>) -> ChangeError {
+    ChangeError::Invalid {
+        index,
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Applies `changes` as one batch by `actor`. Checks all of them first (types, references,
+/// cases, deletes of records still referred to); on any problem nothing is written.
+pub fn apply(
+    catalog: &mut dyn Catalog,
+    logger: &mut Logger<'_>,
+    changes: Vec<Change>,
+    actor: &str,
+) -> Result<Vec<Applied>, ChangeError> {
+    let mut batch = Batch::default();
+    let mut planned = Vec::with_capacity(changes.len());
+    for (index, change) in changes.into_iter().enumerate() {
+        planned.push(batch.plan(&*catalog, index, change)?);
+    }
+    // References are resolved once every record of the batch is known (a record may refer
+    // to one later in the file).
+    let mut writes = Vec::new();
+    let mut out = Vec::with_capacity(planned.len());
+    for (index, plan) in planned.into_iter().enumerate() {
+        match plan {
+            Plan::Put { mut record, old } => {
+                let mut error = None;
+                let kinds: HashMap<String, &'static [RecordKind]> = record
+                    .body
+                    .refs()
+                    .into_iter()
+                    .map(|r| (r.field, r.kinds))
+                    .collect();
+                record.body.map_refs(&mut |field, value| {
+                    let allowed = kinds.get(field).copied().unwrap_or(&[]);
+                    match batch.resolve(&*catalog, value, allowed) {
+                        Ok(id) => id,
+                        Err(message) => {
+                            error.get_or_insert_with(|| (field.to_owned(), message));
+                            value.clone()
+                        }
+                    }
+                });
+                if let Some((field, message)) = error {
+                    return Err(invalid(index, field, message));
+                }
+                if let Body::Link(link) = &mut record.body {
+                    let item = catalog.resolve(&link.item).map_err(|e| match e {
+                        StoreError::NotFound(_) | StoreError::Ambiguous { .. } => invalid(
+                            index,
+                            "item",
+                            format!("no single item {:?}: {e}", link.item),
+                        ),
+                        e => ChangeError::Store(e),
+                    })?;
+                    link.item = item.id.to_string();
+                }
+                if record.body.kind() != RecordKind::Case
+                    && !catalog.case_exists(&record.case)?
+                    && !batch.cases.contains(&record.case)
+                {
+                    return Err(invalid(
+                        index,
+                        "case",
+                        format!(
+                            "no case {:?}: create it first (athar case add)",
+                            record.case
+                        ),
+                    ));
+                }
+                let sha = record.value_hash();
+                let kind = record.body.kind();
+                if old.is_some_and(|o| o == sha) {
+                    out.push(Applied {
+                        id: record.id,
+                        kind,
+                        action: "unchanged",
+                        event: None,
+                        sha256: Some(sha),
+                    });
+                    continue;
+                }
+                let mut refs: Vec<String> =
+                    record.body.refs().into_iter().map(|r| r.value).collect();
+                // A link also refers to its item, so the item can list what it is linked to.
+                if let Body::Link(link) = &record.body {
+                    refs.push(link.item.clone());
+                }
+                refs.sort();
+                refs.dedup();
+                writes.push(RecordWrite {
+                    id: record.id.clone(),
+                    kind,
+                    key: record.key.clone(),
+                    case: record.case.clone(),
+                    body: Some(record.canonical()),
+                    action: if old.is_some() { "edit" } else { "create" },
+                    old,
+                    new: Some(sha),
+                    refs,
+                });
+                out.push(Applied {
+                    id: record.id,
+                    kind,
+                    action: if old.is_some() { "edit" } else { "create" },
+                    event: None,
+                    sha256: Some(sha),
+                });
+            }
+            Plan::Delete(stored) => {
+                let id = stored.record.id.clone();
+                let referrers: Vec<String> = catalog
+                    .referrers(&id)?
+                    .into_iter()
+                    .filter(|r| !batch.deleted.contains(r))
+                    .collect();
+                if !referrers.is_empty() {
+                    return Err(invalid(
+                        index,
+                        "id",
+                        format!(
+                            "{} {id} is still referred to by {}; change or delete those first",
+                            stored.record.body.kind(),
+                            referrers.join(", ")
+                        ),
+                    ));
+                }
+                let kind = stored.record.body.kind();
+                writes.push(RecordWrite {
+                    id: id.clone(),
+                    kind,
+                    key: stored.record.key.clone(),
+                    case: stored.record.case.clone(),
+                    body: None,
+                    action: "delete",
+                    old: Some(stored.sha256),
+                    new: None,
+                    refs: Vec::new(),
+                });
+                out.push(Applied {
+                    id,
+                    kind,
+                    action: "delete",
+                    event: None,
+                    sha256: None,
+                });
+            }
+        }
+    }
+    if writes.is_empty() {
+        return Ok(out);
+    }
+    let seqs = catalog.write_records(&writes, actor, logger.log.size())?;
+    let mut seqs = seqs.into_iter();
+    for a in out.iter_mut().filter(|a| a.action != "unchanged") {
+        a.event = seqs.next();
+    }
+    logger.catch_up(catalog)?;
+    Ok(out)
+}
+
+enum Plan {
+    Put { record: Record, old: Option<Sha256> },
+    Delete(StoredRecord),
+}
+
+/// Records the batch creates, so later changes and references can name them.
+#[derive(Default)]
+struct Batch {
+    ids: HashMap<String, RecordKind>,
+    keys: HashMap<String, Vec<(RecordKind, String)>>,
+    cases: HashSet<String>,
+    deleted: HashSet<String>,
+}
+
+impl Batch {
+    fn plan(
+        &mut self,
+        catalog: &dyn Catalog,
+        index: usize,
+        change: Change,
+    ) -> Result<Plan, ChangeError> {
+        match change {
+            Change::Delete(r) => {
+                let id = self
+                    .resolve(catalog, &r, RecordKind::ALL)
+                    .map_err(|m| invalid(index, "id", m))?;
+                if self.ids.contains_key(&id) || self.deleted.contains(&id) {
+                    return Err(invalid(
+                        index,
+                        "id",
+                        format!("{id} is changed twice in one batch"),
+                    ));
+                }
+                let stored = catalog
+                    .record_by_id(&id)?
+                    .filter(|s| !s.deleted)
+                    .ok_or_else(|| invalid(index, "id", format!("no record {id}")))?;
+                if stored.record.body.kind() == RecordKind::Case {
+                    return Err(invalid(index, "id", "cases are not deleted"));
+                }
+                self.deleted.insert(id);
+                Ok(Plan::Delete(stored))
+            }
+            Change::Put(line) => {
+                let line = *line;
+                let kind = line.body.kind();
+                let case = match (kind, line.case) {
+                    (RecordKind::Case, Some(c)) => c,
+                    (RecordKind::Case, None) => line.key.clone().ok_or_else(|| {
+                        invalid(index, "case", "a case record needs its name in case")
+                    })?,
+                    (_, Some(c)) => c,
+                    (_, None) => return Err(invalid(index, "case", "missing")),
+                };
+                // Which record this is: by id, else by kind and key, else new.
+                let existing = match &line.id {
+                    Some(id) => {
+                        if !is_record_id(id) {
+                            return Err(invalid(
+                                index,
+                                "id",
+                                format!("{id:?} is not a record id (26 characters); leave it out to create a record, or use key"),
+                            ));
+                        }
+                        catalog.record_by_id(id)?
+                    }
+                    None => match &line.key {
+                        Some(key) => {
+                            let found: Vec<String> = catalog
+                                .records_with_key(key)?
+                                .into_iter()
+                                .filter(|(k, _)| *k == kind)
+                                .map(|(_, id)| id)
+                                .collect();
+                            match found.first() {
+                                Some(id) => catalog.record_by_id(id)?,
+                                None => None,
+                            }
+                        }
+                        None => None,
+                    },
+                };
+                if let Some(s) = &existing {
+                    if s.deleted {
+                        return Err(invalid(
+                            index,
+                            "id",
+                            format!("record {} was deleted", s.record.id),
+                        ));
+                    }
+                    if s.record.body.kind() != kind {
+                        return Err(invalid(
+                            index,
+                            "kind",
+                            format!(
+                                "record {} is a {}, not a {kind}",
+                                s.record.id,
+                                s.record.body.kind()
+                            ),
+                        ));
+                    }
+                    if kind == RecordKind::Case && s.record.case != case {
+                        return Err(invalid(index, "case", "a case is not renamed"));
+                    }
+                }
+                let id = match (&existing, &line.id) {
+                    (Some(s), _) => s.record.id.clone(),
+                    (None, Some(id)) => id.clone(),
+                    (None, None) => ItemId::generate()
+                        .map_err(|e| invalid(index, "id", format!("no randomness: {e}")))?
+                        .to_string(),
+                };
+                if self.ids.contains_key(&id) || self.deleted.contains(&id) {
+                    return Err(invalid(
+                        index,
+                        "id",
+                        format!("{id} is changed twice in one batch"),
+                    ));
+                }
+                if let Some(key) = &line.key {
+                    let other = catalog
+                        .records_with_key(key)?
+                        .into_iter()
+                        .chain(self.keys.get(key).cloned().unwrap_or_default())
+                        .find(|(k, other)| *k == kind && *other != id);
+                    if let Some((_, other)) = other {
+                        return Err(invalid(
+                            index,
+                            "key",
+                            format!("{kind} key {key:?} already names record {other}"),
+                        ));
+                    }
+                    self.keys
+                        .entry(key.clone())
+                        .or_default()
+                        .push((kind, id.clone()));
+                }
+                if kind == RecordKind::Case {
+                    self.cases.insert(case.clone());
+                }
+                self.ids.insert(id.clone(), kind);
+                Ok(Plan::Put {
+                    old: existing.map(|s| s.sha256),
+                    record: Record {
+                        id,
+                        key: line.key,
+                        case,
+                        body: line.body,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Resolves a reference (id, key, or `kind:key`) to a live record id of one of `kinds`.
+    fn resolve(
+        &self,
+        catalog: &dyn Catalog,
+        value: &str,
+        kinds: &[RecordKind],
+    ) -> Result<String, String> {
+        let wanted = || {
+            kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        if is_record_id(value) {
+            let kind = match self.ids.get(value) {
+                Some(k) => Some(*k),
+                None if self.deleted.contains(value) => None,
+                None => catalog
+                    .record_by_id(value)
+                    .map_err(|e| e.to_string())?
+                    .filter(|s| !s.deleted)
+                    .map(|s| s.record.body.kind()),
+            };
+            return match kind {
+                Some(k) if kinds.contains(&k) => Ok(value.to_owned()),
+                Some(k) => Err(format!("{value} is a {k}, not a {}", wanted())),
+                None => Err(format!("no record {value}")),
+            };
+        }
+        let (only, key) = match value.split_once(':') {
+            Some((k, key)) => (Some(RecordKind::parse(k)?), key),
+            None => (None, value),
+        };
+        let mut found: Vec<(RecordKind, String)> = catalog
+            .records_with_key(key)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|(_, id)| !self.deleted.contains(id) && !self.ids.contains_key(id))
+            .chain(self.keys.get(key).cloned().unwrap_or_default())
+            .filter(|(k, _)| kinds.contains(k) && only.is_none_or(|o| o == *k))
+            .collect();
+        found.sort();
+        found.dedup();
+        match found.len() {
+            1 => Ok(found.swap_remove(0).1),
+            0 => Err(format!("no {} with id or key {value:?}", wanted())),
+            _ => Err(format!(
+                "key {value:?} names {} records ({}); write kind:key",
+                found.len(),
+                found
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The catalog's documentation records: current records, every value ever written (by
+//! SHA-256), references between records, and one custody event per change.
+
+use athar_core::records::{Record, RecordKind, RecordWrite, StoredRecord};
+use athar_core::{RecordChange, Sha256, StoreError, TOOL_VERSION};
+use rusqlite::{params, Connection, OptionalExtension};
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Catalog(e.to_string())
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
+}
+
+const COLUMNS: &str = "r.id, r.kind, r.sha256, r.deleted, v.body";
+
+type Row = (String, String, String, bool, String);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_stored(raw: Row) -> Result<StoredRecord, StoreError> {
+    let (id, kind, sha, deleted, body) = raw;
+    let record = Record::from_canonical(&id, &body)
+        .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+    if record.body.kind().as_str() != kind {
+        return Err(corrupt("record kind", &kind));
+    }
+    Ok(StoredRecord {
+        record,
+        sha256: sha.parse().map_err(|_| corrupt("SHA-256", &sha))?,
+        deleted,
+    })
+}
+
+pub(crate) fn by_id(conn: &Connection, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM records r JOIN record_values v ON v.sha256 = r.sha256 WHERE r.id = ?1"
+    ))
+    .map_err(db)?
+    .query_row([id], row)
+    .optional()
+    .map_err(db)?
+    .map(to_stored)
+    .transpose()
+}
+
+pub(crate) fn with_key(
+    conn: &Connection,
+    key: &str,
+) -> Result<Vec<(RecordKind, String)>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT kind, id FROM records WHERE key = ?1 AND deleted = 0 ORDER BY id")
+        .map_err(db)?;
+    let rows = st
+        .query_map([key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (kind, id) = r.map_err(db)?;
+        out.push((
+            RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
+            id,
+        ));
+    }
+    Ok(out)
+}
+
+pub(crate) fn referrers(conn: &Connection, id: &str) -> Result<Vec<String>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT f.from_id FROM record_refs f JOIN records r ON r.id = f.from_id
+             WHERE f.to_id = ?1 AND r.deleted = 0 ORDER BY f.from_id",
+        )
+        .map_err(db)?;
+    let rows = st.query_map([id], |r| r.get(0)).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(crate) fn case_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM cases WHERE name = ?1")
+        .map_err(db)?
+        .exists([name])
+        .map_err(db)
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    kind: Option<RecordKind>,
+    case: Option<&str>,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM records r JOIN record_values v ON v.sha256 = r.sha256
+             WHERE r.deleted = 0 AND (?1 IS NULL OR r.kind = ?1) AND (?2 IS NULL OR r.case_name = ?2)
+             ORDER BY r.id"
+        ))
+        .map_err(db)?;
+    let rows = st
+        .query_map(params![kind.map(RecordKind::as_str), case], row)
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(to_stored(r.map_err(db)?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn value(conn: &Connection, sha: &Sha256) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT body FROM record_values WHERE sha256 = ?1")
+        .map_err(db)?
+        .query_row([sha.to_hex()], |r| r.get(0))
+        .optional()
+        .map_err(db)
+}
+
+pub(crate) fn write(
+    conn: &mut Connection,
+    writes: &[RecordWrite],
+    actor: &str,
+    logged_through: u64,
+) -> Result<Vec<u64>, StoreError> {
+    let at = athar_core::now_rfc3339();
+    let tx = conn.transaction().map_err(db)?;
+    tx.execute(
+        "DELETE FROM unlogged WHERE seq <= ?1",
+        [logged_through as i64],
+    )
+    .map_err(db)?;
+    let mut seqs = Vec::with_capacity(writes.len());
+    {
+        let mut value = tx
+            .prepare_cached("INSERT OR IGNORE INTO record_values (sha256, body) VALUES (?1, ?2)")
+            .map_err(db)?;
+        let mut upsert = tx
+            .prepare_cached(
+                "INSERT INTO records (id, kind, key, case_name, sha256, deleted) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+                 ON CONFLICT(id) DO UPDATE SET key = excluded.key, case_name = excluded.case_name,
+                    sha256 = excluded.sha256, deleted = 0",
+            )
+            .map_err(db)?;
+        let mut delete = tx
+            .prepare_cached("UPDATE records SET deleted = 1 WHERE id = ?1")
+            .map_err(db)?;
+        let mut clear_refs = tx
+            .prepare_cached("DELETE FROM record_refs WHERE from_id = ?1")
+            .map_err(db)?;
+        let mut add_ref = tx
+            .prepare_cached("INSERT OR IGNORE INTO record_refs (from_id, to_id) VALUES (?1, ?2)")
+            .map_err(db)?;
+        let mut case = tx
+            .prepare_cached("INSERT OR IGNORE INTO cases (name, created_at) VALUES (?1, ?2)")
+            .map_err(db)?;
+        let mut event = tx
+            .prepare_cached(
+                "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, 'record', ?2, ?3, ?4)",
+            )
+            .map_err(db)?;
+        let mut unlogged = tx
+            .prepare_cached("INSERT INTO unlogged (seq) VALUES (?1)")
+            .map_err(db)?;
+        for w in writes {
+            match (&w.body, w.new) {
+                (Some(body), Some(sha)) => {
+                    let hex = sha.to_hex();
+                    value.execute(params![hex, body]).map_err(db)?;
+                    upsert
+                        .execute(params![w.id, w.kind.as_str(), w.key, w.case, hex])
+                        .map_err(db)?;
+                    if w.kind == RecordKind::Case {
+                        case.execute(params![w.case, at]).map_err(db)?;
+                    }
+                }
+                _ => {
+                    delete.execute([&w.id]).map_err(db)?;
+                }
+            }
+            if w.action != "create" {
+                clear_refs.execute([&w.id]).map_err(db)?;
+            }
+            for r in &w.refs {
+                add_ref.execute(params![w.id, r]).map_err(db)?;
+            }
+            let digest = w.new.or(w.old).ok_or_else(|| {
+                StoreError::Catalog(format!("record {} change has no value", w.id))
+            })?;
+            let details = athar_core::EventDetails::Record(RecordChange {
+                action: w.action.to_owned(),
+                record_kind: w.kind.as_str().to_owned(),
+                case: w.case.clone(),
+                digest,
+                old: w.old,
+                new: w.new,
+                tool_version: TOOL_VERSION.to_owned(),
+            });
+            event
+                .execute(params![w.id, at, actor, details.to_json()])
+                .map_err(db)?;
+            let seq = tx.last_insert_rowid();
+            unlogged.execute([seq]).map_err(db)?;
+            seqs.push(seq as u64);
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(seqs)
+}
