@@ -15,6 +15,9 @@ mod analyze;
 mod logcmd;
 mod media;
 mod output;
+mod records;
+mod records_csv;
+mod search;
 mod similar;
 mod timestamp;
 
@@ -41,6 +44,61 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Cases: investigations, the unit of access and export.
+    #[command(subcommand)]
+    Case(records::Action<records::CaseFields>),
+    /// Incidents: what happened, when (an interval) and where.
+    #[command(subcommand)]
+    Incident(records::Action<records::IncidentFields>),
+    /// Acts: one violation within an incident, its victims and perpetrators.
+    #[command(subcommand)]
+    Act(records::Action<records::ActFields>),
+    /// Persons: victims, witnesses, perpetrators; names in any script.
+    #[command(subcommand)]
+    Person(records::Action<records::PersonFields>),
+    /// Organisations and units: army, militia, intelligence branches.
+    #[command(subcommand)]
+    Org(records::Action<records::OrgFields>),
+    /// Places and facilities.
+    #[command(subcommand)]
+    Place(records::Action<records::PlaceFields>),
+    /// Sources of information, with reliability and protection.
+    #[command(subcommand)]
+    Source(records::Action<records::SourceFields>),
+    /// Claims: what a source asserts or denies, corroborating or contradicting others.
+    #[command(subcommand)]
+    Claim(records::Action<records::ClaimFields>),
+    /// Links between evidence items (or a time range of a video) and records.
+    #[command(subcommand)]
+    Link(records::Action<records::LinkFields>),
+    /// Bulk import and export of records (JSON Lines, CSV).
+    #[command(subcommand)]
+    Records(records::RecordsCommand),
+    /// Search items and records (Arabic-aware, any script for names).
+    Search {
+        /// Words and names to find (may be empty when filtering by facets).
+        #[arg(default_value = "")]
+        query: String,
+        #[arg(long)]
+        case: Option<String>,
+        /// item, case, incident, act, person, org, place, source, claim or link.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only what overlaps this date or interval (e.g. 2012, 2011/2013).
+        #[arg(long)]
+        date: Option<String>,
+        /// Only what happened at this place (a name in any script).
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        violation: Option<String>,
+        #[arg(long)]
+        verification: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a new archive (refuses to overwrite an existing one).
     Init {
         /// A short name for the archive (default: the folder's name).
@@ -299,6 +357,19 @@ fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs a record command; show and list only read.
+fn records_run<F: records::Fields + clap::Args>(
+    cli: &Cli,
+    action: &records::Action<F>,
+) -> anyhow::Result<ExitCode> {
+    let mut archive = match action {
+        records::Action::Show { .. } | records::Action::List { .. } => open(cli, Access::Read)?,
+        _ => open_writable(cli)?,
+    };
+    records::run(&mut archive, action)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -588,6 +659,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(EXIT_PROBLEM)
             })
+        }
+        Command::Case(a) => records_run(&cli, a),
+        Command::Incident(a) => records_run(&cli, a),
+        Command::Act(a) => records_run(&cli, a),
+        Command::Person(a) => records_run(&cli, a),
+        Command::Org(a) => records_run(&cli, a),
+        Command::Place(a) => records_run(&cli, a),
+        Command::Source(a) => records_run(&cli, a),
+        Command::Claim(a) => records_run(&cli, a),
+        Command::Link(a) => records_run(&cli, a),
+        Command::Records(cmd) => {
+            let mut archive = open_writable(&cli)?;
+            records::records_command(&mut archive, cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search {
+            query,
+            case,
+            kind,
+            date,
+            place,
+            violation,
+            verification,
+            limit,
+            json,
+        } => {
+            let archive = open_writable(&cli)?;
+            search::command(
+                &archive,
+                query,
+                case.clone(),
+                kind.clone(),
+                date.clone(),
+                place.clone(),
+                violation.clone(),
+                verification.clone(),
+                *limit,
+                *json,
+            )?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Pdq(args) => media::pdq(args),
         Command::Vpdq(args) => media::vpdq(args),

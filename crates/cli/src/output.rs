@@ -96,9 +96,10 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             .and_then(|e| match &e.details {
                 EventDetails::Sighting(s) => Some(s.original_name.clone()),
                 EventDetails::Derived(d) => Some(format!("{} of {}", d.role, d.source)),
-                EventDetails::Access(_) | EventDetails::Export(_) | EventDetails::Transfer(_) => {
-                    None
-                }
+                EventDetails::Access(_)
+                | EventDetails::Export(_)
+                | EventDetails::Transfer(_)
+                | EventDetails::Record(_) => None,
             })
             .unwrap_or_default();
         if json {
@@ -131,6 +132,20 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let received = catalog.received_custody(&item.id)?;
     let prints = catalog.fingerprints(&item.id)?;
     let derived = catalog.derived_from(&item.id)?;
+    let mut links = Vec::new();
+    for id in catalog.referrers(item.id.as_str())? {
+        if let Some(s) = catalog.record_by_id(&id)? {
+            if let athar_core::records::Body::Link(l) = &s.record.body {
+                links.push(json!({
+                    "link": id,
+                    "target": l.target,
+                    "verification": l.verification,
+                    "start": l.start,
+                    "end": l.end,
+                }));
+            }
+        }
+    }
     let metadata: Option<serde_json::Value> = prints
         .iter()
         .find(|f| f.algorithm == "metadata")
@@ -146,6 +161,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             "review_images": derived.iter().map(|(id, role)| json!({ "item": id, "role": role })).collect::<Vec<_>>(),
             "events": events,
             "received_custody": received,
+            "links": links,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
@@ -182,6 +198,15 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     }
     for (id, role) in &derived {
         writeln!(out, "Review      {role}: item {id}")?;
+    }
+    for l in &links {
+        writeln!(
+            out,
+            "Linked to   {} ({}) by link {}",
+            l["target"].as_str().unwrap_or_default(),
+            l["verification"].as_str().unwrap_or_default(),
+            l["link"].as_str().unwrap_or_default()
+        )?;
     }
     for f in prints.iter().filter(|f| f.algorithm != "metadata") {
         let first = f.data.lines().next().unwrap_or_default();
@@ -239,6 +264,10 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
                     )?;
                 }
                 writeln!(out, "      tool    {}", t.tool_version)?;
+                continue;
+            }
+            EventDetails::Record(r) => {
+                writeln!(out, "      {} {} {}", r.action, r.record_kind, r.digest)?;
                 continue;
             }
             EventDetails::Access(a) => {
