@@ -491,9 +491,12 @@ impl SearchIndex {
             keep: if words.is_empty() { q.limit } else { 0 },
             date: q.date,
         };
-        // Facets and the first records (when there is no text to rank by) in one pass
-        // without scoring; with text, a second, scored pass picks the candidates.
-        let (total, counts, first, query) = if must.is_empty() && q.date.is_none() {
+        // Without text: facets and the first records in one pass without scoring (for the
+        // whole index, straight from the columns, cached). With text: one scored pass that
+        // ranks candidates and counts facets together.
+        let (total, counts, top): (u64, Counts, Vec<(Score, DocAddress)>) = if must.is_empty()
+            && q.date.is_none()
+        {
             let generation = searcher.generation().generation_id();
             let cached = self
                 .all_counts
@@ -510,8 +513,7 @@ impl SearchIndex {
                     (total, counts, first)
                 }
             };
-            let query: Box<dyn tantivy::query::Query> = Box::new(AllQuery);
-            (total, counts, first, query)
+            (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
         } else {
             let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
                 Box::new(AllQuery)
@@ -520,23 +522,26 @@ impl SearchIndex {
                     must.into_iter().map(|q| (Occur::Must, q)).collect(),
                 ))
             };
-            let (total, counts, first) = searcher.search(&query, &counter)?;
-            (total, counts, first, query)
-        };
-        let top: Vec<(Score, DocAddress)> = if words.is_empty() {
-            first.into_iter().map(|a| (0.0, a)).collect()
-        } else {
-            let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
-            match q.date {
-                Some((lo, hi)) => searcher.search(
-                    &query,
-                    &FilterCollector::new(
-                        "date".to_string(),
-                        move |v: u64| overlaps(v, lo, hi),
-                        candidates,
-                    ),
-                )?,
-                None => searcher.search(&query, &candidates)?,
+            if words.is_empty() {
+                let (total, counts, first) = searcher.search(&query, &counter)?;
+                (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
+            } else {
+                let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
+                let (top, (total, counts, _)) = match q.date {
+                    Some((lo, hi)) => searcher.search(
+                        &query,
+                        &(
+                            FilterCollector::new(
+                                "date".to_string(),
+                                move |v: u64| overlaps(v, lo, hi),
+                                candidates,
+                            ),
+                            counter,
+                        ),
+                    )?,
+                    None => searcher.search(&query, &(candidates, counter))?,
+                };
+                (total, counts, top)
             }
         };
 
@@ -954,20 +959,57 @@ impl FacetSegment {
 
 // ---- tokenizers --------------------------------------------------------------------------
 
+/// Tokens of one field value; their strings are reused from value to value.
+#[derive(Clone, Default)]
+struct TokenBuf {
+    tokens: Vec<Token>,
+    len: usize,
+}
+
+impl TokenBuf {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn push(&mut self, position: usize, text: &str) {
+        if let Some(t) = self.tokens.get_mut(self.len) {
+            t.text.clear();
+            t.text.push_str(text);
+            t.position = position;
+        } else {
+            self.tokens.push(Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text: text.to_string(),
+                position_length: 1,
+            });
+        }
+        self.len += 1;
+    }
+
+    fn stream(&mut self) -> VecTokenStream<'_> {
+        VecTokenStream {
+            tokens: &mut self.tokens[..self.len],
+            next: 0,
+        }
+    }
+}
+
 /// Free text: [`normalize`], then each word with its [`index_variants`].
 #[derive(Clone, Default)]
 struct TextTokenizer {
-    tokens: Vec<Token>,
+    buf: TokenBuf,
 }
 
 /// A name: its [`name_keys`](crate::name_keys).
 #[derive(Clone, Default)]
 struct NameTokenizer {
-    tokens: Vec<Token>,
+    buf: TokenBuf,
 }
 
 struct VecTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     next: usize,
 }
 
@@ -989,44 +1031,28 @@ impl TokenStream for VecTokenStream<'_> {
     }
 }
 
-fn push_token(tokens: &mut Vec<Token>, position: usize, text: &str) {
-    tokens.push(Token {
-        offset_from: 0,
-        offset_to: 0,
-        position,
-        text: text.to_string(),
-        position_length: 1,
-    });
-}
-
 impl Tokenizer for TextTokenizer {
     type TokenStream<'a> = VecTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
+        self.buf.clear();
         let norm = normalize(text);
         for (pos, w) in norm.split(' ').filter(|w| !w.is_empty()).enumerate() {
-            index_variants(w, |v| push_token(&mut self.tokens, pos, v));
+            index_variants(w, |v| self.buf.push(pos, v));
         }
-        VecTokenStream {
-            tokens: &mut self.tokens,
-            next: 0,
-        }
+        self.buf.stream()
     }
 }
 
 impl Tokenizer for NameTokenizer {
     type TokenStream<'a> = VecTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
+        self.buf.clear();
         for (pos, group) in word_keys(text).iter().enumerate() {
             for k in group {
-                push_token(&mut self.tokens, pos, k);
+                self.buf.push(pos, k);
             }
         }
-        VecTokenStream {
-            tokens: &mut self.tokens,
-            next: 0,
-        }
+        self.buf.stream()
     }
 }
 

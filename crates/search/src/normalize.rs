@@ -47,8 +47,7 @@ const AR_ARTICLE_PREFIXES: &[&str] = &["وال", "بال", "كال", "فال", "
 /// assert_eq!(normalize("مُحَمَّـــد"), "محمد");
 /// ```
 pub fn normalize(text: &str) -> String {
-    let folded = fold(text, false);
-    join_compounds(&folded)
+    join_compounds(fold(text, false))
 }
 
 /// Letter-level folding without compound joining; words separated by one space.
@@ -180,7 +179,13 @@ fn fold_char(c: char, keep_marbuta: bool) -> Folded {
     }
 }
 
-fn join_compounds(folded: &str) -> String {
+fn join_compounds(folded: String) -> String {
+    let has_particle = folded
+        .split(' ')
+        .any(|w| AR_PARTICLES.contains(&w) || LATIN_PARTICLES.contains(&w));
+    if !has_particle {
+        return folded;
+    }
     let mut out = String::with_capacity(folded.len());
     let mut pending = String::new();
     let mut pending_latin = false;
