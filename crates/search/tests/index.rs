@@ -399,3 +399,13 @@ fn wide_intervals_and_wide_queries() {
     };
     assert_eq!(ids(&index, q), ["day"]);
 }
+
+#[test]
+fn an_index_with_another_schema_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("something_else", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
+    let err = SearchIndex::open_or_create(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch(_)), "{err}");
+}
