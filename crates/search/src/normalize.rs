@@ -182,7 +182,7 @@ fn fold_char(c: char, keep_marbuta: bool) -> Folded {
 fn join_compounds(folded: String) -> String {
     let has_particle = folded
         .split(' ')
-        .any(|w| AR_PARTICLES.contains(&w) || LATIN_PARTICLES.contains(&w));
+        .any(|w| may_be_particle(w) && (AR_PARTICLES.contains(&w) || LATIN_PARTICLES.contains(&w)));
     if !has_particle {
         return folded;
     }
@@ -215,6 +215,15 @@ fn join_compounds(folded: String) -> String {
         push_word(&mut out, &pending);
     }
     out
+}
+
+/// Whether `word` can begin with a particle (`a…`, `i…`, `b…`, `u…`, `ا…`, `ع…`, `ب…`): a
+/// cheap test that spares most words the list comparisons.
+fn may_be_particle(word: &str) -> bool {
+    matches!(
+        word.chars().next(),
+        Some('a' | 'i' | 'b' | 'u' | 'ا' | 'ع' | 'ب')
+    )
 }
 
 fn push_word(out: &mut String, word: &str) {
@@ -283,6 +292,9 @@ pub fn index_variants(word: &str, mut emit: impl FnMut(&str)) {
     } else {
         (AR_PARTICLES, 3)
     };
+    if !may_be_particle(word) {
+        return;
+    }
     // Longest particle first, so `abdul…` is preferred to `abd…`.
     let mut best: Option<&str> = None;
     for p in particles {
