@@ -462,6 +462,28 @@ fn rss() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU time (user + system, all threads) of this process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // /proc/self/stat: fields 14 and 15 are utime and stime in clock ticks (100 per second
+    // on Linux). The command name (field 2) may hold spaces; count from its closing ')'.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    match (f.get(11), f.get(12)) {
+        (Some(u), Some(s)) => (u + s) as f64 / 100.0,
+        _ => 0.0,
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -508,6 +530,8 @@ fn index_all(dir: &Path, options: Options, n: usize, replace: bool) -> Result<()
     println!("generated in {:.2} s", gen.as_secs_f64());
 
     let mut index = SearchIndex::open_or_create_with(dir, options)?;
+    println!("load average before indexing: {}", load_average());
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     for d in &docs {
         if replace {
@@ -522,6 +546,7 @@ fn index_all(dir: &Path, options: Options, n: usize, replace: bool) -> Result<()
     index.close()?;
     let merged = t.elapsed();
     drop(docs);
+    let cpu = cpu_seconds() - cpu0;
     let secs = committed.as_secs_f64();
     println!(
         "indexed: add {:.2} s, commit at {:.2} s → {:.0} records/s (with generation {:.0}/s); merges done at {:.2} s",
@@ -530,6 +555,11 @@ fn index_all(dir: &Path, options: Options, n: usize, replace: bool) -> Result<()
         n as f64 / secs,
         n as f64 / (secs + gen.as_secs_f64()),
         merged.as_secs_f64()
+    );
+    println!(
+        "indexing CPU time {cpu:.1} s (user+system, all threads) → {:.0} records per CPU-second; load average after: {}",
+        n as f64 / cpu,
+        load_average()
     );
     let size = dir_size(dir)?;
     println!(
@@ -551,6 +581,8 @@ fn search_all(dir: &Path) -> Result<(), Box<dyn Error>> {
     for (_, q) in &qs {
         index.search(q)?;
     }
+    println!("load average before searching: {}", load_average());
+    let cpu0 = cpu_seconds();
     let mut all = Vec::with_capacity(qs.len());
     let mut by_kind: Vec<(&str, Vec<Duration>, u64)> = Vec::new();
     for (kind, q) in &qs {
@@ -566,6 +598,12 @@ fn search_all(dir: &Path) -> Result<(), Box<dyn Error>> {
             None => by_kind.push((kind, vec![d], r.total)),
         }
     }
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "search CPU time {:.2} ms per query on average; load average after: {}",
+        cpu * 1000.0 / qs.len() as f64,
+        load_average()
+    );
     all.sort();
     println!(
         "search over {} queries: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",

@@ -14,13 +14,12 @@
 //! title, so that `محمد` does not return `Mahmoud`.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
-use tantivy::columnar::StrColumn;
+use tantivy::collector::{Collector, FilterCollector, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
     STORED, STRING,
@@ -181,8 +180,10 @@ struct Fields {
     keys: Field,
     violation: Field,
     verification: Field,
-    date_lo: Field,
-    date_hi: Field,
+    /// Years a record's date interval touches (coarse date filter, inverted index).
+    years: Field,
+    /// The date interval packed into one dense column (precise overlap check).
+    date: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -195,7 +196,6 @@ fn schema() -> (Schema, Fields) {
         .set_index_option(IndexRecordOption::WithFreqs);
     let text = TextOptions::default().set_indexing_options(text_indexing.clone());
     let keys = TextOptions::default().set_indexing_options(key_indexing);
-    let date = NumericOptions::default().set_indexed().set_fast();
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         kind: b.add_text_field("kind", STRING | STORED | FAST),
@@ -207,8 +207,8 @@ fn schema() -> (Schema, Fields) {
         keys: b.add_text_field("keys", keys),
         violation: b.add_text_field("violation", STRING | FAST),
         verification: b.add_text_field("verification", STRING | FAST),
-        date_lo: b.add_i64_field("date_lo", date.clone()),
-        date_hi: b.add_i64_field("date_hi", date),
+        years: b.add_i64_field("years", NumericOptions::default().set_indexed()),
+        date: b.add_u64_field("date", NumericOptions::default().set_fast()),
     };
     (b.build(), fields)
 }
@@ -330,14 +330,23 @@ impl SearchIndex {
         for v in &doc.verification {
             d.add_text(f.verification, v);
         }
-        // Every record has both columns (so they are dense and scan fast); an unknown date
-        // is an empty interval that overlaps nothing.
-        let (lo, hi) = match doc.date {
-            Some((lo, hi)) => (i64::from(lo.min(hi)), i64::from(lo.max(hi))),
-            None => (i64::MAX, i64::MIN),
-        };
-        d.add_i64(f.date_lo, lo);
-        d.add_i64(f.date_hi, hi);
+        // Every record has the date column (dense columns read fastest); an unknown date is
+        // an empty interval that overlaps nothing and touches no year.
+        match doc.date {
+            Some((a, b)) => {
+                let (lo, hi) = (a.min(b), a.max(b));
+                d.add_u64(f.date, pack_interval(lo, hi));
+                let (ylo, yhi) = (year_of_day(lo), year_of_day(hi));
+                if yhi - ylo < MAX_YEAR_TERMS {
+                    for y in ylo..=yhi {
+                        d.add_i64(f.years, i64::from(y));
+                    }
+                } else {
+                    d.add_i64(f.years, WIDE_INTERVAL);
+                }
+            }
+            None => d.add_u64(f.date, pack_interval(i32::MAX, i32::MIN)),
+        }
         d
     }
 
@@ -439,15 +448,17 @@ impl SearchIndex {
                 must.push(term(field, v));
             }
         }
+        // Dates: the years the query touches select candidates through the inverted index;
+        // the collectors then check the exact overlap on the date column.
         if let Some((lo, hi)) = q.date {
-            must.push(Box::new(RangeQuery::new(
-                Bound::Unbounded,
-                Bound::Included(Term::from_field_i64(f.date_lo, i64::from(hi))),
-            )));
-            must.push(Box::new(RangeQuery::new(
-                Bound::Included(Term::from_field_i64(f.date_hi, i64::from(lo))),
-                Bound::Unbounded,
-            )));
+            let (ylo, yhi) = (year_of_day(lo), year_of_day(hi));
+            if yhi - ylo < MAX_YEAR_TERMS {
+                let mut years: Vec<(Occur, Box<dyn tantivy::query::Query>)> = (ylo..=yhi)
+                    .map(|y| (Occur::Should, int_term(f.years, i64::from(y))))
+                    .collect();
+                years.push((Occur::Should, int_term(f.years, WIDE_INTERVAL)));
+                must.push(Box::new(BooleanQuery::new(years)));
+            }
         }
         if let Some(place) = &q.place {
             let groups = word_keys(place);
@@ -478,10 +489,14 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let counter = FacetCounter {
             keep: if words.is_empty() { q.limit } else { 0 },
+            date: q.date,
         };
-        // Facets and the first records (when there is no text to rank by) in one pass
-        // without scoring; with text, a second, scored pass picks the candidates.
-        let (total, counts, first, query) = if must.is_empty() {
+        // Without text: facets and the first records in one pass without scoring (for the
+        // whole index, straight from the columns, cached). With text: one scored pass that
+        // ranks candidates and counts facets together.
+        let (total, counts, top): (u64, Counts, Vec<(Score, DocAddress)>) = if must.is_empty()
+            && q.date.is_none()
+        {
             let generation = searcher.generation().generation_id();
             let cached = self
                 .all_counts
@@ -498,20 +513,36 @@ impl SearchIndex {
                     (total, counts, first)
                 }
             };
-            let query: Box<dyn tantivy::query::Query> = Box::new(AllQuery);
-            (total, counts, first, query)
+            (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
         } else {
-            let query: Box<dyn tantivy::query::Query> = Box::new(BooleanQuery::new(
-                must.into_iter().map(|q| (Occur::Must, q)).collect(),
-            ));
-            let (total, counts, first) = searcher.search(&query, &counter)?;
-            (total, counts, first, query)
-        };
-        let top: Vec<(Score, DocAddress)> = if words.is_empty() {
-            first.into_iter().map(|a| (0.0, a)).collect()
-        } else {
-            let candidates = q.limit.saturating_mul(2).saturating_add(20);
-            searcher.search(&query, &TopDocs::with_limit(candidates))?
+            let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
+                Box::new(AllQuery)
+            } else {
+                Box::new(BooleanQuery::new(
+                    must.into_iter().map(|q| (Occur::Must, q)).collect(),
+                ))
+            };
+            if words.is_empty() {
+                let (total, counts, first) = searcher.search(&query, &counter)?;
+                (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
+            } else {
+                let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
+                let (top, (total, counts, _)) = match q.date {
+                    Some((lo, hi)) => searcher.search(
+                        &query,
+                        &(
+                            FilterCollector::new(
+                                "date".to_string(),
+                                move |v: u64| overlaps(v, lo, hi),
+                                candidates,
+                            ),
+                            counter,
+                        ),
+                    )?,
+                    None => searcher.search(&query, &(candidates, counter))?,
+                };
+                (total, counts, top)
+            }
         };
 
         // Confirm words that matched only through name keys.
@@ -618,6 +649,44 @@ fn term(field: Field, value: &str) -> Box<dyn tantivy::query::Query> {
     ))
 }
 
+fn int_term(field: Field, value: i64) -> Box<dyn tantivy::query::Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_i64(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Records whose interval spans this many years or more are indexed under one term.
+const MAX_YEAR_TERMS: i32 = 64;
+const WIDE_INTERVAL: i64 = i64::MIN;
+
+/// An inclusive interval of days in one u64: first day in the high half, last in the low.
+fn pack_interval(lo: i32, hi: i32) -> u64 {
+    let bias = |d: i32| (i64::from(d) - i64::from(i32::MIN)) as u64;
+    (bias(lo) << 32) | bias(hi)
+}
+
+fn overlaps(packed: u64, lo: i32, hi: i32) -> bool {
+    let unbias = |v: u64| (v as i64 + i64::from(i32::MIN)) as i32;
+    let (a, b) = (unbias(packed >> 32), unbias(packed & 0xFFFF_FFFF));
+    // An unknown date is stored as an empty interval (first day after the last).
+    a <= b && a <= hi && b >= lo
+}
+
+/// The proleptic Gregorian year of a day counted from 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
+fn year_of_day(day: i32) -> i32 {
+    let z = i64::from(day) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    year as i32
+}
+
 fn any_term(field: Field, values: &[String]) -> Box<dyn tantivy::query::Query> {
     if values.len() == 1 {
         return term(field, &values[0]);
@@ -637,6 +706,8 @@ const FACET_FIELDS: [&str; 4] = ["kind", "case", "violation", "verification"];
 /// Counts the matched records, their facet values, and keeps the first `keep` of them.
 struct FacetCounter {
     keep: usize,
+    /// Only records whose date interval overlaps this one.
+    date: Option<(i32, i32)>,
 }
 
 type Counts = [Vec<(String, u64)>; 4];
@@ -646,6 +717,8 @@ type FacetFruit = (u64, Counts, Vec<DocAddress>);
 
 struct FacetSegment {
     segment: u32,
+    date: Option<(Column<u64>, i32, i32)>,
+    filtered: Vec<DocId>,
     keep: usize,
     count: u64,
     first: Vec<DocAddress>,
@@ -750,7 +823,7 @@ impl FacetCounter {
                     first.extend((0..take as u32).map(|d| DocAddress::new(ord, d)));
                 }
                 Some(alive) => {
-                    let mut seg = FacetSegment::new(ord, self.keep - first.len(), columns);
+                    let mut seg = FacetSegment::new(ord, self.keep - first.len(), columns, None);
                     let docs: Vec<DocId> = alive.iter_alive().collect();
                     for chunk in docs.chunks(1024) {
                         seg.collect_block(chunk);
@@ -767,9 +840,16 @@ impl FacetCounter {
 }
 
 impl FacetSegment {
-    fn new(segment: u32, keep: usize, columns: Vec<FacetColumn>) -> Self {
+    fn new(
+        segment: u32,
+        keep: usize,
+        columns: Vec<FacetColumn>,
+        date: Option<(Column<u64>, i32, i32)>,
+    ) -> Self {
         FacetSegment {
             segment,
+            date,
+            filtered: Vec::new(),
             keep,
             count: 0,
             first: Vec::new(),
@@ -790,10 +870,15 @@ impl Collector for FacetCounter {
         segment_local_id: u32,
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegment> {
+        let date = match self.date {
+            Some((lo, hi)) => Some((segment.fast_fields().u64("date")?, lo, hi)),
+            None => None,
+        };
         Ok(FacetSegment::new(
             segment_local_id,
             self.keep,
             segment_columns(segment)?,
+            date,
         ))
     }
 
@@ -824,6 +909,30 @@ impl SegmentCollector for FacetSegment {
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
+        let mut filtered = std::mem::take(&mut self.filtered);
+        let docs = match &self.date {
+            Some((col, lo, hi)) => {
+                filtered.clear();
+                filtered.extend(
+                    docs.iter()
+                        .copied()
+                        .filter(|&d| col.first(d).is_some_and(|v| overlaps(v, *lo, *hi))),
+                );
+                &filtered[..]
+            }
+            None => docs,
+        };
+        self.count_block(docs);
+        self.filtered = filtered;
+    }
+
+    fn harvest(self) -> FacetFruit {
+        (self.count, harvest_counts(self.columns), self.first)
+    }
+}
+
+impl FacetSegment {
+    fn count_block(&mut self, docs: &[DocId]) {
         self.count += docs.len() as u64;
         if self.first.len() < self.keep {
             let take = (self.keep - self.first.len()).min(docs.len());
@@ -846,28 +955,61 @@ impl SegmentCollector for FacetSegment {
             }
         }
     }
-
-    fn harvest(self) -> FacetFruit {
-        (self.count, harvest_counts(self.columns), self.first)
-    }
 }
 
 // ---- tokenizers --------------------------------------------------------------------------
 
+/// Tokens of one field value; their strings are reused from value to value.
+#[derive(Clone, Default)]
+struct TokenBuf {
+    tokens: Vec<Token>,
+    len: usize,
+}
+
+impl TokenBuf {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn push(&mut self, position: usize, text: &str) {
+        if let Some(t) = self.tokens.get_mut(self.len) {
+            t.text.clear();
+            t.text.push_str(text);
+            t.position = position;
+        } else {
+            self.tokens.push(Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text: text.to_string(),
+                position_length: 1,
+            });
+        }
+        self.len += 1;
+    }
+
+    fn stream(&mut self) -> VecTokenStream<'_> {
+        VecTokenStream {
+            tokens: &mut self.tokens[..self.len],
+            next: 0,
+        }
+    }
+}
+
 /// Free text: [`normalize`], then each word with its [`index_variants`].
 #[derive(Clone, Default)]
 struct TextTokenizer {
-    tokens: Vec<Token>,
+    buf: TokenBuf,
 }
 
 /// A name: its [`name_keys`](crate::name_keys).
 #[derive(Clone, Default)]
 struct NameTokenizer {
-    tokens: Vec<Token>,
+    buf: TokenBuf,
 }
 
 struct VecTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     next: usize,
 }
 
@@ -889,43 +1031,69 @@ impl TokenStream for VecTokenStream<'_> {
     }
 }
 
-fn push_token(tokens: &mut Vec<Token>, position: usize, text: &str) {
-    tokens.push(Token {
-        offset_from: 0,
-        offset_to: 0,
-        position,
-        text: text.to_string(),
-        position_length: 1,
-    });
-}
-
 impl Tokenizer for TextTokenizer {
     type TokenStream<'a> = VecTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
+        self.buf.clear();
         let norm = normalize(text);
         for (pos, w) in norm.split(' ').filter(|w| !w.is_empty()).enumerate() {
-            index_variants(w, |v| push_token(&mut self.tokens, pos, v));
+            index_variants(w, |v| self.buf.push(pos, v));
         }
-        VecTokenStream {
-            tokens: &mut self.tokens,
-            next: 0,
-        }
+        self.buf.stream()
     }
 }
 
 impl Tokenizer for NameTokenizer {
     type TokenStream<'a> = VecTokenStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
+        self.buf.clear();
         for (pos, group) in word_keys(text).iter().enumerate() {
             for k in group {
-                push_token(&mut self.tokens, pos, k);
+                self.buf.push(pos, k);
             }
         }
-        VecTokenStream {
-            tokens: &mut self.tokens,
-            next: 0,
+        self.buf.stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn years_of_days() {
+        for (day, year) in [
+            (0, 1970),
+            (-1, 1969),
+            (364, 1970),
+            (365, 1971),
+            (14_975, 2011),
+            (15_340, 2012),
+            (15_705, 2012), // 2013-01-01 is 15706
+            (15_706, 2013),
+            (-719_468, 0),
+            (i32::MAX, 5_881_580),
+            (i32::MIN, -5_877_641),
+        ] {
+            assert_eq!(year_of_day(day), year, "day {day}");
         }
+    }
+
+    #[test]
+    fn packed_intervals_overlap() {
+        let p = pack_interval(-10, 20);
+        for (lo, hi, want) in [
+            (-10, -10, true),
+            (20, 20, true),
+            (21, 30, false),
+            (-30, -11, false),
+            (i32::MIN, i32::MAX, true),
+            (0, 0, true),
+        ] {
+            assert_eq!(overlaps(p, lo, hi), want, "{lo}..{hi}");
+        }
+        // the unknown interval overlaps nothing
+        let unknown = pack_interval(i32::MAX, i32::MIN);
+        assert!(!overlaps(unknown, i32::MIN, i32::MAX));
     }
 }

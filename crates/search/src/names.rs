@@ -274,7 +274,7 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
         let c2 = at(i + 1);
         let prev_vowel = out
             .last()
-            .is_some_and(|&p| matches!(p, 'a' | 'e' | 'i' | 'o' | 'u' | 'Ā' | 'Ī' | 'Ū'));
+            .is_some_and(|&p| matches!(p, 'a' | 'e' | 'i' | 'o' | 'u' | 'Ā' | 'Ī' | 'Ū' | 'V'));
         let (sound, len): (char, usize) = match (c, c2) {
             (b's', b'c') if at(i + 2) == b'h' => ('š', 3),
             (b't', b'c') if at(i + 2) == b'h' => ('č', 3),
@@ -292,6 +292,8 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
             (b'e', b'e') | (b'i', b'i') => ('Ī', 2),
             (b'o', b'o') | (b'o', b'u') | (b'u', b'u') => ('Ū', 2),
             (b'i', b'y') if !is_vowel_letter(at(i + 2)) => ('Ī', 2),
+            // A word-initial vowel is the alef (or ayn) that Arabic writes: a letter.
+            (b'a' | b'e' | b'i' | b'o' | b'u', _) if i == 0 => ('V', 1),
             (b'a', _) => ('a', 1),
             (b'e', _) => ('e', 1),
             (b'o', _) => ('o', 1),
@@ -382,7 +384,8 @@ fn indel(p: char) -> f32 {
         'a' | 'e' => 0.1,
         'i' => 0.15,
         'o' | 'u' => 0.3,
-        'V' | 'ℎ' => 0.1,
+        'V' => 0.4,
+        'ℎ' => 0.1,
         'ʕ' | 'ʔ' => 0.15,
         'ɑ' => 0.2,
         'y' | 'w' => 0.45,
@@ -455,6 +458,8 @@ fn pair_cost(x: char, y: char) -> Option<f32> {
         ('i', 'u', 0.5),
         ('i', 'o', 0.5),
         ('V', 'Ā', 0.1),
+        ('V', 'ʕ', 0.05),
+        ('V', 'ʔ', 0.05),
         // final ى/ي: long a or long i
         ('Y', 'Ÿ', 0.0),
         ('Ā', 'Ÿ', 0.5),

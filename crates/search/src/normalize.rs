@@ -47,8 +47,7 @@ const AR_ARTICLE_PREFIXES: &[&str] = &["وال", "بال", "كال", "فال", "
 /// assert_eq!(normalize("مُحَمَّـــد"), "محمد");
 /// ```
 pub fn normalize(text: &str) -> String {
-    let folded = fold(text, false);
-    join_compounds(&folded)
+    join_compounds(fold(text, false))
 }
 
 /// Letter-level folding without compound joining; words separated by one space.
@@ -180,7 +179,13 @@ fn fold_char(c: char, keep_marbuta: bool) -> Folded {
     }
 }
 
-fn join_compounds(folded: &str) -> String {
+fn join_compounds(folded: String) -> String {
+    let has_particle = folded
+        .split(' ')
+        .any(|w| may_be_particle(w) && (AR_PARTICLES.contains(&w) || LATIN_PARTICLES.contains(&w)));
+    if !has_particle {
+        return folded;
+    }
     let mut out = String::with_capacity(folded.len());
     let mut pending = String::new();
     let mut pending_latin = false;
@@ -210,6 +215,15 @@ fn join_compounds(folded: &str) -> String {
         push_word(&mut out, &pending);
     }
     out
+}
+
+/// Whether `word` can begin with a particle (`a…`, `i…`, `b…`, `u…`, `ا…`, `ع…`, `ب…`): a
+/// cheap test that spares most words the list comparisons.
+fn may_be_particle(word: &str) -> bool {
+    matches!(
+        word.chars().next(),
+        Some('a' | 'i' | 'b' | 'u' | 'ا' | 'ع' | 'ب')
+    )
 }
 
 fn push_word(out: &mut String, word: &str) {
@@ -278,6 +292,9 @@ pub fn index_variants(word: &str, mut emit: impl FnMut(&str)) {
     } else {
         (AR_PARTICLES, 3)
     };
+    if !may_be_particle(word) {
+        return;
+    }
     // Longest particle first, so `abdul…` is preferred to `abd…`.
     let mut best: Option<&str> = None;
     for p in particles {

@@ -346,3 +346,66 @@ fn odd_queries_do_not_fail() {
             .unwrap();
     }
 }
+
+#[test]
+fn wide_intervals_and_wide_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = SearchIndex::open_or_create(dir.path()).unwrap();
+    let doc = |id: &str, date| Doc {
+        id: id.into(),
+        kind: "claim".into(),
+        title: id.into(),
+        date,
+        ..Doc::default()
+    };
+    // a century-long interval is indexed under one "wide" term, not a hundred years
+    index
+        .add(&doc("century", Some((day(1900, 1, 1), day(2020, 1, 1)))))
+        .unwrap();
+    index
+        .add(&doc("day", Some((day(2012, 5, 5), day(2012, 5, 5)))))
+        .unwrap();
+    index.add(&doc("unknown", None)).unwrap();
+    index.commit().unwrap();
+    let by_date = |lo, hi| {
+        ids(
+            &index,
+            Query {
+                date: Some((lo, hi)),
+                ..Query::default()
+            },
+        )
+    };
+    assert_eq!(by_date(year(2012).0, year(2012).1), ["century", "day"]);
+    assert_eq!(by_date(year(1950).0, year(1950).1), ["century"]);
+    assert!(by_date(year(2021).0, year(2030).1).is_empty());
+    // a query wider than the year terms is checked on the date column alone
+    assert_eq!(
+        by_date(day(1800, 1, 1), day(2100, 1, 1)),
+        ["century", "day"]
+    );
+    assert_eq!(by_date(i32::MIN, i32::MAX), ["century", "day"]);
+    // with text, the date check is applied to ranked hits too
+    let q = Query {
+        text: "day".into(),
+        date: Some(year(2013)),
+        ..Query::default()
+    };
+    assert!(ids(&index, q).is_empty());
+    let q = Query {
+        text: "day".into(),
+        date: Some(year(2012)),
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["day"]);
+}
+
+#[test]
+fn an_index_with_another_schema_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("something_else", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
+    let err = SearchIndex::open_or_create(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch(_)), "{err}");
+}
