@@ -53,11 +53,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 type Query<'a> = dyn FnMut(&Hash256, &mut Vec<(u32, u32)>) + 'a;
 
 /// Queries per second over the whole set (median of `runs`) and the total result count.
-fn qps(
-    queries: &[Hash256],
-    runs: usize,
-    f: &mut Query<'_>,
-) -> (f64, usize) {
+fn qps(queries: &[Hash256], runs: usize, f: &mut Query<'_>) -> (f64, usize) {
     let mut out = Vec::new();
     let mut total = 0;
     let mut rates = Vec::new();
