@@ -53,8 +53,15 @@ pub fn update(archive: &Archive) -> anyhow::Result<usize> {
     } else {
         Options::default()
     };
-    let mut index = SearchIndex::open_or_create_with(&dir, options)
-        .with_context(|| format!("opening the search index {}", dir.display()))?;
+    let mut index = match SearchIndex::open_or_create_with(&dir, options) {
+        // Written by another version of Athar: it is derived data, so start again.
+        Err(athar_search::Error::SchemaMismatch(_)) => {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing the old search index {}", dir.display()))?;
+            return update(archive);
+        }
+        r => r.with_context(|| format!("opening the search index {}", dir.display()))?,
+    };
     let mut place_names = std::collections::HashMap::new();
     let fresh = through == 0;
     let mut docs = Vec::with_capacity(subjects.len().min(100_000));

@@ -1,20 +1,131 @@
 //! `athar similar` and `athar clusters`: copies of the same footage across the archive.
+//!
+//! The archive's PDQ and vPDQ hashes live in a similarity index ([`Index`]) persisted in
+//! `index/similar.idx`: a derived cache. It records the last catalog fingerprint change it
+//! covers; on load the fingerprints written since are added, and if one of them replaces an
+//! item's earlier fingerprints (the item was analysed again) the index is rebuilt from the
+//! catalog. A missing or damaged file is rebuilt the same way. Whoever loads it (the job
+//! runner after fingerprint jobs, `similar`, `clusters`) saves it back when it changed,
+//! atomically (temporary file, then rename); a failure to save is not an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
-use athar_core::{Catalog, EventDetails, Item};
+use athar_core::{Catalog, EventDetails, Item, ItemId};
 use athar_media::pdq::{self, PdqHash};
 use athar_media::similar::{search, Index, Match};
 use athar_media::vpdq::{self, VpdqFrame};
 use serde_json::json;
 
-/// The archive's fingerprints, indexed; `items[owner]` is the item behind each owner number.
+/// Where the index is kept, under the archive's root.
+const INDEX_FILE: &str = "index/similar.idx";
+const MAGIC: &[u8; 8] = b"ATHARSIM";
+
+/// The archive's fingerprints, indexed; `owners[o]` is the item behind owner number `o`.
+#[derive(Debug, Default)]
 pub struct Archived {
     pub index: Index,
-    pub items: Vec<Item>,
-    pub frames: Vec<Vec<VpdqFrame>>,
+    pub owners: Vec<ItemId>,
+    by_item: HashMap<ItemId, u32>,
+    /// The last catalog fingerprint change the index covers.
+    through: u64,
+}
+
+impl Archived {
+    pub fn owner_of(&self, item: &ItemId) -> Option<u32> {
+        self.by_item.get(item).copied()
+    }
+
+    fn item(&self, catalog: &dyn Catalog, owner: u32) -> anyhow::Result<Item> {
+        let id = self
+            .owners
+            .get(owner as usize)
+            .context("similarity index names an unknown owner")?;
+        Ok(catalog.resolve(id.as_str())?)
+    }
+
+    /// Indexes an item's stored fingerprints under a new owner number.
+    fn add(&mut self, catalog: &dyn Catalog, item: &ItemId) -> anyhow::Result<()> {
+        let owner = u32::try_from(self.owners.len()).context("too many items to index")?;
+        for f in &catalog.fingerprints(item)? {
+            match f.algorithm.as_str() {
+                "pdq" => {
+                    if let Some((q, variants)) = pdq_record(&f.data) {
+                        self.index.add_image(owner, q, &variants);
+                    }
+                }
+                "vpdq" => {
+                    let frames: Vec<VpdqFrame> = f
+                        .data
+                        .lines()
+                        .filter_map(|l| VpdqFrame::parse_line(l).ok())
+                        .collect();
+                    self.index.add_video(owner, &frames);
+                }
+                _ => {}
+            }
+        }
+        self.owners.push(item.clone());
+        self.by_item.insert(item.clone(), owner);
+        Ok(())
+    }
+
+    fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        w.write_all(MAGIC)?;
+        w.write_all(&self.through.to_le_bytes())?;
+        w.write_all(&(self.owners.len() as u64).to_le_bytes())?;
+        for id in &self.owners {
+            w.write_all(id.as_str().as_bytes())?;
+        }
+        self.index.write_to(w)
+    }
+
+    fn read_from(r: &mut impl Read) -> anyhow::Result<Archived> {
+        let mut head = [0u8; 24];
+        r.read_exact(&mut head)?;
+        anyhow::ensure!(&head[..8] == MAGIC, "not an Athar similarity index");
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&head[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        let (through, count) = (word(8), word(16));
+        let mut out = Archived {
+            through,
+            ..Archived::default()
+        };
+        let mut id = [0u8; 26];
+        for owner in 0..u32::try_from(count).context("owner count")? {
+            r.read_exact(&mut id)?;
+            let item = std::str::from_utf8(&id)
+                .ok()
+                .and_then(ItemId::parse)
+                .context("damaged item id")?;
+            out.by_item.insert(item.clone(), owner);
+            out.owners.push(item);
+        }
+        anyhow::ensure!(out.by_item.len() == out.owners.len(), "repeated item id");
+        out.index = Index::read_from(r)?;
+        Ok(out)
+    }
+
+    fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let dir = path.parent().context("index path")?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".similar.idx.{}", std::process::id()));
+        let result = (|| {
+            let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
+            self.write_to(&mut w)?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(result?)
+    }
 }
 
 /// Reads a stored `pdq` record: the hash line, then the 8 dihedral hashes.
@@ -30,47 +141,35 @@ fn pdq_record(data: &str) -> Option<(u8, Vec<PdqHash>)> {
     Some((quality, variants))
 }
 
-/// Indexes every fingerprint in the catalog.
-pub fn load(catalog: &dyn Catalog) -> anyhow::Result<Archived> {
-    let mut index = Index::new();
-    let mut items = Vec::new();
-    let mut all_frames = Vec::new();
-    for item in catalog.items()? {
-        let prints = catalog.fingerprints(&item.id)?;
-        let owner = items.len() as u32;
-        let mut frames = Vec::new();
-        for f in &prints {
-            match f.algorithm.as_str() {
-                "pdq" => {
-                    if let Some((q, variants)) = pdq_record(&f.data) {
-                        index.add_image(owner, q, &variants);
-                        frames.push(VpdqFrame {
-                            frame_number: 0,
-                            quality: q,
-                            hash: variants[0],
-                            timestamp: 0.0,
-                        });
-                    }
-                }
-                "vpdq" => {
-                    frames = f
-                        .data
-                        .lines()
-                        .filter_map(|l| VpdqFrame::parse_line(l).ok())
-                        .collect();
-                    index.add_video(owner, &frames);
-                }
-                _ => {}
-            }
-        }
-        items.push(item);
-        all_frames.push(frames);
+/// Loads the archive's similarity index, bringing it up to date with the catalog (and
+/// saving it back when it changed).
+pub fn load(root: &Path, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
+    let path = root.join(INDEX_FILE);
+    let mut archived = std::fs::File::open(&path)
+        .ok()
+        .and_then(|f| Archived::read_from(&mut BufReader::with_capacity(1 << 20, f)).ok())
+        .unwrap_or_default();
+    let mut changes = catalog.fingerprint_changes(archived.through)?;
+    let hashed = |alg: &str| alg == "pdq" || alg == "vpdq";
+    let replaced = changes
+        .iter()
+        .any(|(_, item, alg)| hashed(alg) && archived.owner_of(item).is_some());
+    if replaced {
+        archived = Archived::default();
+        changes = catalog.fingerprint_changes(0)?;
     }
-    Ok(Archived {
-        index,
-        items,
-        frames: all_frames,
-    })
+    let Some(last) = changes.last().map(|c| c.0) else {
+        return Ok(archived);
+    };
+    for (_, item, alg) in &changes {
+        if hashed(alg) && archived.owner_of(item).is_none() {
+            archived.add(catalog, item)?;
+        }
+    }
+    archived.through = last;
+    // A cache: an archive on read-only media is searched all the same.
+    let _ = archived.save(&path);
+    Ok(archived)
 }
 
 /// Fingerprints a file that is not in the archive (it is not ingested).
@@ -105,41 +204,37 @@ fn clock(s: f64) -> String {
 }
 
 pub fn similar(
+    root: &Path,
     catalog: &dyn Catalog,
     target: &str,
     min_share: f64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let archived = load(catalog)?;
+    let archived = load(root, catalog)?;
     let path = Path::new(target);
     let (query, exclude) = if path.is_file() {
         (fingerprint_file(path)?, None)
     } else {
         let item = catalog.resolve(target)?;
-        let owner = archived
-            .items
-            .iter()
-            .position(|i| i.id == item.id)
-            .map(|o| o as u32);
-        let frames = owner
-            .map(|o| archived.frames[o as usize].clone())
-            .unwrap_or_default();
-        if frames.is_empty() {
+        let Some(owner) = archived.owner_of(&item.id) else {
             anyhow::bail!(
                 "item {} has no fingerprints yet (run `athar jobs --run`)",
                 item.id
             );
-        }
-        (frames, owner)
+        };
+        (archived.index.frames_of(owner), Some(owner))
     };
-    let matches: Vec<Match> = search(&archived.index, &query, exclude)
+    let matches: Vec<(Match, Item)> = search(&archived.index, &query, exclude)
         .into_iter()
         .filter(|m| counts(m, min_share))
-        .collect();
+        .map(|m| {
+            let item = archived.item(catalog, m.owner)?;
+            Ok((m, item))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let rows: Vec<serde_json::Value> = matches
         .iter()
-        .map(|m| {
-            let item = &archived.items[m.owner as usize];
+        .map(|(m, item)| {
             json!({
                 "item": item.id,
                 "sha256": item.sha256,
@@ -162,8 +257,7 @@ pub fn similar(
     if matches.is_empty() {
         println!("No item shares footage with {target}.");
     }
-    for m in &matches {
-        let item = &archived.items[m.owner as usize];
+    for (m, item) in &matches {
         let mut line = format!(
             "{}  {}  query {:.0}%  item {:.0}%  distance {}",
             item.id,
@@ -189,9 +283,14 @@ pub fn similar(
     Ok(())
 }
 
-pub fn clusters(catalog: &dyn Catalog, min_share: f64, json: bool) -> anyhow::Result<()> {
-    let archived = load(catalog)?;
-    let n = archived.items.len();
+pub fn clusters(
+    root: &Path,
+    catalog: &dyn Catalog,
+    min_share: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let archived = load(root, catalog)?;
+    let n = archived.owners.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn find(p: &mut [usize], x: usize) -> usize {
         let mut r = x;
@@ -206,14 +305,11 @@ pub fn clusters(catalog: &dyn Catalog, min_share: f64, json: bool) -> anyhow::Re
         }
         r
     }
-    for (owner, frames) in archived.frames.iter().enumerate() {
-        if frames.is_empty() {
-            continue;
-        }
-        for m in search(&archived.index, frames, Some(owner as u32)) {
+    for (owner, frames) in archived.index.owner_frames() {
+        for m in search(&archived.index, &frames, Some(owner)) {
             if counts(&m, min_share) {
                 let (a, b) = (
-                    find(&mut parent, owner),
+                    find(&mut parent, owner as usize),
                     find(&mut parent, m.owner as usize),
                 );
                 parent[a] = b;
@@ -229,7 +325,7 @@ pub fn clusters(catalog: &dyn Catalog, min_share: f64, json: bool) -> anyhow::Re
     for members in groups.into_values().filter(|g| g.len() > 1) {
         let mut rows = Vec::new();
         for &m in &members {
-            let item = &archived.items[m];
+            let item = &archived.item(catalog, m as u32)?;
             let events = catalog.events(&item.id)?;
             let mut sources = Vec::new();
             for e in &events {

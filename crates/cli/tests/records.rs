@@ -656,6 +656,10 @@ fn the_story_through_import() {
         let v = search(&env, &[q, "--kind", kind]);
         assert!(!hit_ids(&v).is_empty(), "{q}: {v}");
     }
+    // The index is derived data: removed, it is rebuilt from the catalog.
+    std::fs::remove_dir_all(env.archive.join("index/search")).unwrap();
+    let v = search(&env, &["Masmiyah", "--kind", "place"]);
+    assert_eq!(v["hits"].as_array().unwrap().len(), 2, "{v}");
     let v = search(&env, &["--date", "2012-06", "--place", "Branch 900"]);
     assert_eq!(
         v["hits"].as_array().unwrap().len(),

@@ -126,3 +126,52 @@ fn rotated_and_mirrored_images_match_through_their_variants() {
         assert!(m["distance"].as_u64().unwrap() <= 31);
     }
 }
+
+/// The similarity index is saved in the archive, extended as fingerprints arrive, rebuilt
+/// when an item's fingerprints are replaced or the file is damaged.
+#[test]
+fn similarity_index_is_persisted_extended_and_rebuilt() {
+    let Some(data) = testdata() else { return };
+    let dih = data.join("threatexchange/pdq/data/reg-test-input/dih");
+    let env = Env::new();
+    let ingest = |file: &str| {
+        let out = env.run_paths(&["ingest", "--json", "--wait"], &[&dih.join(file)]);
+        assert!(out.status.success());
+        json_lines(&out.stdout)[0]["item"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let file = env.archive.join("index/similar.idx");
+    let original = ingest("bridge-1-original.jpg");
+    let first = std::fs::read(&file).expect("saved after the fingerprint job");
+    let mirrored = ingest("bridge-5-flipx.jpg");
+    let second = std::fs::read(&file).unwrap();
+    assert!(second.len() > first.len(), "extended with the new item");
+    let best = |env: &Env| {
+        let r = similar(env, &mirrored);
+        (
+            r["matches"][0]["item"].as_str().unwrap().to_owned(),
+            r["matches"][0]["transform"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(best(&env), (original.clone(), "flipx".to_owned()));
+    // Damaged: rebuilt from the catalog and saved again.
+    std::fs::write(&file, &second[..second.len() / 2]).unwrap();
+    assert_eq!(best(&env), (original.clone(), "flipx".to_owned()));
+    assert_eq!(std::fs::read(&file).unwrap(), second);
+    // The original's fingerprints replaced (as a re-analysis would): the index follows.
+    let db = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
+    db.execute(
+        "INSERT OR REPLACE INTO fingerprints (item_id, algorithm, algorithm_version, decoder, data, created_at)
+         SELECT ?1, algorithm, algorithm_version, decoder, data, created_at FROM fingerprints
+         WHERE item_id = ?2 AND algorithm = 'pdq'",
+        [&original, &mirrored],
+    )
+    .unwrap();
+    drop(db);
+    let r = similar(&env, &mirrored);
+    assert_eq!(r["matches"][0]["item"], original.as_str(), "{r}");
+    assert_eq!(r["matches"][0]["distance"], 0, "{r}");
+    assert_eq!(r["matches"][0]["transform"], "original", "{r}");
+}

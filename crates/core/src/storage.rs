@@ -213,6 +213,10 @@ pub trait Catalog: Send {
     fn jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// An item's fingerprints and metadata records.
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
+    /// Every write of a fingerprint row after change number `after`, in order, as (change
+    /// number, item, algorithm). Change numbers are never reused, so a cache built from the
+    /// fingerprints can record the last one it saw and later read only what came since.
+    fn fingerprint_changes(&self, after: u64) -> Result<Vec<(u64, ItemId, String)>, StoreError>;
     /// Items made from `source`, as (item, role).
     fn derived_from(&self, source: &ItemId) -> Result<Vec<(ItemId, String)>, StoreError>;
     /// The items of a case, oldest first. `NotFound` when there is no such case.

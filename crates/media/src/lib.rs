@@ -21,6 +21,7 @@
 //! - know about the catalog, the blob store or the custody log: it takes
 //!   paths or pixels and returns hashes.
 
+pub mod hamming;
 pub mod image_rgb;
 pub mod metadata;
 pub mod pdq;

@@ -3,11 +3,14 @@
 //! item — the share of query frames matched and of the item's frames matched — with the
 //! aligned time ranges.
 //!
-//! The search is a linear scan over packed 256-bit hashes (XOR and popcount, four words a
-//! hash): exact, no missed matches within the radius.
+//! The search runs on a [`HammingIndex`] over packed 256-bit hashes (a linear scan for
+//! small collections, multi-index hashing for large ones): exact, no missed matches within
+//! the radius. [`Index::write_to`] and [`Index::read_from`] persist it with the postings.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
 
+use crate::hamming::{Checked, Checksummed, HammingIndex, IndexFileError};
 use crate::pdq::{PdqHash, MATCH_DISTANCE, MIN_QUALITY};
 use crate::vpdq::VpdqFrame;
 
@@ -27,12 +30,14 @@ pub struct Posting {
     pub timestamp: f64,
     /// Which dihedral variant of an image (0 for video frames and originals).
     pub transform: u8,
+    /// The frame's or image's PDQ quality (0–100).
+    pub quality: u8,
 }
 
 /// Packed hashes and where they come from.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Index {
-    hashes: Vec<[u64; 4]>,
+    hashes: HammingIndex,
     postings: Vec<Posting>,
     /// Usable frames (quality ≥ 50) per owner, for the item-side share.
     frames: HashMap<u32, u32>,
@@ -49,12 +54,12 @@ fn pack(h: &PdqHash) -> [u64; 4] {
     out
 }
 
-#[inline]
-fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
-    (a[0] ^ b[0]).count_ones()
-        + (a[1] ^ b[1]).count_ones()
-        + (a[2] ^ b[2]).count_ones()
-        + (a[3] ^ b[3]).count_ones()
+fn unpack(h: &[u64; 4]) -> PdqHash {
+    let mut w = [0u16; 16];
+    for (i, x) in w.iter_mut().enumerate() {
+        *x = (h[i / 4] >> (48 - 16 * (i % 4))) as u16;
+    }
+    PdqHash::from_words(w)
 }
 
 impl Index {
@@ -68,29 +73,71 @@ impl Index {
             return;
         }
         *self.frames.entry(owner).or_default() += 1;
-        for (t, h) in variants.iter().enumerate().take(8) {
-            self.hashes.push(pack(h));
+        let packed: Vec<[u64; 4]> = variants.iter().take(8).map(pack).collect();
+        self.hashes.extend(&packed);
+        for t in 0..packed.len() {
             self.postings.push(Posting {
                 owner,
                 frame: 0,
                 timestamp: 0.0,
                 transform: t as u8,
+                quality,
             });
         }
     }
 
     /// Adds a video's frames (quality below 50 left out).
     pub fn add_video(&mut self, owner: u32, frames: &[VpdqFrame]) {
+        let mut packed = Vec::new();
         for f in frames.iter().filter(|f| f.quality >= MIN_QUALITY) {
             *self.frames.entry(owner).or_default() += 1;
-            self.hashes.push(pack(&f.hash));
+            packed.push(pack(&f.hash));
             self.postings.push(Posting {
                 owner,
                 frame: u32::try_from(f.frame_number).unwrap_or(u32::MAX),
                 timestamp: f.timestamp,
                 transform: 0,
+                quality: f.quality,
             });
         }
+        self.hashes.extend(&packed);
+    }
+
+    /// The indexed frames (quality ≥ 50) of every owner, as query frames: video frames and
+    /// the original image hashes (not their variants).
+    pub fn owner_frames(&self) -> BTreeMap<u32, Vec<VpdqFrame>> {
+        let mut out: BTreeMap<u32, Vec<VpdqFrame>> = BTreeMap::new();
+        for (id, p) in self.postings.iter().enumerate() {
+            if p.transform != 0 {
+                continue;
+            }
+            if let Some(h) = self.hashes.get(id as u32) {
+                out.entry(p.owner).or_default().push(VpdqFrame {
+                    frame_number: u64::from(p.frame),
+                    quality: p.quality,
+                    hash: unpack(h),
+                    timestamp: p.timestamp,
+                });
+            }
+        }
+        out
+    }
+
+    /// One owner's indexed frames, as in [`owner_frames`](Self::owner_frames).
+    pub fn frames_of(&self, owner: u32) -> Vec<VpdqFrame> {
+        self.postings
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.owner == owner && p.transform == 0)
+            .filter_map(|(id, p)| {
+                Some(VpdqFrame {
+                    frame_number: u64::from(p.frame),
+                    quality: p.quality,
+                    hash: unpack(self.hashes.get(id as u32)?),
+                    timestamp: p.timestamp,
+                })
+            })
+            .collect()
     }
 
     /// Indexed hashes.
@@ -102,17 +149,78 @@ impl Index {
         self.hashes.is_empty()
     }
 
-    /// Every posting within `radius` of `q`, with its distance.
+    /// Every posting within `radius` of `q`, with its distance, in order of addition.
     pub fn radius(&self, q: &PdqHash, radius: u32) -> Vec<(Posting, u32)> {
-        let q = pack(q);
         self.hashes
-            .iter()
-            .zip(&self.postings)
-            .filter_map(|(h, p)| {
-                let d = distance(h, &q);
-                (d <= radius).then_some((*p, d))
-            })
+            .radius(&pack(q), radius)
+            .into_iter()
+            .filter_map(|(id, d)| Some((*self.postings.get(id as usize)?, d)))
             .collect()
+    }
+
+    /// Writes the hash index, the postings and the per-owner frame counts (give it a
+    /// buffered writer).
+    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        self.hashes.write_to(w)?;
+        let mut w = Checksummed::new(w);
+        w.u64(self.postings.len() as u64)?;
+        for p in &self.postings {
+            w.u32(p.owner)?;
+            w.u32(p.frame)?;
+            w.u64(p.timestamp.to_bits())?;
+            w.u32(u32::from(p.transform) | u32::from(p.quality) << 8)?;
+        }
+        let mut frames: Vec<(&u32, &u32)> = self.frames.iter().collect();
+        frames.sort_unstable();
+        w.u64(frames.len() as u64)?;
+        for (owner, n) in frames {
+            w.u32(*owner)?;
+            w.u32(*n)?;
+        }
+        let sum = w.sum;
+        w.u64(sum)
+    }
+
+    /// Reads what [`write_to`](Self::write_to) wrote, checking it (give it a buffered reader).
+    pub fn read_from(r: &mut impl Read) -> Result<Index, IndexFileError> {
+        let hashes = HammingIndex::read_from(r)?;
+        let mut r = Checked::new(r);
+        if r.u64()? != hashes.len() as u64 {
+            return Err(IndexFileError::Invalid("postings do not match the hashes"));
+        }
+        let mut postings = Vec::with_capacity(hashes.len());
+        for _ in 0..hashes.len() {
+            let (owner, frame, timestamp) = (r.u32()?, r.u32()?, f64::from_bits(r.u64()?));
+            let tq = r.u32()?;
+            let (transform, quality) = ((tq & 0xff) as u8, (tq >> 8) as u8);
+            if tq >> 16 != 0 || transform > 7 || !timestamp.is_finite() {
+                return Err(IndexFileError::Invalid("posting"));
+            }
+            postings.push(Posting {
+                owner,
+                frame,
+                timestamp,
+                transform,
+                quality,
+            });
+        }
+        let count = r.u64()?;
+        let mut frames = HashMap::new();
+        for _ in 0..count.min(hashes.len() as u64 + 1) {
+            frames.insert(r.u32()?, r.u32()?);
+        }
+        if count > hashes.len() as u64 {
+            return Err(IndexFileError::Invalid("frame counts"));
+        }
+        let sum = r.sum;
+        if r.u64()? != sum {
+            return Err(IndexFileError::Invalid("checksum mismatch"));
+        }
+        Ok(Index {
+            hashes,
+            postings,
+            frames,
+        })
     }
 }
 
@@ -344,6 +452,26 @@ mod tests {
             (s.query_start, s.query_end, s.item_start, s.item_end),
             (0.0, 9.0, 5.0, 14.0)
         );
+    }
+
+    #[test]
+    fn index_persists_and_gives_back_its_frames() {
+        let mut idx = Index::new();
+        idx.add_video(4, &frames(&(0..30).collect::<Vec<_>>(), 2.5));
+        let variants: Vec<PdqHash> = (0..8).map(|t| h(900 + t)).collect();
+        idx.add_image(9, 77, &variants);
+        let mut bytes = Vec::new();
+        idx.write_to(&mut bytes).unwrap();
+        let back = Index::read_from(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back, idx);
+        assert_eq!(back.frames_of(4), frames(&(0..30).collect::<Vec<_>>(), 2.5));
+        let all = back.owner_frames();
+        assert_eq!(all[&9].len(), 1);
+        assert_eq!((all[&9][0].hash, all[&9][0].quality), (variants[0], 77));
+        let mut bad = bytes.clone();
+        let at = bad.len() - 20;
+        bad[at] ^= 1;
+        assert!(Index::read_from(&mut bad.as_slice()).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! keys/pseudonym.key    secret that turns actor names into log pseudonyms, mode 0600
 //! log/                  the custody log: C2SP checkpoint and tiles
 //! lock                  held (flock) by the one process that writes
+//! index/similar.idx     similarity index over the fingerprints (a derived cache, see `athar`)
 //! ```
 
 use std::fs::{File, OpenOptions};

@@ -131,6 +131,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (from_id, to_id)
     ) WITHOUT ROWID;
     CREATE INDEX record_refs_by_target ON record_refs(to_id);",
+    // 7: every write of a fingerprint row, numbered without reuse, so a persisted
+    // similarity index can tell which fingerprints arrived since it was saved.
+    "CREATE TABLE fingerprint_changes (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id    TEXT NOT NULL,
+        algorithm  TEXT NOT NULL
+    );
+    INSERT INTO fingerprint_changes (item_id, algorithm)
+        SELECT item_id, algorithm FROM fingerprints ORDER BY rowid;
+    CREATE TRIGGER fingerprint_inserted AFTER INSERT ON fingerprints BEGIN
+        INSERT INTO fingerprint_changes (item_id, algorithm) VALUES (NEW.item_id, NEW.algorithm);
+    END;
+    CREATE TRIGGER fingerprint_updated AFTER UPDATE ON fingerprints BEGIN
+        INSERT INTO fingerprint_changes (item_id, algorithm) VALUES (NEW.item_id, NEW.algorithm);
+    END;",
 ];
 
 /// A catalog in one SQLite file.
@@ -771,6 +786,33 @@ impl Catalog for SqliteCatalog {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    fn fingerprint_changes(&self, after: u64) -> Result<Vec<(u64, ItemId, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, item_id, algorithm FROM fingerprint_changes WHERE seq > ?1 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = st
+            .query_map([after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (seq, item, algorithm) = r.map_err(db)?;
+            let seq = u64::try_from(seq).map_err(|_| corrupt("change number", &seq.to_string()))?;
+            let item = ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?;
+            out.push((seq, item, algorithm));
+        }
+        Ok(out)
+    }
+
     fn derived_from(&self, source: &ItemId) -> Result<Vec<(ItemId, String)>, StoreError> {
         let mut st = self
             .conn
@@ -916,7 +958,7 @@ impl Catalog for SqliteCatalog {
 }
 
 #[cfg(test)]
-mod tests {
+mod migration_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
@@ -966,5 +1008,71 @@ mod tests {
             )
             .unwrap();
         assert_eq!(next, 4);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn add_item(conn: &Connection) -> ItemId {
+        let id = ItemId::generate().unwrap();
+        let sha = format!("{:064x}", rand_u64(&id));
+        conn.execute(
+            "INSERT INTO items (id, sha256, size, media_type, created_at) VALUES (?1, ?2, 1, 'image/png', 't')",
+            params![id.as_str(), sha],
+        )
+        .unwrap();
+        id
+    }
+
+    fn rand_u64(id: &ItemId) -> u64 {
+        id.as_str()
+            .bytes()
+            .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
+    }
+
+    fn put(conn: &Connection, item: &ItemId, algorithm: &str) {
+        conn.execute(
+            "INSERT OR REPLACE INTO fingerprints (item_id, algorithm, algorithm_version, decoder, data, created_at)
+             VALUES (?1, ?2, '1', '-', 'x', 't')",
+            params![item.as_str(), algorithm],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn fingerprint_changes_are_numbered_backfilled_and_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        // A catalog made before migrations 6 and 7, already holding fingerprints.
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let (a, b) = (add_item(&conn), add_item(&conn));
+        put(&conn, &a, "pdq");
+        put(&conn, &b, "vpdq");
+        drop(conn);
+        let cat = SqliteCatalog::open(&path, true).unwrap();
+        let all = cat.fingerprint_changes(0).unwrap();
+        assert_eq!(
+            all.iter()
+                .map(|(_, i, alg)| (i.clone(), alg.as_str()))
+                .collect::<Vec<_>>(),
+            [(a.clone(), "pdq"), (b.clone(), "vpdq")]
+        );
+        let last = all[1].0;
+        // Replacing the newest row (which SQLite may give the same rowid) is a new change.
+        put(&cat.conn, &b, "vpdq");
+        put(&cat.conn, &a, "metadata");
+        let since = cat.fingerprint_changes(last).unwrap();
+        assert_eq!(since.len(), 2);
+        assert!(since[0].0 > last && since[1].0 > since[0].0);
+        assert_eq!((&since[0].1, since[0].2.as_str()), (&b, "vpdq"));
+        assert!(cat.fingerprint_changes(since[1].0).unwrap().is_empty());
     }
 }

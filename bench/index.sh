@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Exact radius-31 search over N 256-bit hashes (random plus clustered near-copies):
+# Athar's HammingIndex against FAISS (PyPI faiss-cpu) IndexBinaryFlat and
+# IndexBinaryMultiHash, same bytes, both sides single-threaded and pinned to one core.
+# Usage: bench/index.sh [N] [RUNS] [SEED]     (defaults: 1000000 3 20261127)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+n="${1:-1000000}"
+runs="${2:-3}"
+seed="${3:-20261127}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+python3 -c 'import faiss, numpy' 2>/dev/null || python3 -m pip install --quiet faiss-cpu numpy
+
+cargo build --quiet --release -p athar-media --example index_bench
+bin="$CARGO_TARGET_DIR/release/examples/index_bench"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+python3 "$root/bench/index_bench.py" gen --n "$n" --queries 1000 --seed "$seed" --out "$work"
+
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c 0)
+# Flat and exact MultiHash scan or probe a lot: fewer queries keep the run short.
+if [ "$n" -gt 2000000 ]; then slow=50; mh=100; else slow=200; mh=1000; fi
+out="$work/results.jsonl"
+# Athar: its own choice by size (0), two fixed substring counts, and the scan alone.
+configs=(0 12 16)
+[ "$n" -le 2000000 ] && configs+=(linear)
+"${pin[@]}" "$bin" "$work" "$runs" 31 "${configs[@]}" | tee -a "$out"
+faiss() {
+  OMP_NUM_THREADS=1 "${pin[@]}" python3 "$root/bench/index_bench.py" faiss --dir "$work" \
+    --runs "$runs" --radius 31 "$@" | tee -a "$out"
+}
+faiss --kind flat --max-queries "$slow"
+faiss --kind multihash --nhash 16 --bits 16 --nflip 1 --max-queries "$mh"
+faiss --kind multihash --nhash 12 --bits 21 --nflip 2 --max-queries "$mh"
+# Not exact (misses copies whose differing bits touch every substring): for its recall.
+faiss --kind multihash --nhash 16 --bits 16 --nflip 0
+python3 "$root/bench/index_bench.py" report < "$out"
