@@ -1005,7 +1005,7 @@ fn check_bag_timestamps(
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    sizes.sort();
+    sizes.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.clone()));
     for size_dir in sizes {
         let base = root.join(&size_dir);
         let rel = |name: &str| format!("athar/timestamps/{size_dir}/{name}");
