@@ -182,6 +182,20 @@ fn tampering_with_a_bag_is_caught_and_named() {
     assert_eq!(st[&payloads[0]], "altered", "{v}");
     assert_eq!(st[&payloads[1]], "missing", "{v}");
     assert!(v.to_string().contains("planted.txt"), "{v}");
+    // The bag was made beside the archive, so its payload files are hard links to the
+    // archive's blobs: the payload altered in place is the blob altered, and the archive's
+    // own check reports it (as documented; `export --copy` makes independent files).
+    let (code, report) = env.verify();
+    assert_eq!(code, 1, "{report}");
+    let item = payloads[0].split('/').nth(1).unwrap();
+    let sha = json_lines(&env.run(&["list", "--json"]).stdout)
+        .into_iter()
+        .find(|l| l["item"] == item)
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(report.to_string().contains(&sha), "{report}");
 }
 
 #[test]
