@@ -470,3 +470,40 @@ fn many_files_at_once_refuse_bytes_that_do_not_match() {
         }
     }
 }
+
+#[test]
+fn a_file_on_another_file_system_is_copied_when_it_cannot_be_linked() {
+    use athar_bagit::{PayloadFile, PayloadSource};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+        eprintln!("notice: no /dev/shm; skipped");
+        return;
+    };
+    if fs::metadata(other.path()).unwrap().dev() == fs::metadata(dir.path()).unwrap().dev() {
+        eprintln!("notice: /dev/shm is on the same file system; skipped");
+        return;
+    }
+    let content = bytes(300_000, 9);
+    let src = other.path().join("clip.bin");
+    fs::write(&src, &content).unwrap();
+    let root = dir.path().join("bag");
+    let mut w = BagWriter::create(&root).unwrap();
+    let placed = w
+        .add_payload_files(
+            vec![PayloadFile {
+                rel: "clip.bin".into(),
+                source: PayloadSource::File(src),
+                size_hint: content.len() as u64,
+                sha256: Some(sha256_hex(&content)),
+                sha512: None,
+            }],
+            true,
+        )
+        .unwrap();
+    assert!(!placed[0].linked);
+    assert_eq!(placed[0].entry.sha512, sha512_hex(&content));
+    assert_eq!(fs::read(root.join("data/clip.bin")).unwrap(), content);
+    w.finish().unwrap();
+    check(&validate(&root, &Options::default()), None);
+}
