@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin athar
 python3 -c 'import bagit' 2>/dev/null || python3 -m pip install --quiet bagit
 exec python3 - "$here/target/release/athar" "${1:-5}" "${2:-3}" <<'PY'
-import os, shutil, statistics, subprocess, sys, tempfile, time
+import os, resource, shutil, statistics, subprocess, sys, tempfile, time
 athar, gib, runs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 work = tempfile.mkdtemp(prefix="athar-export-bench-")
 try:
@@ -43,22 +43,28 @@ try:
         variants.append(("athar export --copy", ["--copy"]))
     res = {name: [] for name, _ in variants}
     res["bagit-python (in place)"] = []
+    cpu = {k: [] for k in res}
+
+    def timed(key, cmd, **kw):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, **kw)
+        res[key].append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[key].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     for i in range(runs):
         for name, extra in variants:
             out = os.path.join(work, f"bag-{i}")
-            t = time.perf_counter()
-            subprocess.run([athar, "--archive", arch, "export", "--case", "bench", "--out", out, *extra],
-                           check=True, stdout=subprocess.DEVNULL)
-            res[name].append(time.perf_counter() - t)
+            timed(name, [athar, "--archive", arch, "export", "--case", "bench", "--out", out, *extra],
+                  stdout=subprocess.DEVNULL)
             shutil.rmtree(out)
             subprocess.run(["sync"], check=True)
         copy = os.path.join(work, f"copy-{i}")
         shutil.copytree(src, copy)
         subprocess.run(["sync"], check=True)
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bagit", "--processes", "2", "--sha256", "--sha512", copy],
-                       check=True, stderr=subprocess.DEVNULL)
-        res["bagit-python (in place)"].append(time.perf_counter() - t)
+        timed("bagit-python (in place)",
+              [sys.executable, "-m", "bagit", "--processes", "2", "--sha256", "--sha512", copy],
+              stderr=subprocess.DEVNULL)
         shutil.rmtree(copy)
         subprocess.run(["sync"], check=True)
     med = {k: statistics.median(v) for k, v in res.items()}
@@ -66,9 +72,11 @@ try:
     print(f"== {gib:g} GiB in 5 files, median of {runs} ({os.cpu_count()} cores) ==")
     print(f"  (untimed) athar jobs --run after ingest, recording SHA-512s: {jobs_s:.2f} s")
     for k, v in res.items():
-        print(f"  {k:<34} {med[k]:7.2f} s  (runs: {', '.join(f'{x:.2f}' for x in v)})")
+        print(f"  {k:<34} {med[k]:7.2f} s  (runs: {', '.join(f'{x:.2f}' for x in v)})"
+              f"  CPU {statistics.median(cpu[k]):.2f} s")
     for name, _ in variants:
-        print(f"  {name} vs bagit-python: {py / med[name]:.2f}x faster")
+        print(f"  {name} vs bagit-python: {py / med[name]:.2f}x faster"
+              f" (CPU: {statistics.median(cpu['bagit-python (in place)']) / statistics.median(cpu[name]):.2f}x less)")
 finally:
     shutil.rmtree(work, ignore_errors=True)
 PY
