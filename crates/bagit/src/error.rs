@@ -38,6 +38,16 @@ pub enum BagError {
         /// The path already in the bag.
         existing: String,
     },
+    /// A payload file's bytes do not have the SHA-256 they were expected to have.
+    #[error("{path}: expected SHA-256 {expected}, the bytes hash to {actual}")]
+    DigestMismatch {
+        /// The file's path in the bag.
+        path: String,
+        /// The SHA-256 the caller expected.
+        expected: String,
+        /// The SHA-256 of the bytes.
+        actual: String,
+    },
     /// A bag-info field was refused.
     #[error("bag-info.txt field {label:?}: {reason}")]
     InvalidInfo {

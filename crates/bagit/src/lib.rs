@@ -9,7 +9,9 @@
 //!   [`IssueKind`]. Payload files are hashed in constant memory, every algorithm in one read
 //!   per file, on all cores.
 //! * [`BagWriter`] creates a new bag by streaming payload from any [`std::io::Read`], hashing
-//!   SHA-256 and SHA-512 while copying, and writes deterministic tag files.
+//!   SHA-256 and SHA-512 while copying, and writes deterministic tag files;
+//!   [`BagWriter::add_payload_files`] places many files at once (hard-linked when allowed),
+//!   hashing them on all cores and checking each against its expected SHA-256.
 //!
 //! What this crate must not do:
 //!
@@ -33,4 +35,4 @@ pub use error::{BagError, Issue, IssueKind, Report};
 pub use hash::Algorithm;
 pub use parse::{sanitize_relative_path, Version};
 pub use validate::{validate, Options};
-pub use writer::{BagSummary, BagWriter, PayloadEntry};
+pub use writer::{BagSummary, BagWriter, PayloadEntry, PayloadFile, PayloadSource, PlacedPayload};

@@ -1,10 +1,11 @@
 //! Creating a new bag: payload streamed in, hashed while copied, tag files written last.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,53 @@ pub struct PayloadEntry {
     pub sha256: String,
     /// Lowercase hex SHA-512.
     pub sha512: String,
+}
+
+/// Where a payload file's bytes come from, for [`BagWriter::add_payload_files`].
+pub enum PayloadSource {
+    /// An existing file: hard-linked into the bag when linking is allowed and the file
+    /// system permits it (same file system), copied otherwise.
+    File(PathBuf),
+    /// A stream: copied.
+    Reader(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for PayloadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            PayloadSource::Reader(_) => f.write_str("Reader(..)"),
+        }
+    }
+}
+
+/// One payload file for [`BagWriter::add_payload_files`].
+#[derive(Debug)]
+pub struct PayloadFile {
+    /// Where it goes under `data/` (sanitised as by [`BagWriter::add_payload`]).
+    pub rel: String,
+    pub source: PayloadSource,
+    /// Its size, if known: larger files are started first.
+    pub size_hint: u64,
+    /// The SHA-256 (lowercase hex) the bytes must have. Any other content fails the call
+    /// with [`BagError::DigestMismatch`].
+    pub sha256: Option<String>,
+    /// The SHA-512 (lowercase hex) of the bytes whose SHA-256 is `sha256`, known from
+    /// elsewhere: written to the manifest instead of being computed. Ignored unless
+    /// `sha256` is given. The SHA-256 is always computed from the bytes in the bag, so a
+    /// known SHA-512 is only ever listed for bytes shown to be the ones it was computed from.
+    pub sha512: Option<String>,
+}
+
+/// A payload file placed by [`BagWriter::add_payload_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedPayload {
+    pub entry: PayloadEntry,
+    /// True when the bag's file is a hard link to the source file (the same inode: the
+    /// same bytes, the same permissions; writing to one writes to the other).
+    pub linked: bool,
+    /// True when the SHA-512 was computed here rather than taken from [`PayloadFile::sha512`].
+    pub sha512_computed: bool,
 }
 
 /// What [`BagWriter::finish`] wrote.
@@ -242,10 +290,13 @@ impl BagWriter {
         Ok(entry)
     }
 
-    fn write_file(&mut self, path: String, reader: impl Read) -> Result<PayloadEntry, BagError> {
-        let key = fold_key(&path);
+    /// Checks that `path` can be added (no collision, also by case or normalisation, and no
+    /// file where a directory is needed or the reverse), creates its parent directories, and
+    /// returns its destination, its folded key and the folded keys of its parents.
+    fn prepare(&mut self, path: &str) -> Result<(PathBuf, String, Vec<String>), BagError> {
+        let key = fold_key(path);
         let collision = |existing: &str| BagError::DuplicatePath {
-            path: path.clone(),
+            path: path.to_owned(),
             existing: existing.to_owned(),
         };
         if let Some(existing) = self.taken.get(&key) {
@@ -255,15 +306,16 @@ impl BagWriter {
         if self.taken_dirs.contains(&key) {
             return Err(collision(&format!("{path}/…")));
         }
-        let prefixes: Vec<&str> = key
+        let prefixes: Vec<String> = key
             .match_indices('/')
             .filter_map(|(i, _)| key.get(..i))
+            .map(str::to_owned)
             .collect();
-        if let Some(existing) = prefixes.iter().find_map(|p| self.taken.get(*p)) {
+        if let Some(existing) = prefixes.iter().find_map(|p| self.taken.get(p)) {
             return Err(collision(existing));
         }
 
-        let dest = self.root.join(&path);
+        let dest = self.root.join(path);
         if let Some(parent) = dest.parent() {
             if !self.dirs.contains(parent) {
                 fs::create_dir_all(parent).map_err(|e| BagError::io(parent, e))?;
@@ -275,6 +327,17 @@ impl BagWriter {
                 }
             }
         }
+        Ok((dest, key, prefixes))
+    }
+
+    /// Marks a path as taken.
+    fn take(&mut self, path: &str, key: String, prefixes: Vec<String>) {
+        self.taken_dirs.extend(prefixes);
+        self.taken.insert(key, path.to_owned());
+    }
+
+    fn write_file(&mut self, path: String, reader: impl Read) -> Result<PayloadEntry, BagError> {
+        let (dest, key, prefixes) = self.prepare(&path)?;
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -290,15 +353,147 @@ impl BagWriter {
                 return Err(BagError::io(&dest, e));
             }
         };
-        self.taken_dirs
-            .extend(prefixes.iter().map(|p| (*p).to_owned()));
-        self.taken.insert(key.clone(), path.clone());
+        self.take(&path, key, prefixes);
         Ok(PayloadEntry {
             path,
             bytes,
             sha256,
             sha512,
         })
+    }
+
+    /// Adds many payload files at once, hashing them on all cores.
+    ///
+    /// With `link`, a [`PayloadSource::File`] is hard-linked into the bag when the file system
+    /// allows it (the bag's file then *is* the source file: same inode, same permissions, and
+    /// a later write to either changes both; the writer itself never writes to it), and is
+    /// copied otherwise. Every file's SHA-256 is computed from the bytes in the bag (after
+    /// linking, or while copying) and checked against [`PayloadFile::sha256`]; its SHA-512 is
+    /// computed too unless known. Files are hashed in slices, largest first, round-robin on
+    /// one thread per core, so a few large files keep every core busy to the end; a linked
+    /// file's two digests are computed by separate passes so that they can run in parallel.
+    ///
+    /// Entries are returned in the order given. On any error (including a digest mismatch)
+    /// the bag is left incomplete: drop the writer and remove its directory.
+    pub fn add_payload_files(
+        &mut self,
+        files: Vec<PayloadFile>,
+        link: bool,
+    ) -> Result<Vec<PlacedPayload>, BagError> {
+        let mut placed: Vec<Placement> = Vec::with_capacity(files.len());
+        let mut tasks: Vec<Task> = Vec::new();
+        for (index, f) in files.into_iter().enumerate() {
+            let clean = sanitize_relative_path(&f.rel).map_err(|reason| BagError::InvalidPath {
+                path: f.rel.clone(),
+                reason,
+            })?;
+            let path = format!("data/{clean}");
+            let (dest, key, prefixes) = self.prepare(&path)?;
+            let known512 = f.sha512.filter(|_| f.sha256.is_some());
+            let mut linked = false;
+            let input = match f.source {
+                PayloadSource::File(src) => {
+                    if link && fs::hard_link(&src, &dest).is_ok() {
+                        linked = true;
+                        Input::Path(dest.clone())
+                    } else {
+                        Input::Path(src)
+                    }
+                }
+                PayloadSource::Reader(r) => Input::Stream(r),
+            };
+            let copy_to = if linked {
+                None
+            } else {
+                // Created now, empty, so that the name is held; filled by the hashing pass.
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&dest)
+                    .map_err(|e| BagError::io(&dest, e))?;
+                Some(dest.clone())
+            };
+            self.take(&path, key, prefixes);
+            let task = |input, sha256: bool, sha512: bool, dest| Task {
+                index,
+                input,
+                dest,
+                offset: 0,
+                size: f.size_hint,
+                sha256: sha256.then(Sha256::new),
+                sha512: sha512.then(Sha512::new),
+            };
+            if linked && known512.is_none() {
+                // A linked file can be read twice: one pass per digest, on two cores.
+                tasks.push(task(Input::Path(dest.clone()), true, false, None));
+                tasks.push(task(input, false, true, None));
+            } else {
+                tasks.push(task(input, true, known512.is_none(), copy_to));
+            }
+            placed.push(Placement {
+                path,
+                expect: f.sha256,
+                known512,
+                linked,
+                bytes: None,
+                sha256: None,
+                sha512: None,
+            });
+        }
+        tasks.sort_by(|a, b| b.size.cmp(&a.size).then(a.index.cmp(&b.index)));
+        let done = run_tasks(tasks, &self.flusher)?;
+        for (index, d) in done {
+            let p = placed
+                .get_mut(index)
+                .ok_or_else(|| BagError::io(&self.root, io::Error::other("task index")))?;
+            if p.bytes.is_some_and(|b| b != d.bytes) {
+                return Err(BagError::io(
+                    self.root.join(&p.path),
+                    io::Error::other("the file changed size while it was being hashed"),
+                ));
+            }
+            p.bytes = Some(d.bytes);
+            p.sha256 = d.sha256.or(p.sha256.take());
+            p.sha512 = d.sha512.or(p.sha512.take());
+        }
+        let mut out = Vec::with_capacity(placed.len());
+        for p in placed {
+            let (Some(bytes), Some(sha256)) = (p.bytes, p.sha256) else {
+                return Err(BagError::io(
+                    self.root.join(&p.path),
+                    io::Error::other("file was not hashed"),
+                ));
+            };
+            if let Some(expected) = &p.expect {
+                if !expected.eq_ignore_ascii_case(&sha256) {
+                    return Err(BagError::DigestMismatch {
+                        path: p.path,
+                        expected: expected.to_ascii_lowercase(),
+                        actual: sha256,
+                    });
+                }
+            }
+            let sha512_computed = p.sha512.is_some();
+            let Some(sha512) = p.sha512.or(p.known512.map(|h| h.to_ascii_lowercase())) else {
+                return Err(BagError::io(
+                    self.root.join(&p.path),
+                    io::Error::other("file was not hashed"),
+                ));
+            };
+            let entry = PayloadEntry {
+                path: p.path,
+                bytes,
+                sha256,
+                sha512,
+            };
+            self.payload.insert(entry.path.clone(), entry.clone());
+            out.push(PlacedPayload {
+                entry,
+                linked: p.linked,
+                sha512_computed,
+            });
+        }
+        Ok(out)
     }
 
     /// Writes the tag files, makes everything durable, and returns what was written.
@@ -477,6 +672,169 @@ fn copy_hashing(
         }
         Ok((total, hex::encode(sha256.finalize()), sha512))
     })
+}
+
+/// A file being placed by [`BagWriter::add_payload_files`].
+struct Placement {
+    path: String,
+    expect: Option<String>,
+    known512: Option<String>,
+    linked: bool,
+    bytes: Option<u64>,
+    sha256: Option<String>,
+    sha512: Option<String>,
+}
+
+enum Input {
+    /// Opened again for each slice, so that only the files being hashed are open.
+    Path(PathBuf),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// One pass over one file: some digests, and a copy when `dest` is set.
+struct Task {
+    index: usize,
+    input: Input,
+    dest: Option<PathBuf>,
+    offset: u64,
+    size: u64,
+    sha256: Option<Sha256>,
+    sha512: Option<Sha512>,
+}
+
+/// A finished pass.
+struct Done {
+    bytes: u64,
+    sha256: Option<String>,
+    sha512: Option<String>,
+}
+
+/// Bytes a task handles before it goes to the back of the queue.
+const SLICE: u64 = 64 << 20;
+
+impl Task {
+    /// Hashes (and copies) up to [`SLICE`] bytes; true when the input is exhausted.
+    fn run_slice(&mut self, buf: &mut [u8], flusher: &Flusher) -> Result<bool, BagError> {
+        let mut opened;
+        let (reader, src): (&mut dyn Read, &Path) = match &mut self.input {
+            Input::Path(p) => {
+                opened = File::open(&*p).map_err(|e| BagError::io(&*p, e))?;
+                opened
+                    .seek(SeekFrom::Start(self.offset))
+                    .map_err(|e| BagError::io(&*p, e))?;
+                (&mut opened, p.as_path())
+            }
+            Input::Stream(r) => (r.as_mut(), Path::new("(stream)")),
+        };
+        let mut dest = match &self.dest {
+            Some(d) => {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .open(d)
+                    .map_err(|e| BagError::io(d, e))?;
+                f.seek(SeekFrom::Start(self.offset))
+                    .map_err(|e| BagError::io(d, e))?;
+                Some((f, d))
+            }
+            None => None,
+        };
+        let mut this_slice = 0u64;
+        let finished = loop {
+            if this_slice >= SLICE {
+                break false;
+            }
+            let n = loop {
+                match reader.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r.map_err(|e| BagError::io(src, e))?,
+                }
+            };
+            if n == 0 {
+                break true;
+            }
+            let chunk = buf.get(..n).unwrap_or_default();
+            if let Some(h) = &mut self.sha256 {
+                h.update(chunk);
+            }
+            if let Some(h) = &mut self.sha512 {
+                h.update(chunk);
+            }
+            if let Some((f, d)) = &mut dest {
+                f.write_all(chunk).map_err(|e| BagError::io(&**d, e))?;
+            }
+            self.offset += n as u64;
+            this_slice += n as u64;
+        };
+        if let Some((f, _)) = &dest {
+            if self.offset >= FLUSH_EVERY {
+                flusher.nudge(f);
+            }
+        }
+        Ok(finished)
+    }
+}
+
+/// Runs tasks on one thread per core, round-robin in slices; returns each finished pass
+/// with its file's index. Stops at the first error.
+fn run_tasks(tasks: Vec<Task>, flusher: &Flusher) -> Result<Vec<(usize, Done)>, BagError> {
+    let workers = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(tasks.len());
+    let queue = Mutex::new(VecDeque::from(tasks));
+    let done = Mutex::new(Vec::new());
+    let failed = AtomicBool::new(false);
+    let error: Mutex<Option<BagError>> = Mutex::new(None);
+    let work = || {
+        let mut buf = vec![0u8; BUF_SIZE];
+        while !failed.load(Ordering::Relaxed) {
+            let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+            let Some(mut task) = next else { break };
+            match task.run_slice(&mut buf, flusher) {
+                Ok(false) => {
+                    if let Ok(mut q) = queue.lock() {
+                        q.push_back(task);
+                    }
+                }
+                Ok(true) => {
+                    let d = Done {
+                        bytes: task.offset,
+                        sha256: task.sha256.map(|h| hex::encode(h.finalize())),
+                        sha512: task.sha512.map(|h| hex::encode(h.finalize())),
+                    };
+                    if let Ok(mut v) = done.lock() {
+                        v.push((task.index, d));
+                    }
+                }
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                }
+            }
+        }
+    };
+    thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        work();
+        for h in helpers {
+            if h.join().is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    if let Some(e) = error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let left = queue.into_inner().map_or(1, |q| q.len());
+    if failed.load(Ordering::Relaxed) || left > 0 {
+        return Err(BagError::io(
+            "hashing",
+            io::Error::other("a hashing thread failed"),
+        ));
+    }
+    done.into_inner()
+        .map_err(|_| BagError::io("hashing", io::Error::other("a hashing thread failed")))
 }
 
 /// Makes `files` and `dirs` durable. On Linux one `syncfs(2)` on the bag's file system does

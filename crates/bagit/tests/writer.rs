@@ -344,3 +344,166 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Synthetic file contents of a given length.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn sha512_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha512::digest(b))
+}
+
+#[test]
+fn many_files_at_once_link_or_copy_and_hash_like_one_by_one() {
+    use athar_bagit::{PayloadFile, PayloadSource};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir(&src).unwrap();
+    // Sizes around the hashing slice and buffer, and an empty file.
+    let lens = [0usize, 1, 1 << 20, (70 << 20) + 3, 5000, 3_000_017];
+    let contents: Vec<Vec<u8>> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| bytes(n, i as u32))
+        .collect();
+    for (i, c) in contents.iter().enumerate() {
+        fs::write(src.join(format!("f{i}")), c).unwrap();
+    }
+    let files = |known: bool| -> Vec<PayloadFile> {
+        contents
+            .iter()
+            .enumerate()
+            .map(|(i, c)| PayloadFile {
+                rel: format!("d{i}/f{i}.bin"),
+                // One stream among the files: copied whatever the mode.
+                source: if i == 4 {
+                    PayloadSource::Reader(Box::new(std::io::Cursor::new(c.clone())))
+                } else {
+                    PayloadSource::File(src.join(format!("f{i}")))
+                },
+                size_hint: c.len() as u64,
+                sha256: Some(sha256_hex(c)),
+                sha512: known.then(|| sha512_hex(c)),
+            })
+            .collect()
+    };
+    for (name, link, known) in [("linked", true, false), ("copied", false, true)] {
+        let root = dir.path().join(name);
+        let mut w = BagWriter::create(&root).unwrap();
+        w.set_bagging_date("2026-01-02").unwrap();
+        let placed = w.add_payload_files(files(known), link).unwrap();
+        assert_eq!(placed.len(), contents.len());
+        for (i, (p, c)) in placed.iter().zip(&contents).enumerate() {
+            assert_eq!(p.entry.path, format!("data/d{i}/f{i}.bin"));
+            assert_eq!(p.entry.bytes, c.len() as u64);
+            assert_eq!(p.entry.sha256, sha256_hex(c));
+            assert_eq!(p.entry.sha512, sha512_hex(c));
+            assert_eq!(p.linked, link && i != 4, "{name} {i}");
+            assert_eq!(p.sha512_computed, !known);
+            let a = fs::metadata(root.join(&p.entry.path)).unwrap();
+            let b = fs::metadata(src.join(format!("f{i}"))).unwrap();
+            assert_eq!(a.ino() == b.ino(), p.linked, "{name} {i}");
+            assert_eq!(fs::read(root.join(&p.entry.path)).unwrap(), *c);
+        }
+        w.finish().unwrap();
+        check(&validate(&root, &Options::default()), None);
+    }
+    // Both bags list the same payload, byte for byte.
+    for m in ["manifest-sha256.txt", "manifest-sha512.txt", "bag-info.txt"] {
+        assert_eq!(
+            fs::read(dir.path().join("linked").join(m)).unwrap(),
+            fs::read(dir.path().join("copied").join(m)).unwrap(),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn many_files_at_once_refuse_bytes_that_do_not_match() {
+    use athar_bagit::{PayloadFile, PayloadSource};
+    let dir = tempfile::tempdir().unwrap();
+    let good = bytes(100_000, 1);
+    let bad = bytes(100_000, 2);
+    fs::write(dir.path().join("good"), &good).unwrap();
+    fs::write(dir.path().join("bad"), &bad).unwrap();
+    for link in [true, false] {
+        let root = dir.path().join(format!("bag-{link}"));
+        let mut w = BagWriter::create(&root).unwrap();
+        let files = vec![
+            PayloadFile {
+                rel: "good".into(),
+                source: PayloadSource::File(dir.path().join("good")),
+                size_hint: 0,
+                sha256: Some(sha256_hex(&good)),
+                sha512: None,
+            },
+            PayloadFile {
+                rel: "bad".into(),
+                source: PayloadSource::File(dir.path().join("bad")),
+                size_hint: 0,
+                // Claims the good file's digests: the known SHA-512 must not save it.
+                sha256: Some(sha256_hex(&good)),
+                sha512: Some(sha512_hex(&good)),
+            },
+        ];
+        match w.add_payload_files(files, link) {
+            Err(BagError::DigestMismatch {
+                path,
+                expected,
+                actual,
+            }) => {
+                assert_eq!(path, "data/bad");
+                assert_eq!(expected, sha256_hex(&good));
+                assert_eq!(actual, sha256_hex(&bad));
+            }
+            other => panic!("expected a digest mismatch, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_file_on_another_file_system_is_copied_when_it_cannot_be_linked() {
+    use athar_bagit::{PayloadFile, PayloadSource};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+        eprintln!("notice: no /dev/shm; skipped");
+        return;
+    };
+    if fs::metadata(other.path()).unwrap().dev() == fs::metadata(dir.path()).unwrap().dev() {
+        eprintln!("notice: /dev/shm is on the same file system; skipped");
+        return;
+    }
+    let content = bytes(300_000, 9);
+    let src = other.path().join("clip.bin");
+    fs::write(&src, &content).unwrap();
+    let root = dir.path().join("bag");
+    let mut w = BagWriter::create(&root).unwrap();
+    let placed = w
+        .add_payload_files(
+            vec![PayloadFile {
+                rel: "clip.bin".into(),
+                source: PayloadSource::File(src),
+                size_hint: content.len() as u64,
+                sha256: Some(sha256_hex(&content)),
+                sha512: None,
+            }],
+            true,
+        )
+        .unwrap();
+    assert!(!placed[0].linked);
+    assert_eq!(placed[0].entry.sha512, sha512_hex(&content));
+    assert_eq!(fs::read(root.join("data/clip.bin")).unwrap(), content);
+    w.finish().unwrap();
+    check(&validate(&root, &Options::default()), None);
+}

@@ -205,6 +205,14 @@ enum Command {
         /// A description for bag-info.txt.
         #[arg(long)]
         description: Option<String>,
+        /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
+        /// links to the archive's read-only blobs: the same files, not copies.
+        #[arg(long)]
+        copy: bool,
+        /// Compute each SHA-512 from the bytes (and check it against the recorded one)
+        /// instead of using the one the `sha512` job recorded.
+        #[arg(long)]
+        recompute_sha512: bool,
         #[arg(long)]
         json: bool,
         /// Items (id or SHA-256, or a unique prefix).
@@ -309,7 +317,7 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
             return EXIT_INPUT;
         }
         match cause.downcast_ref::<CoreError>() {
-            Some(CoreError::Altered { .. }) => return EXIT_PROBLEM,
+            Some(CoreError::Altered { .. } | CoreError::ItemAltered { .. }) => return EXIT_PROBLEM,
             Some(CoreError::Input { .. }) => return EXIT_INPUT,
             _ => {}
         }
@@ -566,6 +574,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             case,
             to,
             description,
+            copy,
+            recompute_sha512,
             json,
             items,
         } => {
@@ -584,6 +594,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 organisation,
                 contact: w.collector.clone(),
                 description: description.clone(),
+                copy: *copy,
+                recompute_sha512: *recompute_sha512,
             };
             let summary = athar_core::handover::export(
                 w.catalog,
@@ -598,8 +610,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
                 println!(
-                    "Exported {} item(s), {} byte(s), {} custody event(s) with proofs (log size {}) to {}",
-                    summary.items, summary.bytes, summary.events, summary.log_size, out.display()
+                    "Exported {} item(s), {} byte(s) ({} hard-linked to the archive's blobs), {} custody event(s) with proofs (log size {}) to {}",
+                    summary.items,
+                    summary.bytes,
+                    summary.linked,
+                    summary.events,
+                    summary.log_size,
+                    out.display()
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -182,6 +182,20 @@ fn tampering_with_a_bag_is_caught_and_named() {
     assert_eq!(st[&payloads[0]], "altered", "{v}");
     assert_eq!(st[&payloads[1]], "missing", "{v}");
     assert!(v.to_string().contains("planted.txt"), "{v}");
+    // The bag was made beside the archive, so its payload files are hard links to the
+    // archive's blobs: the payload altered in place is the blob altered, and the archive's
+    // own check reports it (as documented; `export --copy` makes independent files).
+    let (code, report) = env.verify();
+    assert_eq!(code, 1, "{report}");
+    let item = payloads[0].split('/').nth(1).unwrap();
+    let sha = json_lines(&env.run(&["list", "--json"]).stdout)
+        .into_iter()
+        .find(|l| l["item"] == item)
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(report.to_string().contains(&sha), "{report}");
 }
 
 #[test]
@@ -304,8 +318,13 @@ fn export_import_export_round_trip() {
     let sha = lines[0]["sha256"].as_str().unwrap();
     let show: serde_json::Value =
         serde_json::from_slice(&receiver.run(&["show", "--json", sha]).stdout).unwrap();
+    // The sender's history as handed over: its hand-over events stay in its own log.
     let received = show["received_custody"].as_array().unwrap();
-    assert!(received.len() >= 2, "{show}");
+    let received_kinds: Vec<&str> = received
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(received_kinds, ["ingest"], "{show}");
     assert!(received.iter().all(|r| r["verified"] == true));
     let kinds: Vec<&str> = show["events"]
         .as_array()
@@ -380,4 +399,291 @@ fn import_refuses_damaged_or_invalid_bags_and_stores_nothing() {
         assert!(json_lines(&receiver.run(&["list", "--json"]).stdout).is_empty());
     }
     receiver.assert_verifies();
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Compares two bags byte for byte, except the `Bagging-Date` line of bag-info.txt (and,
+/// only when the dates differ, bag-info.txt's lines in the tag manifests). Returns the
+/// files that differ.
+fn differences(a: &Path, b: &Path) -> Vec<String> {
+    let (ta, tb) = (tree(a), tree(b));
+    let names: std::collections::BTreeSet<&String> = ta.keys().chain(tb.keys()).collect();
+    let date = |t: &std::collections::BTreeMap<String, Vec<u8>>| -> String {
+        String::from_utf8_lossy(&t["bag-info.txt"])
+            .lines()
+            .find(|l| l.starts_with("Bagging-Date: "))
+            .unwrap()
+            .to_owned()
+    };
+    let same_date = date(&ta) == date(&tb);
+    let mut differ = Vec::new();
+    for name in names {
+        let (Some(x), Some(y)) = (ta.get(name), tb.get(name)) else {
+            differ.push(name.clone());
+            continue;
+        };
+        let keep = |bytes: &[u8]| -> String {
+            String::from_utf8_lossy(bytes)
+                .lines()
+                .filter(|l| match name.as_str() {
+                    "bag-info.txt" => !l.starts_with("Bagging-Date: "),
+                    n if n.starts_with("tagmanifest-") && !same_date => {
+                        !l.ends_with("  bag-info.txt")
+                    }
+                    _ => true,
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let equal = if name == "bag-info.txt" || name.starts_with("tagmanifest-") {
+            keep(x) == keep(y)
+        } else {
+            x == y
+        };
+        if !equal {
+            differ.push(name.clone());
+        }
+    }
+    differ
+}
+
+fn export_case(env: &Env, case: &str, bag: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "export",
+        "--json",
+        "--case",
+        case,
+        "--to",
+        "Synthetic Tribunal",
+        "--out",
+        bag.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn exporting_the_same_items_again_gives_the_same_bag() {
+    let env = Env::new();
+    let src = env.path("clips");
+    let files = common::make_files(&src, 5, 200_000, 7);
+    assert!(env
+        .run_paths(&["ingest", "--case", "Case D"], &[&src])
+        .status
+        .success());
+    let bag1 = env.path("bag-1");
+    let first = export_case(&env, "Case D", &bag1, &[]);
+    // The log grows meanwhile: other items, and an access to one of them.
+    let other = env.path("other");
+    common::make_files(&other, 2, 10_000, 8);
+    let out = env.run_paths(&["ingest", "--json", "--case", "Case E"], &[&other]);
+    let unrelated = json_lines(&out.stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(env.cat(&unrelated).status.success());
+    let bag2 = env.path("bag-2");
+    let second = export_case(&env, "Case D", &bag2, &["--copy"]);
+    assert_eq!(first["log_size"], second["log_size"]);
+    assert!(tree(&bag1).len() > 20);
+    assert_eq!(differences(&bag1, &bag2), Vec::<String>::new());
+    // Both hand-overs are custody events in the archive, after the pinned size.
+    let pin = first["log_size"].as_u64().unwrap();
+    let mut seqs = Vec::new();
+    for s in [&first, &second] {
+        for e in s["export_events"].as_array().unwrap() {
+            assert!(e.as_u64().unwrap() > pin);
+            seqs.push(e.as_u64().unwrap());
+        }
+    }
+    assert_eq!(seqs.len(), 10);
+    let vkey = std::fs::read_to_string(env.archive.join("keys/archive.vkey")).unwrap();
+    for bag in [&bag1, &bag2] {
+        let (code, v) = verify_bag(bag, Some(vkey.trim()));
+        assert_eq!(code, 0, "{v}");
+    }
+    let item = json_lines(&env.run(&["list", "--json"]).stdout)
+        .into_iter()
+        .find(|l| l["item"].as_str().unwrap() != unrelated)
+        .unwrap()["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let show: serde_json::Value =
+        serde_json::from_slice(&env.run(&["show", "--json", &item]).stdout).unwrap();
+    let exports: Vec<&serde_json::Value> = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "export")
+        .collect();
+    assert_eq!(exports.len(), 2, "{show}");
+    assert_eq!(exports[0]["details"]["log_size"], pin);
+    assert_eq!(
+        exports[1]["details"]["tagmanifest_sha256"]
+            .as_str()
+            .unwrap(),
+        common::sha256_hex(&std::fs::read(bag2.join("tagmanifest-sha256.txt")).unwrap())
+    );
+    env.assert_verifies();
+
+    // A new event in one item's history (the same bytes collected again) changes the bag:
+    // that item's record and the checkpoint every proof refers to.
+    let again = env.path("again");
+    std::fs::create_dir_all(&again).unwrap();
+    std::fs::copy(&files[0], again.join("copy-of-first.bin")).unwrap();
+    assert!(env.run_paths(&["ingest"], &[&again]).status.success());
+    let bag3 = env.path("bag-3");
+    let third = export_case(&env, "Case D", &bag3, &[]);
+    assert!(third["log_size"].as_u64().unwrap() > pin);
+    let changed = differences(&bag1, &bag3);
+    assert!(
+        changed.contains(&"athar/checkpoint".to_owned()),
+        "{changed:?}"
+    );
+    assert!(
+        changed.iter().any(|c| c.ends_with("item.json")),
+        "{changed:?}"
+    );
+    assert_eq!(verify_bag(&bag3, Some(vkey.trim())).0, 0);
+}
+
+#[test]
+fn an_altered_blob_fails_the_export_and_names_the_item() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let src = env.path("clips");
+    common::make_files(&src, 3, 50_000, 11);
+    let out = env.run_paths(&["ingest", "--json", "--case", "C"], &[&src]);
+    let victim = json_lines(&out.stdout)[1].clone();
+    let sha = victim["sha256"].as_str().unwrap();
+    let blob = env.archive.join("blobs/sha256").join(&sha[..2]).join(sha);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[10] ^= 0x01;
+    let mut perm = std::fs::metadata(&blob).unwrap().permissions();
+    perm.set_mode(0o644);
+    std::fs::set_permissions(&blob, perm).unwrap();
+    std::fs::write(&blob, &bytes).unwrap();
+    let log_size = || {
+        std::fs::read_to_string(env.archive.join("log/checkpoint"))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let size_before = log_size();
+    let bag = env.path("bag");
+    for extra in [&[][..], &["--copy"][..]] {
+        let mut args = vec!["export", "--case", "C", "--out", bag.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(victim["item"].as_str().unwrap()) && err.contains("no longer match"),
+            "{err}"
+        );
+        // No bag, no half-written folder, no export event.
+        assert!(!bag.exists());
+        let left: Vec<_> = std::fs::read_dir(env.path(""))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("athar-partial"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    assert_eq!(log_size(), size_before);
+}
+
+#[test]
+fn payload_is_hard_linked_unless_copied_and_sha512_is_recorded_once() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let src = env.path("clips");
+    common::make_files(&src, 4, 100_000, 5);
+    // Without --wait the sha512 jobs stay queued: the first export computes the digests.
+    let out = env.run_paths(&["ingest", "--json", "--case", "C"], &[&src]);
+    let lines = json_lines(&out.stdout);
+    let linked = env.path("linked");
+    let s = export_case(&env, "C", &linked, &[]);
+    assert_eq!(s["linked"], 4, "{s}");
+    assert_eq!(s["sha512_computed"], 4, "{s}");
+    for l in &lines {
+        let sha = l["sha256"].as_str().unwrap();
+        let blob = env.archive.join("blobs/sha256").join(&sha[..2]).join(sha);
+        let item = l["item"].as_str().unwrap();
+        let name = std::path::Path::new(l["path"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_owned();
+        let payload = linked.join("data").join(item).join(name);
+        assert_eq!(
+            std::fs::metadata(&payload).unwrap().ino(),
+            std::fs::metadata(&blob).unwrap().ino()
+        );
+    }
+    // The digests computed are kept: the next export reads them.
+    let copied = env.path("copied");
+    let s = export_case(&env, "C", &copied, &["--copy"]);
+    assert_eq!(
+        (s["linked"].as_u64(), s["sha512_computed"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(differences(&linked, &copied), Vec::<String>::new());
+    // The queued jobs record the same digests; a recomputation agrees with them.
+    assert!(env.run(&["jobs", "--run"]).status.success());
+    let s = export_case(&env, "C", &env.path("recomputed"), &["--recompute-sha512"]);
+    assert_eq!(s["sha512_computed"], 4, "{s}");
+    // A wrong recorded SHA-512 is never handed over unchecked when asked to recompute.
+    common::tamper_sql(
+        &env,
+        "UPDATE item_digests SET hex = substr(hex, 2) || '0'
+         WHERE rowid = (SELECT min(rowid) FROM item_digests)",
+    );
+    let out = env.run(&[
+        "export",
+        "--case",
+        "C",
+        "--recompute-sha512",
+        "--out",
+        env.path("refused").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SHA-512"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!env.path("refused").exists());
+    // Both bags are valid for bagit-python's rules too (checked by our validator here).
+    for bag in [&linked, &copied] {
+        let (code, v) = verify_bag(bag, None);
+        assert_eq!(code, 1);
+        assert_eq!(v["bagit_valid"], true, "{v}");
+    }
+    env.assert_verifies();
 }

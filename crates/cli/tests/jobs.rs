@@ -61,9 +61,10 @@ fn images_get_reference_pdq_on_ingest() {
     assert_eq!(checked, pngs.len());
     let jobs: serde_json::Value =
         serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
+    // A fingerprint job and a SHA-512 job per image.
     assert_eq!(
         jobs["counts"]["done"].as_u64().unwrap() as usize,
-        pngs.len(),
+        2 * pngs.len(),
         "{jobs}"
     );
 }
@@ -85,7 +86,8 @@ fn videos_get_reference_vpdq_and_the_queue_survives_between_runs() {
         .to_owned();
     let jobs: serde_json::Value =
         serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
-    assert_eq!(jobs["counts"]["queued"], 1, "{jobs}");
+    // vPDQ and SHA-512.
+    assert_eq!(jobs["counts"]["queued"], 2, "{jobs}");
     assert!(env.run(&["jobs", "--run"]).status.success());
     let v = show(&env, &item);
     let f = &v["fingerprints"][0];
@@ -125,7 +127,9 @@ fn broken_media_fails_its_job_but_stays_preserved() {
     );
     let jobs: serde_json::Value =
         serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
+    // The fingerprint job fails; the SHA-512 job, which needs no decoding, is done.
     assert_eq!(jobs["counts"]["failed"], 1, "{jobs}");
+    assert_eq!(jobs["counts"]["done"], 1, "{jobs}");
     assert!(!jobs["jobs"][0]["error"].as_str().unwrap().is_empty());
     assert_eq!(env.cat(&item).stdout, bytes);
     env.assert_verifies();
@@ -146,6 +150,6 @@ fn a_job_left_running_by_a_dead_process_is_run_again() {
     assert!(env.run(&["jobs", "--run"]).status.success());
     let jobs: serde_json::Value =
         serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
-    assert_eq!(jobs["counts"], serde_json::json!({ "done": 1 }), "{jobs}");
+    assert_eq!(jobs["counts"], serde_json::json!({ "done": 2 }), "{jobs}");
     assert_eq!(show(&env, &item)["fingerprints"][0]["algorithm"], "pdq");
 }

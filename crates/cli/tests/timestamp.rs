@@ -186,3 +186,106 @@ fn bags_carry_tokens_that_the_receiver_checks() {
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(v["timestamps"][0]["ok"], false);
 }
+
+#[test]
+fn a_bag_carries_the_first_time_stamp_after_its_last_event() {
+    let Some(tsa) = LocalTsa::start() else { return };
+    let env = Env::new();
+    configure(&env, &tsa);
+    let src = env.path("clips");
+    let files = common::make_files(&src, 3, 3000, 21);
+    assert!(env
+        .run_paths(&["ingest", "--case", "C"], &[&src])
+        .status
+        .success());
+    // Stamps at 3 (covers the case), then at 7 and 11 after unrelated ingests.
+    assert!(env.run(&["timestamp"]).status.success());
+    ingest_some(&env, "other", 22);
+    assert!(env.run(&["timestamp"]).status.success());
+    ingest_some(&env, "more", 23);
+    assert!(env.run(&["timestamp"]).status.success());
+    // A new event for the case's items after the first two stamps: the bag is pinned at
+    // 12 and the stamp at 3 is before it; none after it yet.
+    let again = env.path("again");
+    std::fs::create_dir_all(&again).unwrap();
+    std::fs::copy(&files[0], again.join("copy.bin")).unwrap();
+    assert!(env.run_paths(&["ingest"], &[&again]).status.success());
+    let stamped = |bag: &std::path::Path| -> Vec<u64> {
+        let out = env.run(&[
+            "verify-bag",
+            "--json",
+            "--vkey",
+            env.archive.join("keys/archive.vkey").to_str().unwrap(),
+            "--tsa-ca",
+            tsa.ca_file().to_str().unwrap(),
+            bag.to_str().unwrap(),
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{v}");
+        assert!(v["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["ok"] == true));
+        v["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["log_size"].as_u64().unwrap())
+            .collect()
+    };
+    let bag = env.path("bag");
+    let export = |bag: &std::path::Path| {
+        let out = env.run(&[
+            "export",
+            "--json",
+            "--case",
+            "C",
+            "--out",
+            bag.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["log_size"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(export(&bag), 12);
+    assert_eq!(stamped(&bag), [3, 7, 11]);
+    // A stamp after the bag's last event: the next bag of the same items carries it, with
+    // a consistency proof from the bag's checkpoint to the stamped one (not the ones after).
+    assert!(env.run(&["timestamp"]).status.success());
+    ingest_some(&env, "last", 24);
+    assert!(env.run(&["timestamp"]).status.success());
+    let bag2 = env.path("bag-2");
+    assert_eq!(export(&bag2), 12);
+    assert_eq!(stamped(&bag2), [3, 7, 11, 15]);
+    // A forged consistency proof for it is caught.
+    let p = bag2.join("athar/timestamps/15/consistency");
+    let mut perm = std::fs::metadata(&p).unwrap().permissions();
+    perm.set_mode(0o644);
+    std::fs::set_permissions(&p, perm).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let c = if text.starts_with('A') { "B" } else { "A" };
+    std::fs::write(&p, format!("{c}{}", &text[1..])).unwrap();
+    let out = env.run(&[
+        "verify-bag",
+        "--json",
+        "--vkey",
+        env.archive.join("keys/archive.vkey").to_str().unwrap(),
+        bag2.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<&serde_json::Value> = v["timestamps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["ok"] == false)
+        .collect();
+    assert_eq!(bad.len(), 1, "{v}");
+    assert_eq!(bad[0]["log_size"], 15, "{v}");
+    assert!(
+        bad[0]["file"].as_str().unwrap().ends_with("/consistency"),
+        "{v}"
+    );
+}

@@ -40,6 +40,12 @@ pub enum CoreError {
     Input { path: PathBuf, message: String },
     #[error("blob {sha256} does not match its name: the stored bytes were altered")]
     Altered { sha256: String },
+    #[error("item {item}: its stored bytes no longer match its SHA-256 {sha256} ({detail}); nothing was exported")]
+    ItemAltered {
+        item: String,
+        sha256: String,
+        detail: String,
+    },
     #[error("random number generator failed: {0}")]
     Random(String),
     #[error(transparent)]

@@ -9,10 +9,14 @@
 //! athar/items/<item id>/item.json           the item and its custody events (catalog records)
 //! athar/items/<item id>/<seq>.entry         each event's exact log entry
 //! athar/items/<item id>/<seq>.tlog-proof    its C2SP tlog-proof (extra = the entry)
-//! athar/timestamps/<size>/checkpoint        an earlier, time-stamped checkpoint of the log
+//! athar/timestamps/<size>/checkpoint        a time-stamped checkpoint of the log
 //! athar/timestamps/<size>/*.tsr             its RFC 3161 tokens
-//! athar/timestamps/<size>/consistency       proof that athar/checkpoint extends it
+//! athar/timestamps/<size>/consistency       consistency proof between it and athar/checkpoint
 //! ```
+//!
+//! A bag is pinned to the log size that ends with the last custody event it carries, and
+//! carries no `export` events, so exporting the same items again gives the same bytes
+//! (see [`export`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -30,8 +34,9 @@ use base64::Engine as _;
 
 use crate::model::{EventDetails, EventKind, Export, Item, Sha256, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog};
+use sha2::Digest as _;
 
-/// Who is handing over, to whom.
+/// Who is handing over, to whom, and how.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
     pub to: Option<String>,
@@ -39,6 +44,11 @@ pub struct ExportOptions {
     /// The person exporting: the bag's contact, and the actor of the export events.
     pub contact: String,
     pub description: Option<String>,
+    /// Copy the payload bytes even where the bag could hard-link the archive's blobs.
+    pub copy: bool,
+    /// Compute every SHA-512 from the bytes, and check it against the one recorded in the
+    /// catalog (by the `sha512` job or an earlier export), instead of using the recorded one.
+    pub recompute_sha512: bool,
 }
 
 /// What an export wrote.
@@ -46,16 +56,49 @@ pub struct ExportOptions {
 pub struct ExportSummary {
     pub items: u64,
     pub bytes: u64,
+    /// Custody events carried in the bag, each with its entry and proof.
     pub events: u64,
+    /// The log size the bag is pinned to: its checkpoint and every proof are for this size.
     pub log_size: u64,
+    /// Payload files that are hard links to the archive's blobs (the others were copied).
+    pub linked: u64,
+    /// SHA-512 digests computed by this export (the others had been recorded by jobs).
+    pub sha512_computed: u64,
+    /// The `export` custody events recorded for this hand-over, one per item.
+    pub export_events: Vec<u64>,
 }
 
 fn bag_err(e: athar_bagit::BagError) -> CoreError {
     CoreError::Store(StoreError::Catalog(format!("writing the bag: {e}")))
 }
 
-/// Writes `items` as a bag at `out` (which must not exist). Records an `export` custody
-/// event for each item first, so the bag's proofs include the hand-over itself.
+/// An item as it goes into a bag.
+struct Planned {
+    item: Item,
+    /// Its custody history as handed over: every event except hand-overs.
+    events: Vec<crate::model::CustodyEvent>,
+    /// The payload file's name (the first recorded original name).
+    name: String,
+}
+
+/// Writes `items` as a bag at `out` (which must not exist), then records an `export`
+/// custody event for each item.
+///
+/// The bag is reproducible: it carries each item's custody events except `export` events
+/// (earlier hand-overs of the same items, to this recipient or another, are not disclosed),
+/// and its checkpoint and proofs are pinned to the log size that ends with the last of those
+/// events. So exporting the same items again, with nothing new in their custody history,
+/// gives byte-identical files except the `Bagging-Date` line of `bag-info.txt`, however
+/// much the log has grown meanwhile. The new export events come after the pinned size, so
+/// they are in the archive's log but not in the bag; each names the pinned size and the
+/// SHA-256 of the bag's `tagmanifest-sha256.txt` (which fixes every byte of the bag).
+///
+/// The bag is written beside `out` under a hidden name and renamed to `out` only once it is
+/// complete, durable and logged; on any error it is removed. Payload files are hard links
+/// to the archive's (read-only, immutable) blobs where the file system allows and
+/// `opts.copy` is off, copies otherwise; either way every payload file's SHA-256 is
+/// computed from the bag's bytes and checked, and an item whose bytes no longer match fails
+/// the export ([`CoreError::ItemAltered`]).
 pub fn export(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
@@ -65,30 +108,142 @@ pub fn export(
     out: &Path,
     opts: &ExportOptions,
 ) -> Result<ExportSummary, CoreError> {
+    let refuse = |message: String| CoreError::Input {
+        path: out.to_owned(),
+        message,
+    };
     if out.exists() {
-        return Err(CoreError::Input {
-            path: out.to_owned(),
-            message: "already exists; refusing to overwrite it".into(),
-        });
+        return Err(refuse("already exists; refusing to overwrite it".into()));
     }
     let package = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let details = EventDetails::Export(Export {
-        to: opts.to.clone(),
-        package,
-        items: items.len() as u64,
-        tool_version: TOOL_VERSION.to_owned(),
-    });
-    for item in items {
-        let logged = logger.log.size();
-        catalog.record_event(&item.id, EventKind::Export, &opts.contact, &details, logged)?;
+        .ok_or_else(|| refuse("names no folder".into()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let staging = parent.join(format!(".{package}.athar-partial"));
+    if staging.exists() {
+        return Err(CoreError::Input {
+            path: staging,
+            message: "exists (left by an interrupted export?); remove it and export again".into(),
+        });
     }
+    // Everything recorded so far is in the log before proofs are made from it.
     logger.catch_up(catalog)?;
-    let log = &logger.log;
 
-    let mut bag = BagWriter::create(out).map_err(bag_err)?;
+    let mut items = items.to_vec();
+    items.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    items.dedup_by(|a, b| a.id == b.id);
+    let mut planned = Vec::with_capacity(items.len());
+    let mut pin = 0;
+    for item in items {
+        let events: Vec<_> = catalog
+            .events(&item.id)?
+            .into_iter()
+            .filter(|e| e.kind != EventKind::Export)
+            .collect();
+        pin = pin.max(events.last().map_or(0, |e| e.seq));
+        let name = events
+            .iter()
+            .find_map(|e| match &e.details {
+                EventDetails::Sighting(s) if !s.original_name.is_empty() => {
+                    Some(s.original_name.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| "content".to_owned());
+        if !blobs.contains(&item.sha256)? {
+            return Err(CoreError::ItemAltered {
+                item: item.id.to_string(),
+                sha256: item.sha256.to_hex(),
+                detail: "the stored bytes are missing".into(),
+            });
+        }
+        planned.push(Planned { item, events, name });
+    }
+    if pin > logger.log.size() {
+        return Err(CoreError::Log(crate::log::LogError::Invalid(format!(
+            "custody event #{pin} is not in the log yet (it holds {} events)",
+            logger.log.size()
+        ))));
+    }
+
+    let written = write_bag(
+        catalog, blobs, log_store, logger, &planned, pin, &staging, opts,
+    )
+    .and_then(|summary| {
+        // The hand-over itself: logged before the bag appears under its name.
+        let tagmanifest = std::fs::read(staging.join("tagmanifest-sha256.txt"))
+            .map_err(|e| StoreError::io(staging.join("tagmanifest-sha256.txt"), e))?;
+        let details = EventDetails::Export(Export {
+            to: opts.to.clone(),
+            package: package.clone(),
+            items: planned.len() as u64,
+            tool_version: TOOL_VERSION.to_owned(),
+            log_size: Some(pin),
+            tagmanifest_sha256: Some(hex::encode(sha2::Sha256::digest(&tagmanifest))),
+        });
+        let mut summary = summary;
+        for p in &planned {
+            let logged = logger.log.size();
+            let e = catalog.record_event(
+                &p.item.id,
+                EventKind::Export,
+                &opts.contact,
+                &details,
+                logged,
+            )?;
+            summary.export_events.push(e.seq);
+        }
+        logger.catch_up(catalog)?;
+        Ok(summary)
+    });
+    let summary = match written {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let moved = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        &staging,
+        rustix::fs::CWD,
+        out,
+        rustix::fs::RenameFlags::NOREPLACE,
+    );
+    if let Err(e) = moved {
+        return Err(CoreError::Input {
+            path: out.to_owned(),
+            message: format!(
+                "the bag was written and its export logged, but it could not be renamed from {}: {e}",
+                staging.display()
+            ),
+        });
+    }
+    std::fs::File::open(&parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(&parent, e))?;
+    Ok(summary)
+}
+
+/// Writes the bag for `planned` at `dir`, pinned to log size `pin`.
+#[allow(clippy::too_many_arguments)]
+fn write_bag(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    log_store: &dyn LogStore,
+    logger: &Logger<'_>,
+    planned: &[Planned],
+    pin: u64,
+    dir: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportSummary, CoreError> {
+    use athar_bagit::{PayloadFile, PayloadSource};
+    let log = &logger.log;
+    let mut bag = BagWriter::create(dir).map_err(bag_err)?;
     bag.add_info("Source-Organization", &opts.organisation)
         .map_err(bag_err)?;
     bag.add_info("Contact-Name", &opts.contact)
@@ -99,50 +254,104 @@ pub fn export(
     if let Some(t) = &opts.to {
         bag.add_info("Athar-Recipient", t).map_err(bag_err)?;
     }
-    bag.add_info("Athar-Items", &items.len().to_string())
+    bag.add_info("Athar-Items", &planned.len().to_string())
         .map_err(bag_err)?;
     bag.add_info("Athar-Log-Origin", log.origin())
         .map_err(bag_err)?;
-    bag.add_info("Athar-Log-Size", &log.size().to_string())
+    bag.add_info("Athar-Log-Size", &pin.to_string())
         .map_err(bag_err)?;
 
+    // Payload: linked or copied, every SHA-256 checked, on all cores.
+    let mut files = Vec::with_capacity(planned.len());
+    let mut recorded = Vec::with_capacity(planned.len());
+    for p in planned {
+        let sha512 = catalog.digest(&p.item.id, crate::jobs::SHA512)?;
+        let source = match blobs.local_path(&p.item.sha256) {
+            Some(path) => PayloadSource::File(path),
+            None => PayloadSource::Reader(blobs.open(&p.item.sha256)?),
+        };
+        files.push(PayloadFile {
+            rel: format!("{}/{}", p.item.id, p.name),
+            source,
+            size_hint: p.item.size,
+            sha256: Some(p.item.sha256.to_hex()),
+            sha512: sha512.clone().filter(|_| !opts.recompute_sha512),
+        });
+        recorded.push(sha512);
+    }
+    let placed = bag
+        .add_payload_files(files, !opts.copy)
+        .map_err(|e| match e {
+            athar_bagit::BagError::DigestMismatch { path, actual, .. } => {
+                let p = planned
+                    .iter()
+                    .find(|p| path.starts_with(&format!("data/{}/", p.item.id)));
+                CoreError::ItemAltered {
+                    item: p.map(|p| p.item.id.to_string()).unwrap_or(path),
+                    sha256: p.map(|p| p.item.sha256.to_hex()).unwrap_or_default(),
+                    detail: format!("they hash to {actual}"),
+                }
+            }
+            e => bag_err(e),
+        })?;
     let mut summary = ExportSummary {
         items: 0,
         bytes: 0,
         events: 0,
-        log_size: log.size(),
+        log_size: pin,
+        linked: 0,
+        sha512_computed: 0,
+        export_events: Vec::new(),
     };
-    for item in items {
-        let events = catalog.events(&item.id)?;
-        let name = events
-            .iter()
-            .find_map(|e| match &e.details {
-                EventDetails::Sighting(s) if !s.original_name.is_empty() => {
-                    Some(s.original_name.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_else(|| "content".to_owned());
-        let rel = format!("{}/{}", item.id, name);
-        let reader = blobs.open(&item.sha256)?;
-        let entry = bag.add_payload(&rel, reader).map_err(bag_err)?;
-        if entry.sha256 != item.sha256.to_hex() || entry.bytes != item.size {
-            return Err(CoreError::Altered {
-                sha256: item.sha256.to_hex(),
+    for ((p, placed), recorded) in planned.iter().zip(&placed).zip(recorded) {
+        let entry = &placed.entry;
+        if entry.bytes != p.item.size {
+            return Err(CoreError::ItemAltered {
+                item: p.item.id.to_string(),
+                sha256: p.item.sha256.to_hex(),
+                detail: format!("{} bytes, the catalog records {}", entry.bytes, p.item.size),
             });
         }
-        let dir = format!("athar/items/{}", item.id);
+        if placed.sha512_computed {
+            summary.sha512_computed += 1;
+            match recorded {
+                None => catalog.set_digest(&p.item.id, crate::jobs::SHA512, &entry.sha512)?,
+                Some(r) if r == entry.sha512 => {}
+                Some(r) => {
+                    return Err(CoreError::Store(StoreError::Corrupt(format!(
+                        "item {}: the catalog records SHA-512 {r}, its bytes hash to {}",
+                        p.item.id, entry.sha512
+                    ))))
+                }
+            }
+        }
+        summary.linked += u64::from(placed.linked);
         let record = serde_json::json!({
-            "item": item,
+            "item": p.item,
             "payload": entry.path,
-            "events": events,
+            "events": p.events,
         });
         let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        let dir = format!("athar/items/{}", p.item.id);
         bag.add_tag_file(&format!("{dir}/item.json"), json.as_slice())
             .map_err(bag_err)?;
-        for e in &events {
-            let proof = log.proof(e.seq - 1)?;
-            let entry_bytes = proof.extra.clone().unwrap_or_default();
+        summary.items += 1;
+        summary.bytes += p.item.size;
+    }
+
+    // Custody: every carried event's entry and proof against the checkpoint at `pin`.
+    let checkpoint = log.checkpoint_at(pin)?;
+    for p in planned {
+        let dir = format!("athar/items/{}", p.item.id);
+        for e in &p.events {
+            let index = e.seq - 1;
+            let entry_bytes = crate::log::read_entry(log_store, log.size(), index)?;
+            let proof = TlogProof {
+                extra: Some(entry_bytes.clone()),
+                index,
+                hashes: log.inclusion_proof_at(index, pin)?,
+                checkpoint: checkpoint.clone(),
+            };
             bag.add_tag_file(&format!("{dir}/{}.entry", e.seq), entry_bytes.as_slice())
                 .map_err(bag_err)?;
             bag.add_tag_file(
@@ -152,28 +361,38 @@ pub fn export(
             .map_err(bag_err)?;
             summary.events += 1;
         }
-        summary.items += 1;
-        summary.bytes += item.size;
     }
-    bag.add_tag_file("athar/checkpoint", log.checkpoint().as_bytes())
+    bag.add_tag_file("athar/checkpoint", checkpoint.as_bytes())
         .map_err(bag_err)?;
-    // Trusted time: every time-stamped checkpoint of this log, its tokens, and a proof that
-    // the bag's checkpoint extends it.
-    for dir in log_store.list("timestamps")? {
-        let Ok(size) = dir.parse::<u64>() else {
-            continue;
-        };
-        if size == 0 || size > log.size() {
-            continue;
-        }
+    // Trusted time: the time-stamped checkpoints of the log up to the pinned size, and the
+    // first one after it (it covers every event in the bag), each with its tokens and a
+    // consistency proof between it and the bag's checkpoint.
+    let mut sizes: Vec<u64> = log_store
+        .list("timestamps")?
+        .iter()
+        .filter_map(|d| d.parse::<u64>().ok())
+        .filter(|&s| s > 0 && s <= log.size())
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let first_after = sizes.iter().copied().find(|&s| s > pin);
+    for size in sizes
+        .into_iter()
+        .filter(|&s| s <= pin || Some(s) == first_after)
+    {
+        let dir = size.to_string();
         for name in log_store.list(&format!("timestamps/{dir}"))? {
             if let Some(bytes) = log_store.read(&format!("timestamps/{dir}/{name}"))? {
                 bag.add_tag_file(&format!("athar/timestamps/{dir}/{name}"), bytes.as_slice())
                     .map_err(bag_err)?;
             }
         }
-        let proof: String = log
-            .consistency(size)?
+        let hashes = if size <= pin {
+            log.consistency_between(size, pin)?
+        } else {
+            log.consistency_between(pin, size)?
+        };
+        let proof: String = hashes
             .iter()
             .map(|h| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h)))
             .collect();
@@ -203,12 +422,22 @@ fn readme(origin: &str, vkey: &str) -> String {
    or  athar verify-bag THIS-FOLDER --vkey '{vkey}'
 
 2. Check the chain of custody. Every event in an item's history (collection, each later
-   sighting of the same bytes, each access, this hand-over) is a leaf of the archive's
+   sighting of the same bytes, each access, each transfer from another archive) is a leaf of the archive's
    custody log, a public-format transparency log (C2SP tlog, the format of Go's checksum
    database and Sigstore). For each event, athar/items/<item>/<seq>.tlog-proof proves
    that the entry <seq>.entry is in the log whose signed head is athar/checkpoint; the
    entry names the item's SHA-256, which must equal the payload file's SHA-256 in
    manifest-sha256.txt.
+
+   athar/checkpoint is the log's signed head at the last of these events (its size is
+   Athar-Log-Size in bag-info.txt), so exporting the same items again gives this same
+   bag. Hand-overs are not included: this one, and any earlier hand-over of the same
+   items, is recorded in the sender's log after that point (so an entry's `prev` may
+   name an event that is not in this folder); the sender can prove it on request.
+   athar/timestamps/<size>/ holds RFC 3161 time-stamps of checkpoints of the same log
+   (check them with `openssl ts -verify`), each with a consistency proof linking it to
+   athar/checkpoint: one at or after the bag's size shows every event here existed by
+   its time.
 
    The log is {origin}; its verifier key (C2SP signed-note form) is
        {vkey}
@@ -776,7 +1005,7 @@ fn check_bag_timestamps(
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    sizes.sort();
+    sizes.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.clone()));
     for size_dir in sizes {
         let base = root.join(&size_dir);
         let rel = |name: &str| format!("athar/timestamps/{size_dir}/{name}");
@@ -817,20 +1046,21 @@ fn check_bag_timestamps(
                     })
                     .collect()
             });
+        // An earlier checkpoint is extended by the bag's; a later one (the first time-stamp
+        // after the bag's last event) extends it.
         let consistent = proof.is_some_and(|p| {
-            athar_tlog::rfc6962::verify_consistency(
-                cp.size,
-                bag_cp.size,
-                &p,
-                &cp.root,
-                &bag_cp.root,
-            )
-            .is_ok()
+            let (old, new) = if cp.size <= bag_cp.size {
+                (&cp, &bag_cp)
+            } else {
+                (&bag_cp, &cp)
+            };
+            athar_tlog::rfc6962::verify_consistency(old.size, new.size, &p, &old.root, &new.root)
+                .is_ok()
         });
         if !consistent {
             out.push(fail(
                 rel("consistency"),
-                "the bag's checkpoint does not provably extend this one".into(),
+                "this checkpoint and the bag's are not provably the same log".into(),
             ));
             continue;
         }

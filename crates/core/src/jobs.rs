@@ -1,5 +1,6 @@
-//! Background jobs: fingerprints (and, as they come, metadata and review images) for
-//! images and videos. Jobs live in the catalog, so they survive restarts; a job left
+//! Background jobs: fingerprints, metadata and review images for images and videos, and
+//! for every collected item its SHA-512 (which hand-over bags list beside the SHA-256, so
+//! an export need not compute it). Jobs live in the catalog, so they survive restarts; a job left
 //! running by a process that died is queued again; a failing job is retried, then recorded
 //! as failed with its error — the item itself stays preserved either way.
 
@@ -17,6 +18,10 @@ pub const MAX_ATTEMPTS: u32 = 2;
 
 /// The job kind that computes fingerprints.
 pub const FINGERPRINT: &str = "fingerprint";
+
+/// The job kind that computes an item's SHA-512 (checking its SHA-256 in the same read) and
+/// records it in the catalog.
+pub const SHA512: &str = "sha512";
 
 /// A file Athar made from an item, to be stored as a derived item.
 #[derive(Debug, Clone)]
@@ -86,15 +91,77 @@ pub fn wants_fingerprints(media_type: &str) -> bool {
     media_type.starts_with("image/") || media_type.starts_with("video/")
 }
 
-/// Queues fingerprint jobs for the images and videos among `items`.
+/// Queues a SHA-512 job for each of `items` and fingerprint jobs for the images and videos
+/// among them. Returns how many jobs were asked for (existing ones are kept).
 pub fn enqueue_for(catalog: &mut dyn Catalog, items: &[Item]) -> Result<usize, CoreError> {
-    let jobs: Vec<_> = items
-        .iter()
-        .filter(|i| wants_fingerprints(&i.media_type))
-        .map(|i| (i.id.clone(), FINGERPRINT.to_owned()))
-        .collect();
+    let mut jobs = Vec::new();
+    for i in items {
+        jobs.push((i.id.clone(), SHA512.to_owned()));
+        if wants_fingerprints(&i.media_type) {
+            jobs.push((i.id.clone(), FINGERPRINT.to_owned()));
+        }
+    }
     catalog.enqueue_jobs(&jobs)?;
     Ok(jobs.len())
+}
+
+/// Reads an item's stored bytes once, computing SHA-256 (this thread) and SHA-512 (a helper
+/// thread); returns the SHA-512 in lowercase hex, or why the bytes cannot be trusted.
+pub fn verified_sha512(blobs: &dyn BlobStore, item: &Item) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::sync::mpsc;
+    let mut reader = blobs.open(&item.sha256).map_err(|e| e.to_string())?;
+    let (to_helper, from_reader) = mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+    let (to_reader, spare) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let helper = s.spawn(move || {
+            let mut h = sha2::Sha512::new();
+            for (buf, n) in from_reader {
+                h.update(buf.get(..n).unwrap_or_default());
+                let _ = to_reader.send(buf);
+            }
+            hex::encode(h.finalize())
+        });
+        let mut sha256 = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut fresh = 3;
+        let read: Result<(), String> = loop {
+            let mut buf = if fresh > 0 {
+                fresh -= 1;
+                vec![0u8; 1 << 20]
+            } else {
+                match spare.recv() {
+                    Ok(b) => b,
+                    Err(_) => break Err("hashing thread stopped".into()),
+                }
+            };
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(format!("reading the stored bytes: {e}")),
+            };
+            sha256.update(buf.get(..n).unwrap_or_default());
+            size += n as u64;
+            if to_helper.send((buf, n)).is_err() {
+                break Err("hashing thread stopped".into());
+            }
+        };
+        drop(to_helper);
+        let sha512 = helper
+            .join()
+            .map_err(|_| "hashing thread failed".to_owned())?;
+        read?;
+        let actual = Sha256(sha256.finalize().into());
+        if actual != item.sha256 || size != item.size {
+            return Err(format!(
+                "the stored bytes no longer match the item: SHA-256 {actual}, {size} bytes; \
+                 the catalog records {}, {} bytes",
+                item.sha256, item.size
+            ));
+        }
+        Ok(sha512)
+    })
 }
 
 /// What a run of the queue did.
@@ -117,6 +184,33 @@ pub fn run(
     let mut summary = RunSummary::default();
     while let Some(job) = catalog.claim_job(MAX_ATTEMPTS)? {
         let item = catalog.resolve(job.item.as_str())?;
+        if job.kind == SHA512 {
+            let recorded = catalog.digest(&item.id, SHA512)?;
+            let outcome = verified_sha512(blobs, &item).and_then(|hex| match recorded {
+                Some(r) if r != hex => Err(format!(
+                    "the catalog records SHA-512 {r}, the bytes hash to {hex}"
+                )),
+                _ => Ok(hex),
+            });
+            match outcome {
+                Ok(hex) => {
+                    catalog.set_digest(&item.id, SHA512, &hex)?;
+                    catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
+                    summary.done += 1;
+                    progress(&job, Ok(1));
+                }
+                Err(e) => {
+                    catalog.finish_job(&job, Err(&e), MAX_ATTEMPTS)?;
+                    if job.attempts >= MAX_ATTEMPTS {
+                        summary.failed += 1;
+                    } else {
+                        summary.retried += 1;
+                    }
+                    progress(&job, Err(&e));
+                }
+            }
+            continue;
+        }
         let outcome = match blobs.local_path(&item.sha256) {
             Some(path) => analyzer.analyze(&item, &path),
             None => Err("the blob store cannot hand this blob to a decoder".to_owned()),

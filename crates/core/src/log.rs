@@ -290,6 +290,53 @@ impl<'a> CustodyLog<'a> {
         )?)
     }
 
+    /// A signed checkpoint of the tree's first `size` leaves (`size` at most the log's size).
+    /// Signatures are deterministic (Ed25519), so the same size always gives the same bytes.
+    pub fn checkpoint_at(&self, size: u64) -> Result<String, LogError> {
+        if size > self.size() {
+            return Err(LogError::Invalid(format!(
+                "no checkpoint of size {size}: the log holds {} events",
+                self.size()
+            )));
+        }
+        let root = if size == 0 {
+            rfc6962::empty_root()
+        } else {
+            rfc6962::tree_hash(size, &self.reader)?
+        };
+        Ok(note::sign(
+            &checkpoint_text(&self.origin, size, &root),
+            &[&self.signer],
+        )?)
+    }
+
+    /// The inclusion proof hashes of leaf `index` in the tree's first `size` leaves (the
+    /// tree of [`CustodyLog::checkpoint_at`]`(size)`).
+    pub fn inclusion_proof_at(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        if size > self.size() {
+            return Err(LogError::Invalid(format!(
+                "no tree of size {size}: the log holds {} events",
+                self.size()
+            )));
+        }
+        Ok(rfc6962::inclusion_proof(size, index, &self.reader)?)
+    }
+
+    /// A consistency proof between two tree sizes, both at most the log's size.
+    pub fn consistency_between(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, LogError> {
+        if new_size > self.size() {
+            return Err(LogError::Invalid(format!(
+                "no tree of size {new_size}: the log holds {} events",
+                self.size()
+            )));
+        }
+        Ok(rfc6962::consistency_proof(
+            old_size,
+            new_size,
+            &self.reader,
+        )?)
+    }
+
     /// The current root hash.
     pub fn root(&self) -> Hash {
         self.frontier.root()

@@ -230,6 +230,12 @@ pub struct Export {
     pub items: u64,
     /// The software that made it.
     pub tool_version: String,
+    /// The log size the package's checkpoint and proofs are pinned to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_size: Option<u64>,
+    /// SHA-256 of the package's `tagmanifest-sha256.txt`, which fixes every byte of it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tagmanifest_sha256: Option<String>,
 }
 
 /// Where a received item came from: recorded with every transfer into the archive.

@@ -211,6 +211,11 @@ pub trait Catalog: Send {
     ) -> Result<(), StoreError>;
     /// Every job, in order.
     fn jobs(&self) -> Result<Vec<Job>, StoreError>;
+    /// Records another digest of an item's bytes (e.g. `sha512`, lowercase hex). Callers
+    /// compute it only from bytes checked against the item's SHA-256.
+    fn set_digest(&mut self, item: &ItemId, algorithm: &str, hex: &str) -> Result<(), StoreError>;
+    /// A digest recorded by [`Catalog::set_digest`]; None when not (yet) computed.
+    fn digest(&self, item: &ItemId, algorithm: &str) -> Result<Option<String>, StoreError>;
     /// An item's fingerprints and metadata records.
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
     /// Every write of a fingerprint row after change number `after`, in order, as (change

@@ -146,6 +146,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER fingerprint_updated AFTER UPDATE ON fingerprints BEGIN
         INSERT INTO fingerprint_changes (item_id, algorithm) VALUES (NEW.item_id, NEW.algorithm);
     END;",
+    // 8: other digests of an item's bytes (SHA-512 for hand-over manifests), each computed
+    // from bytes checked against the item's SHA-256.
+    "CREATE TABLE item_digests (
+        item_id    TEXT NOT NULL REFERENCES items(id),
+        algorithm  TEXT NOT NULL,
+        hex        TEXT NOT NULL,
+        PRIMARY KEY (item_id, algorithm)
+    );",
 ];
 
 /// A catalog in one SQLite file.
@@ -764,6 +772,27 @@ impl Catalog for SqliteCatalog {
             });
         }
         Ok(out)
+    }
+
+    fn set_digest(&mut self, item: &ItemId, algorithm: &str, hex: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO item_digests (item_id, algorithm, hex) VALUES (?1, ?2, ?3)",
+                params![item.as_str(), algorithm, hex],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn digest(&self, item: &ItemId, algorithm: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT hex FROM item_digests WHERE item_id = ?1 AND algorithm = ?2",
+                params![item.as_str(), algorithm],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
     }
 
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError> {
