@@ -6,15 +6,31 @@ use std::path::Path;
 use anyhow::Context as _;
 use athar_core::{Catalog, EventDetails, Item};
 use athar_media::pdq::{self, PdqHash};
-use athar_media::similar::{search, Index, Match};
+use athar_media::similar::{Index, Match};
+use athar_media::variants::{self, VariantHash, VariantIndex};
 use athar_media::vpdq::{self, VpdqFrame};
 use serde_json::json;
 
 /// The archive's fingerprints, indexed; `items[owner]` is the item behind each owner number.
 pub struct Archived {
     pub index: Index,
+    /// Frame variants (borders removed, mirrored, cropped) of the videos.
+    pub variants: VariantIndex,
     pub items: Vec<Item>,
     pub frames: Vec<Vec<VpdqFrame>>,
+    pub frame_variants: Vec<Vec<VariantHash>>,
+}
+
+impl Archived {
+    /// Items sharing footage with `query` (reference hashes and variants), best first.
+    pub fn search(
+        &self,
+        query: &[VpdqFrame],
+        query_variants: &[VariantHash],
+        exclude: Option<u32>,
+    ) -> Vec<Match> {
+        variants::search(&self.index, &self.variants, query, query_variants, exclude)
+    }
 }
 
 /// Reads a stored `pdq` record: the hash line, then the 8 dihedral hashes.
@@ -33,12 +49,15 @@ fn pdq_record(data: &str) -> Option<(u8, Vec<PdqHash>)> {
 /// Indexes every fingerprint in the catalog.
 pub fn load(catalog: &dyn Catalog) -> anyhow::Result<Archived> {
     let mut index = Index::new();
+    let mut variant_index = VariantIndex::new();
     let mut items = Vec::new();
     let mut all_frames = Vec::new();
+    let mut all_variants = Vec::new();
     for item in catalog.items()? {
         let prints = catalog.fingerprints(&item.id)?;
         let owner = items.len() as u32;
         let mut frames = Vec::new();
+        let mut extra = Vec::new();
         for f in &prints {
             match f.algorithm.as_str() {
                 "pdq" => {
@@ -60,21 +79,27 @@ pub fn load(catalog: &dyn Catalog) -> anyhow::Result<Archived> {
                         .collect();
                     index.add_video(owner, &frames);
                 }
+                variants::ALGORITHM => extra = variants::parse_lines(&f.data),
                 _ => {}
             }
         }
+        variant_index.add_video(owner, &frames, &extra);
         items.push(item);
         all_frames.push(frames);
+        all_variants.push(extra);
     }
     Ok(Archived {
         index,
+        variants: variant_index,
         items,
         frames: all_frames,
+        frame_variants: all_variants,
     })
 }
 
-/// Fingerprints a file that is not in the archive (it is not ingested).
-pub fn fingerprint_file(path: &Path) -> anyhow::Result<Vec<VpdqFrame>> {
+/// Fingerprints a file that is not in the archive (it is not ingested): its frame hashes and,
+/// for a video, their variants.
+pub fn fingerprint_file(path: &Path) -> anyhow::Result<(Vec<VpdqFrame>, Vec<VariantHash>)> {
     let mut head = vec![0u8; 8192];
     let n = std::io::Read::read(
         &mut std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
@@ -83,14 +108,20 @@ pub fn fingerprint_file(path: &Path) -> anyhow::Result<Vec<VpdqFrame>> {
     let media_type = athar_core::media_type::detect(&head[..n], n as u64);
     if media_type.starts_with("image/") {
         let r = pdq::hash_image_file(path)?;
-        Ok(vec![VpdqFrame {
-            frame_number: 0,
-            quality: r.quality,
-            hash: r.hash,
-            timestamp: 0.0,
-        }])
+        Ok((
+            vec![VpdqFrame {
+                frame_number: 0,
+                quality: r.quality,
+                hash: r.hash,
+                timestamp: 0.0,
+            }],
+            Vec::new(),
+        ))
     } else {
-        Ok(vpdq::hash_video(path, &vpdq::VpdqOptions::default())?)
+        Ok(vpdq::hash_video_with_variants(
+            path,
+            &vpdq::VpdqOptions::default(),
+        )?)
     }
 }
 
@@ -112,7 +143,7 @@ pub fn similar(
 ) -> anyhow::Result<()> {
     let archived = load(catalog)?;
     let path = Path::new(target);
-    let (query, exclude) = if path.is_file() {
+    let ((query, query_variants), exclude) = if path.is_file() {
         (fingerprint_file(path)?, None)
     } else {
         let item = catalog.resolve(target)?;
@@ -121,8 +152,13 @@ pub fn similar(
             .iter()
             .position(|i| i.id == item.id)
             .map(|o| o as u32);
-        let frames = owner
-            .map(|o| archived.frames[o as usize].clone())
+        let (frames, extra) = owner
+            .map(|o| {
+                (
+                    archived.frames[o as usize].clone(),
+                    archived.frame_variants[o as usize].clone(),
+                )
+            })
             .unwrap_or_default();
         if frames.is_empty() {
             anyhow::bail!(
@@ -130,9 +166,10 @@ pub fn similar(
                 item.id
             );
         }
-        (frames, owner)
+        ((frames, extra), owner)
     };
-    let matches: Vec<Match> = search(&archived.index, &query, exclude)
+    let matches: Vec<Match> = archived
+        .search(&query, &query_variants, exclude)
         .into_iter()
         .filter(|m| counts(m, min_share))
         .collect();
@@ -210,7 +247,8 @@ pub fn clusters(catalog: &dyn Catalog, min_share: f64, json: bool) -> anyhow::Re
         if frames.is_empty() {
             continue;
         }
-        for m in search(&archived.index, frames, Some(owner as u32)) {
+        let extra = &archived.frame_variants[owner];
+        for m in archived.search(frames, extra, Some(owner as u32)) {
             if counts(&m, min_share) {
                 let (a, b) = (
                     find(&mut parent, owner),
