@@ -6,13 +6,20 @@ use std::sync::OnceLock;
 
 use athar_core::jobs::{Analysis, Analyzer, DerivedFile};
 use athar_core::{Fingerprint, Item};
-use athar_media::{metadata, pdq, review, vpdq};
+use athar_media::{metadata, pdq, review, variants, vpdq};
 
 /// Version of the fingerprint implementation recorded beside every fingerprint.
 const ALGORITHM_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
     " (reference-compatible)"
+);
+
+/// Version of the frame variants (Athar's own hashes, not the reference's).
+const VARIANTS_VERSION: &str = concat!(
+    "athar-media ",
+    env!("CARGO_PKG_VERSION"),
+    " (variants 1: unbordered, mirrored, centre 90%, inner)"
 );
 
 #[derive(Debug, Default)]
@@ -84,18 +91,28 @@ impl MediaAnalyzer {
                 data,
             }])
         } else if item.media_type.starts_with("video/") {
-            let frames =
-                vpdq::hash_video(path, &vpdq::VpdqOptions::default()).map_err(|e| e.to_string())?;
+            // One decode: the reference-compatible hashes, and from the same frames the
+            // variants (borders removed, mirrored, cropped) stored as their own kind.
+            let (frames, extra) =
+                vpdq::hash_video_with_variants(path, &vpdq::VpdqOptions::default())
+                    .map_err(|e| e.to_string())?;
             if frames.is_empty() {
                 return Err("no video frames could be decoded".into());
             }
-            let data: String = frames.iter().map(|f| f.to_line() + "\n").collect();
-            Ok(vec![Fingerprint {
-                algorithm: "vpdq".into(),
-                algorithm_version: ALGORITHM_VERSION.into(),
-                decoder: self.ffmpeg_version().to_owned(),
-                data,
-            }])
+            Ok(vec![
+                Fingerprint {
+                    algorithm: "vpdq".into(),
+                    algorithm_version: ALGORITHM_VERSION.into(),
+                    decoder: self.ffmpeg_version().to_owned(),
+                    data: vpdq::format_lines(&frames),
+                },
+                Fingerprint {
+                    algorithm: variants::ALGORITHM.into(),
+                    algorithm_version: VARIANTS_VERSION.into(),
+                    decoder: self.ffmpeg_version().to_owned(),
+                    data: variants::format_lines(&extra),
+                },
+            ])
         } else {
             Ok(Vec::new())
         }

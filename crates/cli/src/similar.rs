@@ -7,6 +7,10 @@
 //! catalog. A missing or damaged file is rebuilt the same way. Whoever loads it (the job
 //! runner after fingerprint jobs, `similar`, `clusters`) saves it back when it changed,
 //! atomically (temporary file, then rename); a failure to save is not an error.
+//!
+//! Frame variants (the picture inside its borders, mirrored, cropped: `vpdq-variants`
+//! fingerprints) are matched through a second index built in memory at load from the
+//! catalog; only the reference-compatible hashes are persisted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -15,7 +19,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use athar_core::{Catalog, EventDetails, Item, ItemId};
 use athar_media::pdq::{self, PdqHash};
-use athar_media::similar::{search, Index, Match};
+use athar_media::similar::{Index, Match};
+use athar_media::variants::{self, VariantHash, VariantIndex};
 use athar_media::vpdq::{self, VpdqFrame};
 use serde_json::json;
 
@@ -31,9 +36,48 @@ pub struct Archived {
     by_item: HashMap<ItemId, u32>,
     /// The last catalog fingerprint change the index covers.
     through: u64,
+    /// Frame variants of the videos (not persisted: rebuilt at load).
+    variants: VariantIndex,
+    frame_variants: HashMap<u32, Vec<VariantHash>>,
 }
 
 impl Archived {
+    /// Items sharing footage with `query` (reference hashes and variants), best first.
+    pub fn search(
+        &self,
+        query: &[VpdqFrame],
+        query_variants: &[VariantHash],
+        exclude: Option<u32>,
+    ) -> Vec<Match> {
+        variants::search(&self.index, &self.variants, query, query_variants, exclude)
+    }
+
+    /// An owner's frame variants (empty for images and items analysed before variants).
+    pub fn variants_of(&self, owner: u32) -> &[VariantHash] {
+        self.frame_variants.get(&owner).map_or(&[], Vec::as_slice)
+    }
+
+    /// Builds the in-memory variant index from the catalog's `vpdq-variants` records.
+    fn load_variants(&mut self, catalog: &dyn Catalog) -> anyhow::Result<()> {
+        let mut index = VariantIndex::new();
+        let mut all = HashMap::new();
+        for (owner, item) in self.owners.iter().enumerate() {
+            let owner = owner as u32;
+            let extra = catalog
+                .fingerprints(item)?
+                .into_iter()
+                .find(|f| f.algorithm == variants::ALGORITHM)
+                .map(|f| variants::parse_lines(&f.data))
+                .unwrap_or_default();
+            index.add_video(owner, &self.index.frames_of(owner), &extra);
+            if !extra.is_empty() {
+                all.insert(owner, extra);
+            }
+        }
+        self.variants = index;
+        self.frame_variants = all;
+        Ok(())
+    }
     pub fn owner_of(&self, item: &ItemId) -> Option<u32> {
         self.by_item.get(item).copied()
     }
@@ -158,22 +202,23 @@ pub fn load(root: &Path, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
         archived = Archived::default();
         changes = catalog.fingerprint_changes(0)?;
     }
-    let Some(last) = changes.last().map(|c| c.0) else {
-        return Ok(archived);
-    };
-    for (_, item, alg) in &changes {
-        if hashed(alg) && archived.owner_of(item).is_none() {
-            archived.add(catalog, item)?;
+    if let Some(last) = changes.last().map(|c| c.0) {
+        for (_, item, alg) in &changes {
+            if hashed(alg) && archived.owner_of(item).is_none() {
+                archived.add(catalog, item)?;
+            }
         }
+        archived.through = last;
+        // A cache: an archive on read-only media is searched all the same.
+        let _ = archived.save(&path);
     }
-    archived.through = last;
-    // A cache: an archive on read-only media is searched all the same.
-    let _ = archived.save(&path);
+    archived.load_variants(catalog)?;
     Ok(archived)
 }
 
-/// Fingerprints a file that is not in the archive (it is not ingested).
-pub fn fingerprint_file(path: &Path) -> anyhow::Result<Vec<VpdqFrame>> {
+/// Fingerprints a file that is not in the archive (it is not ingested): its frame hashes and,
+/// for a video, their variants.
+pub fn fingerprint_file(path: &Path) -> anyhow::Result<(Vec<VpdqFrame>, Vec<VariantHash>)> {
     let mut head = vec![0u8; 8192];
     let n = std::io::Read::read(
         &mut std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
@@ -182,14 +227,20 @@ pub fn fingerprint_file(path: &Path) -> anyhow::Result<Vec<VpdqFrame>> {
     let media_type = athar_core::media_type::detect(&head[..n], n as u64);
     if media_type.starts_with("image/") {
         let r = pdq::hash_image_file(path)?;
-        Ok(vec![VpdqFrame {
-            frame_number: 0,
-            quality: r.quality,
-            hash: r.hash,
-            timestamp: 0.0,
-        }])
+        Ok((
+            vec![VpdqFrame {
+                frame_number: 0,
+                quality: r.quality,
+                hash: r.hash,
+                timestamp: 0.0,
+            }],
+            Vec::new(),
+        ))
     } else {
-        Ok(vpdq::hash_video(path, &vpdq::VpdqOptions::default())?)
+        Ok(vpdq::hash_video_with_variants(
+            path,
+            &vpdq::VpdqOptions::default(),
+        )?)
     }
 }
 
@@ -212,7 +263,7 @@ pub fn similar(
 ) -> anyhow::Result<()> {
     let archived = load(root, catalog)?;
     let path = Path::new(target);
-    let (query, exclude) = if path.is_file() {
+    let ((query, query_variants), exclude) = if path.is_file() {
         (fingerprint_file(path)?, None)
     } else {
         let item = catalog.resolve(target)?;
@@ -222,9 +273,16 @@ pub fn similar(
                 item.id
             );
         };
-        (archived.index.frames_of(owner), Some(owner))
+        (
+            (
+                archived.index.frames_of(owner),
+                archived.variants_of(owner).to_vec(),
+            ),
+            Some(owner),
+        )
     };
-    let matches: Vec<(Match, Item)> = search(&archived.index, &query, exclude)
+    let matches: Vec<(Match, Item)> = archived
+        .search(&query, &query_variants, exclude)
         .into_iter()
         .filter(|m| counts(m, min_share))
         .map(|m| {
@@ -306,7 +364,7 @@ pub fn clusters(
         r
     }
     for (owner, frames) in archived.index.owner_frames() {
-        for m in search(&archived.index, &frames, Some(owner)) {
+        for m in archived.search(&frames, archived.variants_of(owner), Some(owner)) {
             if counts(&m, min_share) {
                 let (a, b) = (
                     find(&mut parent, owner as usize),

@@ -175,3 +175,129 @@ fn similarity_index_is_persisted_extended_and_rebuilt() {
     assert_eq!(r["matches"][0]["distance"], 0, "{r}");
     assert_eq!(r["matches"][0]["transform"], "original", "{r}");
 }
+
+/// Makes a 3-second synthetic clip with FFmpeg: `source` is a lavfi graph, `vf` a filter
+/// applied to it. None (with a notice) when FFmpeg is missing; under `CI=true` that fails.
+fn clip(env: &Env, name: &str, source: &str, vf: &str) -> Option<std::path::PathBuf> {
+    let path = env.path(name);
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+        ])
+        .args([
+            "-t",
+            "3",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(path),
+        other => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "ffmpeg required under CI=true: {other:?}"
+            );
+            eprintln!("notice: ffmpeg cannot make test clips; skipping");
+            None
+        }
+    }
+}
+
+#[test]
+fn letterboxed_and_mirrored_copies_are_found_through_frame_variants() {
+    let env = Env::new();
+    let footage = "testsrc2=s=320x240:r=10";
+    let Some(original) = clip(&env, "original.mp4", footage, "null") else {
+        return;
+    };
+    let copies = [
+        (
+            "letterboxed.mp4",
+            footage,
+            "scale=320:160,pad=320:240:0:40:black",
+        ),
+        ("mirrored.mp4", footage, "hflip"),
+        (
+            "unrelated.mp4",
+            "mandelbrot=s=320x240:r=10:start_scale=0.5",
+            "hue=h=90",
+        ),
+    ];
+    let mut paths = Vec::new();
+    for (name, source, vf) in copies {
+        paths.push(clip(&env, name, source, vf).expect("ffmpeg worked a moment ago"));
+    }
+    let out = env.run_paths(
+        &["ingest", "--json", "--wait"],
+        &paths.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|l| l["item"].as_str().unwrap().to_owned())
+        .collect();
+    let r = similar(&env, original.to_str().unwrap());
+    let found: Vec<(&str, &str)> = r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["item"].as_str().unwrap(),
+                m["transform"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&(ids[0].as_str(), "borders-removed")),
+        "letterboxed copy: {r}"
+    );
+    assert!(
+        found.contains(&(ids[1].as_str(), "mirrored")),
+        "mirrored copy: {r}"
+    );
+    assert_eq!(found.len(), 2, "unrelated footage matched: {r}");
+    for m in r["matches"].as_array().unwrap() {
+        assert!(m["query_match"].as_f64().unwrap() > 0.8, "{m}");
+    }
+    // The human listing names the transform; clusters join the two copies (the mirrored
+    // copy's picture matches the letterboxed copy's mirrored picture), not the unrelated clip.
+    let human = env.run(&["similar", original.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("(mirrored)") && text.contains("(borders-removed)"),
+        "{text}"
+    );
+    let c: serde_json::Value =
+        serde_json::from_slice(&env.run(&["clusters", "--json"]).stdout).unwrap();
+    let clusters = c["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1, "{c}");
+    let mut members: Vec<&str> = clusters[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    members.sort_unstable();
+    let mut want = [ids[0].as_str(), ids[1].as_str()];
+    want.sort_unstable();
+    assert_eq!(members, want, "{c}");
+}

@@ -21,6 +21,7 @@
 //! - know about the catalog, the blob store or the custody log: it takes
 //!   paths or pixels and returns hashes.
 
+pub mod borders;
 pub mod hamming;
 pub mod image_rgb;
 pub mod metadata;
@@ -28,6 +29,7 @@ pub mod pdq;
 mod process;
 pub mod review;
 pub mod similar;
+pub mod variants;
 pub mod vpdq;
 
 use std::path::{Path, PathBuf};

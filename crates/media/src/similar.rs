@@ -140,6 +140,11 @@ impl Index {
             .collect()
     }
 
+    /// Usable frames (quality ≥ 50) indexed for an owner.
+    pub fn usable_frames(&self, owner: u32) -> u32 {
+        self.frames.get(&owner).copied().unwrap_or(0)
+    }
+
     /// Indexed hashes.
     pub fn len(&self) -> usize {
         self.hashes.len()
@@ -252,53 +257,98 @@ pub struct Match {
 /// 31), best first. `exclude` leaves one owner out (the query itself, when indexed).
 pub fn search(index: &Index, query: &[VpdqFrame], exclude: Option<u32>) -> Vec<Match> {
     let usable: Vec<&VpdqFrame> = query.iter().filter(|f| f.quality >= MIN_QUALITY).collect();
-    if usable.is_empty() {
+    let mut hits = Vec::new();
+    for (qi, f) in usable.iter().enumerate() {
+        for (posting, distance) in index.radius(&f.hash, MATCH_DISTANCE) {
+            hits.push(Hit {
+                query_frame: qi,
+                query_time: f.timestamp,
+                posting,
+                distance,
+                transform: TRANSFORMS[usize::from(posting.transform) % 8],
+            });
+        }
+    }
+    score(usable.len(), |o| index.usable_frames(o), hits, exclude)
+}
+
+/// One query frame's hash found near an indexed hash.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// The query frame, numbered among the query's usable frames.
+    pub query_frame: usize,
+    /// Its time in seconds.
+    pub query_time: f64,
+    pub posting: Posting,
+    pub distance: u32,
+    /// How the two hashes relate: a dihedral variant's name for images, or the transform
+    /// a frame variant undoes (e.g. "mirrored") for video.
+    pub transform: &'static str,
+}
+
+/// Scores hits per item, vPDQ-style, best first: the share of the query's `usable` frames
+/// with a hit in the item, and of the item's frames (`item_frames(owner)`) hit. Each query
+/// frame counts once per item, by its closest hit; an item's `transform` is the one that
+/// matched most query frames. `exclude` leaves one owner out.
+pub fn score(
+    usable: usize,
+    item_frames: impl Fn(u32) -> u32,
+    hits: impl IntoIterator<Item = Hit>,
+    exclude: Option<u32>,
+) -> Vec<Match> {
+    if usable == 0 {
         return Vec::new();
     }
-    // owner -> (query frames matched, item frames matched, best distance, best transform, pairs)
     #[derive(Default)]
     struct Acc {
-        query: HashSet<usize>,
         item: HashSet<u32>,
-        best: Option<(u32, u8)>,
-        pairs: Vec<(f64, f64)>,
+        best: Option<u32>,
+        /// Per query frame: the closest hit (distance, item time, transform).
+        closest: BTreeMap<usize, (u32, f64, f64, &'static str)>,
     }
     let mut acc: BTreeMap<u32, Acc> = BTreeMap::new();
-    for (qi, f) in usable.iter().enumerate() {
-        // Per owner, the closest hit for this query frame.
-        let mut closest: HashMap<u32, (u32, Posting)> = HashMap::new();
-        for (p, d) in index.radius(&f.hash, MATCH_DISTANCE) {
-            if Some(p.owner) == exclude {
-                continue;
-            }
-            let a = acc.entry(p.owner).or_default();
-            a.item.insert(p.frame);
-            if a.best.is_none_or(|(bd, _)| d < bd) {
-                a.best = Some((d, p.transform));
-            }
-            let e = closest.entry(p.owner).or_insert((d, p));
-            if d < e.0 {
-                *e = (d, p);
-            }
+    for h in hits {
+        let owner = h.posting.owner;
+        if Some(owner) == exclude {
+            continue;
         }
-        for (owner, (_, p)) in closest {
-            let a = acc.entry(owner).or_default();
-            a.query.insert(qi);
-            a.pairs.push((f.timestamp, p.timestamp));
+        let a = acc.entry(owner).or_default();
+        a.item.insert(h.posting.frame);
+        if a.best.is_none_or(|bd| h.distance < bd) {
+            a.best = Some(h.distance);
+        }
+        let e = a.closest.entry(h.query_frame).or_insert((
+            h.distance,
+            h.query_time,
+            h.posting.timestamp,
+            h.transform,
+        ));
+        if h.distance < e.0 {
+            *e = (h.distance, h.query_time, h.posting.timestamp, h.transform);
         }
     }
     let mut out: Vec<Match> = acc
         .into_iter()
         .map(|(owner, a)| {
-            let total = f64::from(*index.frames.get(&owner).unwrap_or(&1)).max(1.0);
-            let (distance, t) = a.best.unwrap_or((u32::MAX, 0));
+            let total = f64::from(item_frames(owner)).max(1.0);
+            let mut by_transform: BTreeMap<&'static str, (usize, u32)> = BTreeMap::new();
+            for &(d, _, _, t) in a.closest.values() {
+                let e = by_transform.entry(t).or_insert((0, u32::MAX));
+                e.0 += 1;
+                e.1 = e.1.min(d);
+            }
+            let transform = by_transform
+                .iter()
+                .max_by(|x, y| x.1 .0.cmp(&y.1 .0).then(y.1 .1.cmp(&x.1 .1)))
+                .map_or(TRANSFORMS[0], |(t, _)| *t);
+            let pairs: Vec<(f64, f64)> = a.closest.values().map(|c| (c.1, c.2)).collect();
             Match {
                 owner,
-                query_match: a.query.len() as f64 / usable.len() as f64,
+                query_match: a.closest.len() as f64 / usable as f64,
                 item_match: (a.item.len() as f64 / total).min(1.0),
-                distance,
-                transform: TRANSFORMS[usize::from(t) % 8],
-                segments: segments(&a.pairs),
+                distance: a.best.unwrap_or(u32::MAX),
+                transform,
+                segments: segments(&pairs),
             }
         })
         .collect();

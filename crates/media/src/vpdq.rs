@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::pdq::{LumaMode, PdqHash, PdqHasher, MATCH_DISTANCE, MIN_HASHABLE_DIM, MIN_QUALITY};
 use crate::process::{self, Limits};
+use crate::variants::VariantHash;
 use crate::MediaError;
 
 /// Largest frame side accepted (guards buffer sizes against hostile headers).
@@ -167,7 +168,33 @@ pub fn hash_video_each(
     opts: &VpdqOptions,
     mut sink: impl FnMut(VpdqFrame),
 ) -> Result<(), MediaError> {
-    let path = path.as_ref();
+    hash_video_inner(path.as_ref(), opts, false, &mut |f, _| sink(f))
+}
+
+/// Hashes a video as [`hash_video`] does and, from the same decoded frames, each frame's
+/// [`crate::variants`] hashes (Athar's own, for matching beyond the reference). The
+/// reference hashes are identical to [`hash_video`]'s.
+pub fn hash_video_with_variants(
+    path: impl AsRef<Path>,
+    opts: &VpdqOptions,
+) -> Result<(Vec<VpdqFrame>, Vec<VariantHash>), MediaError> {
+    let (mut frames, mut variants) = (Vec::new(), Vec::new());
+    hash_video_inner(path.as_ref(), opts, true, &mut |f, v| {
+        frames.push(f);
+        variants.extend(v);
+    })?;
+    Ok((frames, variants))
+}
+
+/// What the frame hashers hand on: the reference hash and (when asked) the variants.
+type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>) + 'a;
+
+fn hash_video_inner(
+    path: &Path,
+    opts: &VpdqOptions,
+    variants: bool,
+    sink: &mut Sink<'_>,
+) -> Result<(), MediaError> {
     crate::regular_file(path)?;
     let info = probe(path, opts)?;
     let width = if opts.downsample_width > 0 {
@@ -259,15 +286,16 @@ pub fn hash_video_each(
         max_frames: opts.max_frames,
         fps: fps32,
         path: path.to_path_buf(),
+        variants,
     };
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let outcome = if threads <= 1 {
-        hash_frames_sequential(&mut child, &job, &mut sink)
+        hash_frames_sequential(&mut child, &job, sink)
     } else {
-        hash_frames_parallel(&mut child, &job, threads, &mut sink)
+        hash_frames_parallel(&mut child, &job, threads, sink)
     };
     match outcome {
         Ok(Stop::EndOfStream) => child.finish().map(|_| ()),
@@ -297,6 +325,8 @@ struct FrameJob {
     max_frames: Option<u64>,
     fps: f32,
     path: PathBuf,
+    /// Also compute each frame's variant hashes.
+    variants: bool,
 }
 
 impl FrameJob {
@@ -304,7 +334,7 @@ impl FrameJob {
         self.width * self.height * 3
     }
 
-    fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<VpdqFrame, MediaError> {
+    fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<Frame, MediaError> {
         let r = hasher.hash_rgb_mode(
             buf,
             self.width,
@@ -313,19 +343,31 @@ impl FrameJob {
             LumaMode::Float,
             true,
         )?;
-        Ok(VpdqFrame {
-            frame_number: n,
-            quality: r.quality,
-            hash: r.hash,
-            timestamp: ((n as f32) / self.fps) as f64,
-        })
+        let timestamp = ((n as f32) / self.fps) as f64;
+        let variants = if self.variants {
+            crate::variants::frame_variants(hasher, buf, self.width, self.height, &r, n, timestamp)?
+        } else {
+            Vec::new()
+        };
+        Ok((
+            VpdqFrame {
+                frame_number: n,
+                quality: r.quality,
+                hash: r.hash,
+                timestamp,
+            },
+            variants,
+        ))
     }
 }
+
+/// A frame's reference hash and its variants.
+type Frame = (VpdqFrame, Vec<VariantHash>);
 
 fn hash_frames_sequential(
     child: &mut process::Supervised,
     job: &FrameJob,
-    sink: &mut impl FnMut(VpdqFrame),
+    sink: &mut Sink<'_>,
 ) -> Result<Stop, MediaError> {
     let mut buf = vec![0u8; job.frame_bytes()];
     let mut hasher = PdqHasher::new();
@@ -338,13 +380,14 @@ fn hash_frames_sequential(
             return Ok(Stop::EndOfStream);
         }
         if n % job.frame_mod == 0 {
-            sink(job.hash(&mut hasher, &buf, n)?);
+            let (f, v) = job.hash(&mut hasher, &buf, n)?;
+            sink(f, v);
         }
         n += job.stride;
     }
 }
 
-type Hashed = (u64, Result<VpdqFrame, MediaError>, Vec<u8>);
+type Hashed = (u64, Result<Frame, MediaError>, Vec<u8>);
 
 /// Reads frames on this thread and hashes them on `threads` workers; at most
 /// `2 * threads + 1` frame buffers exist at once. Results are re-ordered so
@@ -353,7 +396,7 @@ fn hash_frames_parallel(
     child: &mut process::Supervised,
     job: &FrameJob,
     threads: usize,
-    sink: &mut impl FnMut(VpdqFrame),
+    sink: &mut Sink<'_>,
 ) -> Result<Stop, MediaError> {
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, u64, Vec<u8>)>(threads);
     let job_rx = Mutex::new(job_rx);
@@ -446,13 +489,13 @@ struct Reorder {
     pool: Vec<Vec<u8>>,
     buffers: usize,
     in_flight: usize,
-    pending: BTreeMap<u64, VpdqFrame>,
+    pending: BTreeMap<u64, Frame>,
     next_emit: u64,
     error: Option<MediaError>,
 }
 
 impl Reorder {
-    fn accept(&mut self, (seq, r, buf): Hashed, sink: &mut impl FnMut(VpdqFrame)) {
+    fn accept(&mut self, (seq, r, buf): Hashed, sink: &mut Sink<'_>) {
         self.in_flight -= 1;
         self.pool.push(buf);
         match r {
@@ -463,8 +506,8 @@ impl Reorder {
                 self.error.get_or_insert(e);
             }
         }
-        while let Some(f) = self.pending.remove(&self.next_emit) {
-            sink(f);
+        while let Some((f, v)) = self.pending.remove(&self.next_emit) {
+            sink(f, v);
             self.next_emit += 1;
         }
     }

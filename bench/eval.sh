@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Recall of `athar similar` per transform and false matches among unrelated clips, beside
+# the reference vPDQ's (PyPI vpdq 0.2.5) on the same corpus. Reproducible from the seed.
+# Usage: bench/eval.sh [--seed N] [--distractors N] [--samples N] ... (see bench/eval.py -h)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ATHAR_TESTDATA="${ATHAR_TESTDATA:-$root/../shared/testdata}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+python3 -c 'import vpdq, numpy' 2>/dev/null || python3 -m pip install --quiet vpdq==0.2.5 numpy
+
+cargo build --quiet --release -p athar
+python3 "$root/bench/eval.py" --athar-bin "$CARGO_TARGET_DIR/release/athar" "$@"

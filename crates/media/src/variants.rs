@@ -1,0 +1,616 @@
+//! Frame variants: extra hashes per video frame, kept beside the reference vPDQ hashes, for
+//! matching what the reference cannot — letterboxed or padded, mirrored and cropped copies.
+//!
+//! The reference-compatible vPDQ hash of a frame stays exactly as the reference makes it
+//! (it is what other archives exchange); these hashes are Athar's own and are stored as a
+//! separate fingerprint kind ([`ALGORITHM`]). Per frame, from the same decoded pixels:
+//!
+//! - `unbordered`: the PDQ hash of the picture inside constant-colour borders
+//!   ([`crate::borders`]), only when the frame has such borders;
+//! - `mirrored`: the left–right mirror of the picture (of the unbordered picture when there
+//!   is one): the PDQ dihedral hash the reference calls `flipy` (a flip about the vertical
+//!   axis; its `flipx` flips top and bottom), which costs no extra filtering;
+//! - `cropped`: the hash of the centre [`CROP_KEEP`] of the picture, so that a copy cropped
+//!   at its edges matches the original and the other way round;
+//! - `inner`: the hash of the picture's inner part ([`INNER`]: without its corners, where
+//!   channels put logos, nor its lower quarter, where captions and tickers go), so that a
+//!   logo-stamped or captioned copy matches inner part to inner part.
+//!
+//! The extra hashes are taken on a copy of the frame reduced by an integer factor to about
+//! [`WORK_SIDE`] pixels on its short side (PDQ itself reduces every frame to 64×64, so little
+//! is lost), which keeps their cost well below that of the reference hash.
+//!
+//! [`search`] scores items as [`crate::similar::search`] does, counting a query frame as
+//! matched when its reference hash or one of its variants is within the distance of an
+//! item's reference hash or variant, for the pairs that undo one transform:
+//! picture↔picture (reference or unbordered on either side: `original` or
+//! `borders-removed`), picture↔mirrored (`mirrored`), picture↔cropped either way
+//! (`cropped`), inner↔inner (`overlay`).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::borders;
+use crate::pdq::{LumaMode, PdqHash, PdqHasher, PdqResult, MATCH_DISTANCE, MIN_QUALITY};
+use crate::similar::{self, Hit, Index, Match};
+use crate::vpdq::VpdqFrame;
+use crate::MediaError;
+
+/// The fingerprint kind these hashes are stored under.
+pub const ALGORITHM: &str = "vpdq-variants";
+/// Short side, in pixels, that frames are reduced to (by an integer factor) for the extra
+/// hashes.
+pub const WORK_SIDE: usize = 160;
+/// Share of each side kept by the `cropped` hash (centred).
+pub const CROP_KEEP: f64 = 0.9;
+/// The `inner` part of the picture: left, top, right, bottom as shares of its sides.
+pub const INNER: [f64; 4] = [0.2, 0.3, 0.8, 0.75];
+
+/// What a variant hash undoes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VariantKind {
+    /// Constant-colour borders removed.
+    Unbordered,
+    /// Mirrored left to right.
+    Mirrored,
+    /// The centre of the picture.
+    Cropped,
+    /// The inner part of the picture, clear of corner logos and captions.
+    Inner,
+}
+
+impl VariantKind {
+    pub const ALL: [VariantKind; 4] = [
+        VariantKind::Unbordered,
+        VariantKind::Mirrored,
+        VariantKind::Cropped,
+        VariantKind::Inner,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VariantKind::Unbordered => "unbordered",
+            VariantKind::Mirrored => "mirrored",
+            VariantKind::Cropped => "cropped",
+            VariantKind::Inner => "inner",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// One extra hash of one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VariantHash {
+    pub kind: VariantKind,
+    /// The frame's number, as in its vPDQ line.
+    pub frame_number: u64,
+    /// PDQ quality of this variant (0–100).
+    pub quality: u8,
+    pub hash: PdqHash,
+    /// Seconds from the start, as in the frame's vPDQ line.
+    pub timestamp: f64,
+}
+
+impl VariantHash {
+    /// `kind,frame,quality,hex,timestamp`.
+    pub fn to_line(&self) -> String {
+        format!(
+            "{},{},{},{},{:.3}",
+            self.kind.name(),
+            self.frame_number,
+            self.quality,
+            self.hash,
+            self.timestamp
+        )
+    }
+
+    /// Parses one `kind,frame,quality,hex,timestamp` line.
+    pub fn parse_line(line: &str) -> Result<Self, MediaError> {
+        let bad = |reason: &str| MediaError::BadVpdqLine {
+            line: 0,
+            reason: reason.to_string(),
+        };
+        let (kind, rest) = line.trim().split_once(',').ok_or_else(|| bad("no kind"))?;
+        let kind = VariantKind::parse(kind).ok_or_else(|| bad("unknown variant kind"))?;
+        let f = VpdqFrame::parse_line(rest)?;
+        Ok(VariantHash {
+            kind,
+            frame_number: f.frame_number,
+            quality: f.quality,
+            hash: f.hash,
+            timestamp: f.timestamp,
+        })
+    }
+
+    fn as_frame(&self) -> VpdqFrame {
+        VpdqFrame {
+            frame_number: self.frame_number,
+            quality: self.quality,
+            hash: self.hash,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// Parses stored variant lines (blank and unreadable lines are skipped: variants only add
+/// matches, and a record from a later version may carry kinds this one does not know).
+pub fn parse_lines(text: &str) -> Vec<VariantHash> {
+    text.lines()
+        .filter_map(|l| VariantHash::parse_line(l).ok())
+        .collect()
+}
+
+/// Formats variants one line each.
+pub fn format_lines(variants: &[VariantHash]) -> String {
+    variants.iter().map(|v| v.to_line() + "\n").collect()
+}
+
+/// Reduces packed RGB by an integer factor (box average) so its short side is about
+/// [`WORK_SIDE`]; returns the pixels and their size.
+fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> (Vec<u8>, usize, usize) {
+    let f = (width.min(height) / WORK_SIDE).max(1);
+    let (w, h) = (width / f, height / f);
+    let mut out = vec![0u8; w * h * 3];
+    let mut sums = vec![0u32; w * 3];
+    for y in 0..h {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for yy in y * f..y * f + f {
+            let row = &rgb[yy * stride..][..w * f * 3];
+            for (x, block) in row.chunks_exact(f * 3).enumerate() {
+                for p in block.chunks_exact(3) {
+                    sums[x * 3] += u32::from(p[0]);
+                    sums[x * 3 + 1] += u32::from(p[1]);
+                    sums[x * 3 + 2] += u32::from(p[2]);
+                }
+            }
+        }
+        let n = (f * f) as u32;
+        for (o, s) in out[y * w * 3..][..w * 3].iter_mut().zip(&sums) {
+            *o = (s / n) as u8;
+        }
+    }
+    (out, w, h)
+}
+
+/// The variant hashes of one frame. `base` is the frame's reference hash (its `flipy`
+/// dihedral hash is the mirror when the frame has no borders).
+pub(crate) fn frame_variants(
+    hasher: &mut PdqHasher,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    base: &PdqResult,
+    frame_number: u64,
+    timestamp: f64,
+) -> Result<Vec<VariantHash>, MediaError> {
+    let stride = width * 3;
+    if width < 8 || height < 8 || rgb.len() < stride * height {
+        return Ok(Vec::new());
+    }
+    let (small, w, h) = reduce(rgb, width, height, stride);
+    let mut out = Vec::with_capacity(3);
+    let mut push = |kind, r: &PdqResult, hash: PdqHash| {
+        out.push(VariantHash {
+            kind,
+            frame_number,
+            quality: r.quality,
+            hash,
+            timestamp,
+        });
+    };
+    let mut hash_rect = |r: borders::Rect| {
+        hasher.hash_rgb_mode(
+            &small[r.y * w * 3 + r.x * 3..],
+            r.width,
+            r.height,
+            w * 3,
+            LumaMode::Float,
+            false,
+        )
+    };
+    let whole = borders::Rect {
+        x: 0,
+        y: 0,
+        width: w,
+        height: h,
+    };
+    let (picture, view) = match borders::detect(&small, w, h, w * 3) {
+        Some(rect) => {
+            let r = hash_rect(rect)?;
+            push(VariantKind::Unbordered, &r, r.hash);
+            (rect, r)
+        }
+        None => (whole, *base),
+    };
+    push(VariantKind::Mirrored, &view, view.dihedral.flip_y);
+    let (cw, ch) = (
+        ((picture.width as f64) * CROP_KEEP).round() as usize,
+        ((picture.height as f64) * CROP_KEEP).round() as usize,
+    );
+    let centre = borders::Rect {
+        x: picture.x + (picture.width - cw) / 2,
+        y: picture.y + (picture.height - ch) / 2,
+        width: cw,
+        height: ch,
+    };
+    let r = hash_rect(centre)?;
+    push(VariantKind::Cropped, &r, r.hash);
+    let at = |share: f64, len: usize| ((len as f64) * share).round() as usize;
+    let inner = borders::Rect {
+        x: picture.x + at(INNER[0], picture.width),
+        y: picture.y + at(INNER[1], picture.height),
+        width: at(INNER[2], picture.width) - at(INNER[0], picture.width),
+        height: at(INNER[3], picture.height) - at(INNER[1], picture.height),
+    };
+    let r = hash_rect(inner)?;
+    push(VariantKind::Inner, &r, r.hash);
+    Ok(out)
+}
+
+/// The archive's variant hashes, one index per kind.
+#[derive(Debug, Default, Clone)]
+pub struct VariantIndex {
+    by_kind: HashMap<VariantKind, Index>,
+    /// Per owner, frames with no usable reference hash but a usable variant (they count
+    /// towards the item's frames).
+    extra_frames: HashMap<u32, u32>,
+}
+
+impl VariantIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a video's variant hashes; `frames` are its reference frame hashes.
+    pub fn add_video(&mut self, owner: u32, frames: &[VpdqFrame], variants: &[VariantHash]) {
+        let usable: HashSet<u64> = frames
+            .iter()
+            .filter(|f| f.quality >= MIN_QUALITY)
+            .map(|f| f.frame_number)
+            .collect();
+        let extra: HashSet<u64> = variants
+            .iter()
+            .filter(|v| v.quality >= MIN_QUALITY && !usable.contains(&v.frame_number))
+            .map(|v| v.frame_number)
+            .collect();
+        if !extra.is_empty() {
+            *self.extra_frames.entry(owner).or_default() += extra.len() as u32;
+        }
+        for kind in VariantKind::ALL {
+            let of_kind: Vec<VpdqFrame> = variants
+                .iter()
+                .filter(|v| v.kind == kind)
+                .map(VariantHash::as_frame)
+                .collect();
+            if !of_kind.is_empty() {
+                self.by_kind
+                    .entry(kind)
+                    .or_default()
+                    .add_video(owner, &of_kind);
+            }
+        }
+    }
+
+    fn radius(&self, kind: VariantKind, q: &PdqHash) -> Vec<(similar::Posting, u32)> {
+        self.by_kind
+            .get(&kind)
+            .map(|i| i.radius(q, MATCH_DISTANCE))
+            .unwrap_or_default()
+    }
+}
+
+/// Which stored hash a query hash is compared with, and what a hit means.
+const PAIRS: [(Side, Side, &str); 9] = [
+    (Side::Reference, Side::Reference, "original"),
+    (
+        Side::Reference,
+        Side::Variant(VariantKind::Unbordered),
+        "borders-removed",
+    ),
+    (
+        Side::Variant(VariantKind::Unbordered),
+        Side::Reference,
+        "borders-removed",
+    ),
+    (
+        Side::Variant(VariantKind::Unbordered),
+        Side::Variant(VariantKind::Unbordered),
+        "borders-removed",
+    ),
+    (
+        Side::Picture,
+        Side::Variant(VariantKind::Mirrored),
+        "mirrored",
+    ),
+    (
+        Side::Picture,
+        Side::Variant(VariantKind::Cropped),
+        "cropped",
+    ),
+    (
+        Side::Variant(VariantKind::Cropped),
+        Side::Reference,
+        "cropped",
+    ),
+    (
+        Side::Variant(VariantKind::Cropped),
+        Side::Variant(VariantKind::Unbordered),
+        "cropped",
+    ),
+    (
+        Side::Variant(VariantKind::Inner),
+        Side::Variant(VariantKind::Inner),
+        "overlay",
+    ),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// The reference vPDQ hash.
+    Reference,
+    /// A variant hash.
+    Variant(VariantKind),
+    /// The picture: the unbordered hash when there is one, else the reference hash.
+    Picture,
+}
+
+/// Like [`similar::search`], with variant hashes on both sides (see the module
+/// documentation). `base` indexes the reference hashes, `variants` the archive's variants;
+/// `query_variants` are the query's own.
+pub fn search(
+    base: &Index,
+    variants: &VariantIndex,
+    query: &[VpdqFrame],
+    query_variants: &[VariantHash],
+    exclude: Option<u32>,
+) -> Vec<Match> {
+    // Usable query frames: a usable reference hash or a usable variant.
+    let mut by_frame: HashMap<u64, Vec<&VariantHash>> = HashMap::new();
+    for v in query_variants.iter().filter(|v| v.quality >= MIN_QUALITY) {
+        by_frame.entry(v.frame_number).or_default().push(v);
+    }
+    let usable: Vec<&VpdqFrame> = query
+        .iter()
+        .filter(|f| f.quality >= MIN_QUALITY || by_frame.contains_key(&f.frame_number))
+        .collect();
+    let mut hits = Vec::new();
+    for (qi, f) in usable.iter().enumerate() {
+        let own = by_frame.get(&f.frame_number);
+        let variant = |k: VariantKind| {
+            own.and_then(|vs| vs.iter().find(|v| v.kind == k))
+                .map(|v| v.hash)
+        };
+        let reference = (f.quality >= MIN_QUALITY).then_some(f.hash);
+        for (from, to, transform) in PAIRS {
+            let q = match from {
+                Side::Reference => reference,
+                Side::Variant(k) => variant(k),
+                Side::Picture => variant(VariantKind::Unbordered).or(reference),
+            };
+            let Some(q) = q else { continue };
+            let found = match to {
+                Side::Reference | Side::Picture => base.radius(&q, MATCH_DISTANCE),
+                Side::Variant(k) => variants.radius(k, &q),
+            };
+            for (posting, distance) in found {
+                hits.push(Hit {
+                    query_frame: qi,
+                    query_time: f.timestamp,
+                    posting,
+                    distance,
+                    transform: if to == Side::Reference && from == Side::Reference {
+                        // Images keep their dihedral variant's name.
+                        similar::TRANSFORMS[usize::from(posting.transform) % 8]
+                    } else {
+                        transform
+                    },
+                });
+            }
+        }
+    }
+    let extra = &variants.extra_frames;
+    similar::score(
+        usable.len(),
+        |o| base.usable_frames(o) + extra.get(&o).copied().unwrap_or(0),
+        hits,
+        exclude,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::borders::tests::framed;
+
+    fn hash(rgb: &[u8], w: usize, h: usize) -> PdqResult {
+        PdqHasher::new()
+            .hash_rgb_mode(rgb, w, h, w * 3, LumaMode::Float, true)
+            .unwrap()
+    }
+
+    fn variants_of(rgb: &[u8], w: usize, h: usize) -> Vec<VariantHash> {
+        let base = hash(rgb, w, h);
+        frame_variants(&mut PdqHasher::new(), rgb, w, h, &base, 0, 0.0).unwrap()
+    }
+
+    fn get(v: &[VariantHash], k: VariantKind) -> Option<PdqHash> {
+        v.iter().find(|x| x.kind == k).map(|x| x.hash)
+    }
+
+    /// A textured picture (smooth enough for PDQ to see the same thing at any size).
+    fn picture(w: usize, h: usize) -> Vec<u8> {
+        let mut rgb = vec![0u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = (x as f64 / w as f64, y as f64 / h as f64);
+                let l = 128.0
+                    + 60.0 * (u * 9.0 + v * 2.0).sin()
+                    + 50.0 * (v * 7.0 - u * u * 5.0).cos()
+                    + 15.0 * (u * 31.0).sin() * (v * 23.0).cos();
+                let l = l.clamp(0.0, 255.0) as u8;
+                rgb[(y * w + x) * 3..][..3].copy_from_slice(&[l, l / 2, 255 - l]);
+            }
+        }
+        rgb
+    }
+
+    #[test]
+    fn letterboxed_mirrored_cropped_and_stamped_pictures_match_their_original() {
+        let (w, h) = (320, 180);
+        let orig = picture(w, h);
+        let ov = variants_of(&orig, w, h);
+        let ob = hash(&orig, w, h);
+        assert_eq!(get(&ov, VariantKind::Unbordered), None, "no borders");
+
+        // Letterboxed: the picture at 320×140 inside 320×180 black bars.
+        let inner = picture(w, 140);
+        let mut boxed = framed(w, h, (0, 20, 0, 20), [0, 0, 0]);
+        for y in 0..140 {
+            boxed[(y + 20) * w * 3..][..w * 3].copy_from_slice(&inner[y * w * 3..][..w * 3]);
+        }
+        let bv = variants_of(&boxed, w, h);
+        let un = get(&bv, VariantKind::Unbordered).expect("borders found");
+        assert!(hash(&boxed, w, h).hash.distance(&ob.hash) > MATCH_DISTANCE);
+        assert!(
+            un.distance(&ob.hash) <= MATCH_DISTANCE,
+            "{}",
+            un.distance(&ob.hash)
+        );
+
+        // Mirrored: its hash is near the original's mirrored variant.
+        let mut mirrored = orig.clone();
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = ((y * w + x) * 3, (y * w + (w - 1 - x)) * 3);
+                mirrored[a..a + 3].copy_from_slice(&orig[b..b + 3]);
+            }
+        }
+        let m = hash(&mirrored, w, h).hash;
+        assert!(m.distance(&ob.hash) > MATCH_DISTANCE);
+        let mv = get(&ov, VariantKind::Mirrored).unwrap();
+        assert!(m.distance(&mv) <= 8, "{}", m.distance(&mv));
+
+        // Cropped to its centre: near the original's cropped variant.
+        let (cw, ch) = (288, 162);
+        let mut crop = vec![0u8; cw * ch * 3];
+        for y in 0..ch {
+            crop[y * cw * 3..][..cw * 3].copy_from_slice(&orig[((y + 9) * w + 16) * 3..][..cw * 3]);
+        }
+        assert!(c_far(&crop, cw, ch, &ob.hash));
+
+        // A logo in a corner and a caption band at the bottom: the inner parts still match.
+        let mut stamped = orig.clone();
+        for y in 0..h {
+            for x in 0..w {
+                if (x < 90 && y < 50) || (y > 145 && y < 170) {
+                    stamped[(y * w + x) * 3..][..3].copy_from_slice(&[255, 255, 255]);
+                }
+            }
+        }
+        assert!(c_far(&stamped, w, h, &ob.hash));
+        let sv = variants_of(&stamped, w, h);
+        let (si, oi) = (
+            get(&sv, VariantKind::Inner).unwrap(),
+            get(&ov, VariantKind::Inner).unwrap(),
+        );
+        assert!(si.distance(&oi) <= MATCH_DISTANCE, "{}", si.distance(&oi));
+        let c = hash(&crop, cw, ch).hash;
+        let cv = get(&ov, VariantKind::Cropped).unwrap();
+        assert!(c.distance(&cv) <= MATCH_DISTANCE, "{}", c.distance(&cv));
+    }
+
+    /// Whether the reference hash of a picture is beyond the match distance of `h`.
+    fn c_far(rgb: &[u8], w: usize, h: usize, other: &PdqHash) -> bool {
+        hash(rgb, w, h).hash.distance(other) > MATCH_DISTANCE
+    }
+
+    #[test]
+    fn line_round_trip() {
+        let v = VariantHash {
+            kind: VariantKind::Mirrored,
+            frame_number: 12,
+            quality: 87,
+            hash: PdqHash::from_words([0xabcd; 16]),
+            timestamp: 0.4,
+        };
+        assert_eq!(VariantHash::parse_line(&v.to_line()).unwrap(), v);
+        let text = format_lines(&[v]) + "bogus,1,2,3,4\n\n";
+        assert_eq!(parse_lines(&text), vec![v]);
+    }
+
+    fn frame(n: u64, hash: PdqHash) -> VpdqFrame {
+        VpdqFrame {
+            frame_number: n,
+            quality: 90,
+            hash,
+            timestamp: n as f64,
+        }
+    }
+
+    fn rand_hash(seed: u64) -> PdqHash {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        PdqHash::from_words(std::array::from_fn(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u16
+        }))
+    }
+
+    #[test]
+    fn search_counts_variant_pairs_and_names_the_transform() {
+        // Item 0: frames a0..a9 with mirrored variants m0..m9; item 1: unrelated.
+        let mut base = Index::new();
+        let mut vi = VariantIndex::new();
+        let item: Vec<VpdqFrame> = (0..10).map(|i| frame(i, rand_hash(i))).collect();
+        let mirrors: Vec<VariantHash> = (0..10)
+            .map(|i| VariantHash {
+                kind: VariantKind::Mirrored,
+                frame_number: i,
+                quality: 90,
+                hash: rand_hash(100 + i),
+                timestamp: i as f64,
+            })
+            .collect();
+        base.add_video(0, &item);
+        vi.add_video(0, &item, &mirrors);
+        let other: Vec<VpdqFrame> = (0..10).map(|i| frame(i, rand_hash(500 + i))).collect();
+        base.add_video(1, &other);
+        vi.add_video(1, &other, &[]);
+
+        // A mirrored copy: its reference hashes are the item's mirrored variants.
+        let query: Vec<VpdqFrame> = (0..10)
+            .map(|i| frame(i, mirrors[i as usize].hash))
+            .collect();
+        let m = search(&base, &vi, &query, &[], None);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!((m[0].owner, m[0].transform), (0, "mirrored"));
+        assert!((m[0].query_match - 1.0).abs() < 1e-9 && (m[0].item_match - 1.0).abs() < 1e-9);
+        // Without the variants, the reference search finds nothing.
+        assert!(similar::search(&base, &query, None).is_empty());
+        // A letterboxed copy: its reference hashes are unrelated, its unbordered variants
+        // are the item's frames; frames whose reference hash is unusable still count.
+        let boxed: Vec<VpdqFrame> = (0..10)
+            .map(|i| VpdqFrame {
+                quality: 20,
+                ..frame(i, rand_hash(900 + i))
+            })
+            .collect();
+        let un: Vec<VariantHash> = item
+            .iter()
+            .map(|f| VariantHash {
+                kind: VariantKind::Unbordered,
+                frame_number: f.frame_number,
+                quality: 80,
+                hash: f.hash,
+                timestamp: f.timestamp,
+            })
+            .collect();
+        let m = search(&base, &vi, &boxed, &un, None);
+        assert_eq!((m[0].owner, m[0].transform), (0, "borders-removed"));
+        assert!((m[0].query_match - 1.0).abs() < 1e-9);
+        assert!(search(&base, &vi, &boxed, &un, Some(0)).is_empty());
+    }
+}
