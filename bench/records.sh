@@ -88,5 +88,7 @@ try:
     print(f"  sizes: catalog {sum(os.path.getsize(os.path.join(arch, f)) for f in os.listdir(arch) if f.startswith('catalog.sqlite')) / (1 << 20):.0f} MiB, log {du('log'):.0f} MiB, search index {du('index'):.0f} MiB")
     print(f"  search ({nq} queries, whole command): p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {lat[-1]:.1f} ms")
 finally:
+    if os.environ.get("KEEP_RECORDS"):
+        shutil.copy(os.path.join(work, "records.jsonl"), os.environ["KEEP_RECORDS"])
     shutil.rmtree(work, ignore_errors=True)
 PY

@@ -34,18 +34,18 @@ pub fn update(archive: &Archive) -> anyhow::Result<usize> {
     let dir = index_dir(&archive.root);
     let through = indexed_through(&dir);
     let catalog: &dyn Catalog = &archive.catalog;
-    let events = catalog.event_records(through, usize::MAX)?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let events = catalog.event_subjects(through)?;
+    let Some(last) = events.last().map(|e| e.0) else {
         return Ok(0);
     };
     let mut subjects = BTreeSet::new();
-    for e in &events {
+    for (_, id, kind) in events {
         // Accesses and exports change nothing that is searched.
         if !matches!(
-            EventKind::parse(&e.kind),
+            EventKind::parse(&kind),
             Some(EventKind::Access | EventKind::Export)
         ) {
-            subjects.insert(e.item.to_string());
+            subjects.insert(id);
         }
     }
     let options = if subjects.len() > 10_000 {

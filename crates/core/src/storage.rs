@@ -237,6 +237,10 @@ pub trait Catalog: Send {
     fn record_by_id(&self, id: &str) -> Result<Option<StoredRecord>, StoreError>;
     /// Live records with this key, as (kind, id).
     fn records_with_key(&self, key: &str) -> Result<Vec<(RecordKind, String)>, StoreError>;
+    /// Events with `seq > after` as (seq, subject id, kind), in order.
+    fn event_subjects(&self, after: u64) -> Result<Vec<(u64, String, String)>, StoreError>;
+    /// Every live record's key, as (key, kind, id).
+    fn record_keys(&self) -> Result<Vec<(String, RecordKind, String)>, StoreError>;
     /// Live records that refer to `id` (a record, or an item for links).
     fn referrers(&self, id: &str) -> Result<Vec<String>, StoreError>;
     /// Whether a case of this name exists (made by `ingest --case` or a case record).

@@ -70,6 +70,31 @@ pub(crate) fn with_key(
     Ok(out)
 }
 
+pub(crate) fn keys(conn: &Connection) -> Result<Vec<(String, RecordKind, String)>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT key, kind, id FROM records WHERE key IS NOT NULL AND deleted = 0")
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (key, kind, id) = r.map_err(db)?;
+        out.push((
+            key,
+            RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
+            id,
+        ));
+    }
+    Ok(out)
+}
+
 pub(crate) fn referrers(conn: &Connection, id: &str) -> Result<Vec<String>, StoreError> {
     let mut st = conn
         .prepare_cached(

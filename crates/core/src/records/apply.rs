@@ -89,6 +89,14 @@ pub fn apply(
     actor: &str,
 ) -> Result<Vec<Applied>, ChangeError> {
     let mut batch = Batch::default();
+    // A large batch looks keys up in memory: one query instead of several per record.
+    if changes.len() > 1000 {
+        let mut keys: HashMap<String, Vec<(RecordKind, String)>> = HashMap::new();
+        for (key, kind, id) in catalog.record_keys()? {
+            keys.entry(key).or_default().push((kind, id));
+        }
+        batch.db_keys = Some(keys);
+    }
     let mut planned = Vec::with_capacity(changes.len());
     for (index, change) in changes.into_iter().enumerate() {
         planned.push(batch.plan(&*catalog, index, change)?);
@@ -132,8 +140,8 @@ pub fn apply(
                     link.item = item.id.to_string();
                 }
                 if record.body.kind() != RecordKind::Case
-                    && !catalog.case_exists(&record.case)?
                     && !batch.cases.contains(&record.case)
+                    && !batch.case_known(&*catalog, &record.case)?
                 {
                     return Err(invalid(
                         index,
@@ -247,9 +255,36 @@ struct Batch {
     keys: HashMap<String, Vec<(RecordKind, String)>>,
     cases: HashSet<String>,
     deleted: HashSet<String>,
+    /// Every live key in the catalog, for large batches.
+    db_keys: Option<HashMap<String, Vec<(RecordKind, String)>>>,
+    /// Cases known to exist in the catalog.
+    known_cases: HashSet<String>,
 }
 
 impl Batch {
+    /// Live catalog records with this key, as (kind, id).
+    fn db_with_key(
+        &self,
+        catalog: &dyn Catalog,
+        key: &str,
+    ) -> Result<Vec<(RecordKind, String)>, StoreError> {
+        match &self.db_keys {
+            Some(keys) => Ok(keys.get(key).cloned().unwrap_or_default()),
+            None => catalog.records_with_key(key),
+        }
+    }
+
+    fn case_known(&mut self, catalog: &dyn Catalog, case: &str) -> Result<bool, StoreError> {
+        if self.known_cases.contains(case) {
+            return Ok(true);
+        }
+        let known = catalog.case_exists(case)?;
+        if known {
+            self.known_cases.insert(case.to_owned());
+        }
+        Ok(known)
+    }
+
     fn plan(
         &mut self,
         catalog: &dyn Catalog,
@@ -303,8 +338,8 @@ impl Batch {
                     }
                     None => match &line.key {
                         Some(key) => {
-                            let found: Vec<String> = catalog
-                                .records_with_key(key)?
+                            let found: Vec<String> = self
+                                .db_with_key(catalog, key)?
                                 .into_iter()
                                 .filter(|(k, _)| *k == kind)
                                 .map(|(_, id)| id)
@@ -355,8 +390,8 @@ impl Batch {
                     ));
                 }
                 if let Some(key) = &line.key {
-                    let other = catalog
-                        .records_with_key(key)?
+                    let other = self
+                        .db_with_key(catalog, key)?
                         .into_iter()
                         .chain(self.keys.get(key).cloned().unwrap_or_default())
                         .find(|(k, other)| *k == kind && *other != id);
@@ -423,8 +458,8 @@ impl Batch {
             Some((k, key)) => (Some(RecordKind::parse(k)?), key),
             None => (None, value),
         };
-        let mut found: Vec<(RecordKind, String)> = catalog
-            .records_with_key(key)
+        let mut found: Vec<(RecordKind, String)> = self
+            .db_with_key(catalog, key)
             .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|(_, id)| !self.deleted.contains(id) && !self.ids.contains_key(id))
