@@ -18,6 +18,7 @@ mod output;
 mod records;
 mod records_csv;
 mod search;
+mod serve;
 mod similar;
 mod timestamp;
 
@@ -99,6 +100,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the HTTP API (holds the archive's writer lock while running).
+    Serve {
+        /// Address to listen on (port 0: any free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// TLS is terminated in front of Athar: mark cookies Secure.
+        #[arg(long)]
+        behind_tls: bool,
+    },
+    /// Accounts of the HTTP API (works while `athar serve` runs).
+    #[command(subcommand)]
+    User(serve::UserCommand),
     /// Create a new archive (refuses to overwrite an existing one).
     Init {
         /// A short name for the archive (default: the folder's name).
@@ -719,6 +732,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 *limit,
                 *json,
             )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen, behind_tls } => {
+            let archive = open_writable(&cli)?;
+            serve::serve(archive, listen, *behind_tls)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(cmd) => {
+            serve::user(&cli.archive, cmd)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pdq(args) => media::pdq(args),

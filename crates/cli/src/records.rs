@@ -760,7 +760,7 @@ pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyho
             )
             .map_err(change_error)?;
             drop(w);
-            crate::search::update(archive)?;
+            athar_store::search_index::update(archive)?;
             report(&applied, common.json)
         }
         Action::Edit {
@@ -795,7 +795,7 @@ pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyho
             )
             .map_err(change_error)?;
             drop(w);
-            crate::search::update(archive)?;
+            athar_store::search_index::update(archive)?;
             report(&applied, common.json)
         }
         Action::Delete { record, json } => {
@@ -810,7 +810,7 @@ pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyho
             )
             .map_err(change_error)?;
             drop(w);
-            crate::search::update(archive)?;
+            athar_store::search_index::update(archive)?;
             report(&applied, *json)
         }
         Action::Show {
@@ -1054,7 +1054,7 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                     e => anyhow::Error::new(e),
                 })?;
             drop(w);
-            crate::search::update(archive)?;
+            athar_store::search_index::update(archive)?;
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &applied {
                 *counts.entry(a.action).or_default() += 1;

@@ -154,15 +154,46 @@ const MIGRATIONS: &[&str] = &[
         hex        TEXT NOT NULL,
         PRIMARY KEY (item_id, algorithm)
     );",
+    // 9: accounts for the HTTP API: users (argon2id password hashes), their case
+    // memberships, sessions and API tokens (both stored only as SHA-256 of the secret).
+    "CREATE TABLE users (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL,
+        password    TEXT NOT NULL,
+        disabled    INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE user_cases (
+        user_id    INTEGER NOT NULL REFERENCES users(id),
+        case_name  TEXT NOT NULL,
+        PRIMARY KEY (user_id, case_name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        sha256      TEXT PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        csrf        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+    CREATE TABLE api_tokens (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        name        TEXT NOT NULL,
+        sha256      TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT
+    );",
 ];
 
 /// A catalog in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteCatalog {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
+pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Catalog(e.to_string())
 }
 

@@ -6,11 +6,13 @@
 //! ingest or a verification means. PostgreSQL and S3 will sit beside these, behind the
 //! same traits.
 
+pub mod accounts;
 mod archive;
 mod blobs;
 mod catalog;
 mod log;
 mod records;
+pub mod search_index;
 
 pub use archive::{
     Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,

@@ -1,0 +1,166 @@
+//! `athar serve` and `athar user`: the HTTP API and its accounts.
+
+use std::io::{BufRead, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use anyhow::Context as _;
+use athar_server::auth::{generate_password, hash_password};
+use athar_store::accounts::Role;
+use athar_store::Archive;
+use clap::Subcommand;
+
+/// `athar user …`.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account; prints a generated password once unless --password-stdin.
+    Add {
+        name: String,
+        /// admin, investigator, analyst or viewer.
+        #[arg(long)]
+        role: String,
+        /// A case the user is a member of (repeatable).
+        #[arg(long = "case")]
+        cases: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account (ends its sessions, revokes its tokens), or --enable it again.
+    Disable {
+        name: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set a new password (ends the sessions) and change case memberships.
+    Reset {
+        name: String,
+        /// Read the new password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Keep the password; only change memberships.
+        #[arg(long)]
+        keep_password: bool,
+        /// Add a case membership (repeatable).
+        #[arg(long = "case")]
+        add_cases: Vec<String>,
+        /// Remove a case membership (repeatable).
+        #[arg(long = "remove-case")]
+        remove_cases: Vec<String>,
+    },
+}
+
+fn input_error(m: String) -> anyhow::Error {
+    anyhow::Error::new(athar_core::CoreError::Input {
+        path: "user".into(),
+        message: m,
+    })
+}
+
+/// The password to set: from stdin, or generated and printed once.
+fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password")?;
+        let p = line.trim_end_matches(['\r', '\n']).to_owned();
+        if p.chars().count() < 12 {
+            return Err(input_error("password: at least 12 characters".into()));
+        }
+        Ok((p, false))
+    } else {
+        Ok((generate_password()?, true))
+    }
+}
+
+pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
+    let mut cat = Archive::accounts_catalog(root)
+        .with_context(|| format!("opening archive {}", root.display()))?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            cases,
+            password_stdin,
+        } => {
+            let role = Role::parse(role).ok_or_else(|| {
+                input_error(format!(
+                    "--role {role:?}: admin, investigator, analyst or viewer"
+                ))
+            })?;
+            if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+                return Err(input_error("name: 1 to 100 characters".into()));
+            }
+            let (pw, generated) = password(*password_stdin)?;
+            cat.add_user(name, role, &hash_password(&pw)?, cases)?;
+            writeln!(out, "Created user {name} ({})", role.as_str())?;
+            if generated {
+                writeln!(out, "Password (shown once): {pw}")?;
+            }
+        }
+        UserCommand::List { json } => {
+            for u in cat.users()? {
+                if *json {
+                    writeln!(out, "{}", serde_json::to_string(&u)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<20} {:<13} {:<9} {}",
+                        u.name,
+                        u.role.as_str(),
+                        if u.disabled { "disabled" } else { "active" },
+                        u.cases.join(",")
+                    )?;
+                }
+            }
+        }
+        UserCommand::Disable { name, enable } => {
+            cat.set_user_disabled(name, !enable)?;
+            writeln!(
+                out,
+                "User {name} {}",
+                if *enable { "enabled" } else { "disabled" }
+            )?;
+        }
+        UserCommand::Reset {
+            name,
+            password_stdin,
+            keep_password,
+            add_cases,
+            remove_cases,
+        } => {
+            cat.set_memberships(name, add_cases, remove_cases)?;
+            if !keep_password {
+                let (pw, generated) = password(*password_stdin)?;
+                cat.set_password(name, &hash_password(&pw)?)?;
+                if generated {
+                    writeln!(out, "New password (shown once): {pw}")?;
+                }
+            }
+            writeln!(out, "User {name} updated")?;
+        }
+    }
+    Ok(())
+}
+
+/// `athar serve`: prints the address it listens on, then serves until Ctrl-C.
+pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Listening on http://{addr}")?;
+        out.flush()?;
+    }
+    athar_server::serve(archive, listener, athar_server::Options { secure_cookies })
+        .context("serving")?;
+    Ok(())
+}

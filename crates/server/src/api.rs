@@ -1,0 +1,554 @@
+//! The handlers. Each checks the caller's access to the case of what it returns; things on
+//! cases the caller is not a member of answer 404, as if they did not exist.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use athar_core::records::RecordKind;
+use athar_core::{
+    BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
+};
+use athar_search::{Query as SearchQuery, SearchIndex};
+use athar_store::Archive;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Digest as _;
+
+use crate::auth::{self, Caller, Via, CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
+use crate::{blocking, ApiError, AppState};
+
+type St = State<Arc<AppState>>;
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+fn cookie_header(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; SameSite=Strict; Max-Age={max_age}");
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+fn with_cookies(mut res: Response, cookies: &[String]) -> Result<Response, ApiError> {
+    for c in cookies {
+        let v = HeaderValue::from_str(c).map_err(ApiError::internal)?;
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+pub async fn login(
+    State(state): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let user_key = format!("user:{}", req.username);
+    let ip_key = format!("ip:{}", peer.ip());
+    {
+        let mut l = state
+            .limiter
+            .lock()
+            .map_err(|_| ApiError::internal("limiter mutex poisoned"))?;
+        let now = Instant::now();
+        if l.blocked(&user_key, now) || l.blocked(&ip_key, now) {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed log-ins; wait a minute",
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return Ok(res);
+        }
+    }
+    let name = req.username.clone();
+    let creds = blocking(&state, move |a| Ok(a.catalog.credentials(&name)?)).await?;
+    let password = req.password;
+    let user = tokio::task::spawn_blocking(move || match creds {
+        Some(c) if !c.user.disabled && auth::verify_password(&password, &c.password_hash) => {
+            Some(c.user)
+        }
+        Some(_) => None,
+        None => {
+            auth::verify_dummy(&password);
+            None
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let Some(user) = user else {
+        let mut l = state
+            .limiter
+            .lock()
+            .map_err(|_| ApiError::internal("limiter mutex poisoned"))?;
+        let now = Instant::now();
+        l.fail(&user_key, now);
+        l.fail(&ip_key, now);
+        return Err(ApiError::unauthorized("wrong user name or password"));
+    };
+    let sid = auth::new_secret()?;
+    let csrf = auth::new_secret()?;
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + SESSION_SECONDS;
+    let (sid_hash, csrf_hash, uid) = (auth::sha256_hex(&sid), auth::sha256_hex(&csrf), user.id);
+    blocking(&state, move |a| {
+        Ok(a.catalog.add_session(uid, &sid_hash, &csrf_hash, expires)?)
+    })
+    .await?;
+    let secure = state.options.secure_cookies;
+    let body = Json(json!({
+        "user": user.name, "role": user.role, "cases": user.cases, "csrf_token": csrf,
+    }));
+    with_cookies(
+        body.into_response(),
+        &[
+            cookie_header(SESSION_COOKIE, &sid, SESSION_SECONDS, true, secure),
+            cookie_header(CSRF_COOKIE, &csrf, SESSION_SECONDS, false, secure),
+        ],
+    )
+}
+
+pub async fn logout(State(state): St, caller: Caller) -> Result<Response, ApiError> {
+    let via = caller.via.clone();
+    blocking(&state, move |a| {
+        match via {
+            Via::Session(h) => a.catalog.remove_session(&h)?,
+            Via::Token(id) => a.catalog.revoke_token(id)?,
+        }
+        Ok(())
+    })
+    .await?;
+    let secure = state.options.secure_cookies;
+    with_cookies(
+        StatusCode::NO_CONTENT.into_response(),
+        &[
+            cookie_header(SESSION_COOKIE, "", 0, true, secure),
+            cookie_header(CSRF_COOKIE, "", 0, false, secure),
+        ],
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    name: String,
+}
+
+pub async fn create_token(
+    State(state): St,
+    caller: Caller,
+    Json(req): Json<TokenRequest>,
+) -> Result<Response, ApiError> {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "name: 1 to 100 characters, no control characters",
+        ));
+    }
+    let secret = format!("athar_{}", auth::new_secret()?);
+    let hash = auth::sha256_hex(&secret);
+    let uid = caller.user.id;
+    let t = blocking(&state, move |a| {
+        Ok(a.catalog.add_token(uid, &name, &hash)?)
+    })
+    .await?;
+    let body = json!({ "id": t.id, "name": t.name, "created_at": t.created_at, "token": secret });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn revoke_token(
+    State(state): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request("token id: a positive integer"))?;
+    blocking(&state, move |a| match a.catalog.token(id)? {
+        Some(t) if t.user_id == caller.user.id || caller.is_admin() => {
+            a.catalog.revoke_token(id)?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(ApiError::not_found("no such token")),
+    })
+    .await
+}
+
+pub async fn cases(State(state): St, caller: Caller) -> Result<Json<Value>, ApiError> {
+    blocking(&state, move |a| {
+        let names: Vec<String> = a
+            .catalog
+            .case_names()?
+            .into_iter()
+            .filter(|c| caller.can_see(c))
+            .collect();
+        Ok(Json(json!({ "cases": names })))
+    })
+    .await
+}
+
+/// Parses an item or record id (26 Crockford base-32 characters): nothing else reaches
+/// the catalog.
+fn parse_id(id: &str) -> Result<ItemId, ApiError> {
+    ItemId::parse(id).ok_or_else(|| ApiError::bad_request("id: 26 characters of base 32"))
+}
+
+/// The item with this exact id, when the caller may see it.
+fn visible_item(
+    a: &Archive,
+    caller: &Caller,
+    id: &ItemId,
+) -> Result<(Item, Vec<String>), ApiError> {
+    let missing = || ApiError::not_found("no such item");
+    let item = match a.catalog.resolve(id.as_str()) {
+        Ok(i) if i.id == *id => i,
+        Ok(_) | Err(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) => {
+            return Err(missing())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let cases = a.catalog.cases_of(&item.id)?;
+    if caller.is_admin() || cases.iter().any(|c| caller.can_see(c)) {
+        Ok((item, cases))
+    } else {
+        Err(missing())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CaseFilter {
+    case: Option<String>,
+    kind: Option<String>,
+}
+
+pub async fn items(
+    State(state): St,
+    caller: Caller,
+    Query(q): Query<CaseFilter>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(&state, move |a| {
+        let cat = &a.catalog;
+        let items: Vec<Item> = match (&q.case, caller.is_admin()) {
+            (Some(c), _) => {
+                if !caller.can_see(c) {
+                    return Err(ApiError::not_found("no such case"));
+                }
+                cat.case_items(c)?
+            }
+            (None, true) => cat.items()?,
+            (None, false) => {
+                let mut seen = BTreeSet::new();
+                let mut all = Vec::new();
+                for c in &caller.user.cases {
+                    match cat.case_items(c) {
+                        Ok(v) => all.extend(v.into_iter().filter(|i| seen.insert(i.id.clone()))),
+                        Err(StoreError::NotFound(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                all
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let cases = cat.cases_of(&i.id)?;
+            out.push(json!({ "item": i, "cases": cases }));
+        }
+        Ok(Json(json!({ "items": out })))
+    })
+    .await
+}
+
+pub async fn item(
+    State(state): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    blocking(&state, move |a| {
+        let (item, cases) = visible_item(a, &caller, &id)?;
+        let events = a.catalog.events(&item.id)?;
+        Ok(Json(
+            json!({ "item": item, "cases": cases, "events": events }),
+        ))
+    })
+    .await
+}
+
+/// Media types served as themselves (inline); everything else is an attachment of type
+/// `application/octet-stream`, so no upload is ever run by the browser.
+const SAFE_INLINE: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+];
+
+#[derive(Deserialize)]
+pub struct ContentQuery {
+    purpose: Option<String>,
+}
+
+pub async fn item_content(
+    State(state): St,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<ContentQuery>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    if q.purpose.as_ref().is_some_and(|p| p.len() > 500) {
+        return Err(ApiError::bad_request("purpose: at most 500 bytes"));
+    }
+    // Access to content is part of the chain of custody: recorded and logged before any
+    // byte leaves the archive.
+    let (item, reader) = blocking(&state, move |a| {
+        let (item, _) = visible_item(a, &caller, &id)?;
+        let details = EventDetails::Access(athar_core::Access {
+            via: "athar serve".to_owned(),
+            purpose: q.purpose,
+            tool_version: athar_core::TOOL_VERSION.to_owned(),
+        });
+        let mut w = a.writer().map_err(ApiError::internal)?;
+        w.logger
+            .record(
+                w.catalog,
+                &item.id,
+                EventKind::Access,
+                &caller.user.name,
+                &details,
+            )
+            .map_err(ApiError::internal)?;
+        let reader = w.blobs.open(&item.sha256)?;
+        Ok((item, reader))
+    })
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let expected = item.sha256;
+    tokio::task::spawn_blocking(move || stream_blob(reader, expected, &tx));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let (ctype, disposition) = if SAFE_INLINE.contains(&item.media_type.as_str()) {
+        (
+            item.media_type.clone(),
+            format!("inline; filename=\"{}\"", item.id),
+        )
+    } else {
+        (
+            "application/octet-stream".to_owned(),
+            format!("attachment; filename=\"{}\"", item.id),
+        )
+    };
+    let mut res = Response::new(Body::from_stream(stream));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&ctype).map_err(ApiError::internal)?,
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(item.size));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(res)
+}
+
+/// Sends a blob in chunks, hashing as it goes; a blob that no longer matches its digest
+/// ends the stream with an error, so the client never receives a complete altered copy.
+fn stream_blob(
+    mut reader: Box<dyn Read + Send>,
+    expected: Sha256,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let mut hasher = sha2::Sha256::new();
+    loop {
+        let mut buf = vec![0u8; 256 * 1024];
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.truncate(n);
+                hasher.update(&buf);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return; // the client went away
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        }
+    }
+    let got: [u8; 32] = hasher.finalize().into();
+    if got != expected.0 {
+        eprintln!("athar serve: blob {expected} does not match its digest; transfer aborted");
+        let _ = tx.blocking_send(Err(std::io::Error::other("blob altered")));
+    }
+}
+
+fn parse_kind(kind: Option<&str>) -> Result<Option<RecordKind>, ApiError> {
+    kind.map(|k| RecordKind::parse(k).map_err(|e| ApiError::bad_request(format!("kind: {e}"))))
+        .transpose()
+}
+
+pub async fn records(
+    State(state): St,
+    caller: Caller,
+    Query(q): Query<CaseFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = parse_kind(q.kind.as_deref())?;
+    blocking(&state, move |a| {
+        let cat = &a.catalog;
+        let list = match (&q.case, caller.is_admin()) {
+            (Some(c), _) => {
+                if !caller.can_see(c) {
+                    return Err(ApiError::not_found("no such case"));
+                }
+                cat.records(kind, Some(c))?
+            }
+            (None, true) => cat.records(kind, None)?,
+            (None, false) => {
+                let mut all = Vec::new();
+                for c in &caller.user.cases {
+                    all.extend(cat.records(kind, Some(c))?);
+                }
+                all
+            }
+        };
+        let out: Vec<Value> = list
+            .into_iter()
+            .map(|s| {
+                let mut r = s.record;
+                if !caller.is_admin() {
+                    r.body = r.body.redacted();
+                }
+                r.to_line()
+            })
+            .collect();
+        Ok(Json(json!({ "records": out })))
+    })
+    .await
+}
+
+pub async fn record(
+    State(state): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    blocking(&state, move |a| {
+        let missing = || ApiError::not_found("no such record");
+        let stored = a.catalog.record_by_id(id.as_str())?.ok_or_else(missing)?;
+        if stored.deleted || !caller.can_see(&stored.record.case) {
+            return Err(missing());
+        }
+        let mut r = stored.record;
+        if !caller.is_admin() {
+            r.body = r.body.redacted();
+        }
+        let referrers = a.catalog.referrers(&r.id)?;
+        Ok(Json(json!({
+            "record": r.to_line(),
+            "sha256": stored.sha256,
+            "referred_by": referrers,
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    case: Option<String>,
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn search(
+    State(state): St,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(k) = p.kind.as_deref() {
+        if k != "item" {
+            parse_kind(Some(k))?;
+        }
+    }
+    if p.case.as_ref().is_some_and(|c| !caller.can_see(c)) {
+        return Err(ApiError::not_found("no such case"));
+    }
+    let text = p.q.unwrap_or_default();
+    if text.len() > 1000 {
+        return Err(ApiError::bad_request("q: at most 1000 bytes"));
+    }
+    blocking(&state, move |a| {
+        athar_store::search_index::update(a).map_err(ApiError::internal)?;
+        let index = SearchIndex::open_or_create(&athar_store::search_index::index_dir(&a.root))
+            .map_err(ApiError::internal)?;
+        let results = index
+            .search(&SearchQuery {
+                text,
+                cases: if caller.is_admin() {
+                    None
+                } else {
+                    Some(caller.user.cases.clone())
+                },
+                kind: p.kind,
+                case: p.case,
+                date: None,
+                place: None,
+                violation: None,
+                verification: None,
+                limit: p.limit.unwrap_or(20).clamp(1, 100),
+            })
+            .map_err(|e| match e {
+                athar_search::Error::InvalidQuery(m) => ApiError::bad_request(m),
+                e => ApiError::internal(e),
+            })?;
+        Ok(Json(json!({
+            "total": results.total,
+            "hits": results.hits.iter().map(|h| json!({
+                "id": h.id, "kind": h.kind, "case": h.case, "title": h.title, "score": h.score,
+            })).collect::<Vec<_>>(),
+            "facets": {
+                "kind": results.facets.kind,
+                "case": results.facets.case,
+                "violation": results.facets.violation,
+                "verification": results.facets.verification,
+            },
+        })))
+    })
+    .await
+}

@@ -1,0 +1,157 @@
+//! `athar-server`: the HTTP API over an embedded archive. The only crate that knows HTTP.
+//!
+//! One [`Archive`], opened for writing (it holds the writer lock), is owned by the server
+//! behind a mutex; every handler does its catalog and blob work on a blocking thread while
+//! holding it. Routes come from one table ([`routes::ROUTES`]) that also feeds the OpenAPI
+//! document and the tests. Every route except log-in, health and the OpenAPI document
+//! needs a session cookie (with a CSRF header on state-changing requests) or a bearer
+//! token; nobody sees a case they are not a member of (admins see all).
+//!
+//! Must not: decode media in this process, serve content with an executable type, or log
+//! secrets.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use athar_store::Archive;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::Router;
+
+mod api;
+pub mod auth;
+mod error;
+pub mod openapi;
+pub mod routes;
+
+pub use error::ApiError;
+use routes::{Endpoint, Method, ROUTES};
+
+/// Largest request body accepted (JSON only for now).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the server is run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// TLS is terminated in front of the server: cookies get `Secure`.
+    pub secure_cookies: bool,
+}
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    archive: Mutex<Archive>,
+    limiter: Mutex<auth::RateLimiter>,
+    options: Options,
+}
+
+/// Runs `f` on a blocking thread with the archive locked.
+pub(crate) async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Archive) -> Result<T, ApiError> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut archive = state
+            .archive
+            .lock()
+            .map_err(|_| ApiError::internal("archive mutex poisoned"))?;
+        f(&mut archive)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppState>> {
+    macro_rules! on {
+        ($h:expr) => {
+            match method {
+                Method::Get => get($h),
+                Method::Post => post($h),
+                Method::Delete => delete($h),
+            }
+        };
+    }
+    match endpoint {
+        Endpoint::Health => on!(api::health),
+        Endpoint::OpenApi => on!(api::openapi),
+        Endpoint::Login => on!(api::login),
+        Endpoint::Logout => on!(api::logout),
+        Endpoint::CreateToken => on!(api::create_token),
+        Endpoint::RevokeToken => on!(api::revoke_token),
+        Endpoint::Cases => on!(api::cases),
+        Endpoint::Items => on!(api::items),
+        Endpoint::Item => on!(api::item),
+        Endpoint::ItemContent => on!(api::item_content),
+        Endpoint::Records => on!(api::records),
+        Endpoint::Record => on!(api::record),
+        Endpoint::Search => on!(api::search),
+    }
+}
+
+/// Headers on every response. A response that set its own (stricter) policy keeps it.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; frame-ancestors 'none'",
+    );
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CACHE_CONTROL, "no-store");
+    res
+}
+
+/// The router over `archive` (opened with `Access::Write`: content downloads record custody
+/// events).
+pub fn router(archive: Archive, options: Options) -> Router {
+    let state = Arc::new(AppState {
+        archive: Mutex::new(archive),
+        limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
+        options,
+    });
+    let mut r = Router::new();
+    for route in ROUTES {
+        r = r.route(route.path, method_router(route.method, route.endpoint));
+    }
+    r.fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until Ctrl-C (blocking; runs its own runtime).
+pub fn serve(
+    archive: Archive,
+    listener: std::net::TcpListener,
+    options: Options,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = router(archive, options).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                // If the signal cannot be watched, serve until killed.
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await
+    })
+}

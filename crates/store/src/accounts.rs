@@ -1,0 +1,478 @@
+//! Accounts of the HTTP API, kept in the catalog (migration 8): users with a role and case
+//! memberships, sessions and API tokens.
+//!
+//! This module stores and looks up; it never sees a secret in clear. Passwords arrive
+//! already hashed (argon2id, PHC string), session ids, CSRF tokens and API tokens as the
+//! hex SHA-256 of the secret. Hashing and checking belong to `athar-server`.
+
+use std::path::Path;
+
+use athar_core::StoreError;
+use rusqlite::{params, OptionalExtension};
+
+use crate::catalog::db;
+use crate::{Access, Archive, ArchiveError, SqliteCatalog};
+
+/// What a user may do. Every role reads the cases it is a member of; admins see every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages accounts; sees every case and protected source identities.
+    Admin,
+    /// Collects and edits evidence on their cases.
+    Investigator,
+    /// Reads and annotates their cases.
+    Analyst,
+    /// Reads their cases.
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Investigator, Role::Analyst, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Investigator => "investigator",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A user account (without its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+    /// Names of the cases the user is a member of.
+    pub cases: Vec<String>,
+}
+
+/// A user's password hash, for checking a log-in.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+}
+
+/// A live session, found by the SHA-256 of its id.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    /// SHA-256 (hex) of the session's CSRF token.
+    pub csrf_sha256: String,
+}
+
+/// An API token's public description (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
+}
+
+fn exists(what: &str) -> StoreError {
+    StoreError::Catalog(format!("{what} already exists"))
+}
+
+impl Archive {
+    /// Opens the catalog of the archive at `root` for account changes only, without the
+    /// writer lock (accounts are not custody data; SQLite serialises writers), so that
+    /// `athar user` works while `athar serve` holds the lock. Pending migrations are run
+    /// first under the writer lock.
+    pub fn accounts_catalog(root: &Path) -> Result<SqliteCatalog, ArchiveError> {
+        match Archive::open(root, Access::Read) {
+            Ok(_) => {}
+            Err(ArchiveError::Store(StoreError::Catalog(_))) => {
+                drop(Archive::open(root, Access::Write)?);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(SqliteCatalog::open(&root.join("catalog.sqlite"), true)?)
+    }
+}
+
+type UserRow = (i64, String, String, i64, String);
+
+const USER_COLUMNS: &str = "id, name, role, disabled, created_at";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+impl SqliteCatalog {
+    fn to_user(&self, raw: UserRow) -> Result<User, StoreError> {
+        let (id, name, role, disabled, created_at) = raw;
+        let role = Role::parse(&role).ok_or_else(|| corrupt("role", &role))?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT case_name FROM user_cases WHERE user_id = ?1 ORDER BY case_name",
+            )
+            .map_err(db)?;
+        let cases = st
+            .query_map([id], |r| r.get(0))
+            .map_err(db)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(db)?;
+        Ok(User {
+            id,
+            name,
+            role,
+            disabled: disabled != 0,
+            created_at,
+            cases,
+        })
+    }
+
+    /// Creates a user. Fails when the name is taken.
+    pub fn add_user(
+        &mut self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        cases: &[String],
+    ) -> Result<User, StoreError> {
+        if self.user(name)?.is_some() {
+            return Err(exists(&format!("user {name:?}")));
+        }
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO users (name, role, password, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                name,
+                role.as_str(),
+                password_hash,
+                athar_core::now_rfc3339()
+            ],
+        )
+        .map_err(db)?;
+        let id = tx.last_insert_rowid();
+        for c in cases {
+            tx.execute(
+                "INSERT OR IGNORE INTO user_cases (user_id, case_name) VALUES (?1, ?2)",
+                params![id, c],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        self.user(name)?
+            .ok_or_else(|| StoreError::Catalog(format!("user {name:?} vanished")))
+    }
+
+    /// A user by name.
+    pub fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+                [name],
+                user_row,
+            )
+            .optional()
+            .map_err(db)?;
+        raw.map(|r| self.to_user(r)).transpose()
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
+            .map_err(db)?;
+        let raws = st
+            .query_map([], user_row)
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        raws.into_iter().map(|r| self.to_user(r)).collect()
+    }
+
+    /// A user's password hash, for checking a log-in.
+    pub fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError> {
+        let hash: Option<String> = self
+            .conn
+            .query_row("SELECT password FROM users WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        let Some(password_hash) = hash else {
+            return Ok(None);
+        };
+        let Some(user) = self.user(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(Credentials {
+            user,
+            password_hash,
+        }))
+    }
+
+    fn user_id(&self, name: &str) -> Result<i64, StoreError> {
+        self.user(name)?
+            .map(|u| u.id)
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+    }
+
+    /// Disables (or enables) a user; disabling ends their sessions and revokes their tokens.
+    pub fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        let id = self.user_id(name)?;
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "UPDATE users SET disabled = ?2 WHERE id = ?1",
+            params![id, i64::from(disabled)],
+        )
+        .map_err(db)?;
+        if disabled {
+            end_all(&tx, id)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Replaces a user's password hash and ends their sessions (tokens stay valid).
+    pub fn set_password(&mut self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        let id = self.user_id(name)?;
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "UPDATE users SET password = ?2 WHERE id = ?1",
+            params![id, password_hash],
+        )
+        .map_err(db)?;
+        tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+            .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// Adds and removes case memberships.
+    pub fn set_memberships(
+        &mut self,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), StoreError> {
+        let id = self.user_id(name)?;
+        let tx = self.conn.transaction().map_err(db)?;
+        for c in add {
+            tx.execute(
+                "INSERT OR IGNORE INTO user_cases (user_id, case_name) VALUES (?1, ?2)",
+                params![id, c],
+            )
+            .map_err(db)?;
+        }
+        for c in remove {
+            tx.execute(
+                "DELETE FROM user_cases WHERE user_id = ?1 AND case_name = ?2",
+                params![id, c],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Records a session (by the SHA-256 of its id) that ends at `expires` (Unix seconds).
+    pub fn add_session(
+        &mut self,
+        user_id: i64,
+        sha256: &str,
+        csrf_sha256: &str,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions (sha256, user_id, csrf, created_at, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    sha256,
+                    user_id,
+                    csrf_sha256,
+                    athar_core::now_rfc3339(),
+                    expires
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The live session with this id hash at time `now` (Unix seconds), when its user is
+    /// enabled. Expired sessions are removed on the way.
+    pub fn session(&mut self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE expires <= ?1", [now])
+            .map_err(db)?;
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.sha256 = ?1 AND u.disabled = 0",
+                [sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((name, csrf_sha256)) = row else {
+            return Ok(None);
+        };
+        Ok(self.user(&name)?.map(|user| Session { user, csrf_sha256 }))
+    }
+
+    /// Ends a session.
+    pub fn remove_session(&mut self, sha256: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE sha256 = ?1", [sha256])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records an API token by the SHA-256 of its secret.
+    pub fn add_token(
+        &mut self,
+        user_id: i64,
+        name: &str,
+        sha256: &str,
+    ) -> Result<ApiToken, StoreError> {
+        let now = athar_core::now_rfc3339();
+        self.conn
+            .execute(
+                "INSERT INTO api_tokens (user_id, name, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![user_id, name, sha256, now],
+            )
+            .map_err(db)?;
+        Ok(ApiToken {
+            id: self.conn.last_insert_rowid(),
+            user_id,
+            name: name.to_owned(),
+            created_at: now,
+            revoked: false,
+        })
+    }
+
+    /// The user of a live (unrevoked) token, when enabled, and the token's id.
+    pub fn token_user(&self, sha256: &str) -> Result<Option<(User, i64)>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT u.name, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.sha256 = ?1 AND t.revoked_at IS NULL AND u.disabled = 0",
+                [sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((name, id)) = row else {
+            return Ok(None);
+        };
+        Ok(self.user(&name)?.map(|u| (u, id)))
+    }
+
+    /// A token by id.
+    pub fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, user_id, name, created_at, revoked_at IS NOT NULL
+                 FROM api_tokens WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(ApiToken {
+                        id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        name: r.get(2)?,
+                        created_at: r.get(3)?,
+                        revoked: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// Revokes a token (kept, marked revoked).
+    pub fn revoke_token(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, athar_core::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Names of every case: made by `ingest --case` or by a case record.
+    pub fn case_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT name FROM cases UNION
+                 SELECT case_name FROM records WHERE kind = 'case' AND deleted = 0
+                 ORDER BY 1",
+            )
+            .map_err(db)?;
+        let names = st
+            .query_map([], |r| r.get(0))
+            .map_err(db)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(db)?;
+        Ok(names)
+    }
+}
+
+fn end_all(tx: &rusqlite::Transaction<'_>, user_id: i64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
+        .map_err(db)?;
+    tx.execute(
+        "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, athar_core::now_rfc3339()],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_sessions_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let u = cat
+            .add_user("amal", Role::Analyst, "$argon2id$x", &["A".into()])
+            .unwrap();
+        assert_eq!(u.cases, vec!["A".to_owned()]);
+        assert!(cat.add_user("amal", Role::Viewer, "h", &[]).is_err());
+        cat.add_session(u.id, "s1", "c1", 100).unwrap();
+        assert!(cat.session("s1", 50).unwrap().is_some());
+        assert!(cat.session("s1", 100).unwrap().is_none(), "expired");
+        let t = cat.add_token(u.id, "ci", "t1").unwrap();
+        assert_eq!(cat.token_user("t1").unwrap().unwrap().1, t.id);
+        cat.revoke_token(t.id).unwrap();
+        assert!(cat.token_user("t1").unwrap().is_none());
+        let t2 = cat.add_token(u.id, "ci2", "t2").unwrap();
+        cat.add_session(u.id, "s2", "c2", 100).unwrap();
+        cat.set_user_disabled("amal", true).unwrap();
+        assert!(cat.session("s2", 1).unwrap().is_none());
+        assert!(cat.token_user("t2").unwrap().is_none());
+        assert!(cat.token(t2.id).unwrap().unwrap().revoked);
+        cat.set_memberships("amal", &["B".into()], &["A".into()])
+            .unwrap();
+        assert_eq!(
+            cat.user("amal").unwrap().unwrap().cases,
+            vec!["B".to_owned()]
+        );
+    }
+}
