@@ -338,6 +338,11 @@ fn text(v: &Option<String>) -> Option<Value> {
     v.as_ref().map(|s| Value::String(s.clone()))
 }
 
+/// A flag's value, or `default` for a record being added (editing keeps what is stored).
+fn or_new(v: &Option<String>, adding: bool, default: &str) -> Option<Value> {
+    text(v).or_else(|| adding.then(|| Value::String(default.to_owned())))
+}
+
 fn list(v: &[String]) -> Option<Value> {
     (!v.is_empty()).then(|| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect()))
 }
@@ -590,11 +595,11 @@ impl Fields for SourceFields {
         put(&mut m, "name", text(&self.name));
         put(&mut m, "source_type", text(&self.source_type));
         put(&mut m, "reliability", text(&self.reliability));
-        let protection = self
-            .protection
-            .clone()
-            .or_else(|| adding.then(|| "public".to_owned()));
-        put(&mut m, "protection", text(&protection));
+        put(
+            &mut m,
+            "protection",
+            or_new(&self.protection, adding, "public"),
+        );
         put(&mut m, "identity", text(&self.identity));
         put(&mut m, "notes", text(&self.notes));
         Ok(m)
@@ -608,11 +613,7 @@ impl Fields for ClaimFields {
         put(&mut m, "source", text(&self.source));
         put(&mut m, "about", text(&self.about));
         put(&mut m, "statement", text(&self.statement));
-        let stance = self
-            .stance
-            .clone()
-            .or_else(|| adding.then(|| "asserts".to_owned()));
-        put(&mut m, "stance", text(&stance));
+        put(&mut m, "stance", or_new(&self.stance, adding, "asserts"));
         put(&mut m, "date", text(&self.date));
         put(&mut m, "made", text(&self.made));
         put(&mut m, "confidence", text(&self.confidence));
@@ -641,11 +642,11 @@ impl Fields for LinkFields {
         put(&mut m, "target", text(&self.target));
         put(&mut m, "start", seconds("start", &self.start)?);
         put(&mut m, "end", seconds("end", &self.end)?);
-        let verification = self
-            .verification
-            .clone()
-            .or_else(|| adding.then(|| "unverified".to_owned()));
-        put(&mut m, "verification", text(&verification));
+        put(
+            &mut m,
+            "verification",
+            or_new(&self.verification, adding, "unverified"),
+        );
         put(&mut m, "note", text(&self.note));
         Ok(m)
     }

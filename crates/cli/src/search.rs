@@ -6,7 +6,6 @@ use athar_core::records::{DateValue, RecordKind};
 use athar_search::{Query, SearchIndex};
 use athar_store::search_index::{index_dir, update};
 use athar_store::Archive;
-use serde_json::json;
 
 /// `athar search`.
 #[allow(clippy::too_many_arguments)]
@@ -53,18 +52,7 @@ pub fn command(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        let v = json!({
-            "total": results.total,
-            "hits": results.hits.iter().map(|h| json!({
-                "id": h.id, "kind": h.kind, "case": h.case, "title": h.title, "score": h.score,
-            })).collect::<Vec<_>>(),
-            "facets": {
-                "kind": results.facets.kind,
-                "case": results.facets.case,
-                "violation": results.facets.violation,
-                "verification": results.facets.verification,
-            },
-        });
+        let v = athar_store::search_index::results_json(&results);
         writeln!(out, "{v}")?;
         return Ok(());
     }

@@ -158,8 +158,7 @@ pub fn verify(
         seqs.insert(*seq);
         if ids.contains(item.as_str()) {
             with_events.insert(item.as_str());
-        } else if records.contains(item.as_str()) {
-        } else if catalog.record_by_id(item)?.is_some() {
+        } else if records.contains(item.as_str()) || catalog.record_by_id(item)?.is_some() {
             records.insert(item.as_str());
         } else {
             problems.push(Problem {
@@ -224,7 +223,8 @@ fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, Store
     let Some(stored) = catalog.record_by_id(id)? else {
         return Ok(None);
     };
-    let actual = stored.record.value_hash();
+    let canonical = stored.record.canonical();
+    let actual = crate::records::value_hash(&canonical);
     if actual != stored.sha256 {
         return Ok(Some(format!(
             "record {id}: its stored value hashes to {actual}, not the recorded {}",
@@ -232,7 +232,7 @@ fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, Store
         )));
     }
     match catalog.record_value(&stored.sha256)? {
-        Some(body) if body == stored.record.canonical() => {}
+        Some(body) if body == canonical => {}
         _ => {
             return Ok(Some(format!(
                 "record {id}: the value {} is not stored in canonical form",

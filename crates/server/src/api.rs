@@ -537,18 +537,7 @@ pub async fn search(
                 athar_search::Error::InvalidQuery(m) => ApiError::bad_request(m),
                 e => ApiError::internal(e),
             })?;
-        Ok(Json(json!({
-            "total": results.total,
-            "hits": results.hits.iter().map(|h| json!({
-                "id": h.id, "kind": h.kind, "case": h.case, "title": h.title, "score": h.score,
-            })).collect::<Vec<_>>(),
-            "facets": {
-                "kind": results.facets.kind,
-                "case": results.facets.case,
-                "violation": results.facets.violation,
-                "verification": results.facets.verification,
-            },
-        })))
+        Ok(Json(athar_store::search_index::results_json(&results)))
     })
     .await
 }

@@ -26,6 +26,22 @@ pub enum IndexError {
     },
 }
 
+/// Search results as the CLI's `--json` and the API return them.
+pub fn results_json(results: &athar_search::SearchResults) -> serde_json::Value {
+    serde_json::json!({
+        "total": results.total,
+        "hits": results.hits.iter().map(|h| serde_json::json!({
+            "id": h.id, "kind": h.kind, "case": h.case, "title": h.title, "score": h.score,
+        })).collect::<Vec<_>>(),
+        "facets": {
+            "kind": results.facets.kind,
+            "case": results.facets.case,
+            "violation": results.facets.violation,
+            "verification": results.facets.verification,
+        },
+    })
+}
+
 /// Where an archive keeps its search index.
 pub fn index_dir(root: &Path) -> PathBuf {
     root.join("index").join("search")

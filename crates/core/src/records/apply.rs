@@ -152,7 +152,8 @@ pub fn apply(
                         ),
                     ));
                 }
-                let sha = record.value_hash();
+                let body = record.canonical();
+                let sha = super::value_hash(&body);
                 let kind = record.body.kind();
                 if old.is_some_and(|o| o == sha) {
                     out.push(Applied {
@@ -177,7 +178,7 @@ pub fn apply(
                     kind,
                     key: record.key.clone(),
                     case: record.case.clone(),
-                    body: Some(record.canonical()),
+                    body: Some(body),
                     action: if old.is_some() { "edit" } else { "create" },
                     old,
                     new: Some(sha),

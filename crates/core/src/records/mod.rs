@@ -990,6 +990,11 @@ impl Record {
     /// The canonical JSON the value hash covers: the body with `case` and `key`, sorted
     /// keys, no spaces. The id is not part of it (it names the record, the log names it).
     pub fn canonical(&self) -> String {
+        self.canonical_value().to_string()
+    }
+
+    /// The canonical form as a JSON value (an object with sorted keys).
+    fn canonical_value(&self) -> Value {
         let mut v = serde_json::to_value(&self.body).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.insert("case".into(), Value::String(self.case.clone()));
@@ -997,23 +1002,21 @@ impl Record {
                 m.insert("key".into(), Value::String(k.clone()));
             }
         }
-        v.to_string()
+        v
     }
 
     /// SHA-256 of [`Record::canonical`].
     pub fn value_hash(&self) -> Sha256 {
-        use sha2::Digest;
-        Sha256(sha2::Sha256::digest(self.canonical().as_bytes()).into())
+        value_hash(&self.canonical())
     }
 
-    /// The record as one JSON Lines object (`id` first, as `records export` writes it).
+    /// The record as one JSON Lines object: the canonical form with its `id`.
     pub fn to_line(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert("id".into(), Value::String(self.id.clone()));
-        if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&self.canonical()) {
-            m.extend(body);
+        let mut v = self.canonical_value();
+        if let Value::Object(m) = &mut v {
+            m.insert("id".into(), Value::String(self.id.clone()));
         }
-        Value::Object(m)
+        v
     }
 
     /// Parses a stored canonical body.
@@ -1108,6 +1111,12 @@ fn body_from(kind: RecordKind, v: Value) -> Result<Body, FieldError> {
         RecordKind::Claim => Body::Claim(de(v)?),
         RecordKind::Link => Body::Link(de(v)?),
     })
+}
+
+/// SHA-256 of a record's canonical text.
+pub fn value_hash(canonical: &str) -> Sha256 {
+    use sha2::Digest;
+    Sha256(sha2::Sha256::digest(canonical.as_bytes()).into())
 }
 
 /// Whether text is a valid record id (the item id form: 26 Crockford base-32 characters).
