@@ -5,10 +5,13 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use anyhow::Context as _;
+use athar_core::{Catalog as _, Item, ItemId};
 use athar_server::auth::{generate_password, hash_password};
 use athar_store::accounts::Role;
 use athar_store::Archive;
 use clap::Subcommand;
+
+use crate::similar;
 
 /// `athar user …`.
 #[derive(Subcommand, Debug)]
@@ -151,7 +154,87 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `athar serve`: prints the address it listens on, then serves until Ctrl-C.
+/// What the server needs from the media side: the similarity index and the job runner.
+#[derive(Debug, Default)]
+struct MediaExtensions {
+    analyzer: crate::analyze::MediaAnalyzer,
+}
+
+impl athar_server::Extensions for MediaExtensions {
+    fn near_duplicates(
+        &self,
+        archive: &Archive,
+        item: &Item,
+        min_share: f64,
+    ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String> {
+        let archived =
+            similar::load(&archive.root, &archive.catalog).map_err(|e| format!("{e:#}"))?;
+        let Some(owner) = archived.owner_of(&item.id) else {
+            return Ok(None);
+        };
+        let frames = archived.index.frames_of(owner);
+        let mut out = Vec::new();
+        for m in archived.search(&frames, archived.variants_of(owner), Some(owner)) {
+            if !similar::counts(&m, min_share) {
+                continue;
+            }
+            let Some(id) = archived.owners.get(m.owner as usize) else {
+                return Err("similarity index names an unknown owner".into());
+            };
+            let other = archive
+                .catalog
+                .resolve(id.as_str())
+                .map_err(|e| e.to_string())?;
+            out.push((
+                other.id.clone(),
+                serde_json::json!({
+                    "item": other.id,
+                    "sha256": other.sha256,
+                    "media_type": other.media_type,
+                    "query_match": m.query_match,
+                    "item_match": m.item_match,
+                    "distance": m.distance,
+                    "transform": m.transform,
+                    "segments": m.segments,
+                }),
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    fn run_jobs(&self, archive: &mut Archive) -> Result<u64, String> {
+        if archive.catalog.waiting_jobs().map_err(|e| e.to_string())? == 0 {
+            return Ok(0);
+        }
+        let summary = {
+            let mut w = archive.writer().map_err(|e| e.to_string())?;
+            athar_core::jobs::run(
+                w.catalog,
+                w.blobs,
+                Some(&mut w.logger),
+                &self.analyzer,
+                &w.collector,
+                &mut |job, r| {
+                    if let Err(e) = r {
+                        eprintln!(
+                            "athar serve: job {} ({}) on item {}: {e}",
+                            job.id, job.kind, job.item
+                        );
+                    }
+                },
+            )
+            .map_err(|e| e.to_string())?
+        };
+        if summary.done > 0 {
+            // New fingerprints go into the similarity index now, not at the next search.
+            similar::load(&archive.root, &archive.catalog).map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(summary.done)
+    }
+}
+
+/// `athar serve`: prints the address it listens on, then serves until Ctrl-C. Queued
+/// background jobs (fingerprints, review images) run inside the server as they arrive.
 pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
@@ -160,7 +243,10 @@ pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Re
         writeln!(out, "Listening on http://{addr}")?;
         out.flush()?;
     }
-    athar_server::serve(archive, listener, athar_server::Options { secure_cookies })
-        .context("serving")?;
+    let options = athar_server::Options {
+        secure_cookies,
+        extensions: Some(std::sync::Arc::new(MediaExtensions::default())),
+    };
+    athar_server::serve(archive, listener, options).context("serving")?;
     Ok(())
 }

@@ -216,12 +216,12 @@ pub async fn cases(State(state): St, caller: Caller) -> Result<Json<Value>, ApiE
 
 /// Parses an item or record id (26 Crockford base-32 characters): nothing else reaches
 /// the catalog.
-fn parse_id(id: &str) -> Result<ItemId, ApiError> {
+pub(crate) fn parse_id(id: &str) -> Result<ItemId, ApiError> {
     ItemId::parse(id).ok_or_else(|| ApiError::bad_request("id: 26 characters of base 32"))
 }
 
 /// The item with this exact id, when the caller may see it.
-fn visible_item(
+pub(crate) fn visible_item(
     a: &Archive,
     caller: &Caller,
     id: &ItemId,
@@ -295,11 +295,99 @@ pub async fn item(
     blocking(&state, move |a| {
         let (item, cases) = visible_item(a, &caller, &id)?;
         let events = a.catalog.events(&item.id)?;
-        Ok(Json(
-            json!({ "item": item, "cases": cases, "events": events }),
-        ))
+        // What the background jobs made so far: fingerprint kinds and each job's state.
+        let fingerprints: Vec<String> = a
+            .catalog
+            .fingerprints(&item.id)?
+            .into_iter()
+            .map(|f| f.algorithm)
+            .collect();
+        let jobs: Vec<Value> = a
+            .catalog
+            .jobs()?
+            .into_iter()
+            .filter(|j| j.item == item.id)
+            .map(|j| json!({ "kind": j.kind, "state": j.state, "error": j.error }))
+            .collect();
+        let logged_through = a.custody_log().map_err(ApiError::internal)?.size();
+        Ok(Json(json!({
+            "item": item, "cases": cases, "events": events,
+            "fingerprints": fingerprints, "jobs": jobs, "log_size": logged_through,
+        })))
     })
     .await
+}
+
+/// Records an `access` custody event by `caller` on `item` and appends it to the log.
+pub(crate) fn record_access(
+    a: &mut Archive,
+    caller: &Caller,
+    item: &ItemId,
+    purpose: Option<String>,
+) -> Result<(), ApiError> {
+    let details = EventDetails::Access(athar_core::Access {
+        via: "athar serve".to_owned(),
+        purpose,
+        tool_version: athar_core::TOOL_VERSION.to_owned(),
+    });
+    let mut w = a.writer().map_err(ApiError::internal)?;
+    w.logger
+        .record(
+            w.catalog,
+            item,
+            EventKind::Access,
+            &caller.user.name,
+            &details,
+        )
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+/// The byte range a request asks for, per RFC 9110 §14 (one range; several ranges or a
+/// malformed header are answered with the whole content, as the RFC allows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByteRange {
+    Whole,
+    /// First and last byte, inclusive.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+pub(crate) fn byte_range(header: Option<&str>, size: u64) -> ByteRange {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return ByteRange::Whole;
+    };
+    if spec.contains(',') {
+        return ByteRange::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return ByteRange::Whole;
+    };
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match num(suffix) {
+            None => ByteRange::Whole,
+            Some(0) => ByteRange::Unsatisfiable,
+            Some(_) if size == 0 => ByteRange::Unsatisfiable,
+            Some(n) => ByteRange::Part(size.saturating_sub(n), size - 1),
+        },
+        (f, l) => {
+            let Some(f) = num(f) else {
+                return ByteRange::Whole;
+            };
+            let l = if l.is_empty() { Some(u64::MAX) } else { num(l) };
+            match l {
+                None => ByteRange::Whole,
+                Some(l) if l < f => ByteRange::Whole,
+                Some(_) if f >= size => ByteRange::Unsatisfiable,
+                Some(l) => ByteRange::Part(f, l.min(size - 1)),
+            }
+        }
+    }
 }
 
 /// Media types served as themselves (inline); everything else is an attachment of type
@@ -323,37 +411,92 @@ pub async fn item_content(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<ContentQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     if q.purpose.as_ref().is_some_and(|p| p.len() > 500) {
         return Err(ApiError::bad_request("purpose: at most 500 bytes"));
     }
+    let range_header = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let viewings = state.clone();
     // Access to content is part of the chain of custody: recorded and logged before any
-    // byte leaves the archive.
-    let (item, reader) = blocking(&state, move |a| {
+    // byte leaves the archive. A player's further range requests within the viewing
+    // window are covered by the access already logged.
+    let (item, range, source) = blocking(&state, move |a| {
         let (item, _) = visible_item(a, &caller, &id)?;
-        let details = EventDetails::Access(athar_core::Access {
-            via: "athar serve".to_owned(),
-            purpose: q.purpose,
-            tool_version: athar_core::TOOL_VERSION.to_owned(),
-        });
-        let mut w = a.writer().map_err(ApiError::internal)?;
-        w.logger
-            .record(
-                w.catalog,
-                &item.id,
-                EventKind::Access,
-                &caller.user.name,
-                &details,
-            )
-            .map_err(ApiError::internal)?;
-        let reader = w.blobs.open(&item.sha256)?;
-        Ok((item, reader))
+        let range = byte_range(range_header.as_deref(), item.size);
+        if range == ByteRange::Unsatisfiable {
+            return Ok((item, range, None));
+        }
+        let key = (caller.user.id, item.id.clone());
+        let now = Instant::now();
+        let covered = range_header.is_some()
+            && viewings
+                .viewings
+                .lock()
+                .map_err(|_| ApiError::internal("viewings mutex poisoned"))?
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < crate::VIEWING_WINDOW);
+        if !covered {
+            record_access(a, &caller, &item.id, q.purpose)?;
+            let mut v = viewings
+                .viewings
+                .lock()
+                .map_err(|_| ApiError::internal("viewings mutex poisoned"))?;
+            v.retain(|_, t| now.duration_since(*t) < crate::VIEWING_WINDOW);
+            v.insert(key, now);
+        }
+        let source = match range {
+            ByteRange::Part(first, _) => match a.blobs.local_path(&item.sha256) {
+                Some(path) => {
+                    let mut f = std::fs::File::open(&path)
+                        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+                    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(first))
+                        .map_err(ApiError::internal)?;
+                    Box::new(f) as Box<dyn Read + Send>
+                }
+                None => {
+                    let mut r = a.blobs.open(&item.sha256)?;
+                    std::io::copy(&mut (&mut r).take(first), &mut std::io::sink())
+                        .map_err(ApiError::internal)?;
+                    r
+                }
+            },
+            _ => a.blobs.open(&item.sha256)?,
+        };
+        Ok((item, range, Some(source)))
     })
     .await?;
+    let total = item.size;
+    let Some(reader) = source else {
+        let mut res = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable")
+            .into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes */{total}")).map_err(ApiError::internal)?,
+        );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        return Ok(res);
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let expected = item.sha256;
-    tokio::task::spawn_blocking(move || stream_blob(reader, expected, &tx));
+    let (status, length) = match range {
+        ByteRange::Part(first, last) => {
+            let n = last - first + 1;
+            // A part cannot be checked against the whole file's digest; it is read from
+            // the same immutable blob the full downloads check.
+            tokio::task::spawn_blocking(move || stream_part(reader, n, &tx));
+            (StatusCode::PARTIAL_CONTENT, n)
+        }
+        _ => {
+            tokio::task::spawn_blocking(move || stream_blob(reader, expected, &tx));
+            (StatusCode::OK, total)
+        }
+    };
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     });
@@ -369,6 +512,7 @@ pub async fn item_content(
         )
     };
     let mut res = Response::new(Body::from_stream(stream));
+    *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -378,12 +522,52 @@ pub async fn item_content(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(item.size));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", item.sha256)).map_err(ApiError::internal)?,
+    );
+    if let ByteRange::Part(first, last) = range {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {first}-{last}/{total}"))
+                .map_err(ApiError::internal)?,
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     Ok(res)
+}
+
+/// Sends `n` bytes of `reader` in chunks.
+fn stream_part(
+    mut reader: Box<dyn Read + Send>,
+    mut n: u64,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    while n > 0 {
+        let mut buf = vec![0u8; (256 * 1024).min(n as usize)];
+        match reader.read(&mut buf) {
+            Ok(0) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other("blob shorter than recorded")));
+                return;
+            }
+            Ok(k) => {
+                buf.truncate(k);
+                n -= k as u64;
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        }
+    }
 }
 
 /// Sends a blob in chunks, hashing as it goes; a blob that no longer matches its digest
@@ -493,6 +677,10 @@ pub struct SearchParams {
     q: Option<String>,
     case: Option<String>,
     kind: Option<String>,
+    date: Option<String>,
+    place: Option<String>,
+    violation: Option<String>,
+    verification: Option<String>,
     limit: Option<usize>,
 }
 
@@ -509,7 +697,16 @@ pub async fn search(
     if p.case.as_ref().is_some_and(|c| !caller.can_see(c)) {
         return Err(ApiError::not_found("no such case"));
     }
-    let text = p.q.unwrap_or_default();
+    let date = match p.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => None,
+        Some(d) => Some(
+            athar_core::records::DateValue::parse(d)
+                .map_err(|e| ApiError::bad_request(format!("date: {e}")))?
+                .days()
+                .ok_or_else(|| ApiError::bad_request("date: a date or interval, not unknown"))?,
+        ),
+    };
+    let text = p.q.clone().unwrap_or_default();
     if text.len() > 1000 {
         return Err(ApiError::bad_request("q: at most 1000 bytes"));
     }
@@ -527,10 +724,10 @@ pub async fn search(
                 },
                 kind: p.kind,
                 case: p.case,
-                date: None,
-                place: None,
-                violation: None,
-                verification: None,
+                date,
+                place: p.place,
+                violation: p.violation,
+                verification: p.verification,
                 limit: p.limit.unwrap_or(20).clamp(1, 100),
             })
             .map_err(|e| match e {

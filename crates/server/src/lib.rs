@@ -7,13 +7,20 @@
 //! needs a session cookie (with a CSRF header on state-changing requests) or a bearer
 //! token; nobody sees a case they are not a member of (admins see all).
 //!
+//! The browser app (`web.rs`: pages and assets compiled into the binary) works only
+//! through this JSON API. What needs the media libraries (the similarity index, the
+//! background jobs that make fingerprints and review images) is handed in by the binary as
+//! [`Extensions`], so this crate never links a decoder.
+//!
 //! Must not: decode media in this process, serve content with an executable type, or log
 //! secrets.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use athar_core::{Item, ItemId};
 use athar_store::Archive;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -26,6 +33,8 @@ pub mod auth;
 mod error;
 pub mod openapi;
 pub mod routes;
+mod views;
+mod web;
 
 pub use error::ApiError;
 use routes::{Endpoint, Method, ROUTES};
@@ -33,18 +42,53 @@ use routes::{Endpoint, Method, ROUTES};
 /// Largest request body accepted (JSON only for now).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// What the binary adds that needs the media libraries.
+pub trait Extensions: Send + Sync {
+    /// Items sharing footage with `item` that share at least `min_share` of their frames,
+    /// best first: each match's item and its JSON description (shares, distance,
+    /// transform, segments). `Ok(None)` when the item has no fingerprints yet.
+    #[allow(clippy::type_complexity)]
+    fn near_duplicates(
+        &self,
+        archive: &Archive,
+        item: &Item,
+        min_share: f64,
+    ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String>;
+    /// Runs the queued background jobs (fingerprints, metadata, review images); returns
+    /// how many ran.
+    fn run_jobs(&self, archive: &mut Archive) -> Result<u64, String>;
+}
+
 /// How the server is run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// TLS is terminated in front of the server: cookies get `Secure`.
     pub secure_cookies: bool,
+    /// Similarity search and background jobs; without them near-duplicates answer 501
+    /// and queued jobs wait for `athar jobs --run`.
+    pub extensions: Option<Arc<dyn Extensions>>,
 }
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("extensions", &self.extensions.is_some())
+            .finish()
+    }
+}
+
+/// How long one logged access covers a caller's further range requests for the same item
+/// (a video player seeking), so that one viewing is one custody event, not hundreds.
+pub const VIEWING_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// State shared by the handlers.
 #[derive(Debug)]
 pub struct AppState {
     archive: Mutex<Archive>,
     limiter: Mutex<auth::RateLimiter>,
+    /// When each (user, item) last had an access event logged by a content request.
+    viewings: Mutex<HashMap<(i64, ItemId), Instant>>,
     options: Options,
 }
 
@@ -90,6 +134,19 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::Records => on!(api::records),
         Endpoint::Record => on!(api::record),
         Endpoint::Search => on!(api::search),
+        Endpoint::Me => on!(views::me),
+        Endpoint::Settings => on!(views::settings),
+        Endpoint::SetSettings => on!(views::set_settings),
+        Endpoint::Review => on!(views::review),
+        Endpoint::ReviewImage => on!(views::review_image),
+        Endpoint::NearDuplicates => on!(views::near_duplicates),
+        Endpoint::EventProof => on!(views::event_proof),
+        Endpoint::Checkpoint => on!(views::checkpoint),
+        Endpoint::Vkey => on!(views::vkey),
+        Endpoint::Incidents => on!(views::incidents),
+        Endpoint::App => on!(web::app),
+        Endpoint::LoginPage => on!(web::login_page),
+        Endpoint::Asset => on!(web::asset),
     }
 }
 
@@ -116,11 +173,35 @@ async fn security_headers(mut res: Response) -> Response {
 /// The router over `archive` (opened with `Access::Write`: content downloads record custody
 /// events).
 pub fn router(archive: Archive, options: Options) -> Router {
+    app(archive, options).0
+}
+
+fn app(archive: Archive, options: Options) -> (Router, Arc<AppState>) {
     let state = Arc::new(AppState {
         archive: Mutex::new(archive),
         limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
+        viewings: Mutex::new(HashMap::new()),
         options,
     });
+    let router = routes_of(state.clone());
+    (router, state)
+}
+
+/// Runs queued background jobs every `every`, one batch at a time, while the server runs.
+async fn job_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let ext = ext.clone();
+        // A failure is reported on stderr by `ApiError::internal`; the next round retries.
+        let _ = blocking(&state, move |a| {
+            ext.run_jobs(a)
+                .map_err(|e| ApiError::internal(format!("background jobs: {e}")))
+        })
+        .await;
+    }
+}
+
+fn routes_of(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
     for route in ROUTES {
         r = r.route(route.path, method_router(route.method, route.endpoint));
@@ -144,7 +225,12 @@ pub fn serve(
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let app = router(archive, options).into_make_service_with_connect_info::<SocketAddr>();
+        let ext = options.extensions.clone();
+        let (router, state) = app(archive, options);
+        if let Some(ext) = ext {
+            tokio::spawn(job_loop(state, ext, Duration::from_secs(1)));
+        }
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 // If the signal cannot be watched, serve until killed.

@@ -20,15 +20,25 @@ fn operation(r: &Route) -> Value {
         op.insert("parameters".into(), json!(params));
     }
     if !r.body.is_empty() {
-        let props: Map<String, Value> = r
+        let fields: Vec<(&str, &str)> = r
             .body
             .iter()
-            .map(|f| ((*f).to_owned(), json!({ "type": "string" })))
+            .map(|f| f.split_once(':').unwrap_or((f, "string")))
+            .collect();
+        let props: Map<String, Value> = fields
+            .iter()
+            .map(|(name, ty)| ((*name).to_owned(), json!({ "type": ty })))
+            .collect();
+        // Typed fields (settings) are optional: left out, they keep their value.
+        let required: Vec<&str> = fields
+            .iter()
+            .filter(|(_, ty)| *ty == "string")
+            .map(|(name, _)| *name)
             .collect();
         op.insert(
             "requestBody".into(),
             json!({ "required": true, "content": { "application/json": { "schema": {
-                "type": "object", "required": r.body, "properties": props,
+                "type": "object", "required": required, "properties": props,
             }}}}),
         );
     }
@@ -58,7 +68,7 @@ fn operation(r: &Route) -> Value {
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for r in ROUTES {
+    for r in ROUTES.iter().filter(|r| !r.page) {
         let entry = paths.entry(r.path).or_insert_with(|| json!({}));
         if let Value::Object(m) = entry {
             m.insert(r.method.as_str().to_ascii_lowercase(), operation(r));
@@ -99,18 +109,35 @@ mod tests {
         }
         let routes: BTreeSet<_> = ROUTES
             .iter()
+            .filter(|r| !r.page)
             .map(|r| (r.method.as_str().to_owned(), r.path.to_owned()))
             .collect();
         assert_eq!(listed, routes);
-        assert_eq!(routes.len(), ROUTES.len(), "no route twice");
+        let all: std::collections::HashSet<_> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+        assert_eq!(all.len(), ROUTES.len(), "no route twice");
     }
 
     #[test]
     fn only_login_health_and_openapi_are_public() {
-        let public: BTreeSet<_> = ROUTES.iter().filter(|r| r.public).map(|r| r.path).collect();
+        let public: BTreeSet<_> = ROUTES
+            .iter()
+            .filter(|r| r.public && !r.page)
+            .map(|r| r.path)
+            .collect();
         assert_eq!(
             public,
             BTreeSet::from(["/api/login", "/health", "/api/openapi.json"])
         );
+        // Pages: only the log-in page and the static assets it needs.
+        let public_pages: BTreeSet<_> = ROUTES
+            .iter()
+            .filter(|r| r.public && r.page)
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(public_pages, BTreeSet::from(["/login", "/assets/{name}"]));
+        for r in ROUTES.iter().filter(|r| r.page) {
+            assert_eq!(r.method, crate::routes::Method::Get, "{}", r.path);
+            assert!(!r.path.starts_with("/api/"), "{}", r.path);
+        }
     }
 }

@@ -37,6 +37,19 @@ pub enum Endpoint {
     Records,
     Record,
     Search,
+    Me,
+    Settings,
+    SetSettings,
+    Review,
+    ReviewImage,
+    NearDuplicates,
+    EventProof,
+    Checkpoint,
+    Vkey,
+    Incidents,
+    App,
+    LoginPage,
+    Asset,
 }
 
 /// One route.
@@ -46,12 +59,17 @@ pub struct Route {
     /// axum path syntax: `{name}` for a path parameter.
     pub path: &'static str,
     pub endpoint: Endpoint,
-    /// Whether anonymous callers may use it (only log-in, health and the OpenAPI document).
+    /// Whether anonymous callers may use it (only log-in, health and the OpenAPI document,
+    /// and the log-in page with its static assets).
     pub public: bool,
+    /// A browser page or asset rather than part of the JSON API: not in the OpenAPI
+    /// document; an anonymous request for a non-public page is redirected to the log-in page.
+    pub page: bool,
     pub summary: &'static str,
     /// Query parameters (documentation).
     pub query: &'static [&'static str],
-    /// JSON request body fields (documentation); empty when there is no body.
+    /// JSON request body fields (documentation), `name` or `name:type` (JSON Schema type,
+    /// default string); empty when there is no body.
     pub body: &'static [&'static str],
     /// Status of a successful response.
     pub ok: u16,
@@ -68,6 +86,7 @@ const fn route(
         path,
         endpoint,
         public: false,
+        page: false,
         summary,
         query: &[],
         body: &[],
@@ -174,12 +193,117 @@ pub const ROUTES: &[Route] = &[
         "A documentation record (protected source identities redacted unless admin)",
     ),
     Route {
-        query: &["q", "case", "kind", "limit"],
+        query: &[
+            "q",
+            "case",
+            "kind",
+            "date",
+            "place",
+            "violation",
+            "verification",
+            "limit",
+        ],
         ..route(
             Method::Get,
             "/api/search",
             Endpoint::Search,
-            "Search items and records of the caller's cases",
+            "Search items and records of the caller's cases, with facet counts",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/me",
+        Endpoint::Me,
+        "The caller: name, role, cases and safe-review settings",
+    ),
+    route(
+        Method::Get,
+        "/api/me/settings",
+        Endpoint::Settings,
+        "The caller's safe-review defaults (blurred, greyscale, muted, no autoplay unless changed)",
+    ),
+    Route {
+        body: &["blur:boolean", "greyscale:boolean", "muted:boolean", "autoplay:boolean"],
+        ..route(
+            Method::Post,
+            "/api/me/settings",
+            Endpoint::SetSettings,
+            "Change the caller's safe-review defaults (fields left out keep their value)",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/items/{id}/review",
+        Endpoint::Review,
+        "An item's review images (thumbnail or contact sheet) and their variants",
+    ),
+    Route {
+        query: &["purpose"],
+        ..route(
+            Method::Get,
+            "/api/items/{id}/review/{variant}",
+            Endpoint::ReviewImage,
+            "A review image: blurred, greyscale or clear (clear is recorded as an access custody event)",
+        )
+    },
+    Route {
+        query: &["min_share"],
+        ..route(
+            Method::Get,
+            "/api/items/{id}/similar",
+            Endpoint::NearDuplicates,
+            "Items of the caller's cases sharing footage with this one (similarity index)",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/items/{id}/events/{seq}/proof",
+        Endpoint::EventProof,
+        "Offline proof (.tlog-proof) that a custody event of the item is in the custody log",
+    ),
+    route(
+        Method::Get,
+        "/api/log/checkpoint",
+        Endpoint::Checkpoint,
+        "The custody log's latest signed checkpoint",
+    ),
+    route(
+        Method::Get,
+        "/api/log/vkey",
+        Endpoint::Vkey,
+        "The custody log's verifier key (to check proofs offline)",
+    ),
+    Route {
+        query: &["case"],
+        ..route(
+            Method::Get,
+            "/api/incidents",
+            Endpoint::Incidents,
+            "Incidents of the caller's cases with their dates and places (coordinates)",
+        )
+    },
+    Route {
+        page: true,
+        ..route(
+            Method::Get,
+            "/",
+            Endpoint::App,
+            "The web app (anonymous callers are sent to /login)",
+        )
+    },
+    Route {
+        page: true,
+        public: true,
+        ..route(Method::Get, "/login", Endpoint::LoginPage, "The log-in page")
+    },
+    Route {
+        page: true,
+        public: true,
+        ..route(
+            Method::Get,
+            "/assets/{name}",
+            Endpoint::Asset,
+            "Static scripts, styles and images compiled into the binary",
         )
     },
 ];

@@ -72,6 +72,31 @@ pub struct Session {
     pub csrf_sha256: String,
 }
 
+/// A user's safe-review defaults: how evidence images and videos are first shown in the
+/// web pages. The defaults are the safe ones; revealing is always a deliberate click.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReviewSettings {
+    /// Review images are shown blurred until clicked.
+    pub blur: bool,
+    /// Review images are shown in greyscale until clicked.
+    pub greyscale: bool,
+    /// Videos start muted.
+    pub muted: bool,
+    /// Videos start playing on their own once loaded.
+    pub autoplay: bool,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> ReviewSettings {
+        ReviewSettings {
+            blur: true,
+            greyscale: true,
+            muted: true,
+            autoplay: false,
+        }
+    }
+}
+
 /// An API token's public description (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiToken {
@@ -412,6 +437,53 @@ impl SqliteCatalog {
         Ok(())
     }
 
+    /// A user's safe-review defaults (the safe defaults when never set).
+    pub fn review_settings(&self, user_id: i64) -> Result<ReviewSettings, StoreError> {
+        let row: Option<(bool, bool, bool, bool)> = self
+            .conn
+            .query_row(
+                "SELECT blur, greyscale, muted, autoplay FROM user_settings WHERE user_id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(row.map_or_else(
+            ReviewSettings::default,
+            |(blur, greyscale, muted, autoplay)| ReviewSettings {
+                blur,
+                greyscale,
+                muted,
+                autoplay,
+            },
+        ))
+    }
+
+    /// Stores a user's safe-review defaults.
+    pub fn set_review_settings(
+        &mut self,
+        user_id: i64,
+        s: &ReviewSettings,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO user_settings (user_id, blur, greyscale, muted, autoplay, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user_id) DO UPDATE SET blur = ?2, greyscale = ?3, muted = ?4,
+                     autoplay = ?5, updated_at = ?6",
+                params![
+                    user_id,
+                    s.blur,
+                    s.greyscale,
+                    s.muted,
+                    s.autoplay,
+                    athar_core::now_rfc3339()
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
     /// Names of every case: made by `ingest --case` or by a case record.
     pub fn case_names(&self) -> Result<Vec<String>, StoreError> {
         let mut st = self
@@ -445,6 +517,34 @@ fn end_all(tx: &rusqlite::Transaction<'_>, user_id: i64) -> Result<(), StoreErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn review_settings_default_safe_and_kept_per_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let a = cat.add_user("amal", Role::Analyst, "h", &[]).unwrap();
+        let b = cat.add_user("badr", Role::Viewer, "h", &[]).unwrap();
+        let safe = cat.review_settings(a.id).unwrap();
+        assert!(safe.blur && safe.greyscale && safe.muted && !safe.autoplay);
+        let open = ReviewSettings {
+            blur: false,
+            greyscale: false,
+            muted: false,
+            autoplay: true,
+        };
+        cat.set_review_settings(a.id, &open).unwrap();
+        assert_eq!(cat.review_settings(a.id).unwrap(), open);
+        assert_eq!(
+            cat.review_settings(b.id).unwrap(),
+            ReviewSettings::default()
+        );
+        let blur_only = ReviewSettings {
+            greyscale: false,
+            ..ReviewSettings::default()
+        };
+        cat.set_review_settings(a.id, &blur_only).unwrap();
+        assert_eq!(cat.review_settings(a.id).unwrap(), blur_only);
+    }
 
     #[test]
     fn users_sessions_tokens() {

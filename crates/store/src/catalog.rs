@@ -185,6 +185,16 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL,
         revoked_at  TEXT
     );",
+    // 10: each user's safe-review defaults for the web pages (a missing row means the
+    // safe defaults: blurred, greyscale, muted, no autoplay).
+    "CREATE TABLE user_settings (
+        user_id     INTEGER PRIMARY KEY REFERENCES users(id),
+        blur        INTEGER NOT NULL,
+        greyscale   INTEGER NOT NULL,
+        muted       INTEGER NOT NULL,
+        autoplay    INTEGER NOT NULL,
+        updated_at  TEXT NOT NULL
+    );",
 ];
 
 /// A catalog in one SQLite file.
@@ -238,6 +248,18 @@ impl SqliteCatalog {
             }
         }
         Ok(cat)
+    }
+
+    /// How many background jobs wait to run (queued, or left running by a process that
+    /// died); a cheap check before taking the writer's path.
+    pub fn waiting_jobs(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
     }
 
     fn version(&self) -> Result<i64, StoreError> {
