@@ -14,6 +14,9 @@ declare -A need=(
   [python3]=python3
   [ffmpeg]=ffmpeg
   [ffprobe]=ffmpeg
+  [chromium]=chromium
+  [node]=nodejs
+  [npm]=npm
 )
 if [ "$what" = run ]; then
   need=([sha256sum]=coreutils)
@@ -40,6 +43,12 @@ if [ "$what" = test ] && ! python3 -c 'import bagit' >/dev/null 2>&1; then
   fi
   echo "Installing bagit-python (pip)" >&2
   python3 -m pip install --quiet bagit 2>/dev/null || python3 -m pip install --quiet --break-system-packages bagit
+fi
+if [ "$what" = test ] && [ ! -d "$(dirname "$0")/../e2e/node_modules/playwright-core" ]; then
+  # playwright-core (npm, the version pinned in e2e/package-lock.json) drives chromium in
+  # the browser end-to-end test; no browser is downloaded (Debian's chromium is used).
+  echo "Installing playwright-core (npm ci in e2e/)" >&2
+  (cd "$(dirname "$0")/../e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2

@@ -1,0 +1,306 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The web app end to end in a real browser: the built `athar serve` on a free port,
+//! driven by `e2e/web.mjs` (Debian's chromium, headless, through playwright-core). The
+//! script logs in, uploads a synthetic video by tus over a dropped and resumed connection,
+//! waits for its fingerprints, finds its near-duplicate (a re-encoded copy ingested here
+//! beforehand), reveals the blurred review image, downloads a custody proof and exports the
+//! case; this test then checks the proof with `athar log verify-proof` and the bag with
+//! `athar verify-bag`.
+//!
+//! Needs chromium, node and `e2e/node_modules/playwright-core` (`scripts/ensure-deps.sh`
+//! installs them). Without them the test is skipped with a notice, unless `CI=true`.
+//! Screenshots and downloads are kept under `target/tmp/e2e` (or `ATHAR_E2E_ARTIFACTS`).
+//!
+//! Ignored until the upload and export endpoints (branch `wip-upload`) are merged: without
+//! them the upload step fails.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn athar(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_athar"))
+        .arg("--archive")
+        .arg(dir.join("archive"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = c.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "athar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ffmpeg(args: &[&str], out: &Path) -> bool {
+    Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// What the browser test needs, or why it cannot run here.
+fn missing_tools() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no chromium at {chromium}"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no node".into());
+    }
+    if !repo().join("e2e/node_modules/playwright-core").is_dir() {
+        return Some("no e2e/node_modules/playwright-core (run scripts/ensure-deps.sh)".into());
+    }
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        return Some("no ffmpeg".into());
+    }
+    None
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the tus upload (/api/uploads) and case export endpoints from branch wip-upload; \
+            run with --ignored once it is merged, then drop this attribute"]
+fn browser_end_to_end() {
+    if let Some(why) = missing_tools() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the browser test must run under CI=true: {why}"
+        );
+        eprintln!("notice: skipping the browser end-to-end test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let artifacts = std::env::var_os("ATHAR_E2E_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e"));
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    // Synthetic footage: a large lossless noisy test pattern (several tus chunks) and a
+    // smaller re-encoded copy of it, ingested (and fingerprinted) before the upload.
+    let video = d.join("synthetic-pattern.mp4");
+    assert!(ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=640x360:r=10",
+            "-t",
+            "3",
+            "-vf",
+            "noise=alls=8:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &video
+    ));
+    assert!(
+        std::fs::metadata(&video).unwrap().len() > 3 << 20,
+        "several 1 MiB chunks"
+    );
+    let copy = d.join("reencoded-copy.mp4");
+    assert!(ffmpeg(
+        &[
+            "-i",
+            video.to_str().unwrap(),
+            "-vf",
+            "scale=320:180",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &copy
+    ));
+    athar(d, &["init", "--name", "e2e"], None);
+    let out = athar(
+        d,
+        &[
+            "ingest",
+            "--json",
+            "--wait",
+            "--case",
+            "alpha",
+            copy.to_str().unwrap(),
+        ],
+        None,
+    );
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let copy_item = serde_json::from_str::<serde_json::Value>(&first).unwrap()["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let password = "synthetic-password-123";
+    athar(
+        d,
+        &[
+            "user",
+            "add",
+            "inv",
+            "--role",
+            "investigator",
+            "--case",
+            "alpha",
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\n")),
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athar"))
+        .arg("--archive")
+        .arg(d.join("archive"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Server(child);
+    let base = line
+        .trim()
+        .strip_prefix("Listening on ")
+        .unwrap()
+        .to_owned();
+
+    let status = Command::new("node")
+        .arg(repo().join("e2e/web.mjs"))
+        .env("ATHAR_URL", &base)
+        .env("ATHAR_USER", "inv")
+        .env("ATHAR_PASSWORD", password)
+        .env("ATHAR_CASE", "alpha")
+        .env("ATHAR_VIDEO", &video)
+        .env("ATHAR_DUPLICATE", &copy_item)
+        .env("ATHAR_ARTIFACTS", &artifacts)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the browser test failed; screenshots in {}",
+        artifacts.display()
+    );
+    drop(server);
+
+    // The proof downloaded in the browser verifies offline with the downloaded key.
+    let out = athar(
+        d,
+        &[
+            "log",
+            "verify-proof",
+            "--json",
+            artifacts.join("event.tlog-proof").to_str().unwrap(),
+            "--vkey",
+            artifacts.join("athar.vkey").to_str().unwrap(),
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(artifacts.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        v["item"], summary["item"],
+        "the proof is of the uploaded item"
+    );
+
+    // The uploaded item is the video, byte for byte.
+    let item = summary["item"].as_str().unwrap();
+    let cat = athar(d, &["cat", item], None);
+    assert_eq!(cat.stdout, std::fs::read(&video).unwrap());
+
+    // The exported bag: unpacked and checked by athar's own offline bag verifier.
+    let export = artifacts.join(summary["export"].as_str().unwrap());
+    assert!(std::fs::metadata(&export).unwrap().len() > 0);
+    check_bag(d, &export, &artifacts.join("athar.vkey"));
+    athar(d, &["verify"], None);
+}
+
+/// Unpacks the downloaded bag (a tar or zip archive) and verifies it offline.
+fn check_bag(d: &Path, export: &Path, vkey: &Path) {
+    let unpacked = d.join("bag");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let name = export.to_string_lossy().to_string();
+    let ok = if name.ends_with(".zip") {
+        Command::new("unzip")
+            .args(["-q"])
+            .arg(export)
+            .arg("-d")
+            .arg(&unpacked)
+            .status()
+    } else {
+        Command::new("tar")
+            .arg("-xf")
+            .arg(export)
+            .arg("-C")
+            .arg(&unpacked)
+            .status()
+    };
+    assert!(ok.unwrap().success(), "unpacking {name}");
+    let bag = find_bag(&unpacked).expect("a bagit.txt in the export");
+    athar(
+        d,
+        &[
+            "verify-bag",
+            "--vkey",
+            vkey.to_str().unwrap(),
+            bag.to_str().unwrap(),
+        ],
+        None,
+    );
+}
+
+fn find_bag(dir: &Path) -> Option<PathBuf> {
+    if dir.join("bagit.txt").is_file() {
+        return Some(dir.to_owned());
+    }
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        if e.path().is_dir() {
+            if let Some(b) = find_bag(&e.path()) {
+                return Some(b);
+            }
+        }
+    }
+    None
+}
