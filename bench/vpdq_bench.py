@@ -3,6 +3,7 @@
 clips; checks both give the same hashes. Called by bench/vpdq.sh."""
 
 import argparse
+import os
 import pathlib
 import statistics
 import subprocess
@@ -43,6 +44,7 @@ def main():
     print(f"{len(clips)} clips, {a.runs} runs each, alternating; medians of total wall time")
     print(f"{'mode':<16} {'frames':>7} {'reference s':>12} {'athar s':>9} {'ratio':>7} {'identical':>10} {'max bits':>9}")
     for mode, sph in (("every-frame", 0), ("one-per-second", 1)):
+        load_before = os.getloadavg()
         ref_t, ath_t = [], []
         ref_out, ath_out = {}, {}
         for run in range(a.runs):
@@ -77,6 +79,11 @@ def main():
         )
         print(f"  runs reference: {' '.join(f'{x:.2f}' for x in ref_t)}")
         print(f"  runs athar:     {' '.join(f'{x:.2f}' for x in ath_t)}")
+        load_after = os.getloadavg()
+        print(
+            f"  load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+            f"after: {' '.join(f'{x:.2f}' for x in load_after)}"
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@
 //! as the reference, so results are bit-identical; the speed comes from
 //! vectorising *across* independent rows/columns (each lane runs exactly the
 //! reference's scalar sequence), from fusing luma conversion into the first
-//! pass, and from computing the last column pass only at the 64 sampled
-//! columns.
+//! pass (the per-channel products come from 256-entry tables holding the very
+//! same rounded products), from computing the last column pass only at the
+//! 64 sampled columns, and, for vPDQ frames, from skipping the dihedral
+//! hashes they do not use.
 
 use std::fmt;
 use std::path::Path;
@@ -241,6 +243,48 @@ impl PdqHasher {
         mode: LumaMode,
         direct64: bool,
     ) -> Result<PdqResult, MediaError> {
+        Ok(
+            match self.reduce(rgb, width, height, stride, mode, direct64)? {
+                Some(a64) => finish(&a64),
+                None => PdqResult {
+                    hash: PdqHash::ZERO,
+                    quality: 0,
+                    dihedral: Dihedral::default(),
+                },
+            },
+        )
+    }
+
+    /// As [`PdqHasher::hash_rgb_mode`], but only the hash and its quality:
+    /// the dihedral hashes are not computed (vPDQ frames need none).
+    pub(crate) fn hash_rgb_plain(
+        &mut self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        mode: LumaMode,
+        direct64: bool,
+    ) -> Result<(PdqHash, u8), MediaError> {
+        Ok(
+            match self.reduce(rgb, width, height, stride, mode, direct64)? {
+                Some(a64) => (to_bits(&dct64_to_16(&a64)), quality_metric(&a64)),
+                None => (PdqHash::ZERO, 0),
+            },
+        )
+    }
+
+    /// Checks the buffer and reduces the image to the 64×64 luma the DCT
+    /// takes; `None` for images too small to hash.
+    fn reduce(
+        &mut self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        mode: LumaMode,
+        direct64: bool,
+    ) -> Result<Option<[[f32; 64]; 64]>, MediaError> {
         let needed = if width == 0 || height == 0 {
             Some(0)
         } else {
@@ -259,11 +303,7 @@ impl PdqHasher {
             }
         }
         if width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM {
-            return Ok(PdqResult {
-                hash: PdqHash::ZERO,
-                quality: 0,
-                dihedral: Dihedral::default(),
-            });
+            return Ok(None);
         }
         let mut a64 = [[0f32; 64]; 64];
         if direct64 && width == 64 && height == 64 {
@@ -276,7 +316,7 @@ impl PdqHasher {
         } else {
             self.downsample(rgb, width, height, stride, mode, &mut a64);
         }
-        Ok(finish(&a64))
+        Ok(Some(a64))
     }
 
     /// Jarosz filter (2 × rows+cols box passes) and decimation to 64×64.
@@ -318,8 +358,12 @@ impl PdqHasher {
                             }
                         }
                         LumaMode::Float => {
+                            // The products come from tables (each entry is the
+                            // same f32 product `luma_f32` forms); only the two
+                            // sums, in the same order, are done per pixel.
+                            let (fr, fg, fb) = luma_tables_f32();
                             for (t, p) in self.tin.iter_mut().zip(px.chunks_exact(3)) {
-                                t[l] = luma_f32(p[0], p[1], p[2]);
+                                t[l] = (fr[p[0] as usize] + fg[p[1] as usize]) + fb[p[2] as usize];
                             }
                         }
                     }
@@ -415,6 +459,18 @@ fn luma_tables() -> &'static ([f64; 256], [f64; 256], [f64; 256]) {
             std::array::from_fn(|v| v as f64 * 0.299),
             std::array::from_fn(|v| v as f64 * 0.587),
             std::array::from_fn(|v| v as f64 * 0.114),
+        )
+    })
+}
+
+/// `luma_f32`'s three products for every 8-bit value.
+fn luma_tables_f32() -> &'static ([f32; 256], [f32; 256], [f32; 256]) {
+    static T: OnceLock<([f32; 256], [f32; 256], [f32; 256])> = OnceLock::new();
+    T.get_or_init(|| {
+        (
+            std::array::from_fn(|v| 0.299f32 * v as f32),
+            std::array::from_fn(|v| 0.587f32 * v as f32),
+            std::array::from_fn(|v| 0.114f32 * v as f32),
         )
     })
 }
@@ -800,6 +856,43 @@ mod tests {
         let a = PdqHash::from_words([0xffff; 16]);
         assert_eq!(hamming_distance(&a, &PdqHash::ZERO), 256);
         assert_eq!(a.distance(&a), 0);
+    }
+
+    #[test]
+    fn luma_tables_equal_the_float_formula() {
+        // Every 8-bit colour: the table sums are bit for bit `luma_f32`.
+        let (fr, fg, fb) = luma_tables_f32();
+        for r in 0..=255u8 {
+            for g in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let t = (fr[r as usize] + fg[g as usize]) + fb[b as usize];
+                    assert_eq!(t.to_bits(), luma_f32(r, g, b).to_bits(), "{r} {g} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_hash_is_the_full_hash() {
+        let (w, h) = (83usize, 61usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 31) % 251) as u8).collect();
+        let mut hasher = PdqHasher::new();
+        let full = hasher
+            .hash_rgb_mode(&rgb, w, h, w * 3, LumaMode::Float, true)
+            .unwrap();
+        let plain = hasher
+            .hash_rgb_plain(&rgb, w, h, w * 3, LumaMode::Float, true)
+            .unwrap();
+        assert_eq!(plain, (full.hash, full.quality));
+        assert_eq!(
+            hasher
+                .hash_rgb_plain(&rgb[..12], 2, 2, 6, LumaMode::Float, true)
+                .unwrap(),
+            (PdqHash::ZERO, 0)
+        );
+        assert!(hasher
+            .hash_rgb_plain(&rgb[..10], 20, 20, 60, LumaMode::Float, true)
+            .is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Supervised child processes for C decoders (FFmpeg): wall-clock time
 //! limit enforced by a watchdog thread, address-space limit set with
 //! `ulimit -v` in a `sh -c` wrapper before `exec` (no unsafe code here),
-//! stdin closed, stderr drained in the background (last few KiB kept).
+//! stdin closed (or, with [`spawn_with_input`], a pipe the caller writes
+//! once and closes), stderr drained in the background (last few KiB kept).
 
 use std::ffi::OsString;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,6 +33,7 @@ pub(crate) struct Supervised {
     limit: Duration,
     child: Arc<Mutex<Child>>,
     pub(crate) stdout: ChildStdout,
+    stdin: Option<ChildStdin>,
     stderr: Option<JoinHandle<String>>,
     done: Option<mpsc::Sender<()>>,
     watchdog: Option<JoinHandle<()>>,
@@ -53,6 +55,29 @@ pub(crate) fn spawn(
     limits: Limits,
     path: &Path,
 ) -> Result<Supervised, MediaError> {
+    spawn_inner(program, args, limits, path, false)
+}
+
+/// As [`spawn`], but the child's stdin is a pipe that
+/// [`Supervised::send_input`] fills and closes: the child can start (load
+/// its libraries, open its input) while the caller still works out what to
+/// send it.
+pub(crate) fn spawn_with_input(
+    program: &Path,
+    args: &[OsString],
+    limits: Limits,
+    path: &Path,
+) -> Result<Supervised, MediaError> {
+    spawn_inner(program, args, limits, path, true)
+}
+
+fn spawn_inner(
+    program: &Path,
+    args: &[OsString],
+    limits: Limits,
+    path: &Path,
+    input: bool,
+) -> Result<Supervised, MediaError> {
     let tool = program
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -65,10 +90,11 @@ pub(crate) fn spawn(
         .arg(kib.to_string())
         .arg(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| MediaError::io(path, e))?;
+    let stdin = child.stdin.take();
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
         let _ = child.wait();
@@ -113,6 +139,7 @@ pub(crate) fn spawn(
         limit: limits.time,
         child,
         stdout,
+        stdin,
         stderr: Some(stderr),
         done: Some(done),
         watchdog: Some(watchdog),
@@ -140,6 +167,27 @@ impl Supervised {
             tool: self.tool.clone(),
             limit_s: self.limit.as_secs(),
         }
+    }
+
+    /// Writes `bytes` to the child's stdin and closes it. A child that has
+    /// already exited (a broken pipe) is not an error here: its exit status
+    /// and stderr are reported by [`Supervised::finish`].
+    pub(crate) fn send_input(&mut self, bytes: &[u8]) -> Result<(), MediaError> {
+        if let Some(mut stdin) = self.stdin.take() {
+            match stdin.write_all(bytes) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(MediaError::io(&self.path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the kernel for a stdout pipe of up to `bytes` (capped at 1 MiB,
+    /// the unprivileged maximum), so a producer writing large frames blocks
+    /// less often on a full pipe. Best effort: a refusal changes only speed.
+    pub(crate) fn grow_stdout_pipe(&self, bytes: usize) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&self.stdout, bytes.min(1 << 20));
     }
 
     /// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end of stream.
@@ -171,6 +219,7 @@ impl Supervised {
     }
 
     fn reap(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
         // Drain what is left so the child is never blocked on a full pipe.
         let mut sink = [0u8; 8192];
         while let Ok(n) = self.stdout.read(&mut sink) {
@@ -261,6 +310,25 @@ mod tests {
         c.stdout.read_to_string(&mut out).unwrap();
         c.finish().unwrap();
         assert_eq!(out.trim(), (512u64 << 10).to_string());
+    }
+
+    #[test]
+    fn input_is_sent_then_closed() {
+        let p = Path::new("clip.mp4");
+        // `cat` echoes its stdin and exits only once stdin is closed.
+        let mut c = spawn_with_input(Path::new("cat"), &[], limits(5000), p).unwrap();
+        c.send_input(b"scale=64:64").unwrap();
+        let mut out = String::new();
+        c.stdout.read_to_string(&mut out).unwrap();
+        c.finish().unwrap();
+        assert_eq!(out, "scale=64:64");
+        // A child that exits without reading its input is reported by finish.
+        let args = ["-c".into(), "echo gone >&2; exit 4".into()];
+        let mut c = spawn_with_input(Path::new("sh"), &args, limits(5000), p).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        c.send_input(&[b'x'; 1 << 20]).unwrap();
+        let e = c.finish().unwrap_err();
+        assert!(e.to_string().contains("gone"), "{e}");
     }
 
     #[test]

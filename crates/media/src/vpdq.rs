@@ -4,9 +4,13 @@
 //! Frames are decoded by FFmpeg running as a supervised child process
 //! (time and memory limits), converted to RGB24 by swscale with `SWS_AREA`
 //! at the native or requested size, and streamed over a pipe one frame at a
-//! time (constant memory). Each frame is hashed as the reference does: float
+//! time (constant memory). FFmpeg is started first and ffprobe beside it:
+//! FFmpeg reads its filter graph (size, range, frame selection: what the
+//! probe decides) from stdin once it has opened the input, so the two
+//! start-ups overlap. Each frame is hashed as the reference does: float
 //! luma (`fillFloatLumaFromRGB`) and `pdqHash256FromFloatLuma`, including its
-//! shortcut that skips filtering for exactly 64×64 frames.
+//! shortcut that skips filtering for exactly 64×64 frames; frames are hashed
+//! on all cores while FFmpeg decodes the next ones.
 //!
 //! Frame numbers count decoded frames from 0; the timestamp is
 //! `frame_number / frame_rate` in single precision, like the reference.
@@ -196,54 +200,11 @@ fn hash_video_inner(
     sink: &mut Sink<'_>,
 ) -> Result<(), MediaError> {
     crate::regular_file(path)?;
-    let info = probe(path, opts)?;
-    let width = if opts.downsample_width > 0 {
-        opts.downsample_width
-    } else {
-        info.width
-    };
-    let height = if opts.downsample_height > 0 {
-        opts.downsample_height
-    } else {
-        info.height
-    };
-    if width > MAX_FRAME_DIM || height > MAX_FRAME_DIM {
-        return Err(MediaError::BadVideo {
-            path: path.to_path_buf(),
-            reason: format!("frame size {width}x{height} above the {MAX_FRAME_DIM} limit"),
-        });
-    }
-    if (width as usize) < MIN_HASHABLE_DIM || (height as usize) < MIN_HASHABLE_DIM {
-        return Err(MediaError::BadVideo {
-            path: path.to_path_buf(),
-            reason: format!("frame size {width}x{height} below the minimum hashable size"),
-        });
-    }
-    let frame_mod = {
-        let m = (opts.seconds_per_hash * info.frame_rate) as i64;
-        if m <= 0 {
-            1
-        } else {
-            m as u64
-        }
-    };
-    let fps32 = info.frame_rate as f32;
-
     let ffmpeg = find_tool(&opts.ffmpeg, path)?;
-    let mut scale = format!("scale={width}:{height}:flags=area:in_color_matrix=bt601");
-    // sws_getContext in the reference takes the range from the pixel format
-    // alone (full only for yuvj*), whatever the stream's tags say.
-    if info.pix_fmt_is_yuvj {
-        scale.push_str(":in_range=pc");
-    } else if info.pix_fmt_is_yuv {
-        scale.push_str(":in_range=tv");
-    }
-    // Frames that will not be hashed are dropped by FFmpeg before they are
-    // converted and piped: the select filter sees every decoded frame, so
-    // its `n` is the reference's frame number.
-    if frame_mod > 1 {
-        scale = format!("select='not(mod(n,{frame_mod}))',{scale}");
-    }
+    // FFmpeg is started before the probe and reads its filter graph (the
+    // only part of its command line that depends on the probe) from stdin,
+    // after it has opened the input: its start-up and input probing overlap
+    // ffprobe's instead of following it.
     let args: Vec<OsString> = [
         "-nostdin",
         "-hide_banner",
@@ -264,8 +225,8 @@ fn hash_video_inner(
             "-dn",
             "-fps_mode",
             "passthrough",
-            "-vf",
-            &scale,
+            "-filter_script:v",
+            "pipe:0",
             "-pix_fmt",
             "rgb24",
             "-f",
@@ -276,8 +237,21 @@ fn hash_video_inner(
         .map(OsString::from),
     )
     .collect();
-
-    let mut child = process::spawn(&ffmpeg, &args, opts.limits, path)?;
+    let mut child = process::spawn_with_input(&ffmpeg, &args, opts.limits, path)?;
+    let plan = probe(path, opts).and_then(|info| plan_frames(path, &info, opts));
+    let (plan, filter) = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            child.abort();
+            return Err(e);
+        }
+    };
+    let (width, height, frame_mod, fps32) = (plan.width, plan.height, plan.frame_mod, plan.fps);
+    if let Err(e) = child.send_input(filter.as_bytes()) {
+        child.abort();
+        return Err(e);
+    }
+    child.grow_stdout_pipe(width as usize * height as usize * 3);
     let job = FrameJob {
         width: width as usize,
         height: height as usize,
@@ -310,6 +284,74 @@ fn hash_video_inner(
     }
 }
 
+/// Frame size, selection and rate for one video, from its probe.
+struct FramePlan {
+    width: u32,
+    height: u32,
+    frame_mod: u64,
+    fps: f32,
+}
+
+/// Works out the frames to hash and the FFmpeg filter graph that delivers
+/// them: (frame selection,) scaling and conversion as the reference does.
+fn plan_frames(
+    path: &Path,
+    info: &VideoInfo,
+    opts: &VpdqOptions,
+) -> Result<(FramePlan, String), MediaError> {
+    let width = if opts.downsample_width > 0 {
+        opts.downsample_width
+    } else {
+        info.width
+    };
+    let height = if opts.downsample_height > 0 {
+        opts.downsample_height
+    } else {
+        info.height
+    };
+    if width > MAX_FRAME_DIM || height > MAX_FRAME_DIM {
+        return Err(MediaError::BadVideo {
+            path: path.to_path_buf(),
+            reason: format!("frame size {width}x{height} above the {MAX_FRAME_DIM} limit"),
+        });
+    }
+    if (width as usize) < MIN_HASHABLE_DIM || (height as usize) < MIN_HASHABLE_DIM {
+        return Err(MediaError::BadVideo {
+            path: path.to_path_buf(),
+            reason: format!("frame size {width}x{height} below the minimum hashable size"),
+        });
+    }
+    let frame_mod = {
+        let m = (opts.seconds_per_hash * info.frame_rate) as i64;
+        if m <= 0 {
+            1
+        } else {
+            m as u64
+        }
+    };
+    let mut scale = format!("scale={width}:{height}:flags=area:in_color_matrix=bt601");
+    // sws_getContext in the reference takes the range from the pixel format
+    // alone (full only for yuvj*), whatever the stream's tags say.
+    if info.pix_fmt_is_yuvj {
+        scale.push_str(":in_range=pc");
+    } else if info.pix_fmt_is_yuv {
+        scale.push_str(":in_range=tv");
+    }
+    // Frames that will not be hashed are dropped by FFmpeg before they are
+    // converted and piped: the select filter sees every decoded frame, so
+    // its `n` is the reference's frame number.
+    if frame_mod > 1 {
+        scale = format!("select='not(mod(n,{frame_mod}))',{scale}");
+    }
+    let plan = FramePlan {
+        width,
+        height,
+        frame_mod,
+        fps: info.frame_rate as f32,
+    };
+    Ok((plan, scale))
+}
+
 /// Why frame reading stopped.
 enum Stop {
     EndOfStream,
@@ -335,25 +377,22 @@ impl FrameJob {
     }
 
     fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<Frame, MediaError> {
-        let r = hasher.hash_rgb_mode(
-            buf,
-            self.width,
-            self.height,
-            self.width * 3,
-            LumaMode::Float,
-            true,
-        )?;
+        let (w, h) = (self.width, self.height);
         let timestamp = ((n as f32) / self.fps) as f64;
-        let variants = if self.variants {
-            crate::variants::frame_variants(hasher, buf, self.width, self.height, &r, n, timestamp)?
+        let (hash, quality, variants) = if self.variants {
+            // The variants need the frame's dihedral hashes.
+            let r = hasher.hash_rgb_mode(buf, w, h, w * 3, LumaMode::Float, true)?;
+            let v = crate::variants::frame_variants(hasher, buf, w, h, &r, n, timestamp)?;
+            (r.hash, r.quality, v)
         } else {
-            Vec::new()
+            let (hash, quality) = hasher.hash_rgb_plain(buf, w, h, w * 3, LumaMode::Float, true)?;
+            (hash, quality, Vec::new())
         };
         Ok((
             VpdqFrame {
                 frame_number: n,
-                quality: r.quality,
-                hash: r.hash,
+                quality,
+                hash,
                 timestamp,
             },
             variants,
