@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin athar
-exec python3 - "$here/target/release/athar" "${1:-1000000}" "${2:-200}" <<'PY'
+exec python3 - "${CARGO_TARGET_DIR:-$here/target}/release/athar" "${1:-1000000}" "${2:-200}" <<'PY'
 import json, os, random, re, shutil, statistics, subprocess, sys, tempfile, time
 athar, n, nq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(7)

@@ -1042,20 +1042,24 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                 .into_iter()
                 .map(|l| Change::Put(Box::new(l)))
                 .collect();
-            let applied =
-                records::apply(w.catalog, &mut w.logger, changes, &actor).map_err(|e| match e {
-                    ChangeError::Invalid {
-                        index,
-                        field,
-                        message,
-                    } => input_error(
-                        &format!("{name}: line {}", numbers.get(index).copied().unwrap_or(0)),
-                        format!("{field}: {message}"),
-                    ),
-                    e => anyhow::Error::new(e),
+            let (applied, written) =
+                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor).map_err(|e| {
+                    match e {
+                        ChangeError::Invalid {
+                            index,
+                            field,
+                            message,
+                        } => input_error(
+                            &format!("{name}: line {}", numbers.get(index).copied().unwrap_or(0)),
+                            format!("{field}: {message}"),
+                        ),
+                        e => anyhow::Error::new(e),
+                    }
                 })?;
             drop(w);
-            athar_store::search_index::update(archive)?;
+            // The records just written are indexed from memory, not read back.
+            athar_store::search_index::update_with(archive, &written)?;
+            drop(written);
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &applied {
                 *counts.entry(a.action).or_default() += 1;

@@ -281,7 +281,7 @@ fn generate(i: usize, rng: &mut Rng) -> Doc {
     let mut doc = Doc {
         id: format!("{kind}-{i}"),
         kind: kind.to_string(),
-        case: Some(case),
+        cases: vec![case],
         date,
         ..Doc::default()
     };

@@ -65,7 +65,9 @@ pub struct Doc {
     pub id: String,
     /// `item`, `incident`, `person`, `place`, `source`, `claim`, `org`, `act` or `case`.
     pub kind: String,
-    pub case: Option<String>,
+    /// The cases it belongs to (an item may be in several; hits name the first). Searches
+    /// restricted to any of them find it.
+    pub cases: Vec<String>,
     pub title: String,
     /// Free text: descriptions, notes.
     pub text: String,
@@ -307,7 +309,7 @@ impl SearchIndex {
         let mut d = TantivyDocument::new();
         d.add_text(f.id, &doc.id);
         d.add_text(f.kind, &doc.kind);
-        if let Some(c) = &doc.case {
+        for c in &doc.cases {
             d.add_text(f.case, c);
         }
         d.add_text(f.title, &doc.title);

@@ -26,7 +26,7 @@ fn story() -> Vec<Doc> {
         Doc {
             id: "inc-1".into(),
             kind: "incident".into(),
-            case: Some("case-daraa".into()),
+            cases: vec!["case-daraa".into()],
             title: "Burning of remains near al-Masmiyah".into(),
             text: "Detainees who died in security branches were trucked to a semi-desert site \
                    and burned in pits, about a hundred a day according to one source."
@@ -43,7 +43,7 @@ fn story() -> Vec<Doc> {
         Doc {
             id: "inc-2".into(),
             kind: "incident".into(),
-            case: Some("case-daraa".into()),
+            cases: vec!["case-daraa".into()],
             title: "حرق جثث المعتقلين قرب المسمية".into(),
             text: "نُقلت جثث المعتقلين الذين قضوا تحت التعذيب إلى موقع شبه صحراوي".into(),
             names: vec![],
@@ -55,7 +55,7 @@ fn story() -> Vec<Doc> {
         Doc {
             id: "person-1".into(),
             kind: "person".into(),
-            case: Some("case-daraa".into()),
+            cases: vec!["case-daraa".into()],
             title: "محمد أحمد المصري".into(),
             names: vec!["محمد أحمد المصري".into()],
             date: Some((day(2012, 3, 1), day(2012, 3, 31))),
@@ -64,7 +64,7 @@ fn story() -> Vec<Doc> {
         Doc {
             id: "person-2".into(),
             kind: "person".into(),
-            case: Some("case-homs".into()),
+            cases: vec!["case-homs".into()],
             title: "Mahmoud Hassan".into(),
             names: vec!["Mahmoud Hassan".into()],
             date: Some(year(2014)),
@@ -73,7 +73,7 @@ fn story() -> Vec<Doc> {
         Doc {
             id: "person-3".into(),
             kind: "person".into(),
-            case: None,
+            cases: Vec::new(),
             title: "Abu Bakr al-Shami".into(),
             names: vec!["Abu Bakr al-Shami".into()],
             date: None,
@@ -408,4 +408,48 @@ fn an_index_with_another_schema_is_reported() {
     tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
     let err = SearchIndex::open_or_create(dir.path()).unwrap_err();
     assert!(matches!(err, Error::SchemaMismatch(_)), "{err}");
+}
+
+#[test]
+fn a_record_in_several_cases_is_found_from_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = SearchIndex::open_or_create(dir.path()).unwrap();
+    let mut docs = story();
+    docs.push(Doc {
+        id: "item-1".into(),
+        kind: "item".into(),
+        cases: vec!["case-daraa".into(), "case-homs".into()],
+        title: "shared-video.mp4".into(),
+        ..Doc::default()
+    });
+    for d in &docs {
+        index.add(d).unwrap();
+    }
+    index.commit().unwrap();
+    for case in ["case-daraa", "case-homs"] {
+        let members = Query {
+            cases: Some(vec![case.into()]),
+            kind: Some("item".into()),
+            ..Query::default()
+        };
+        assert_eq!(ids(&index, members), ["item-1"], "{case} members");
+        let facet = Query {
+            case: Some(case.into()),
+            kind: Some("item".into()),
+            ..Query::default()
+        };
+        assert_eq!(ids(&index, facet), ["item-1"], "--case {case}");
+    }
+    let res = index
+        .search(&Query {
+            kind: Some("item".into()),
+            limit: 10,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(
+        res.facets.case,
+        [("case-daraa".to_owned(), 1), ("case-homs".to_owned(), 1)]
+    );
+    assert_eq!(res.hits[0].case.as_deref(), Some("case-daraa"));
 }

@@ -143,7 +143,34 @@ pub(crate) fn value(conn: &Connection, sha: &Sha256) -> Result<Option<String>, S
         .map_err(db)
 }
 
+/// Records writes of more than this many changes get a larger page cache while they run.
+const BULK: usize = 50_000;
+/// That cache, in KiB (SQLite's negative `cache_size`): a million-record import dirties
+/// about 1 GiB of pages; with less, SQLite spills pages to the WAL mid-transaction and
+/// writes them again when a later insert changes them.
+const BULK_CACHE_KIB: i64 = 1 << 20;
+
 pub(crate) fn write(
+    conn: &mut Connection,
+    writes: &[RecordWrite],
+    actor: &str,
+    logged_through: u64,
+) -> Result<Vec<u64>, StoreError> {
+    if writes.len() <= BULK {
+        return write_batch(conn, writes, actor, logged_through);
+    }
+    let before: i64 = conn
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .map_err(db)?;
+    conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)
+        .map_err(db)?;
+    let result = write_batch(conn, writes, actor, logged_through);
+    // The pages stay cached until the connection closes or the cache shrinks back.
+    conn.pragma_update(None, "cache_size", before).map_err(db)?;
+    result
+}
+
+fn write_batch(
     conn: &mut Connection,
     writes: &[RecordWrite],
     actor: &str,
@@ -156,10 +183,32 @@ pub(crate) fn write(
         [logged_through as i64],
     )
     .map_err(db)?;
-    let mut seqs = Vec::with_capacity(writes.len());
+    // Every new value once, in hash order: a large batch then fills the value table's pages
+    // one after another instead of touching them at random.
+    let mut values: Vec<(String, &str)> = writes
+        .iter()
+        .filter_map(|w| match (&w.body, w.new) {
+            (Some(body), Some(sha)) => Some((sha.to_hex(), body.as_str())),
+            _ => None,
+        })
+        .collect();
+    values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    values.dedup_by(|a, b| a.0 == b.0);
     {
         let mut value = tx
             .prepare_cached("INSERT OR IGNORE INTO record_values (sha256, body) VALUES (?1, ?2)")
+            .map_err(db)?;
+        for (hex, body) in &values {
+            value.execute(params![hex, body]).map_err(db)?;
+        }
+    }
+    drop(values);
+    let mut seqs = Vec::with_capacity(writes.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO records (id, kind, key, case_name, sha256, deleted) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            )
             .map_err(db)?;
         let mut upsert = tx
             .prepare_cached(
@@ -190,11 +239,18 @@ pub(crate) fn write(
             .map_err(db)?;
         for w in writes {
             match (&w.body, w.new) {
-                (Some(body), Some(sha)) => {
+                (Some(_), Some(sha)) => {
                     let hex = sha.to_hex();
-                    value.execute(params![hex, body]).map_err(db)?;
-                    upsert
-                        .execute(params![w.id, w.kind.as_str(), w.key, w.case, hex])
+                    // A create is a plain insert of a new id (an existing one fails the
+                    // batch). An upsert may abort halfway (its foreign key), so SQLite keeps
+                    // a statement journal for it, copying every page it touches: that was
+                    // the largest single cost of a bulk import. Edits still upsert.
+                    let st = if w.action == "create" {
+                        &mut insert
+                    } else {
+                        &mut upsert
+                    };
+                    st.execute(params![w.id, w.kind.as_str(), w.key, w.case, hex])
                         .map_err(db)?;
                     if w.kind == RecordKind::Case {
                         case.execute(params![w.case, at]).map_err(db)?;
@@ -225,9 +281,24 @@ pub(crate) fn write(
             event
                 .execute(params![w.id, at, actor, details.to_json()])
                 .map_err(db)?;
-            let seq = tx.last_insert_rowid();
-            unlogged.execute([seq]).map_err(db)?;
-            seqs.push(seq as u64);
+            seqs.push(tx.last_insert_rowid() as u64);
+        }
+        // Queue the events for the custody log: one statement for the usual unbroken run
+        // of numbers, else one row each.
+        match (seqs.first(), seqs.last()) {
+            (Some(&first), Some(&last)) if seqs.windows(2).all(|p| p[1] == p[0] + 1) => {
+                tx.execute(
+                    "WITH RECURSIVE s(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM s WHERE x < ?2)
+                     INSERT INTO unlogged (seq) SELECT x FROM s",
+                    [first as i64, last as i64],
+                )
+                .map_err(db)?;
+            }
+            _ => {
+                for &seq in &seqs {
+                    unlogged.execute([seq as i64]).map_err(db)?;
+                }
+            }
         }
     }
     tx.commit().map_err(db)?;

@@ -3,10 +3,10 @@
 //! records the last event it reflects), is brought up to date after every change and before
 //! every search, and can be deleted at any time to be rebuilt from the catalog.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use athar_core::records::Body;
+use athar_core::records::{Body, Record, Written};
 use athar_core::{Catalog, EventDetails, EventKind, ItemId, StoreError};
 use athar_search::{Doc, Options, SearchIndex};
 
@@ -48,6 +48,10 @@ pub fn index_dir(root: &Path) -> PathBuf {
 }
 
 const STATE: &str = "athar-indexed-through";
+/// What the documents hold, by version (2: an item under every case it belongs to); an
+/// index written without this file, or with another version, is rebuilt.
+const CONTENT: &str = "athar-index-content";
+const CONTENT_VERSION: &str = "2";
 
 fn indexed_through(dir: &Path) -> u64 {
     std::fs::read_to_string(dir.join(STATE))
@@ -59,21 +63,44 @@ fn indexed_through(dir: &Path) -> u64 {
 /// Indexes everything changed since the index was last brought up to date. Returns how
 /// many items and records were (re)indexed.
 pub fn update(archive: &Archive) -> Result<usize, IndexError> {
+    update_with(archive, &[])
+}
+
+/// [`update`], taking records the caller has just written from memory instead of reading
+/// them back from the catalog (a bulk import indexes a million records this way). A record
+/// from `written` is used only when its custody event is the last one the catalog holds for
+/// it, so a record changed again since is read from the catalog like any other.
+pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, IndexError> {
     let dir = index_dir(&archive.root);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| IndexError::Io { path, source }
+    };
+    let content = std::fs::read_to_string(dir.join(CONTENT)).ok();
+    if dir.exists() && content.as_deref().map(str::trim) != Some(CONTENT_VERSION) {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
     let through = indexed_through(&dir);
     let catalog: &dyn Catalog = &archive.catalog;
     let events = catalog.event_subjects(through)?;
     let Some(last) = events.last().map(|e| e.0) else {
         return Ok(0);
     };
-    let mut subjects = BTreeSet::new();
-    for (_, id, kind) in events {
+    // Each subject changed since, with its last event.
+    let mut subjects: BTreeMap<String, u64> = BTreeMap::new();
+    for (seq, id, kind) in events {
         // Accesses and exports change nothing that is searched.
         if !matches!(
             EventKind::parse(&kind),
             Some(EventKind::Access | EventKind::Export)
         ) {
-            subjects.insert(id);
+            subjects.insert(id, seq);
+        }
+    }
+    let mut known: HashMap<&str, &Record> = HashMap::with_capacity(written.len());
+    for w in written {
+        if subjects.get(&w.record.id) == Some(&w.event) {
+            known.insert(&w.record.id, &w.record);
         }
     }
     let options = if subjects.len() > 10_000 {
@@ -84,20 +111,21 @@ pub fn update(archive: &Archive) -> Result<usize, IndexError> {
     let mut index = match SearchIndex::open_or_create_with(&dir, options) {
         // Written by another version of Athar: it is derived data, so start again.
         Err(athar_search::Error::SchemaMismatch(_)) => {
-            std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            return update(archive);
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            return update_with(archive, written);
         }
         r => r?,
     };
-    let mut place_names = std::collections::HashMap::new();
+    let mut sources = Sources {
+        catalog,
+        known,
+        place_names: HashMap::new(),
+    };
     let fresh = through == 0;
     let mut docs = Vec::with_capacity(subjects.len().min(100_000));
     let mut count = 0;
-    for id in &subjects {
-        match doc_for(catalog, id, &mut place_names)? {
+    for id in subjects.keys() {
+        match sources.doc_for(id)? {
             Some(doc) => docs.push(doc),
             None if !fresh => index.delete(id)?,
             None => {}
@@ -108,10 +136,9 @@ pub fn update(archive: &Archive) -> Result<usize, IndexError> {
     }
     count += flush(&mut index, &mut docs, fresh)?;
     index.commit()?;
-    std::fs::write(dir.join(STATE), format!("{last}\n")).map_err(|source| IndexError::Io {
-        path: dir.join(STATE),
-        source,
-    })?;
+    std::fs::write(dir.join(STATE), format!("{last}\n")).map_err(io(&dir.join(STATE)))?;
+    std::fs::write(dir.join(CONTENT), format!("{CONTENT_VERSION}\n"))
+        .map_err(io(&dir.join(CONTENT)))?;
     Ok(count)
 }
 
@@ -128,40 +155,58 @@ fn flush(index: &mut SearchIndex, docs: &mut Vec<Doc>, fresh: bool) -> Result<us
     Ok(n)
 }
 
-/// The document for an item or live record; None when it is gone (a deleted record).
-fn doc_for(
-    catalog: &dyn Catalog,
-    id: &str,
-    place_names: &mut std::collections::HashMap<String, Vec<String>>,
-) -> Result<Option<Doc>, IndexError> {
-    if let Some(stored) = catalog.record_by_id(id)? {
-        if stored.deleted {
-            return Ok(None);
+/// Where documents come from: records just written (current, see [`update_with`]), else the
+/// catalog.
+struct Sources<'a> {
+    catalog: &'a dyn Catalog,
+    known: HashMap<&'a str, &'a Record>,
+    place_names: HashMap<String, Vec<String>>,
+}
+
+impl Sources<'_> {
+    /// The document for an item or live record; None when it is gone (a deleted record).
+    fn doc_for(&mut self, id: &str) -> Result<Option<Doc>, IndexError> {
+        if let Some(r) = self.known.get(id).copied() {
+            return Ok(Some(self.record_doc(r)?));
         }
-        let r = stored.record;
+        if let Some(stored) = self.catalog.record_by_id(id)? {
+            if stored.deleted {
+                return Ok(None);
+            }
+            return Ok(Some(self.record_doc(&stored.record)?));
+        }
+        let Some(item_id) = ItemId::parse(id) else {
+            return Ok(None);
+        };
+        item_doc(self.catalog, &item_id)
+    }
+
+    fn record_doc(&mut self, r: &Record) -> Result<Doc, IndexError> {
         let f = r.body.index_fields();
         let mut places = Vec::new();
         for p in &f.places {
-            if !place_names.contains_key(p) {
-                let names = match catalog.record_by_id(p)? {
-                    Some(s) => match s.record.body {
-                        Body::Place(pl) => pl.names.into_iter().map(|n| n.name).collect(),
-                        _ => Vec::new(),
+            if !self.place_names.contains_key(p) {
+                let names = match self.known.get(p.as_str()) {
+                    Some(place) => place_names(&place.body),
+                    None => match self.catalog.record_by_id(p)? {
+                        Some(s) => place_names(&s.record.body),
+                        None => Vec::new(),
                     },
-                    None => Vec::new(),
                 };
-                place_names.insert(p.clone(), names);
+                self.place_names.insert(p.clone(), names);
             }
-            places.extend(place_names[p].iter().cloned());
+            if let Some(names) = self.place_names.get(p) {
+                places.extend(names.iter().cloned());
+            }
         }
         let mut names = f.names;
         if let Some(k) = &r.key {
             names.push(k.clone());
         }
-        return Ok(Some(Doc {
+        Ok(Doc {
             id: r.id.clone(),
             kind: r.body.kind().as_str().to_owned(),
-            case: Some(r.case.clone()),
+            cases: vec![r.case.clone()],
             title: f.title,
             text: f.text,
             names,
@@ -169,12 +214,21 @@ fn doc_for(
             places,
             violations: f.violations,
             verification: f.verification,
-        }));
+        })
     }
-    let Some(item_id) = ItemId::parse(id) else {
-        return Ok(None);
-    };
-    let events = catalog.events(&item_id)?;
+}
+
+fn place_names(body: &Body) -> Vec<String> {
+    match body {
+        Body::Place(pl) => pl.names.iter().map(|n| n.name.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The document for an item: its names, paths, sources and notes from every sighting, under
+/// every case it belongs to.
+fn item_doc(catalog: &dyn Catalog, item_id: &ItemId) -> Result<Option<Doc>, IndexError> {
+    let events = catalog.events(item_id)?;
     if events.is_empty() {
         return Ok(None);
     }
@@ -199,11 +253,10 @@ fn doc_for(
             }
         }
     }
-    let cases = catalog.cases_of(&item_id)?;
     Ok(Some(Doc {
-        id: id.to_owned(),
+        id: item_id.to_string(),
         kind: "item".to_owned(),
-        case: cases.into_iter().next(),
+        cases: catalog.cases_of(item_id)?,
         title,
         text,
         ..Doc::default()

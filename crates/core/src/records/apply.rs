@@ -88,6 +88,25 @@ pub fn apply(
     changes: Vec<Change>,
     actor: &str,
 ) -> Result<Vec<Applied>, ChangeError> {
+    apply_keeping(catalog, logger, changes, actor).map(|(applied, _)| applied)
+}
+
+/// A record as one applied change wrote it, with the custody event that recorded it: what a
+/// derived index needs, without reading the record back from the catalog.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub event: u64,
+    pub record: Record,
+}
+
+/// [`apply`], also returning every record it created or changed (deletes and unchanged
+/// records are not in the list) exactly as the catalog now holds it.
+pub fn apply_keeping(
+    catalog: &mut dyn Catalog,
+    logger: &mut Logger<'_>,
+    changes: Vec<Change>,
+    actor: &str,
+) -> Result<(Vec<Applied>, Vec<Written>), ChangeError> {
     let mut batch = Batch::default();
     // A large batch looks keys up in memory: one query instead of several per record.
     if changes.len() > 1000 {
@@ -105,6 +124,7 @@ pub fn apply(
     // to one later in the file).
     let mut writes = Vec::new();
     let mut out = Vec::with_capacity(planned.len());
+    let mut kept = Vec::new();
     for (index, plan) in planned.into_iter().enumerate() {
         match plan {
             Plan::Put { mut record, old } => {
@@ -185,12 +205,13 @@ pub fn apply(
                     refs,
                 });
                 out.push(Applied {
-                    id: record.id,
+                    id: record.id.clone(),
                     kind,
                     action: if old.is_some() { "edit" } else { "create" },
                     event: None,
                     sha256: Some(sha),
                 });
+                kept.push(record);
             }
             Plan::Delete(stored) => {
                 let id = stored.record.id.clone();
@@ -233,15 +254,30 @@ pub fn apply(
         }
     }
     if writes.is_empty() {
-        return Ok(out);
+        return Ok((out, Vec::new()));
     }
     let seqs = catalog.write_records(&writes, actor, logger.log.size())?;
+    drop(writes);
+    let changed = out.iter().filter(|a| a.action != "unchanged").count();
+    if seqs.len() != changed {
+        return Err(ChangeError::Store(StoreError::Catalog(format!(
+            "the catalog recorded {} custody events for {changed} changes",
+            seqs.len()
+        ))));
+    }
     let mut seqs = seqs.into_iter();
+    let mut kept = kept.into_iter();
+    let mut written = Vec::with_capacity(kept.len());
     for a in out.iter_mut().filter(|a| a.action != "unchanged") {
         a.event = seqs.next();
+        if a.action != "delete" {
+            if let (Some(event), Some(record)) = (a.event, kept.next()) {
+                written.push(Written { event, record });
+            }
+        }
     }
     logger.catch_up(catalog)?;
-    Ok(out)
+    Ok((out, written))
 }
 
 enum Plan {
