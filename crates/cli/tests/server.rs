@@ -347,7 +347,10 @@ fn api_end_to_end() {
 
     // Anonymous callers: 401 on every non-public route of the route table.
     for route in athar_server::routes::ROUTES {
-        let path = route.path.replace("{id}", &item_a);
+        let path = route
+            .path
+            .replace("{id}", &item_a)
+            .replace("{case}", "alpha");
         let r = call(route.method.as_str(), &url(&path), &[], None);
         if route.public {
             assert_ne!(r.status, 401, "{} {}", route.method.as_str(), route.path);

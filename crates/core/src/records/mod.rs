@@ -16,7 +16,7 @@ pub mod dates;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use apply::{apply, Applied, Change, ChangeError, RecordWrite, StoredRecord};
+pub use apply::{apply, apply_as, Applied, Change, ChangeError, RecordWrite, StoredRecord};
 pub use dates::{DateError, DateValue, Precision};
 
 use crate::model::Sha256;
