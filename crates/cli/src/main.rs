@@ -500,9 +500,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut archive = open(&cli, Access::Write)?;
             // A damaged archive cannot always be recovered; verification then says why.
             match archive.recover() {
-                Ok(r) if r.temporary + r.blobs > 0 || r.logged > 0 => eprintln!(
-                    "athar: finished an interrupted ingest: removed {} temporary file(s) and {} unacknowledged blob(s), logged {} queued event(s)",
-                    r.temporary, r.blobs, r.logged
+                Ok(r) if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 => eprintln!(
+                    "athar: finished an interrupted ingest: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s)",
+                    r.temporary, r.blobs, r.stale_uploads, r.logged
                 ),
                 Ok(_) => {}
                 Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),

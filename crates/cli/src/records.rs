@@ -1043,7 +1043,7 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                 .map(|l| Change::Put(Box::new(l)))
                 .collect();
             let (applied, written) =
-                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor).map_err(|e| {
+                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor, None).map_err(|e| {
                     match e {
                         ChangeError::Invalid {
                             index,

@@ -371,7 +371,8 @@ fn api_end_to_end() {
             .replace("{id}", &item_a)
             .replace("{variant}", "blurred")
             .replace("{seq}", "1")
-            .replace("{name}", "app.js");
+            .replace("{name}", "app.js")
+            .replace("{case}", "alpha");
         let r = call(route.method.as_str(), &url(&path), &[], None);
         let what = format!("{} {}", route.method.as_str(), route.path);
         match (route.public, route.page) {

@@ -303,6 +303,39 @@ impl Committer<'_, '_> {
     }
 }
 
+/// Preserves one file whose bytes were received, hashed and staged elsewhere (an upload):
+/// `blob` holds the bytes (see [`BlobStore::adopt_local`]), `item` says what they are and
+/// who collected them. The same durable steps as [`ingest`] follow; the item (or a sighting
+/// of an existing one) is recorded, linked to `item.sighting.case`, and logged.
+pub fn commit_staged(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: Option<&mut Logger<'_>>,
+    blob: PendingBlob,
+    mut item: NewItem,
+) -> Result<RecordedEntry, CoreError> {
+    if blob.sha256 != item.sha256 || blob.size != item.size {
+        blobs.abandon(blob);
+        return Err(CoreError::Store(StoreError::Corrupt(
+            "staged blob does not match the item recorded for it".to_owned(),
+        )));
+    }
+    item.at = crate::now_rfc3339();
+    let case = item.sighting.case.clone();
+    let recorded = commit(
+        catalog,
+        blobs,
+        logger,
+        vec![blob],
+        std::slice::from_ref(&item),
+        case.as_deref(),
+    )?;
+    recorded
+        .into_iter()
+        .next()
+        .ok_or_else(|| CoreError::Store(StoreError::Corrupt("nothing recorded".to_owned())))
+}
+
 /// Makes pending blobs and their catalog rows durable and logged, in the order that keeps
 /// a crash harmless: (1) bytes durable, (2) intent durable, (3) names durable, (4) rows
 /// durable, (5) events in the custody log.

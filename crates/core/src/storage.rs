@@ -63,6 +63,17 @@ pub trait BlobStore: Send + Sync {
     /// Moves durable pending blobs to their final names and makes the names durable.
     /// A blob already stored under the same digest is kept and the pending copy dropped.
     fn publish(&self, blobs: Vec<PendingBlob>) -> Result<(), StoreError>;
+    /// Takes a complete local file whose bytes the caller has already hashed (`sha256`) as a
+    /// pending blob, without copying it where the backend can: the filesystem store
+    /// hard-links it into its temporary folder, so the file must be on the blob store's
+    /// filesystem. The file stays where it is for the caller to remove once the blob is
+    /// published, and must not be written again. Used for uploads staged in the archive.
+    fn adopt_local(
+        &self,
+        path: &std::path::Path,
+        sha256: Sha256,
+        size: u64,
+    ) -> Result<PendingBlob, StoreError>;
     /// Drops a pending blob that will not be published.
     fn abandon(&self, blob: PendingBlob);
     /// Removes a published blob that was never acknowledged (recovery after a crash).

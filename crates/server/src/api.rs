@@ -12,7 +12,7 @@ use athar_core::{
     BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
 };
 use athar_search::{Query as SearchQuery, SearchIndex};
-use athar_store::Archive;
+use athar_store::SqliteCatalog;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use crate::auth::{self, Caller, Via, CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
-use crate::{blocking, ApiError, AppState};
+use crate::{blocking, reading, ApiError, AppState};
 
 type St = State<Arc<AppState>>;
 
@@ -89,7 +89,7 @@ pub async fn login(
         }
     }
     let name = req.username.clone();
-    let creds = blocking(&state, move |a| Ok(a.catalog.credentials(&name)?)).await?;
+    let creds = reading(&state, move |cat| Ok(cat.credentials(&name)?)).await?;
     let password = req.password;
     let user = tokio::task::spawn_blocking(move || match creds {
         Some(c) if !c.user.disabled && auth::verify_password(&password, &c.password_hash) => {
@@ -202,9 +202,8 @@ pub async fn revoke_token(
 }
 
 pub async fn cases(State(state): St, caller: Caller) -> Result<Json<Value>, ApiError> {
-    blocking(&state, move |a| {
-        let names: Vec<String> = a
-            .catalog
+    reading(&state, move |cat| {
+        let names: Vec<String> = cat
             .case_names()?
             .into_iter()
             .filter(|c| caller.can_see(c))
@@ -222,19 +221,19 @@ pub(crate) fn parse_id(id: &str) -> Result<ItemId, ApiError> {
 
 /// The item with this exact id, when the caller may see it.
 pub(crate) fn visible_item(
-    a: &Archive,
+    cat: &SqliteCatalog,
     caller: &Caller,
     id: &ItemId,
 ) -> Result<(Item, Vec<String>), ApiError> {
     let missing = || ApiError::not_found("no such item");
-    let item = match a.catalog.resolve(id.as_str()) {
+    let item = match cat.resolve(id.as_str()) {
         Ok(i) if i.id == *id => i,
         Ok(_) | Err(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) => {
             return Err(missing())
         }
         Err(e) => return Err(e.into()),
     };
-    let cases = a.catalog.cases_of(&item.id)?;
+    let cases = cat.cases_of(&item.id)?;
     if caller.is_admin() || cases.iter().any(|c| caller.can_see(c)) {
         Ok((item, cases))
     } else {
@@ -253,8 +252,7 @@ pub async fn items(
     caller: Caller,
     Query(q): Query<CaseFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    blocking(&state, move |a| {
-        let cat = &a.catalog;
+    reading(&state, move |cat| {
         let items: Vec<Item> = match (&q.case, caller.is_admin()) {
             (Some(c), _) => {
                 if !caller.can_see(c) {
@@ -293,7 +291,7 @@ pub async fn item(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(&state, move |a| {
-        let (item, cases) = visible_item(a, &caller, &id)?;
+        let (item, cases) = visible_item(&a.catalog, &caller, &id)?;
         let events = a.catalog.events(&item.id)?;
         // What the background jobs made so far: fingerprint kinds and each job's state.
         let fingerprints: Vec<String> = a
@@ -426,7 +424,7 @@ pub async fn item_content(
     // byte leaves the archive. A player's further range requests within the viewing
     // window are covered by the access already logged.
     let (item, range, source) = blocking(&state, move |a| {
-        let (item, _) = visible_item(a, &caller, &id)?;
+        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
         let range = byte_range(range_header.as_deref(), item.size);
         if range == ByteRange::Unsatisfiable {
             return Ok((item, range, None));
@@ -613,8 +611,7 @@ pub async fn records(
     Query(q): Query<CaseFilter>,
 ) -> Result<Json<Value>, ApiError> {
     let kind = parse_kind(q.kind.as_deref())?;
-    blocking(&state, move |a| {
-        let cat = &a.catalog;
+    reading(&state, move |cat| {
         let list = match (&q.case, caller.is_admin()) {
             (Some(c), _) => {
                 if !caller.can_see(c) {
@@ -652,9 +649,9 @@ pub async fn record(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    blocking(&state, move |a| {
+    reading(&state, move |cat| {
         let missing = || ApiError::not_found("no such record");
-        let stored = a.catalog.record_by_id(id.as_str())?.ok_or_else(missing)?;
+        let stored = cat.record_by_id(id.as_str())?.ok_or_else(missing)?;
         if stored.deleted || !caller.can_see(&stored.record.case) {
             return Err(missing());
         }
@@ -662,7 +659,7 @@ pub async fn record(
         if !caller.is_admin() {
             r.body = r.body.redacted();
         }
-        let referrers = a.catalog.referrers(&r.id)?;
+        let referrers = cat.referrers(&r.id)?;
         Ok(Json(json!({
             "record": r.to_line(),
             "sha256": stored.sha256,

@@ -188,7 +188,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     ) -> Result<Caller, ApiError> {
         if let Some(token) = bearer(parts) {
             let hash = sha256_hex(token?);
-            let found = crate::blocking(state, move |a| Ok(a.catalog.token_user(&hash)?)).await?;
+            let found = crate::reading(state, move |c| Ok(c.token_user(&hash)?)).await?;
             return match found {
                 Some((user, id)) => Ok(Caller {
                     user,
@@ -203,7 +203,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let hash = sha256_hex(sid);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let h = hash.clone();
-        let session = crate::blocking(state, move |a| Ok(a.catalog.session(&h, now)?)).await?;
+        let session = crate::reading(state, move |c| Ok(c.live_session(&h, now)?)).await?;
         let Some(session) = session else {
             return Err(ApiError::unauthorized("session expired or ended"));
         };

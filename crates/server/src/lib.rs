@@ -1,8 +1,9 @@
 //! `athar-server`: the HTTP API over an embedded archive. The only crate that knows HTTP.
 //!
 //! One [`Archive`], opened for writing (it holds the writer lock), is owned by the server
-//! behind a mutex; every handler does its catalog and blob work on a blocking thread while
-//! holding it. Routes come from one table ([`routes::ROUTES`]) that also feeds the OpenAPI
+//! behind a mutex; handlers that write do their catalog and blob work on a blocking thread
+//! while holding it, handlers that only read use a pool of read-only catalog connections
+//! ([`reading`]), and upload and download bytes stream without either. Routes come from one table ([`routes::ROUTES`]) that also feeds the OpenAPI
 //! document and the tests. Every route except log-in, health and the OpenAPI document
 //! needs a session cookie (with a CSRF header on state-changing requests) or a bearer
 //! token; nobody sees a case they are not a member of (admins see all).
@@ -21,25 +22,29 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use athar_core::{Item, ItemId};
-use athar_store::Archive;
+use athar_store::{Archive, SqliteCatalog};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use axum::routing::{delete, get, post, MethodRouter};
+use axum::routing::{delete, get, head, options, patch, post, put, MethodRouter};
 use axum::Router;
 
 mod api;
 pub mod auth;
 mod error;
+mod export;
 pub mod openapi;
 pub mod routes;
+pub mod uploads;
 mod views;
 mod web;
+mod write;
 
 pub use error::ApiError;
 use routes::{Endpoint, Method, ROUTES};
 
-/// Largest request body accepted (JSON only for now).
+/// Largest request body accepted on JSON routes. Upload bytes (PATCH /api/uploads/{id})
+/// are streamed and bounded by the upload's declared length instead.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// What the binary adds that needs the media libraries.
@@ -90,7 +95,14 @@ pub struct AppState {
     /// When each (user, item) last had an access event logged by a content request.
     viewings: Mutex<HashMap<(i64, ItemId), Instant>>,
     options: Options,
+    uploads: uploads::UploadState,
+    /// Read-only catalog connections, see [`reading`].
+    readers: Mutex<Vec<SqliteCatalog>>,
+    catalog_path: std::path::PathBuf,
 }
+
+/// Read-only connections kept for reuse.
+const READERS: usize = 8;
 
 /// Runs `f` on a blocking thread with the archive locked.
 pub(crate) async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
@@ -110,13 +122,49 @@ where
     .map_err(ApiError::internal)?
 }
 
+/// Runs `f` on a blocking thread with a read-only catalog connection from a small pool
+/// beside the writer's. Under SQLite's WAL readers never wait for the writer, so log-ins
+/// checks, listings and reads go on while the archive mutex is held (an upload being made
+/// an item, a bag being built, an access being logged).
+pub(crate) async fn reading<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&SqliteCatalog) -> Result<T, ApiError> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let pooled = state
+            .readers
+            .lock()
+            .map_err(|_| ApiError::internal("reader pool mutex poisoned"))?
+            .pop();
+        let cat = match pooled {
+            Some(c) => c,
+            None => SqliteCatalog::open(&state.catalog_path, false)?,
+        };
+        let out = f(&cat);
+        if let Ok(mut pool) = state.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(cat);
+            }
+        }
+        out
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
 fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppState>> {
     macro_rules! on {
         ($h:expr) => {
             match method {
                 Method::Get => get($h),
+                Method::Head => head($h),
                 Method::Post => post($h),
+                Method::Put => put($h),
+                Method::Patch => patch($h),
                 Method::Delete => delete($h),
+                Method::Options => options($h),
             }
         };
     }
@@ -147,6 +195,16 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::App => on!(web::app),
         Endpoint::LoginPage => on!(web::login_page),
         Endpoint::Asset => on!(web::asset),
+        Endpoint::UploadOptions => on!(uploads::options),
+        Endpoint::UploadCreate => on!(uploads::create),
+        Endpoint::UploadHead => on!(uploads::head),
+        Endpoint::UploadPatch => on!(uploads::patch),
+        Endpoint::UploadStatus => on!(uploads::status),
+        Endpoint::UploadTerminate => on!(uploads::terminate),
+        Endpoint::CreateRecord => on!(write::create),
+        Endpoint::EditRecord => on!(write::edit),
+        Endpoint::DeleteRecord => on!(write::delete),
+        Endpoint::ExportCase => on!(export::export),
     }
 }
 
@@ -172,19 +230,25 @@ async fn security_headers(mut res: Response) -> Response {
 
 /// The router over `archive` (opened with `Access::Write`: content downloads record custody
 /// events).
-pub fn router(archive: Archive, options: Options) -> Router {
-    app(archive, options).0
+pub fn router(archive: Archive, options: Options) -> std::io::Result<Router> {
+    Ok(app(archive, options)?.0)
 }
 
-fn app(archive: Archive, options: Options) -> (Router, Arc<AppState>) {
+fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppState>)> {
+    let store = archive.uploads().map_err(std::io::Error::other)?;
+    let max_upload = archive.config.uploads.max_bytes();
+    let catalog_path = archive.root.join("catalog.sqlite");
     let state = Arc::new(AppState {
         archive: Mutex::new(archive),
         limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
         viewings: Mutex::new(HashMap::new()),
         options,
+        uploads: uploads::UploadState::new(store, max_upload),
+        readers: Mutex::new(Vec::new()),
+        catalog_path,
     });
     let router = routes_of(state.clone());
-    (router, state)
+    Ok((router, state))
 }
 
 /// Runs queued background jobs every `every`, one batch at a time, while the server runs.
@@ -208,6 +272,7 @@ fn routes_of(state: Arc<AppState>) -> Router {
     }
     r.fallback(api::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(uploads::tus_header))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -226,7 +291,7 @@ pub fn serve(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let ext = options.extensions.clone();
-        let (router, state) = app(archive, options);
+        let (router, state) = app(archive, options)?;
         if let Some(ext) = ext {
             tokio::spawn(job_loop(state, ext, Duration::from_secs(1)));
         }

@@ -13,6 +13,9 @@ fn operation(r: &Route) -> Value {
     params.extend(r.query.iter().map(
         |q| json!({ "name": q, "in": "query", "required": false, "schema": { "type": "string" } }),
     ));
+    params.extend(r.headers.iter().map(
+        |h| json!({ "name": h, "in": "header", "required": true, "schema": { "type": "string" } }),
+    ));
     let mut op = Map::new();
     op.insert("summary".into(), json!(r.summary));
     op.insert("operationId".into(), json!(format!("{:?}", r.endpoint)));
@@ -39,6 +42,14 @@ fn operation(r: &Route) -> Value {
             "requestBody".into(),
             json!({ "required": true, "content": { "application/json": { "schema": {
                 "type": "object", "required": required, "properties": props,
+            }}}}),
+        );
+    }
+    if let Some(media) = r.raw_body {
+        op.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": { media: { "schema": {
+                "type": "string", "format": "binary",
             }}}}),
         );
     }

@@ -6,8 +6,12 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     Get,
+    Head,
     Post,
+    Put,
+    Patch,
     Delete,
+    Options,
 }
 
 impl Method {
@@ -15,8 +19,12 @@ impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
+            Method::Head => "HEAD",
             Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
             Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
         }
     }
 }
@@ -50,6 +58,16 @@ pub enum Endpoint {
     App,
     LoginPage,
     Asset,
+    UploadOptions,
+    UploadCreate,
+    UploadHead,
+    UploadPatch,
+    UploadStatus,
+    UploadTerminate,
+    CreateRecord,
+    EditRecord,
+    DeleteRecord,
+    ExportCase,
 }
 
 /// One route.
@@ -71,6 +89,10 @@ pub struct Route {
     /// JSON request body fields (documentation), `name` or `name:type` (JSON Schema type,
     /// default string); empty when there is no body.
     pub body: &'static [&'static str],
+    /// Request headers (documentation), e.g. the tus protocol's.
+    pub headers: &'static [&'static str],
+    /// A request body that is not JSON: its media type (documentation).
+    pub raw_body: Option<&'static str>,
     /// Status of a successful response.
     pub ok: u16,
 }
@@ -90,6 +112,8 @@ const fn route(
         summary,
         query: &[],
         body: &[],
+        headers: &[],
+        raw_body: None,
         ok: 200,
     }
 }
@@ -154,6 +178,15 @@ pub const ROUTES: &[Route] = &[
         "Cases the caller may see (admins: all)",
     ),
     Route {
+        query: &["to", "description"],
+        ..route(
+            Method::Post,
+            "/api/cases/{case}/export",
+            Endpoint::ExportCase,
+            "Hand over a case: its items as a reproducible BagIt bag with proofs, streamed as a tar (an export custody event per item); admin, investigator",
+        )
+    },
+    Route {
         query: &["case"],
         ..route(
             Method::Get,
@@ -190,7 +223,32 @@ pub const ROUTES: &[Route] = &[
         Method::Get,
         "/api/records/{id}",
         Endpoint::Record,
-        "A documentation record (protected source identities redacted unless admin)",
+        "A documentation record (protected source identities redacted unless admin or a role the case lists)",
+    ),
+    Route {
+        body: &["kind"],
+        ok: 201,
+        ..route(
+            Method::Post,
+            "/api/records",
+            Endpoint::CreateRecord,
+            "Create a record from a JSON Lines object (or update the one its id or key names: 200); admin, investigator; analysts only links",
+        )
+    },
+    Route {
+        body: &["kind"],
+        ..route(
+            Method::Put,
+            "/api/records/{id}",
+            Endpoint::EditRecord,
+            "Replace a record's fields (a JSON Lines object); admin, investigator; analysts only links",
+        )
+    },
+    route(
+        Method::Delete,
+        "/api/records/{id}",
+        Endpoint::DeleteRecord,
+        "Delete a record (409 while others refer to it); admin, investigator",
     ),
     Route {
         query: &[
@@ -304,6 +362,61 @@ pub const ROUTES: &[Route] = &[
             "/assets/{name}",
             Endpoint::Asset,
             "Static scripts, styles and images compiled into the binary",
+        )
+    },
+    Route {
+        ok: 204,
+        ..route(
+            Method::Options,
+            "/api/uploads",
+            Endpoint::UploadOptions,
+            "tus: the protocol version, extensions and largest upload accepted",
+        )
+    },
+    Route {
+        ok: 201,
+        headers: &["Tus-Resumable", "Upload-Length", "Upload-Metadata"],
+        ..route(
+            Method::Post,
+            "/api/uploads",
+            Endpoint::UploadCreate,
+            "tus creation: start an upload (metadata filename and case required; source, note) into a case you may collect into (admin, investigator)",
+        )
+    },
+    Route {
+        headers: &["Tus-Resumable"],
+        ..route(
+            Method::Head,
+            "/api/uploads/{id}",
+            Endpoint::UploadHead,
+            "tus: Upload-Offset and Upload-Length of your upload",
+        )
+    },
+    Route {
+        ok: 204,
+        headers: &["Tus-Resumable", "Upload-Offset"],
+        raw_body: Some("application/offset+octet-stream"),
+        ..route(
+            Method::Patch,
+            "/api/uploads/{id}",
+            Endpoint::UploadPatch,
+            "tus: append bytes at Upload-Offset; the last byte makes the item (Athar-Item, Athar-Sha256 headers)",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/uploads/{id}",
+        Endpoint::UploadStatus,
+        "Your upload as JSON: offset, length, filename, case, item and sha256 (null until complete)",
+    ),
+    Route {
+        ok: 204,
+        headers: &["Tus-Resumable"],
+        ..route(
+            Method::Delete,
+            "/api/uploads/{id}",
+            Endpoint::UploadTerminate,
+            "tus termination: abandon your upload and remove its staged bytes (an item it became stays)",
         )
     },
 ];

@@ -101,7 +101,7 @@ pub async fn review(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(&state, move |a| {
-        let (item, _) = visible_item(a, &caller, &id)?;
+        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
         let images = review_images(a, &item.id)?;
         let mut kinds: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (kind, variant, _) in images {
@@ -151,7 +151,7 @@ pub async fn review_image(
         return Err(ApiError::bad_request("purpose: at most 500 bytes"));
     }
     let bytes = blocking(&state, move |a| {
-        let (item, _) = visible_item(a, &caller, &id)?;
+        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
         let images = review_images(a, &item.id)?;
         // A thumbnail when there is one, else the contact sheet.
         let chosen = images
@@ -222,7 +222,7 @@ pub async fn near_duplicates(
         ));
     };
     blocking(&state, move |a| {
-        let (item, _) = visible_item(a, &caller, &id)?;
+        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
         let found = ext
             .near_duplicates(a, &item, min_share)
             .map_err(ApiError::internal)?;
@@ -278,7 +278,7 @@ pub async fn event_proof(
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::bad_request("seq: a positive integer"))?;
     let (item, text) = blocking(&state, move |a| {
-        let (item, _) = visible_item(a, &caller, &id)?;
+        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
         let events = a.catalog.events(&item.id)?;
         if !events.iter().any(|e| e.seq == seq) {
             return Err(ApiError::not_found("no such custody event of this item"));

@@ -318,6 +318,13 @@ impl SqliteCatalog {
         csrf_sha256: &str,
         expires: i64,
     ) -> Result<(), StoreError> {
+        // Sessions that ran out go as new ones come (lookups only read).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.conn
+            .execute("DELETE FROM sessions WHERE expires <= ?1", [now])
+            .map_err(db)?;
         self.conn
             .execute(
                 "INSERT INTO sessions (sha256, user_id, csrf, created_at, expires)
@@ -340,12 +347,18 @@ impl SqliteCatalog {
         self.conn
             .execute("DELETE FROM sessions WHERE expires <= ?1", [now])
             .map_err(db)?;
+        self.live_session(sha256, now)
+    }
+
+    /// The live session with this id hash at time `now`, when its user is enabled; writes
+    /// nothing (works on a read-only connection).
+    pub fn live_session(&self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         let row: Option<(String, String)> = self
             .conn
             .query_row(
                 "SELECT u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.sha256 = ?1 AND u.disabled = 0",
-                [sha256],
+                 WHERE s.sha256 = ?1 AND s.expires > ?2 AND u.disabled = 0",
+                params![sha256, now],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()

@@ -12,6 +12,8 @@
 //! log/                  the custody log: C2SP checkpoint and tiles
 //! lock                  held (flock) by the one process that writes
 //! index/similar.idx     similarity index over the fingerprints (a derived cache, see `athar`)
+//! uploads/<id>.part     bytes of a resumable upload being received; <id>.json its state
+//! exports/              bags the server builds to stream as downloads (removed after)
 //! ```
 
 use std::fs::{File, OpenOptions};
@@ -20,11 +22,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use athar_core::log::{CustodyLog, LogError, Logger};
-use athar_core::{Catalog, StoreError};
+use athar_core::{BlobStore as _, Catalog, StoreError};
 use athar_tlog::note::NoteSigner as _;
 use athar_tlog::{Ed25519Signer, Ed25519Verifier};
 use serde::{Deserialize, Serialize};
 
+use crate::uploads::{Upload, UploadSettings, Uploads};
 use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
 
 /// The archive format this build writes.
@@ -65,6 +68,8 @@ pub struct Config {
     pub log: LogSection,
     #[serde(default, skip_serializing_if = "TimestampSection::is_empty")]
     pub timestamp: TimestampSection,
+    #[serde(default, skip_serializing_if = "UploadSettings::is_empty")]
+    pub uploads: UploadSettings,
 }
 
 /// RFC 3161 time-stamping authorities asked by `athar timestamp`.
@@ -144,6 +149,8 @@ pub struct Recovered {
     pub blobs: usize,
     /// Queued custody events appended to the log.
     pub logged: u64,
+    /// Staged uploads removed because nobody touched them for `[uploads] keep_days`.
+    pub stale_uploads: usize,
 }
 
 /// Whether the caller will write.
@@ -239,6 +246,7 @@ impl Archive {
             },
             log: LogSection { origin },
             timestamp: TimestampSection::default(),
+            uploads: UploadSettings::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
             path: root.join(CONFIG_FILE),
@@ -366,11 +374,95 @@ impl Archive {
             w.catalog.mark_logged(w.logger.log.size())?;
             n
         };
+        let keep = std::time::Duration::from_secs(self.config.uploads.keep_days() * 86_400);
+        let stale_uploads = self.uploads()?.remove_stale(keep)?;
+        // Bags the server was building or streaming when it stopped.
+        let exports = self.root.join("exports");
+        if exports.is_dir() {
+            std::fs::remove_dir_all(&exports).map_err(io(&exports))?;
+        }
         Ok(Recovered {
             temporary,
             blobs,
             logged,
+            stale_uploads,
         })
+    }
+
+    /// The staged uploads (`uploads/`).
+    pub fn uploads(&self) -> Result<Uploads, StoreError> {
+        Uploads::open(&self.root)
+    }
+
+    /// Makes a completely received upload an item by the normal ingest steps (needs
+    /// [`Access::Write`]): its staged file, whose bytes hash to `sha256`, becomes a blob
+    /// without being copied; the item (or a sighting of an existing one) gets a custody
+    /// event with the uploader as actor, the upload's case, source and note, and its
+    /// background jobs are queued. Finishing the same upload again (after a crash between
+    /// the commit and the sidecar update) finds the event already recorded and records
+    /// nothing twice. The staged file is removed; the sidecar then holds the outcome.
+    pub fn ingest_upload(
+        &mut self,
+        upload: &mut Upload,
+        sha256: athar_core::Sha256,
+        media_type: String,
+    ) -> Result<athar_core::Item, ArchiveError> {
+        use athar_core::{EventDetails, NewItem, Sighting};
+        let uploads = self.uploads()?;
+        let part = uploads.part_path(&upload.id)?;
+        let marker = format!("upload:{}", upload.id);
+        let done = match self.catalog.item_by_sha(&sha256)? {
+            Some(item) => self.catalog.events(&item.id)?.iter().any(|e| {
+                matches!(&e.details, EventDetails::Sighting(s) if s.original_path == marker)
+            }).then_some(item),
+            None => None,
+        };
+        let item = match done {
+            Some(item) => item,
+            None => {
+                let blob = self.blobs.adopt_local(&part, sha256, upload.length)?;
+                let new = NewItem {
+                    sha256,
+                    size: upload.length,
+                    media_type,
+                    derived: None,
+                    sighting: Sighting {
+                        original_name: upload.filename.clone(),
+                        original_path: marker,
+                        file_mtime: None,
+                        collector: upload.user.clone(),
+                        source: upload.source.clone(),
+                        note: upload.note.clone(),
+                        case: Some(upload.case.clone()),
+                        tool_version: athar_core::TOOL_VERSION.to_owned(),
+                    },
+                    at: String::new(),
+                };
+                let mut w = self.writer()?;
+                let entry = athar_core::ingest::commit_staged(
+                    w.catalog,
+                    w.blobs,
+                    Some(&mut w.logger),
+                    blob,
+                    new,
+                )
+                .map_err(|e| match e {
+                    athar_core::CoreError::Store(s) => ArchiveError::Store(s),
+                    athar_core::CoreError::Log(l) => ArchiveError::Log(l),
+                    other => ArchiveError::Store(StoreError::Corrupt(other.to_string())),
+                })?;
+                if entry.new {
+                    athar_core::jobs::enqueue_for(w.catalog, std::slice::from_ref(&entry.item))
+                        .map_err(|e| ArchiveError::Store(StoreError::Corrupt(e.to_string())))?;
+                }
+                entry.item
+            }
+        };
+        upload.item = Some(item.id.to_string());
+        upload.sha256 = Some(sha256.to_hex());
+        uploads.save(upload)?;
+        uploads.remove_part(&upload.id)?;
+        Ok(item)
     }
 
     /// The verifier key, in C2SP signed-note form.

@@ -230,6 +230,32 @@ impl BlobStore for FsBlobStore {
         }
     }
 
+    fn adopt_local(
+        &self,
+        path: &Path,
+        sha256: Sha256,
+        size: u64,
+    ) -> Result<PendingBlob, StoreError> {
+        // Blobs are read-only; the staged name shares the inode until the caller removes it.
+        let meta = std::fs::metadata(path).map_err(io(path))?;
+        if !meta.is_file() || meta.len() != size {
+            return Err(StoreError::Corrupt(format!(
+                "{}: expected a file of {size} bytes to adopt",
+                path.display()
+            )));
+        }
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o444))
+            .map_err(io(path))?;
+        let tmp = self.temp_path();
+        std::fs::hard_link(path, &tmp).map_err(io(&tmp))?;
+        Ok(PendingBlob {
+            sha256,
+            size,
+            synced: false,
+            handle: Box::new(tmp),
+        })
+    }
+
     fn abandon(&self, blob: PendingBlob) {
         if let Ok(p) = handle_path(&blob) {
             let _ = std::fs::remove_file(p);

@@ -13,6 +13,7 @@ mod catalog;
 mod log;
 mod records;
 pub mod search_index;
+pub mod uploads;
 
 pub use archive::{
     Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,

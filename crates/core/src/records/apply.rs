@@ -88,7 +88,21 @@ pub fn apply(
     changes: Vec<Change>,
     actor: &str,
 ) -> Result<Vec<Applied>, ChangeError> {
-    apply_keeping(catalog, logger, changes, actor).map(|(applied, _)| applied)
+    apply_keeping(catalog, logger, changes, actor, None).map(|(applied, _)| applied)
+}
+
+/// [`apply`] for someone who may only touch the cases `may_use` accepts (None: every case):
+/// every record written or deleted, the case it was in before, every record it refers to
+/// and a link's item must be on such a case. Anything else is refused as if it did not
+/// exist.
+pub fn apply_as(
+    catalog: &mut dyn Catalog,
+    logger: &mut Logger<'_>,
+    changes: Vec<Change>,
+    actor: &str,
+    may_use: Option<&dyn Fn(&str) -> bool>,
+) -> Result<Vec<Applied>, ChangeError> {
+    apply_keeping(catalog, logger, changes, actor, may_use).map(|(applied, _)| applied)
 }
 
 /// A record as one applied change wrote it, with the custody event that recorded it: what a
@@ -99,14 +113,19 @@ pub struct Written {
     pub record: Record,
 }
 
-/// [`apply`], also returning every record it created or changed (deletes and unchanged
+/// [`apply_as`], also returning every record it created or changed (deletes and unchanged
 /// records are not in the list) exactly as the catalog now holds it.
 pub fn apply_keeping(
     catalog: &mut dyn Catalog,
     logger: &mut Logger<'_>,
     changes: Vec<Change>,
     actor: &str,
+    may_use: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<(Vec<Applied>, Vec<Written>), ChangeError> {
+    let allowed = |case: &str| match may_use {
+        Some(f) => f(case),
+        None => true,
+    };
     let mut batch = Batch::default();
     // A large batch looks keys up in memory: one query instead of several per record.
     if changes.len() > 1000 {
@@ -158,6 +177,35 @@ pub fn apply_keeping(
                         e => ChangeError::Store(e),
                     })?;
                     link.item = item.id.to_string();
+                }
+                if !allowed(&record.case) {
+                    return Err(invalid(index, "case", "no such case"));
+                }
+                if old.is_some() {
+                    if let Some(before) = catalog.record_by_id(&record.id)? {
+                        if !allowed(&before.record.case) {
+                            return Err(invalid(index, "id", "no such record"));
+                        }
+                    }
+                }
+                for r in record.body.refs() {
+                    if batch.ids.contains_key(&r.value) {
+                        continue; // made by this batch, on a case already checked
+                    }
+                    if let Some(target) = catalog.record_by_id(&r.value)? {
+                        if !allowed(&target.record.case) {
+                            return Err(invalid(index, r.field, "no such record"));
+                        }
+                    }
+                }
+                if let (Body::Link(link), Some(f)) = (&record.body, may_use) {
+                    let visible = match ItemId::parse(&link.item) {
+                        Some(id) => catalog.cases_of(&id)?.iter().any(|c| f(c)),
+                        None => false,
+                    };
+                    if !visible {
+                        return Err(invalid(index, "item", "no such item"));
+                    }
                 }
                 if record.body.kind() != RecordKind::Case
                     && !batch.cases.contains(&record.case)
@@ -214,6 +262,9 @@ pub fn apply_keeping(
                 kept.push(record);
             }
             Plan::Delete(stored) => {
+                if !allowed(&stored.record.case) {
+                    return Err(invalid(index, "id", "no such record"));
+                }
                 let id = stored.record.id.clone();
                 let referrers: Vec<String> = catalog
                     .referrers(&id)?
