@@ -93,8 +93,10 @@ try {
 
   // 3. Wait for the background jobs: fingerprints and review images.
   const deadline = Date.now() + 180_000;
+  await page.goto(base + "/#/item/" + item);
   for (;;) {
-    await page.goto(base + "/#/item/" + item);
+    // A hash-only navigation to the same address would not fetch again: reload.
+    await page.reload();
     await page.waitForSelector('[data-field="fingerprints"]');
     const fp = await page.textContent('[data-field="fingerprints"]');
     if (fp.includes("vpdq")) break;

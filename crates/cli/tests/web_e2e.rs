@@ -83,8 +83,6 @@ impl Drop for Server {
 }
 
 #[test]
-#[ignore = "needs the tus upload (/api/uploads) and case export endpoints from branch wip-upload; \
-            run with --ignored once it is merged, then drop this attribute"]
 fn browser_end_to_end() {
     if let Some(why) = missing_tools() {
         assert!(

@@ -12,7 +12,7 @@ use athar_core::{
     BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
 };
 use athar_search::{Query as SearchQuery, SearchIndex};
-use athar_store::SqliteCatalog;
+use athar_store::{Archive, SqliteCatalog};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
