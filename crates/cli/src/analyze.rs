@@ -19,7 +19,7 @@ const ALGORITHM_VERSION: &str = concat!(
 const VARIANTS_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
-    " (variants 1: unbordered, mirrored, centre 90%, inner)"
+    " (variants 2: unbordered inside nested and overlaid borders, mirrored picture and frame, centre 90%, inner, middle band)"
 );
 
 #[derive(Debug, Default)]
@@ -92,7 +92,8 @@ impl MediaAnalyzer {
             }])
         } else if item.media_type.starts_with("video/") {
             // One decode: the reference-compatible hashes, and from the same frames the
-            // variants (borders removed, mirrored, cropped) stored as their own kind.
+            // variants (borders removed, mirrored, cropped, logo- and caption-free parts)
+            // stored as their own kind.
             let (frames, extra) =
                 vpdq::hash_video_with_variants(path, &vpdq::VpdqOptions::default())
                     .map_err(|e| e.to_string())?;

@@ -4,7 +4,10 @@
 //! PDQ hash of every frame beyond the match distance. [`detect`] finds the picture inside
 //! such bars so that an extra hash of the picture alone can be taken (see
 //! [`crate::variants`]). It works on packed RGB, checks only lines from the edges inwards,
-//! and tolerates compression noise in the bars.
+//! and tolerates compression noise in the bars and overlays laid over them: a channel logo
+//! in a corner or a caption band across the frame leaves a bar line uniform except for one
+//! stretch, where a line of picture differs from the bar colour all along. Borders inside
+//! borders (a padded copy of a letterboxed clip) are removed too.
 
 /// A rectangle in pixels: left, top, width, height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +22,19 @@ pub struct Rect {
 const TOLERANCE: i32 = 24;
 /// Share of a line's pixels that must be within tolerance for the line to be bar.
 const UNIFORM_SHARE: f64 = 0.97;
+/// A line of a black bar is also bar when its pixels out of tolerance (but for a few
+/// strays) lie within one stretch no longer than this share of the line: an overlay over
+/// the bar.
+const OVERLAY_SHARE: f64 = 0.45;
+/// Bars this dark (every channel at most this) are black bars, the kind logos and
+/// captions are laid over; bars of other colours (padding, or a flat wall in the picture)
+/// must be uniform.
+const BLACK: i32 = 40;
+/// A bar that is not black is only a border when the line after it has less than this
+/// share of the bar's colour.
+const EDGE_SHARE: f64 = 0.5;
+/// Borders inside borders removed at most.
+const MAX_NESTED: usize = 3;
 /// Bars thinner than this share of the side (both edges together) are ignored.
 const MIN_BORDER_SHARE: f64 = 0.03;
 /// A picture smaller than this share of a side is not a picture (a blank or fading frame).
@@ -36,21 +52,45 @@ pub fn detect(rgb: &[u8], width: usize, height: usize, stride: usize) -> Option<
         return None;
     }
     let f = Frame { rgb, stride };
-    let (w, h) = (width, height);
-    let top = f.bar(|i| Line::Row(i, 0, w), h);
+    let mut found: Option<Rect> = None;
+    for _ in 0..MAX_NESTED {
+        let outer = found.unwrap_or(Rect {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        });
+        match detect_in(&f, outer, (width, height)) {
+            Some(r) => found = Some(r),
+            None => break,
+        }
+    }
+    found
+}
+
+/// The picture inside constant-colour borders within `outer`, as [`detect`] describes;
+/// `frame` is the whole frame's size (the picture must keep a share of it).
+fn detect_in(f: &Frame<'_>, outer: Rect, frame: (usize, usize)) -> Option<Rect> {
+    let (ox, oy, w, h) = (outer.x, outer.y, outer.width, outer.height);
+    if w < 8 || h < 8 {
+        return None;
+    }
+    let top = f.bar(|i| Line::Row(oy + i, ox, ox + w), h);
     if top >= h {
         return None;
     }
-    let bottom = f.bar(|i| Line::Row(h - 1 - i, 0, w), h - top);
-    let (y0, y1) = (top, h - bottom);
-    let left = f.bar(|i| Line::Col(i, y0, y1), w);
+    let bottom = f.bar(|i| Line::Row(oy + h - 1 - i, ox, ox + w), h - top);
+    let (y0, y1) = (oy + top, oy + h - bottom);
+    let left = f.bar(|i| Line::Col(ox + i, y0, y1), w);
     if left >= w {
         return None;
     }
-    let right = f.bar(|i| Line::Col(w - 1 - i, y0, y1), w - left);
-    let (x0, x1) = (left, w - right);
+    let right = f.bar(|i| Line::Col(ox + w - 1 - i, y0, y1), w - left);
+    let (x0, x1) = (ox + left, ox + w - right);
     let (cw, ch) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
-    if (cw as f64) < MIN_CONTENT_SHARE * w as f64 || (ch as f64) < MIN_CONTENT_SHARE * h as f64 {
+    if (cw as f64) < MIN_CONTENT_SHARE * frame.0 as f64
+        || (ch as f64) < MIN_CONTENT_SHARE * frame.1 as f64
+    {
         return None;
     }
     let removed_x = (w - cw) as f64 / w as f64;
@@ -102,37 +142,86 @@ impl Frame<'_> {
         })
     }
 
-    fn mean(&self, line: Line) -> [i32; 3] {
-        let (mut s, mut n) = ([0i64; 3], 0i64);
+    /// The line's median colour (per channel): the bar's colour even where an overlay
+    /// covers part of the line.
+    fn median(&self, line: Line) -> [i32; 3] {
+        let mut ch: [Vec<i32>; 3] = Default::default();
         for p in self.pixels(line) {
             for c in 0..3 {
-                s[c] += i64::from(p[c]);
+                ch[c].push(p[c]);
+            }
+        }
+        ch.map(|mut v| {
+            if v.is_empty() {
+                return 0;
+            }
+            let mid = v.len() / 2;
+            *v.select_nth_unstable(mid).1
+        })
+    }
+
+    /// Whether the line is bar of `colour`: nearly all of it within tolerance, or, for a
+    /// black bar, all but one stretch (an overlay) no longer than [`OVERLAY_SHARE`] of it,
+    /// apart from a few stray pixels.
+    fn uniform(&self, line: Line, colour: [i32; 3]) -> bool {
+        let mut off = Vec::new();
+        let mut n = 0usize;
+        for (i, p) in self.pixels(line).enumerate() {
+            if !(0..3).all(|c| (p[c] - colour[c]).abs() <= TOLERANCE) {
+                off.push(i);
             }
             n += 1;
         }
-        let n = n.max(1);
-        [(s[0] / n) as i32, (s[1] / n) as i32, (s[2] / n) as i32]
-    }
-
-    /// Whether nearly all of the line is within tolerance of `colour`.
-    fn uniform(&self, line: Line, colour: [i32; 3]) -> bool {
-        let (mut ok, mut n) = (0usize, 0usize);
-        for p in self.pixels(line) {
-            ok += usize::from((0..3).all(|c| (p[c] - colour[c]).abs() <= TOLERANCE));
-            n += 1;
+        if n == 0 {
+            return false;
         }
-        n > 0 && ok as f64 >= UNIFORM_SHARE * n as f64
+        let strays = ((1.0 - UNIFORM_SHARE) * n as f64) as usize;
+        if off.len() <= strays {
+            return true;
+        }
+        if colour.iter().any(|&c| c > BLACK) {
+            return false;
+        }
+        // Leave out up to `strays` pixels at the two ends of the off-colour stretch.
+        let (a, b) = (strays / 2, off.len() - 1 - strays / 2);
+        b >= a && ((off[b] - off[a] + 1) as f64) <= OVERLAY_SHARE * n as f64
     }
 
     /// How many lines from one edge are bar of the edge line's colour; `line(i)` is the
     /// i-th line from that edge, at most `limit` are looked at.
     fn bar(&self, line: impl Fn(usize) -> Line, limit: usize) -> usize {
-        let colour = self.mean(line(0));
-        let mut n = 0;
+        // The outermost line may be blended with what lies beyond it (chroma subsampling
+        // at the edge of a pad around a letterboxed picture): the colour is taken one line
+        // in, and the outermost line goes with the bar.
+        let first = usize::from(limit > 2);
+        let colour = self.median(line(first));
+        let mut n = first;
         while n < limit && self.uniform(line(n), colour) {
             n += 1;
         }
+        if n == first {
+            return 0;
+        }
+        // A bar ends at an edge: the next line is mostly picture. Where it is mostly the
+        // bar's colour still, this is flat picture (a wall, the sky), not a border. Black
+        // bars are the exception: dark picture often meets them.
+        if n < limit
+            && colour.iter().any(|&c| c > BLACK)
+            && self.share_of(line(n), colour) >= EDGE_SHARE
+        {
+            return 0;
+        }
         n
+    }
+
+    /// Share of the line's pixels within tolerance of `colour`.
+    fn share_of(&self, line: Line, colour: [i32; 3]) -> f64 {
+        let (mut ok, mut n) = (0usize, 0usize);
+        for p in self.pixels(line) {
+            ok += usize::from((0..3).all(|c| (p[c] - colour[c]).abs() <= TOLERANCE));
+            n += 1;
+        }
+        ok as f64 / n.max(1) as f64
     }
 }
 
@@ -210,5 +299,48 @@ pub(crate) mod tests {
         // Too small to judge, and a short buffer.
         check(6, 6, (0, 1, 0, 1), [0, 0, 0], None);
         assert_eq!(detect(&[0u8; 10], 160, 120, 480), None);
+    }
+
+    /// Paints a `colour` rectangle (x, y, w, h) over a `w`-wide frame.
+    fn paint(rgb: &mut [u8], w: usize, r: (usize, usize, usize, usize), colour: [u8; 3]) {
+        for y in r.1..r.1 + r.3 {
+            for x in r.0..r.0 + r.2 {
+                rgb[(y * w + x) * 3..][..3].copy_from_slice(&colour);
+            }
+        }
+    }
+
+    #[test]
+    fn overlays_over_the_bars_and_borders_inside_borders() {
+        let (w, h) = (160, 120);
+        // Pillarbox (24-pixel bars) with a caption band across the whole width near the
+        // bottom, or a logo over the top-left corner: still the same picture.
+        for overlay in [(0, 96, w, 10), (4, 4, 40, 30)] {
+            let mut rgb = framed(w, h, (24, 0, 24, 0), [0, 0, 0]);
+            paint(&mut rgb, w, overlay, [250, 250, 60]);
+            let r = detect(&rgb, w, h, w * 3).map(|r| (r.x, r.y, r.width, r.height));
+            assert_eq!(r, Some((24, 0, 112, 120)), "{overlay:?}");
+        }
+        // The same pillarboxed picture padded in yellow, off centre: both borders go.
+        let (pw, ph) = (200, 150);
+        let inner = framed(w, h, (24, 0, 24, 0), [0, 0, 0]);
+        let mut padded = framed(pw, ph, (pw, ph, 0, 0), [230, 230, 30]);
+        for y in 0..h {
+            padded[((y + 10) * pw + 30) * 3..][..w * 3]
+                .copy_from_slice(&inner[y * w * 3..][..w * 3]);
+        }
+        let r = detect(&padded, pw, ph, pw * 3).map(|r| (r.x, r.y, r.width, r.height));
+        assert_eq!(r, Some((54, 10, 112, 120)));
+        // Lines of picture that are mostly as dark as the bars but differ all along (bright
+        // specks scattered over it) are not bar.
+        let mut dark = framed(w, h, (0, 20, 0, 20), [0, 0, 0]);
+        for y in 20..100 {
+            for x in 0..w {
+                let v = if (x + 3 * y) % 8 < 2 { 255 } else { 0 };
+                dark[(y * w + x) * 3..][..3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        let r = detect(&dark, w, h, w * 3).map(|r| (r.x, r.y, r.width, r.height));
+        assert_eq!(r, Some((0, 20, w, 80)));
     }
 }

@@ -1,31 +1,40 @@
 //! Frame variants: extra hashes per video frame, kept beside the reference vPDQ hashes, for
-//! matching what the reference cannot — letterboxed or padded, mirrored and cropped copies.
+//! matching what the reference cannot — letterboxed or padded, mirrored, cropped,
+//! logo-stamped and captioned copies.
 //!
 //! The reference-compatible vPDQ hash of a frame stays exactly as the reference makes it
 //! (it is what other archives exchange); these hashes are Athar's own and are stored as a
 //! separate fingerprint kind ([`ALGORITHM`]). Per frame, from the same decoded pixels:
 //!
 //! - `unbordered`: the PDQ hash of the picture inside constant-colour borders
-//!   ([`crate::borders`]), only when the frame has such borders;
-//! - `mirrored`: the left–right mirror of the picture (of the unbordered picture when there
-//!   is one): the PDQ dihedral hash the reference calls `flipy` (a flip about the vertical
-//!   axis; its `flipx` flips top and bottom), which costs no extra filtering;
+//!   ([`crate::borders`]: bars with a logo or caption laid over them, and borders inside
+//!   borders, count), only when the frame has such borders;
+//! - `mirrored`: the left–right mirror of the picture: the PDQ dihedral hash the reference
+//!   calls `flipy` (a flip about the vertical axis; its `flipx` flips top and bottom), which
+//!   costs no extra filtering; for a frame with borders both the unbordered picture's and
+//!   the whole frame's (in case the copy's borders are found differently);
 //! - `cropped`: the hash of the centre [`CROP_KEEP`] of the picture, so that a copy cropped
 //!   at its edges matches the original and the other way round;
 //! - `inner`: the hash of the picture's inner part ([`INNER`]: without its corners, where
-//!   channels put logos, nor its lower quarter, where captions and tickers go), so that a
-//!   logo-stamped or captioned copy matches inner part to inner part.
+//!   channels put logos, nor its lower quarter, where captions and tickers go);
+//! - `band`: the hash of the picture's middle band across its whole width ([`BAND`]),
+//!   clear of corner logos up to 30% of the width and of captions, so that a copy with a
+//!   large logo matches band to band where the logo reaches into the inner part.
+//!
+//! Every frame is hashed the same way whether it is the original or the copy, and the
+//! search pairs each side's hashes with the other's in both directions, so it does not
+//! matter which of the two was ingested first or which is the query.
 //!
 //! The extra hashes are taken on a copy of the frame reduced by an integer factor to about
 //! [`WORK_SIDE`] pixels on its short side (PDQ itself reduces every frame to 64×64, so little
-//! is lost), which keeps their cost well below that of the reference hash.
+//! is lost), which keeps their cost below that of the reference hash.
 //!
 //! [`search`] scores items as [`crate::similar::search`] does, counting a query frame as
 //! matched when its reference hash or one of its variants is within the distance of an
 //! item's reference hash or variant, for the pairs that undo one transform:
 //! picture↔picture (reference or unbordered on either side: `original` or
 //! `borders-removed`), picture↔mirrored (`mirrored`), picture↔cropped either way
-//! (`cropped`), inner↔inner (`overlay`).
+//! (`cropped`), inner↔inner and band↔band (`overlay`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,6 +53,9 @@ pub const WORK_SIDE: usize = 160;
 pub const CROP_KEEP: f64 = 0.9;
 /// The `inner` part of the picture: left, top, right, bottom as shares of its sides.
 pub const INNER: [f64; 4] = [0.2, 0.3, 0.8, 0.75];
+/// The `band` of the picture: its middle third across the whole width, clear of logos
+/// in the corners (up to 30% of the width wide, 15% of the width high) and of captions.
+pub const BAND: [f64; 4] = [0.0, 0.32, 1.0, 0.68];
 
 /// What a variant hash undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,14 +68,18 @@ pub enum VariantKind {
     Cropped,
     /// The inner part of the picture, clear of corner logos and captions.
     Inner,
+    /// The middle band of the picture across its width, clear of large corner logos and
+    /// captions.
+    Band,
 }
 
 impl VariantKind {
-    pub const ALL: [VariantKind; 4] = [
+    pub const ALL: [VariantKind; 5] = [
         VariantKind::Unbordered,
         VariantKind::Mirrored,
         VariantKind::Cropped,
         VariantKind::Inner,
+        VariantKind::Band,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +88,7 @@ impl VariantKind {
             VariantKind::Mirrored => "mirrored",
             VariantKind::Cropped => "cropped",
             VariantKind::Inner => "inner",
+            VariantKind::Band => "band",
         }
     }
 
@@ -147,9 +164,22 @@ pub fn format_lines(variants: &[VariantHash]) -> String {
     variants.iter().map(|v| v.to_line() + "\n").collect()
 }
 
-/// Reduces packed RGB by an integer factor (box average) so its short side is about
-/// [`WORK_SIDE`]; returns the pixels and their size.
-fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> (Vec<u8>, usize, usize) {
+/// A frame reduced by an integer factor (box average) so its short side is about
+/// [`WORK_SIDE`]: what the variant hashes are taken from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduced {
+    /// Packed 8-bit RGB, `width * 3` bytes per row.
+    pub rgb: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Reduces packed RGB (`stride` bytes per row) for the variant hashes; `None` when the
+/// frame is too small or the buffer too short.
+pub fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> Option<Reduced> {
+    if width < 8 || height < 8 || stride < width * 3 || rgb.len() < stride * height {
+        return None;
+    }
     let f = (width.min(height) / WORK_SIDE).max(1);
     let (w, h) = (width / f, height / f);
     let mut out = vec![0u8; w * h * 3];
@@ -171,7 +201,11 @@ fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> (Vec<u8>, u
             *o = (s / n) as u8;
         }
     }
-    (out, w, h)
+    Some(Reduced {
+        rgb: out,
+        width: w,
+        height: h,
+    })
 }
 
 /// The variant hashes of one frame. `base` is the frame's reference hash (its `flipy`
@@ -185,11 +219,22 @@ pub(crate) fn frame_variants(
     frame_number: u64,
     timestamp: f64,
 ) -> Result<Vec<VariantHash>, MediaError> {
-    let stride = width * 3;
-    if width < 8 || height < 8 || rgb.len() < stride * height {
-        return Ok(Vec::new());
+    match reduce(rgb, width, height, width * 3) {
+        Some(small) => reduced_variants(hasher, &small, base, frame_number, timestamp),
+        None => Ok(Vec::new()),
     }
-    let (small, w, h) = reduce(rgb, width, height, stride);
+}
+
+/// The variant hashes of a frame already [`reduce`]d; `base` is its reference hash.
+pub fn reduced_variants(
+    hasher: &mut PdqHasher,
+    small: &Reduced,
+    base: &PdqResult,
+    frame_number: u64,
+    timestamp: f64,
+) -> Result<Vec<VariantHash>, MediaError> {
+    let (w, h) = (small.width, small.height);
+    let small = &small.rgb;
     let mut out = Vec::with_capacity(3);
     let mut push = |kind, r: &PdqResult, hash: PdqHash| {
         out.push(VariantHash {
@@ -216,15 +261,18 @@ pub(crate) fn frame_variants(
         width: w,
         height: h,
     };
-    let (picture, view) = match borders::detect(&small, w, h, w * 3) {
+    let picture = match borders::detect(small, w, h, w * 3) {
         Some(rect) => {
             let r = hash_rect(rect)?;
             push(VariantKind::Unbordered, &r, r.hash);
-            (rect, r)
+            // The mirror of the picture alone, and of the whole frame too (in case the
+            // copy's borders are not found the same way).
+            push(VariantKind::Mirrored, &r, r.dihedral.flip_y);
+            rect
         }
-        None => (whole, *base),
+        None => whole,
     };
-    push(VariantKind::Mirrored, &view, view.dihedral.flip_y);
+    push(VariantKind::Mirrored, base, base.dihedral.flip_y);
     let (cw, ch) = (
         ((picture.width as f64) * CROP_KEEP).round() as usize,
         ((picture.height as f64) * CROP_KEEP).round() as usize,
@@ -238,14 +286,16 @@ pub(crate) fn frame_variants(
     let r = hash_rect(centre)?;
     push(VariantKind::Cropped, &r, r.hash);
     let at = |share: f64, len: usize| ((len as f64) * share).round() as usize;
-    let inner = borders::Rect {
-        x: picture.x + at(INNER[0], picture.width),
-        y: picture.y + at(INNER[1], picture.height),
-        width: at(INNER[2], picture.width) - at(INNER[0], picture.width),
-        height: at(INNER[3], picture.height) - at(INNER[1], picture.height),
-    };
-    let r = hash_rect(inner)?;
-    push(VariantKind::Inner, &r, r.hash);
+    for (kind, part) in [(VariantKind::Inner, INNER), (VariantKind::Band, BAND)] {
+        let rect = borders::Rect {
+            x: picture.x + at(part[0], picture.width),
+            y: picture.y + at(part[1], picture.height),
+            width: at(part[2], picture.width) - at(part[0], picture.width),
+            height: at(part[3], picture.height) - at(part[1], picture.height),
+        };
+        let r = hash_rect(rect)?;
+        push(kind, &r, r.hash);
+    }
     Ok(out)
 }
 
@@ -302,7 +352,7 @@ impl VariantIndex {
 }
 
 /// Which stored hash a query hash is compared with, and what a hit means.
-const PAIRS: [(Side, Side, &str); 9] = [
+const PAIRS: [(Side, Side, &str); 10] = [
     (Side::Reference, Side::Reference, "original"),
     (
         Side::Reference,
@@ -344,6 +394,11 @@ const PAIRS: [(Side, Side, &str); 9] = [
         Side::Variant(VariantKind::Inner),
         "overlay",
     ),
+    (
+        Side::Variant(VariantKind::Band),
+        Side::Variant(VariantKind::Band),
+        "overlay",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -378,22 +433,32 @@ pub fn search(
     let mut hits = Vec::new();
     for (qi, f) in usable.iter().enumerate() {
         let own = by_frame.get(&f.frame_number);
-        let variant = |k: VariantKind| {
-            own.and_then(|vs| vs.iter().find(|v| v.kind == k))
-                .map(|v| v.hash)
+        // Every hash of a kind (a frame has several `cropped` windows).
+        let variant = |k: VariantKind| -> Vec<PdqHash> {
+            own.map(|vs| vs.iter().filter(|v| v.kind == k).map(|v| v.hash).collect())
+                .unwrap_or_default()
         };
-        let reference = (f.quality >= MIN_QUALITY).then_some(f.hash);
+        let reference: Vec<PdqHash> = (f.quality >= MIN_QUALITY)
+            .then_some(f.hash)
+            .into_iter()
+            .collect();
         for (from, to, transform) in PAIRS {
-            let q = match from {
-                Side::Reference => reference,
+            let qs = match from {
+                Side::Reference => reference.clone(),
                 Side::Variant(k) => variant(k),
-                Side::Picture => variant(VariantKind::Unbordered).or(reference),
+                Side::Picture => {
+                    let un = variant(VariantKind::Unbordered);
+                    if un.is_empty() {
+                        reference.clone()
+                    } else {
+                        un
+                    }
+                }
             };
-            let Some(q) = q else { continue };
-            let found = match to {
-                Side::Reference | Side::Picture => base.radius(&q, MATCH_DISTANCE),
-                Side::Variant(k) => variants.radius(k, &q),
-            };
+            let found = qs.iter().flat_map(|q| match to {
+                Side::Reference | Side::Picture => base.radius(q, MATCH_DISTANCE),
+                Side::Variant(k) => variants.radius(k, q),
+            });
             for (posting, distance) in found {
                 hits.push(Hit {
                     query_frame: qi,
@@ -516,6 +581,23 @@ mod tests {
             get(&ov, VariantKind::Inner).unwrap(),
         );
         assert!(si.distance(&oi) <= MATCH_DISTANCE, "{}", si.distance(&oi));
+
+        // A large logo (30% of the width, in the lower right corner) reaching into the
+        // inner part: the middle bands still match.
+        let mut large = orig.clone();
+        for y in 122..170 {
+            for x in 214..310 {
+                large[(y * w + x) * 3..][..3].copy_from_slice(&[250, 250, 40]);
+            }
+        }
+        assert!(c_far(&large, w, h, &ob.hash));
+        let lv = variants_of(&large, w, h);
+        assert_eq!(get(&lv, VariantKind::Unbordered), None, "no borders");
+        let (lb, ob_band) = (
+            get(&lv, VariantKind::Band).unwrap(),
+            get(&ov, VariantKind::Band).unwrap(),
+        );
+        assert!(lb.distance(&ob_band) <= 8, "{}", lb.distance(&ob_band));
         let c = hash(&crop, cw, ch).hash;
         let cv = get(&ov, VariantKind::Cropped).unwrap();
         assert!(c.distance(&cv) <= MATCH_DISTANCE, "{}", c.distance(&cv));
