@@ -45,6 +45,10 @@ pub struct CaseFields {
     title: Option<String>,
     #[arg(long)]
     description: Option<String>,
+    /// A role (investigator, analyst, viewer) that may read the identities of the case's
+    /// protected sources through the server; repeat for several (admins always can).
+    #[arg(long = "protected-reader")]
+    protected_readers: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -446,6 +450,7 @@ impl Fields for CaseFields {
         let mut m = Map::new();
         put(&mut m, "title", text(&self.title));
         put(&mut m, "description", text(&self.description));
+        put(&mut m, "protected_readers", list(&self.protected_readers));
         Ok(m)
     }
 }

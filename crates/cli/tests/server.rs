@@ -172,6 +172,12 @@ fn prepare(dir: &Path) {
         ],
         None,
     );
+    // Investigators on alpha may read its protected sources' identities; analysts may not.
+    athar(
+        dir,
+        &["case", "add", "alpha", "--protected-reader", "investigator"],
+        None,
+    );
     athar(
         dir,
         &[
@@ -268,7 +274,7 @@ fn api_end_to_end() {
     assert_eq!(items(&view), vec![item_b.clone()]);
 
     // Role × case membership matrix for the read API.
-    let record = get(&root, "/api/records?case=alpha").json()["records"][0].clone();
+    let record = get(&root, "/api/records?case=alpha&kind=source").json()["records"][0].clone();
     let rec_id = record["id"].as_str().unwrap().to_owned();
     assert_eq!(
         record["identity"], "Synthetic Person, +000 000",
@@ -306,11 +312,16 @@ fn api_end_to_end() {
             .any(|h| h["id"] == rec_id.as_str());
         assert_eq!(found, alpha, "search restricted to member cases");
     }
-    // Protected identities redacted for non-admins.
+    // Protected identities: redacted for roles the case does not list, shown to those it
+    // lists (investigators on alpha).
     let r = get(&ana, &format!("/api/records/{rec_id}")).json();
     assert_eq!(r["record"]["identity"], "[protected]");
     let r = get(&ana, "/api/records?kind=source").json();
     assert_eq!(r["records"][0]["identity"], "[protected]");
+    let r = get(&inv, &format!("/api/records/{rec_id}")).json();
+    assert_eq!(r["record"]["identity"], "Synthetic Person, +000 000");
+    let r = get(&inv, "/api/records?kind=source").json();
+    assert_eq!(r["records"][0]["identity"], "Synthetic Person, +000 000");
 
     // Ids are validated: no traversal, no prefixes.
     assert_eq!(

@@ -1,13 +1,13 @@
 //! The handlers. Each checks the caller's access to the case of what it returns; things on
 //! cases the caller is not a member of answer 404, as if they did not exist.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use athar_core::records::RecordKind;
+use athar_core::records::{Body as RecordBody, RecordKind};
 use athar_core::{
     BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
 };
@@ -605,6 +605,38 @@ fn parse_kind(kind: Option<&str>) -> Result<Option<RecordKind>, ApiError> {
         .transpose()
 }
 
+/// Who may read the identifying details of a case's confidential and protected sources:
+/// admins always; other roles when the case record lists theirs in `protected_readers`.
+/// Remembers each case's answer for one request.
+#[derive(Default)]
+struct ProtectedReaders(HashMap<String, bool>);
+
+impl ProtectedReaders {
+    fn may_read(
+        &mut self,
+        cat: &dyn Catalog,
+        caller: &Caller,
+        case: &str,
+    ) -> Result<bool, ApiError> {
+        if caller.is_admin() {
+            return Ok(true);
+        }
+        if let Some(&v) = self.0.get(case) {
+            return Ok(v);
+        }
+        let role = caller.user.role.as_str();
+        let allowed = cat
+            .records(Some(RecordKind::Case), Some(case))?
+            .iter()
+            .any(|s| match &s.record.body {
+                RecordBody::Case(c) => c.protected_readers.iter().any(|r| r.as_str() == role),
+                _ => false,
+            });
+        self.0.insert(case.to_owned(), allowed);
+        Ok(allowed)
+    }
+}
+
 pub async fn records(
     State(state): St,
     caller: Caller,
@@ -628,16 +660,15 @@ pub async fn records(
                 all
             }
         };
-        let out: Vec<Value> = list
-            .into_iter()
-            .map(|s| {
-                let mut r = s.record;
-                if !caller.is_admin() {
-                    r.body = r.body.redacted();
-                }
-                r.to_line()
-            })
-            .collect();
+        let mut readers = ProtectedReaders::default();
+        let mut out = Vec::with_capacity(list.len());
+        for s in list {
+            let mut r = s.record;
+            if !readers.may_read(cat, &caller, &r.case)? {
+                r.body = r.body.redacted();
+            }
+            out.push(r.to_line());
+        }
         Ok(Json(json!({ "records": out })))
     })
     .await
@@ -656,7 +687,7 @@ pub async fn record(
             return Err(missing());
         }
         let mut r = stored.record;
-        if !caller.is_admin() {
+        if !ProtectedReaders::default().may_read(&a.catalog, &caller, &r.case)? {
             r.body = r.body.redacted();
         }
         let referrers = cat.referrers(&r.id)?;

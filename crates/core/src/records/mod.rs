@@ -204,6 +204,12 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// A role a case may allow to read the identifying details of its non-public sources
+    /// (admins always can).
+    ReaderRole { Investigator = "investigator", Analyst = "analyst", Viewer = "viewer" }
+}
+
+vocabulary! {
     Confidence { Low = "low", Medium = "medium", High = "high" }
 }
 
@@ -323,6 +329,10 @@ pub struct CaseRecord {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Roles, besides admins, that may read the identifying details of the case's
+    /// confidential and protected sources (none unless listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_readers: Vec<ReaderRole>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
