@@ -1048,8 +1048,8 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                 .map(|l| Change::Put(Box::new(l)))
                 .collect();
             let (applied, written) =
-                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor, None).map_err(|e| {
-                    match e {
+                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor, None).map_err(
+                    |e| match e {
                         ChangeError::Invalid {
                             index,
                             field,
@@ -1059,8 +1059,8 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                             format!("{field}: {message}"),
                         ),
                         e => anyhow::Error::new(e),
-                    }
-                })?;
+                    },
+                )?;
             drop(w);
             // The records just written are indexed from memory, not read back.
             athar_store::search_index::update_with(archive, &written)?;

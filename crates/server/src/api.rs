@@ -687,7 +687,7 @@ pub async fn record(
             return Err(missing());
         }
         let mut r = stored.record;
-        if !ProtectedReaders::default().may_read(&a.catalog, &caller, &r.case)? {
+        if !ProtectedReaders::default().may_read(cat, &caller, &r.case)? {
             r.body = r.body.redacted();
         }
         let referrers = cat.referrers(&r.id)?;
