@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/ensure-deps.sh" run
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin athar
-athar="$here/target/release/athar"
+athar="${CARGO_TARGET_DIR:-$here/target}/release/athar"
 export ATHAR_ARCHIVE=${ATHAR_ARCHIVE:-./athar-archive}
 listen=${ATHAR_LISTEN:-127.0.0.1:8080}
 case_name=${ATHAR_CASE:-demo}

@@ -10,9 +10,6 @@
 //! Needs chromium, node and `e2e/node_modules/playwright-core` (`scripts/ensure-deps.sh`
 //! installs them). Without them the test is skipped with a notice, unless `CI=true`.
 //! Screenshots and downloads are kept under `target/tmp/e2e` (or `ATHAR_E2E_ARTIFACTS`).
-//!
-//! Ignored until the upload and export endpoints (branch `wip-upload`) are merged: without
-//! them the upload step fails.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
