@@ -9,7 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,29 +17,7 @@ use serde_json::Value;
 
 const PW: &str = "synthetic-password-123";
 
-fn athar(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(common::athar_bin())
-        .arg("--archive")
-        .arg(dir.join("archive"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = c.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "athar {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::athar_in as athar;
 
 struct Server {
     child: Child,

@@ -11,37 +11,17 @@
 //! installs them). Without them the test is skipped with a notice, unless `CI=true`.
 //! Screenshots and downloads are kept under `target/tmp/e2e` (or `ATHAR_E2E_ARTIFACTS`).
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn athar(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_athar"))
-        .arg("--archive")
-        .arg(dir.join("archive"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = c.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "athar {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::athar_in as athar;
 
 fn ffmpeg(args: &[&str], out: &Path) -> bool {
     Command::new("ffmpeg")

@@ -6,6 +6,35 @@ use std::process::{Command, Output};
 
 use sha2::Digest;
 
+/// Runs `athar --archive DIR/archive ARGS` with `stdin` as its input; panics with its
+/// stderr unless it succeeds.
+#[allow(clippy::unwrap_used)]
+pub fn athar_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut c = Command::new(athar_bin())
+        .arg("--archive")
+        .arg(dir.join("archive"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = c.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "athar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The `athar` binary under test.
 pub fn athar_bin() -> &'static str {
     env!("CARGO_BIN_EXE_athar")
