@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use athar_core::records::{
     self, Change, ChangeError, Line, Quantity, Record, RecordKind, StoredRecord,
 };
-use athar_core::{Catalog, CoreError, EventDetails, ItemId};
+use athar_core::{Catalog, CoreError, EventDetails, ItemId, StoreError};
 use athar_store::Archive;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
@@ -1041,29 +1041,42 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
                 }
             };
             let count = lines.len();
+            // The index is brought up to date first, so the batch can be indexed while the
+            // catalog writes it (two cores busy instead of one after the other).
+            athar_store::search_index::update(archive)?;
+            let root = archive.root.clone();
             let mut w = archive.writer()?;
             let actor = w.collector.clone();
             let changes = lines
                 .into_iter()
                 .map(|l| Change::Put(Box::new(l)))
                 .collect();
-            let (applied, written) =
-                records::apply_keeping(w.catalog, &mut w.logger, changes, &actor, None).map_err(
-                    |e| match e {
-                        ChangeError::Invalid {
-                            index,
-                            field,
-                            message,
-                        } => input_error(
-                            &format!("{name}: line {}", numbers.get(index).copied().unwrap_or(0)),
-                            format!("{field}: {message}"),
-                        ),
-                        e => anyhow::Error::new(e),
-                    },
-                )?;
+            let at_line = |e: ChangeError| match e {
+                ChangeError::Invalid {
+                    index,
+                    field,
+                    message,
+                } => input_error(
+                    &format!("{name}: line {}", numbers.get(index).copied().unwrap_or(0)),
+                    format!("{field}: {message}"),
+                ),
+                e => anyhow::Error::new(e),
+            };
+            let batch = records::prepare(&*w.catalog, changes, None).map_err(at_line)?;
+            let plan = athar_store::search_index::plan_stage(&root, &*w.catalog, &batch)?;
+            let (seqs, staged) = std::thread::scope(|s| {
+                let indexer = s.spawn(|| athar_store::search_index::stage(plan, &batch));
+                let seqs = batch.write(&mut *w.catalog, &mut w.logger, &actor);
+                let staged = indexer.join().unwrap_or_else(|_| {
+                    Err(StoreError::Catalog("indexing thread failed".into()).into())
+                });
+                (seqs, staged)
+            });
+            let seqs = seqs.map_err(at_line)?;
             drop(w);
-            // The records just written are indexed from memory, not read back.
-            athar_store::search_index::update_with(archive, &written)?;
+            let events = seqs.clone();
+            let (applied, written) = batch.finish(seqs);
+            athar_store::search_index::commit_staged(archive, staged, &events, &written)?;
             drop(written);
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &applied {
@@ -1155,20 +1168,42 @@ fn kind_order(k: RecordKind) -> u8 {
 
 /// Reads JSON Lines: every line parsed and checked; the first problem names its line.
 fn read_jsonl(reader: Box<dyn BufRead>, name: &str) -> anyhow::Result<(Vec<Line>, Vec<usize>)> {
-    let mut lines = Vec::new();
-    let mut numbers = Vec::new();
+    let mut raw = Vec::new();
     for (i, l) in reader.lines().enumerate() {
         let n = i + 1;
         let l = l.map_err(|e| input_error(&format!("{name}: line {n}"), e.to_string()))?;
-        if l.trim().is_empty() {
-            continue;
+        if !l.trim().is_empty() {
+            raw.push((n, l));
         }
-        let v: Value = serde_json::from_str(&l)
+    }
+    let parse = |(n, l): &(usize, String)| -> anyhow::Result<Line> {
+        let v: Value = serde_json::from_str(l)
             .map_err(|e| input_error(&format!("{name}: line {n}"), format!("not JSON: {e}")))?;
-        let line = records::parse_line(v)
-            .map_err(|e| input_error(&format!("{name}: line {n}"), e.to_string()))?;
-        lines.push(line);
-        numbers.push(n);
+        records::parse_line(v).map_err(|e| input_error(&format!("{name}: line {n}"), e.to_string()))
+    };
+    // A large file is parsed on every core, in order; the first bad line is reported.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(raw.len() / 10_000 + 1);
+    let chunk = raw.len().div_ceil(threads).max(1);
+    let parsed: Vec<anyhow::Result<Vec<Line>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(parse).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("{name}: a parsing thread failed")))
+            })
+            .collect()
+    });
+    let numbers: Vec<usize> = raw.iter().map(|(n, _)| *n).collect();
+    drop(raw);
+    let mut lines = Vec::with_capacity(numbers.len());
+    for part in parsed {
+        lines.extend(part?);
     }
     Ok((lines, numbers))
 }

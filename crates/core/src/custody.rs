@@ -169,6 +169,15 @@ pub fn pseudonym(secret: &[u8], actor: &str) -> String {
 /// The log entry of a catalog event, or why none can be made (its item row is gone, or the
 /// row holds an unknown event kind).
 pub fn entry_for(r: &EventRecord, secret: &[u8]) -> Result<LogEntry, String> {
+    entry_for_actor(r, |actor| pseudonym(secret, actor))
+}
+
+/// [`entry_for`] with the actor's pseudonym made by `pseudonym` (a caller making many
+/// entries for one actor computes it once).
+pub fn entry_for_actor<'a>(
+    r: &'a EventRecord,
+    pseudonym: impl FnOnce(&'a str) -> String,
+) -> Result<LogEntry, String> {
     use sha2::Digest;
     let sha256 = r.sha256.ok_or_else(|| {
         format!(
@@ -183,7 +192,7 @@ pub fn entry_for(r: &EventRecord, secret: &[u8]) -> Result<LogEntry, String> {
         item: r.item.clone(),
         sha256,
         time: r.at.clone(),
-        actor: pseudonym(secret, &r.actor),
+        actor: pseudonym(&r.actor),
         prev: r.prev.map(|p| p.saturating_sub(1)),
         details: Sha256(sha2::Sha256::digest(r.details.as_bytes()).into()),
     })

@@ -411,6 +411,53 @@ impl Logger<'_> {
         Ok(event)
     }
 
+    /// [`Logger::catch_up`] for a caller that has just written `events` (as the catalog
+    /// stored them): when they are exactly what the catalog has queued beyond the log, their
+    /// entries are made from memory instead of reading every event back; otherwise this is
+    /// `catch_up`.
+    pub fn catch_up_with(
+        &mut self,
+        catalog: &mut dyn Catalog,
+        events: &[crate::storage::EventRecord],
+    ) -> Result<u64, LogError> {
+        let size = self.log.size();
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return self.catch_up(catalog);
+        };
+        let contiguous = first.seq == size + 1
+            && events
+                .iter()
+                .enumerate()
+                .all(|(i, e)| e.seq == size + 1 + i as u64);
+        if !contiguous {
+            return self.catch_up(catalog);
+        }
+        // The queue beyond the log holds exactly these events, and the catalog nothing after.
+        let queued = catalog.unlogged()?;
+        let beyond: Vec<u64> = queued.into_iter().filter(|&q| q > size).collect();
+        if beyond.len() != events.len()
+            || beyond.iter().zip(events).any(|(&q, e)| q != e.seq)
+            || !catalog.event_records(last.seq, 1)?.is_empty()
+        {
+            return self.catch_up(catalog);
+        }
+        let mut entries = Vec::with_capacity(events.len());
+        let mut pseudonyms: std::collections::HashMap<&str, String> =
+            std::collections::HashMap::new();
+        for r in events {
+            let e = crate::custody::entry_for_actor(r, |actor| {
+                pseudonyms
+                    .entry(actor)
+                    .or_insert_with(|| crate::custody::pseudonym(&self.secret, actor))
+                    .clone()
+            })
+            .map_err(LogError::Invalid)?;
+            entries.push(e.encode());
+        }
+        self.log.append(&entries)?;
+        Ok(entries.len() as u64)
+    }
+
     /// Appends every event the catalog has queued for the log (one batch, one checkpoint).
     /// Returns how many were appended. The queue keeps the appended events until the
     /// catalog's next `record` (or `mark_logged`) drops them, saving a commit per batch;

@@ -266,11 +266,11 @@ pub trait Catalog: Send {
     fn record_value(&self, sha256: &Sha256) -> Result<Option<String>, StoreError>;
     /// Writes a batch of record changes in one durable transaction with one custody event
     /// each (queued for the log, dropping from the queue every event up to
-    /// `logged_through`). Returns the events' numbers in order.
+    /// `logged_through`). Returns the events as stored, in order.
     fn write_records(
         &mut self,
         writes: &[RecordWrite],
         actor: &str,
         logged_through: u64,
-    ) -> Result<Vec<u64>, StoreError>;
+    ) -> Result<Vec<EventRecord>, StoreError>;
 }

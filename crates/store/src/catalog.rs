@@ -1057,7 +1057,7 @@ impl Catalog for SqliteCatalog {
         writes: &[RecordWrite],
         actor: &str,
         logged_through: u64,
-    ) -> Result<Vec<u64>, StoreError> {
+    ) -> Result<Vec<EventRecord>, StoreError> {
         crate::records::write(&mut self.conn, writes, actor, logged_through)
     }
 }

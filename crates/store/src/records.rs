@@ -2,7 +2,7 @@
 //! SHA-256), references between records, and one custody event per change.
 
 use athar_core::records::{Record, RecordKind, RecordWrite, StoredRecord};
-use athar_core::{RecordChange, Sha256, StoreError, TOOL_VERSION};
+use athar_core::{EventRecord, ItemId, RecordChange, Sha256, StoreError, TOOL_VERSION};
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -155,7 +155,7 @@ pub(crate) fn write(
     writes: &[RecordWrite],
     actor: &str,
     logged_through: u64,
-) -> Result<Vec<u64>, StoreError> {
+) -> Result<Vec<EventRecord>, StoreError> {
     if writes.len() <= BULK {
         return write_batch(conn, writes, actor, logged_through);
     }
@@ -175,7 +175,7 @@ fn write_batch(
     writes: &[RecordWrite],
     actor: &str,
     logged_through: u64,
-) -> Result<Vec<u64>, StoreError> {
+) -> Result<Vec<EventRecord>, StoreError> {
     let at = athar_core::now_rfc3339();
     let tx = conn.transaction().map_err(db)?;
     tx.execute(
@@ -203,7 +203,7 @@ fn write_batch(
         }
     }
     drop(values);
-    let mut seqs = Vec::with_capacity(writes.len());
+    let mut events = Vec::with_capacity(writes.len());
     {
         let mut insert = tx
             .prepare_cached(
@@ -237,7 +237,17 @@ fn write_batch(
         let mut unlogged = tx
             .prepare_cached("INSERT INTO unlogged (seq) VALUES (?1)")
             .map_err(db)?;
+        let mut last_event = tx
+            .prepare_cached("SELECT MAX(seq) FROM custody_events WHERE item_id = ?1")
+            .map_err(db)?;
         for w in writes {
+            let item = ItemId::parse(&w.id).ok_or_else(|| corrupt("record id", &w.id))?;
+            // A created record has no events yet; a changed one has its last before this.
+            let prev: Option<i64> = if w.action == "create" {
+                None
+            } else {
+                last_event.query_row([&w.id], |r| r.get(0)).map_err(db)?
+            };
             match (&w.body, w.new) {
                 (Some(_), Some(sha)) => {
                     let hex = sha.to_hex();
@@ -278,11 +288,22 @@ fn write_batch(
                 new: w.new,
                 tool_version: TOOL_VERSION.to_owned(),
             });
+            let details = details.to_json();
             event
-                .execute(params![w.id, at, actor, details.to_json()])
+                .execute(params![w.id, at, actor, details])
                 .map_err(db)?;
-            seqs.push(tx.last_insert_rowid() as u64);
+            events.push(EventRecord {
+                seq: tx.last_insert_rowid() as u64,
+                item,
+                sha256: Some(digest),
+                kind: "record".to_owned(),
+                at: at.clone(),
+                actor: actor.to_owned(),
+                details,
+                prev: prev.map(|p| p as u64),
+            });
         }
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         // Queue the events for the custody log: one statement for the usual unbroken run
         // of numbers, else one row each.
         match (seqs.first(), seqs.last()) {
@@ -302,5 +323,5 @@ fn write_batch(
         }
     }
     tx.commit().map_err(db)?;
-    Ok(seqs)
+    Ok(events)
 }

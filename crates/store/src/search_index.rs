@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use athar_core::records::{Body, Record, Written};
+use athar_core::records::{Body, Pending, Prepared, Record, Written};
 use athar_core::{Catalog, EventDetails, EventKind, ItemId, StoreError};
 use athar_search::{Doc, Options, SearchIndex};
 
@@ -117,7 +117,7 @@ pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, Inde
         r => r?,
     };
     let mut sources = Sources {
-        catalog,
+        catalog: Some(catalog),
         known,
         place_names: HashMap::new(),
     };
@@ -136,10 +136,162 @@ pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, Inde
     }
     count += flush(&mut index, &mut docs, fresh)?;
     index.commit()?;
-    std::fs::write(dir.join(STATE), format!("{last}\n")).map_err(io(&dir.join(STATE)))?;
-    std::fs::write(dir.join(CONTENT), format!("{CONTENT_VERSION}\n"))
-        .map_err(io(&dir.join(CONTENT)))?;
+    mark_indexed(&dir, last)?;
     Ok(count)
+}
+
+/// What indexing a batch ahead of its catalog write needs from the catalog, read on the
+/// writer's thread before the write begins (see [`stage`]).
+#[derive(Debug)]
+pub struct StagePlan {
+    dir: PathBuf,
+    /// The last custody event the index reflects.
+    through: u64,
+    /// Names of the places the batch refers to but does not hold.
+    place_names: HashMap<String, Vec<String>>,
+    bulk: bool,
+}
+
+/// A batch's documents fed to an index writer and not yet committed (see
+/// [`commit_staged`]).
+pub struct Staged {
+    index: SearchIndex,
+    through: u64,
+    count: usize,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("through", &self.through)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepares to index `batch` while it is written: call it after [`update`] has brought the
+/// index up to date, with the catalog the batch will be written to.
+pub fn plan_stage(
+    archive_root: &Path,
+    catalog: &dyn Catalog,
+    batch: &Prepared,
+) -> Result<StagePlan, IndexError> {
+    let dir = index_dir(archive_root);
+    let mut in_batch = HashMap::new();
+    for r in batch.records() {
+        if let Body::Place(_) = r.body {
+            in_batch.insert(r.id.as_str(), ());
+        }
+    }
+    let mut place_names = HashMap::new();
+    for r in batch.records() {
+        for p in r.body.index_fields().places {
+            if in_batch.contains_key(p.as_str()) || place_names.contains_key(&p) {
+                continue;
+            }
+            let names = match catalog.record_by_id(&p)? {
+                Some(s) => place_names_of(&s.record.body),
+                None => Vec::new(),
+            };
+            place_names.insert(p, names);
+        }
+    }
+    Ok(StagePlan {
+        through: indexed_through(&dir),
+        dir,
+        place_names,
+        bulk: batch.records().len() > 10_000,
+    })
+}
+
+/// Feeds the documents of `batch` to an index writer without committing them; meant to run
+/// on another thread while [`Prepared::write`] writes the batch.
+pub fn stage(plan: StagePlan, batch: &Prepared) -> Result<Staged, IndexError> {
+    let options = if plan.bulk {
+        Options::bulk()
+    } else {
+        Options::default()
+    };
+    let mut index = SearchIndex::open_or_create_with(&plan.dir, options)?;
+    let mut sources = Sources {
+        catalog: None,
+        known: batch.records().iter().map(|r| (r.id.as_str(), r)).collect(),
+        place_names: plan.place_names,
+    };
+    let mut count = 0;
+    for change in batch.pending() {
+        match change {
+            // A new id is in no index document yet.
+            Pending::Create(r) => index.add_new(&sources.record_doc(r)?)?,
+            Pending::Edit(r) => index.add(&sources.record_doc(r)?)?,
+            Pending::Delete(id) => index.delete(id)?,
+        }
+        count += 1;
+    }
+    Ok(Staged {
+        index,
+        through: plan.through,
+        count,
+    })
+}
+
+/// After the batch staged by [`stage`] is written with custody events `seqs`: commits the
+/// staged documents when those are the only events since the index's state, else (or when
+/// staging failed) discards them and brings the index up to date from the catalog and
+/// `written` like [`update_with`].
+pub fn commit_staged(
+    archive: &Archive,
+    staged: Result<Staged, IndexError>,
+    seqs: &[u64],
+    written: &[Written],
+) -> Result<Indexed, IndexError> {
+    let from_catalog = |archive: &Archive| {
+        update_with(archive, written).map(|count| Indexed {
+            count,
+            staged: false,
+        })
+    };
+    let (Ok(mut staged), Some(&first), Some(&last)) = (staged, seqs.first(), seqs.last()) else {
+        return from_catalog(archive);
+    };
+    let dir = index_dir(&archive.root);
+    let only_these = first == staged.through + 1
+        && last - first + 1 == seqs.len() as u64
+        && seqs.windows(2).all(|p| p[1] == p[0] + 1)
+        && indexed_through(&dir) == staged.through
+        && archive.catalog.event_subjects(last)?.is_empty();
+    if !only_these {
+        staged.index.rollback()?;
+        drop(staged);
+        return from_catalog(archive);
+    }
+    staged.index.commit()?;
+    mark_indexed(&dir, last)?;
+    Ok(Indexed {
+        count: staged.count,
+        staged: true,
+    })
+}
+
+/// What [`commit_staged`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Indexed {
+    /// Items and records (re)indexed.
+    pub count: usize,
+    /// Whether the staged documents were committed (else the index was brought up to date
+    /// from the catalog).
+    pub staged: bool,
+}
+
+/// Records that the index reflects every event through `last`, in the current content
+/// version.
+fn mark_indexed(dir: &Path, last: u64) -> Result<(), IndexError> {
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| IndexError::Io { path, source })
+    };
+    write(STATE, format!("{last}\n"))?;
+    write(CONTENT, format!("{CONTENT_VERSION}\n"))
 }
 
 fn flush(index: &mut SearchIndex, docs: &mut Vec<Doc>, fresh: bool) -> Result<usize, IndexError> {
@@ -158,7 +310,8 @@ fn flush(index: &mut SearchIndex, docs: &mut Vec<Doc>, fresh: bool) -> Result<us
 /// Where documents come from: records just written (current, see [`update_with`]), else the
 /// catalog.
 struct Sources<'a> {
-    catalog: &'a dyn Catalog,
+    /// None while staging, where every place a record needs is in `place_names`.
+    catalog: Option<&'a dyn Catalog>,
     known: HashMap<&'a str, &'a Record>,
     place_names: HashMap<String, Vec<String>>,
 }
@@ -169,7 +322,10 @@ impl Sources<'_> {
         if let Some(r) = self.known.get(id).copied() {
             return Ok(Some(self.record_doc(r)?));
         }
-        if let Some(stored) = self.catalog.record_by_id(id)? {
+        let Some(catalog) = self.catalog else {
+            return Ok(None);
+        };
+        if let Some(stored) = catalog.record_by_id(id)? {
             if stored.deleted {
                 return Ok(None);
             }
@@ -178,7 +334,7 @@ impl Sources<'_> {
         let Some(item_id) = ItemId::parse(id) else {
             return Ok(None);
         };
-        item_doc(self.catalog, &item_id)
+        item_doc(catalog, &item_id)
     }
 
     fn record_doc(&mut self, r: &Record) -> Result<Doc, IndexError> {
@@ -186,12 +342,13 @@ impl Sources<'_> {
         let mut places = Vec::new();
         for p in &f.places {
             if !self.place_names.contains_key(p) {
-                let names = match self.known.get(p.as_str()) {
-                    Some(place) => place_names(&place.body),
-                    None => match self.catalog.record_by_id(p)? {
-                        Some(s) => place_names(&s.record.body),
+                let names = match (self.known.get(p.as_str()), self.catalog) {
+                    (Some(place), _) => place_names_of(&place.body),
+                    (None, Some(catalog)) => match catalog.record_by_id(p)? {
+                        Some(s) => place_names_of(&s.record.body),
                         None => Vec::new(),
                     },
+                    (None, None) => Vec::new(),
                 };
                 self.place_names.insert(p.clone(), names);
             }
@@ -218,7 +375,7 @@ impl Sources<'_> {
     }
 }
 
-fn place_names(body: &Body) -> Vec<String> {
+fn place_names_of(body: &Body) -> Vec<String> {
     match body {
         Body::Place(pl) => pl.names.iter().map(|n| n.name.clone()).collect(),
         _ => Vec::new(),
@@ -261,4 +418,196 @@ fn item_doc(catalog: &dyn Catalog, item_id: &ItemId) -> Result<Option<Doc>, Inde
         text,
         ..Doc::default()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use athar_core::records::{self, Change};
+    use athar_search::Query;
+
+    fn changes(lines: &[String]) -> Vec<Change> {
+        lines
+            .iter()
+            .map(|l| {
+                Change::Put(Box::new(
+                    records::parse_line(serde_json::from_str(l).unwrap()).unwrap(),
+                ))
+            })
+            .collect()
+    }
+
+    fn person(key: &str, name: &str) -> String {
+        format!(r#"{{"kind":"person","key":"{key}","case":"c","names":[{{"name":"{name}"}}]}}"#)
+    }
+
+    /// Applies `changes` the way `athar records import` does: indexed on another thread
+    /// while the catalog writes them; `between` runs after staging and before the write.
+    fn import(
+        archive: &mut Archive,
+        changes: Vec<Change>,
+        between: impl FnOnce(&mut crate::Writer<'_>),
+    ) -> Indexed {
+        update(archive).unwrap();
+        let root = archive.root.clone();
+        let mut w = archive.writer().unwrap();
+        let batch = records::prepare(&*w.catalog, changes, None).unwrap();
+        let plan = plan_stage(&root, &*w.catalog, &batch).unwrap();
+        let staged = stage(plan, &batch);
+        between(&mut w);
+        let seqs = batch
+            .write(&mut *w.catalog, &mut w.logger, "tester")
+            .unwrap();
+        drop(w);
+        let events = seqs.clone();
+        let (_, written) = batch.finish(seqs);
+        commit_staged(archive, staged, &events, &written).unwrap()
+    }
+
+    fn names(archive: &Archive, text: &str) -> Vec<String> {
+        let index = SearchIndex::open_or_create(&index_dir(&archive.root)).unwrap();
+        let q = Query {
+            text: text.to_owned(),
+            kind: Some("person".into()),
+            limit: 100,
+            ..Query::default()
+        };
+        let mut out: Vec<String> = index
+            .search(&q)
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.title)
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_staged_batch_is_committed_only_when_its_events_are_the_only_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut archive =
+            Archive::init(&dir.path().join("a"), &crate::InitOptions::default()).unwrap();
+        let case = r#"{"kind":"case","case":"c","title":"Synthetic case"}"#.to_owned();
+        let first = import(
+            &mut archive,
+            changes(&[case, person("p1", "Samer Synthetic")]),
+            |_| {},
+        );
+        assert_eq!(
+            first,
+            Indexed {
+                count: 2,
+                staged: true
+            }
+        );
+        assert_eq!(names(&archive, "Samer"), ["Samer Synthetic"]);
+
+        // An edit and a new record, staged; then another change lands before the batch is
+        // written: the staged documents are discarded and the index follows the catalog.
+        let second = import(
+            &mut archive,
+            changes(&[
+                person("p1", "Samer Edited"),
+                person("p2", "Layla Synthetic"),
+            ]),
+            |w| {
+                records::apply(
+                    &mut *w.catalog,
+                    &mut w.logger,
+                    changes(&[person("p3", "Rami Synthetic")]),
+                    "other",
+                )
+                .unwrap();
+            },
+        );
+        assert!(!second.staged);
+        assert_eq!(
+            names(&archive, "Synthetic"),
+            ["Layla Synthetic", "Rami Synthetic"]
+        );
+        assert_eq!(names(&archive, "Samer"), ["Samer Edited"]);
+
+        // A staged edit replaces the old document; a delete removes it.
+        let third = import(
+            &mut archive,
+            changes(&[person("p2", "Layla Edited")]),
+            |_| {},
+        );
+        assert_eq!(
+            third,
+            Indexed {
+                count: 1,
+                staged: true
+            }
+        );
+        assert_eq!(names(&archive, "Layla"), ["Layla Edited"]);
+        let fourth = import(&mut archive, vec![Change::Delete("p3".into())], |_| {});
+        assert_eq!(
+            fourth,
+            Indexed {
+                count: 1,
+                staged: true
+            }
+        );
+        assert!(names(&archive, "Rami").is_empty());
+        let through = indexed_through(&index_dir(&archive.root));
+        assert_eq!(through, archive.custody_log().unwrap().size());
+    }
+
+    fn log_problems(archive: &Archive) -> Vec<String> {
+        let report = athar_core::verify::verify_log(
+            &archive.catalog,
+            &archive.log,
+            &archive.verifier(),
+            &archive.pseudonym_secret,
+            &|_, _, _| Err("no tokens expected".into()),
+        )
+        .unwrap();
+        report.problems.iter().map(|p| p.detail.clone()).collect()
+    }
+
+    /// A batch's log entries are made from memory only when its events are exactly what is
+    /// queued beyond the log; events left queued by an interrupted write are logged too.
+    #[test]
+    fn log_entries_from_memory_match_the_catalog_and_queued_events_are_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut archive =
+            Archive::init(&dir.path().join("a"), &crate::InitOptions::default()).unwrap();
+        let case = r#"{"kind":"case","case":"c","title":"Synthetic case"}"#.to_owned();
+        import(
+            &mut archive,
+            changes(&[case, person("p1", "Samer Synthetic")]),
+            |_| {},
+        );
+        // An edit: its entry names the record's previous event.
+        import(
+            &mut archive,
+            changes(&[person("p1", "Samer Edited")]),
+            |_| {},
+        );
+        assert_eq!(archive.custody_log().unwrap().size(), 3);
+        assert_eq!(log_problems(&archive), Vec::<String>::new());
+
+        // A write whose events were committed but never appended (a crash between the
+        // two), then a batch: both are logged, in order.
+        {
+            let w = archive.writer().unwrap();
+            let batch =
+                records::prepare(&*w.catalog, changes(&[person("p1", "Samer Third")]), None)
+                    .unwrap();
+            let queued = batch.writes();
+            let size = w.logger.log.size();
+            w.catalog.write_records(queued, "tester", size).unwrap();
+        }
+        assert_eq!(archive.custody_log().unwrap().size(), 3);
+        import(
+            &mut archive,
+            changes(&[person("p2", "Layla Synthetic")]),
+            |_| {},
+        );
+        assert_eq!(archive.custody_log().unwrap().size(), 5);
+        assert_eq!(log_problems(&archive), Vec::<String>::new());
+    }
 }

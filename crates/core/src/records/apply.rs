@@ -122,6 +122,108 @@ pub fn apply_keeping(
     actor: &str,
     may_use: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<(Vec<Applied>, Vec<Written>), ChangeError> {
+    let prepared = prepare(&*catalog, changes, may_use)?;
+    let seqs = prepared.write(catalog, logger, actor)?;
+    Ok(prepared.finish(seqs))
+}
+
+/// A batch of changes checked by [`prepare`] and not yet written: what it will write is
+/// known, so a derived index can be built from it while [`Prepared::write`] runs.
+#[derive(Debug)]
+pub struct Prepared {
+    out: Vec<Applied>,
+    writes: Vec<RecordWrite>,
+    /// The records created or changed, in the order of `out`'s non-deletes.
+    kept: Vec<Record>,
+}
+
+impl Prepared {
+    /// Every record the batch creates or changes, exactly as it will be stored.
+    pub fn records(&self) -> &[Record] {
+        &self.kept
+    }
+
+    /// What the batch will write to the catalog, in order.
+    pub fn writes(&self) -> &[RecordWrite] {
+        &self.writes
+    }
+
+    /// What the batch will do to each record, in order.
+    pub fn pending(&self) -> impl Iterator<Item = Pending<'_>> {
+        let mut kept = self.kept.iter();
+        self.writes.iter().filter_map(move |w| match w.action {
+            "delete" => Some(Pending::Delete(&w.id)),
+            "create" => kept.next().map(Pending::Create),
+            _ => kept.next().map(Pending::Edit),
+        })
+    }
+
+    /// Writes the batch to the catalog (one transaction, one custody event per change) and
+    /// appends the events to the custody log; returns the events' numbers, in order.
+    pub fn write(
+        &self,
+        catalog: &mut dyn Catalog,
+        logger: &mut Logger<'_>,
+        actor: &str,
+    ) -> Result<Vec<u64>, ChangeError> {
+        if self.writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = catalog.write_records(&self.writes, actor, logger.log.size())?;
+        let changed = self.writes.len();
+        if events.len() != changed {
+            return Err(ChangeError::Store(StoreError::Catalog(format!(
+                "the catalog recorded {} custody events for {changed} changes",
+                events.len()
+            ))));
+        }
+        logger.catch_up_with(catalog, &events)?;
+        Ok(events.into_iter().map(|e| e.seq).collect())
+    }
+
+    /// The outcome of each change and the records written, given the event numbers
+    /// [`Prepared::write`] returned.
+    pub fn finish(self, seqs: Vec<u64>) -> (Vec<Applied>, Vec<Written>) {
+        let Prepared {
+            mut out,
+            writes,
+            kept,
+        } = self;
+        drop(writes);
+        let mut seqs = seqs.into_iter();
+        let mut kept = kept.into_iter();
+        let mut written = Vec::with_capacity(kept.len());
+        for a in out.iter_mut().filter(|a| a.action != "unchanged") {
+            a.event = seqs.next();
+            if a.action != "delete" {
+                if let (Some(event), Some(record)) = (a.event, kept.next()) {
+                    written.push(Written { event, record });
+                }
+            }
+        }
+        (out, written)
+    }
+}
+
+/// One change of a [`Prepared`] batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Pending<'a> {
+    /// A record with a new id.
+    Create(&'a Record),
+    /// A new value of an existing record.
+    Edit(&'a Record),
+    /// The id of a record deleted.
+    Delete(&'a str),
+}
+
+/// Checks `changes` as one batch (types, references, cases, deletes of records still
+/// referred to, and, with `may_use`, the cases the caller may touch) without writing
+/// anything.
+pub fn prepare(
+    catalog: &dyn Catalog,
+    changes: Vec<Change>,
+    may_use: Option<&dyn Fn(&str) -> bool>,
+) -> Result<Prepared, ChangeError> {
     let allowed = |case: &str| match may_use {
         Some(f) => f(case),
         None => true,
@@ -137,7 +239,7 @@ pub fn apply_keeping(
     }
     let mut planned = Vec::with_capacity(changes.len());
     for (index, change) in changes.into_iter().enumerate() {
-        planned.push(batch.plan(&*catalog, index, change)?);
+        planned.push(batch.plan(catalog, index, change)?);
     }
     // References are resolved once every record of the batch is known (a record may refer
     // to one later in the file).
@@ -156,7 +258,7 @@ pub fn apply_keeping(
                     .collect();
                 record.body.map_refs(&mut |field, value| {
                     let allowed = kinds.get(field).copied().unwrap_or(&[]);
-                    match batch.resolve(&*catalog, value, allowed) {
+                    match batch.resolve(catalog, value, allowed) {
                         Ok(id) => id,
                         Err(message) => {
                             error.get_or_insert_with(|| (field.to_owned(), message));
@@ -209,7 +311,7 @@ pub fn apply_keeping(
                 }
                 if record.body.kind() != RecordKind::Case
                     && !batch.cases.contains(&record.case)
-                    && !batch.case_known(&*catalog, &record.case)?
+                    && !batch.case_known(catalog, &record.case)?
                 {
                     return Err(invalid(
                         index,
@@ -304,31 +406,7 @@ pub fn apply_keeping(
             }
         }
     }
-    if writes.is_empty() {
-        return Ok((out, Vec::new()));
-    }
-    let seqs = catalog.write_records(&writes, actor, logger.log.size())?;
-    drop(writes);
-    let changed = out.iter().filter(|a| a.action != "unchanged").count();
-    if seqs.len() != changed {
-        return Err(ChangeError::Store(StoreError::Catalog(format!(
-            "the catalog recorded {} custody events for {changed} changes",
-            seqs.len()
-        ))));
-    }
-    let mut seqs = seqs.into_iter();
-    let mut kept = kept.into_iter();
-    let mut written = Vec::with_capacity(kept.len());
-    for a in out.iter_mut().filter(|a| a.action != "unchanged") {
-        a.event = seqs.next();
-        if a.action != "delete" {
-            if let (Some(event), Some(record)) = (a.event, kept.next()) {
-                written.push(Written { event, record });
-            }
-        }
-    }
-    logger.catch_up(catalog)?;
-    Ok((out, written))
+    Ok(Prepared { out, writes, kept })
 }
 
 enum Plan {

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use apply::{
-    apply, apply_as, apply_keeping, Applied, Change, ChangeError, RecordWrite, StoredRecord,
-    Written,
+    apply, apply_as, apply_keeping, prepare, Applied, Change, ChangeError, Pending, Prepared,
+    RecordWrite, StoredRecord, Written,
 };
 pub use dates::{DateError, DateValue, Precision};
 
