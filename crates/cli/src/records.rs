@@ -1064,9 +1064,21 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
             };
             let batch = records::prepare(&*w.catalog, changes, None).map_err(at_line)?;
             let plan = athar_store::search_index::plan_stage(&root, &*w.catalog, &batch)?;
+            let through = plan.through();
+            let (decide, decision) = std::sync::mpsc::channel();
             let (seqs, staged) = std::thread::scope(|s| {
-                let indexer = s.spawn(|| athar_store::search_index::stage(plan, &batch));
+                // Owned here, so a panic below drops it and the indexer stops waiting.
+                let decide = decide;
+                let indexer = s.spawn(|| athar_store::search_index::stage(plan, &batch, decision));
                 let seqs = batch.write(&mut *w.catalog, &mut w.logger, &actor);
+                // The staged documents are committed only if the batch is all that changed.
+                let only = match &seqs {
+                    Ok(seqs) => athar_store::search_index::batch_only(&*w.catalog, through, seqs)
+                        .unwrap_or(None),
+                    Err(_) => None,
+                };
+                // A closed channel means the indexer already failed; the catalog catches up.
+                let _ = decide.send(only);
                 let staged = indexer.join().unwrap_or_else(|_| {
                     Err(StoreError::Catalog("indexing thread failed".into()).into())
                 });
@@ -1074,9 +1086,8 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
             });
             let seqs = seqs.map_err(at_line)?;
             drop(w);
-            let events = seqs.clone();
             let (applied, written) = batch.finish(seqs);
-            athar_store::search_index::commit_staged(archive, staged, &events, &written)?;
+            athar_store::search_index::finish_staged(archive, staged, &written)?;
             drop(written);
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &applied {
@@ -1182,28 +1193,9 @@ fn read_jsonl(reader: Box<dyn BufRead>, name: &str) -> anyhow::Result<(Vec<Line>
         records::parse_line(v).map_err(|e| input_error(&format!("{name}: line {n}"), e.to_string()))
     };
     // A large file is parsed on every core, in order; the first bad line is reported.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(raw.len() / 10_000 + 1);
-    let chunk = raw.len().div_ceil(threads).max(1);
-    let parsed: Vec<anyhow::Result<Vec<Line>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(parse).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("{name}: a parsing thread failed")))
-            })
-            .collect()
-    });
+    let parsed = athar_core::par::map(&raw, 10_000, parse);
     let numbers: Vec<usize> = raw.iter().map(|(n, _)| *n).collect();
     drop(raw);
-    let mut lines = Vec::with_capacity(numbers.len());
-    for part in parsed {
-        lines.extend(part?);
-    }
+    let lines = parsed.into_iter().collect::<anyhow::Result<Vec<Line>>>()?;
     Ok((lines, numbers))
 }

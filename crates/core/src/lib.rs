@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod log;
 pub mod media_type;
 mod model;
+pub mod par;
 pub mod records;
 pub mod retrieve;
 mod storage;

@@ -15,7 +15,13 @@ pub struct Sha256(pub [u8; 32]);
 impl Sha256 {
     /// Lowercase hex form.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 15)]));
+        }
+        out
     }
 }
 

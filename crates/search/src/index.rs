@@ -401,6 +401,24 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Two-phase commit: makes every change so far ready to commit (segments written, the
+    /// slow part), then asks `decide`; commits when it answers true, else discards the
+    /// changes. Returns whether it committed.
+    pub fn commit_if(&mut self, decide: impl FnOnce() -> bool) -> Result<bool, Error> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(decide());
+        };
+        let prepared = w.prepare_commit()?;
+        if decide() {
+            prepared.commit()?;
+            self.reader.reload()?;
+            Ok(true)
+        } else {
+            prepared.abort()?;
+            Ok(false)
+        }
+    }
+
     /// Discard the changes made since the last commit.
     pub fn rollback(&mut self) -> Result<(), Error> {
         if let Some(w) = self.writer.as_mut() {

@@ -177,6 +177,22 @@ fn write_batch(
     logged_through: u64,
 ) -> Result<Vec<EventRecord>, StoreError> {
     let at = athar_core::now_rfc3339();
+    // Each event's details, made before the transaction (on every core for a large batch).
+    let mut details: Vec<Option<String>> = athar_core::par::map(writes, 10_000, |w| {
+        let digest = w.new.or(w.old)?;
+        Some(
+            athar_core::EventDetails::Record(RecordChange {
+                action: w.action.to_owned(),
+                record_kind: w.kind.as_str().to_owned(),
+                case: w.case.clone(),
+                digest,
+                old: w.old,
+                new: w.new,
+                tool_version: TOOL_VERSION.to_owned(),
+            })
+            .to_json(),
+        )
+    });
     let tx = conn.transaction().map_err(db)?;
     tx.execute(
         "DELETE FROM unlogged WHERE seq <= ?1",
@@ -240,7 +256,7 @@ fn write_batch(
         let mut last_event = tx
             .prepare_cached("SELECT MAX(seq) FROM custody_events WHERE item_id = ?1")
             .map_err(db)?;
-        for w in writes {
+        for (i, w) in writes.iter().enumerate() {
             let item = ItemId::parse(&w.id).ok_or_else(|| corrupt("record id", &w.id))?;
             // A created record has no events yet; a changed one has its last before this.
             let prev: Option<i64> = if w.action == "create" {
@@ -276,19 +292,12 @@ fn write_batch(
             for r in &w.refs {
                 add_ref.execute(params![w.id, r]).map_err(db)?;
             }
-            let digest = w.new.or(w.old).ok_or_else(|| {
-                StoreError::Catalog(format!("record {} change has no value", w.id))
-            })?;
-            let details = athar_core::EventDetails::Record(RecordChange {
-                action: w.action.to_owned(),
-                record_kind: w.kind.as_str().to_owned(),
-                case: w.case.clone(),
-                digest,
-                old: w.old,
-                new: w.new,
-                tool_version: TOOL_VERSION.to_owned(),
-            });
-            let details = details.to_json();
+            let (Some(digest), Some(details)) = (w.new.or(w.old), details[i].take()) else {
+                return Err(StoreError::Catalog(format!(
+                    "record {} change has no value",
+                    w.id
+                )));
+            };
             event
                 .execute(params![w.id, at, actor, details])
                 .map_err(db)?;

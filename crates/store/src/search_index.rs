@@ -152,23 +152,6 @@ pub struct StagePlan {
     bulk: bool,
 }
 
-/// A batch's documents fed to an index writer and not yet committed (see
-/// [`commit_staged`]).
-pub struct Staged {
-    index: SearchIndex,
-    through: u64,
-    count: usize,
-}
-
-impl std::fmt::Debug for Staged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Staged")
-            .field("through", &self.through)
-            .field("count", &self.count)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Prepares to index `batch` while it is written: call it after [`update`] has brought the
 /// index up to date, with the catalog the batch will be written to.
 pub fn plan_stage(
@@ -185,15 +168,15 @@ pub fn plan_stage(
     }
     let mut place_names = HashMap::new();
     for r in batch.records() {
-        for p in r.body.index_fields().places {
-            if in_batch.contains_key(p.as_str()) || place_names.contains_key(&p) {
+        for p in r.body.indexed_places() {
+            if in_batch.contains_key(p.as_str()) || place_names.contains_key(p) {
                 continue;
             }
-            let names = match catalog.record_by_id(&p)? {
+            let names = match catalog.record_by_id(p)? {
                 Some(s) => place_names_of(&s.record.body),
                 None => Vec::new(),
             };
-            place_names.insert(p, names);
+            place_names.insert(p.clone(), names);
         }
     }
     Ok(StagePlan {
@@ -204,9 +187,22 @@ pub fn plan_stage(
     })
 }
 
-/// Feeds the documents of `batch` to an index writer without committing them; meant to run
-/// on another thread while [`Prepared::write`] writes the batch.
-pub fn stage(plan: StagePlan, batch: &Prepared) -> Result<Staged, IndexError> {
+impl StagePlan {
+    /// The last custody event the index reflected when the plan was made.
+    pub fn through(&self) -> u64 {
+        self.through
+    }
+}
+
+/// Indexes `batch` while [`Prepared::write`] writes it (run this on another thread): feeds
+/// its documents to an index writer and prepares the commit, then waits for `decision`.
+/// `Some(last)` (see [`batch_only`]) commits them as reflecting every event through `last`;
+/// `None`, or a dropped sender, discards them.
+pub fn stage(
+    plan: StagePlan,
+    batch: &Prepared,
+    decision: std::sync::mpsc::Receiver<Option<u64>>,
+) -> Result<Indexed, IndexError> {
     let options = if plan.bulk {
         Options::bulk()
     } else {
@@ -228,52 +224,61 @@ pub fn stage(plan: StagePlan, batch: &Prepared) -> Result<Staged, IndexError> {
         }
         count += 1;
     }
-    Ok(Staged {
-        index,
-        through: plan.through,
-        count,
-    })
+    let mut last = None;
+    let committed = index.commit_if(|| {
+        last = decision.recv().ok().flatten();
+        last.is_some() && indexed_through(&plan.dir) == plan.through
+    })?;
+    match (committed, last) {
+        (true, Some(last)) => {
+            mark_indexed(&plan.dir, last)?;
+            Ok(Indexed {
+                count,
+                staged: true,
+            })
+        }
+        _ => Ok(Indexed {
+            count: 0,
+            staged: false,
+        }),
+    }
 }
 
-/// After the batch staged by [`stage`] is written with custody events `seqs`: commits the
-/// staged documents when those are the only events since the index's state, else (or when
-/// staging failed) discards them and brings the index up to date from the catalog and
-/// `written` like [`update_with`].
-pub fn commit_staged(
-    archive: &Archive,
-    staged: Result<Staged, IndexError>,
+/// The decision [`stage`] waits for: the last of `seqs`, the custody events a batch was
+/// written with, when they are the only events since `through` (the index's state when the
+/// batch was staged); else None.
+pub fn batch_only(
+    catalog: &dyn Catalog,
+    through: u64,
     seqs: &[u64],
+) -> Result<Option<u64>, StoreError> {
+    let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) else {
+        return Ok(None);
+    };
+    let only = first == through + 1
+        && seqs.windows(2).all(|p| p[1] == p[0] + 1)
+        && catalog.event_subjects(last)?.is_empty();
+    Ok(only.then_some(last))
+}
+
+/// After a batch was written and [`stage`] returned `staged`: when the staged documents
+/// were not committed (or staging failed), brings the index up to date from the catalog and
+/// `written` like [`update_with`].
+pub fn finish_staged(
+    archive: &Archive,
+    staged: Result<Indexed, IndexError>,
     written: &[Written],
 ) -> Result<Indexed, IndexError> {
-    let from_catalog = |archive: &Archive| {
-        update_with(archive, written).map(|count| Indexed {
+    match staged {
+        Ok(i) if i.staged => Ok(i),
+        _ => update_with(archive, written).map(|count| Indexed {
             count,
             staged: false,
-        })
-    };
-    let (Ok(mut staged), Some(&first), Some(&last)) = (staged, seqs.first(), seqs.last()) else {
-        return from_catalog(archive);
-    };
-    let dir = index_dir(&archive.root);
-    let only_these = first == staged.through + 1
-        && last - first + 1 == seqs.len() as u64
-        && seqs.windows(2).all(|p| p[1] == p[0] + 1)
-        && indexed_through(&dir) == staged.through
-        && archive.catalog.event_subjects(last)?.is_empty();
-    if !only_these {
-        staged.index.rollback()?;
-        drop(staged);
-        return from_catalog(archive);
+        }),
     }
-    staged.index.commit()?;
-    mark_indexed(&dir, last)?;
-    Ok(Indexed {
-        count: staged.count,
-        staged: true,
-    })
 }
 
-/// What [`commit_staged`] did.
+/// What indexing a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Indexed {
     /// Items and records (re)indexed.
@@ -454,15 +459,22 @@ mod tests {
         let mut w = archive.writer().unwrap();
         let batch = records::prepare(&*w.catalog, changes, None).unwrap();
         let plan = plan_stage(&root, &*w.catalog, &batch).unwrap();
-        let staged = stage(plan, &batch);
-        between(&mut w);
-        let seqs = batch
-            .write(&mut *w.catalog, &mut w.logger, "tester")
-            .unwrap();
+        let through = plan.through();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (seqs, staged) = std::thread::scope(|s| {
+            let tx = tx;
+            let indexer = s.spawn(|| stage(plan, &batch, rx));
+            between(&mut w);
+            let seqs = batch
+                .write(&mut *w.catalog, &mut w.logger, "tester")
+                .unwrap();
+            tx.send(batch_only(&*w.catalog, through, &seqs).unwrap())
+                .unwrap();
+            (seqs, indexer.join().unwrap())
+        });
         drop(w);
-        let events = seqs.clone();
         let (_, written) = batch.finish(seqs);
-        commit_staged(archive, staged, &events, &written).unwrap()
+        finish_staged(archive, staged, &written).unwrap()
     }
 
     fn names(archive: &Archive, text: &str) -> Vec<String> {

@@ -243,9 +243,7 @@ pub fn prepare(
     }
     // References are resolved once every record of the batch is known (a record may refer
     // to one later in the file).
-    let mut writes = Vec::new();
-    let mut out = Vec::with_capacity(planned.len());
-    let mut kept = Vec::new();
+    let mut checked = Vec::with_capacity(planned.len());
     for (index, plan) in planned.into_iter().enumerate() {
         match plan {
             Plan::Put { mut record, old } => {
@@ -322,8 +320,41 @@ pub fn prepare(
                         ),
                     ));
                 }
-                let body = record.canonical();
-                let sha = super::value_hash(&body);
+                checked.push(Plan::Put { record, old });
+            }
+            Plan::Delete(stored) => {
+                if !allowed(&stored.record.case) {
+                    return Err(invalid(index, "id", "no such record"));
+                }
+                let id = stored.record.id.clone();
+                let referrers: Vec<String> = catalog
+                    .referrers(&id)?
+                    .into_iter()
+                    .filter(|r| !batch.deleted.contains(r))
+                    .collect();
+                if !referrers.is_empty() {
+                    return Err(invalid(
+                        index,
+                        "id",
+                        format!(
+                            "{} {id} is still referred to by {}; change or delete those first",
+                            stored.record.body.kind(),
+                            referrers.join(", ")
+                        ),
+                    ));
+                }
+                checked.push(Plan::Delete(stored));
+            }
+        }
+    }
+    // Canonical values and their hashes, on every core for a large batch.
+    let values = canonical_values(&checked);
+    let mut writes = Vec::new();
+    let mut out = Vec::with_capacity(checked.len());
+    let mut kept = Vec::new();
+    for (plan, value) in checked.into_iter().zip(values) {
+        match (plan, value) {
+            (Plan::Put { record, old }, Some((body, sha))) => {
                 let kind = record.body.kind();
                 if old.is_some_and(|o| o == sha) {
                     out.push(Applied {
@@ -363,27 +394,8 @@ pub fn prepare(
                 });
                 kept.push(record);
             }
-            Plan::Delete(stored) => {
-                if !allowed(&stored.record.case) {
-                    return Err(invalid(index, "id", "no such record"));
-                }
+            (Plan::Delete(stored), _) => {
                 let id = stored.record.id.clone();
-                let referrers: Vec<String> = catalog
-                    .referrers(&id)?
-                    .into_iter()
-                    .filter(|r| !batch.deleted.contains(r))
-                    .collect();
-                if !referrers.is_empty() {
-                    return Err(invalid(
-                        index,
-                        "id",
-                        format!(
-                            "{} {id} is still referred to by {}; change or delete those first",
-                            stored.record.body.kind(),
-                            referrers.join(", ")
-                        ),
-                    ));
-                }
                 let kind = stored.record.body.kind();
                 writes.push(RecordWrite {
                     id: id.clone(),
@@ -404,9 +416,22 @@ pub fn prepare(
                     sha256: None,
                 });
             }
+            (Plan::Put { .. }, None) => {}
         }
     }
     Ok(Prepared { out, writes, kept })
+}
+
+/// Each put's canonical value and its hash (None for deletes), in order.
+fn canonical_values(plans: &[Plan]) -> Vec<Option<(String, Sha256)>> {
+    crate::par::map(plans, 10_000, |p| match p {
+        Plan::Put { record, .. } => {
+            let body = record.canonical();
+            let sha = super::value_hash(&body);
+            Some((body, sha))
+        }
+        Plan::Delete(_) => None,
+    })
 }
 
 enum Plan {

@@ -916,6 +916,15 @@ impl Body {
         }
     }
 
+    /// The places whose names [`Body::index_fields`]' `places` lists (by id or key).
+    pub fn indexed_places(&self) -> &[String] {
+        match self {
+            Body::Incident(x) => &x.places,
+            Body::Act(x) => &x.places,
+            _ => &[],
+        }
+    }
+
     /// What search indexes.
     pub fn index_fields(&self) -> IndexFields {
         let mut f = IndexFields {
