@@ -9,6 +9,9 @@
 //! Decision as `athar similar`'s default: either share >= 0.2. The reference hash here is
 //! PDQ's image hash of the frame (double-precision luma), within a bit or two of vPDQ's.
 //! `recall_lab rects CACHE-FILE...` prints the pictures found inside borders;
+//! `recall_lab pair QUERY-CACHE ITEM-CACHE` prints, per query frame, its quality, the
+//! picture found inside borders and the closest item frame for each pair of hash kinds;
+//! with `LAB_ALL=1` every original and transform is printed, not only the misses;
 //! `recall_lab cost VIDEO...` times hashing with and without the variants.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a measuring tool over a corpus it made itself
@@ -203,6 +206,53 @@ fn hash_all(files: &[PathBuf], cache: &Path) -> (Vec<Hashes>, f64, usize) {
     (r.into_iter().map(|x| x.0).collect(), t, n)
 }
 
+/// Per frame: (kind name, quality, hash), the reference hash first as `ref`.
+fn frame_hashes(c: &Cached, hasher: &mut PdqHasher) -> Vec<(&'static str, u8, PdqHash)> {
+    let mut out = vec![("ref", c.base.quality, c.base.hash)];
+    for v in variants::reduced_variants(hasher, &c.small, &c.base, c.frame, c.time).unwrap() {
+        out.push((v.kind.name(), v.quality, v.hash));
+    }
+    out
+}
+
+fn pair(q: &Path, i: &Path) {
+    let mut hasher = PdqHasher::new();
+    let (qf, itf) = (load(q), load(i));
+    let item: Vec<Vec<(&str, u8, PdqHash)>> =
+        itf.iter().map(|c| frame_hashes(c, &mut hasher)).collect();
+    for c in &qf {
+        let s = &c.small;
+        let rect = match athar_media::borders::detect(&s.rgb, s.width, s.height, s.width * 3) {
+            Some(r) => format!("{},{} {}x{}", r.x, r.y, r.width, r.height),
+            None => "-".to_owned(),
+        };
+        let mine = frame_hashes(c, &mut hasher);
+        let mut best: BTreeMap<(&str, &str), (u32, u8, u64)> = BTreeMap::new();
+        for (qk, qq, qh) in &mine {
+            for (n, f) in item.iter().enumerate() {
+                for (ik, iq, ih) in f {
+                    let d = qh.distance(ih);
+                    let e = best.entry((qk, ik)).or_insert((u32::MAX, 0, 0));
+                    if d < e.0 {
+                        *e = (d, (*qq).min(*iq), itf[n].frame);
+                    }
+                }
+            }
+        }
+        let cells: Vec<String> = best
+            .iter()
+            .filter(|(k, _)| k.0 == k.1 || k.0 == "ref" || k.1 == "ref" || k.0 == "unbordered")
+            .map(|((a, b), (d, q, f))| format!("{a}>{b}:{d}@{f}(q{q})"))
+            .collect();
+        println!(
+            "frame {:>4} q{:>3} {rect:<14} {}",
+            c.frame,
+            c.base.quality,
+            cells.join(" ")
+        );
+    }
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().into_owned()
 }
@@ -226,6 +276,13 @@ fn main() {
             let s = &load(Path::new(f))[0].small;
             println!("{f} ({}x{}): {}", s.width, s.height, rects.join(" | "));
         }
+        return;
+    }
+    if a.first().map(String::as_str) == Some("pair") {
+        // `recall_lab pair QUERY-CACHE ITEM-CACHE`: per query frame, its reference quality,
+        // its border rectangle, and the smallest distance to any item frame for each kind
+        // pair (query kind -> item kind; `ref` is the reference hash), with the qualities.
+        pair(Path::new(&a[1]), Path::new(&a[2]));
         return;
     }
     if a.first().map(String::as_str) == Some("cost") {
@@ -385,7 +442,7 @@ fn main() {
         e.0 += usize::from(f.starts_with('+'));
         e.1 += usize::from(r.starts_with('+'));
         e.2 += 1;
-        if !(f.starts_with('+') && r.starts_with('+')) {
+        if !(f.starts_with('+') && r.starts_with('+')) || std::env::var_os("LAB_ALL").is_some() {
             println!("miss {t:<15} {o:<32} fwd {f:<28} rev {r}");
         }
     }

@@ -33,6 +33,8 @@ const BLACK: i32 = 40;
 /// A bar that is not black is only a border when the line after it has less than this
 /// share of the bar's colour.
 const EDGE_SHARE: f64 = 0.5;
+/// Lines between a bar that is not black and the picture that may blend the two.
+const BLEND_LINES: usize = 2;
 /// Borders inside borders removed at most.
 const MAX_NESTED: usize = 3;
 /// Bars thinner than this share of the side (both edges together) are ignored.
@@ -204,14 +206,22 @@ impl Frame<'_> {
         }
         // A bar ends at an edge: the next line is mostly picture. Where it is mostly the
         // bar's colour still, this is flat picture (a wall, the sky), not a border. Black
-        // bars are the exception: dark picture often meets them.
-        if n < limit
-            && colour.iter().any(|&c| c > BLACK)
-            && self.share_of(line(n), colour) >= EDGE_SHARE
-        {
-            return 0;
+        // bars are the exception: dark picture often meets them. Up to [`BLEND_LINES`]
+        // lines between bar and picture may be a blend of the two (a picture edge that
+        // falls inside a pixel when the frame is scaled, chroma subsampling): they go with
+        // the bar when the picture proper follows them.
+        if colour.iter().all(|&c| c <= BLACK) {
+            return n;
         }
-        n
+        for blend in 0..=BLEND_LINES {
+            if n + blend >= limit {
+                return n + blend;
+            }
+            if self.share_of(line(n + blend), colour) < EDGE_SHARE {
+                return n + blend;
+            }
+        }
+        0
     }
 
     /// Share of the line's pixels within tolerance of `colour`.
@@ -299,6 +309,27 @@ pub(crate) mod tests {
         // Too small to judge, and a short buffer.
         check(6, 6, (0, 1, 0, 1), [0, 0, 0], None);
         assert_eq!(detect(&[0u8; 10], 160, 120, 480), None);
+    }
+
+    #[test]
+    fn a_line_blending_bar_and_picture_goes_with_the_bar() {
+        let (w, h) = (160, 120);
+        let yellow = [224, 170, 22];
+        // A yellow pad above the picture, and one line where the two blend (most of it
+        // still near the pad's colour, as a scaled frame leaves it).
+        let blended = |lines: usize| {
+            let mut rgb = framed(w, h, (0, 20, 0, 0), yellow);
+            for y in 20..20 + lines {
+                for x in (0..w).filter(|x| x % 5 != 0) {
+                    rgb[(y * w + x) * 3..][..3].copy_from_slice(&yellow);
+                }
+            }
+            detect(&rgb, w, h, w * 3).map(|r| (r.x, r.y, r.width, r.height))
+        };
+        assert_eq!(blended(1), Some((0, 21, w, 99)));
+        assert_eq!(blended(2), Some((0, 22, w, 98)));
+        // Many such lines are flat picture (a wall) running into the frame: no border.
+        assert_eq!(blended(4), None);
     }
 
     /// Paints a `colour` rectangle (x, y, w, h) over a `w`-wide frame.

@@ -812,6 +812,17 @@ fn transform(
     b
 }
 
+/// The hash and quality of a 64×64 luma image given directly (no filtering, no
+/// decimation: the caller has already averaged the picture onto PDQ's grid).
+pub(crate) fn hash_luma64(a64: &[[f32; 64]; 64]) -> (PdqHash, u8) {
+    (to_bits(&dct64_to_16(a64)), quality_metric(a64))
+}
+
+/// The luma PDQ computes for video frames (`LumaMode::Float`).
+pub(crate) fn frame_luma(r: u8, g: u8, b: u8) -> f32 {
+    luma(LumaMode::Float, r, g, b)
+}
+
 fn finish(a64: &[[f32; 64]; 64]) -> PdqResult {
     let quality = quality_metric(a64);
     let b = dct64_to_16(a64);

@@ -19,7 +19,13 @@
 //!   channels put logos, nor its lower quarter, where captions and tickers go);
 //! - `band`: the hash of the picture's middle band across its whole width ([`BAND`]),
 //!   clear of corner logos up to 30% of the width and of captions, so that a copy with a
-//!   large logo matches band to band where the logo reaches into the inner part.
+//!   large logo matches band to band where the logo reaches into the inner part;
+//! - `area`: the hash of the picture (inside its borders when it has them) averaged
+//!   exactly onto PDQ's 64×64 grid ([`area_average`]) instead of PDQ's own filter and
+//!   point sampling. Every 64th of the picture becomes the mean of its pixels, which a
+//!   rescaled copy keeps; fine textures (a pattern of one- or two-pixel cells) otherwise
+//!   alias differently at each scale, so a letterboxed or resized copy of such footage is
+//!   beyond the match distance of its original though the picture is the same.
 //!
 //! Every frame is hashed the same way whether it is the original or the copy, and the
 //! search pairs each side's hashes with the other's in both directions, so it does not
@@ -34,7 +40,8 @@
 //! item's reference hash or variant, for the pairs that undo one transform:
 //! picture↔picture (reference or unbordered on either side: `original` or
 //! `borders-removed`), picture↔mirrored (`mirrored`), picture↔cropped either way
-//! (`cropped`), inner↔inner and band↔band (`overlay`).
+//! (`cropped`), inner↔inner and band↔band (`overlay`), and area↔area (`rescaled`) for
+//! the items a frame matches in no other way.
 
 use std::collections::{HashMap, HashSet};
 
@@ -57,6 +64,9 @@ pub const INNER: [f64; 4] = [0.2, 0.3, 0.8, 0.75];
 /// in the corners (up to 30% of the width wide, 15% of the width high) and of captions.
 pub const BAND: [f64; 4] = [0.0, 0.32, 1.0, 0.68];
 
+/// Side of the grid the `area` hash averages the picture onto (PDQ's own).
+pub const AREA_SIDE: usize = 64;
+
 /// What a variant hash undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VariantKind {
@@ -71,15 +81,19 @@ pub enum VariantKind {
     /// The middle band of the picture across its width, clear of large corner logos and
     /// captions.
     Band,
+    /// The picture averaged onto PDQ's 64×64 grid: rescaled (letterboxed, padded, resized)
+    /// copies of fine textures.
+    Area,
 }
 
 impl VariantKind {
-    pub const ALL: [VariantKind; 5] = [
+    pub const ALL: [VariantKind; 6] = [
         VariantKind::Unbordered,
         VariantKind::Mirrored,
         VariantKind::Cropped,
         VariantKind::Inner,
         VariantKind::Band,
+        VariantKind::Area,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +103,7 @@ impl VariantKind {
             VariantKind::Cropped => "cropped",
             VariantKind::Inner => "inner",
             VariantKind::Band => "band",
+            VariantKind::Area => "area",
         }
     }
 
@@ -208,6 +223,62 @@ pub fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> Option<
     })
 }
 
+/// The luma of `rect` in packed RGB (`stride` bytes per row) averaged exactly onto an
+/// [`AREA_SIDE`]×[`AREA_SIDE`] grid: each cell is the mean of the pixels it covers, edge
+/// pixels weighted by the share of them inside the cell. `None` for an empty rectangle.
+pub fn area_average(
+    rgb: &[u8],
+    stride: usize,
+    rect: borders::Rect,
+) -> Option<[[f32; AREA_SIDE]; AREA_SIDE]> {
+    const N: usize = AREA_SIDE;
+    let (w, h) = (rect.width, rect.height);
+    if w == 0 || h == 0 || rgb.len() < (rect.y + h - 1) * stride + (rect.x + w) * 3 {
+        return None;
+    }
+    // Per output cell along one axis of `len` pixels: (first pixel, weights).
+    let spans = |len: usize| -> Vec<(usize, Vec<f32>)> {
+        let step = len as f64 / N as f64;
+        (0..N)
+            .map(|o| {
+                let (a, b) = (o as f64 * step, (o + 1) as f64 * step);
+                let first = a.floor() as usize;
+                let last = (b.ceil() as usize).min(len);
+                let weights = (first..last)
+                    .map(|i| ((b.min(i as f64 + 1.0) - a.max(i as f64)) / step) as f32)
+                    .collect();
+                (first, weights)
+            })
+            .collect()
+    };
+    let (xs, ys) = (spans(w), spans(h));
+    // Rows of the rectangle reduced to N columns, then the columns to N rows.
+    let mut narrow = vec![[0f32; N]; h];
+    for (y, out) in narrow.iter_mut().enumerate() {
+        let row = &rgb[(rect.y + y) * stride + rect.x * 3..][..w * 3];
+        let luma: Vec<f32> = row
+            .chunks_exact(3)
+            .map(|p| crate::pdq::frame_luma(p[0], p[1], p[2]))
+            .collect();
+        for (o, (first, weights)) in out.iter_mut().zip(&xs) {
+            *o = weights
+                .iter()
+                .zip(&luma[*first..])
+                .map(|(k, v)| k * v)
+                .sum();
+        }
+    }
+    let mut grid = [[0f32; N]; N];
+    for (out, (first, weights)) in grid.iter_mut().zip(&ys) {
+        for (k, row) in weights.iter().zip(&narrow[*first..]) {
+            for (o, v) in out.iter_mut().zip(row) {
+                *o += k * v;
+            }
+        }
+    }
+    Some(grid)
+}
+
 /// The variant hashes of one frame. `base` is the frame's reference hash (its `flipy`
 /// dihedral hash is the mirror when the frame has no borders).
 pub(crate) fn frame_variants(
@@ -296,6 +367,16 @@ pub fn reduced_variants(
         let r = hash_rect(rect)?;
         push(kind, &r, r.hash);
     }
+    if let Some(grid) = area_average(small, w * 3, picture) {
+        let (hash, quality) = crate::pdq::hash_luma64(&grid);
+        out.push(VariantHash {
+            kind: VariantKind::Area,
+            frame_number,
+            quality,
+            hash,
+            timestamp,
+        });
+    }
     Ok(out)
 }
 
@@ -351,8 +432,9 @@ impl VariantIndex {
     }
 }
 
-/// Which stored hash a query hash is compared with, and what a hit means.
-const PAIRS: [(Side, Side, &str); 10] = [
+/// Which stored hash a query hash is compared with, and what a hit means (the `area` pair
+/// last: [`search`] uses it only for items the others did not match).
+const PAIRS: [(Side, Side, &str); 11] = [
     (Side::Reference, Side::Reference, "original"),
     (
         Side::Reference,
@@ -399,6 +481,11 @@ const PAIRS: [(Side, Side, &str); 10] = [
         Side::Variant(VariantKind::Band),
         "overlay",
     ),
+    (
+        Side::Variant(VariantKind::Area),
+        Side::Variant(VariantKind::Area),
+        "rescaled",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -442,7 +529,12 @@ pub fn search(
             .then_some(f.hash)
             .into_iter()
             .collect();
+        // Items this frame already matched by a pair naming what was undone: the `area`
+        // pair (the last) only adds items the others missed, so that the transform named
+        // stays the specific one (borders removed, original) where both match.
+        let mut named: HashSet<u32> = HashSet::new();
         for (from, to, transform) in PAIRS {
+            let fallback = from == Side::Variant(VariantKind::Area);
             let qs = match from {
                 Side::Reference => reference.clone(),
                 Side::Variant(k) => variant(k),
@@ -460,6 +552,12 @@ pub fn search(
                 Side::Variant(k) => variants.radius(k, q),
             });
             for (posting, distance) in found {
+                if fallback && named.contains(&posting.owner) {
+                    continue;
+                }
+                if !fallback {
+                    named.insert(posting.owner);
+                }
                 hits.push(Hit {
                     query_frame: qi,
                     query_time: f.timestamp,
@@ -601,6 +699,107 @@ mod tests {
         let c = hash(&crop, cw, ch).hash;
         let cv = get(&ov, VariantKind::Cropped).unwrap();
         assert!(c.distance(&cv) <= MATCH_DISTANCE, "{}", c.distance(&cv));
+    }
+
+    #[test]
+    fn area_average_is_the_mean_of_each_cell() {
+        let r = |x, y, width, height| borders::Rect {
+            x,
+            y,
+            width,
+            height,
+        };
+        // 128×128 of 2×2 blocks: each cell is one block's luma; the rectangle is placed
+        // inside a wider frame (stride) at an offset.
+        let (w, h) = (140, 130);
+        let mut rgb = vec![0u8; w * h * 3];
+        let level = |bx: usize, by: usize| ((bx * 7 + by * 13) % 256) as u8;
+        for y in 0..128 {
+            for x in 0..128 {
+                let v = level(x / 2, y / 2);
+                rgb[((y + 1) * w + x + 5) * 3..][..3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        let g = area_average(&rgb, w * 3, r(5, 1, 128, 128)).unwrap();
+        for (by, row) in g.iter().enumerate() {
+            for (bx, v) in row.iter().enumerate() {
+                let want = crate::pdq::frame_luma(level(bx, by), level(bx, by), level(bx, by));
+                assert!((v - want).abs() < 1e-3, "{bx},{by}: {v} {want}");
+            }
+        }
+        // 96 pixels onto 64 cells: a cell covers one pixel and half of the next.
+        let mut rgb = vec![0u8; 96 * 64 * 3];
+        for y in 0..64 {
+            for x in 0..96 {
+                let v = if x % 3 == 0 { 255 } else { 0 };
+                rgb[(y * 96 + x) * 3..][..3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        let g = area_average(&rgb, 96 * 3, r(0, 0, 96, 64)).unwrap();
+        let white = crate::pdq::frame_luma(255, 255, 255);
+        assert!((g[7][0] - white * 2.0 / 3.0).abs() < 1e-3, "{}", g[7][0]);
+        assert!(g[7][1].abs() < 1e-3, "{}", g[7][1]);
+        assert_eq!(area_average(&rgb, 96 * 3, r(0, 0, 0, 64)), None);
+        assert_eq!(area_average(&rgb[..100], 96 * 3, r(0, 0, 96, 64)), None);
+    }
+
+    /// A fine texture: cells of 2×2 pixels, dark or light at random.
+    fn texture(w: usize, h: usize) -> Vec<u8> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut cells = vec![0u8; (w / 2) * (h / 2)];
+        for c in &mut cells {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *c = if x & 1 == 1 { 230 } else { 20 };
+        }
+        let mut rgb = vec![0u8; w * h * 3];
+        for y in 0..h {
+            for xx in 0..w {
+                let v = cells[(y / 2) * (w / 2) + xx / 2];
+                rgb[(y * w + xx) * 3..][..3].copy_from_slice(&[v, v / 2 + 60, 255 - v]);
+            }
+        }
+        rgb
+    }
+
+    /// `rgb` (`w`×`h`) scaled to `w`×`nh` by linear interpolation between rows.
+    fn squeeze(rgb: &[u8], w: usize, h: usize, nh: usize) -> Vec<u8> {
+        let mut out = vec![0u8; w * nh * 3];
+        for y in 0..nh {
+            let s = (y as f64 + 0.5) * h as f64 / nh as f64 - 0.5;
+            let (a, t) = (s.floor().max(0.0) as usize, s - s.floor());
+            let b = (a + 1).min(h - 1);
+            for k in 0..w * 3 {
+                let v =
+                    f64::from(rgb[a * w * 3 + k]) * (1.0 - t) + f64::from(rgb[b * w * 3 + k]) * t;
+                out[y * w * 3 + k] = v.round() as u8;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_letterboxed_fine_texture_matches_by_its_area_hash() {
+        let (w, h) = (640, 360);
+        let orig = texture(w, h);
+        let ov = variants_of(&orig, w, h);
+        // Squeezed to 280 rows (linear interpolation) and letterboxed in black.
+        let (nh, top) = (280, 40);
+        let inner = squeeze(&orig, w, h, nh);
+        let mut boxed = framed(w, h, (0, top, 0, h - nh - top), [0, 0, 0]);
+        boxed[top * w * 3..][..nh * w * 3].copy_from_slice(&inner);
+        let bv = variants_of(&boxed, w, h);
+        let un = get(&bv, VariantKind::Unbordered).expect("borders found");
+        let (a, b) = (
+            get(&ov, VariantKind::Area).unwrap(),
+            get(&bv, VariantKind::Area).unwrap(),
+        );
+        // PDQ's own filter aliases the texture differently at the two scales; the exact
+        // average onto its grid does not.
+        let reference = un.distance(&hash(&orig, w, h).hash);
+        assert!(reference > MATCH_DISTANCE, "{reference}");
+        assert!(a.distance(&b) <= MATCH_DISTANCE, "{}", a.distance(&b));
     }
 
     /// Whether the reference hash of a picture is beyond the match distance of `h`.
