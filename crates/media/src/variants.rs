@@ -19,7 +19,10 @@
 //!   channels put logos, nor its lower quarter, where captions and tickers go);
 //! - `band`: the hash of the picture's middle band across its whole width ([`BAND`]),
 //!   clear of corner logos up to 30% of the width and of captions, so that a copy with a
-//!   large logo matches band to band where the logo reaches into the inner part.
+//!   large logo matches band to band where the logo reaches into the inner part;
+//! - `window`: the hash of the centre [`crate::windows::STORED_KEEP`] of the picture, which
+//!   a query's grid of windows looks for when one of the two is a crop of the other at an
+//!   unknown offset ([`crate::windows`]; it pairs with no other hash here).
 //!
 //! Every frame is hashed the same way whether it is the original or the copy, and the
 //! search pairs each side's hashes with the other's in both directions, so it does not
@@ -71,15 +74,18 @@ pub enum VariantKind {
     /// The middle band of the picture across its width, clear of large corner logos and
     /// captions.
     Band,
+    /// The centre of the picture that crop windows look for ([`crate::windows`]).
+    Window,
 }
 
 impl VariantKind {
-    pub const ALL: [VariantKind; 5] = [
+    pub const ALL: [VariantKind; 6] = [
         VariantKind::Unbordered,
         VariantKind::Mirrored,
         VariantKind::Cropped,
         VariantKind::Inner,
         VariantKind::Band,
+        VariantKind::Window,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +95,7 @@ impl VariantKind {
             VariantKind::Cropped => "cropped",
             VariantKind::Inner => "inner",
             VariantKind::Band => "band",
+            VariantKind::Window => "window",
         }
     }
 
@@ -234,6 +241,7 @@ pub fn reduced_variants(
     timestamp: f64,
 ) -> Result<Vec<VariantHash>, MediaError> {
     let (w, h) = (small.width, small.height);
+    let reduced = small;
     let small = &small.rgb;
     let mut out = Vec::with_capacity(3);
     let mut push = |kind, r: &PdqResult, hash: PdqHash| {
@@ -296,6 +304,14 @@ pub fn reduced_variants(
         let r = hash_rect(rect)?;
         push(kind, &r, r.hash);
     }
+    let (hash, quality) = crate::windows::centre(hasher, reduced, picture)?;
+    out.push(VariantHash {
+        kind: VariantKind::Window,
+        frame_number,
+        quality,
+        hash,
+        timestamp,
+    });
     Ok(out)
 }
 
@@ -323,6 +339,8 @@ impl VariantIndex {
         let extra: HashSet<u64> = variants
             .iter()
             .filter(|v| v.quality >= MIN_QUALITY && !usable.contains(&v.frame_number))
+            // Crop windows are scored on their own ([`crate::windows::search`]).
+            .filter(|v| v.kind != VariantKind::Window)
             .map(|v| v.frame_number)
             .collect();
         if !extra.is_empty() {
@@ -341,6 +359,11 @@ impl VariantIndex {
                     .add_video(owner, &of_kind);
             }
         }
+    }
+
+    /// The index of one kind's hashes (`None` when there are none).
+    pub fn of_kind(&self, kind: VariantKind) -> Option<&Index> {
+        self.by_kind.get(&kind)
     }
 
     fn radius(&self, kind: VariantKind, q: &PdqHash) -> Vec<(similar::Posting, u32)> {
