@@ -549,7 +549,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let archive = open(&cli, Access::Read)?;
-            similar::similar(&archive.root, &archive.catalog, target, *min_share, *json)?;
+            similar::similar(
+                &archive.root,
+                &archive.catalog,
+                &archive.blobs,
+                target,
+                *min_share,
+                *json,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clusters { json, min_share } => {

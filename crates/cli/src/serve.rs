@@ -174,7 +174,7 @@ impl athar_server::Extensions for MediaExtensions {
         };
         let frames = archived.index.frames_of(owner);
         let mut out = Vec::new();
-        for m in archived.search(&frames, archived.variants_of(owner), Some(owner)) {
+        for m in archived.search(&frames, archived.variants_of(owner), &[], Some(owner)) {
             if !similar::counts(&m, min_share) {
                 continue;
             }

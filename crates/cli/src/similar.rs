@@ -10,7 +10,12 @@
 //!
 //! Frame variants (the picture inside its borders, mirrored, cropped: `vpdq-variants`
 //! fingerprints) are matched through a second index built in memory at load from the
-//! catalog; only the reference-compatible hashes are persisted.
+//! catalog; only the reference-compatible hashes are persisted. Among them is each frame's
+//! centre window, which the crop window grids of a video queried by `athar similar` look
+//! for ([`athar_media::windows`]): the grids are computed from the query's decoded frames
+//! (for an archived item, from its blob) and are not stored, so `clusters` and the server's
+//! near-duplicates, which search with stored hashes only, do not link copies cropped at an
+//! offset.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -20,8 +25,10 @@ use anyhow::Context as _;
 use athar_core::{Catalog, EventDetails, Item, ItemId};
 use athar_media::pdq::{self, PdqHash};
 use athar_media::similar::{Index, Match};
-use athar_media::variants::{self, VariantHash, VariantIndex};
-use athar_media::vpdq::{self, VpdqFrame};
+use athar_media::variants::{self, VariantHash, VariantIndex, VariantKind};
+use athar_media::vpdq::{self, QueryHashes, VpdqFrame};
+use athar_media::windows::{self, QueryGrid};
+use athar_store::FsBlobStore;
 use serde_json::json;
 
 /// Where the index is kept, under the archive's root.
@@ -42,14 +49,22 @@ pub struct Archived {
 }
 
 impl Archived {
-    /// Items sharing footage with `query` (reference hashes and variants), best first.
+    /// Items sharing footage with `query` (reference hashes and variants, and the crop
+    /// window grids of sampled query frames when there are any), best first.
     pub fn search(
         &self,
         query: &[VpdqFrame],
         query_variants: &[VariantHash],
+        grids: &[QueryGrid],
         exclude: Option<u32>,
     ) -> Vec<Match> {
-        variants::search(&self.index, &self.variants, query, query_variants, exclude)
+        let frames = variants::search(&self.index, &self.variants, query, query_variants, exclude);
+        match self.variants.of_kind(VariantKind::Window) {
+            Some(stored) if !grids.is_empty() => {
+                windows::merge(frames, windows::search(stored, grids, exclude))
+            }
+            _ => frames,
+        }
     }
 
     /// An owner's frame variants (empty for images and items analysed before variants).
@@ -217,8 +232,8 @@ pub fn load(root: &Path, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
 }
 
 /// Fingerprints a file that is not in the archive (it is not ingested): its frame hashes and,
-/// for a video, their variants.
-pub fn fingerprint_file(path: &Path) -> anyhow::Result<(Vec<VpdqFrame>, Vec<VariantHash>)> {
+/// for a video, their variants and crop window grids.
+pub fn fingerprint_file(path: &Path) -> anyhow::Result<QueryHashes> {
     let mut head = vec![0u8; 8192];
     let n = std::io::Read::read(
         &mut std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
@@ -227,17 +242,17 @@ pub fn fingerprint_file(path: &Path) -> anyhow::Result<(Vec<VpdqFrame>, Vec<Vari
     let media_type = athar_core::media_type::detect(&head[..n], n as u64);
     if media_type.starts_with("image/") {
         let r = pdq::hash_image_file(path)?;
-        Ok((
-            vec![VpdqFrame {
+        Ok(QueryHashes {
+            frames: vec![VpdqFrame {
                 frame_number: 0,
                 quality: r.quality,
                 hash: r.hash,
                 timestamp: 0.0,
             }],
-            Vec::new(),
-        ))
+            ..QueryHashes::default()
+        })
     } else {
-        Ok(vpdq::hash_video_with_variants(
+        Ok(vpdq::hash_video_for_query(
             path,
             &vpdq::VpdqOptions::default(),
         )?)
@@ -257,13 +272,14 @@ fn clock(s: f64) -> String {
 pub fn similar(
     root: &Path,
     catalog: &dyn Catalog,
+    blobs: &FsBlobStore,
     target: &str,
     min_share: f64,
     json: bool,
 ) -> anyhow::Result<()> {
     let archived = load(root, catalog)?;
     let path = Path::new(target);
-    let ((query, query_variants), exclude) = if path.is_file() {
+    let (query, exclude) = if path.is_file() {
         (fingerprint_file(path)?, None)
     } else {
         let item = catalog.resolve(target)?;
@@ -273,16 +289,29 @@ pub fn similar(
                 item.id
             );
         };
+        // The crop window grids are not stored: a video's are laid over its blob's frames
+        // again (the stored hashes of those frames are the same).
+        let grids = if item.media_type.starts_with("video/")
+            && archived.variants.of_kind(VariantKind::Window).is_some()
+        {
+            let blob = blobs.path_of(&item.sha256);
+            vpdq::hash_video_for_query(&blob, &vpdq::VpdqOptions::default())
+                .with_context(|| format!("laying crop windows over item {}", item.id))?
+                .grids
+        } else {
+            Vec::new()
+        };
         (
-            (
-                archived.index.frames_of(owner),
-                archived.variants_of(owner).to_vec(),
-            ),
+            QueryHashes {
+                frames: archived.index.frames_of(owner),
+                variants: archived.variants_of(owner).to_vec(),
+                grids,
+            },
             Some(owner),
         )
     };
     let matches: Vec<(Match, Item)> = archived
-        .search(&query, &query_variants, exclude)
+        .search(&query.frames, &query.variants, &query.grids, exclude)
         .into_iter()
         .filter(|m| counts(m, min_share))
         .map(|m| {
@@ -308,7 +337,7 @@ pub fn similar(
     if json {
         println!(
             "{}",
-            json!({ "query_frames": query.len(), "matches": rows })
+            json!({ "query_frames": query.frames.len(), "matches": rows })
         );
         return Ok(());
     }
@@ -364,7 +393,7 @@ pub fn clusters(
         r
     }
     for (owner, frames) in archived.index.owner_frames() {
-        for m in archived.search(&frames, archived.variants_of(owner), Some(owner)) {
+        for m in archived.search(&frames, archived.variants_of(owner), &[], Some(owner)) {
             if counts(&m, min_share) {
                 let (a, b) = (
                     find(&mut parent, owner as usize),

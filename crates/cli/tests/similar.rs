@@ -301,3 +301,82 @@ fn letterboxed_and_mirrored_copies_are_found_through_frame_variants() {
     want.sort_unstable();
     assert_eq!(members, want, "{c}");
 }
+
+#[test]
+fn copies_cropped_at_an_offset_are_found_through_crop_windows_either_way() {
+    let Some(data) = testdata() else { return };
+    let v = data.join("threatexchange/tmk/sample-videos");
+    let env = Env::new();
+    // 90% of each side kept, cut off centre (the slack is 72×128 pixels of 720×1280).
+    let original = v.join("pattern-hd-no-bar.mp4");
+    let cropped = env.path("cropped.mp4");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(&original)
+        .args([
+            "-vf",
+            "crop=648:1152:58:21",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "23",
+        ])
+        .arg(&cropped)
+        .output();
+    if !matches!(&out, Ok(o) if o.status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "ffmpeg required under CI=true: {out:?}"
+        );
+        eprintln!("notice: ffmpeg cannot make test clips; skipping");
+        return;
+    }
+    let out = env.run_paths(
+        &["ingest", "--json", "--wait"],
+        &[&cropped, &v.join("doorknob-hd-no-bar.mp4")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|l| l["item"].as_str().unwrap().to_owned())
+        .collect();
+    // The original as a query (not in the archive) finds its crop, and nothing else.
+    let r = similar(&env, original.to_str().unwrap());
+    let found: Vec<(&str, &str)> = r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["item"].as_str().unwrap(),
+                m["transform"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, vec![(ids[0].as_str(), "cropped")], "{r}");
+    assert!(
+        r["matches"][0]["query_match"].as_f64().unwrap() >= 0.5,
+        "{r}"
+    );
+    // With the original archived too, the crop as an item (its windows laid over its
+    // blob) finds the original: the other direction.
+    let out = env.run_paths(&["ingest", "--json", "--wait"], &[&original]);
+    assert!(out.status.success());
+    let orig_id = json_lines(&out.stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = similar(&env, &ids[0]);
+    let found: Vec<&str> = r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec![orig_id.as_str()], "{r}");
+    assert_eq!(r["matches"][0]["transform"], "cropped", "{r}");
+}

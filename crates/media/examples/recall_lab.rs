@@ -25,12 +25,14 @@ use std::io::Read;
 
 use athar_media::pdq::{Dihedral, PdqHash, PdqHasher, PdqResult};
 use athar_media::similar::Index;
-use athar_media::variants::{self, reduce, Reduced, VariantHash, VariantIndex};
+use athar_media::variants::{self, reduce, Reduced, VariantHash, VariantIndex, VariantKind};
 use athar_media::vpdq::VpdqFrame;
+use athar_media::windows::{self, QueryGrid};
 
 const MIN_SHARE: f64 = 0.2;
 
-type Hashes = (Vec<VpdqFrame>, Vec<VariantHash>);
+/// Reference frames, variants (the stored centre window among them), query window grids.
+type Hashes = (Vec<VpdqFrame>, Vec<VariantHash>, Vec<QueryGrid>);
 
 fn family(stem: &str) -> String {
     for f in ["chair", "pattern", "doorknob", "test-padded"] {
@@ -186,7 +188,10 @@ fn hash_all(files: &[PathBuf], cache: &Path) -> (Vec<Hashes>, f64, usize) {
         let frames = load(&cache_path(cache, &files[i]));
         let mut hasher = PdqHasher::new();
         let t = Instant::now();
-        let mut h: Hashes = (Vec::new(), Vec::new());
+        let mut h: Hashes = (Vec::new(), Vec::new(), Vec::new());
+        let mut last = None;
+        let windows_on = std::env::var_os("NO_WINDOWS").is_none();
+        let layout = grid_layout();
         for c in &frames {
             h.0.push(VpdqFrame {
                 frame_number: c.frame,
@@ -198,6 +203,15 @@ fn hash_all(files: &[PathBuf], cache: &Path) -> (Vec<Hashes>, f64, usize) {
                 variants::reduced_variants(&mut hasher, &c.small, &c.base, c.frame, c.time)
                     .unwrap(),
             );
+            let previous = last.replace(c.time);
+            if windows_on && windows::sampled(c.time, previous) {
+                let s = &c.small;
+                h.2.push(QueryGrid {
+                    frame_number: c.frame,
+                    timestamp: c.time,
+                    hashes: windows::grid(&mut hasher, s, windows::picture(s), &layout).unwrap(),
+                });
+            }
         }
         (h, t.elapsed().as_secs_f64())
     });
@@ -253,6 +267,15 @@ fn pair(q: &Path, i: &Path) {
     }
 }
 
+/// The grid layout, from `KEEPS=0.9,0.85` and `STEP=0.0125` when set.
+fn grid_layout() -> Vec<(f64, f64, f64)> {
+    let keeps: Vec<f64> = std::env::var("KEEPS").map_or(windows::CROP_KEEPS.to_vec(), |s| {
+        s.split(',').map(|x| x.parse().unwrap()).collect()
+    });
+    let step = std::env::var("STEP").map_or(windows::GRID_STEP, |s| s.parse().unwrap());
+    windows::layout(&keeps, step)
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().into_owned()
 }
@@ -283,6 +306,63 @@ fn main() {
         // its border rectangle, and the smallest distance to any item frame for each kind
         // pair (query kind -> item kind; `ref` is the reference hash), with the qualities.
         pair(Path::new(&a[1]), Path::new(&a[2]));
+        return;
+    }
+    if a.first().map(String::as_str) == Some("diag") {
+        // `recall_lab diag ORIG-CACHE COPY-CACHE`: per sampled frame, the closest grid window
+        // of each side to the other's stored centre window at the same frame.
+        let (o, c) = (load(Path::new(&a[1])), load(Path::new(&a[2])));
+        let mut hasher = PdqHasher::new();
+        let layout = grid_layout();
+        let whole = windows::picture;
+        let mut last = None;
+        for (fo, fc) in o.iter().zip(&c) {
+            if !windows::sampled(fo.time, last.replace(fo.time)) {
+                continue;
+            }
+            let (po, pc) = (whole(&fo.small), whole(&fc.small));
+            let (wo, qo) = windows::centre(&mut hasher, &fo.small, po).unwrap();
+            let (wc, qc) = windows::centre(&mut hasher, &fc.small, pc).unwrap();
+            let go = windows::grid(&mut hasher, &fo.small, po, &layout).unwrap();
+            let gc = windows::grid(&mut hasher, &fc.small, pc, &layout).unwrap();
+            let best = |g: &[PdqHash], w: &PdqHash| g.iter().map(|h| h.distance(w)).min();
+            if std::env::var_os("BRUTE").is_some() {
+                // Every integer offset of a window the size of the original's stored one
+                // inside the copy.
+                let (sw, sh) = (
+                    (po.width as f64 * windows::STORED_KEEP).round() as usize,
+                    (po.height as f64 * windows::STORED_KEEP).round() as usize,
+                );
+                let mut best_at = (u32::MAX, 0, 0);
+                for y in 0..=pc.height.saturating_sub(sh) {
+                    for x in 0..=pc.width.saturating_sub(sw) {
+                        let r = athar_media::borders::Rect {
+                            x: pc.x + x,
+                            y: pc.y + y,
+                            width: sw,
+                            height: sh,
+                        };
+                        let (h, _) = windows::hash_window(&mut hasher, &fc.small, r).unwrap();
+                        let d = h.distance(&wo);
+                        if d < best_at.0 {
+                            best_at = (d, x, y);
+                        }
+                    }
+                }
+                println!("  brute copy->orig: {best_at:?} window {sw}x{sh}");
+            }
+            println!(
+                "frame {} q {}/{}: orig grid -> copy window {:?} ({} windows), copy grid -> orig window {:?} ({} windows); reference {}",
+                fo.frame,
+                qo,
+                qc,
+                best(&go, &wc),
+                go.len(),
+                best(&gc, &wo),
+                gc.len(),
+                fo.base.hash.distance(&fc.base.hash)
+            );
+        }
         return;
     }
     if a.first().map(String::as_str) == Some("cost") {
@@ -366,10 +446,23 @@ fn main() {
             b.add_video(i as u32, &h.0);
             v.add_video(i as u32, &h.0, &h.1);
         }
-        (b, v)
+        let w = v.of_kind(VariantKind::Window).cloned().unwrap_or_default();
+        (b, v, w)
     };
-    let (cb, cv) = build(&ch);
-    let (ob, ov) = build(&oh);
+    let (cb, cv, cw) = build(&ch);
+    let (ob, ov, ow) = build(&oh);
+    let ng: usize = oh.iter().chain(&ch).map(|h| h.2.len()).sum();
+    let nw: usize = oh
+        .iter()
+        .chain(&ch)
+        .map(|h| h.2.iter().map(|g| g.hashes.len()).sum::<usize>())
+        .sum();
+    eprintln!(
+        "window grids: {ng} sampled frames, {:.1} usable windows each ({} laid out)",
+        nw as f64 / ng.max(1) as f64,
+        grid_layout().len()
+    );
+    let t_search = Instant::now();
     let ostems: Vec<String> = originals.iter().map(|p| stem(p)).collect();
     let cstems: Vec<String> = corpus.iter().map(|p| stem(p)).collect();
     // found[(orig, transform)] = (fwd q, fwd i, fwd label, rev q, rev i, rev label)
@@ -391,7 +484,10 @@ fn main() {
         None => "-  none".to_owned(),
     };
     for (oi, o) in ostems.iter().enumerate() {
-        let ms = variants::search(&cb, &cv, &oh[oi].0, &oh[oi].1, None);
+        let ms = windows::merge(
+            variants::search(&cb, &cv, &oh[oi].0, &oh[oi].1, None),
+            windows::search(&cw, &oh[oi].2, None),
+        );
         for (ci, c) in cstems.iter().enumerate() {
             let m = ms.iter().find(|m| m.owner == ci as u32);
             if let Some((corig, t)) = c.split_once("--") {
@@ -414,7 +510,10 @@ fn main() {
         }
     }
     for (ci, c) in cstems.iter().enumerate() {
-        let ms = variants::search(&ob, &ov, &ch[ci].0, &ch[ci].1, None);
+        let ms = windows::merge(
+            variants::search(&ob, &ov, &ch[ci].0, &ch[ci].1, None),
+            windows::search(&ow, &ch[ci].2, None),
+        );
         for (oi, o) in ostems.iter().enumerate() {
             let m = ms.iter().find(|m| m.owner == oi as u32);
             if let Some((corig, t)) = c.split_once("--") {
@@ -436,6 +535,7 @@ fn main() {
             }
         }
     }
+    eprintln!("searches in {:.1} s", t_search.elapsed().as_secs_f64());
     let mut per_t: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     for ((o, t), [f, r]) in &rows {
         let e = per_t.entry(t.clone()).or_default();

@@ -31,6 +31,7 @@ pub mod review;
 pub mod similar;
 pub mod variants;
 pub mod vpdq;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 

@@ -26,6 +26,9 @@
 //!   rescaled copy keeps; fine textures (a pattern of one- or two-pixel cells) otherwise
 //!   alias differently at each scale, so a letterboxed or resized copy of such footage is
 //!   beyond the match distance of its original though the picture is the same.
+//! - `window`: the hash of the centre [`crate::windows::STORED_KEEP`] of the picture, which
+//!   a query's grid of windows looks for when one of the two is a crop of the other at an
+//!   unknown offset ([`crate::windows`]; it pairs with no other hash here).
 //!
 //! Every frame is hashed the same way whether it is the original or the copy, and the
 //! search pairs each side's hashes with the other's in both directions, so it does not
@@ -84,16 +87,19 @@ pub enum VariantKind {
     /// The picture averaged onto PDQ's 64×64 grid: rescaled (letterboxed, padded, resized)
     /// copies of fine textures.
     Area,
+    /// The centre of the picture that crop windows look for ([`crate::windows`]).
+    Window,
 }
 
 impl VariantKind {
-    pub const ALL: [VariantKind; 6] = [
+    pub const ALL: [VariantKind; 7] = [
         VariantKind::Unbordered,
         VariantKind::Mirrored,
         VariantKind::Cropped,
         VariantKind::Inner,
         VariantKind::Band,
         VariantKind::Area,
+        VariantKind::Window,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +110,7 @@ impl VariantKind {
             VariantKind::Inner => "inner",
             VariantKind::Band => "band",
             VariantKind::Area => "area",
+            VariantKind::Window => "window",
         }
     }
 
@@ -305,6 +312,7 @@ pub fn reduced_variants(
     timestamp: f64,
 ) -> Result<Vec<VariantHash>, MediaError> {
     let (w, h) = (small.width, small.height);
+    let reduced = small;
     let small = &small.rgb;
     let mut out = Vec::with_capacity(3);
     let mut push = |kind, r: &PdqResult, hash: PdqHash| {
@@ -377,6 +385,14 @@ pub fn reduced_variants(
             timestamp,
         });
     }
+    let (hash, quality) = crate::windows::centre(hasher, reduced, picture)?;
+    out.push(VariantHash {
+        kind: VariantKind::Window,
+        frame_number,
+        quality,
+        hash,
+        timestamp,
+    });
     Ok(out)
 }
 
@@ -404,6 +420,8 @@ impl VariantIndex {
         let extra: HashSet<u64> = variants
             .iter()
             .filter(|v| v.quality >= MIN_QUALITY && !usable.contains(&v.frame_number))
+            // Crop windows are scored on their own ([`crate::windows::search`]).
+            .filter(|v| v.kind != VariantKind::Window)
             .map(|v| v.frame_number)
             .collect();
         if !extra.is_empty() {
@@ -422,6 +440,11 @@ impl VariantIndex {
                     .add_video(owner, &of_kind);
             }
         }
+    }
+
+    /// The index of one kind's hashes (`None` when there are none).
+    pub fn of_kind(&self, kind: VariantKind) -> Option<&Index> {
+        self.by_kind.get(&kind)
     }
 
     fn radius(&self, kind: VariantKind, q: &PdqHash) -> Vec<(similar::Posting, u32)> {

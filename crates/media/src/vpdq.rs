@@ -24,6 +24,7 @@ use std::time::Duration;
 use crate::pdq::{LumaMode, PdqHash, PdqHasher, MATCH_DISTANCE, MIN_HASHABLE_DIM, MIN_QUALITY};
 use crate::process::{self, Limits};
 use crate::variants::VariantHash;
+use crate::windows::QueryGrid;
 use crate::MediaError;
 
 /// Largest frame side accepted (guards buffer sizes against hostile headers).
@@ -172,7 +173,7 @@ pub fn hash_video_each(
     opts: &VpdqOptions,
     mut sink: impl FnMut(VpdqFrame),
 ) -> Result<(), MediaError> {
-    hash_video_inner(path.as_ref(), opts, false, &mut |f, _| sink(f))
+    hash_video_inner(path.as_ref(), opts, Extras::None, &mut |f, _, _| sink(f))
 }
 
 /// Hashes a video as [`hash_video`] does and, from the same decoded frames, each frame's
@@ -183,20 +184,55 @@ pub fn hash_video_with_variants(
     opts: &VpdqOptions,
 ) -> Result<(Vec<VpdqFrame>, Vec<VariantHash>), MediaError> {
     let (mut frames, mut variants) = (Vec::new(), Vec::new());
-    hash_video_inner(path.as_ref(), opts, true, &mut |f, v| {
+    hash_video_inner(path.as_ref(), opts, Extras::Variants, &mut |f, v, _| {
         frames.push(f);
         variants.extend(v);
     })?;
     Ok((frames, variants))
 }
 
-/// What the frame hashers hand on: the reference hash and (when asked) the variants.
-type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>) + 'a;
+/// A video hashed to be searched for: its frames, their variants and the crop window grids
+/// of a sample of its frames ([`crate::windows`]; computed for queries, not stored).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryHashes {
+    pub frames: Vec<VpdqFrame>,
+    pub variants: Vec<VariantHash>,
+    pub grids: Vec<QueryGrid>,
+}
+
+/// Hashes a video as [`hash_video_with_variants`] does and lays the crop window grid over
+/// about one frame a second ([`crate::windows::SAMPLE_SECONDS`]).
+pub fn hash_video_for_query(
+    path: impl AsRef<Path>,
+    opts: &VpdqOptions,
+) -> Result<QueryHashes, MediaError> {
+    let mut out = QueryHashes::default();
+    hash_video_inner(path.as_ref(), opts, Extras::Grids, &mut |f, v, g| {
+        out.frames.push(f);
+        out.variants.extend(v);
+        out.grids.extend(g);
+    })?;
+    Ok(out)
+}
+
+/// What the frame hashers compute beside the reference hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Extras {
+    None,
+    /// The frame variants.
+    Variants,
+    /// The frame variants and, on sampled frames, the crop window grid.
+    Grids,
+}
+
+/// What the frame hashers hand on: the reference hash and (when asked) the variants and
+/// the crop window grid.
+type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>, Option<QueryGrid>) + 'a;
 
 fn hash_video_inner(
     path: &Path,
     opts: &VpdqOptions,
-    variants: bool,
+    extras: Extras,
     sink: &mut Sink<'_>,
 ) -> Result<(), MediaError> {
     crate::regular_file(path)?;
@@ -260,7 +296,7 @@ fn hash_video_inner(
         max_frames: opts.max_frames,
         fps: fps32,
         path: path.to_path_buf(),
-        variants,
+        extras,
     };
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -367,8 +403,8 @@ struct FrameJob {
     max_frames: Option<u64>,
     fps: f32,
     path: PathBuf,
-    /// Also compute each frame's variant hashes.
-    variants: bool,
+    /// Also compute each frame's variant hashes (and grids).
+    extras: Extras,
 }
 
 impl FrameJob {
@@ -379,7 +415,7 @@ impl FrameJob {
     fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<Frame, MediaError> {
         let (w, h) = (self.width, self.height);
         let timestamp = ((n as f32) / self.fps) as f64;
-        let (hash, quality, variants) = if self.variants {
+        let (hash, quality, variants) = if self.extras != Extras::None {
             // The variants need the frame's dihedral hashes.
             let r = hasher.hash_rgb_mode(buf, w, h, w * 3, LumaMode::Float, true)?;
             let v = crate::variants::frame_variants(hasher, buf, w, h, &r, n, timestamp)?;
@@ -387,6 +423,18 @@ impl FrameJob {
         } else {
             let (hash, quality) = hasher.hash_rgb_plain(buf, w, h, w * 3, LumaMode::Float, true)?;
             (hash, quality, Vec::new())
+        };
+        let previous = n
+            .checked_sub(self.stride)
+            .map(|p| ((p as f32) / self.fps) as f64);
+        let grid = if self.extras == Extras::Grids && crate::windows::sampled(timestamp, previous) {
+            Some(QueryGrid {
+                frame_number: n,
+                timestamp,
+                hashes: crate::windows::frame_grid(hasher, buf, w, h)?,
+            })
+        } else {
+            None
         };
         Ok((
             VpdqFrame {
@@ -396,12 +444,13 @@ impl FrameJob {
                 timestamp,
             },
             variants,
+            grid,
         ))
     }
 }
 
-/// A frame's reference hash and its variants.
-type Frame = (VpdqFrame, Vec<VariantHash>);
+/// A frame's reference hash, its variants and its crop window grid.
+type Frame = (VpdqFrame, Vec<VariantHash>, Option<QueryGrid>);
 
 fn hash_frames_sequential(
     child: &mut process::Supervised,
@@ -419,8 +468,8 @@ fn hash_frames_sequential(
             return Ok(Stop::EndOfStream);
         }
         if n % job.frame_mod == 0 {
-            let (f, v) = job.hash(&mut hasher, &buf, n)?;
-            sink(f, v);
+            let (f, v, g) = job.hash(&mut hasher, &buf, n)?;
+            sink(f, v, g);
         }
         n += job.stride;
     }
@@ -545,8 +594,8 @@ impl Reorder {
                 self.error.get_or_insert(e);
             }
         }
-        while let Some((f, v)) = self.pending.remove(&self.next_emit) {
-            sink(f, v);
+        while let Some((f, v, g)) = self.pending.remove(&self.next_emit) {
+            sink(f, v, g);
             self.next_emit += 1;
         }
     }
