@@ -131,22 +131,27 @@ def report(a):
     import sys
 
     rows = [json.loads(l) for l in sys.stdin if l.strip().startswith("{")]
-    print("| side | configuration | build s | memory / raw | QPS random | QPS near | recall near |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| side | configuration | build s | memory / raw | RSS growth / raw: build, load | QPS random | QPS near | recall near |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         mem = r.get("index_bytes", r["rss_delta_bytes"]) / r["raw_bytes"]
+        grown = f"{r['rss_delta_bytes'] / r['raw_bytes']:.2f}"
+        if "load_rss_delta_bytes" in r:
+            grown += f", {r['load_rss_delta_bytes'] / r['raw_bytes']:.2f}"
         print(
-            f"| {r['side']} | {r['config']} | {r['build_s']:.2f} | {mem:.2f} | "
+            f"| {r['side']} | {r['config']} | {r['build_s']:.2f} | {mem:.2f} | {grown} | "
             f"{r['qps_random']:.1f} | {r['qps_near']:.1f} | {r['recall_near']:.4f} |"
         )
-    athar = [r for r in rows if r["side"] == "athar" and r["config"] == "0"]
     exact = [r for r in rows if r["side"] == "faiss" and r["recall_near"] == 1.0 and r["recall_random"] == 1.0]
-    if athar and exact:
+    for config, name in (("0", "multi-index"), ("compact", "compact")):
+        athar = [r for r in rows if r["side"] == "athar" and r["config"] == config]
+        if not (athar and exact):
+            continue
         for q in ("random", "near"):
             best = max(exact, key=lambda r: r[f"qps_{q}"])
             ratio = athar[0][f"qps_{q}"] / best[f"qps_{q}"]
-            print(f"\n{q} queries: Athar {athar[0][f'qps_{q}']:.1f} QPS, FAISS best exact "
-                  f"({best['config']}) {best[f'qps_{q}']:.1f} QPS: {ratio:.1f}x")
+            print(f"\n{q} queries: Athar {name} {athar[0][f'qps_{q}']:.1f} QPS, FAISS best exact "
+                  f"({best['config']}) {best[f'qps_{q}']:.1f} QPS: {ratio:.2f}x")
     for r in rows:
         if r["side"] == "athar" and (r["recall_near"] != 1.0 or r["recall_random"] != 1.0):
             print(f"\nATHAR NOT EXACT: {r['config']}")

@@ -373,7 +373,7 @@ fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
     )?;
     if summary.done > 0 {
         // New fingerprints go into the similarity index now, not at the next search.
-        similar::load(&archive.root, &archive.catalog).context("updating the similarity index")?;
+        similar::load(archive).context("updating the similarity index")?;
     }
     if !json {
         eprintln!(
@@ -549,19 +549,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let archive = open(&cli, Access::Read)?;
-            similar::similar(
-                &archive.root,
-                &archive.catalog,
-                &archive.blobs,
-                target,
-                *min_share,
-                *json,
-            )?;
+            similar::similar(&archive, target, *min_share, *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clusters { json, min_share } => {
             let archive = open(&cli, Access::Read)?;
-            similar::clusters(&archive.root, &archive.catalog, *min_share, *json)?;
+            similar::clusters(&archive, *min_share, *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Jobs { run, json } => {

@@ -167,8 +167,7 @@ impl athar_server::Extensions for MediaExtensions {
         item: &Item,
         min_share: f64,
     ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String> {
-        let archived =
-            similar::load(&archive.root, &archive.catalog).map_err(|e| format!("{e:#}"))?;
+        let archived = similar::load(archive).map_err(|e| format!("{e:#}"))?;
         let Some(owner) = archived.owner_of(&item.id) else {
             return Ok(None);
         };
@@ -227,7 +226,7 @@ impl athar_server::Extensions for MediaExtensions {
         };
         if summary.done > 0 {
             // New fingerprints go into the similarity index now, not at the next search.
-            similar::load(&archive.root, &archive.catalog).map_err(|e| format!("{e:#}"))?;
+            similar::load(archive).map_err(|e| format!("{e:#}"))?;
         }
         Ok(summary.done)
     }

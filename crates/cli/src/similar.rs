@@ -8,6 +8,9 @@
 //! runner after fingerprint jobs, `similar`, `clusters`) saves it back when it changed,
 //! atomically (temporary file, then rename); a failure to save is not an error.
 //!
+//! The hash index's kind follows `[similar] index` in `athar.toml` (`"mih"`, the default, or
+//! `"compact"`); a saved index of the other kind is converted at load and saved again.
+//!
 //! Frame variants (the picture inside its borders, mirrored, cropped: `vpdq-variants`
 //! fingerprints) are matched through a second index built in memory at load from the
 //! catalog; only the reference-compatible hashes are persisted. Among them is each frame's
@@ -23,12 +26,13 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use athar_core::{Catalog, EventDetails, Item, ItemId};
+use athar_media::hamming::IndexKind;
 use athar_media::pdq::{self, PdqHash};
 use athar_media::similar::{Index, Match};
 use athar_media::variants::{self, VariantHash, VariantIndex, VariantKind};
 use athar_media::vpdq::{self, QueryHashes, VpdqFrame};
 use athar_media::windows::{self, QueryGrid};
-use athar_store::FsBlobStore;
+use athar_store::{Archive, Config, SimilarIndex};
 use serde_json::json;
 
 /// Where the index is kept, under the archive's root.
@@ -200,21 +204,40 @@ fn pdq_record(data: &str) -> Option<(u8, Vec<PdqHash>)> {
     Some((quality, variants))
 }
 
-/// Loads the archive's similarity index, bringing it up to date with the catalog (and
-/// saving it back when it changed).
-pub fn load(root: &Path, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
-    let path = root.join(INDEX_FILE);
+/// The hash index kind the archive's configuration asks for.
+pub fn index_kind(config: &Config) -> IndexKind {
+    match config.similar.index.unwrap_or_default() {
+        SimilarIndex::Mih => IndexKind::Mih,
+        SimilarIndex::Compact => IndexKind::Compact,
+    }
+}
+
+/// Loads the archive's similarity index, bringing it up to date with the catalog and to the
+/// configured kind (and saving it back when it changed).
+pub fn load(archive: &Archive) -> anyhow::Result<Archived> {
+    let catalog: &dyn Catalog = &archive.catalog;
+    let kind = index_kind(&archive.config);
+    let empty = || Archived {
+        index: Index::with_kind(kind),
+        ..Archived::default()
+    };
+    let path = archive.root.join(INDEX_FILE);
     let mut archived = std::fs::File::open(&path)
         .ok()
         .and_then(|f| Archived::read_from(&mut BufReader::with_capacity(1 << 20, f)).ok())
-        .unwrap_or_default();
+        .unwrap_or_else(empty);
+    let mut changed = false;
+    if archived.index.kind() != kind {
+        archived.index.set_kind(kind);
+        changed = true;
+    }
     let mut changes = catalog.fingerprint_changes(archived.through)?;
     let hashed = |alg: &str| alg == "pdq" || alg == "vpdq";
     let replaced = changes
         .iter()
         .any(|(_, item, alg)| hashed(alg) && archived.owner_of(item).is_some());
     if replaced {
-        archived = Archived::default();
+        archived = empty();
         changes = catalog.fingerprint_changes(0)?;
     }
     if let Some(last) = changes.last().map(|c| c.0) {
@@ -224,6 +247,9 @@ pub fn load(root: &Path, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
             }
         }
         archived.through = last;
+        changed = true;
+    }
+    if changed {
         // A cache: an archive on read-only media is searched all the same.
         let _ = archived.save(&path);
     }
@@ -269,15 +295,10 @@ fn clock(s: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-pub fn similar(
-    root: &Path,
-    catalog: &dyn Catalog,
-    blobs: &FsBlobStore,
-    target: &str,
-    min_share: f64,
-    json: bool,
-) -> anyhow::Result<()> {
-    let archived = load(root, catalog)?;
+pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> anyhow::Result<()> {
+    let catalog: &dyn Catalog = &archive.catalog;
+    let blobs = &archive.blobs;
+    let archived = load(archive)?;
     let path = Path::new(target);
     let (query, exclude) = if path.is_file() {
         (fingerprint_file(path)?, None)
@@ -370,13 +391,9 @@ pub fn similar(
     Ok(())
 }
 
-pub fn clusters(
-    root: &Path,
-    catalog: &dyn Catalog,
-    min_share: f64,
-    json: bool,
-) -> anyhow::Result<()> {
-    let archived = load(root, catalog)?;
+pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result<()> {
+    let catalog: &dyn Catalog = &archive.catalog;
+    let archived = load(archive)?;
     let n = archived.owners.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn find(p: &mut [usize], x: usize) -> usize {

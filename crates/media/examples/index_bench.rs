@@ -3,13 +3,14 @@
 //! `bench/index_bench.py` (raw 32-byte hashes, the same bytes FAISS reads).
 //!
 //! Usage: `index_bench DIR RUNS RADIUS M...` (M = substrings; 0 = Athar's choice by size,
-//! `linear` = scan only). DIR holds `base.bin`, `q_random.bin`, `q_near.bin`. Prints one
+//! `linear` = the multi-index kind's row scan only, `compact` = the compact kind: a
+//! column-wise scan with an early exit, no tables). DIR holds `base.bin`, `q_random.bin`, `q_near.bin`. Prints one
 //! JSON object per configuration. Recall is checked against a linear scan on the first
 //! `CHECK` queries of each set (every result within the radius, nothing else).
 
 use std::time::Instant;
 
-use athar_media::hamming::{HammingIndex, Hash256};
+use athar_media::hamming::{HammingIndex, Hash256, IndexKind};
 
 const CHECK: usize = 100;
 
@@ -87,6 +88,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let index = if config == "linear" {
             HammingIndex::linear(base.clone())
+        } else if config == "compact" {
+            HammingIndex::build_kind(base.clone(), IndexKind::Compact)
         } else {
             HammingIndex::build_with(base.clone(), config.parse()?)
         };
@@ -130,7 +133,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .into();
             row[format!("checked_results_{name}")] = want.into();
         }
-        if config == "0" {
+        if config == "0" || config == "compact" {
             // Persistence: write, then read back (what `athar similar` does at start).
             let path = dir.join("athar.idx");
             let t = Instant::now();
@@ -138,10 +141,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             index.write_to(&mut f)?;
             f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             row["save_s"] = t.elapsed().as_secs_f64().into();
-            let t = Instant::now();
+            let (t, before) = (Instant::now(), rss());
             let back =
                 HammingIndex::read_from(&mut std::io::BufReader::new(std::fs::File::open(&path)?))?;
             row["load_s"] = t.elapsed().as_secs_f64().into();
+            // What loading the saved index at start costs (no input copy to free, unlike the
+            // build above).
+            row["load_rss_delta_bytes"] = rss().saturating_sub(before).into();
             row["file_bytes"] = std::fs::metadata(&path)?.len().into();
             if back != index {
                 return Err("index read back differs".into());

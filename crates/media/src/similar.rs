@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
 
-use crate::hamming::{Checked, Checksummed, HammingIndex, IndexFileError};
+use crate::hamming::{Checked, Checksummed, HammingIndex, IndexFileError, IndexKind};
 use crate::pdq::{PdqHash, MATCH_DISTANCE, MIN_QUALITY};
 use crate::vpdq::VpdqFrame;
 
@@ -67,6 +67,24 @@ impl Index {
         Index::default()
     }
 
+    /// An empty index whose hashes are searched by this kind of [`HammingIndex`].
+    pub fn with_kind(kind: IndexKind) -> Index {
+        Index {
+            hashes: HammingIndex::with_kind(kind),
+            ..Index::default()
+        }
+    }
+
+    /// The kind of the hash index.
+    pub fn kind(&self) -> IndexKind {
+        self.hashes.kind()
+    }
+
+    /// Changes the hash index to `kind` (same hashes, same answers).
+    pub fn set_kind(&mut self, kind: IndexKind) {
+        self.hashes = std::mem::take(&mut self.hashes).into_kind(kind);
+    }
+
     /// Adds an image: its hash and dihedral variants (quality below 50 is not indexed).
     pub fn add_image(&mut self, owner: u32, quality: u8, variants: &[PdqHash]) {
         if quality < MIN_QUALITY {
@@ -115,7 +133,7 @@ impl Index {
                 out.entry(p.owner).or_default().push(VpdqFrame {
                     frame_number: u64::from(p.frame),
                     quality: p.quality,
-                    hash: unpack(h),
+                    hash: unpack(&h),
                     timestamp: p.timestamp,
                 });
             }
@@ -133,7 +151,7 @@ impl Index {
                 Some(VpdqFrame {
                     frame_number: u64::from(p.frame),
                     quality: p.quality,
-                    hash: unpack(self.hashes.get(id as u32)?),
+                    hash: unpack(&self.hashes.get(id as u32)?),
                     timestamp: p.timestamp,
                 })
             })

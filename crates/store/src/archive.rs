@@ -70,6 +70,33 @@ pub struct Config {
     pub timestamp: TimestampSection,
     #[serde(default, skip_serializing_if = "UploadSettings::is_empty")]
     pub uploads: UploadSettings,
+    #[serde(default, skip_serializing_if = "SimilarSection::is_empty")]
+    pub similar: SimilarSection,
+}
+
+/// `[similar]` in `athar.toml`: how the similarity index searches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarSection {
+    /// `"mih"` (default: multi-index tables, fastest, about 3× the hashes' memory) or
+    /// `"compact"` (a column-wise scan, the hashes' memory alone). Both are exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<SimilarIndex>,
+}
+
+impl SimilarSection {
+    fn is_empty(&self) -> bool {
+        self.index.is_none()
+    }
+}
+
+/// The similarity index's kind, as named in `athar.toml`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SimilarIndex {
+    #[default]
+    Mih,
+    Compact,
 }
 
 /// RFC 3161 time-stamping authorities asked by `athar timestamp`.
@@ -247,6 +274,7 @@ impl Archive {
             log: LogSection { origin },
             timestamp: TimestampSection::default(),
             uploads: UploadSettings::default(),
+            similar: SimilarSection::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
             path: root.join(CONFIG_FILE),

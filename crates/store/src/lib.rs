@@ -16,8 +16,8 @@ pub mod search_index;
 pub mod uploads;
 
 pub use archive::{
-    Access, Archive, ArchiveError, Config, InitOptions, Recovered, TimestampSection, TsaConfig,
-    Writer,
+    Access, Archive, ArchiveError, Config, InitOptions, Recovered, SimilarIndex, SimilarSection,
+    TimestampSection, TsaConfig, Writer,
 };
 pub use blobs::FsBlobStore;
 pub use catalog::SqliteCatalog;
