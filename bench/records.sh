@@ -4,13 +4,15 @@
 # indexed), then time `athar search` over a mix of queries. Prints records/s, peak RSS,
 # catalog/log/index sizes and search latency p50/p95 (whole command: process start,
 # catalog and index open, query). All names are synthetic.
-# Usage: bench/records.sh [N (default 1000000)] [QUERIES (default 200)]
+# Usage: bench/records.sh [N (default 1000000)] [QUERIES (default 200)] [RUNS (default 1)]
+# With RUNS > 1 the same file is imported into a fresh archive RUNS times and the median
+# import is reported beside every run; the searches run on the last archive.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin athar
-exec python3 - "${CARGO_TARGET_DIR:-$here/target}/release/athar" "${1:-1000000}" "${2:-200}" <<'PY'
+exec python3 - "${CARGO_TARGET_DIR:-$here/target}/release/athar" "${1:-1000000}" "${2:-200}" "${3:-1}" <<'PY'
 import json, os, random, re, shutil, statistics, subprocess, sys, tempfile, time
-athar, n, nq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+athar, n, nq, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(7)
 work = tempfile.mkdtemp(prefix="athar-records-bench-")
 given_ar = ["محمد", "أحمد", "علي", "خالد", "عمر", "يوسف", "حسن", "حسين", "إبراهيم", "سامر", "ليلى", "فاطمة", "مريم", "زينب", "نور", "رامي", "باسل", "طارق", "وسيم", "هبة"]
@@ -52,11 +54,19 @@ try:
             w({"kind": "act", "case": cases[i % 10], "incident": f"i{rng.randrange(n_incidents)}", "violation": rng.choice(violations), "victims": [{"person": f"p{rng.randrange(n_persons)}"}], "perpetrators": [{"org": f"org{rng.randrange(n_orgs)}", "involvement": "suspected"}]})
     total = sum(counts.values())
     arch = os.path.join(work, "archive")
-    subprocess.run([athar, "--archive", arch, "init", "--collector", "Bench"], check=True, stdout=subprocess.DEVNULL)
-    t = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", athar, "--archive", arch, "records", "import", "--json", path], check=True, capture_output=True, text=True)
-    elapsed = time.perf_counter() - t
-    rss_mib = int(p.stderr.strip().splitlines()[-1]) / 1024
+    imports = []
+    for run in range(runs):
+        shutil.rmtree(arch, ignore_errors=True)
+        subprocess.run([athar, "--archive", arch, "init", "--collector", "Bench"], check=True, stdout=subprocess.DEVNULL)
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", athar, "--archive", arch, "records", "import", "--json", path], check=True, capture_output=True, text=True)
+        elapsed = time.perf_counter() - t
+        rss_kib, user, sys_s = p.stderr.strip().splitlines()[-1].split()
+        imports.append((elapsed, int(rss_kib) / 1024, float(user) + float(sys_s), load))
+        print(f"  run {run + 1}: {elapsed:.1f} s = {total / elapsed:,.0f} records/s, CPU {float(user) + float(sys_s):.1f} s, peak RSS {int(rss_kib) / 1024:.0f} MiB, load before {load:.2f}", flush=True)
+    elapsed = statistics.median(e for e, _, _, _ in imports)
+    rss_mib = max(r for _, r, _, _ in imports)
     def du(rel):
         s = 0
         for root, _, files in os.walk(os.path.join(arch, rel)):
@@ -84,7 +94,7 @@ try:
     lat.sort()
     p50, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95) - 1]
     print(f"== {total} records ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}) ==")
-    print(f"  import: {elapsed:.1f} s = {total / elapsed:,.0f} records/s, peak RSS {rss_mib:.0f} MiB")
+    print(f"  import{' (median of %d runs)' % runs if runs > 1 else ''}: {elapsed:.1f} s = {total / elapsed:,.0f} records/s, peak RSS {rss_mib:.0f} MiB")
     print(f"  sizes: catalog {sum(os.path.getsize(os.path.join(arch, f)) for f in os.listdir(arch) if f.startswith('catalog.sqlite')) / (1 << 20):.0f} MiB, log {du('log'):.0f} MiB, search index {du('index'):.0f} MiB")
     print(f"  search ({nq} queries, whole command): p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {lat[-1]:.1f} ms")
 finally:
