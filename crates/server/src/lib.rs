@@ -265,6 +265,36 @@ async fn job_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, every: Duratio
     }
 }
 
+/// A declared body over [`BODY_LIMIT`] up to this size is read before the 413 answer, so a
+/// client that sends its whole body before reading gets the answer, not a reset connection.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Refuses a request whose declared body is over [`BODY_LIMIT`] with 413 (uploads stream
+/// their bodies and have their own limit), reading the body first when it is small enough.
+async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse as _;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let streams = req.uri().path().starts_with("/api/uploads");
+    match declared {
+        Some(n) if n > BODY_LIMIT as u64 && !streams => {
+            if n <= DRAIN_LIMIT as u64 {
+                // What is read is dropped; a failure to read changes nothing in the answer.
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+            }
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body ({n} bytes) is over the {BODY_LIMIT}-byte limit"),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 fn routes_of(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
     for route in ROUTES {
@@ -272,6 +302,7 @@ fn routes_of(state: Arc<AppState>) -> Router {
     }
     r.fallback(api::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .layer(axum::middleware::from_fn(uploads::tus_header))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
