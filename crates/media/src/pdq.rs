@@ -61,6 +61,18 @@ impl PdqHash {
         self.words
     }
 
+    /// A reproducible pseudo-random hash (xorshift from `seed`), for tests.
+    #[cfg(test)]
+    pub(crate) fn pseudo_random(seed: u64) -> Self {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        PdqHash::from_words(std::array::from_fn(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u16
+        }))
+    }
+
     /// Bit `k` of the hash; `false` when `k >= 256`.
     pub fn bit(&self, k: usize) -> bool {
         k < 256 && (self.words[k >> 4] >> (k & 15)) & 1 == 1

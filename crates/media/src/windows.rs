@@ -338,13 +338,7 @@ mod tests {
     }
 
     fn rand_hash(seed: u64) -> PdqHash {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        PdqHash::from_words(std::array::from_fn(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u16
-        }))
+        PdqHash::pseudo_random(seed)
     }
 
     #[test]
