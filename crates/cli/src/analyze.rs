@@ -19,7 +19,7 @@ const ALGORITHM_VERSION: &str = concat!(
 const VARIANTS_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
-    " (variants 3: unbordered inside nested and overlaid borders and blended edge lines, mirrored picture and frame, centre 90%, inner, middle band, picture averaged onto the 64x64 grid, centre 80% window for crop search)"
+    " (variants 4: unbordered inside nested and overlaid borders and blended edge lines, mirrored picture and frame, centre 90%, inner, middle band, picture averaged onto the 64x64 grid from the decoder's luma plane, centre 80% window for crop search)"
 );
 
 #[derive(Debug, Default)]

@@ -203,6 +203,13 @@ fn hash_all(files: &[PathBuf], cache: &Path) -> (Vec<Hashes>, f64, usize) {
                 variants::reduced_variants(&mut hasher, &c.small, &c.base, c.frame, c.time)
                     .unwrap(),
             );
+            // The lab keeps RGB frames only: `area` from their luma (an archive takes it
+            // from the decoder's luma plane).
+            let s = &c.small;
+            let luma = variants::luma_of(&s.rgb);
+            h.1.extend(variants::luma_area(
+                &luma, s.width, s.height, c.frame, c.time,
+            ));
             let previous = last.replace(c.time);
             if windows_on && windows::sampled(c.time, previous) {
                 let s = &c.small;

@@ -5,10 +5,11 @@
 //! once and closes), stderr drained in the background (last few KiB kept).
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -266,6 +267,92 @@ impl Supervised {
             });
         }
         Ok(stderr)
+    }
+}
+
+/// A child's second output, written to a named pipe (a child cannot be handed another
+/// descriptor without unsafe code) and read on a thread of its own as it arrives, so the
+/// child never waits on it. The pipe sits in a private temporary folder, removed on drop.
+pub(crate) struct SideOutput<T> {
+    dir: PathBuf,
+    fifo: PathBuf,
+    reader: Option<JoinHandle<T>>,
+}
+
+/// Distinguishes the temporary folders of one process's side outputs.
+static SIDE_OUTPUTS: AtomicU64 = AtomicU64::new(0);
+
+impl<T: Send + 'static> SideOutput<T> {
+    /// Makes the pipe and starts `read` on a thread, with the pipe opened for reading (the
+    /// open returns once the child opens it for writing, or fails).
+    pub(crate) fn start(
+        read: impl FnOnce(io::Result<File>) -> T + Send + 'static,
+    ) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let dir = std::env::temp_dir().join(format!(
+            "athar-side-{}-{}",
+            std::process::id(),
+            SIDE_OUTPUTS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let fifo = dir.join("pipe");
+        let made = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        );
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        let at = fifo.clone();
+        let reader = std::thread::spawn(move || read(File::open(at)));
+        Ok(SideOutput {
+            dir,
+            fifo,
+            reader: Some(reader),
+        })
+    }
+
+    /// Where the child writes.
+    pub(crate) fn path(&self) -> &Path {
+        &self.fifo
+    }
+
+    /// Once the child has ended: what the reader made of its output (`None` if the reader
+    /// panicked). A reader still waiting for the child to open the pipe is released and
+    /// reads an empty output.
+    pub(crate) fn finish(mut self) -> Option<T> {
+        let reader = self.reader.take()?;
+        release(&self.fifo, &reader);
+        reader.join().ok()
+    }
+}
+
+/// Once the writer has ended: until the reader thread is done, opens the pipe for writing
+/// without waiting and closes it again, so that a reader blocked in its open (the child
+/// never opened the pipe) returns and reads the end of the output. Where nobody is there
+/// to read, the open fails, harmlessly; a reader still reading sees no data from it.
+fn release<T>(fifo: &Path, reader: &JoinHandle<T>) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    while !reader.is_finished() {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(fifo);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+impl<T> Drop for SideOutput<T> {
+    fn drop(&mut self) {
+        if let Some(r) = self.reader.take() {
+            release(&self.fifo, &r);
+            let _ = r.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -25,7 +25,10 @@
 //!   point sampling. Every 64th of the picture becomes the mean of its pixels, which a
 //!   rescaled copy keeps; fine textures (a pattern of one- or two-pixel cells) otherwise
 //!   alias differently at each scale, so a letterboxed or resized copy of such footage is
-//!   beyond the match distance of its original though the picture is the same.
+//!   beyond the match distance of its original though the picture is the same. Its luma
+//!   is the decoder's own (a second FFmpeg output, [`luma_area`]), not computed from RGB:
+//!   colours outside what RGB can show are clipped on conversion, which shifts their luma,
+//!   while a greyscale copy keeps the true luma; from the decoder's plane the two agree.
 //! - `window`: the hash of the centre [`crate::windows::STORED_KEEP`] of the picture, which
 //!   a query's grid of windows looks for when one of the two is a crop of the other at an
 //!   unknown offset ([`crate::windows`]; it pairs with no other hash here).
@@ -43,7 +46,7 @@
 //! item's reference hash or variant, for the pairs that undo one transform:
 //! picture↔picture (reference or unbordered on either side: `original` or
 //! `borders-removed`), picture↔mirrored (`mirrored`), picture↔cropped either way
-//! (`cropped`), inner↔inner and band↔band (`overlay`), and area↔area (`rescaled`) for
+//! (`cropped`), inner↔inner and band↔band (`overlay`), and area↔area (`rescaled-or-recoloured`) for
 //! the items a frame matches in no other way.
 
 use std::collections::{HashMap, HashSet};
@@ -84,8 +87,9 @@ pub enum VariantKind {
     /// The middle band of the picture across its width, clear of large corner logos and
     /// captions.
     Band,
-    /// The picture averaged onto PDQ's 64×64 grid: rescaled (letterboxed, padded, resized)
-    /// copies of fine textures.
+    /// The picture averaged onto PDQ's 64×64 grid, from the decoder's luma: rescaled
+    /// (letterboxed, padded, resized) copies of fine textures, and greyscale copies of
+    /// colours RGB cannot show.
     Area,
     /// The centre of the picture that crop windows look for ([`crate::windows`]).
     Window,
@@ -196,14 +200,29 @@ pub struct Reduced {
     pub height: usize,
 }
 
+/// The integer factor [`reduce`] divides a frame's sides by.
+fn reduction(width: usize, height: usize) -> usize {
+    (width.min(height) / WORK_SIDE).max(1)
+}
+
+/// The size [`reduce`] reduces a frame of this size to (`None`: too small for variants).
+/// FFmpeg reduces the luma output to the same size ([`crate::vpdq`]).
+pub fn reduced_size(width: usize, height: usize) -> Option<(usize, usize)> {
+    if width < 8 || height < 8 {
+        return None;
+    }
+    let f = reduction(width, height);
+    Some((width / f, height / f))
+}
+
 /// Reduces packed RGB (`stride` bytes per row) for the variant hashes; `None` when the
 /// frame is too small or the buffer too short.
 pub fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> Option<Reduced> {
-    if width < 8 || height < 8 || stride < width * 3 || rgb.len() < stride * height {
+    if stride < width * 3 || rgb.len() < stride * height {
         return None;
     }
-    let f = (width.min(height) / WORK_SIDE).max(1);
-    let (w, h) = (width / f, height / f);
+    let (w, h) = reduced_size(width, height)?;
+    let f = reduction(width, height);
     let mut out = vec![0u8; w * h * 3];
     let mut sums = vec![0u32; w * 3];
     for y in 0..h {
@@ -230,19 +249,35 @@ pub fn reduce(rgb: &[u8], width: usize, height: usize, stride: usize) -> Option<
     })
 }
 
-/// The luma of `rect` in packed RGB (`stride` bytes per row) averaged exactly onto an
+/// A plane of 8-bit luma (`stride` bytes per row) inside `rect` averaged exactly onto an
 /// [`AREA_SIDE`]×[`AREA_SIDE`] grid: each cell is the mean of the pixels it covers, edge
 /// pixels weighted by the share of them inside the cell. `None` for an empty rectangle.
 pub fn area_average(
-    rgb: &[u8],
+    luma: &[u8],
     stride: usize,
     rect: borders::Rect,
 ) -> Option<[[f32; AREA_SIDE]; AREA_SIDE]> {
-    const N: usize = AREA_SIDE;
     let (w, h) = (rect.width, rect.height);
-    if w == 0 || h == 0 || rgb.len() < (rect.y + h - 1) * stride + (rect.x + w) * 3 {
+    if w == 0 || h == 0 || luma.len() < (rect.y + h - 1) * stride + rect.x + w {
         return None;
     }
+    Some(area_grid(w, h, |y, out| {
+        out.extend(
+            luma[(rect.y + y) * stride + rect.x..][..w]
+                .iter()
+                .map(|&v| f32::from(v)),
+        );
+    }))
+}
+
+/// The exact average onto the grid of a `w`×`h` picture whose row `y` of luma `row`
+/// appends to the vector it is given.
+fn area_grid(
+    w: usize,
+    h: usize,
+    mut row: impl FnMut(usize, &mut Vec<f32>),
+) -> [[f32; AREA_SIDE]; AREA_SIDE] {
+    const N: usize = AREA_SIDE;
     // Per output cell along one axis of `len` pixels: (first pixel, weights).
     let spans = |len: usize| -> Vec<(usize, Vec<f32>)> {
         let step = len as f64 / N as f64;
@@ -261,12 +296,10 @@ pub fn area_average(
     let (xs, ys) = (spans(w), spans(h));
     // Rows of the rectangle reduced to N columns, then the columns to N rows.
     let mut narrow = vec![[0f32; N]; h];
+    let mut luma = Vec::with_capacity(w);
     for (y, out) in narrow.iter_mut().enumerate() {
-        let row = &rgb[(rect.y + y) * stride + rect.x * 3..][..w * 3];
-        let luma: Vec<f32> = row
-            .chunks_exact(3)
-            .map(|p| crate::pdq::frame_luma(p[0], p[1], p[2]))
-            .collect();
+        luma.clear();
+        row(y, &mut luma);
         for (o, (first, weights)) in out.iter_mut().zip(&xs) {
             *o = weights
                 .iter()
@@ -283,11 +316,61 @@ pub fn area_average(
             }
         }
     }
-    Some(grid)
+    grid
 }
 
-/// The variant hashes of one frame. `base` is the frame's reference hash (its `flipy`
-/// dihedral hash is the mirror when the frame has no borders).
+/// The `area` variant of a frame from its luma plane as the decoder made it, reduced to
+/// [`reduced_size`] (`width` bytes per row): the picture inside its borders averaged onto
+/// PDQ's grid. Taken from the decoder's luma rather than from RGB so that a greyscale copy
+/// of footage whose colours lie outside what RGB can show (clipped when converted, which
+/// shifts its luma) still matches its original. `None` for a short or empty plane.
+pub fn luma_area(
+    luma: &[u8],
+    width: usize,
+    height: usize,
+    frame_number: u64,
+    timestamp: f64,
+) -> Option<VariantHash> {
+    if width == 0 || height == 0 || luma.len() < width * height {
+        return None;
+    }
+    // Borders are found as in the colour frame, on the grey picture.
+    let grey: Vec<u8> = luma[..width * height]
+        .iter()
+        .flat_map(|&v| [v, v, v])
+        .collect();
+    let picture = borders::detect(&grey, width, height, width * 3).unwrap_or(borders::Rect {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    });
+    let grid = area_average(luma, width, picture)?;
+    let (hash, quality) = crate::pdq::hash_luma64(&grid);
+    Some(VariantHash {
+        kind: VariantKind::Area,
+        frame_number,
+        quality,
+        hash,
+        timestamp,
+    })
+}
+
+/// The luma of packed RGB as 8-bit values (where no decoder's luma plane is at hand: tests
+/// and the recall lab).
+pub fn luma_of(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            crate::pdq::frame_luma(p[0], p[1], p[2])
+                .round()
+                .clamp(0.0, 255.0) as u8
+        })
+        .collect()
+}
+
+/// The variant hashes of one frame, but for `area` (taken from the decoder's luma plane:
+/// [`luma_area`]). `base` is the frame's reference hash (its `flipy` dihedral hash is the
+/// mirror when the frame has no borders).
 pub(crate) fn frame_variants(
     hasher: &mut PdqHasher,
     rgb: &[u8],
@@ -303,7 +386,8 @@ pub(crate) fn frame_variants(
     }
 }
 
-/// The variant hashes of a frame already [`reduce`]d; `base` is its reference hash.
+/// The variant hashes of a frame already [`reduce`]d, but for `area` ([`luma_area`]);
+/// `base` is its reference hash.
 pub fn reduced_variants(
     hasher: &mut PdqHasher,
     small: &Reduced,
@@ -374,16 +458,6 @@ pub fn reduced_variants(
         };
         let r = hash_rect(rect)?;
         push(kind, &r, r.hash);
-    }
-    if let Some(grid) = area_average(small, w * 3, picture) {
-        let (hash, quality) = crate::pdq::hash_luma64(&grid);
-        out.push(VariantHash {
-            kind: VariantKind::Area,
-            frame_number,
-            quality,
-            hash,
-            timestamp,
-        });
     }
     let (hash, quality) = crate::windows::centre(hasher, reduced, picture)?;
     out.push(VariantHash {
@@ -507,7 +581,7 @@ const PAIRS: [(Side, Side, &str); 11] = [
     (
         Side::Variant(VariantKind::Area),
         Side::Variant(VariantKind::Area),
-        "rescaled",
+        "rescaled-or-recoloured",
     ),
 ];
 
@@ -616,9 +690,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A frame's variants, its `area` from the luma of its reduced RGB (the decoder's luma
+    /// plane in a video).
     fn variants_of(rgb: &[u8], w: usize, h: usize) -> Vec<VariantHash> {
         let base = hash(rgb, w, h);
-        frame_variants(&mut PdqHasher::new(), rgb, w, h, &base, 0, 0.0).unwrap()
+        let mut v = frame_variants(&mut PdqHasher::new(), rgb, w, h, &base, 0, 0.0).unwrap();
+        let small = reduce(rgb, w, h, w * 3).unwrap();
+        let luma = luma_of(&small.rgb);
+        v.extend(luma_area(&luma, small.width, small.height, 0, 0.0));
+        v
     }
 
     fn get(v: &[VariantHash], k: VariantKind) -> Option<PdqHash> {
@@ -733,37 +813,34 @@ mod tests {
             height,
         };
         // 128×128 of 2×2 blocks: each cell is one block's luma; the rectangle is placed
-        // inside a wider frame (stride) at an offset.
+        // inside a wider plane (stride) at an offset.
         let (w, h) = (140, 130);
-        let mut rgb = vec![0u8; w * h * 3];
+        let mut luma = vec![0u8; w * h];
         let level = |bx: usize, by: usize| ((bx * 7 + by * 13) % 256) as u8;
         for y in 0..128 {
             for x in 0..128 {
-                let v = level(x / 2, y / 2);
-                rgb[((y + 1) * w + x + 5) * 3..][..3].copy_from_slice(&[v, v, v]);
+                luma[(y + 1) * w + x + 5] = level(x / 2, y / 2);
             }
         }
-        let g = area_average(&rgb, w * 3, r(5, 1, 128, 128)).unwrap();
+        let g = area_average(&luma, w, r(5, 1, 128, 128)).unwrap();
         for (by, row) in g.iter().enumerate() {
             for (bx, v) in row.iter().enumerate() {
-                let want = crate::pdq::frame_luma(level(bx, by), level(bx, by), level(bx, by));
+                let want = f32::from(level(bx, by));
                 assert!((v - want).abs() < 1e-3, "{bx},{by}: {v} {want}");
             }
         }
         // 96 pixels onto 64 cells: a cell covers one pixel and half of the next.
-        let mut rgb = vec![0u8; 96 * 64 * 3];
+        let mut luma = vec![0u8; 96 * 64];
         for y in 0..64 {
             for x in 0..96 {
-                let v = if x % 3 == 0 { 255 } else { 0 };
-                rgb[(y * 96 + x) * 3..][..3].copy_from_slice(&[v, v, v]);
+                luma[y * 96 + x] = if x % 3 == 0 { 255 } else { 0 };
             }
         }
-        let g = area_average(&rgb, 96 * 3, r(0, 0, 96, 64)).unwrap();
-        let white = crate::pdq::frame_luma(255, 255, 255);
-        assert!((g[7][0] - white * 2.0 / 3.0).abs() < 1e-3, "{}", g[7][0]);
+        let g = area_average(&luma, 96, r(0, 0, 96, 64)).unwrap();
+        assert!((g[7][0] - 255.0 * 2.0 / 3.0).abs() < 1e-3, "{}", g[7][0]);
         assert!(g[7][1].abs() < 1e-3, "{}", g[7][1]);
-        assert_eq!(area_average(&rgb, 96 * 3, r(0, 0, 0, 64)), None);
-        assert_eq!(area_average(&rgb[..100], 96 * 3, r(0, 0, 96, 64)), None);
+        assert_eq!(area_average(&luma, 96, r(0, 0, 0, 64)), None);
+        assert_eq!(area_average(&luma[..100], 96, r(0, 0, 96, 64)), None);
     }
 
     /// A fine texture: cells of 2×2 pixels, dark or light at random.

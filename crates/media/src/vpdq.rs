@@ -12,11 +12,16 @@
 //! shortcut that skips filtering for exactly 64×64 frames; frames are hashed
 //! on all cores while FFmpeg decodes the next ones.
 //!
+//! With the frame variants ([`crate::variants`]), FFmpeg writes a second output: every
+//! decoded frame's luma plane, reduced as the variants' frames are, to a named pipe read on
+//! its own thread ([`crate::process::SideOutput`]); the `area` variant is taken from it.
+//!
 //! Frame numbers count decoded frames from 0; the timestamp is
 //! `frame_number / frame_rate` in single precision, like the reference.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::Duration;
@@ -173,7 +178,7 @@ pub fn hash_video_each(
     opts: &VpdqOptions,
     mut sink: impl FnMut(VpdqFrame),
 ) -> Result<(), MediaError> {
-    hash_video_inner(path.as_ref(), opts, Extras::None, &mut |f, _, _| sink(f))
+    hash_video_inner(path.as_ref(), opts, Extras::None, &mut |f, _, _| sink(f)).map(|_| ())
 }
 
 /// Hashes a video as [`hash_video`] does and, from the same decoded frames, each frame's
@@ -184,11 +189,20 @@ pub fn hash_video_with_variants(
     opts: &VpdqOptions,
 ) -> Result<(Vec<VpdqFrame>, Vec<VariantHash>), MediaError> {
     let (mut frames, mut variants) = (Vec::new(), Vec::new());
-    hash_video_inner(path.as_ref(), opts, Extras::Variants, &mut |f, v, _| {
+    let luma = hash_video_inner(path.as_ref(), opts, Extras::Variants, &mut |f, v, _| {
         frames.push(f);
         variants.extend(v);
     })?;
+    merge_luma(&frames, &mut variants, luma);
     Ok((frames, variants))
+}
+
+/// Adds the variants taken from the decoder's luma ([`crate::variants::luma_area`]) to a
+/// video's others, for the frames that were hashed, in frame order.
+fn merge_luma(frames: &[VpdqFrame], variants: &mut Vec<VariantHash>, luma: Vec<VariantHash>) {
+    let last = frames.last().map_or(0, |f| f.frame_number);
+    variants.extend(luma.into_iter().filter(|v| v.frame_number <= last));
+    variants.sort_by_key(|v| v.frame_number);
 }
 
 /// A video hashed to be searched for: its frames, their variants and the crop window grids
@@ -207,11 +221,12 @@ pub fn hash_video_for_query(
     opts: &VpdqOptions,
 ) -> Result<QueryHashes, MediaError> {
     let mut out = QueryHashes::default();
-    hash_video_inner(path.as_ref(), opts, Extras::Grids, &mut |f, v, g| {
+    let luma = hash_video_inner(path.as_ref(), opts, Extras::Grids, &mut |f, v, g| {
         out.frames.push(f);
         out.variants.extend(v);
         out.grids.extend(g);
     })?;
+    merge_luma(&out.frames, &mut out.variants, luma);
     Ok(out)
 }
 
@@ -229,19 +244,33 @@ enum Extras {
 /// the crop window grid.
 type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>, Option<QueryGrid>) + 'a;
 
+/// Hashes the frames, handing each to `sink`; with extras, also returns the variants taken
+/// from the decoder's luma, which arrive on a second output ([`LumaOutput`]).
 fn hash_video_inner(
     path: &Path,
     opts: &VpdqOptions,
     extras: Extras,
     sink: &mut Sink<'_>,
-) -> Result<(), MediaError> {
+) -> Result<Vec<VariantHash>, MediaError> {
     crate::regular_file(path)?;
     let ffmpeg = find_tool(&opts.ffmpeg, path)?;
+    let side = match extras {
+        Extras::None => None,
+        Extras::Variants | Extras::Grids => Some(LumaOutput::start().map_err(|e| {
+            MediaError::io(
+                path,
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot make a pipe in the temporary folder: {e}"),
+                ),
+            )
+        })?),
+    };
     // FFmpeg is started before the probe and reads its filter graph (the
     // only part of its command line that depends on the probe) from stdin,
     // after it has opened the input: its start-up and input probing overlap
     // ffprobe's instead of following it.
-    let args: Vec<OsString> = [
+    let mut args: Vec<OsString> = [
         "-nostdin",
         "-hide_banner",
         "-loglevel",
@@ -273,6 +302,32 @@ fn hash_video_inner(
         .map(OsString::from),
     )
     .collect();
+    if let Some(side) = &side {
+        // The same frames' luma, reduced as the variants' frames are, as a second output
+        // (the named pipe exists already: `-y` lets FFmpeg open it).
+        args.insert(0, "-y".into());
+        args.extend(
+            [
+                "-map",
+                "0:v:0",
+                "-an",
+                "-sn",
+                "-dn",
+                "-fps_mode",
+                "passthrough",
+                "-vf",
+                &luma_filter(opts),
+                "-f",
+                "rawvideo",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        // `file:`, so that no character of the temporary folder's path reads as a protocol.
+        let mut to = OsString::from("file:");
+        to.push(side.side.path());
+        args.push(to);
+    }
     let mut child = process::spawn_with_input(&ffmpeg, &args, opts.limits, path)?;
     let plan = probe(path, opts).and_then(|info| plan_frames(path, &info, opts));
     let (plan, filter) = match plan {
@@ -283,6 +338,13 @@ fn hash_video_inner(
         }
     };
     let (width, height, frame_mod, fps32) = (plan.width, plan.height, plan.frame_mod, plan.fps);
+    if let Some(side) = &side {
+        let _ = side.plan.send(LumaPlan {
+            size: crate::variants::reduced_size(width as usize, height as usize),
+            frame_mod,
+            fps: fps32,
+        });
+    }
     if let Err(e) = child.send_input(filter.as_bytes()) {
         child.abort();
         return Err(e);
@@ -308,16 +370,113 @@ fn hash_video_inner(
         hash_frames_parallel(&mut child, &job, threads, sink)
     };
     match outcome {
-        Ok(Stop::EndOfStream) => child.finish().map(|_| ()),
-        Ok(Stop::FrameLimit) => {
-            child.abort();
-            Ok(())
-        }
+        Ok(Stop::EndOfStream) => child.finish().map(|_| ())?,
+        Ok(Stop::FrameLimit) => child.abort(),
         Err(e) => {
             child.abort();
-            Err(e)
+            return Err(e);
         }
     }
+    match side.map(LumaOutput::finish) {
+        None => Ok(Vec::new()),
+        Some(Some(Ok(luma))) => Ok(luma),
+        Some(Some(Err(e))) => Err(MediaError::io(path, e)),
+        Some(None) => Err(MediaError::io(
+            path,
+            io::Error::other("luma reader stopped"),
+        )),
+    }
+}
+
+/// What the luma output's reader needs to know of the frames.
+struct LumaPlan {
+    /// Size of each luma frame (`None`: too small for variants; the output is drained).
+    size: Option<(usize, usize)>,
+    frame_mod: u64,
+    fps: f32,
+}
+
+/// FFmpeg's filter for the luma output: every decoded frame's luma plane, reduced as
+/// [`crate::variants::reduced_size`] reduces the hashed frame size (written with FFmpeg's
+/// `iw`/`ih` where the frame keeps its native size, so it needs no probe).
+fn luma_filter(opts: &VpdqOptions) -> String {
+    let side = |set: u32, native: &str| {
+        if set > 0 {
+            set.to_string()
+        } else {
+            native.to_owned()
+        }
+    };
+    let (w, h) = (
+        side(opts.downsample_width, "iw"),
+        side(opts.downsample_height, "ih"),
+    );
+    let f = format!("max(1,trunc(min({w},{h})/{}))", crate::variants::WORK_SIDE);
+    format!("scale=w='trunc({w}/{f})':h='trunc({h}/{f})':flags=area,format=gray")
+}
+
+/// FFmpeg's second output when variants are made: the decoded frames' reduced luma, read as
+/// it arrives; the reader learns the frame plan once the probe is in.
+struct LumaOutput {
+    /// Dropped first (fields drop in order), so a reader still waiting for the plan stops.
+    plan: mpsc::Sender<LumaPlan>,
+    side: process::SideOutput<io::Result<Vec<VariantHash>>>,
+}
+
+impl LumaOutput {
+    /// Starts the reader: it reads every decoded frame's reduced luma plane and, for the
+    /// frames that are hashed, computes the `area` variant from it.
+    fn start() -> io::Result<LumaOutput> {
+        let (plan, wait) = mpsc::channel::<LumaPlan>();
+        let side = process::SideOutput::start(move |pipe| {
+            let mut pipe = pipe?;
+            let Ok(plan) = wait.recv() else {
+                return Ok(Vec::new());
+            };
+            let _ = rustix::pipe::fcntl_setpipe_size(&pipe, 1 << 20);
+            // A frame too small for variants is still read (FFmpeg must not block on it).
+            let (w, h) = plan.size.unwrap_or((0, 0));
+            let mut record = vec![0u8; if w * h > 0 { w * h } else { 1 << 16 }];
+            let mut out = Vec::new();
+            let mut n: u64 = 0;
+            while read_full(&mut pipe, &mut record)? {
+                if plan.size.is_some() && n % plan.frame_mod == 0 {
+                    let t = frame_time(n, plan.fps);
+                    out.extend(crate::variants::luma_area(&record, w, h, n, t));
+                }
+                n += 1;
+            }
+            Ok(out)
+        })?;
+        Ok(LumaOutput { plan, side })
+    }
+
+    /// Once FFmpeg has ended: the `area` variants read (`None` if the reader panicked).
+    fn finish(self) -> Option<io::Result<Vec<VariantHash>>> {
+        let LumaOutput { plan, side } = self;
+        drop(plan);
+        side.finish()
+    }
+}
+
+/// Fills `buf` from `r`; `false` at the end of the stream (a part-filled last record is
+/// dropped).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// A frame's timestamp as the reference computes it (single precision).
+fn frame_time(n: u64, fps: f32) -> f64 {
+    ((n as f32) / fps) as f64
 }
 
 /// Frame size, selection and rate for one video, from its probe.
@@ -414,7 +573,7 @@ impl FrameJob {
 
     fn hash(&self, hasher: &mut PdqHasher, buf: &[u8], n: u64) -> Result<Frame, MediaError> {
         let (w, h) = (self.width, self.height);
-        let timestamp = ((n as f32) / self.fps) as f64;
+        let timestamp = frame_time(n, self.fps);
         let (hash, quality, variants) = if self.extras != Extras::None {
             // The variants need the frame's dihedral hashes.
             let r = hasher.hash_rgb_mode(buf, w, h, w * 3, LumaMode::Float, true)?;
@@ -424,9 +583,7 @@ impl FrameJob {
             let (hash, quality) = hasher.hash_rgb_plain(buf, w, h, w * 3, LumaMode::Float, true)?;
             (hash, quality, Vec::new())
         };
-        let previous = n
-            .checked_sub(self.stride)
-            .map(|p| ((p as f32) / self.fps) as f64);
+        let previous = n.checked_sub(self.stride).map(|p| frame_time(p, self.fps));
         let grid = if self.extras == Extras::Grids && crate::windows::sampled(timestamp, previous) {
             Some(QueryGrid {
                 frame_number: n,
