@@ -100,6 +100,9 @@ struct Columns {
 
 /// Hashes scanned together by the compact scan.
 const BLOCK: usize = 64;
+/// Queries the compact scan answers together ([`HammingIndex::radius_many`]): a block of
+/// hashes (768 bytes) stays in the first-level cache while each of them is compared.
+const GROUP: usize = 8;
 
 /// The low and high halves of a word.
 fn halves(x: u64) -> (u32, u32) {
@@ -156,32 +159,46 @@ impl Columns {
 
     /// Every hash within `radius` of `q`, appended to `out` as (id, distance).
     fn scan(&self, q: &Hash256, radius: u32, out: &mut Vec<(u32, u32)>) {
-        let q1 = halves(q[1]).0;
+        self.scan_many(std::slice::from_ref(q), radius, std::slice::from_mut(out));
+    }
+
+    /// [`scan`](Self::scan) for each of `qs`, appending to the matching `outs`. Queries are
+    /// taken [`GROUP`] at a time over each block, so the hashes are read from memory once
+    /// for the group, not once per query.
+    fn scan_many(&self, qs: &[Hash256], radius: u32, outs: &mut [Vec<(u32, u32)>]) {
         let full = self.len() / BLOCK * BLOCK;
-        let blocks = self.w0[..full]
-            .chunks_exact(BLOCK)
-            .zip(self.w1[..full].chunks_exact(BLOCK));
-        for (b, (w0, w1)) in blocks.enumerate() {
-            // Distances over the first 96 bits (they fit a byte), branch-free.
-            let mut low = [0u8; BLOCK];
-            for ((d, &a), &c) in low.iter_mut().zip(w0).zip(w1) {
-                *d = ((a ^ q[0]).count_ones() + (c ^ q1).count_ones()) as u8;
-            }
-            let least = low.iter().fold(u8::MAX, |m, &d| m.min(d));
-            if u32::from(least) > radius {
-                continue;
-            }
-            let first = b * BLOCK;
-            for (i, &d) in low.iter().enumerate() {
-                if u32::from(d) <= radius {
-                    self.finish(first + i, u32::from(d), q, radius, out);
+        for (qs, outs) in qs.chunks(GROUP).zip(outs.chunks_mut(GROUP)) {
+            let blocks = self.w0[..full]
+                .chunks_exact(BLOCK)
+                .zip(self.w1[..full].chunks_exact(BLOCK));
+            for (b, (w0, w1)) in blocks.enumerate() {
+                for (q, out) in qs.iter().zip(outs.iter_mut()) {
+                    let q1 = halves(q[1]).0;
+                    // Distances over the first 96 bits (they fit a byte), branch-free.
+                    let mut low = [0u8; BLOCK];
+                    for ((d, &a), &c) in low.iter_mut().zip(w0).zip(w1) {
+                        *d = ((a ^ q[0]).count_ones() + (c ^ q1).count_ones()) as u8;
+                    }
+                    let least = low.iter().fold(u8::MAX, |m, &d| m.min(d));
+                    if u32::from(least) > radius {
+                        continue;
+                    }
+                    let first = b * BLOCK;
+                    for (i, &d) in low.iter().enumerate() {
+                        if u32::from(d) <= radius {
+                            self.finish(first + i, u32::from(d), q, radius, out);
+                        }
+                    }
                 }
             }
-        }
-        for id in full..self.len() {
-            let d = (self.w0[id] ^ q[0]).count_ones() + (self.w1[id] ^ q1).count_ones();
-            if d <= radius {
-                self.finish(id, d, q, radius, out);
+            for (q, out) in qs.iter().zip(outs.iter_mut()) {
+                let q1 = halves(q[1]).0;
+                for id in full..self.len() {
+                    let d = (self.w0[id] ^ q[0]).count_ones() + (self.w1[id] ^ q1).count_ones();
+                    if d <= radius {
+                        self.finish(id, d, q, radius, out);
+                    }
+                }
             }
         }
     }
@@ -692,6 +709,26 @@ impl HammingIndex {
         }
     }
 
+    /// For each of `qs`, every hash within `radius` of it, as [`radius_into`] finds them
+    /// (ids ascending for the compact kind). The compact kind reads its hashes once for
+    /// each group of queries rather than once per query, which is what a video's many
+    /// frames need: at 10 million hashes a single query's scan is bound by memory
+    /// bandwidth. The multi-index kind answers them one after another.
+    ///
+    /// [`radius_into`]: Self::radius_into
+    pub fn radius_many(&self, qs: &[Hash256], radius: u32) -> Vec<Vec<(u32, u32)>> {
+        let mut outs = vec![Vec::new(); qs.len()];
+        match &self.hashes {
+            Store::Columns(c) => c.scan_many(qs, radius, &mut outs),
+            Store::Rows(_) => {
+                for (q, out) in qs.iter().zip(outs.iter_mut()) {
+                    self.radius_into(q, radius, out);
+                }
+            }
+        }
+        outs
+    }
+
     /// Every hash within `radius` of `q`, appended to `out` as (id, distance), in no
     /// particular order, each once.
     pub fn radius_into(&self, q: &Hash256, radius: u32, out: &mut Vec<(u32, u32)>) {
@@ -1060,11 +1097,17 @@ mod tests {
             .collect()
     }
 
+    /// One query at a time and all together (`radius_many`: groups of queries, the last
+    /// one short when their count is not a multiple of the group) against a plain scan.
     fn check(index: &HammingIndex, hashes: &[Hash256], queries: &[Hash256], radii: &[u32]) {
-        for q in queries {
-            for &r in radii {
+        for &r in radii {
+            let many = index.radius_many(queries, r);
+            assert_eq!(many.len(), queries.len());
+            for (q, mut got) in queries.iter().zip(many) {
                 let want = brute(hashes, q, r);
                 assert_eq!(index.radius(q, r), want, "radius {r}");
+                got.sort_unstable();
+                assert_eq!(got, want, "radius {r}, together");
             }
         }
     }

@@ -181,6 +181,21 @@ impl Index {
             .collect()
     }
 
+    /// [`radius`](Self::radius) for each of `qs`, answered together (the compact index
+    /// kind reads its hashes once per group of queries: [`HammingIndex::radius_many`]).
+    pub fn radius_many(&self, qs: &[PdqHash], radius: u32) -> Vec<Vec<(Posting, u32)>> {
+        let packed: Vec<_> = qs.iter().map(pack).collect();
+        self.hashes
+            .radius_many(&packed, radius)
+            .into_iter()
+            .map(|hits| {
+                hits.into_iter()
+                    .filter_map(|(id, d)| Some((*self.postings.get(id as usize)?, d)))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Writes the hash index, the postings and the per-owner frame counts (give it a
     /// buffered writer).
     pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
@@ -275,9 +290,11 @@ pub struct Match {
 /// 31), best first. `exclude` leaves one owner out (the query itself, when indexed).
 pub fn search(index: &Index, query: &[VpdqFrame], exclude: Option<u32>) -> Vec<Match> {
     let usable: Vec<&VpdqFrame> = query.iter().filter(|f| f.quality >= MIN_QUALITY).collect();
+    let hashes: Vec<PdqHash> = usable.iter().map(|f| f.hash).collect();
     let mut hits = Vec::new();
-    for (qi, f) in usable.iter().enumerate() {
-        for (posting, distance) in index.radius(&f.hash, MATCH_DISTANCE) {
+    let found = index.radius_many(&hashes, MATCH_DISTANCE);
+    for (qi, (f, found)) in usable.iter().zip(found).enumerate() {
+        for (posting, distance) in found {
             hits.push(Hit {
                 query_frame: qi,
                 query_time: f.timestamp,

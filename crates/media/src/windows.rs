@@ -191,8 +191,8 @@ pub fn search(stored: &Index, grids: &[QueryGrid], exclude: Option<u32>) -> Vec<
     for (qi, g) in usable.iter().enumerate() {
         // Per item frame, the closest window.
         let mut best: HashMap<(u32, u32), Hit> = HashMap::new();
-        for h in &g.hashes {
-            for (posting, distance) in stored.radius(h, MATCH_DISTANCE) {
+        for found in stored.radius_many(&g.hashes, MATCH_DISTANCE) {
+            for (posting, distance) in found {
                 let e = best.entry((posting.owner, posting.frame)).or_insert(Hit {
                     query_frame: qi,
                     query_time: g.timestamp,
