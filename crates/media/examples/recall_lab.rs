@@ -274,10 +274,16 @@ fn pair(q: &Path, i: &Path) {
     }
 }
 
-/// The grid layout, from `KEEPS=0.9,0.85` and `STEP=0.0125` when set.
-fn grid_layout() -> Vec<(f64, f64, f64)> {
-    let keeps: Vec<f64> = std::env::var("KEEPS").map_or(windows::CROP_KEEPS.to_vec(), |s| {
-        s.split(',').map(|x| x.parse().unwrap()).collect()
+/// The grid layout, from `KEEPS=0.9:0.9,0.9:1` (width:height kept) and `STEP=0.0125` when
+/// set.
+fn grid_layout() -> Vec<windows::GridWindow> {
+    let keeps: Vec<(f64, f64)> = std::env::var("KEEPS").map_or(windows::CROP_KEEPS.to_vec(), |s| {
+        s.split(',')
+            .map(|x| {
+                let (a, b) = x.split_once(':').unwrap();
+                (a.parse().unwrap(), b.parse().unwrap())
+            })
+            .collect()
     });
     let step = std::env::var("STEP").map_or(windows::GRID_STEP, |s| s.parse().unwrap());
     windows::layout(&keeps, step)

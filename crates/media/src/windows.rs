@@ -8,12 +8,14 @@
 //! stored window must lie if one of the two is a crop of the other, fine enough
 //! ([`GRID_STEP`]) that one of them lands within tolerance:
 //!
-//! - the query is the crop (it keeps `k` of each side): the original's centre window is
+//! - the query is the crop (it keeps `k` of a side): the original's centre window is
 //!   inside the query, `STORED_KEEP / k` of its size, anywhere over its slack;
 //! - the query is the original: the crop's centre window is `STORED_KEEP * k` of the
 //!   query's size, around its centre within the crop's slack.
 //!
-//! Both are laid for every `k` in [`CROP_KEEPS`], so it does not matter which of the two
+//! Both are laid for every crop in [`CROP_KEEPS`] (`k` of the width, of the height: both
+//! sides cropped, or one only, as a frame with bars cropped across them is once the bars
+//! are taken off), so it does not matter which of the two
 //! was stored first or which is the query. Windows are hashed from the frame reduced for
 //! the variants ([`crate::variants::Reduced`]), relative to the picture inside its borders,
 //! as the stored window is.
@@ -32,8 +34,10 @@ use crate::MediaError;
 
 /// Share of each side of the picture kept by the stored centre window.
 pub const STORED_KEEP: f64 = 0.8;
-/// The crops the query grid is laid for: share of each side the crop keeps.
-pub const CROP_KEEPS: [f64; 1] = [0.9];
+/// The crops the query grid is laid for: share of the width and of the height the crop
+/// keeps. Cropped on both sides, or on one only: a frame with bars cropped across them
+/// loses bars on that side and the picture inside them keeps more of it (up to all).
+pub const CROP_KEEPS: [(f64, f64); 3] = [(0.9, 0.9), (0.9, 1.0), (1.0, 0.9)];
 /// Spacing of the grid's windows, as a share of the picture's side.
 pub const GRID_STEP: f64 = 0.008;
 /// One query frame in this many seconds gets the window grid.
@@ -56,11 +60,14 @@ pub fn hash_window(
     )
 }
 
-/// The window `size` (share of each side) at offset `at` (share of each side, from the
-/// picture's top left corner) of `picture`.
-fn window(picture: Rect, size: f64, at: (f64, f64)) -> Rect {
-    let len = |side: usize| ((side as f64) * size).round() as usize;
-    let (w, h) = (len(picture.width).max(1), len(picture.height).max(1));
+/// The window `size` (share of each side: width, height) at offset `at` (share of each
+/// side, from the picture's top left corner) of `picture`.
+fn window(picture: Rect, size: (f64, f64), at: (f64, f64)) -> Rect {
+    let len = |side: usize, share: f64| ((side as f64) * share).round() as usize;
+    let (w, h) = (
+        len(picture.width, size.0).max(1),
+        len(picture.height, size.1).max(1),
+    );
     let off = |share: f64, side: usize, len: usize| {
         (((side as f64) * share).round() as usize).min(side.saturating_sub(len))
     };
@@ -82,7 +89,7 @@ pub fn centre(
     hash_window(
         hasher,
         small,
-        window(picture, STORED_KEEP, (margin, margin)),
+        window(picture, (STORED_KEEP, STORED_KEEP), (margin, margin)),
     )
 }
 
@@ -100,26 +107,46 @@ fn offsets(from: f64, to: f64, step: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The grid's windows for a `picture`: (size, x offset, y offset) as shares of its sides.
-pub fn grid_layout() -> Vec<(f64, f64, f64)> {
+/// One window of the grid, as shares of the picture's sides: its width and height, and
+/// its offset from the top left corner.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridWindow {
+    pub size: (f64, f64),
+    pub at: (f64, f64),
+}
+
+/// The grid's windows for a `picture`.
+pub fn grid_layout() -> Vec<GridWindow> {
     layout(&CROP_KEEPS, GRID_STEP)
 }
 
-/// A grid for the crops keeping `keeps` of each side, windows `step` apart.
-pub fn layout(keeps: &[f64], step: f64) -> Vec<(f64, f64, f64)> {
+/// A grid for the crops keeping `keeps` (of the width, of the height), windows `step`
+/// apart.
+pub fn layout(keeps: &[(f64, f64)], step: f64) -> Vec<GridWindow> {
+    let margin = (1.0 - STORED_KEEP) / 2.0;
+    // Per side kept `k`: (window size, offsets) where the other side's centre window lies.
+    // The query is the crop (cut at any offset in 0..1-k of the original): the original's
+    // centre window is `STORED_KEEP / k` of the query, from (margin - (1 - k)) / k to
+    // margin / k.
+    let crop = |k: f64| {
+        let from = ((margin - (1.0 - k)) / k).max(0.0);
+        (STORED_KEEP / k, offsets(from, margin / k, step))
+    };
+    // The query is the original: the crop's centre window is `STORED_KEEP * k` of it, from
+    // margin * k to margin * k + (1 - k).
+    let original = |k: f64| {
+        let from = margin * k;
+        (STORED_KEEP * k, offsets(from, from + (1.0 - k), step))
+    };
     let mut out = Vec::new();
-    for &k in keeps {
-        // The query is the crop: the original's centre window anywhere over its slack.
-        let s = STORED_KEEP / k;
-        let at = offsets(0.0, 1.0 - s, step);
-        // The query is the original: the crop's centre window around its centre.
-        let s2 = STORED_KEEP * k;
-        let m = (1.0 - STORED_KEEP) / 2.0 * k;
-        let at2 = offsets(m, m + (1.0 - k), step);
-        for (size, at) in [(s, at), (s2, at2)] {
-            for &y in &at {
-                for &x in &at {
-                    out.push((size, x, y));
+    for &(kx, ky) in keeps {
+        for (x, y) in [(crop(kx), crop(ky)), (original(kx), original(ky))] {
+            for &at_y in &y.1 {
+                for &at_x in &x.1 {
+                    out.push(GridWindow {
+                        size: (x.0, y.0),
+                        at: (at_x, at_y),
+                    });
                 }
             }
         }
@@ -132,11 +159,11 @@ pub fn grid(
     hasher: &mut PdqHasher,
     small: &Reduced,
     picture: Rect,
-    layout: &[(f64, f64, f64)],
+    layout: &[GridWindow],
 ) -> Result<Vec<PdqHash>, MediaError> {
     let mut out = Vec::new();
-    for &(size, x, y) in layout {
-        let (h, q) = hash_window(hasher, small, window(picture, size, (x, y)))?;
+    for w in layout {
+        let (h, q) = hash_window(hasher, small, window(picture, w.size, w.at))?;
         if q >= MIN_QUALITY {
             out.push(h);
         }
@@ -298,6 +325,26 @@ mod tests {
                 "{at:?}: {d1} {d2}"
             );
         }
+        // Cropped across the height only (the whole width kept), or across the width only.
+        for (at, size) in [((0, 18), (w, ch)), ((0, 0), (w, ch)), ((32, 0), (cw, h))] {
+            let copy = reduced(crop(&orig.rgb, w, at, size), size.0, size.1);
+            let (cwin, _) = centre(&mut hasher, &copy, picture(&copy)).unwrap();
+            let cg = grid(&mut hasher, &copy, picture(&copy), &grid_layout()).unwrap();
+            let (d1, d2) = (closest(&cg, &ow), closest(&og, &cwin));
+            assert!(
+                d1 <= MATCH_DISTANCE && d2 <= MATCH_DISTANCE,
+                "{at:?} {size:?}: {d1} {d2}"
+            );
+            // Only the one-sided windows find it.
+            let both = grid(
+                &mut hasher,
+                &copy,
+                picture(&copy),
+                &layout(&[(0.9, 0.9)], GRID_STEP),
+            )
+            .unwrap();
+            assert!(closest(&both, &ow) > d1, "{at:?} {size:?}");
+        }
     }
 
     #[test]
@@ -305,18 +352,24 @@ mod tests {
         let l = grid_layout();
         // Two window sizes per crop, every offset inside the picture.
         assert!(l.len() > 100, "{}", l.len());
-        for (size, x, y) in l {
-            assert!(size > 0.5 && size < 1.0);
-            assert!(x >= 0.0 && y >= 0.0 && x + size <= 1.0 + 1e-9 && y + size <= 1.0 + 1e-9);
+        for w in &l {
+            let ((sw, sh), (x, y)) = (w.size, w.at);
+            assert!(sw > 0.5 && sw < 1.0 && sh > 0.5 && sh < 1.0, "{w:?}");
+            assert!(x >= 0.0 && y >= 0.0 && x + sw <= 1.0 + 1e-9 && y + sh <= 1.0 + 1e-9);
         }
+        // A side that is not cropped has one offset: the stored window's own.
+        let one_sided = layout(&[(1.0, 0.9)], GRID_STEP);
+        assert!(one_sided
+            .iter()
+            .all(|w| (w.at.0 - 0.1).abs() < 1e-9 && w.size.0 == 0.8));
         let p = Rect {
             x: 10,
             y: 4,
             width: 140,
             height: 240,
         };
-        for (size, x, y) in grid_layout() {
-            let r = window(p, size, (x, y));
+        for w in grid_layout() {
+            let r = window(p, w.size, w.at);
             assert!(r.x >= p.x && r.x + r.width <= p.x + p.width, "{r:?}");
             assert!(r.y >= p.y && r.y + r.height <= p.y + p.height, "{r:?}");
         }
