@@ -4,8 +4,8 @@
 //! running by a process that died is queued again; a failing job is retried, then recorded
 //! as failed with its error — the item itself stays preserved either way.
 //!
-//! When the analyzer's frame variants (its own extra hashes of a video's frames) are of a
-//! newer version than an item's stored ones, or the item was analysed before it made any, a
+//! When an item's stored frame variants (the analyzer's own extra hashes of a video's
+//! frames) are of another version than the analyzer makes, or it was analysed before any, a
 //! [`VARIANTS`] job makes only that record again ([`enqueue_stale_variants`]): the reference
 //! hashes and the review images stay as they are.
 

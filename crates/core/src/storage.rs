@@ -132,7 +132,7 @@ pub struct ReceivedCustody {
     pub details: String,
 }
 
-/// A background job on an item (fingerprints for now).
+/// A background job on an item: its fingerprints, its SHA-512, or its frame variants again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Job {
     pub id: u64,
