@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use athar_core::jobs::{Analysis, Analyzer, DerivedFile};
+use athar_core::jobs::{Analysis, Analyzer, DerivedFile, Refreshable};
 use athar_core::{Fingerprint, Item};
 use athar_media::{metadata, pdq, review, variants, vpdq};
 
@@ -15,7 +15,9 @@ const ALGORITHM_VERSION: &str = concat!(
     " (reference-compatible)"
 );
 
-/// Version of the frame variants (Athar's own hashes, not the reference's).
+/// Version of the frame variants (Athar's own hashes, not the reference's). Items whose
+/// stored variants carry another version (or none) get a `variants` job that makes them
+/// again; the crate version is part of it, so a new release makes them again too.
 const VARIANTS_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
@@ -74,9 +76,43 @@ impl Analyzer for MediaAnalyzer {
         .collect();
         Ok(Analysis { records, derived })
     }
+
+    fn variants(&self) -> Option<Refreshable> {
+        Some(Refreshable {
+            with: "vpdq",
+            algorithm: variants::ALGORITHM,
+            version: VARIANTS_VERSION,
+        })
+    }
+
+    fn analyze_variants(&self, item: &Item, path: &Path) -> Result<Fingerprint, String> {
+        if !item.media_type.starts_with("video/") {
+            return Err(format!(
+                "frame variants are made for videos, and this item is {}",
+                item.media_type
+            ));
+        }
+        // The same decode as a fingerprint job's; its reference hashes are not stored again.
+        let (frames, extra) = vpdq::hash_video_with_variants(path, &vpdq::VpdqOptions::default())
+            .map_err(|e| e.to_string())?;
+        if frames.is_empty() {
+            return Err("no video frames could be decoded".into());
+        }
+        Ok(self.variants_record(&extra))
+    }
 }
 
 impl MediaAnalyzer {
+    /// A video's frame variants as stored: their own kind, beside the reference record.
+    fn variants_record(&self, extra: &[variants::VariantHash]) -> Fingerprint {
+        Fingerprint {
+            algorithm: variants::ALGORITHM.into(),
+            algorithm_version: VARIANTS_VERSION.into(),
+            decoder: self.ffmpeg_version().to_owned(),
+            data: variants::format_lines(extra),
+        }
+    }
+
     fn fingerprints(&self, item: &Item, path: &Path) -> Result<Vec<Fingerprint>, String> {
         if item.media_type.starts_with("image/") {
             let r = pdq::hash_image_file(path).map_err(|e| e.to_string())?;
@@ -107,12 +143,7 @@ impl MediaAnalyzer {
                     decoder: self.ffmpeg_version().to_owned(),
                     data: vpdq::format_lines(&frames),
                 },
-                Fingerprint {
-                    algorithm: variants::ALGORITHM.into(),
-                    algorithm_version: VARIANTS_VERSION.into(),
-                    decoder: self.ffmpeg_version().to_owned(),
-                    data: variants::format_lines(&extra),
-                },
+                self.variants_record(&extra),
             ])
         } else {
             Ok(Vec::new())

@@ -574,6 +574,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 athar_core::jobs::enqueue_for(&mut archive.catalog, &items)?;
+                // Videos analysed by an earlier build get the current frame variants.
+                athar_core::jobs::enqueue_stale_variants(
+                    &mut archive.catalog,
+                    &analyze::MediaAnalyzer::default(),
+                )?;
                 run_jobs(&mut archive, *json)?;
                 output::jobs(&archive.catalog, *json)?;
             } else {

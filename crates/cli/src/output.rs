@@ -410,9 +410,15 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
     Ok(())
 }
 
-/// `athar jobs`: counts by state, then every job not done.
+/// `athar jobs`: counts by state, then every job not done, then how many videos' frame
+/// variants are out of date without a job yet (`athar jobs --run` queues and runs them).
 pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
     let jobs = catalog.jobs()?;
+    let stale = athar_core::jobs::stale_variants_unqueued(
+        catalog,
+        &crate::analyze::MediaAnalyzer::default(),
+    )?
+    .len();
     let mut counts = std::collections::BTreeMap::new();
     for j in &jobs {
         *counts.entry(j.state.clone()).or_insert(0u64) += 1;
@@ -421,7 +427,11 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
     let mut out = stdout.lock();
     if json {
         let pending: Vec<_> = jobs.iter().filter(|j| j.state != "done").collect();
-        writeln!(out, "{}", json!({ "counts": counts, "jobs": pending }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "counts": counts, "jobs": pending, "variants_out_of_date": stale })
+        )?;
         return Ok(());
     }
     let line: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -447,6 +457,14 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
+        )?;
+    }
+    if stale > 0 {
+        writeln!(
+            out,
+            "Frame variants out of date (made by an earlier version) on {stale} video{}: \
+             `athar jobs --run` makes them again.",
+            if stale == 1 { "" } else { "s" }
         )?;
     }
     Ok(())

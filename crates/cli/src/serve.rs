@@ -158,6 +158,9 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
 #[derive(Debug, Default)]
 struct MediaExtensions {
     analyzer: crate::analyze::MediaAnalyzer,
+    /// Whether the videos analysed by an earlier build were queued for the current frame
+    /// variants (once per server start: what this build analyses is current).
+    stale_queued: std::sync::atomic::AtomicBool,
 }
 
 impl athar_server::Extensions for MediaExtensions {
@@ -202,6 +205,12 @@ impl athar_server::Extensions for MediaExtensions {
     }
 
     fn run_jobs(&self, archive: &mut Archive) -> Result<u64, String> {
+        use std::sync::atomic::Ordering;
+        if !self.stale_queued.load(Ordering::Relaxed) {
+            athar_core::jobs::enqueue_stale_variants(&mut archive.catalog, &self.analyzer)
+                .map_err(|e| format!("queuing frame variants made again: {e}"))?;
+            self.stale_queued.store(true, Ordering::Relaxed);
+        }
         if archive.catalog.waiting_jobs().map_err(|e| e.to_string())? == 0 {
             return Ok(0);
         }

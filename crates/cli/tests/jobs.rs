@@ -1,12 +1,13 @@
 //! Background jobs on ingest: PDQ for images, vPDQ for videos, stored beside the item with
 //! their versions; failures recorded, the item preserved either way; the queue survives
-//! between runs.
+//! between runs; videos analysed by an earlier build get the current frame variants, and
+//! nothing else is made again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{json_lines, testdata, Env};
+use common::{clip, json_lines, testdata, Env};
 
 fn show(env: &Env, item: &str) -> serde_json::Value {
     serde_json::from_slice(&env.run(&["show", "--json", item]).stdout).unwrap()
@@ -152,4 +153,209 @@ fn a_job_left_running_by_a_dead_process_is_run_again() {
         serde_json::from_slice(&env.run(&["jobs", "--json"]).stdout).unwrap();
     assert_eq!(jobs["counts"], serde_json::json!({ "done": 2 }), "{jobs}");
     assert_eq!(show(&env, &item)["fingerprints"][0]["algorithm"], "pdq");
+}
+
+/// Reads `(algorithm_version, data, created_at)` of an item's record, if any.
+fn record(env: &Env, item: &str, algorithm: &str) -> Option<(String, String, String)> {
+    let db = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
+    let mut st = db
+        .prepare(
+            "SELECT algorithm_version, data, created_at FROM fingerprints
+             WHERE item_id = ?1 AND algorithm = ?2",
+        )
+        .unwrap();
+    let mut rows = st
+        .query_map([item, algorithm], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    rows.next().map(Result::unwrap)
+}
+
+/// One catalog number, e.g. a count.
+fn number(env: &Env, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn jobs_json(env: &Env) -> serde_json::Value {
+    let out = env.run(&["jobs", "--json"]);
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `athar jobs --run`; its stderr summary line.
+fn run_jobs(env: &Env) -> String {
+    let out = env.run(&["jobs", "--run"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+#[test]
+fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothing_else() {
+    let env = Env::new();
+    let footage = "testsrc2=s=320x240:r=10";
+    let Some(original) = clip(&env, "original.mp4", footage, "null") else {
+        return;
+    };
+    let mirrored = clip(&env, "mirrored.mp4", footage, "hflip").unwrap();
+    let boxed = clip(
+        &env,
+        "letterboxed.mp4",
+        footage,
+        "scale=320:160,pad=320:240:0:40:black",
+    )
+    .unwrap();
+    let out = env.run_paths(
+        &["ingest", "--json", "--wait"],
+        &[&original, &mirrored, &boxed],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|l| l["item"].as_str().unwrap().to_owned())
+        .collect();
+    let (older, missing, current) = (&ids[0], &ids[1], &ids[2]);
+    let made: Vec<(String, String, String)> = ids
+        .iter()
+        .map(|i| record(&env, i, "vpdq-variants").expect("the fingerprint job made variants"))
+        .collect();
+    let version = made[0].0.clone();
+    assert!(made.iter().all(|m| m.0 == version), "{made:?}");
+    let reference: Vec<_> = ids
+        .iter()
+        .map(|i| record(&env, i, "vpdq").unwrap())
+        .collect();
+    let index_file = env.archive.join("index/similar.idx");
+    let index_before = std::fs::read(&index_file).unwrap();
+    let similar = |env: &Env| {
+        let out = env.run(&["similar", "--json", original.to_str().unwrap()]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let found_before = similar(&env);
+    assert!(found_before.contains(missing.as_str()), "{found_before}");
+    let items_before = json_lines(&env.run(&["list", "--json"]).stdout).len();
+    let events_before = number(&env, "SELECT COUNT(*) FROM custody_events");
+    assert_eq!(jobs_json(&env)["variants_out_of_date"], 0);
+
+    // As an earlier build left them: one item's variants of an older version, another's
+    // from before variants existed.
+    common::tamper_sql(
+        &env,
+        &format!(
+            "UPDATE fingerprints SET algorithm_version = 'athar-media 0.1.0 (variants 3: older)'
+             WHERE item_id = '{older}' AND algorithm = 'vpdq-variants';
+             DELETE FROM fingerprints WHERE item_id = '{missing}' AND algorithm = 'vpdq-variants';"
+        ),
+    );
+    let changes_before = number(&env, "SELECT MAX(seq) FROM fingerprint_changes");
+    let listed = jobs_json(&env);
+    assert_eq!(listed["variants_out_of_date"], 2, "{listed}");
+    let text = String::from_utf8_lossy(&env.run(&["jobs"]).stdout).into_owned();
+    assert!(
+        text.contains("out of date") && text.contains("on 2 videos"),
+        "{text}"
+    );
+
+    let err = run_jobs(&env);
+    assert!(err.contains("Jobs: 2 done, 0 failed"), "{err}");
+    // A `variants` job each for the two, done like the others; none for the current one.
+    let listed = jobs_json(&env);
+    assert_eq!(
+        listed["counts"],
+        serde_json::json!({ "done": 8 }),
+        "{listed}"
+    );
+    assert_eq!(listed["variants_out_of_date"], 0, "{listed}");
+    let variant_jobs = number(
+        &env,
+        &format!(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'variants' AND state = 'done'
+             AND item_id IN ('{older}', '{missing}')"
+        ),
+    );
+    assert_eq!(variant_jobs, 2);
+    assert_eq!(
+        number(&env, "SELECT COUNT(*) FROM jobs WHERE kind = 'variants'"),
+        2
+    );
+    // The current version, the same hashes the fingerprint job made; the up-to-date
+    // item's record untouched.
+    for (i, item) in [older, missing].into_iter().enumerate() {
+        let now = record(&env, item, "vpdq-variants").unwrap();
+        assert_eq!(now.0, version);
+        assert_eq!(
+            now.1, made[i].1,
+            "recomputed variants differ from the first ones"
+        );
+    }
+    assert_eq!(record(&env, current, "vpdq-variants").unwrap(), made[2]);
+    // Only the two variants records were written: the reference records, the similarity
+    // index's postings, the review images and the custody log stay as they were.
+    let written = number(
+        &env,
+        &format!(
+            "SELECT COUNT(*) FROM fingerprint_changes WHERE seq > {changes_before}
+             AND algorithm = 'vpdq-variants' AND item_id IN ('{older}', '{missing}')"
+        ),
+    );
+    let all_written = number(
+        &env,
+        &format!("SELECT COUNT(*) FROM fingerprint_changes WHERE seq > {changes_before}"),
+    );
+    assert_eq!((written, all_written), (2, 2));
+    for (i, item) in ids.iter().enumerate() {
+        assert_eq!(record(&env, item, "vpdq").unwrap(), reference[i]);
+    }
+    let index_after = std::fs::read(&index_file).unwrap();
+    assert_eq!(index_after.len(), index_before.len());
+    // Bytes 8..16 name the last catalog change the index covers; the rest is its content.
+    assert_eq!(index_after[..8], index_before[..8]);
+    assert_eq!(
+        index_after[16..],
+        index_before[16..],
+        "the index's postings changed"
+    );
+    assert_eq!(similar(&env), found_before);
+    assert_eq!(
+        json_lines(&env.run(&["list", "--json"]).stdout).len(),
+        items_before,
+        "review images stored again"
+    );
+    assert_eq!(
+        number(&env, "SELECT COUNT(*) FROM custody_events"),
+        events_before
+    );
+
+    // Nothing left to do.
+    let changes = number(&env, "SELECT MAX(seq) FROM fingerprint_changes");
+    let err = run_jobs(&env);
+    assert!(err.contains("Jobs: 0 done, 0 failed"), "{err}");
+    assert_eq!(
+        number(&env, "SELECT MAX(seq) FROM fingerprint_changes"),
+        changes
+    );
+    assert_eq!(std::fs::read(&index_file).unwrap(), index_after);
+
+    // A later version again (the done job is queued again), and a refresh interrupted
+    // mid-job (left running, the old record still in place): both run again.
+    common::tamper_sql(
+        &env,
+        &format!(
+            "UPDATE fingerprints SET algorithm_version = 'athar-media 0.1.0 (variants 3: older)'
+             WHERE algorithm = 'vpdq-variants' AND item_id IN ('{older}', '{missing}');
+             UPDATE jobs SET state = 'running', attempts = 1
+             WHERE kind = 'variants' AND item_id = '{missing}';"
+        ),
+    );
+    let err = run_jobs(&env);
+    assert!(err.contains("Jobs: 2 done, 0 failed"), "{err}");
+    for item in [older, missing] {
+        assert_eq!(record(&env, item, "vpdq-variants").unwrap().0, version);
+    }
+    env.assert_verifies();
 }

@@ -933,3 +933,67 @@ fn review_views_settings_ranges_proofs_incidents() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A video analysed by an earlier build (here: before frame variants existed) gets the
+/// current variants from the server's job runner, without `athar jobs --run`.
+#[test]
+fn the_server_makes_out_of_date_frame_variants_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    athar(d, &["init", "--name", "test"], None);
+    let Some(video) = clip(d, "clip.mp4", "null") else {
+        return;
+    };
+    let out = athar(
+        d,
+        &["ingest", "--json", "--wait", video.to_str().unwrap()],
+        None,
+    );
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let item = serde_json::from_str::<Value>(&first).unwrap()["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let db = rusqlite::Connection::open(d.join("archive/catalog.sqlite")).unwrap();
+    let variants = |db: &rusqlite::Connection| -> Option<(String, String)> {
+        db.query_row(
+            "SELECT algorithm_version, data FROM fingerprints
+             WHERE item_id = ?1 AND algorithm = 'vpdq-variants'",
+            [&item],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()
+    };
+    let made = variants(&db).expect("the fingerprint job made variants");
+    db.execute(
+        "DELETE FROM fingerprints WHERE item_id = ?1 AND algorithm = 'vpdq-variants'",
+        [&item],
+    )
+    .unwrap();
+    let srv = start(d);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let remade = loop {
+        if let Some(v) = variants(&db) {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not make the variants again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    drop(srv);
+    assert_eq!(remade, made);
+    let job: (String, String) = db
+        .query_row(
+            "SELECT kind, state FROM jobs WHERE item_id = ?1 AND kind = 'variants'",
+            [&item],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(job, ("variants".to_owned(), "done".to_owned()));
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{json_lines, testdata, Env};
+use common::{clip, json_lines, testdata, Env};
 
 fn similar(env: &Env, target: &str) -> serde_json::Value {
     let out = env.run(&["similar", "--json", target]);
@@ -174,47 +174,6 @@ fn similarity_index_is_persisted_extended_and_rebuilt() {
     assert_eq!(r["matches"][0]["item"], original.as_str(), "{r}");
     assert_eq!(r["matches"][0]["distance"], 0, "{r}");
     assert_eq!(r["matches"][0]["transform"], "original", "{r}");
-}
-
-/// Makes a 3-second synthetic clip with FFmpeg: `source` is a lavfi graph, `vf` a filter
-/// applied to it. None (with a notice) when FFmpeg is missing; under `CI=true` that fails.
-fn clip(env: &Env, name: &str, source: &str, vf: &str) -> Option<std::path::PathBuf> {
-    let path = env.path(name);
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            source,
-        ])
-        .args([
-            "-t",
-            "3",
-            "-vf",
-            vf,
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(&path)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => Some(path),
-        other => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "ffmpeg required under CI=true: {other:?}"
-            );
-            eprintln!("notice: ffmpeg cannot make test clips; skipping");
-            None
-        }
-    }
 }
 
 #[test]

@@ -3,6 +3,11 @@
 //! an export need not compute it). Jobs live in the catalog, so they survive restarts; a job left
 //! running by a process that died is queued again; a failing job is retried, then recorded
 //! as failed with its error — the item itself stays preserved either way.
+//!
+//! When an item's stored frame variants (the analyzer's own extra hashes of a video's
+//! frames) are of another version than the analyzer makes, or it was analysed before any, a
+//! [`VARIANTS`] job makes only that record again ([`enqueue_stale_variants`]): the reference
+//! hashes and the review images stay as they are.
 
 use std::path::Path;
 
@@ -10,7 +15,7 @@ use sha2::Digest;
 
 use crate::error::CoreError;
 use crate::log::Logger;
-use crate::model::{Derived, Item, NewItem, Sha256, Sighting, TOOL_VERSION};
+use crate::model::{Derived, Item, ItemId, NewItem, Sha256, Sighting, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog, Fingerprint, Job, RecordedEntry};
 
 /// Attempts before a job is recorded as failed.
@@ -22,6 +27,23 @@ pub const FINGERPRINT: &str = "fingerprint";
 /// The job kind that computes an item's SHA-512 (checking its SHA-256 in the same read) and
 /// records it in the catalog.
 pub const SHA512: &str = "sha512";
+
+/// The job kind that makes an item's frame variants record again, and nothing else, when
+/// the stored one is missing or was made by another version ([`enqueue_stale_variants`]).
+pub const VARIANTS: &str = "variants";
+
+/// A fingerprint record that an analyzer can make on its own, again, for items analysed by
+/// an earlier build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshable {
+    /// The record an item must hold for this one to be made (e.g. the reference frame
+    /// hashes `vpdq`: the item was analysed as a video).
+    pub with: &'static str,
+    /// The record's algorithm name (e.g. `vpdq-variants`).
+    pub algorithm: &'static str,
+    /// The version this analyzer makes; a stored record of any other is out of date.
+    pub version: &'static str,
+}
 
 /// A file Athar made from an item, to be stored as a derived item.
 #[derive(Debug, Clone)]
@@ -45,6 +67,12 @@ pub struct Analysis {
 pub trait Analyzer {
     /// What could be computed, or why nothing could.
     fn analyze(&self, item: &Item, path: &Path) -> Result<Analysis, String>;
+    /// The frame variants record among what [`Analyzer::analyze`] makes, which
+    /// [`Analyzer::analyze_variants`] makes alone; None when this analyzer makes none.
+    fn variants(&self) -> Option<Refreshable>;
+    /// Makes only the frame variants record of an item (a [`VARIANTS`] job), exactly as
+    /// [`Analyzer::analyze`] would, or says why it cannot.
+    fn analyze_variants(&self, item: &Item, path: &Path) -> Result<Fingerprint, String>;
 }
 
 /// Stores bytes Athar made from `source` as an item with a `derived` custody event (an
@@ -103,6 +131,48 @@ pub fn enqueue_for(catalog: &mut dyn Catalog, items: &[Item]) -> Result<usize, C
     }
     catalog.enqueue_jobs(&jobs)?;
     Ok(jobs.len())
+}
+
+/// Queues a [`VARIANTS`] job for every item whose frame variants are out of date: it holds
+/// the record they go with but its variants record is missing (analysed before the analyzer
+/// made any) or of another version than the analyzer's. A job done for an earlier version is
+/// queued again; a queued, running or failed one is left as it is. Returns how many jobs
+/// were queued.
+pub fn enqueue_stale_variants(
+    catalog: &mut dyn Catalog,
+    analyzer: &dyn Analyzer,
+) -> Result<usize, CoreError> {
+    let Some(r) = analyzer.variants() else {
+        return Ok(0);
+    };
+    let jobs: Vec<(ItemId, String)> = catalog
+        .stale_fingerprints(r.with, r.algorithm, r.version)?
+        .into_iter()
+        .map(|item| (item, VARIANTS.to_owned()))
+        .collect();
+    Ok(catalog.requeue_jobs(&jobs)?)
+}
+
+/// Items whose frame variants are out of date and that no [`VARIANTS`] job is waiting for
+/// or has failed on: what [`enqueue_stale_variants`] would queue.
+pub fn stale_variants_unqueued(
+    catalog: &dyn Catalog,
+    analyzer: &dyn Analyzer,
+) -> Result<Vec<ItemId>, CoreError> {
+    let Some(r) = analyzer.variants() else {
+        return Ok(Vec::new());
+    };
+    let stale = catalog.stale_fingerprints(r.with, r.algorithm, r.version)?;
+    if stale.is_empty() {
+        return Ok(stale);
+    }
+    let waiting: std::collections::HashSet<ItemId> = catalog
+        .jobs()?
+        .into_iter()
+        .filter(|j| j.kind == VARIANTS && j.state != "done")
+        .map(|j| j.item)
+        .collect();
+    Ok(stale.into_iter().filter(|i| !waiting.contains(i)).collect())
 }
 
 /// Reads an item's stored bytes once, computing SHA-256 (this thread) and SHA-512 (a helper
@@ -164,6 +234,28 @@ pub fn verified_sha512(blobs: &dyn BlobStore, item: &Item) -> Result<String, Str
     })
 }
 
+/// An item's frame variants made again by the analyzer: the record it declares, nothing else.
+fn variants_of(
+    analyzer: &dyn Analyzer,
+    blobs: &dyn BlobStore,
+    item: &Item,
+) -> Result<Fingerprint, String> {
+    let Some(wanted) = analyzer.variants() else {
+        return Err("this build makes no frame variants".to_owned());
+    };
+    let path = blobs
+        .local_path(&item.sha256)
+        .ok_or_else(|| "the blob store cannot hand this blob to a decoder".to_owned())?;
+    let record = analyzer.analyze_variants(item, &path)?;
+    if record.algorithm != wanted.algorithm {
+        return Err(format!(
+            "the analyzer made a {:?} record, not {:?}",
+            record.algorithm, wanted.algorithm
+        ));
+    }
+    Ok(record)
+}
+
 /// What a run of the queue did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunSummary {
@@ -184,54 +276,74 @@ pub fn run(
     let mut summary = RunSummary::default();
     while let Some(job) = catalog.claim_job(MAX_ATTEMPTS)? {
         let item = catalog.resolve(job.item.as_str())?;
-        if job.kind == SHA512 {
-            let recorded = catalog.digest(&item.id, SHA512)?;
-            let outcome = verified_sha512(blobs, &item).and_then(|hex| match recorded {
-                Some(r) if r != hex => Err(format!(
-                    "the catalog records SHA-512 {r}, the bytes hash to {hex}"
-                )),
-                _ => Ok(hex),
-            });
-            match outcome {
-                Ok(hex) => {
-                    catalog.set_digest(&item.id, SHA512, &hex)?;
-                    catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
-                    summary.done += 1;
-                    progress(&job, Ok(1));
-                }
-                Err(e) => {
-                    catalog.finish_job(&job, Err(&e), MAX_ATTEMPTS)?;
-                    if job.attempts >= MAX_ATTEMPTS {
-                        summary.failed += 1;
-                    } else {
-                        summary.retried += 1;
+        // Each kind records its result and finishes its job itself; an error is recorded
+        // below (retried, or failed after the last attempt).
+        let outcome: Result<usize, String> = match job.kind.as_str() {
+            SHA512 => {
+                let recorded = catalog.digest(&item.id, SHA512)?;
+                match verified_sha512(blobs, &item).and_then(|hex| match recorded {
+                    Some(r) if r != hex => Err(format!(
+                        "the catalog records SHA-512 {r}, the bytes hash to {hex}"
+                    )),
+                    _ => Ok(hex),
+                }) {
+                    Ok(hex) => {
+                        catalog.set_digest(&item.id, SHA512, &hex)?;
+                        catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
+                        Ok(1)
                     }
-                    progress(&job, Err(&e));
+                    Err(e) => Err(e),
                 }
             }
-            continue;
-        }
-        let outcome = match blobs.local_path(&item.sha256) {
-            Some(path) => analyzer.analyze(&item, &path),
-            None => Err("the blob store cannot hand this blob to a decoder".to_owned()),
-        };
-        match &outcome {
-            Ok(analysis) => {
-                for file in &analysis.derived {
-                    store_derived(catalog, blobs, logger.as_deref_mut(), &item, file, actor)?;
+            VARIANTS => match variants_of(analyzer, blobs, &item) {
+                // Only this record is written (with the job's state, in one transaction):
+                // an interrupted run leaves the old one and the job is run again.
+                Ok(record) => {
+                    catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)?;
+                    Ok(1)
                 }
-                catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
+                Err(e) => Err(e),
+            },
+            FINGERPRINT => {
+                let analysis = match blobs.local_path(&item.sha256) {
+                    Some(path) => analyzer.analyze(&item, &path),
+                    None => Err("the blob store cannot hand this blob to a decoder".to_owned()),
+                };
+                match analysis {
+                    Ok(analysis) => {
+                        for file in &analysis.derived {
+                            store_derived(
+                                catalog,
+                                blobs,
+                                logger.as_deref_mut(),
+                                &item,
+                                file,
+                                actor,
+                            )?;
+                        }
+                        catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
+                        Ok(analysis.records.len() + analysis.derived.len())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            other => Err(format!(
+                "unknown job kind {other:?} (queued by another version of Athar?)"
+            )),
+        };
+        match outcome {
+            Ok(n) => {
                 summary.done += 1;
-                progress(&job, Ok(analysis.records.len() + analysis.derived.len()));
+                progress(&job, Ok(n));
             }
             Err(e) => {
-                catalog.finish_job(&job, Err(e), MAX_ATTEMPTS)?;
+                catalog.finish_job(&job, Err(&e), MAX_ATTEMPTS)?;
                 if job.attempts >= MAX_ATTEMPTS {
                     summary.failed += 1;
                 } else {
                     summary.retried += 1;
                 }
-                progress(&job, Err(e));
+                progress(&job, Err(&e));
             }
         }
     }

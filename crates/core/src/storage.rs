@@ -132,7 +132,7 @@ pub struct ReceivedCustody {
     pub details: String,
 }
 
-/// A background job on an item (fingerprints for now).
+/// A background job on an item: its fingerprints, its SHA-512, or its frame variants again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Job {
     pub id: u64,
@@ -209,6 +209,10 @@ pub trait Catalog: Send {
     fn received_custody(&self, item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError>;
     /// Queues a job per (item, kind) unless one exists.
     fn enqueue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<(), StoreError>;
+    /// Queues a job per (item, kind): a new one, or a `done` one queued again (its attempts
+    /// and error cleared, so it runs as a new job would). Queued, running and failed jobs
+    /// are left as they are. Returns how many jobs were queued.
+    fn requeue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<usize, StoreError>;
     /// Claims the next queued job (state `running`, one more attempt); None when none is left.
     /// Jobs left `running` by a process that died are queued again first.
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError>;
@@ -229,6 +233,14 @@ pub trait Catalog: Send {
     fn digest(&self, item: &ItemId, algorithm: &str) -> Result<Option<String>, StoreError>;
     /// An item's fingerprints and metadata records.
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
+    /// Items holding a `with` record whose `algorithm` record is missing or of a version
+    /// other than `version`, in id order (records made by an earlier build, to be made again).
+    fn stale_fingerprints(
+        &self,
+        with: &str,
+        algorithm: &str,
+        version: &str,
+    ) -> Result<Vec<ItemId>, StoreError>;
     /// Every write of a fingerprint row after change number `after`, in order, as (change
     /// number, item, algorithm). Change numbers are never reused, so a cache built from the
     /// fingerprints can record the last one it saw and later read only what came since.

@@ -719,6 +719,35 @@ impl Catalog for SqliteCatalog {
         tx.commit().map_err(db)
     }
 
+    fn requeue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<usize, StoreError> {
+        let now = athar_core::now_rfc3339();
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut queued = 0;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO jobs (item_id, kind, state, updated_at) VALUES (?1, ?2, 'queued', ?3)",
+                )
+                .map_err(db)?;
+            let mut again = tx
+                .prepare_cached(
+                    "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, updated_at = ?3
+                     WHERE item_id = ?1 AND kind = ?2 AND state = 'done'",
+                )
+                .map_err(db)?;
+            for (item, kind) in jobs {
+                queued += insert
+                    .execute(params![item.as_str(), kind, now])
+                    .map_err(db)?;
+                queued += again
+                    .execute(params![item.as_str(), kind, now])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(queued)
+    }
+
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
         let now = athar_core::now_rfc3339();
         let tx = self.conn.transaction().map_err(db)?;
@@ -870,6 +899,32 @@ impl Catalog for SqliteCatalog {
             })
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn stale_fingerprints(
+        &self,
+        with: &str,
+        algorithm: &str,
+        version: &str,
+    ) -> Result<Vec<ItemId>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT f.item_id FROM fingerprints f
+                 LEFT JOIN fingerprints v ON v.item_id = f.item_id AND v.algorithm = ?2
+                 WHERE f.algorithm = ?1 AND (v.item_id IS NULL OR v.algorithm_version <> ?3)
+                 ORDER BY f.item_id",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![with, algorithm, version], |r| r.get::<_, String>(0))
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let item = r.map_err(db)?;
+            out.push(ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?);
+        }
+        Ok(out)
     }
 
     fn fingerprint_changes(&self, after: u64) -> Result<Vec<(u64, ItemId, String)>, StoreError> {
@@ -1179,5 +1234,75 @@ mod tests {
         assert!(since[0].0 > last && since[1].0 > since[0].0);
         assert_eq!((&since[0].1, since[0].2.as_str()), (&b, "vpdq"));
         assert!(cat.fingerprint_changes(since[1].0).unwrap().is_empty());
+    }
+
+    fn put_version(conn: &Connection, item: &ItemId, algorithm: &str, version: &str) {
+        conn.execute(
+            "INSERT OR REPLACE INTO fingerprints (item_id, algorithm, algorithm_version, decoder, data, created_at)
+             VALUES (?1, ?2, ?3, '-', 'x', 't')",
+            params![item.as_str(), algorithm, version],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn stale_records_are_found_and_their_done_jobs_queued_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = SqliteCatalog::open(&dir.path().join("catalog.sqlite"), true).unwrap();
+        let items: Vec<ItemId> = (0..5).map(|_| add_item(&cat.conn)).collect();
+        // The last item has no records at all (not analysed yet): nothing to refresh.
+        let [current, older, missing, image, _] = items.as_slice() else {
+            unreachable!()
+        };
+        for i in [current, older, missing] {
+            put(&cat.conn, i, "vpdq");
+        }
+        put_version(&cat.conn, current, "vpdq-variants", "v4");
+        put_version(&cat.conn, older, "vpdq-variants", "v3");
+        put(&cat.conn, image, "pdq");
+        let mut want = vec![older.clone(), missing.clone()];
+        want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(
+            cat.stale_fingerprints("vpdq", "vpdq-variants", "v4")
+                .unwrap(),
+            want
+        );
+        // New jobs are queued; a done one is queued again from scratch; queued, running and
+        // failed ones are left alone.
+        let job = |i: &ItemId| (i.clone(), "variants".to_owned());
+        assert_eq!(cat.requeue_jobs(&[job(older), job(missing)]).unwrap(), 2);
+        assert_eq!(
+            cat.requeue_jobs(&[job(older)]).unwrap(),
+            0,
+            "already queued"
+        );
+        let claimed = cat.claim_job(2).unwrap().unwrap();
+        assert_eq!(
+            cat.requeue_jobs(&[job(&claimed.item)]).unwrap(),
+            0,
+            "running"
+        );
+        cat.finish_job(&claimed, Ok(&[]), 2).unwrap();
+        assert_eq!(cat.requeue_jobs(&[job(&claimed.item)]).unwrap(), 1, "done");
+        let again = cat
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.id == claimed.id)
+            .unwrap();
+        assert_eq!((again.state.as_str(), again.attempts), ("queued", 0));
+        let mut failing = cat.claim_job(2).unwrap().unwrap();
+        cat.finish_job(&failing, Err("no"), 2).unwrap();
+        failing = cat.claim_job(2).unwrap().unwrap();
+        cat.finish_job(&failing, Err("no"), 2).unwrap();
+        let failed = cat.jobs().unwrap();
+        assert!(failed
+            .iter()
+            .any(|j| j.id == failing.id && j.state == "failed"));
+        assert_eq!(
+            cat.requeue_jobs(&[job(&failing.item)]).unwrap(),
+            0,
+            "failed"
+        );
     }
 }

@@ -220,3 +220,44 @@ pub fn files_under(dir: &Path) -> usize {
     }
     n
 }
+
+/// Makes a 3-second synthetic clip with FFmpeg: `source` is a lavfi graph, `vf` a filter
+/// applied to it. None (with a notice) when FFmpeg is missing; under `CI=true` that fails.
+pub fn clip(env: &Env, name: &str, source: &str, vf: &str) -> Option<std::path::PathBuf> {
+    let path = env.path(name);
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+        ])
+        .args([
+            "-t",
+            "3",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(path),
+        other => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "ffmpeg required under CI=true: {other:?}"
+            );
+            eprintln!("notice: ffmpeg cannot make test clips; skipping");
+            None
+        }
+    }
+}
