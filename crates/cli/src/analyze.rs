@@ -15,13 +15,26 @@ const ALGORITHM_VERSION: &str = concat!(
     " (reference-compatible)"
 );
 
-/// Version of the frame variants (Athar's own hashes, not the reference's). Items whose
-/// stored variants carry another version (or none) get a `variants` job that makes them
-/// again; the crate version is part of it, so a new release makes them again too.
+/// The generation of the frame variants (Athar's own hashes, not the reference's): raised
+/// whenever what they hash changes. Items whose stored variants are of another generation
+/// (or have none) get a `variants` job that makes them again; a new release of the same
+/// generation does not.
+macro_rules! variants_generation {
+    () => {
+        "variants 4"
+    };
+}
+
+/// The generation as the version of a stored record shows it.
+const VARIANTS_GENERATION: &str = concat!("(", variants_generation!(), ":");
+
+/// Version of the frame variants recorded beside them: the release and the generation.
 const VARIANTS_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
-    " (variants 4: unbordered inside nested and overlaid borders and blended edge lines, mirrored picture and frame, centre 90%, inner, middle band, picture averaged onto the 64x64 grid from the decoder's luma plane, centre 80% window for crop search)"
+    " (",
+    variants_generation!(),
+    ": unbordered inside nested and overlaid borders and blended edge lines, mirrored picture and frame, centre 90%, inner, middle band, picture averaged onto the 64x64 grid from the decoder's luma plane, centre 80% window for crop search)"
 );
 
 #[derive(Debug, Default)]
@@ -81,7 +94,7 @@ impl Analyzer for MediaAnalyzer {
         Some(Refreshable {
             with: "vpdq",
             algorithm: variants::ALGORITHM,
-            version: VARIANTS_VERSION,
+            generation: VARIANTS_GENERATION,
         })
     }
 

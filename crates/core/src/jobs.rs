@@ -41,8 +41,11 @@ pub struct Refreshable {
     pub with: &'static str,
     /// The record's algorithm name (e.g. `vpdq-variants`).
     pub algorithm: &'static str,
-    /// The version this analyzer makes; a stored record of any other is out of date.
-    pub version: &'static str,
+    /// What the version of every record this analyzer makes contains (its generation,
+    /// e.g. `(variants 4:`); a stored record whose version does not is out of date. The
+    /// release is not part of it: a new release with the same generation makes nothing
+    /// again.
+    pub generation: &'static str,
 }
 
 /// A file Athar made from an item, to be stored as a derived item.
@@ -146,7 +149,7 @@ pub fn enqueue_stale_variants(
         return Ok(0);
     };
     let jobs: Vec<(ItemId, String)> = catalog
-        .stale_fingerprints(r.with, r.algorithm, r.version)?
+        .stale_fingerprints(r.with, r.algorithm, r.generation)?
         .into_iter()
         .map(|item| (item, VARIANTS.to_owned()))
         .collect();
@@ -162,7 +165,7 @@ pub fn stale_variants_unqueued(
     let Some(r) = analyzer.variants() else {
         return Ok(Vec::new());
     };
-    let stale = catalog.stale_fingerprints(r.with, r.algorithm, r.version)?;
+    let stale = catalog.stale_fingerprints(r.with, r.algorithm, r.generation)?;
     if stale.is_empty() {
         return Ok(stale);
     }

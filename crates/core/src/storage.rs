@@ -233,13 +233,14 @@ pub trait Catalog: Send {
     fn digest(&self, item: &ItemId, algorithm: &str) -> Result<Option<String>, StoreError>;
     /// An item's fingerprints and metadata records.
     fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError>;
-    /// Items holding a `with` record whose `algorithm` record is missing or of a version
-    /// other than `version`, in id order (records made by an earlier build, to be made again).
+    /// Items holding a `with` record whose `algorithm` record is missing or has a version
+    /// that does not contain `generation`, in id order (records made by an earlier
+    /// generation of the algorithm, to be made again).
     fn stale_fingerprints(
         &self,
         with: &str,
         algorithm: &str,
-        version: &str,
+        generation: &str,
     ) -> Result<Vec<ItemId>, StoreError>;
     /// Every write of a fingerprint row after change number `after`, in order, as (change
     /// number, item, algorithm). Change numbers are never reused, so a cache built from the

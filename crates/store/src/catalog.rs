@@ -905,19 +905,21 @@ impl Catalog for SqliteCatalog {
         &self,
         with: &str,
         algorithm: &str,
-        version: &str,
+        generation: &str,
     ) -> Result<Vec<ItemId>, StoreError> {
         let mut st = self
             .conn
             .prepare_cached(
                 "SELECT f.item_id FROM fingerprints f
                  LEFT JOIN fingerprints v ON v.item_id = f.item_id AND v.algorithm = ?2
-                 WHERE f.algorithm = ?1 AND (v.item_id IS NULL OR v.algorithm_version <> ?3)
+                 WHERE f.algorithm = ?1 AND (v.item_id IS NULL OR instr(v.algorithm_version, ?3) = 0)
                  ORDER BY f.item_id",
             )
             .map_err(db)?;
         let rows = st
-            .query_map(params![with, algorithm, version], |r| r.get::<_, String>(0))
+            .query_map(params![with, algorithm, generation], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
@@ -1257,13 +1259,14 @@ mod tests {
         for i in [current, older, missing] {
             put(&cat.conn, i, "vpdq");
         }
-        put_version(&cat.conn, current, "vpdq-variants", "v4");
-        put_version(&cat.conn, older, "vpdq-variants", "v3");
+        // The same generation from another release is current.
+        put_version(&cat.conn, current, "vpdq-variants", "athar 0.9 (gen 4: x)");
+        put_version(&cat.conn, older, "vpdq-variants", "athar 1.0 (gen 3: x)");
         put(&cat.conn, image, "pdq");
         let mut want = vec![older.clone(), missing.clone()];
         want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         assert_eq!(
-            cat.stale_fingerprints("vpdq", "vpdq-variants", "v4")
+            cat.stale_fingerprints("vpdq", "vpdq-variants", "(gen 4:")
                 .unwrap(),
             want
         );
