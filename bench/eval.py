@@ -487,12 +487,16 @@ def main():
           + (f", reference {len(r_cross)}" if ref else ""))
     for o, n in a_dis[:10] + a_cross[:10]:
         print(f"  athar: {o} -> {n}")
+    missed = sorted(name for name, (kind, orig, _) in items.items()
+                    if kind == "copy" and name not in found[orig])
+    if missed:
+        print(f"athar missed {len(missed)}: " + ", ".join(missed))
     ok &= not a_dis and not a_cross
     if args.json:
         Path(args.json).write_text(json.dumps({
             "seed": args.seed, "originals": len(originals), "copies": n_copy,
             "distractors": n_dis, "athar": {"recall": a_recall, "false_distractor": a_dis,
-                                             "false_other": a_cross},
+                                             "false_other": a_cross, "missed": missed},
             "reference": ref and {"recall": r_recall, "false_distractor": r_dis,
                                   "false_other": r_cross},
         }, indent=1))

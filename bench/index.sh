@@ -6,6 +6,7 @@
 # Usage: bench/index.sh [N] [RUNS] [SEED]     (defaults: 1000000 3 20261127)
 # ATHAR_CONFIGS and FAISS_CONFIGS (space-separated) choose the rows, e.g. to leave out
 # FAISS's slowest builds at 10 M: FAISS_CONFIGS="flat mh16" (default: every row below).
+# NATIVE=1 builds Athar for this machine's CPU (see below).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n="${1:-1000000}"
@@ -15,6 +16,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 python3 -c 'import faiss, numpy' 2>/dev/null || python3 -m pip install --quiet faiss-cpu numpy
 
+# NATIVE=1: Athar built for this machine's CPU (`-C target-cpu=native`, e.g. AVX-512's
+# VPOPCNTDQ), in a target folder of its own; the default is the workspace's x86-64-v2.
+if [ "${NATIVE:-0}" = 1 ]; then
+  export RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native"
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR-native"
+fi
 cargo build --quiet --release -p athar-media --example index_bench
 bin="$CARGO_TARGET_DIR/release/examples/index_bench"
 
