@@ -205,19 +205,7 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
         "scale=320:160,pad=320:240:0:40:black",
     )
     .unwrap();
-    let out = env.run_paths(
-        &["ingest", "--json", "--wait"],
-        &[&original, &mirrored, &boxed],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|l| l["item"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = env.ingest_ids(&[&original, &mirrored, &boxed]);
     let (older, missing, current) = (&ids[0], &ids[1], &ids[2]);
     let made: Vec<(String, String, String)> = ids
         .iter()

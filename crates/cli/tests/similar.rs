@@ -200,19 +200,7 @@ fn letterboxed_and_mirrored_copies_are_found_through_frame_variants() {
     for (name, source, vf) in copies {
         paths.push(clip(&env, name, source, vf).expect("ffmpeg worked a moment ago"));
     }
-    let out = env.run_paths(
-        &["ingest", "--json", "--wait"],
-        &paths.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|l| l["item"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = env.ingest_ids(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>());
     let r = similar(&env, original.to_str().unwrap());
     let found: Vec<(&str, &str)> = r["matches"]
         .as_array()

@@ -244,6 +244,18 @@ enum Extras {
 /// the crop window grid.
 type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>, Option<QueryGrid>) + 'a;
 
+/// An output's stream options: the first video stream alone, every decoded frame passed
+/// on as it is (no frames dropped or repeated to a rate).
+const VIDEO_ONLY: [&str; 7] = [
+    "-map",
+    "0:v:0",
+    "-an",
+    "-sn",
+    "-dn",
+    "-fps_mode",
+    "passthrough",
+];
+
 /// Hashes the frames, handing each to `sink`; with extras, also returns the variants taken
 /// from the decoder's luma, which arrive on a second output ([`LumaOutput`]).
 fn hash_video_inner(
@@ -282,46 +294,30 @@ fn hash_video_inner(
     .map(OsString::from)
     .chain([path.as_os_str().to_owned()])
     .chain(
-        [
-            "-map",
-            "0:v:0",
-            "-an",
-            "-sn",
-            "-dn",
-            "-fps_mode",
-            "passthrough",
-            "-filter_script:v",
-            "pipe:0",
-            "-pix_fmt",
-            "rgb24",
-            "-f",
-            "rawvideo",
-            "pipe:1",
-        ]
-        .iter()
-        .map(OsString::from),
+        VIDEO_ONLY
+            .iter()
+            .chain(&[
+                "-filter_script:v",
+                "pipe:0",
+                "-pix_fmt",
+                "rgb24",
+                "-f",
+                "rawvideo",
+                "pipe:1",
+            ])
+            .map(OsString::from),
     )
     .collect();
     if let Some(side) = &side {
         // The same frames' luma, reduced as the variants' frames are, as a second output
         // (the named pipe exists already: `-y` lets FFmpeg open it).
         args.insert(0, "-y".into());
+        let filter = luma_filter(opts);
         args.extend(
-            [
-                "-map",
-                "0:v:0",
-                "-an",
-                "-sn",
-                "-dn",
-                "-fps_mode",
-                "passthrough",
-                "-vf",
-                &luma_filter(opts),
-                "-f",
-                "rawvideo",
-            ]
-            .iter()
-            .map(OsString::from),
+            VIDEO_ONLY
+                .iter()
+                .chain(&["-vf", &filter, "-f", "rawvideo"])
+                .map(OsString::from),
         );
         // `file:`, so that no character of the temporary folder's path reads as a protocol.
         let mut to = OsString::from("file:");

@@ -114,6 +114,21 @@ impl Env {
             .expect("run athar")
     }
 
+    /// `athar ingest --json --wait PATHS…`, which must succeed; the items' ids in order.
+    #[allow(dead_code)]
+    pub fn ingest_ids(&self, paths: &[&Path]) -> Vec<String> {
+        let out = self.run_paths(&["ingest", "--json", "--wait"], paths);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out.stdout)
+            .iter()
+            .map(|l| l["item"].as_str().expect("an item id").to_owned())
+            .collect()
+    }
+
     /// `athar verify --json`, parsed.
     pub fn verify(&self) -> (i32, serde_json::Value) {
         let out = self.run(&["verify", "--json"]);
