@@ -289,12 +289,20 @@ impl<T: Send + 'static> SideOutput<T> {
         read: impl FnOnce(io::Result<File>) -> T + Send + 'static,
     ) -> io::Result<Self> {
         use std::os::unix::fs::DirBuilderExt as _;
-        let dir = std::env::temp_dir().join(format!(
-            "athar-side-{}-{}",
-            std::process::id(),
-            SIDE_OUTPUTS.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        // A folder left by a process that crashed with the same id is passed over.
+        let mut tries = 0;
+        let dir = loop {
+            let dir = std::env::temp_dir().join(format!(
+                "athar-side-{}-{}",
+                std::process::id(),
+                SIDE_OUTPUTS.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let fifo = dir.join("pipe");
         let made = rustix::fs::mknodat(
             rustix::fs::CWD,
