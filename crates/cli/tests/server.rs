@@ -483,31 +483,7 @@ fn api_end_to_end() {
 /// Makes a 2-second synthetic clip with FFmpeg (`vf` applied to a test pattern). None (with
 /// a notice) when FFmpeg is missing; under `CI=true` that fails.
 fn clip(dir: &Path, name: &str, vf: &str) -> Option<std::path::PathBuf> {
-    let path = dir.join(name);
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .args(["testsrc2=s=192x144:r=10", "-t", "2", "-vf", vf])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&path)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => Some(path),
-        other => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "ffmpeg required under CI=true: {other:?}"
-            );
-            eprintln!("notice: ffmpeg cannot make test clips; skipping");
-            None
-        }
-    }
+    common::clip_at(dir.join(name), "testsrc2=s=192x144:r=10", "2", vf)
 }
 
 fn access_events(dir: &Path, item: &str) -> Vec<Value> {
@@ -545,13 +521,7 @@ fn review_views_settings_ranges_proofs_incidents() {
             ],
             None,
         );
-        let first = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap()
-            .to_owned();
-        let v: Value = serde_json::from_str(&first).unwrap();
-        v["item"].as_str().unwrap().to_owned()
+        common::first_item(&out.stdout)
     };
     let vid = ingest("alpha", &original);
     let vcopy = ingest("alpha", &copy);
@@ -949,15 +919,7 @@ fn the_server_makes_out_of_date_frame_variants_again() {
         &["ingest", "--json", "--wait", video.to_str().unwrap()],
         None,
     );
-    let first = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned();
-    let item = serde_json::from_str::<Value>(&first).unwrap()["item"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let item = common::first_item(&out.stdout);
     let db = rusqlite::Connection::open(d.join("archive/catalog.sqlite")).unwrap();
     let variants = |db: &rusqlite::Connection| -> Option<(String, String)> {
         db.query_row(

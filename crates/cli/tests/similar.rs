@@ -17,6 +17,21 @@ fn similar(env: &Env, target: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The (item, transform) of each match of a `similar --json` answer, best first.
+fn found(r: &serde_json::Value) -> Vec<(&str, &str)> {
+    r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["item"].as_str().unwrap(),
+                m["transform"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn reuploads_are_found_and_clustered_unrelated_footage_is_not() {
     let Some(data) = testdata() else { return };
@@ -202,17 +217,7 @@ fn letterboxed_and_mirrored_copies_are_found_through_frame_variants() {
     }
     let ids = env.ingest_ids(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>());
     let r = similar(&env, original.to_str().unwrap());
-    let found: Vec<(&str, &str)> = r["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["item"].as_str().unwrap(),
-                m["transform"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let found = found(&r);
     assert!(
         found.contains(&(ids[0].as_str(), "borders-removed")),
         "letterboxed copy: {r}"
@@ -278,32 +283,10 @@ fn copies_cropped_at_an_offset_are_found_through_crop_windows_either_way() {
         eprintln!("notice: ffmpeg cannot make test clips; skipping");
         return;
     }
-    let out = env.run_paths(
-        &["ingest", "--json", "--wait"],
-        &[&cropped, &v.join("doorknob-hd-no-bar.mp4")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|l| l["item"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = env.ingest_ids(&[&cropped, &v.join("doorknob-hd-no-bar.mp4")]);
     // The original as a query (not in the archive) finds its crop, and nothing else.
     let r = similar(&env, original.to_str().unwrap());
-    let found: Vec<(&str, &str)> = r["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["item"].as_str().unwrap(),
-                m["transform"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let found = found(&r);
     assert_eq!(found, vec![(ids[0].as_str(), "cropped")], "{r}");
     assert!(
         r["matches"][0]["query_match"].as_f64().unwrap() >= 0.5,

@@ -136,15 +136,7 @@ fn browser_end_to_end() {
         ],
         None,
     );
-    let first = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned();
-    let copy_item = serde_json::from_str::<serde_json::Value>(&first).unwrap()["item"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let copy_item = common::first_item(&out.stdout);
     let password = "synthetic-password-123";
     athar(
         d,

@@ -239,6 +239,25 @@ impl Frame<'_> {
 pub(crate) mod tests {
     use super::*;
 
+    /// A smooth textured picture (as camera footage is at these sizes), packed RGB: broad
+    /// waves, plus finer ones of amplitude `fine` and `finer` (0 leaves them out).
+    pub(crate) fn textured(w: usize, h: usize, fine: f64, finer: f64) -> Vec<u8> {
+        let mut rgb = vec![0u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = (x as f64 / w as f64, y as f64 / h as f64);
+                let l = 128.0
+                    + 60.0 * (u * 9.0 + v * 2.0).sin()
+                    + 50.0 * (v * 7.0 - u * u * 5.0).cos()
+                    + fine * (u * 31.0).sin() * (v * 23.0).cos()
+                    + finer * (u * 47.0 + v * 13.0).sin() * (v * 37.0 - u * 5.0).cos();
+                let l = l.clamp(0.0, 255.0) as u8;
+                rgb[(y * w + x) * 3..][..3].copy_from_slice(&[l, l / 2, 255 - l]);
+            }
+        }
+        rgb
+    }
+
     /// A `w`×`h` frame of textured picture, with `pad` = (left, top, right, bottom) bars of
     /// `colour` (plus a little noise in the bars, as a codec leaves).
     pub(crate) fn framed(

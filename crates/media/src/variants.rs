@@ -707,19 +707,7 @@ mod tests {
 
     /// A textured picture (smooth enough for PDQ to see the same thing at any size).
     fn picture(w: usize, h: usize) -> Vec<u8> {
-        let mut rgb = vec![0u8; w * h * 3];
-        for y in 0..h {
-            for x in 0..w {
-                let (u, v) = (x as f64 / w as f64, y as f64 / h as f64);
-                let l = 128.0
-                    + 60.0 * (u * 9.0 + v * 2.0).sin()
-                    + 50.0 * (v * 7.0 - u * u * 5.0).cos()
-                    + 15.0 * (u * 31.0).sin() * (v * 23.0).cos();
-                let l = l.clamp(0.0, 255.0) as u8;
-                rgb[(y * w + x) * 3..][..3].copy_from_slice(&[l, l / 2, 255 - l]);
-            }
-        }
-        rgb
+        crate::borders::tests::textured(w, h, 15.0, 0.0)
     }
 
     #[test]

@@ -265,22 +265,10 @@ mod tests {
     use super::*;
     use crate::vpdq::VpdqFrame;
 
-    /// A textured picture (smooth, as camera footage is at this scale).
+    /// A textured picture (smooth, as camera footage is at this scale, with finer detail
+    /// than the variants' tests use, for small windows).
     fn picture_rgb(w: usize, h: usize) -> Vec<u8> {
-        let mut rgb = vec![0u8; w * h * 3];
-        for y in 0..h {
-            for x in 0..w {
-                let (u, v) = (x as f64 / w as f64, y as f64 / h as f64);
-                let l = 128.0
-                    + 60.0 * (u * 9.0 + v * 2.0).sin()
-                    + 50.0 * (v * 7.0 - u * u * 5.0).cos()
-                    + 25.0 * (u * 31.0).sin() * (v * 23.0).cos()
-                    + 20.0 * (u * 47.0 + v * 13.0).sin() * (v * 37.0 - u * 5.0).cos();
-                let l = l.clamp(0.0, 255.0) as u8;
-                rgb[(y * w + x) * 3..][..3].copy_from_slice(&[l, l / 2, 255 - l]);
-            }
-        }
-        rgb
+        crate::borders::tests::textured(w, h, 25.0, 20.0)
     }
 
     fn crop(rgb: &[u8], w: usize, at: (usize, usize), size: (usize, usize)) -> Vec<u8> {

@@ -156,6 +156,15 @@ impl Env {
     }
 }
 
+/// The item id on the first line of `ingest --json` output.
+#[allow(dead_code)]
+pub fn first_item(stdout: &[u8]) -> String {
+    json_lines(stdout)[0]["item"]
+        .as_str()
+        .expect("an item id")
+        .to_owned()
+}
+
 /// Parses `ingest --json` output: one object per complete line.
 pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     let text = String::from_utf8_lossy(stdout);
@@ -239,7 +248,16 @@ pub fn files_under(dir: &Path) -> usize {
 /// Makes a 3-second synthetic clip with FFmpeg: `source` is a lavfi graph, `vf` a filter
 /// applied to it. None (with a notice) when FFmpeg is missing; under `CI=true` that fails.
 pub fn clip(env: &Env, name: &str, source: &str, vf: &str) -> Option<std::path::PathBuf> {
-    let path = env.path(name);
+    clip_at(env.path(name), source, "3", vf)
+}
+
+/// [`clip`] at `path`, `seconds` long.
+pub fn clip_at(
+    path: std::path::PathBuf,
+    source: &str,
+    seconds: &str,
+    vf: &str,
+) -> Option<std::path::PathBuf> {
     let out = std::process::Command::new("ffmpeg")
         .args([
             "-nostdin",
@@ -253,7 +271,7 @@ pub fn clip(env: &Env, name: &str, source: &str, vf: &str) -> Option<std::path::
         ])
         .args([
             "-t",
-            "3",
+            seconds,
             "-vf",
             vf,
             "-c:v",
