@@ -13,7 +13,9 @@
 //!   wall-clock time limit and a memory limit, streaming raw frames over a
 //!   pipe; a hostile file can crash or hang only that child.
 //! - decode images with anything but the pure-Rust `image` crate (in-process,
-//!   memory-safe, with its allocation limits), or parse EXIF with anything
+//!   memory-safe), or decode one without [`image_rgb::open_image`]: the one
+//!   pixel and memory budget, [`DECODE_BUDGET`], checked on the header's
+//!   dimensions before decoding and enforced by the decoders' limits, or parse EXIF with anything
 //!   but the pure-Rust `kamadak-exif` crate. Only regular files are read
 //!   (devices and FIFOs can be endless).
 //! - panic on untrusted input: every failure is a [`MediaError`] naming the
@@ -35,6 +37,7 @@ pub mod windows;
 
 use std::path::{Path, PathBuf};
 
+pub use image_rgb::{DecodeBudget, DECODE_BUDGET};
 pub use metadata::{probe_metadata, MediaMetadata};
 pub use pdq::{hamming_distance, PdqHash, PdqResult};
 pub use process::Limits;
@@ -63,6 +66,15 @@ pub enum MediaError {
         path: PathBuf,
         #[source]
         source: image::ImageError,
+    },
+    /// The header declares a picture over the decoding budget
+    /// ([`image_rgb::DECODE_BUDGET`]); nothing was decoded.
+    #[error("{}: image of {width}x{height} pixels is too large to decode ({reason})", path.display())]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        reason: String,
     },
     #[error("{}: unsupported media: {reason}", path.display())]
     Unsupported { path: PathBuf, reason: String },

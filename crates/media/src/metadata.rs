@@ -384,6 +384,13 @@ fn sexagesimal(part: &str, deg_digits: usize) -> Option<f64> {
 fn read_exif(path: &Path) -> Result<Option<ExifMetadata>, MediaError> {
     let file = std::fs::File::open(path).map_err(|e| MediaError::io(path, e))?;
     let mut reader = std::io::BufReader::new(file);
+    // `kamadak-exif` reads a TIFF container whole into memory: not one larger
+    // than the decoding budget (other containers are read segment by segment).
+    let head = std::io::BufRead::fill_buf(&mut reader).map_err(|e| MediaError::io(path, e))?;
+    let tiff = head.starts_with(b"II*\0") || head.starts_with(b"MM\0*");
+    if tiff && crate::regular_file(path)? > crate::DECODE_BUDGET.max_alloc {
+        return Ok(None);
+    }
     let exif = match exif::Reader::new().read_from_container(&mut reader) {
         Ok(e) => e,
         Err(exif::Error::Io(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => {

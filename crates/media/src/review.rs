@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,8 @@ pub struct ReviewOptions {
     pub rows: u32,
     /// JPEG quality 1..=100.
     pub jpeg_quality: u8,
-    /// Largest image decoded, in pixels (width × height).
+    /// Largest image decoded, in pixels (width × height). Can only lower
+    /// [`crate::DECODE_BUDGET`], which every in-process decode is under.
     pub max_image_pixels: u64,
     /// Overall wall-clock limit for a video, and memory limit for each FFmpeg child.
     pub limits: Limits,
@@ -55,7 +56,7 @@ impl Default for ReviewOptions {
             columns: 4,
             rows: 4,
             jpeg_quality: 80,
-            max_image_pixels: 100_000_000,
+            max_image_pixels: crate::DECODE_BUDGET.max_pixels,
             limits: Limits {
                 time: Duration::from_secs(120),
                 memory_bytes: 2 << 30,
@@ -140,24 +141,9 @@ pub fn image_review(
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
-    let mut reader = image::ImageReader::new(BufReader::new(file))
-        .with_guessed_format()
-        .map_err(|e| MediaError::io(path, e))?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(opts.max_image_pixels.saturating_mul(4).max(1 << 20));
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(decode)?;
-    let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > opts.max_image_pixels {
-        return Err(MediaError::Unsupported {
-            path: path.to_path_buf(),
-            reason: format!(
-                "image of {w}x{h} pixels is above the {} pixel limit",
-                opts.max_image_pixels
-            ),
-        });
-    }
+    let mut budget = crate::image_rgb::DECODE_BUDGET;
+    budget.max_pixels = budget.max_pixels.min(opts.max_image_pixels);
+    let mut decoder = crate::image_rgb::open_image(path, &budget)?;
     let orientation = decoder.orientation().map_err(decode)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(decode)?;
     img.apply_orientation(orientation);
@@ -391,4 +377,86 @@ fn encode(path: &Path, img: DynamicImage, opts: &ReviewOptions) -> Result<Review
         height: img.height(),
         jpeg,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mean absolute Laplacian of the luma: high-frequency energy.
+    fn laplacian(img: &RgbImage) -> f64 {
+        let g = DynamicImage::ImageRgb8(img.clone()).to_luma8();
+        let (w, h) = g.dimensions();
+        let at = |x: u32, y: u32| f64::from(g.get_pixel(x, y)[0]);
+        let mut sum = 0f64;
+        let mut n = 0f64;
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let l = 4.0 * at(x, y) - at(x - 1, y) - at(x + 1, y) - at(x, y - 1) - at(x, y + 1);
+                sum += l.abs();
+                n += 1.0;
+            }
+        }
+        sum / n
+    }
+
+    fn decode(r: &ReviewImage) -> RgbImage {
+        let img = image::load_from_memory_with_format(&r.jpeg, image::ImageFormat::Jpeg)
+            .map(|i| i.to_rgb8())
+            .unwrap_or_else(|e| panic!("review JPEG does not decode: {e}"));
+        assert_eq!((img.width(), img.height()), (r.width, r.height));
+        img
+    }
+
+    /// R, G and B within JPEG rounding of each other in every pixel.
+    fn grey(img: &RgbImage) -> bool {
+        img.pixels().all(|p| {
+            let hi = p.0.iter().copied().max().unwrap_or(0);
+            let lo = p.0.iter().copied().min().unwrap_or(0);
+            hi - lo <= 2
+        })
+    }
+
+    /// A sharp, text-like picture: thin dark strokes in glyph-sized cells on a light
+    /// coloured ground, under a fine checkerboard.
+    fn sharp(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let (cx, cy) = (x % 12, y % 16);
+            let stroke = cx == 2 || cy == 3 || (cx + cy) % 9 == 0;
+            let check = (x / 2 + y / 2) % 2 == 0;
+            if stroke {
+                image::Rgb([20, 10, 40])
+            } else if check {
+                image::Rgb([250, 200, 120])
+            } else {
+                image::Rgb([170, 230, 250])
+            }
+        })
+    }
+
+    #[test]
+    fn blurred_variant_is_grey_and_blurred_on_its_pixels() {
+        let dir = std::env::temp_dir().join(format!("athar-review-blur-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.join("sharp-text.png");
+        sharp(800, 600)
+            .save(&p)
+            .unwrap_or_else(|e| panic!("save: {e}"));
+        let r = image_review(&p, &ReviewOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let (blurred, greyscale, clear) =
+            (decode(&r.blurred), decode(&r.greyscale), decode(&r.clear));
+        assert_eq!(blurred.dimensions(), clear.dimensions());
+        assert!(grey(&blurred), "the blurred variant is greyscale");
+        assert!(grey(&greyscale), "the greyscale variant is greyscale");
+        assert!(!grey(&clear), "the clear variant keeps its colour");
+        let (lb, lg, lc) = (
+            laplacian(&blurred),
+            laplacian(&greyscale),
+            laplacian(&clear),
+        );
+        assert!(lc > 20.0, "the picture is sharp: {lc}");
+        assert!(lg > lc / 2.0, "greyscale is not blurred: {lg} vs {lc}");
+        assert!(lb * 20.0 < lc, "blurred {lb} vs clear {lc}");
+    }
 }

@@ -331,3 +331,138 @@ fn time_limits_stop_long_work() {
         assert!(e.to_string().contains("long-clip.mp4"), "{e}");
     }
 }
+
+/// A zlib stream of `n` zero bytes, small: one literal, then matches of 258
+/// bytes at distance 1 (fixed Huffman codes), then the rest as literals.
+fn zlib_zeros(n: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        len: u32,
+    }
+    impl Bits {
+        /// `len` bits of `v`, least significant first.
+        fn put(&mut self, v: u64, len: u32) {
+            self.acc |= v << self.len;
+            self.len += len;
+            while self.len >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.len -= 8;
+            }
+        }
+        /// A Huffman code of `len` bits, most significant first.
+        fn code(&mut self, code: u64, len: u32) {
+            let rev = (0..len).fold(0, |r, i| r | ((code >> i) & 1) << (len - 1 - i));
+            self.put(rev, len);
+        }
+    }
+    let mut b = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        len: 0,
+    };
+    b.put(1, 1); // final block
+    b.put(1, 2); // fixed Huffman codes
+    let mut left = n;
+    if left > 0 {
+        b.code(0x30, 8); // literal 0
+        left -= 1;
+    }
+    while left >= 258 {
+        b.code(0xc5, 8); // length 258
+        b.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        b.code(0x30, 8);
+    }
+    b.code(0, 7); // end of block
+    b.put(0, 7); // pad to a byte
+    let adler = ((n % 65521) << 16) | 1;
+    b.out.extend_from_slice(&(adler as u32).to_be_bytes());
+    b.out
+}
+
+/// A valid 8-bit greyscale PNG of `w`×`h` black pixels: a few MB at most,
+/// whatever its size once decoded.
+fn black_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    let z = zlib_zeros(u64::from(h) * (u64::from(w) + 1));
+    for part in z.chunks(1 << 20) {
+        png_chunk(&mut out, b"IDAT", part);
+    }
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn the_bomb_generator_makes_valid_pngs() {
+    let img = image::load_from_memory(&black_png(300, 7)).expect("valid PNG");
+    assert_eq!((img.width(), img.height()), (300, 7));
+    assert!(img.to_luma8().iter().all(|&v| v == 0));
+}
+
+/// Finding 5 of issue #22: a small PNG declaring 22000×22000 pixels (484 MB
+/// once decoded, under the `image` crate's default 512 MiB limit) is refused
+/// from its header, quickly, by every in-process decoder, naming the file and
+/// the dimensions.
+#[test]
+fn decompression_bomb_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bomb = dir.path().join("bomb-22000.png");
+    let bytes = black_png(22_000, 22_000);
+    assert!(bytes.len() < 4 << 20, "{} bytes", bytes.len());
+    std::fs::write(&bomb, &bytes).expect("write");
+    let review = |p: &Path| review_images(p, &ReviewOptions::default()).map(drop);
+    let pdq = |p: &Path| athar_media::pdq::hash_image_file(p).map(drop);
+    let rgb = |p: &Path| athar_media::image_rgb::load_rgb(p).map(drop);
+    for (what, op) in [
+        ("pdq", &pdq as &dyn Fn(&Path) -> Result<(), MediaError>),
+        ("review", &review),
+        ("load_rgb", &rgb),
+    ] {
+        let t = Instant::now();
+        let e = op(&bomb).expect_err("over budget");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{what}: {:?}",
+            t.elapsed()
+        );
+        assert!(matches!(e, MediaError::TooLarge { .. }), "{what}: {e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb-22000.png") && msg.contains("22000x22000"),
+            "{what}: {msg}"
+        );
+    }
+    // Within the budget, the same kind of file decodes.
+    let ok = dir.path().join("black-2000.png");
+    std::fs::write(&ok, black_png(2000, 1500)).expect("write");
+    let r = athar_media::pdq::hash_image_file(&ok).expect("within budget");
+    assert_eq!(r.quality, 0);
+}
+
+#[test]
+fn decode_budget_edges() {
+    use athar_media::DECODE_BUDGET as B;
+    let p = Path::new("edge.png");
+    let side = B.max_side;
+    assert!(B.check(p, 8192, 8192, 8192 * 8192 * 3).is_ok());
+    assert!(B.check(p, 8192, 8193, 8192 * 8193).is_err());
+    assert!(B.check(p, side, 1, u64::from(side)).is_ok());
+    assert!(B.check(p, side + 1, 1, u64::from(side) + 1).is_err());
+    assert!(B.check(p, 1, side + 1, u64::from(side) + 1).is_err());
+    assert!(B.check(p, 4096, 4096, B.max_alloc + 1).is_err());
+    let e = B.check(p, 30_000, 30_000, 1).expect_err("too many pixels");
+    assert!(
+        e.to_string()
+            .contains("edge.png: image of 30000x30000 pixels"),
+        "{e}"
+    );
+}
