@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::pdq::{LumaMode, PdqHash, PdqHasher, MATCH_DISTANCE, MIN_HASHABLE_DIM, MIN_QUALITY};
@@ -367,7 +368,14 @@ fn hash_video_inner(
     };
     match outcome {
         Ok(Stop::EndOfStream) => child.finish().map(|_| ())?,
-        Ok(Stop::FrameLimit) => child.abort(),
+        Ok(Stop::FrameLimit) => {
+            // The luma of the last frames hashed may still be on its way: give the reader
+            // a bounded moment to take it in before FFmpeg is stopped.
+            if let (Some(side), Some(max)) = (&side, opts.max_frames) {
+                side.wait_for(max, std::time::Duration::from_secs(2));
+            }
+            child.abort();
+        }
         Err(e) => {
             child.abort();
             return Err(e);
@@ -417,6 +425,8 @@ struct LumaOutput {
     /// Dropped first (fields drop in order), so a reader still waiting for the plan stops.
     plan: mpsc::Sender<LumaPlan>,
     side: process::SideOutput<io::Result<Vec<VariantHash>>>,
+    /// Luma frames read so far.
+    read: Arc<AtomicU64>,
 }
 
 impl LumaOutput {
@@ -424,6 +434,8 @@ impl LumaOutput {
     /// frames that are hashed, computes the `area` variant from it.
     fn start() -> io::Result<LumaOutput> {
         let (plan, wait) = mpsc::channel::<LumaPlan>();
+        let read = Arc::new(AtomicU64::new(0));
+        let counter = read.clone();
         let side = process::SideOutput::start(move |pipe| {
             let mut pipe = pipe?;
             let Ok(plan) = wait.recv() else {
@@ -441,15 +453,24 @@ impl LumaOutput {
                     out.extend(crate::variants::luma_area(&record, w, h, n, t));
                 }
                 n += 1;
+                counter.store(n, Ordering::Release);
             }
             Ok(out)
         })?;
-        Ok(LumaOutput { plan, side })
+        Ok(LumaOutput { plan, side, read })
+    }
+
+    /// Waits until `frames` luma frames were read, or `limit` has passed.
+    fn wait_for(&self, frames: u64, limit: std::time::Duration) {
+        let start = std::time::Instant::now();
+        while self.read.load(Ordering::Acquire) < frames && start.elapsed() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 
     /// Once FFmpeg has ended: the `area` variants read (`None` if the reader panicked).
     fn finish(self) -> Option<io::Result<Vec<VariantHash>>> {
-        let LumaOutput { plan, side } = self;
+        let LumaOutput { plan, side, .. } = self;
         drop(plan);
         side.finish()
     }
