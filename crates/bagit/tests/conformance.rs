@@ -221,6 +221,20 @@ fn check(root: &std::path::Path, case: &str, expect: Expect) -> Option<String> {
 #[test]
 fn conformance_suite() {
     let Some(root) = suite_dir() else { return };
+    // Every case of the table is in the suite: a missing case would pass or fail for the
+    // wrong reason, and an emptied suite would run nothing.
+    let missing: Vec<&str> = CASES
+        .iter()
+        .map(|(case, _)| *case)
+        .filter(|case| !root.join(case).is_dir())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} cases not found in {}: {missing:?}",
+        missing.len(),
+        CASES.len(),
+        root.display()
+    );
     let failures: Vec<String> = CASES
         .iter()
         .filter_map(|(case, expect)| check(&root, case, *expect))

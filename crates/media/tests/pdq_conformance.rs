@@ -11,6 +11,7 @@ const LOSSY_TOLERANCE: u32 = 8;
 
 #[test]
 fn pdq_matches_reference() {
+    const MIN_VECTORS: usize = 49;
     let Some(root) = common::testdata() else {
         return;
     };
@@ -18,6 +19,7 @@ fn pdq_matches_reference() {
     let tsv =
         std::fs::read_to_string(base.join("pdq-expected.tsv")).expect("read pdq-expected.tsv");
     let mut failures = Vec::new();
+    let mut rows = 0usize;
     let (mut exact_n, mut exact_ok, mut lossy_n, mut lossy_max) = (0, 0, 0, 0u32);
     for line in tsv
         .lines()
@@ -25,6 +27,7 @@ fn pdq_matches_reference() {
     {
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 6, "bad line {line:?}");
+        rows += 1;
         let (rel, hex, quality) = (f[0], f[3], f[4].parse::<u8>().unwrap());
         let want = PdqHash::from_hex(hex).unwrap();
         let want_dih: Vec<PdqHash> = f[5]
@@ -76,7 +79,14 @@ fn pdq_matches_reference() {
         }
     }
     eprintln!("PDQ conformance: lossless exact {exact_ok}/{exact_n}; lossy {lossy_n} files, max distance {lossy_max}");
+    // Every row of pdq-expected.tsv (49 when written) was checked:
+    // an emptied or moved data set fails instead of passing on nothing.
     assert!(exact_n > 0 && lossy_n > 0, "no test images found");
+    assert!(
+        rows >= MIN_VECTORS,
+        "ran {} PDQ vectors, expected at least {MIN_VECTORS}",
+        rows
+    );
     assert!(
         failures.is_empty(),
         "PDQ conformance failures:\n{}",

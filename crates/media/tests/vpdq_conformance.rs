@@ -110,6 +110,11 @@ fn vpdq_matches_reference() {
         identical += same;
         max_dist = max_dist.max(clip_max);
     }
+    assert!(
+        total >= clips.len(),
+        "ran {total} vPDQ frame vectors over {} clips",
+        clips.len()
+    );
     let pct = identical as f64 * 100.0 / total.max(1) as f64;
     eprintln!("vPDQ conformance: {identical}/{total} frames identical ({pct:.2} %), max distance {max_dist}");
     failures.truncate(40);
