@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use athar_core::custody::LogEntry;
+use athar_core::log::LogError;
 use athar_core::{Catalog, StoreError};
 use athar_store::Access;
 use athar_tlog::note::NoteVerifier as _;
@@ -12,6 +13,7 @@ use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::output::term;
 use crate::{open, Cli, LogCommand, EXIT_PROBLEM};
 
 /// A vkey given inline or as a file holding one.
@@ -94,18 +96,18 @@ pub fn log_command(cli: &Cli, cmd: &LogCommand) -> anyhow::Result<ExitCode> {
                         );
                     } else {
                         println!("OK: leaf {index} of {size} in log {} (signature and inclusion verified)", verifier.name());
-                        println!("  event   {}", entry.kind.as_str());
-                        println!("  item    {}", entry.item);
-                        println!("  sha256  {}", entry.sha256);
-                        println!("  time    {}", entry.time);
-                        println!("  actor   {}", entry.actor);
+                        println!("  event   {}", term(entry.kind.as_str()));
+                        println!("  item    {}", term(&entry.item));
+                        println!("  sha256  {}", term(&entry.sha256));
+                        println!("  time    {}", term(&entry.time));
+                        println!("  actor   {}", term(&entry.actor));
                     }
                 }
                 Err(msg) => {
                     if *json {
                         println!("{}", json!({ "ok": false, "error": msg }));
                     } else {
-                        println!("FAILED: {}: {msg}", file.display());
+                        println!("FAILED: {}: {}", term(file.display()), term(&msg));
                     }
                     return Ok(ExitCode::from(EXIT_PROBLEM));
                 }
@@ -116,20 +118,44 @@ pub fn log_command(cli: &Cli, cmd: &LogCommand) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let archive = open(cli, Access::Read)?;
-            let log = archive.custody_log()?;
             let verifier = archive.verifier();
             let bytes = std::fs::read(old_checkpoint)
                 .with_context(|| format!("reading {}", old_checkpoint.display()))?;
-            let old = match athar_core::log::open_checkpoint(&bytes, log.origin(), &verifier) {
-                Ok(cp) => cp,
-                Err(e) => {
-                    println!("FAILED: {}: {e}", old_checkpoint.display());
-                    return Ok(ExitCode::from(EXIT_PROBLEM));
+            let failed = |msg: String| {
+                if *json {
+                    println!("{}", json!({ "ok": false, "error": msg }));
+                } else {
+                    println!("FAILED: {}", term(msg));
                 }
+                Ok(ExitCode::from(EXIT_PROBLEM))
+            };
+            let old = match athar_core::log::open_checkpoint(&bytes, verifier.name(), &verifier) {
+                Ok(cp) => cp,
+                Err(e) => return failed(format!("{}: {e}", old_checkpoint.display())),
+            };
+            let smaller = |size: u64| {
+                format!(
+                    "the log is smaller than the checkpoint you hold: it was rolled back or \
+                     replaced (your checkpoint has {} events, the log's checkpoint {size})",
+                    old.size
+                )
+            };
+            let log = match archive.custody_log() {
+                Ok(log) => log,
+                // A log that does not open on its own checkpoint was tampered with: that is
+                // what this check is for, not an internal failure.
+                Err(LogError::RolledBack { size, signed }) if old.size > size => {
+                    return failed(format!(
+                        "{}; it had signed {signed} events before",
+                        smaller(size)
+                    ))
+                }
+                Err(LogError::Store(e)) => return Err(e.into()),
+                Err(e) => return failed(format!("the custody log cannot be trusted: {e}")),
             };
             let new_size = log.size();
             let checked = if old.size > new_size {
-                Err(format!("the old checkpoint has {} events, the log only {new_size}: the log was rolled back", old.size))
+                Err(smaller(new_size))
             } else if old.size == 0 {
                 Ok(Vec::new())
             } else {
@@ -165,14 +191,7 @@ pub fn log_command(cli: &Cli, cmd: &LogCommand) -> anyhow::Result<ExitCode> {
                         println!("Current checkpoint:\n{}", log.checkpoint());
                     }
                 }
-                Err(msg) => {
-                    if *json {
-                        println!("{}", json!({ "ok": false, "error": msg }));
-                    } else {
-                        println!("FAILED: {msg}");
-                    }
-                    return Ok(ExitCode::from(EXIT_PROBLEM));
-                }
+                Err(msg) => return failed(msg),
             }
         }
     }

@@ -386,3 +386,94 @@ fn access_to_content_is_a_logged_custody_event() {
     sql(&env, "UPDATE custody_events SET sighting = replace(sighting, 'case file 7', 'case file 8') WHERE kind = 'access'");
     assert_problem(&env, "log_mismatch");
 }
+
+/// Issue #22: an older, validly signed checkpoint put back in place of the current one is
+/// tampering. `verify` reports it (exit 1) naming both sizes and never re-signs over it;
+/// recovery and ingest refuse to build on it; `log consistency` with the checkpoint held
+/// before answers 1. Caught both from `log/signed-size` and, when that is rolled back too,
+/// from the catalog's events already dequeued as logged.
+#[test]
+fn rolled_back_checkpoint_is_tampering() {
+    let (env, _) = archive_with_events(5);
+    let cp = log_file(&env, "checkpoint");
+    let signed = log_file(&env, "signed-size");
+    let (cp10, signed10) = (std::fs::read(&cp).unwrap(), std::fs::read(&signed).unwrap());
+    let more = env.path("more");
+    common::make_files(&more, 3, 1000, 78);
+    assert!(env.run_paths(&["ingest"], &[&more]).status.success());
+    let cp13 = std::fs::read(&cp).unwrap();
+    let held = env.path("held-checkpoint");
+    std::fs::write(&held, &cp13).unwrap();
+    let consistency = |env: &Env| {
+        let out = env.run(&["log", "consistency", held.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains(
+                "the log is smaller than the checkpoint you hold: it was rolled back or replaced"
+            ),
+            "{stdout}"
+        );
+    };
+
+    // Only the checkpoint put back: the three new events are still queued for the log.
+    writable(&cp);
+    std::fs::write(&cp, &cp10).unwrap();
+    let v = assert_problem(&env, "log_rolled_back");
+    assert!(
+        v.to_string()
+            .contains("covers 10 events, but a checkpoint of 13 events was signed before"),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read(&cp).unwrap(),
+        cp10,
+        "verify re-signed the log"
+    );
+    consistency(&env);
+    let note = env.path("note.txt");
+    std::fs::write(&note, "a note written after the rollback").unwrap();
+    let out = env.run_paths(&["ingest"], &[&note]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rolled back"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&cp).unwrap(),
+        cp10,
+        "ingest re-signed the log"
+    );
+    // Putting the newer checkpoint back makes the archive whole again.
+    std::fs::write(&cp, &cp13).unwrap();
+    env.assert_verifies();
+
+    // The whole log state rolled back (checkpoint and signed size) after the events beyond
+    // it left the catalog's queue: the catalog still knows they were logged.
+    let later = env.path("later");
+    common::make_files(&later, 2, 1000, 79);
+    assert!(env.run_paths(&["ingest"], &[&later]).status.success());
+    writable(&cp);
+    writable(&signed);
+    std::fs::write(&cp, &cp10).unwrap();
+    std::fs::write(&signed, &signed10).unwrap();
+    let v = assert_problem(&env, "log_rolled_back");
+    assert!(
+        v.to_string().contains("covers 10 events") && v.to_string().contains("at least 13"),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read(&cp).unwrap(),
+        cp10,
+        "verify re-signed the log"
+    );
+    consistency(&env);
+    let out = env.run_paths(&["ingest"], &[&note]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(&cp).unwrap(),
+        cp10,
+        "ingest re-signed the log"
+    );
+}

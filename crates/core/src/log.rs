@@ -30,6 +30,13 @@ pub trait LogStore: Send + Sync {
     fn write_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Names of the entries in a folder of the log, sorted; empty when it does not exist.
     fn list(&self, dir: &str) -> Result<Vec<String>, StoreError>;
+    /// The largest tree size a checkpoint was written for, as last noted by
+    /// [`LogStore::note_signed_size`]; None when never noted (or unreadable). A lower bound
+    /// of what the log has signed: a checkpoint smaller than it was rolled back or replaced.
+    fn signed_size(&self) -> Result<Option<u64>, StoreError>;
+    /// Notes that a checkpoint of `size` leaves has been written (called after
+    /// [`LogStore::write_checkpoint`] returns, so a crash can only leave it behind).
+    fn note_signed_size(&self, size: u64) -> Result<(), StoreError>;
 }
 
 /// Why the log could not be read, appended to, or proved from.
@@ -47,6 +54,13 @@ pub enum LogError {
     Checkpoint(#[from] athar_tlog::checkpoint::CheckpointError),
     #[error("custody log: {0}")]
     Invalid(String),
+    /// The checkpoint covers fewer events than the log had already signed.
+    #[error(
+        "custody log checkpoint covers {size} events, but a checkpoint of {signed} events was \
+         signed before: the log was rolled back or replaced (it should hold at least {signed} \
+         events)"
+    )]
+    RolledBack { size: u64, signed: u64 },
 }
 
 /// Reads tiles through a [`LogStore`].
@@ -142,7 +156,12 @@ impl<'a> CustodyLog<'a> {
     ) -> Result<CustodyLog<'a>, LogError> {
         let origin = signer.name().to_owned();
         let verifier = signer.verifier();
+        let signed = store.signed_size()?;
         match store.read("checkpoint")? {
+            None if signed.is_some_and(|s| s > 0) => Err(LogError::RolledBack {
+                size: 0,
+                signed: signed.unwrap_or_default(),
+            }),
             None => {
                 let text = checkpoint_text(&origin, 0, &rfc6962::empty_root());
                 let signed = note::sign(&text, &[&signer])?;
@@ -158,6 +177,13 @@ impl<'a> CustodyLog<'a> {
             }
             Some(bytes) => {
                 let cp = open_checkpoint(&bytes, &origin, &verifier)?;
+                // Never build on (or re-sign over) a rolled-back checkpoint.
+                if let Some(signed) = signed.filter(|&s| s > cp.size) {
+                    return Err(LogError::RolledBack {
+                        size: cp.size,
+                        signed,
+                    });
+                }
                 let reader = TileHashReader::new(cp.size, StoreTiles(store));
                 let frontier = if cp.size == 0 {
                     Frontier::new()
@@ -253,6 +279,7 @@ impl<'a> CustodyLog<'a> {
         let text = checkpoint_text(&self.origin, new, &frontier.root());
         let signed = note::sign(&text, &[&self.signer])?;
         self.store.write_checkpoint(signed.as_bytes())?;
+        self.store.note_signed_size(new)?;
         self.frontier = frontier;
         self.checkpoint = signed;
         self.reader = TileHashReader::new(new, StoreTiles(self.store));
@@ -482,8 +509,12 @@ impl Logger<'_> {
                 )));
             }
             if !queued.contains(&r.seq) {
+                // Events leave the queue only once logged: this one was never queued, or
+                // it was logged and the log has since been rolled back.
                 return Err(LogError::Invalid(format!(
-                    "custody event #{} is in the catalog but was never queued for the custody log",
+                    "custody event #{} is in the catalog beyond the custody log ({size} \
+                     events) but not queued for it: it was never queued, or the log was \
+                     rolled back",
                     r.seq
                 )));
             }

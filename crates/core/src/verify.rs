@@ -37,6 +37,9 @@ pub enum ProblemKind {
     Unreadable,
     /// The custody log's checkpoint is missing, unsigned, or signed by another key.
     LogCheckpoint,
+    /// The custody log's checkpoint is older than one it had already signed, or covers
+    /// fewer events than the catalog knows were logged: the log was rolled back or replaced.
+    LogRolledBack,
     /// The custody log's leaves do not hash to the signed checkpoint's root.
     LogRoot,
     /// A tile or entry bundle is missing, altered, or malformed.
@@ -357,6 +360,13 @@ pub fn verify_log(
     };
     let n = cp.size;
     report.size = n;
+    if let Some(signed) = store.signed_size()?.filter(|&s| s > n) {
+        problems.push(log_problem(
+            ProblemKind::LogRolledBack,
+            None,
+            crate::log::LogError::RolledBack { size: n, signed }.to_string(),
+        ));
+    }
 
     // Older partial tiles and bundles kept beside the current ones: (entries?, level, index) -> widths.
     let mut partials: HashMap<(bool, u8, u64), Vec<u16>> = HashMap::new();
@@ -559,6 +569,22 @@ pub fn verify_log(
     // Catalog events beyond the log.
     let mut rest: Vec<_> = by_seq.into_values().filter(|r| r.seq > n).collect();
     rest.sort_by_key(|r| r.seq);
+    // Events leave the catalog's queue for the log only once logged: one beyond the log
+    // and not queued was logged before, so the log once held at least that many events.
+    let queued: HashSet<u64> = catalog.unlogged()?.into_iter().collect();
+    if let Some(r) = rest.iter().rev().find(|r| !queued.contains(&r.seq)) {
+        problems.push(log_problem(
+            ProblemKind::LogRolledBack,
+            None,
+            format!(
+                "custody log checkpoint covers {n} events, but the catalog's custody events \
+                 up to #{} are no longer queued for the log, as only logged events are: the \
+                 log should hold at least {} events and was rolled back or replaced (or the \
+                 events were added to the catalog behind the log's back)",
+                r.seq, r.seq
+            ),
+        ));
+    }
     for r in rest {
         problems.push(log_problem(
             ProblemKind::Unlogged,

@@ -1,7 +1,9 @@
 //! The custody log's files under `log/`, in the C2SP tlog-tiles layout, so any static file
 //! server can publish the folder and any tlog-tiles client can read it:
 //! `log/checkpoint`, `log/tile/<L>/<N>[.p/<W>]`, `log/tile/entries/<N>[.p/<W>]`.
-//! Tiles are immutable; each is written to `log/tmp/` and renamed into place.
+//! Tiles are immutable; each is written to `log/tmp/` and renamed into place. Beside the
+//! checkpoint, `log/signed-size` holds the size of the largest checkpoint ever written, so
+//! an older (validly signed) checkpoint put back in its place is noticed.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -10,6 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use athar_core::log::LogStore;
 use athar_core::StoreError;
+
+/// The size of the largest checkpoint written, beside `checkpoint` (see
+/// [`LogStore::signed_size`]).
+const SIGNED_SIZE: &str = "signed-size";
 
 /// Up to this many files are synced one by one; more with one filesystem flush.
 const SYNC_EACH_MAX: usize = 2;
@@ -211,6 +217,28 @@ impl LogStore for FsLogStore {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// `log/signed-size`: the decimal size of the largest checkpoint written.
+    fn signed_size(&self) -> Result<Option<u64>, StoreError> {
+        let p = self.root.join(SIGNED_SIZE);
+        match std::fs::read_to_string(&p) {
+            // Empty or partial after a crash on a file system that lost the data: unknown.
+            Ok(s) => Ok(s.trim().parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(p, e)),
+        }
+    }
+
+    /// Replaced by rename, not synced: a crash can only leave it smaller (or unreadable),
+    /// never above the checkpoint, which is durable before this is written.
+    fn note_signed_size(&self, size: u64) -> Result<(), StoreError> {
+        if self.signed_size()?.is_some_and(|s| s >= size) {
+            return Ok(());
+        }
+        let tmp = self.write_temp(SIGNED_SIZE, format!("{size}\n").as_bytes())?;
+        let dest = self.root.join(SIGNED_SIZE);
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))
     }
 
     fn list_tiles(&self) -> Result<Vec<String>, StoreError> {
