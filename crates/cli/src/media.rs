@@ -85,13 +85,19 @@ pub(crate) fn pdq(args: &PdqArgs) -> anyhow::Result<ExitCode> {
                     });
                     writeln!(out, "{v}").map_err(write_err)?;
                 } else {
-                    writeln!(out, "{} {} {}", r.hash, r.quality, file.display())
-                        .map_err(write_err)?;
+                    writeln!(
+                        out,
+                        "{} {} {}",
+                        r.hash,
+                        r.quality,
+                        crate::output::term(file.display())
+                    )
+                    .map_err(write_err)?;
                 }
             }
             Err(e) => {
                 out.flush().map_err(write_err)?;
-                eprintln!("athar: error: {e}");
+                eprintln!("athar: error: {}", crate::output::term(&e));
                 worst = worst.max(exit_code(&e));
             }
         }
@@ -146,7 +152,7 @@ pub(crate) fn vpdq(args: &VpdqArgs) -> anyhow::Result<ExitCode> {
     match r {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("athar: error: {e}");
+            eprintln!("athar: error: {}", crate::output::term(&e));
             Ok(ExitCode::from(exit_code(&e)))
         }
     }

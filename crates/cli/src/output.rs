@@ -1,5 +1,6 @@
 //! Human and JSON output.
 
+use std::fmt;
 use std::io::{IsTerminal, Write};
 
 use athar_core::ingest::{IngestSummary, Progress};
@@ -7,6 +8,57 @@ use athar_core::verify::Report;
 use athar_core::{Catalog, EventDetails};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+
+/// Free text made safe for a terminal: every human-form value that came from
+/// outside (names, paths, notes, sources, purposes, actors, record fields, job
+/// errors) is printed through this, so no input can start a new line, move the
+/// cursor, clear the screen or reorder text. Control characters (C0, DEL, C1)
+/// and the Unicode bidirectional overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069) are written visibly, the way Rust escapes them: `\n`, `\t`,
+/// `\r`, `\x1b`, `\u{9b}`, `\u{202e}`. Everything else is printed as it is.
+/// JSON output does not need this: its strings are escaped by serde.
+pub fn term<T: fmt::Display>(value: T) -> Term<T> {
+    Term(value)
+}
+
+/// See [`term`].
+pub struct Term<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Term<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.to_string();
+        let escaped = escape_controls(&s);
+        f.pad(&escaped)
+    }
+}
+
+/// True for the characters [`term`] escapes.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() // C0, DEL and C1
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `s` with the characters [`term`] escapes written as escapes.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x80 && unsafe_char(c) => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// A byte progress bar on stderr, hidden unless `visible`.
 pub fn bar(visible: bool, len: u64, what: &str) -> ProgressBar {
@@ -116,7 +168,12 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "{}  {}  {:>12}  {:<24}  {}  {}",
-                item.id, item.sha256, item.size, item.media_type, item.created_at, name
+                item.id,
+                item.sha256,
+                item.size,
+                term(&item.media_type),
+                item.created_at,
+                term(&name)
             )?;
         }
     }
@@ -169,10 +226,10 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     writeln!(out, "Item        {}", item.id)?;
     writeln!(out, "SHA-256     {}", item.sha256)?;
     writeln!(out, "Size        {} bytes", item.size)?;
-    writeln!(out, "Media type  {}", item.media_type)?;
+    writeln!(out, "Media type  {}", term(&item.media_type))?;
     writeln!(out, "Preserved   {}", item.created_at)?;
     if !cases.is_empty() {
-        writeln!(out, "Cases       {}", cases.join(", "))?;
+        writeln!(out, "Cases       {}", term(cases.join(", ")))?;
     }
     if let Some(m) = &metadata {
         let field = |k: &str| {
@@ -192,34 +249,40 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             ("EXIF", "exif"),
         ] {
             if let Some(v) = field(key) {
-                writeln!(out, "{label:<11} {v}")?;
+                writeln!(out, "{label:<11} {}", term(v))?;
             }
         }
     }
     for (id, role) in &derived {
-        writeln!(out, "Review      {role}: item {id}")?;
+        writeln!(out, "Review      {}: item {id}", term(role))?;
     }
     for l in &links {
         writeln!(
             out,
             "Linked to   {} ({}) by link {}",
-            l["target"].as_str().unwrap_or_default(),
-            l["verification"].as_str().unwrap_or_default(),
-            l["link"].as_str().unwrap_or_default()
+            term(l["target"].as_str().unwrap_or_default()),
+            term(l["verification"].as_str().unwrap_or_default()),
+            term(l["link"].as_str().unwrap_or_default())
         )?;
     }
     for f in prints.iter().filter(|f| f.algorithm != "metadata") {
         let first = f.data.lines().next().unwrap_or_default();
         let n = f.data.lines().count();
         match f.algorithm.as_str() {
-            "pdq" => writeln!(out, "PDQ         {first}")?,
+            "pdq" => writeln!(out, "PDQ         {}", term(first))?,
             _ => writeln!(
                 out,
-                "{:<11} {n} frame hash(es), first {first}",
-                f.algorithm.to_uppercase()
+                "{:<11} {n} frame hash(es), first {}",
+                term(f.algorithm.to_uppercase()),
+                term(first)
             )?,
         }
-        writeln!(out, "            ({}; {})", f.algorithm_version, f.decoder)?;
+        writeln!(
+            out,
+            "            ({}; {})",
+            term(&f.algorithm_version),
+            term(&f.decoder)
+        )?;
     }
     writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
     for e in &events {
@@ -228,28 +291,38 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             "  #{} {} {} by {}",
             e.seq,
             e.at,
-            e.kind.as_str(),
-            e.actor
+            term(e.kind.as_str()),
+            term(&e.actor)
         )?;
         let s = match &e.details {
             EventDetails::Sighting(s) => s,
             EventDetails::Derived(d) => {
-                writeln!(out, "      made    {} from item {}", d.role, d.source)?;
-                writeln!(out, "      tool    {}", d.tool_version)?;
+                writeln!(
+                    out,
+                    "      made    {} from item {}",
+                    term(&d.role),
+                    term(&d.source)
+                )?;
+                writeln!(out, "      tool    {}", term(&d.tool_version))?;
                 continue;
             }
             EventDetails::Export(x) => {
-                writeln!(out, "      package {} ({} item(s))", x.package, x.items)?;
+                writeln!(
+                    out,
+                    "      package {} ({} item(s))",
+                    term(&x.package),
+                    x.items
+                )?;
                 if let Some(t) = &x.to {
-                    writeln!(out, "      to      {t}")?;
+                    writeln!(out, "      to      {}", term(t))?;
                 }
-                writeln!(out, "      tool    {}", x.tool_version)?;
+                writeln!(out, "      tool    {}", term(&x.tool_version))?;
                 continue;
             }
             EventDetails::Transfer(t) => {
-                writeln!(out, "      package {}", t.package)?;
+                writeln!(out, "      package {}", term(&t.package))?;
                 if let Some(f) = &t.from {
-                    writeln!(out, "      from    {f}")?;
+                    writeln!(out, "      from    {}", term(f))?;
                 }
                 if let Some(l) = &t.sender_log {
                     let state = if t.sender_custody_verified {
@@ -259,41 +332,48 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
                     };
                     writeln!(
                         out,
-                        "      sender  log {l}: {} event(s), {state}",
+                        "      sender  log {}: {} event(s), {state}",
+                        term(l),
                         t.sender_events
                     )?;
                 }
-                writeln!(out, "      tool    {}", t.tool_version)?;
+                writeln!(out, "      tool    {}", term(&t.tool_version))?;
                 continue;
             }
             EventDetails::Record(r) => {
-                writeln!(out, "      {} {} {}", r.action, r.record_kind, r.digest)?;
+                writeln!(
+                    out,
+                    "      {} {} {}",
+                    term(&r.action),
+                    term(&r.record_kind),
+                    term(&r.digest)
+                )?;
                 continue;
             }
             EventDetails::Access(a) => {
-                writeln!(out, "      via     {}", a.via)?;
+                writeln!(out, "      via     {}", term(&a.via))?;
                 if let Some(p) = &a.purpose {
-                    writeln!(out, "      purpose {p}")?;
+                    writeln!(out, "      purpose {}", term(p))?;
                 }
-                writeln!(out, "      tool    {}", a.tool_version)?;
+                writeln!(out, "      tool    {}", term(&a.tool_version))?;
                 continue;
             }
         };
-        writeln!(out, "      name    {}", s.original_name)?;
-        writeln!(out, "      path    {}", s.original_path)?;
+        writeln!(out, "      name    {}", term(&s.original_name))?;
+        writeln!(out, "      path    {}", term(&s.original_path))?;
         if let Some(m) = &s.file_mtime {
-            writeln!(out, "      mtime   {m}")?;
+            writeln!(out, "      mtime   {}", term(m))?;
         }
         if let Some(v) = &s.source {
-            writeln!(out, "      source  {v}")?;
+            writeln!(out, "      source  {}", term(v))?;
         }
         if let Some(v) = &s.note {
-            writeln!(out, "      note    {v}")?;
+            writeln!(out, "      note    {}", term(v))?;
         }
         if let Some(v) = &s.case {
-            writeln!(out, "      case    {v}")?;
+            writeln!(out, "      case    {}", term(v))?;
         }
-        writeln!(out, "      tool    {}", s.tool_version)?;
+        writeln!(out, "      tool    {}", term(&s.tool_version))?;
     }
     if !received.is_empty() {
         writeln!(
@@ -303,7 +383,13 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         )?;
         for r in &received {
             let state = if r.verified { "proved" } else { "NOT proved" };
-            writeln!(out, "  {} #{} {} ({state})", r.origin, r.seq, r.kind)?;
+            writeln!(
+                out,
+                "  {} #{} {} ({state})",
+                term(&r.origin),
+                r.seq,
+                term(&r.kind)
+            )?;
         }
     }
     Ok(())
@@ -331,7 +417,9 @@ pub fn verify_report(
     for (size, file, what) in timestamps {
         writeln!(
             out,
-            "Time-stamp over the checkpoint at {size} events: {what} ({file})"
+            "Time-stamp over the checkpoint at {size} events: {} ({})",
+            term(what),
+            term(file)
         )?;
     }
     if report.ok {
@@ -354,7 +442,7 @@ pub fn verify_report(
                 out,
                 "  {}: {}",
                 kind.as_str().unwrap_or("problem"),
-                p.detail
+                term(&p.detail)
             )?;
         }
     }
@@ -375,10 +463,10 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
         if c.bagit_valid { "valid" } else { "INVALID" }
     )?;
     for e in &c.bagit_errors {
-        writeln!(out, "  error: {e}")?;
+        writeln!(out, "  error: {}", term(e))?;
     }
     for w in &c.bagit_warnings {
-        writeln!(out, "  warning: {w}")?;
+        writeln!(out, "  warning: {}", term(w))?;
     }
     for i in &c.items {
         let state = serde_json::to_value(&i.state)?;
@@ -386,8 +474,8 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
             out,
             "{:<13} {}  {}",
             state.as_str().unwrap_or("?"),
-            i.path,
-            i.detail
+            term(&i.path),
+            term(&i.detail)
         )?;
     }
     for t in &c.timestamps {
@@ -395,7 +483,9 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
         writeln!(
             out,
             "{state:<13} {} (log size {}): {}",
-            t.file, t.log_size, t.detail
+            term(&t.file),
+            t.log_size,
+            term(&t.detail)
         )?;
     }
     writeln!(
@@ -434,7 +524,10 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let line: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let line: Vec<String> = counts
+        .iter()
+        .map(|(k, v)| format!("{v} {}", term(k)))
+        .collect();
     writeln!(
         out,
         "Jobs: {}",
@@ -449,13 +542,13 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             out,
             "  #{} {} {} item {} (attempts {}){}",
             j.id,
-            j.kind,
-            j.state,
-            j.item,
+            term(&j.kind),
+            term(&j.state),
+            term(&j.item),
             j.attempts,
             j.error
                 .as_deref()
-                .map(|e| format!(": {e}"))
+                .map(|e| format!(": {}", term(e)))
                 .unwrap_or_default()
         )?;
     }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use crate::output::term;
+
 use athar_core::records::{DateValue, RecordKind};
 use athar_search::{Query, SearchIndex};
 use athar_store::search_index::{index_dir, update};
@@ -60,17 +62,17 @@ pub fn command(
         writeln!(
             out,
             "{:<9} {}  {:<12} {}",
-            h.kind,
-            h.id,
-            h.case.as_deref().unwrap_or("-"),
-            h.title
+            term(&h.kind),
+            term(&h.id),
+            term(h.case.as_deref().unwrap_or("-")),
+            term(&h.title)
         )?;
     }
     let facet = |name: &str, v: &[(String, u64)]| {
         if v.is_empty() {
             return String::new();
         }
-        let parts: Vec<String> = v.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let parts: Vec<String> = v.iter().map(|(k, n)| format!("{} {n}", term(k))).collect();
         format!("\n  {name}: {}", parts.join(", "))
     };
     writeln!(
