@@ -16,6 +16,8 @@ use athar_store::Archive;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use crate::output::term;
+
 /// Flags every kind shares.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Common {
@@ -413,7 +415,7 @@ fn kind_of(catalog: &dyn Catalog, r: &str, allowed: &[RecordKind]) -> anyhow::Re
     let kinds: Vec<RecordKind> = catalog
         .records_with_key(r)?
         .into_iter()
-        .map(|(k, _)| k)
+        .map(|k| k.kind)
         .filter(|k| allowed.contains(k))
         .collect();
     match kinds.as_slice() {
@@ -722,8 +724,8 @@ pub fn find(
         let ids: Vec<String> = catalog
             .records_with_key(key)?
             .into_iter()
-            .filter(|(k, _)| kinds.contains(k) && only.is_none_or(|o| o == *k))
-            .map(|(_, id)| id)
+            .filter(|k| kinds.contains(&k.kind) && only.is_none_or(|o| o == k.kind))
+            .map(|k| k.id)
             .collect();
         if ids.len() > 1 {
             return Err(anyhow::Error::new(athar_core::StoreError::Ambiguous {
@@ -858,8 +860,13 @@ fn report(applied: &[records::Applied], json: bool) -> anyhow::Result<()> {
                 _ => "Unchanged",
             };
             match a.event {
-                Some(e) => writeln!(out, "{what} {} {} (custody event #{e})", a.kind, a.id)?,
-                None => writeln!(out, "{what} {} {}", a.kind, a.id)?,
+                Some(e) => writeln!(
+                    out,
+                    "{what} {} {} (custody event #{e})",
+                    term(&a.kind),
+                    term(&a.id)
+                )?,
+                None => writeln!(out, "{what} {} {}", term(&a.kind), term(&a.id))?,
             }
         }
     }
@@ -920,11 +927,11 @@ fn show(
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    writeln!(out, "{} {}", kind.as_str().to_uppercase(), record.id)?;
+    writeln!(out, "{} {}", kind.as_str().to_uppercase(), term(&record.id))?;
     if let Some(k) = &record.key {
-        writeln!(out, "Key        {k}")?;
+        writeln!(out, "Key        {}", term(k))?;
     }
-    writeln!(out, "Case       {}", record.case)?;
+    writeln!(out, "Case       {}", term(&record.case))?;
     writeln!(out, "SHA-256    {}", stored.sha256)?;
     if let Value::Object(m) = serde_json::to_value(&record.body)? {
         for (k, v) in m {
@@ -935,19 +942,24 @@ fn show(
                 Value::String(s) => s,
                 v => v.to_string(),
             };
-            writeln!(out, "{k:<10} {shown}")?;
+            writeln!(out, "{:<10} {}", term(k), term(shown))?;
         }
     }
     if !refs.is_empty() {
         writeln!(out, "\nRefers to:")?;
         for r in &refs {
-            writeln!(out, "  {:<22} {}", r.field, label(catalog, &r.value))?;
+            writeln!(
+                out,
+                "  {:<22} {}",
+                term(&r.field),
+                term(label(catalog, &r.value))
+            )?;
         }
     }
     if !referrers.is_empty() {
         writeln!(out, "\nReferred to by:")?;
         for id in &referrers {
-            writeln!(out, "  {}", label(catalog, id))?;
+            writeln!(out, "  {}", term(label(catalog, id)))?;
         }
     }
     writeln!(out, "\nHistory ({} custody event(s)):", history.len())?;
@@ -956,9 +968,9 @@ fn show(
             out,
             "  #{:<6} {}  {:<7} by {}",
             h["seq"],
-            h["at"].as_str().unwrap_or_default(),
-            h["action"].as_str().unwrap_or_default(),
-            h["actor"].as_str().unwrap_or_default()
+            term(h["at"].as_str().unwrap_or_default()),
+            term(h["action"].as_str().unwrap_or_default()),
+            term(h["actor"].as_str().unwrap_or_default())
         )?;
     }
     Ok(())
@@ -981,10 +993,10 @@ fn list_records(
             writeln!(
                 out,
                 "{}  {:<12} {:<16} {}",
-                r.id,
-                r.case,
-                r.key.as_deref().unwrap_or("-"),
-                r.body.title()
+                term(&r.id),
+                term(&r.case),
+                term(r.key.as_deref().unwrap_or("-")),
+                term(r.body.title())
             )?;
         }
     }

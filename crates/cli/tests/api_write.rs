@@ -653,16 +653,21 @@ fn records_by_role_and_case_membership() {
     let r = send_json("POST", &url("/api/records"), &ana, &link(&item_a, &inc_a));
     assert_eq!(r.status, 201, "{}", r.body);
     let link_id = r.json()["record"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        send_json("POST", &url("/api/records"), &ana, &link(&item_b, &inc_a)).status,
-        404,
-        "another case's item"
-    );
-    assert_eq!(
-        send_json("POST", &url("/api/records"), &inv, &link(&item_a, &inc_b)).status,
-        404,
-        "another case's incident"
-    );
+    // Another case's item or incident is answered as one that does not exist.
+    let none = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    for (who, theirs, missing, what) in [
+        (&ana, link(&item_b, &inc_a), link(none, &inc_a), "item"),
+        (&inv, link(&item_a, &inc_b), link(&item_a, none), "incident"),
+    ] {
+        let a = send_json("POST", &url("/api/records"), who, &theirs);
+        let b = send_json("POST", &url("/api/records"), who, &missing);
+        assert_eq!(a.status, 400, "another case's {what}: {}", a.body);
+        assert_eq!(
+            a.body.replace(&item_b, "X").replace(&inc_b, "X"),
+            b.body.replace(none, "X"),
+            "another case's {what} answers as a missing one"
+        );
+    }
     assert_eq!(
         send_json("POST", &url("/api/records"), &view, &link(&item_a, &inc_a)).status,
         403

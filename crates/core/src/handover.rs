@@ -49,6 +49,10 @@ pub struct ExportOptions {
     /// Compute every SHA-512 from the bytes, and check it against the one recorded in the
     /// catalog (by the `sha512` job or an earlier export), instead of using the recorded one.
     pub recompute_sha512: bool,
+    /// The case handed over, when it is a case's hand-over: the bag then carries only the
+    /// custody events of that case (see [`crate::scope`]), never another case's sightings,
+    /// accesses or exports of the same bytes, and the export events name it.
+    pub case: Option<String>,
 }
 
 /// What an export wrote.
@@ -136,11 +140,16 @@ pub fn export(
     let mut items = items.to_vec();
     items.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
     items.dedup_by(|a, b| a.id == b.id);
+    let scope = match &opts.case {
+        Some(c) => crate::scope::Scope::of_cases([c.clone()]),
+        None => crate::scope::Scope::All,
+    };
     let mut planned = Vec::with_capacity(items.len());
     let mut pin = 0;
     for item in items {
-        let events: Vec<_> = catalog
-            .events(&item.id)?
+        let item_cases = catalog.cases_of(&item.id)?;
+        let events: Vec<_> = scope
+            .events(catalog.events(&item.id)?, &item_cases)
             .into_iter()
             .filter(|e| e.kind != EventKind::Export)
             .collect();
@@ -184,6 +193,7 @@ pub fn export(
             tool_version: TOOL_VERSION.to_owned(),
             log_size: Some(pin),
             tagmanifest_sha256: Some(hex::encode(sha2::Sha256::digest(&tagmanifest))),
+            case: opts.case.clone(),
         });
         let mut summary = summary;
         for p in &planned {
@@ -973,6 +983,7 @@ pub fn import_bag(
             sender_events: records.len() as u64,
             sender_custody_verified: verified && !records.is_empty(),
             tool_version: TOOL_VERSION.to_owned(),
+            case: None,
         });
         let logged = logger.log.size();
         catalog.record_event(id, EventKind::Transfer, collector, &details, logged)?;

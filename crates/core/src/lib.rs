@@ -17,6 +17,7 @@ mod model;
 pub mod par;
 pub mod records;
 pub mod retrieve;
+pub mod scope;
 mod storage;
 pub mod verify;
 

@@ -222,6 +222,10 @@ pub struct Access {
     pub purpose: Option<String>,
     /// The software that handed it out.
     pub tool_version: String,
+    /// The cases it was made under: those of the item's cases the person is on (all of
+    /// them for an admin). Empty for the archive's own commands.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub cases: Vec<CaseName>,
 }
 
 /// What was handed over, to whom: recorded with every export.
@@ -242,6 +246,9 @@ pub struct Export {
     /// SHA-256 of the package's `tagmanifest-sha256.txt`, which fixes every byte of it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tagmanifest_sha256: Option<String>,
+    /// The case handed over, when a case was (not a choice of items).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub case: Option<CaseName>,
 }
 
 /// Where a received item came from: recorded with every transfer into the archive.
@@ -260,6 +267,9 @@ pub struct Transfer {
     /// Whether they were proved against a trusted key of the sender.
     pub sender_custody_verified: bool,
     pub tool_version: String,
+    /// The case it was received into, when one was named.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub case: Option<CaseName>,
 }
 
 /// What an item was made from and how: recorded with every derived item.

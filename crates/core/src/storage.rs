@@ -7,7 +7,7 @@ use std::io::Read;
 
 use crate::error::StoreError;
 use crate::model::{CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256};
-use crate::records::{RecordKind, RecordWrite, StoredRecord};
+use crate::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
 
 /// A blob written to a temporary place, not yet visible under its hash.
 pub struct PendingBlob {
@@ -191,6 +191,9 @@ pub trait Catalog: Send {
     fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError>;
     /// An item by its id, its digest, or a unique prefix of either.
     fn resolve(&self, query: &str) -> Result<Item, StoreError>;
+    /// [`Catalog::resolve`] among the items of these cases only: `NotFound` and `Ambiguous`
+    /// count no item outside them.
+    fn resolve_in_cases(&self, query: &str, cases: &[String]) -> Result<Item, StoreError>;
     /// Every item, oldest first.
     fn items(&self) -> Result<Vec<Item>, StoreError>;
     /// An item's custody events in order.
@@ -259,12 +262,12 @@ pub trait Catalog: Send {
 
     /// A documentation record by id, deleted ones included.
     fn record_by_id(&self, id: &str) -> Result<Option<StoredRecord>, StoreError>;
-    /// Live records with this key, as (kind, id).
-    fn records_with_key(&self, key: &str) -> Result<Vec<(RecordKind, String)>, StoreError>;
+    /// Live records with this key (in every case and kind).
+    fn records_with_key(&self, key: &str) -> Result<Vec<KeyedRecord>, StoreError>;
     /// Events with `seq > after` as (seq, subject id, kind), in order.
     fn event_subjects(&self, after: u64) -> Result<Vec<(u64, String, String)>, StoreError>;
-    /// Every live record's key, as (key, kind, id).
-    fn record_keys(&self) -> Result<Vec<(String, RecordKind, String)>, StoreError>;
+    /// Every live record's key, with the record it names.
+    fn record_keys(&self) -> Result<Vec<(String, KeyedRecord)>, StoreError>;
     /// Live records that refer to `id` (a record, or an item for links).
     fn referrers(&self, id: &str) -> Result<Vec<String>, StoreError>;
     /// Whether a case of this name exists (made by `ingest --case` or a case record).

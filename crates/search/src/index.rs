@@ -372,17 +372,24 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Add many records, each replacing any record with the same id; returns how many.
+    /// Add many records, replacing every record with one of their ids; returns how many.
+    /// Several documents may share an id (an item has one per case): all of them replace
+    /// what the index held under that id.
     pub fn add_many<'a>(
         &mut self,
         docs: impl IntoIterator<Item = &'a Doc>,
     ) -> Result<usize, Error> {
-        let mut n = 0;
-        for d in docs {
-            self.add(d)?;
-            n += 1;
+        let docs: Vec<&Doc> = docs.into_iter().collect();
+        let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            self.delete(id)?;
         }
-        Ok(n)
+        for d in &docs {
+            self.add_new(d)?;
+        }
+        Ok(docs.len())
     }
 
     /// Remove the record with this id (no error when there is none).

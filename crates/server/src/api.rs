@@ -3,18 +3,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use athar_core::records::{Body as RecordBody, RecordKind};
+use athar_core::records::RecordKind;
+use athar_core::scope::Scope;
 use athar_core::{
     BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
 };
 use athar_search::{Query as SearchQuery, SearchIndex};
-use athar_store::{Archive, SqliteCatalog};
+use athar_store::Archive;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use crate::auth::{self, Caller, Via, CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
+use crate::auth::Caller;
 use crate::{blocking, reading, ApiError, AppState};
 
 type St = State<Arc<AppState>>;
@@ -37,168 +37,6 @@ pub async fn health() -> Json<Value> {
 
 pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
-}
-
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    username: String,
-    password: String,
-}
-
-fn cookie_header(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; SameSite=Strict; Max-Age={max_age}");
-    if http_only {
-        c.push_str("; HttpOnly");
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
-}
-
-fn with_cookies(mut res: Response, cookies: &[String]) -> Result<Response, ApiError> {
-    for c in cookies {
-        let v = HeaderValue::from_str(c).map_err(ApiError::internal)?;
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    Ok(res)
-}
-
-pub async fn login(
-    State(state): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
-) -> Result<Response, ApiError> {
-    let user_key = format!("user:{}", req.username);
-    let ip_key = format!("ip:{}", peer.ip());
-    {
-        let mut l = state
-            .limiter
-            .lock()
-            .map_err(|_| ApiError::internal("limiter mutex poisoned"))?;
-        let now = Instant::now();
-        if l.blocked(&user_key, now) || l.blocked(&ip_key, now) {
-            let mut res = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed log-ins; wait a minute",
-            )
-            .into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-            return Ok(res);
-        }
-    }
-    let name = req.username.clone();
-    let creds = reading(&state, move |cat| Ok(cat.credentials(&name)?)).await?;
-    let password = req.password;
-    let user = tokio::task::spawn_blocking(move || match creds {
-        Some(c) if !c.user.disabled && auth::verify_password(&password, &c.password_hash) => {
-            Some(c.user)
-        }
-        Some(_) => None,
-        None => {
-            auth::verify_dummy(&password);
-            None
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let Some(user) = user else {
-        let mut l = state
-            .limiter
-            .lock()
-            .map_err(|_| ApiError::internal("limiter mutex poisoned"))?;
-        let now = Instant::now();
-        l.fail(&user_key, now);
-        l.fail(&ip_key, now);
-        return Err(ApiError::unauthorized("wrong user name or password"));
-    };
-    let sid = auth::new_secret()?;
-    let csrf = auth::new_secret()?;
-    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + SESSION_SECONDS;
-    let (sid_hash, csrf_hash, uid) = (auth::sha256_hex(&sid), auth::sha256_hex(&csrf), user.id);
-    blocking(&state, move |a| {
-        Ok(a.catalog.add_session(uid, &sid_hash, &csrf_hash, expires)?)
-    })
-    .await?;
-    let secure = state.options.secure_cookies;
-    let body = Json(json!({
-        "user": user.name, "role": user.role, "cases": user.cases, "csrf_token": csrf,
-    }));
-    with_cookies(
-        body.into_response(),
-        &[
-            cookie_header(SESSION_COOKIE, &sid, SESSION_SECONDS, true, secure),
-            cookie_header(CSRF_COOKIE, &csrf, SESSION_SECONDS, false, secure),
-        ],
-    )
-}
-
-pub async fn logout(State(state): St, caller: Caller) -> Result<Response, ApiError> {
-    let via = caller.via.clone();
-    blocking(&state, move |a| {
-        match via {
-            Via::Session(h) => a.catalog.remove_session(&h)?,
-            Via::Token(id) => a.catalog.revoke_token(id)?,
-        }
-        Ok(())
-    })
-    .await?;
-    let secure = state.options.secure_cookies;
-    with_cookies(
-        StatusCode::NO_CONTENT.into_response(),
-        &[
-            cookie_header(SESSION_COOKIE, "", 0, true, secure),
-            cookie_header(CSRF_COOKIE, "", 0, false, secure),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
-pub struct TokenRequest {
-    name: String,
-}
-
-pub async fn create_token(
-    State(state): St,
-    caller: Caller,
-    Json(req): Json<TokenRequest>,
-) -> Result<Response, ApiError> {
-    let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "name: 1 to 100 characters, no control characters",
-        ));
-    }
-    let secret = format!("athar_{}", auth::new_secret()?);
-    let hash = auth::sha256_hex(&secret);
-    let uid = caller.user.id;
-    let t = blocking(&state, move |a| {
-        Ok(a.catalog.add_token(uid, &name, &hash)?)
-    })
-    .await?;
-    let body = json!({ "id": t.id, "name": t.name, "created_at": t.created_at, "token": secret });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-pub async fn revoke_token(
-    State(state): St,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id: i64 = id
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request("token id: a positive integer"))?;
-    blocking(&state, move |a| match a.catalog.token(id)? {
-        Some(t) if t.user_id == caller.user.id || caller.is_admin() => {
-            a.catalog.revoke_token(id)?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        _ => Err(ApiError::not_found("no such token")),
-    })
-    .await
 }
 
 pub async fn cases(State(state): St, caller: Caller) -> Result<Json<Value>, ApiError> {
@@ -219,26 +57,26 @@ pub(crate) fn parse_id(id: &str) -> Result<ItemId, ApiError> {
     ItemId::parse(id).ok_or_else(|| ApiError::bad_request("id: 26 characters of base 32"))
 }
 
-/// The item with this exact id, when the caller may see it.
+/// What the caller may see: every case for admins, else the cases they are on. Every read
+/// below filters through it (`athar_core::scope`).
+pub(crate) fn scope(caller: &Caller) -> Scope {
+    if caller.is_admin() {
+        Scope::All
+    } else {
+        Scope::of_cases(caller.user.cases.iter().cloned())
+    }
+}
+
+/// The item with this exact id when the caller may see it, with all its cases (for
+/// deciding which of its events the caller sees; show only [`Scope::visible_cases`]).
 pub(crate) fn visible_item(
-    cat: &SqliteCatalog,
+    cat: &dyn Catalog,
     caller: &Caller,
     id: &ItemId,
 ) -> Result<(Item, Vec<String>), ApiError> {
-    let missing = || ApiError::not_found("no such item");
-    let item = match cat.resolve(id.as_str()) {
-        Ok(i) if i.id == *id => i,
-        Ok(_) | Err(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) => {
-            return Err(missing())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let cases = cat.cases_of(&item.id)?;
-    if caller.is_admin() || cases.iter().any(|c| caller.can_see(c)) {
-        Ok((item, cases))
-    } else {
-        Err(missing())
-    }
+    scope(caller)
+        .item(cat, id)?
+        .ok_or_else(|| ApiError::not_found("no such item"))
 }
 
 #[derive(Deserialize)]
@@ -274,9 +112,10 @@ pub async fn items(
                 all
             }
         };
+        let scope = scope(&caller);
         let mut out = Vec::with_capacity(items.len());
         for i in items {
-            let cases = cat.cases_of(&i.id)?;
+            let cases = scope.visible_cases(&cat.cases_of(&i.id)?);
             out.push(json!({ "item": i, "cases": cases }));
         }
         Ok(Json(json!({ "items": out })))
@@ -291,8 +130,10 @@ pub async fn item(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(&state, move |a| {
-        let (item, cases) = visible_item(&a.catalog, &caller, &id)?;
-        let events = a.catalog.events(&item.id)?;
+        let (item, all_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let scope = scope(&caller);
+        let events = scope.events(a.catalog.events(&item.id)?, &all_cases);
+        let cases = scope.visible_cases(&all_cases);
         // What the background jobs made so far: fingerprint kinds and each job's state.
         let fingerprints: Vec<String> = a
             .catalog
@@ -305,7 +146,15 @@ pub async fn item(
             .jobs()?
             .into_iter()
             .filter(|j| j.item == item.id)
-            .map(|j| json!({ "kind": j.kind, "state": j.state, "error": j.error }))
+            // A job's error names server paths and tools: for admins only.
+            .map(|j| {
+                let error = if caller.is_admin() {
+                    j.error
+                } else {
+                    j.error.map(|_| "failed; an admin can see why".to_owned())
+                };
+                json!({ "kind": j.kind, "state": j.state, "error": error })
+            })
             .collect();
         let logged_through = a.custody_log().map_err(ApiError::internal)?.size();
         Ok(Json(json!({
@@ -316,17 +165,32 @@ pub async fn item(
     .await
 }
 
-/// Records an `access` custody event by `caller` on `item` and appends it to the log.
+/// A stated purpose is one line of at most 500 characters: it is written into the chain of
+/// custody and printed in terminals (which escape what they print all the same).
+pub(crate) fn check_purpose(purpose: Option<&str>) -> Result<(), ApiError> {
+    match purpose {
+        Some(p) if p.chars().count() > 500 || p.chars().any(char::is_control) => Err(
+            ApiError::bad_request("purpose: one line of at most 500 characters"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Records an `access` custody event by `caller` on `item` (of `item_cases`) and appends it
+/// to the log. The event names the cases it was made under (those of the item's cases the
+/// caller is on), so members of the item's other cases do not see it.
 pub(crate) fn record_access(
     a: &mut Archive,
     caller: &Caller,
     item: &ItemId,
+    item_cases: &[String],
     purpose: Option<String>,
 ) -> Result<(), ApiError> {
     let details = EventDetails::Access(athar_core::Access {
         via: "athar serve".to_owned(),
         purpose,
         tool_version: athar_core::TOOL_VERSION.to_owned(),
+        cases: scope(caller).visible_cases(item_cases),
     });
     let mut w = a.writer().map_err(ApiError::internal)?;
     w.logger
@@ -412,9 +276,7 @@ pub async fn item_content(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    if q.purpose.as_ref().is_some_and(|p| p.len() > 500) {
-        return Err(ApiError::bad_request("purpose: at most 500 bytes"));
-    }
+    check_purpose(q.purpose.as_deref())?;
     let range_header = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -424,7 +286,7 @@ pub async fn item_content(
     // byte leaves the archive. A player's further range requests within the viewing
     // window are covered by the access already logged.
     let (item, range, source) = blocking(&state, move |a| {
-        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
         let range = byte_range(range_header.as_deref(), item.size);
         if range == ByteRange::Unsatisfiable {
             return Ok((item, range, None));
@@ -439,7 +301,7 @@ pub async fn item_content(
                 .get(&key)
                 .is_some_and(|t| now.duration_since(*t) < crate::VIEWING_WINDOW);
         if !covered {
-            record_access(a, &caller, &item.id, q.purpose)?;
+            record_access(a, &caller, &item.id, &item_cases, q.purpose)?;
             let mut v = viewings
                 .viewings
                 .lock()
@@ -606,13 +468,13 @@ fn parse_kind(kind: Option<&str>) -> Result<Option<RecordKind>, ApiError> {
 }
 
 /// Who may read the identifying details of a case's confidential and protected sources:
-/// admins always; other roles when the case record lists theirs in `protected_readers`.
-/// Remembers each case's answer for one request.
+/// admins always; other roles when the case's record lists theirs in `protected_readers`
+/// (`athar_core::scope::may_read_protected`). Remembers each case's answer for one request.
 #[derive(Default)]
-struct ProtectedReaders(HashMap<String, bool>);
+pub(crate) struct ProtectedReaders(HashMap<String, bool>);
 
 impl ProtectedReaders {
-    fn may_read(
+    pub(crate) fn may_read(
         &mut self,
         cat: &dyn Catalog,
         caller: &Caller,
@@ -624,14 +486,7 @@ impl ProtectedReaders {
         if let Some(&v) = self.0.get(case) {
             return Ok(v);
         }
-        let role = caller.user.role.as_str();
-        let allowed = cat
-            .records(Some(RecordKind::Case), Some(case))?
-            .iter()
-            .any(|s| match &s.record.body {
-                RecordBody::Case(c) => c.protected_readers.iter().any(|r| r.as_str() == role),
-                _ => false,
-            });
+        let allowed = athar_core::scope::may_read_protected(cat, caller.user.role.as_str(), case)?;
         self.0.insert(case.to_owned(), allowed);
         Ok(allowed)
     }
@@ -681,19 +536,24 @@ pub async fn record(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     reading(&state, move |cat| {
-        let missing = || ApiError::not_found("no such record");
-        let stored = cat.record_by_id(id.as_str())?.ok_or_else(missing)?;
-        if stored.deleted || !caller.can_see(&stored.record.case) {
-            return Err(missing());
-        }
+        let scope = scope(&caller);
+        let stored = scope
+            .record(cat, id.as_str())?
+            .ok_or_else(|| ApiError::not_found("no such record"))?;
         let mut r = stored.record;
+        // The value hash covers every field: shown with the protected ones only, else it
+        // would confirm a guess of them.
+        let mut sha256 = Some(stored.sha256);
         if !ProtectedReaders::default().may_read(cat, &caller, &r.case)? {
+            if r.body.has_protected() {
+                sha256 = None;
+            }
             r.body = r.body.redacted();
         }
-        let referrers = cat.referrers(&r.id)?;
+        let referrers = scope.referrers(cat, &r.id)?;
         Ok(Json(json!({
             "record": r.to_line(),
-            "sha256": stored.sha256,
+            "sha256": sha256,
             "referred_by": referrers,
         })))
     })
@@ -745,11 +605,7 @@ pub async fn search(
         let results = index
             .search(&SearchQuery {
                 text,
-                cases: if caller.is_admin() {
-                    None
-                } else {
-                    Some(caller.user.cases.clone())
-                },
+                cases: scope(&caller).case_list(),
                 kind: p.kind,
                 case: p.case,
                 date,

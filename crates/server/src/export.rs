@@ -108,6 +108,7 @@ pub async fn export(
             description: q.description,
             copy: false,
             recompute_sha512: false,
+            case: Some(case),
         };
         athar_core::handover::export(
             w.catalog,

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use crate::api::{parse_id, record_access, visible_item};
+use crate::api::{parse_id, record_access, scope, visible_item};
 use crate::auth::Caller;
 use crate::{blocking, ApiError, AppState};
 
@@ -147,11 +147,9 @@ pub async fn review_image(
             "variant: blurred, greyscale or clear",
         ));
     };
-    if q.purpose.as_ref().is_some_and(|p| p.len() > 500) {
-        return Err(ApiError::bad_request("purpose: at most 500 bytes"));
-    }
+    crate::api::check_purpose(q.purpose.as_deref())?;
     let bytes = blocking(&state, move |a| {
-        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
         let images = review_images(a, &item.id)?;
         // A thumbnail when there is one, else the contact sheet.
         let chosen = images
@@ -172,7 +170,7 @@ pub async fn review_image(
                 Some(p) => format!("clear review image: {p}"),
                 None => "clear review image".to_owned(),
             });
-            record_access(a, &caller, &item.id, purpose)?;
+            record_access(a, &caller, &item.id, &item_cases, purpose)?;
         }
         let mut bytes = Vec::with_capacity(image.size as usize);
         a.blobs
@@ -231,13 +229,15 @@ pub async fn near_duplicates(
                 json!({ "item": item.id, "fingerprinted": false, "matches": [] }),
             ));
         };
-        // Only items the caller may see: the others are not mentioned, not even counted.
+        // Only items the caller may see, with only the cases they may see: the others are
+        // not mentioned, not even counted.
+        let scope = scope(&caller);
         let mut matches = Vec::new();
         for (other, mut m) in found {
             let cases = a.catalog.cases_of(&other)?;
-            if caller.is_admin() || cases.iter().any(|c| caller.can_see(c)) {
+            if scope.sees_item(&cases) {
                 if let Value::Object(o) = &mut m {
-                    o.insert("cases".into(), json!(cases));
+                    o.insert("cases".into(), json!(scope.visible_cases(&cases)));
                 }
                 matches.push(m);
             }
@@ -278,8 +278,8 @@ pub async fn event_proof(
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::bad_request("seq: a positive integer"))?;
     let (item, text) = blocking(&state, move |a| {
-        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
-        let events = a.catalog.events(&item.id)?;
+        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let events = scope(&caller).events(a.catalog.events(&item.id)?, &item_cases);
         if !events.iter().any(|e| e.seq == seq) {
             return Err(ApiError::not_found("no such custody event of this item"));
         }
@@ -316,21 +316,28 @@ pub struct CaseQuery {
     case: Option<String>,
 }
 
-/// A record referred to by id or key, when live.
+/// A record referred to by id or key (keys name records within a case: `case`'s first),
+/// when live.
 fn resolve_ref(
     a: &Archive,
     reference: &str,
     kind: RecordKind,
+    case: &str,
 ) -> Result<Option<StoredRecord>, ApiError> {
     if let Some(r) = a.catalog.record_by_id(reference)? {
         return Ok((!r.deleted).then_some(r));
     }
-    for (k, id) in a.catalog.records_with_key(reference)? {
-        if k == kind {
-            return Ok(a.catalog.record_by_id(&id)?.filter(|r| !r.deleted));
-        }
+    let mut found: Vec<_> = a
+        .catalog
+        .records_with_key(reference)?
+        .into_iter()
+        .filter(|k| k.kind == kind)
+        .collect();
+    found.sort_by_key(|k| k.case != case);
+    match found.first() {
+        Some(k) => Ok(a.catalog.record_by_id(&k.id)?.filter(|r| !r.deleted)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 pub async fn incidents(
@@ -361,7 +368,7 @@ pub async fn incidents(
             let mut places = Vec::new();
             for p in &inc.places {
                 // A place of another case the caller cannot see stays unnamed.
-                let Some(place) = resolve_ref(a, p, RecordKind::Place)? else {
+                let Some(place) = resolve_ref(a, p, RecordKind::Place, &s.record.case)? else {
                     continue;
                 };
                 if !caller.can_see(&place.record.case) {

@@ -26,10 +26,12 @@ use crate::{blocking, ApiError, AppState};
 type St = State<Arc<AppState>>;
 
 /// Whether the caller's role may write records of `kind` (case membership is checked
-/// separately).
+/// separately). A case's record says who may read its protected sources: only admins
+/// write it.
 fn may_write(caller: &Caller, kind: RecordKind) -> bool {
     match caller.user.role {
-        Role::Admin | Role::Investigator => true,
+        Role::Admin => true,
+        Role::Investigator => kind != RecordKind::Case,
         Role::Analyst => kind == RecordKind::Link,
         Role::Viewer => false,
     }
@@ -60,27 +62,48 @@ fn apply_one(
     change: Change,
     conflict: bool,
 ) -> Result<Value, ApiError> {
-    let may = |case: &str| caller.can_see(case);
-    let restrict: Option<&dyn Fn(&str) -> bool> = if caller.is_admin() { None } else { Some(&may) };
+    let scope = crate::api::scope(caller);
+    let role = caller.user.role.as_str();
+    // Whether the caller may read a case's protected sources: decided on the catalog as it
+    // is before the change (a change never grants itself access).
+    let readers: std::collections::HashMap<String, bool> = {
+        let mut m = std::collections::HashMap::new();
+        for case in &caller.user.cases {
+            m.insert(
+                case.clone(),
+                athar_core::scope::may_read_protected(&a.catalog, role, case)?,
+            );
+        }
+        m
+    };
+    let reads_protected = |case: &str| readers.get(case).copied().unwrap_or(false);
+    let restriction = records::Restriction {
+        scope: &scope,
+        reads_protected: &reads_protected,
+    };
     let mut w = a.writer().map_err(ApiError::internal)?;
     let applied = records::apply_as(
         w.catalog,
         &mut w.logger,
         vec![change],
         &caller.user.name,
-        restrict,
+        (!caller.is_admin()).then_some(&restriction),
     )
     .map_err(|e| change_error(e, conflict))?;
     drop(w);
     athar_store::search_index::update(a).map_err(ApiError::internal)?;
-    let applied = applied
+    let mut applied = applied
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::internal("nothing applied"))?;
     let record = match a.catalog.record_by_id(&applied.id)? {
         Some(s) if !s.deleted => {
             let mut r = s.record;
-            if !caller.is_admin() {
+            if !caller.is_admin() && !reads_protected(&r.case) {
+                // Neither the protected fields nor the hash that would confirm a guess.
+                if r.body.has_protected() {
+                    applied.sha256 = None;
+                }
                 r.body = r.body.redacted();
             }
             r.to_line()
@@ -107,21 +130,6 @@ pub async fn create(
             "your role may not write {} records",
             kind.as_str()
         )));
-    }
-    if kind == RecordKind::Case && !caller.is_admin() {
-        // A case record with an existing case's name edits it; a new case needs an admin.
-        let name = line
-            .case
-            .clone()
-            .or_else(|| line.key.clone())
-            .unwrap_or_default();
-        let exists = {
-            let name = name.clone();
-            blocking(&state, move |a| Ok(a.catalog.case_exists(&name)?)).await?
-        };
-        if !exists {
-            return Err(ApiError::forbidden("only admins create cases"));
-        }
     }
     let out = blocking(&state, move |a| {
         apply_one(a, &caller, Change::Put(Box::new(line)), false)

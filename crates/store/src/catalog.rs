@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use athar_core::records::{RecordKind, RecordWrite, StoredRecord};
+use athar_core::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{
     Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Fingerprint, Item, ItemId, Job,
     NewItem, ReceivedCustody, RecordedEntry, Sha256, StoreError,
@@ -195,6 +195,15 @@ const MIGRATIONS: &[&str] = &[
         autoplay    INTEGER NOT NULL,
         updated_at  TEXT NOT NULL
     );",
+    // 11: record keys name records within a case (and kind), not across the archive: a
+    // key used in one case neither collides with nor reveals a record of another case.
+    "DROP INDEX records_by_kind_key;
+    CREATE UNIQUE INDEX records_by_case_kind_key ON records(case_name, kind, key)
+        WHERE key IS NOT NULL AND deleted = 0;",
+    // 12: API tokens expire (`expires`, Unix seconds; a row without one is expired).
+    // Tokens made before this migration expire 90 days after it.
+    "ALTER TABLE api_tokens ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;
+    UPDATE api_tokens SET expires = CAST(strftime('%s', 'now') AS INTEGER) + 90 * 86400;",
 ];
 
 /// A catalog in one SQLite file.
@@ -212,6 +221,68 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 impl SqliteCatalog {
+    /// An item by id, digest or a unique prefix of either, among the items of `cases` when
+    /// given (nothing outside them is found or counted).
+    fn resolve_among(&self, query: &str, cases: Option<&[String]>) -> Result<Item, StoreError> {
+        let q = query.trim();
+        if q.len() < 4 || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StoreError::NotFound(format!(
+                "item {query:?} (give an item id or SHA-256, or at least 4 characters of one)"
+            )));
+        }
+        let id_glob = format!("{}*", q.to_ascii_uppercase());
+        let sha_glob = format!("{}*", q.to_ascii_lowercase());
+        let rows: Vec<_> = match cases {
+            None => {
+                let mut st = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT {ITEM_COLUMNS} FROM items WHERE id GLOB ?1 UNION SELECT {ITEM_COLUMNS} FROM items WHERE sha256 GLOB ?2 LIMIT 2"
+                    ))
+                    .map_err(db)?;
+                let rows = st
+                    .query_map(params![id_glob, sha_glob], item_from_row)
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                rows
+            }
+            Some(cases) => {
+                let marks: Vec<String> = (0..cases.len()).map(|i| format!("?{}", i + 3)).collect();
+                let visible = format!(
+                    "SELECT ci.item_id FROM case_items ci JOIN cases c ON c.id = ci.case_id WHERE c.name IN ({})",
+                    if marks.is_empty() { "NULL".to_owned() } else { marks.join(",") }
+                );
+                let mut st = self
+                    .conn
+                    .prepare(&format!(
+                        "SELECT {ITEM_COLUMNS} FROM items WHERE id GLOB ?1 AND id IN ({visible}) UNION SELECT {ITEM_COLUMNS} FROM items WHERE sha256 GLOB ?2 AND id IN ({visible}) LIMIT 2"
+                    ))
+                    .map_err(db)?;
+                let mut args: Vec<&dyn rusqlite::ToSql> = vec![&id_glob, &sha_glob];
+                args.extend(cases.iter().map(|c| c as &dyn rusqlite::ToSql));
+                let rows = st
+                    .query_map(args.as_slice(), item_from_row)
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                rows
+            }
+        };
+        match rows.len() {
+            0 => Err(StoreError::NotFound(format!("item {query:?}"))),
+            1 => rows
+                .into_iter()
+                .next()
+                .map(to_item)
+                .unwrap_or_else(|| Err(StoreError::NotFound(query.to_owned()))),
+            n => Err(StoreError::Ambiguous {
+                what: format!("item prefix {query:?}"),
+                count: n,
+            }),
+        }
+    }
+
     /// Opens the catalog, creating it and running pending migrations when `writable`.
     pub fn open(path: &Path, writable: bool) -> Result<SqliteCatalog, StoreError> {
         use rusqlite::OpenFlags;
@@ -535,37 +606,11 @@ impl Catalog for SqliteCatalog {
     }
 
     fn resolve(&self, query: &str) -> Result<Item, StoreError> {
-        let q = query.trim();
-        if q.len() < 4 || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(StoreError::NotFound(format!(
-                "item {query:?} (give an item id or SHA-256, or at least 4 characters of one)"
-            )));
-        }
-        let id_glob = format!("{}*", q.to_ascii_uppercase());
-        let sha_glob = format!("{}*", q.to_ascii_lowercase());
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE id GLOB ?1 UNION SELECT {ITEM_COLUMNS} FROM items WHERE sha256 GLOB ?2 LIMIT 2"
-            ))
-            .map_err(db)?;
-        let rows: Vec<_> = st
-            .query_map(params![id_glob, sha_glob], item_from_row)
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)?;
-        match rows.len() {
-            0 => Err(StoreError::NotFound(format!("item {query:?}"))),
-            1 => rows
-                .into_iter()
-                .next()
-                .map(to_item)
-                .unwrap_or_else(|| Err(StoreError::NotFound(query.to_owned()))),
-            n => Err(StoreError::Ambiguous {
-                what: format!("item prefix {query:?}"),
-                count: n,
-            }),
-        }
+        self.resolve_among(query, None)
+    }
+
+    fn resolve_in_cases(&self, query: &str, cases: &[String]) -> Result<Item, StoreError> {
+        self.resolve_among(query, Some(cases))
     }
 
     fn items(&self) -> Result<Vec<Item>, StoreError> {
@@ -1066,7 +1111,7 @@ impl Catalog for SqliteCatalog {
         crate::records::by_id(&self.conn, id)
     }
 
-    fn records_with_key(&self, key: &str) -> Result<Vec<(RecordKind, String)>, StoreError> {
+    fn records_with_key(&self, key: &str) -> Result<Vec<KeyedRecord>, StoreError> {
         crate::records::with_key(&self.conn, key)
     }
 
@@ -1089,7 +1134,7 @@ impl Catalog for SqliteCatalog {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
-    fn record_keys(&self) -> Result<Vec<(String, RecordKind, String)>, StoreError> {
+    fn record_keys(&self) -> Result<Vec<(String, KeyedRecord)>, StoreError> {
         crate::records::keys(&self.conn)
     }
 

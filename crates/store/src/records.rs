@@ -1,7 +1,7 @@
 //! The catalog's documentation records: current records, every value ever written (by
 //! SHA-256), references between records, and one custody event per change.
 
-use athar_core::records::{Record, RecordKind, RecordWrite, StoredRecord};
+use athar_core::records::{KeyedRecord, Record, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{EventRecord, ItemId, RecordChange, Sha256, StoreError, TOOL_VERSION};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -47,35 +47,14 @@ pub(crate) fn by_id(conn: &Connection, id: &str) -> Result<Option<StoredRecord>,
     .transpose()
 }
 
-pub(crate) fn with_key(
-    conn: &Connection,
-    key: &str,
-) -> Result<Vec<(RecordKind, String)>, StoreError> {
+pub(crate) fn with_key(conn: &Connection, key: &str) -> Result<Vec<KeyedRecord>, StoreError> {
     let mut st = conn
-        .prepare_cached("SELECT kind, id FROM records WHERE key = ?1 AND deleted = 0 ORDER BY id")
+        .prepare_cached(
+            "SELECT kind, id, case_name FROM records WHERE key = ?1 AND deleted = 0 ORDER BY id",
+        )
         .map_err(db)?;
     let rows = st
         .query_map([key], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })
-        .map_err(db)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (kind, id) = r.map_err(db)?;
-        out.push((
-            RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
-            id,
-        ));
-    }
-    Ok(out)
-}
-
-pub(crate) fn keys(conn: &Connection) -> Result<Vec<(String, RecordKind, String)>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT key, kind, id FROM records WHERE key IS NOT NULL AND deleted = 0")
-        .map_err(db)?;
-    let rows = st
-        .query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -85,11 +64,42 @@ pub(crate) fn keys(conn: &Connection) -> Result<Vec<(String, RecordKind, String)
         .map_err(db)?;
     let mut out = Vec::new();
     for r in rows {
-        let (key, kind, id) = r.map_err(db)?;
+        let (kind, id, case) = r.map_err(db)?;
+        out.push(KeyedRecord {
+            kind: RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
+            id,
+            case,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn keys(conn: &Connection) -> Result<Vec<(String, KeyedRecord)>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT key, kind, id, case_name FROM records WHERE key IS NOT NULL AND deleted = 0",
+        )
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (key, kind, id, case) = r.map_err(db)?;
         out.push((
             key,
-            RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
-            id,
+            KeyedRecord {
+                kind: RecordKind::parse(&kind).map_err(|_| corrupt("record kind", &kind))?,
+                id,
+                case,
+            },
         ));
     }
     Ok(out)

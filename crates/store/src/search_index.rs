@@ -48,10 +48,11 @@ pub fn index_dir(root: &Path) -> PathBuf {
 }
 
 const STATE: &str = "athar-indexed-through";
-/// What the documents hold, by version (2: an item under every case it belongs to); an
-/// index written without this file, or with another version, is rebuilt.
+/// What the documents hold, by version (3: an item once per case it belongs to, each with
+/// only that case's sightings); an index written without this file, or with another
+/// version, is rebuilt.
 const CONTENT: &str = "athar-index-content";
-const CONTENT_VERSION: &str = "2";
+const CONTENT_VERSION: &str = "3";
 
 fn indexed_through(dir: &Path) -> u64 {
     std::fs::read_to_string(dir.join(STATE))
@@ -125,10 +126,13 @@ pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, Inde
     let mut docs = Vec::with_capacity(subjects.len().min(100_000));
     let mut count = 0;
     for id in subjects.keys() {
-        match sources.doc_for(id)? {
-            Some(doc) => docs.push(doc),
-            None if !fresh => index.delete(id)?,
-            None => {}
+        let found = sources.docs_for(id)?;
+        if found.is_empty() {
+            if !fresh {
+                index.delete(id)?;
+            }
+        } else {
+            docs.extend(found);
         }
         if docs.len() >= 100_000 {
             count += flush(&mut index, &mut docs, fresh)?;
@@ -322,24 +326,25 @@ struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    /// The document for an item or live record; None when it is gone (a deleted record).
-    fn doc_for(&mut self, id: &str) -> Result<Option<Doc>, IndexError> {
+    /// The documents for an item (one per case) or a live record; none when it is gone (a
+    /// deleted record).
+    fn docs_for(&mut self, id: &str) -> Result<Vec<Doc>, IndexError> {
         if let Some(r) = self.known.get(id).copied() {
-            return Ok(Some(self.record_doc(r)?));
+            return Ok(vec![self.record_doc(r)?]);
         }
         let Some(catalog) = self.catalog else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         if let Some(stored) = catalog.record_by_id(id)? {
             if stored.deleted {
-                return Ok(None);
+                return Ok(Vec::new());
             }
-            return Ok(Some(self.record_doc(&stored.record)?));
+            return Ok(vec![self.record_doc(&stored.record)?]);
         }
         let Some(item_id) = ItemId::parse(id) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        item_doc(catalog, &item_id)
+        item_docs(catalog, &item_id)
     }
 
     fn record_doc(&mut self, r: &Record) -> Result<Doc, IndexError> {
@@ -387,17 +392,16 @@ fn place_names_of(body: &Body) -> Vec<String> {
     }
 }
 
-/// The document for an item: its names, paths, sources and notes from every sighting, under
-/// every case it belongs to.
-fn item_doc(catalog: &dyn Catalog, item_id: &ItemId) -> Result<Option<Doc>, IndexError> {
+/// The documents for an item, one per case it belongs to: each holds the names, paths,
+/// sources and notes of that case's sightings only, so a search on one case never matches
+/// an item on what another case recorded about the same bytes (see `athar_core::scope`).
+/// Sightings of no case make a document of no case (found only by searches of every case).
+fn item_docs(catalog: &dyn Catalog, item_id: &ItemId) -> Result<Vec<Doc>, IndexError> {
     let events = catalog.events(item_id)?;
-    if events.is_empty() {
-        return Ok(None);
-    }
-    let mut title = String::new();
-    let mut text = String::new();
+    let mut by_case: BTreeMap<Option<String>, (String, String)> = BTreeMap::new();
     for e in &events {
         if let EventDetails::Sighting(s) = &e.details {
+            let (title, text) = by_case.entry(s.case.clone()).or_default();
             if title.is_empty() {
                 title.clone_from(&s.original_name);
             }
@@ -415,14 +419,24 @@ fn item_doc(catalog: &dyn Catalog, item_id: &ItemId) -> Result<Option<Doc>, Inde
             }
         }
     }
-    Ok(Some(Doc {
-        id: item_id.to_string(),
-        kind: "item".to_owned(),
-        cases: catalog.cases_of(item_id)?,
-        title,
-        text,
-        ..Doc::default()
-    }))
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // An item of a case without a sighting of it (none today) is still found by its id.
+    for case in catalog.cases_of(item_id)? {
+        by_case.entry(Some(case)).or_default();
+    }
+    Ok(by_case
+        .into_iter()
+        .map(|(case, (title, text))| Doc {
+            id: item_id.to_string(),
+            kind: "item".to_owned(),
+            cases: case.into_iter().collect(),
+            title,
+            text,
+            ..Doc::default()
+        })
+        .collect())
 }
 
 #[cfg(test)]

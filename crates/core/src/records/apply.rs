@@ -7,8 +7,34 @@ use std::collections::{HashMap, HashSet};
 use super::{is_record_id, Body, Line, Record, RecordKind, Ref};
 use crate::log::{LogError, Logger};
 use crate::model::{ItemId, Sha256};
+use crate::scope::Scope;
 use crate::storage::Catalog;
 use crate::StoreError;
+
+/// The limits on a writer who is not the archive's operator (see [`apply_as`]).
+pub struct Restriction<'a> {
+    /// The cases the writer is on: they write only there and refer only to what is there;
+    /// everything else is answered as if it did not exist.
+    pub scope: &'a Scope,
+    /// Whether the writer may read the protected source details of a case (and so change
+    /// them); otherwise those details are kept as stored ([`Body::keep_protected`]).
+    pub reads_protected: &'a dyn Fn(&str) -> bool,
+}
+
+impl std::fmt::Debug for Restriction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restriction")
+            .field("scope", self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one answer for a record that does not exist and one the writer may not see.
+const NO_RECORD: &str = "no such record";
+/// The one answer for an item that does not exist and one the writer may not see.
+const NO_ITEM: &str = "no such item";
+/// The one answer for a case that does not exist and one the writer is not on.
+const NO_CASE: &str = "no such case";
 
 /// One requested change.
 #[derive(Debug, Clone)]
@@ -40,6 +66,14 @@ pub struct StoredRecord {
     pub record: Record,
     pub sha256: Sha256,
     pub deleted: bool,
+}
+
+/// A live record found by its key: keys name records within a case and kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyedRecord {
+    pub kind: RecordKind,
+    pub id: String,
+    pub case: String,
 }
 
 /// What the catalog writes for one applied change.
@@ -91,18 +125,20 @@ pub fn apply(
     apply_keeping(catalog, logger, changes, actor, None).map(|(applied, _)| applied)
 }
 
-/// [`apply`] for someone who may only touch the cases `may_use` accepts (None: every case):
-/// every record written or deleted, the case it was in before, every record it refers to
-/// and a link's item must be on such a case. Anything else is refused as if it did not
-/// exist.
+/// [`apply`] for someone limited by `restriction` (None: the archive's operator): every
+/// record written or deleted, the case it was in before, every record it refers to and a
+/// link's item must be on the writer's cases, and anything else is refused exactly as if it
+/// did not exist (same field, same message): ids, keys, item prefixes and cases of other
+/// cases confirm nothing. Such a writer names an existing record by id or key and never
+/// chooses the id of a new one; protected source details they may not read are kept.
 pub fn apply_as(
     catalog: &mut dyn Catalog,
     logger: &mut Logger<'_>,
     changes: Vec<Change>,
     actor: &str,
-    may_use: Option<&dyn Fn(&str) -> bool>,
+    restriction: Option<&Restriction<'_>>,
 ) -> Result<Vec<Applied>, ChangeError> {
-    apply_keeping(catalog, logger, changes, actor, may_use).map(|(applied, _)| applied)
+    apply_keeping(catalog, logger, changes, actor, restriction).map(|(applied, _)| applied)
 }
 
 /// A record as one applied change wrote it, with the custody event that recorded it: what a
@@ -120,9 +156,9 @@ pub fn apply_keeping(
     logger: &mut Logger<'_>,
     changes: Vec<Change>,
     actor: &str,
-    may_use: Option<&dyn Fn(&str) -> bool>,
+    restriction: Option<&Restriction<'_>>,
 ) -> Result<(Vec<Applied>, Vec<Written>), ChangeError> {
-    let prepared = prepare(&*catalog, changes, may_use)?;
+    let prepared = prepare(&*catalog, changes, restriction)?;
     let seqs = prepared.write(catalog, logger, actor)?;
     Ok(prepared.finish(seqs))
 }
@@ -222,18 +258,17 @@ pub enum Pending<'a> {
 pub fn prepare(
     catalog: &dyn Catalog,
     changes: Vec<Change>,
-    may_use: Option<&dyn Fn(&str) -> bool>,
+    restriction: Option<&Restriction<'_>>,
 ) -> Result<Prepared, ChangeError> {
-    let allowed = |case: &str| match may_use {
-        Some(f) => f(case),
-        None => true,
+    let mut batch = Batch {
+        restriction,
+        ..Batch::default()
     };
-    let mut batch = Batch::default();
     // A large batch looks keys up in memory: one query instead of several per record.
     if changes.len() > 1000 {
-        let mut keys: HashMap<String, Vec<(RecordKind, String)>> = HashMap::new();
-        for (key, kind, id) in catalog.record_keys()? {
-            keys.entry(key).or_default().push((kind, id));
+        let mut keys: HashMap<String, Vec<KeyedRecord>> = HashMap::new();
+        for (key, found) in catalog.record_keys()? {
+            keys.entry(key).or_default().push(found);
         }
         batch.db_keys = Some(keys);
     }
@@ -254,9 +289,10 @@ pub fn prepare(
                     .into_iter()
                     .map(|r| (r.field, r.kinds))
                     .collect();
+                let case = record.case.clone();
                 record.body.map_refs(&mut |field, value| {
                     let allowed = kinds.get(field).copied().unwrap_or(&[]);
-                    match batch.resolve(catalog, value, allowed) {
+                    match batch.resolve(catalog, value, allowed, Some(&case)) {
                         Ok(id) => id,
                         Err(message) => {
                             error.get_or_insert_with(|| (field.to_owned(), message));
@@ -268,7 +304,11 @@ pub fn prepare(
                     return Err(invalid(index, field, message));
                 }
                 if let Body::Link(link) = &mut record.body {
-                    let item = catalog.resolve(&link.item).map_err(|e| match e {
+                    let found = match restriction {
+                        Some(r) => r.scope.resolve_item(catalog, &link.item),
+                        None => catalog.resolve(&link.item),
+                    };
+                    let item = found.map_err(|e| match e {
                         StoreError::NotFound(_) | StoreError::Ambiguous { .. } => invalid(
                             index,
                             "item",
@@ -278,13 +318,26 @@ pub fn prepare(
                     })?;
                     link.item = item.id.to_string();
                 }
-                if !allowed(&record.case) {
-                    return Err(invalid(index, "case", "no such case"));
+                if !batch.sees(&record.case) {
+                    return Err(invalid(index, "case", NO_CASE));
                 }
                 if old.is_some() {
                     if let Some(before) = catalog.record_by_id(&record.id)? {
-                        if !allowed(&before.record.case) {
-                            return Err(invalid(index, "id", "no such record"));
+                        if !batch.sees(&before.record.case) {
+                            return Err(invalid(index, "id", NO_RECORD));
+                        }
+                        if let Some(r) = restriction {
+                            if !(r.reads_protected)(&before.record.case) {
+                                record.body.keep_protected(&before.record.body).map_err(
+                                    |field| {
+                                        invalid(
+                                            index,
+                                            field,
+                                            "protected: only someone who may read it changes it",
+                                        )
+                                    },
+                                )?;
+                            }
                         }
                     }
                 }
@@ -293,18 +346,18 @@ pub fn prepare(
                         continue; // made by this batch, on a case already checked
                     }
                     if let Some(target) = catalog.record_by_id(&r.value)? {
-                        if !allowed(&target.record.case) {
-                            return Err(invalid(index, r.field, "no such record"));
+                        if !batch.sees(&target.record.case) {
+                            return Err(invalid(index, r.field, NO_RECORD));
                         }
                     }
                 }
-                if let (Body::Link(link), Some(f)) = (&record.body, may_use) {
+                if let (Body::Link(link), Some(r)) = (&record.body, restriction) {
                     let visible = match ItemId::parse(&link.item) {
-                        Some(id) => catalog.cases_of(&id)?.iter().any(|c| f(c)),
+                        Some(id) => r.scope.sees_item(&catalog.cases_of(&id)?),
                         None => false,
                     };
                     if !visible {
-                        return Err(invalid(index, "item", "no such item"));
+                        return Err(invalid(index, "item", NO_ITEM));
                     }
                 }
                 if record.body.kind() != RecordKind::Case
@@ -323,23 +376,40 @@ pub fn prepare(
                 checked.push(Plan::Put { record, old });
             }
             Plan::Delete(stored) => {
-                if !allowed(&stored.record.case) {
-                    return Err(invalid(index, "id", "no such record"));
+                if !batch.sees(&stored.record.case) {
+                    return Err(invalid(index, "id", NO_RECORD));
                 }
                 let id = stored.record.id.clone();
-                let referrers: Vec<String> = catalog
-                    .referrers(&id)?
-                    .into_iter()
-                    .filter(|r| !batch.deleted.contains(r))
-                    .collect();
-                if !referrers.is_empty() {
+                let mut visible = Vec::new();
+                let mut others = 0;
+                for r in catalog.referrers(&id)? {
+                    if batch.deleted.contains(&r) {
+                        continue;
+                    }
+                    let seen = match restriction {
+                        None => true,
+                        Some(x) => x.scope.record(catalog, &r)?.is_some(),
+                    };
+                    if seen {
+                        visible.push(r);
+                    } else {
+                        others += 1;
+                    }
+                }
+                if !visible.is_empty() || others > 0 {
+                    let mut by = visible.join(", ");
+                    if others > 0 {
+                        if !by.is_empty() {
+                            by.push_str(" and ");
+                        }
+                        by.push_str(&format!("{others} record(s) of other cases"));
+                    }
                     return Err(invalid(
                         index,
                         "id",
                         format!(
-                            "{} {id} is still referred to by {}; change or delete those first",
+                            "{} {id} is still referred to by {by}; change or delete those first",
                             stored.record.body.kind(),
-                            referrers.join(", ")
                         ),
                     ));
                 }
@@ -441,28 +511,36 @@ enum Plan {
 
 /// Records the batch creates, so later changes and references can name them.
 #[derive(Default)]
-struct Batch {
+struct Batch<'r> {
+    restriction: Option<&'r Restriction<'r>>,
     ids: HashMap<String, RecordKind>,
-    keys: HashMap<String, Vec<(RecordKind, String)>>,
+    /// Keys the batch gives, with the records they name.
+    keys: HashMap<String, Vec<KeyedRecord>>,
     cases: HashSet<String>,
     deleted: HashSet<String>,
     /// Every live key in the catalog, for large batches.
-    db_keys: Option<HashMap<String, Vec<(RecordKind, String)>>>,
+    db_keys: Option<HashMap<String, Vec<KeyedRecord>>>,
     /// Cases known to exist in the catalog.
     known_cases: HashSet<String>,
 }
 
-impl Batch {
-    /// Live catalog records with this key, as (kind, id).
+impl Batch<'_> {
+    /// Whether the writer may see `case`.
+    fn sees(&self, case: &str) -> bool {
+        self.restriction.is_none_or(|r| r.scope.sees_case(case))
+    }
+
+    /// Live catalog records with this key that the writer may see.
     fn db_with_key(
         &self,
         catalog: &dyn Catalog,
         key: &str,
-    ) -> Result<Vec<(RecordKind, String)>, StoreError> {
-        match &self.db_keys {
-            Some(keys) => Ok(keys.get(key).cloned().unwrap_or_default()),
-            None => catalog.records_with_key(key),
-        }
+    ) -> Result<Vec<KeyedRecord>, StoreError> {
+        let all = match &self.db_keys {
+            Some(keys) => keys.get(key).cloned().unwrap_or_default(),
+            None => catalog.records_with_key(key)?,
+        };
+        Ok(all.into_iter().filter(|k| self.sees(&k.case)).collect())
     }
 
     fn case_known(&mut self, catalog: &dyn Catalog, case: &str) -> Result<bool, StoreError> {
@@ -476,6 +554,17 @@ impl Batch {
         Ok(known)
     }
 
+    /// The live record with this id that the writer may see.
+    fn seen_record(
+        &self,
+        catalog: &dyn Catalog,
+        id: &str,
+    ) -> Result<Option<StoredRecord>, StoreError> {
+        Ok(catalog
+            .record_by_id(id)?
+            .filter(|s| self.restriction.is_none() || (!s.deleted && self.sees(&s.record.case))))
+    }
+
     fn plan(
         &mut self,
         catalog: &dyn Catalog,
@@ -485,7 +574,7 @@ impl Batch {
         match change {
             Change::Delete(r) => {
                 let id = self
-                    .resolve(catalog, &r, RecordKind::ALL)
+                    .resolve(catalog, &r, RecordKind::ALL, None)
                     .map_err(|m| invalid(index, "id", m))?;
                 if self.ids.contains_key(&id) || self.deleted.contains(&id) {
                     return Err(invalid(
@@ -494,8 +583,8 @@ impl Batch {
                         format!("{id} is changed twice in one batch"),
                     ));
                 }
-                let stored = catalog
-                    .record_by_id(&id)?
+                let stored = self
+                    .seen_record(catalog, &id)?
                     .filter(|s| !s.deleted)
                     .ok_or_else(|| invalid(index, "id", format!("no record {id}")))?;
                 if stored.record.body.kind() == RecordKind::Case {
@@ -515,8 +604,12 @@ impl Batch {
                     (_, Some(c)) => c,
                     (_, None) => return Err(invalid(index, "case", "missing")),
                 };
-                // Which record this is: by id, else by kind and key, else new.
-                let existing = match &line.id {
+                if !self.sees(&case) {
+                    return Err(invalid(index, "case", NO_CASE));
+                }
+                // Which record this is: by id, else by kind and key within the case, else
+                // (for a case record) the case's own record, else new.
+                let mut existing = match &line.id {
                     Some(id) => {
                         if !is_record_id(id) {
                             return Err(invalid(
@@ -525,24 +618,43 @@ impl Batch {
                                 format!("{id:?} is not a record id (26 characters); leave it out to create a record, or use key"),
                             ));
                         }
-                        catalog.record_by_id(id)?
+                        let found = self.seen_record(catalog, id)?;
+                        if found.is_none() && self.restriction.is_some() {
+                            // Only the archive's operator chooses the id of a new record.
+                            return Err(invalid(index, "id", NO_RECORD));
+                        }
+                        found
                     }
                     None => match &line.key {
                         Some(key) => {
-                            let found: Vec<String> = self
+                            let found = self
                                 .db_with_key(catalog, key)?
                                 .into_iter()
-                                .filter(|(k, _)| *k == kind)
-                                .map(|(_, id)| id)
-                                .collect();
-                            match found.first() {
-                                Some(id) => catalog.record_by_id(id)?,
+                                .find(|k| k.kind == kind && k.case == case);
+                            match found {
+                                Some(k) => catalog.record_by_id(&k.id)?,
                                 None => None,
                             }
                         }
                         None => None,
                     },
                 };
+                if kind == RecordKind::Case && existing.is_none() {
+                    if self.cases.contains(&case) {
+                        return Err(invalid(
+                            index,
+                            "case",
+                            format!(
+                                "case {case:?} has one record; it is written twice in one batch"
+                            ),
+                        ));
+                    }
+                    // A case has one record: writing another edits it.
+                    existing = catalog
+                        .records(Some(RecordKind::Case), Some(&case))?
+                        .into_iter()
+                        .next();
+                }
                 if let Some(s) = &existing {
                     if s.deleted {
                         return Err(invalid(
@@ -585,18 +697,22 @@ impl Batch {
                         .db_with_key(catalog, key)?
                         .into_iter()
                         .chain(self.keys.get(key).cloned().unwrap_or_default())
-                        .find(|(k, other)| *k == kind && *other != id);
-                    if let Some((_, other)) = other {
+                        .find(|k| k.kind == kind && k.case == case && k.id != id);
+                    if let Some(other) = other {
                         return Err(invalid(
                             index,
                             "key",
-                            format!("{kind} key {key:?} already names record {other}"),
+                            format!(
+                                "{kind} key {key:?} already names record {} in case {case:?}",
+                                other.id
+                            ),
                         ));
                     }
-                    self.keys
-                        .entry(key.clone())
-                        .or_default()
-                        .push((kind, id.clone()));
+                    self.keys.entry(key.clone()).or_default().push(KeyedRecord {
+                        kind,
+                        id: id.clone(),
+                        case: case.clone(),
+                    });
                 }
                 if kind == RecordKind::Case {
                     self.cases.insert(case.clone());
@@ -615,12 +731,16 @@ impl Batch {
         }
     }
 
-    /// Resolves a reference (id, key, or `kind:key`) to a live record id of one of `kinds`.
+    /// Resolves a reference (id, key, or `kind:key`) to a live record id of one of `kinds`,
+    /// among the records the writer may see. A key names records within a case: one in
+    /// `case` (the referring record's) is taken first, else the key must name one record
+    /// across the cases seen.
     fn resolve(
         &self,
         catalog: &dyn Catalog,
         value: &str,
         kinds: &[RecordKind],
+        case: Option<&str>,
     ) -> Result<String, String> {
         let wanted = || {
             kinds
@@ -633,8 +753,8 @@ impl Batch {
             let kind = match self.ids.get(value) {
                 Some(k) => Some(*k),
                 None if self.deleted.contains(value) => None,
-                None => catalog
-                    .record_by_id(value)
+                None => self
+                    .seen_record(catalog, value)
                     .map_err(|e| e.to_string())?
                     .filter(|s| !s.deleted)
                     .map(|s| s.record.body.kind()),
@@ -649,25 +769,30 @@ impl Batch {
             Some((k, key)) => (Some(RecordKind::parse(k)?), key),
             None => (None, value),
         };
-        let mut found: Vec<(RecordKind, String)> = self
+        let mut found: Vec<KeyedRecord> = self
             .db_with_key(catalog, key)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|(_, id)| !self.deleted.contains(id) && !self.ids.contains_key(id))
+            .filter(|k| !self.deleted.contains(&k.id) && !self.ids.contains_key(&k.id))
             .chain(self.keys.get(key).cloned().unwrap_or_default())
-            .filter(|(k, _)| kinds.contains(k) && only.is_none_or(|o| o == *k))
+            .filter(|k| kinds.contains(&k.kind) && only.is_none_or(|o| o == k.kind))
             .collect();
         found.sort();
         found.dedup();
+        if let Some(case) = case {
+            if found.iter().any(|k| k.case == case) {
+                found.retain(|k| k.case == case);
+            }
+        }
         match found.len() {
-            1 => Ok(found.swap_remove(0).1),
+            1 => Ok(found.swap_remove(0).id),
             0 => Err(format!("no {} with id or key {value:?}", wanted())),
             _ => Err(format!(
-                "key {value:?} names {} records ({}); write kind:key",
+                "key {value:?} names {} records ({}); write kind:key, or refer by id",
                 found.len(),
                 found
                     .iter()
-                    .map(|(k, _)| k.as_str())
+                    .map(|k| format!("{} of case {:?}", k.kind.as_str(), k.case))
                     .collect::<Vec<_>>()
                     .join(", ")
             )),

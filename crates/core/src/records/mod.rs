@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use apply::{
-    apply, apply_as, apply_keeping, prepare, Applied, Change, ChangeError, Pending, Prepared,
-    RecordWrite, StoredRecord, Written,
+    apply, apply_as, apply_keeping, prepare, Applied, Change, ChangeError, KeyedRecord, Pending,
+    Prepared, RecordWrite, Restriction, StoredRecord, Written,
 };
 pub use dates::{DateError, DateValue, Precision};
 
@@ -1002,6 +1002,34 @@ impl Body {
             }
             b => b.clone(),
         }
+    }
+}
+
+impl Body {
+    /// Whether the body holds details that [`Body::redacted`] hides.
+    pub fn has_protected(&self) -> bool {
+        self.redacted() != *self
+    }
+
+    /// For a writer who may not read the protected details of `old` (what the record holds
+    /// now): keeps those details as stored. What the writer was shown in their place
+    /// ([`REDACTED`]), or nothing, keeps them; any other value, even the right one, is
+    /// refused with the field's name, so a write never confirms a guess.
+    pub fn keep_protected(&mut self, old: &Body) -> Result<(), &'static str> {
+        let (Body::Source(new), Body::Source(o)) = (self, old) else {
+            return Ok(());
+        };
+        if !old.has_protected() {
+            return Ok(());
+        }
+        match new.identity.as_deref() {
+            None | Some(REDACTED) => new.identity.clone_from(&o.identity),
+            Some(_) => return Err("identity"),
+        }
+        if new.protection != o.protection {
+            return Err("protection");
+        }
+        Ok(())
     }
 }
 
