@@ -17,6 +17,7 @@ mod media;
 mod output;
 mod records;
 mod records_csv;
+mod runner;
 mod search;
 mod serve;
 mod similar;
@@ -352,29 +353,11 @@ fn open_writable(cli: &Cli) -> anyhow::Result<Archive> {
     Ok(archive)
 }
 
-/// Runs the queued jobs, reporting each failure on stderr.
+/// Runs the queued jobs (the one runner the server uses too), reporting each failure on
+/// stderr.
 fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
-    let analyzer = analyze::MediaAnalyzer::default();
-    let mut w = archive.writer()?;
-    let summary = athar_core::jobs::run(
-        w.catalog,
-        w.blobs,
-        Some(&mut w.logger),
-        &analyzer,
-        &w.collector,
-        &mut |job, r| {
-            if let Err(e) = r {
-                eprintln!(
-                    "athar: job {} ({}) on item {}: {e}",
-                    job.id, job.kind, job.item
-                );
-            }
-        },
-    )?;
-    if summary.done > 0 {
-        // New fingerprints go into the similarity index now, not at the next search.
-        similar::load(archive).context("updating the similarity index")?;
-    }
+    let summary = runner::Runner::new(archive)
+        .run_all(archive, &mut |c| runner::report_failure("athar", c))?;
     if !json {
         eprintln!(
             "Jobs: {} done, {} failed, {} to retry.",
@@ -480,6 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 via: "athar cat".to_owned(),
                 purpose: purpose.clone(),
                 tool_version: athar_core::TOOL_VERSION.to_owned(),
+                cases: Vec::new(),
             });
             let mut w = archive.writer()?;
             w.logger.record(
@@ -614,6 +598,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 description: description.clone(),
                 copy: *copy,
                 recompute_sha512: *recompute_sha512,
+                case: case.clone(),
             };
             let summary = athar_core::handover::export(
                 w.catalog,

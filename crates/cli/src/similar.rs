@@ -177,7 +177,11 @@ impl Archived {
     fn save(&self, path: &Path) -> anyhow::Result<()> {
         let dir = path.parent().context("index path")?;
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".similar.idx.{}", std::process::id()));
+        // Unique within the process too: the server's job runner and a search may save at
+        // the same time (the last rename wins; either file is a valid index).
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".similar.idx.{}.{n}", std::process::id()));
         let result = (|| {
             let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
             self.write_to(&mut w)?;
@@ -216,12 +220,26 @@ pub fn index_kind(config: &Config) -> IndexKind {
 /// configured kind (and saving it back when it changed).
 pub fn load(archive: &Archive) -> anyhow::Result<Archived> {
     let catalog: &dyn Catalog = &archive.catalog;
-    let kind = index_kind(&archive.config);
+    let mut archived = up_to_date(&archive.root, index_kind(&archive.config), catalog)?;
+    archived.load_variants(catalog)?;
+    Ok(archived)
+}
+
+/// Brings the saved similarity index under `root` up to date with `catalog` (any
+/// connection to the archive's catalog: the job runner's update needs no writer) and saves
+/// it when it changed; the frame variants, built in memory at each load, are not read.
+pub fn update(root: &Path, kind: IndexKind, catalog: &dyn Catalog) -> anyhow::Result<()> {
+    up_to_date(root, kind, catalog).map(drop)
+}
+
+/// The saved index brought up to date with the catalog and to `kind`, saved back when it
+/// changed; its frame variants not loaded.
+fn up_to_date(root: &Path, kind: IndexKind, catalog: &dyn Catalog) -> anyhow::Result<Archived> {
     let empty = || Archived {
         index: Index::with_kind(kind),
         ..Archived::default()
     };
-    let path = archive.root.join(INDEX_FILE);
+    let path = root.join(INDEX_FILE);
     let mut archived = std::fs::File::open(&path)
         .ok()
         .and_then(|f| Archived::read_from(&mut BufReader::with_capacity(1 << 20, f)).ok())
@@ -253,7 +271,6 @@ pub fn load(archive: &Archive) -> anyhow::Result<Archived> {
         // A cache: an archive on read-only media is searched all the same.
         let _ = archived.save(&path);
     }
-    archived.load_variants(catalog)?;
     Ok(archived)
 }
 
@@ -363,7 +380,10 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
         return Ok(());
     }
     if matches.is_empty() {
-        println!("No item shares footage with {target}.");
+        println!(
+            "No item shares footage with {}.",
+            crate::output::term(target)
+        );
     }
     for (m, item) in &matches {
         let mut line = format!(
@@ -484,9 +504,9 @@ pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result
         for m in c["members"].as_array().into_iter().flatten() {
             println!(
                 "  {}  preserved {}  created {}  from {}",
-                m["item"].as_str().unwrap_or_default(),
-                m["preserved"].as_str().unwrap_or_default(),
-                m["creation_time"].as_str().unwrap_or("-"),
+                crate::output::term(m["item"].as_str().unwrap_or_default()),
+                crate::output::term(m["preserved"].as_str().unwrap_or_default()),
+                crate::output::term(m["creation_time"].as_str().unwrap_or("-")),
                 m["sources"]
             );
         }

@@ -4,16 +4,24 @@
 //! running by a process that died is queued again; a failing job is retried, then recorded
 //! as failed with its error — the item itself stays preserved either way.
 //!
+//! A job runs in three phases ([`claim`], [`analyse`], [`commit`]): only the first and the
+//! last touch the catalog, briefly; the analysis between them (decoding, hashing: minutes for
+//! a long video) is handed the item's bytes — a local file where the blob store has one,
+//! else a stream copied to a temporary file for decoders — and nothing else, so a server can
+//! go on writing while it runs. [`run`] chains the three for a caller that holds the
+//! catalog throughout.
+//!
 //! When an item's stored frame variants (the analyzer's own extra hashes of a video's
 //! frames) are of another version than the analyzer makes, or it was analysed before any, a
 //! [`VARIANTS`] job makes only that record again ([`enqueue_stale_variants`]): the reference
 //! hashes and the review images stay as they are.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use crate::error::CoreError;
+use crate::error::{CoreError, StoreError};
 use crate::log::Logger;
 use crate::model::{Derived, Item, ItemId, NewItem, Sha256, Sighting, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog, Fingerprint, Job, RecordedEntry};
@@ -88,33 +96,60 @@ pub fn store_derived(
     file: &DerivedFile,
     actor: &str,
 ) -> Result<RecordedEntry, CoreError> {
-    let sha = Sha256(sha2::Sha256::digest(&file.bytes).into());
-    let mut writer = blobs.writer(file.bytes.len() as u64)?;
-    writer.write_chunk(file.bytes.clone())?;
-    let pending = writer.finish(sha)?;
-    let entry = NewItem {
-        sha256: sha,
-        size: file.bytes.len() as u64,
-        media_type: file.media_type.clone(),
-        sighting: Sighting {
-            original_name: file.role.clone(),
-            collector: actor.to_owned(),
-            tool_version: TOOL_VERSION.to_owned(),
-            ..Sighting::default()
-        },
-        derived: Some(Derived {
-            source: source.id.clone(),
-            role: file.role.clone(),
-            tool_version: TOOL_VERSION.to_owned(),
-        }),
-        at: crate::now_rfc3339(),
-    };
-    let mut recorded =
-        crate::ingest::commit(catalog, blobs, logger, vec![pending], &[entry], None)?;
+    let mut recorded = store_derived_batch(catalog, blobs, logger, source, &[file], actor)?;
     recorded.pop().ok_or_else(|| CoreError::Input {
         path: file.role.clone().into(),
         message: "nothing recorded".into(),
     })
+}
+
+/// [`store_derived`] for several files of distinct bytes at once: one sync, one catalog
+/// transaction, one log append (a commit holds the archive a third as long for a video's
+/// three review images).
+fn store_derived_batch(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: Option<&mut Logger<'_>>,
+    source: &Item,
+    files: &[&DerivedFile],
+    actor: &str,
+) -> Result<Vec<RecordedEntry>, CoreError> {
+    let mut pending = Vec::with_capacity(files.len());
+    let mut entries = Vec::with_capacity(files.len());
+    for file in files {
+        let sha = Sha256(sha2::Sha256::digest(&file.bytes).into());
+        let written = blobs.writer(file.bytes.len() as u64).and_then(|mut w| {
+            w.write_chunk(file.bytes.clone())?;
+            w.finish(sha)
+        });
+        match written {
+            Ok(p) => pending.push(p),
+            Err(e) => {
+                for p in pending {
+                    blobs.abandon(p);
+                }
+                return Err(e.into());
+            }
+        }
+        entries.push(NewItem {
+            sha256: sha,
+            size: file.bytes.len() as u64,
+            media_type: file.media_type.clone(),
+            sighting: Sighting {
+                original_name: file.role.clone(),
+                collector: actor.to_owned(),
+                tool_version: TOOL_VERSION.to_owned(),
+                ..Sighting::default()
+            },
+            derived: Some(Derived {
+                source: source.id.clone(),
+                role: file.role.clone(),
+                tool_version: TOOL_VERSION.to_owned(),
+            }),
+            at: crate::now_rfc3339(),
+        });
+    }
+    crate::ingest::commit(catalog, blobs, logger, pending, &entries, None)
 }
 
 /// Whether items of this media type get fingerprints.
@@ -181,9 +216,13 @@ pub fn stale_variants_unqueued(
 /// Reads an item's stored bytes once, computing SHA-256 (this thread) and SHA-512 (a helper
 /// thread); returns the SHA-512 in lowercase hex, or why the bytes cannot be trusted.
 pub fn verified_sha512(blobs: &dyn BlobStore, item: &Item) -> Result<String, String> {
-    use std::io::Read as _;
+    let reader = blobs.open(&item.sha256).map_err(|e| e.to_string())?;
+    sha512_checked(reader, item)
+}
+
+/// [`verified_sha512`] over bytes already opened.
+fn sha512_checked(mut reader: Box<dyn Read + Send>, item: &Item) -> Result<String, String> {
     use std::sync::mpsc;
-    let mut reader = blobs.open(&item.sha256).map_err(|e| e.to_string())?;
     let (to_helper, from_reader) = mpsc::sync_channel::<(Vec<u8>, usize)>(2);
     let (to_reader, spare) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|s| {
@@ -237,19 +276,280 @@ pub fn verified_sha512(blobs: &dyn BlobStore, item: &Item) -> Result<String, Str
     })
 }
 
-/// An item's frame variants made again by the analyzer: the record it declares, nothing else.
-fn variants_of(
-    analyzer: &dyn Analyzer,
+/// What a run of the queue did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunSummary {
+    pub done: u64,
+    pub failed: u64,
+    pub retried: u64,
+}
+
+impl RunSummary {
+    /// Counts one committed job.
+    pub fn count(&mut self, committed: &Committed) {
+        match committed.state {
+            JobState::Done => self.done += 1,
+            JobState::Failed => self.failed += 1,
+            JobState::Retry => self.retried += 1,
+        }
+    }
+}
+
+// A job runs in three phases, so that whoever holds the catalog holds it only briefly:
+//
+// 1. [`claim`] (a short catalog transaction): the next queued job becomes `running` with one
+//    more attempt, and its item and the way to its bytes are looked up;
+// 2. [`analyse`] (minutes perhaps: FFmpeg, PDQ, hashing a large file): reads the bytes and
+//    runs the analyzer. It is handed no catalog, logger or blob store, so it cannot hold
+//    them: the caller may let others write meanwhile;
+// 3. [`commit`] (short): what the analysis made is written — derived items with their
+//    custody events through the logger, then the records and the job's state in one
+//    transaction.
+//
+// A job claimed and never committed (the process died, the analysis panicked) stays
+// `running`; the next claim queues it again (or records it failed after its last attempt),
+// as before the split. Only one runner claims at a time: the archive's writer runs jobs,
+// one job after another, and a claim requeues every job left `running`.
+
+/// How a committed job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Its results are recorded.
+    Done,
+    /// It failed and is queued again.
+    Retry,
+    /// It failed on its last attempt, or can never succeed; its error is recorded.
+    Failed,
+}
+
+/// Why a job's analysis produced nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    message: String,
+    /// No later attempt can do better (the item is gone): failed at once.
+    permanent: bool,
+}
+
+impl Failure {
+    fn retry(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    fn permanent(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
+
+/// Where the analysis reads a claimed item's bytes.
+enum Bytes {
+    /// A local file holding the blob (an optimisation the blob store may offer).
+    Local(PathBuf),
+    /// The blob, opened at the claim and read during the analysis.
+    Stream(Box<dyn Read + Send>),
+}
+
+/// A claimed job: the job, its item as the catalog held it at the claim, and a way to the
+/// item's bytes. Holds nothing of the catalog; it may cross threads.
+pub struct Claimed {
+    job: Job,
+    target: Result<(Item, Bytes), Failure>,
+}
+
+impl Claimed {
+    /// The claimed job (state `running`, its attempts counted).
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match &self.target {
+            Ok((item, Bytes::Local(p))) => format!("{} at {}", item.id, p.display()),
+            Ok((item, Bytes::Stream(_))) => format!("{} (streamed)", item.id),
+            Err(e) => format!("unavailable: {}", e.message),
+        };
+        f.debug_struct("Claimed")
+            .field("job", &self.job)
+            .field("target", &target)
+            .finish()
+    }
+}
+
+/// What a job's analysis made, to be committed.
+#[derive(Debug)]
+pub struct Analysed {
+    job: Job,
+    /// The item as claimed: the commit checks that it is still so.
+    item: Option<Item>,
+    result: Result<Work, Failure>,
+}
+
+impl Analysed {
+    /// The job analysed.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
+/// A job's results, by kind.
+#[derive(Debug)]
+enum Work {
+    Sha512(String),
+    Variants(Fingerprint),
+    Fingerprints(Analysis),
+}
+
+/// A committed job: how it ended, and how many results it recorded or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub job: Job,
+    pub state: JobState,
+    /// Records and derived files stored, or the error recorded.
+    pub outcome: Result<usize, String>,
+}
+
+impl Committed {
+    /// Whether the job recorded fingerprint records (a fingerprint or a `variants` job):
+    /// indexes built from them are out of date.
+    pub fn fingerprinted(&self) -> bool {
+        self.state == JobState::Done && (self.job.kind == FINGERPRINT || self.job.kind == VARIANTS)
+    }
+}
+
+/// Phase 1: claims the next queued job and looks up its item and bytes (a short catalog
+/// transaction and a blob lookup). None when no job is queued. A job whose item is not in
+/// the catalog is handed on to fail at its commit.
+pub fn claim(
+    catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    item: &Item,
-) -> Result<Fingerprint, String> {
+) -> Result<Option<Claimed>, CoreError> {
+    let Some(job) = catalog.claim_job(MAX_ATTEMPTS)? else {
+        return Ok(None);
+    };
+    let item = match catalog.resolve(job.item.as_str()) {
+        Ok(item) => item,
+        Err(StoreError::NotFound(_)) => {
+            return Ok(Some(Claimed {
+                job,
+                target: Err(Failure::permanent("the item is not in the catalog")),
+            }))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let target = match job.kind.as_str() {
+        SHA512 | VARIANTS | FINGERPRINT => match blobs.local_path(&item.sha256) {
+            Some(path) => Ok((item, Bytes::Local(path))),
+            None => match blobs.open(&item.sha256) {
+                Ok(reader) => Ok((item, Bytes::Stream(reader))),
+                Err(e) => Err(Failure::retry(format!("reading the stored bytes: {e}"))),
+            },
+        },
+        other => Err(Failure::retry(format!(
+            "unknown job kind {other:?} (queued by another version of Athar?)"
+        ))),
+    };
+    Ok(Some(Claimed { job, target }))
+}
+
+/// Phase 2: reads the claimed item's bytes and runs the analyzer. Touches no catalog, log or
+/// blob store: it may run for minutes while others write.
+pub fn analyse(claimed: Claimed, analyzer: &dyn Analyzer) -> Analysed {
+    let Claimed { job, target } = claimed;
+    let (item, bytes) = match target {
+        Ok(t) => t,
+        Err(failure) => {
+            return Analysed {
+                job,
+                item: None,
+                result: Err(failure),
+            }
+        }
+    };
+    let result = match job.kind.as_str() {
+        SHA512 => {
+            let reader: Result<Box<dyn Read + Send>, String> = match bytes {
+                Bytes::Local(path) => std::fs::File::open(&path)
+                    .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                    .map_err(|e| format!("reading the stored bytes: {}: {e}", path.display())),
+                Bytes::Stream(r) => Ok(r),
+            };
+            reader
+                .and_then(|r| sha512_checked(r, &item))
+                .map(Work::Sha512)
+        }
+        VARIANTS => {
+            with_path(&job, bytes, |path| variants_of(analyzer, &item, path)).map(Work::Variants)
+        }
+        FINGERPRINT => {
+            with_path(&job, bytes, |path| analyzer.analyze(&item, path)).map(Work::Fingerprints)
+        }
+        other => Err(format!("unknown job kind {other:?}")),
+    }
+    .map_err(Failure::retry);
+    Analysed {
+        job,
+        item: Some(item),
+        result,
+    }
+}
+
+/// Runs `f` on a path holding the bytes: the blob store's own file, or a temporary copy of
+/// a streamed blob (removed afterwards) for decoders that need a file.
+fn with_path<T>(
+    job: &Job,
+    bytes: Bytes,
+    f: impl FnOnce(&Path) -> Result<T, String>,
+) -> Result<T, String> {
+    match bytes {
+        Bytes::Local(path) => f(&path),
+        Bytes::Stream(mut reader) => {
+            let copy = TempCopy::new(job)?;
+            let mut file = std::fs::File::create_new(&copy.0)
+                .map_err(|e| format!("{}: {e}", copy.0.display()))?;
+            std::io::copy(&mut reader, &mut file)
+                .map_err(|e| format!("copying the stored bytes to {}: {e}", copy.0.display()))?;
+            drop(file);
+            f(&copy.0)
+        }
+    }
+}
+
+/// A temporary file for a streamed blob, removed when dropped.
+struct TempCopy(PathBuf);
+
+impl TempCopy {
+    fn new(job: &Job) -> Result<TempCopy, String> {
+        let mut rnd = [0u8; 8];
+        getrandom::getrandom(&mut rnd).map_err(|e| e.to_string())?;
+        Ok(TempCopy(std::env::temp_dir().join(format!(
+            "athar-job-{}-{}-{}",
+            std::process::id(),
+            job.id,
+            hex::encode(rnd)
+        ))))
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        // Gone already when the copy failed before creating it.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// An item's frame variants made again by the analyzer: the record it declares, nothing else.
+fn variants_of(analyzer: &dyn Analyzer, item: &Item, path: &Path) -> Result<Fingerprint, String> {
     let Some(wanted) = analyzer.variants() else {
         return Err("this build makes no frame variants".to_owned());
     };
-    let path = blobs
-        .local_path(&item.sha256)
-        .ok_or_else(|| "the blob store cannot hand this blob to a decoder".to_owned())?;
-    let record = analyzer.analyze_variants(item, &path)?;
+    let record = analyzer.analyze_variants(item, path)?;
     if record.algorithm != wanted.algorithm {
         return Err(format!(
             "the analyzer made a {:?} record, not {:?}",
@@ -259,96 +559,754 @@ fn variants_of(
     Ok(record)
 }
 
-/// What a run of the queue did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RunSummary {
-    pub done: u64,
-    pub failed: u64,
-    pub retried: u64,
+/// Phase 3: records what the analysis made (short). The item is looked up again first: if
+/// it left the catalog meanwhile the job fails, if it changed the job is retried. Derived
+/// files already recorded for this item and role (an earlier attempt that died before its
+/// job was marked done) are not stored or logged again; the records and the job's state
+/// are written in one transaction.
+pub fn commit(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    mut logger: Option<&mut Logger<'_>>,
+    analysed: Analysed,
+    actor: &str,
+) -> Result<Committed, CoreError> {
+    let Analysed { job, item, result } = analysed;
+    let result = match (result, item) {
+        (Ok(work), Some(claimed)) => match catalog.resolve(job.item.as_str()) {
+            Ok(now)
+                if now.id == claimed.id
+                    && now.sha256 == claimed.sha256
+                    && now.size == claimed.size =>
+            {
+                Ok((work, now))
+            }
+            Ok(_) => Err(Failure::retry("the item changed while it was analysed")),
+            Err(StoreError::NotFound(_)) => Err(Failure::permanent(
+                "the item left the catalog while it was analysed",
+            )),
+            Err(e) => return Err(e.into()),
+        },
+        (Ok(_), None) => Err(Failure::permanent("the item is not in the catalog")),
+        (Err(failure), _) => Err(failure),
+    };
+    let recorded: Result<usize, Failure> = match result {
+        Err(failure) => Err(failure),
+        Ok((Work::Sha512(hex), item)) => match catalog.digest(&item.id, SHA512)? {
+            Some(r) if r != hex => Err(Failure::retry(format!(
+                "the catalog records SHA-512 {r}, the bytes hash to {hex}"
+            ))),
+            _ => {
+                // Written again by a retry after a crash here: the same value.
+                catalog.set_digest(&item.id, SHA512, &hex)?;
+                catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
+                Ok(1)
+            }
+        },
+        // Only this record is written (with the job's state, in one transaction): an
+        // interrupted run leaves the old one and the job is run again.
+        Ok((Work::Variants(record), _)) => {
+            catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)?;
+            Ok(1)
+        }
+        Ok((Work::Fingerprints(analysis), item)) => {
+            let earlier = catalog.derived_from(&item.id)?;
+            // Those of distinct bytes in one batch, any repeat of bytes after it.
+            let mut batch: Vec<&DerivedFile> = Vec::new();
+            let mut repeats = Vec::new();
+            for file in &analysis.derived {
+                if already_derived(catalog, &earlier, file)? {
+                    continue;
+                }
+                if batch.iter().any(|b| b.bytes == file.bytes) {
+                    repeats.push(file);
+                } else {
+                    batch.push(file);
+                }
+            }
+            if !batch.is_empty() {
+                store_derived_batch(catalog, blobs, logger.as_deref_mut(), &item, &batch, actor)?;
+            }
+            for file in repeats {
+                store_derived(catalog, blobs, logger.as_deref_mut(), &item, file, actor)?;
+            }
+            catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
+            Ok(analysis.records.len() + analysis.derived.len())
+        }
+    };
+    Ok(match recorded {
+        Ok(n) => Committed {
+            job,
+            state: JobState::Done,
+            outcome: Ok(n),
+        },
+        Err(failure) => {
+            // `finish_job` fails a job whose attempts reached the limit given.
+            let limit = if failure.permanent { 0 } else { MAX_ATTEMPTS };
+            catalog.finish_job(&job, Err(&failure.message), limit)?;
+            Committed {
+                state: if job.attempts >= limit {
+                    JobState::Failed
+                } else {
+                    JobState::Retry
+                },
+                job,
+                outcome: Err(failure.message),
+            }
+        }
+    })
 }
 
-/// Runs queued jobs until none is left; derived files are stored (and logged) as items.
+/// Whether `file` is recorded already as derived from the item in that role (same bytes).
+fn already_derived(
+    catalog: &dyn Catalog,
+    earlier: &[(ItemId, String)],
+    file: &DerivedFile,
+) -> Result<bool, CoreError> {
+    if !earlier.iter().any(|(_, role)| *role == file.role) {
+        return Ok(false);
+    }
+    let sha = Sha256(sha2::Sha256::digest(&file.bytes).into());
+    Ok(match catalog.item_by_sha(&sha)? {
+        Some(existing) => earlier
+            .iter()
+            .any(|(id, role)| *id == existing.id && *role == file.role),
+        None => false,
+    })
+}
+
+/// Runs queued jobs until none is left, one after another through the three phases, for a
+/// caller that holds the catalog throughout (the CLI); derived files are stored (and logged)
+/// as items.
 pub fn run(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
     mut logger: Option<&mut Logger<'_>>,
     analyzer: &dyn Analyzer,
     actor: &str,
-    progress: &mut dyn FnMut(&Job, Result<usize, &str>),
+    progress: &mut dyn FnMut(&Committed),
 ) -> Result<RunSummary, CoreError> {
     let mut summary = RunSummary::default();
-    while let Some(job) = catalog.claim_job(MAX_ATTEMPTS)? {
-        let item = catalog.resolve(job.item.as_str())?;
-        // Each kind records its result and finishes its job itself; an error is recorded
-        // below (retried, or failed after the last attempt).
-        let outcome: Result<usize, String> = match job.kind.as_str() {
-            SHA512 => {
-                let recorded = catalog.digest(&item.id, SHA512)?;
-                match verified_sha512(blobs, &item).and_then(|hex| match recorded {
-                    Some(r) if r != hex => Err(format!(
-                        "the catalog records SHA-512 {r}, the bytes hash to {hex}"
-                    )),
-                    _ => Ok(hex),
-                }) {
-                    Ok(hex) => {
-                        catalog.set_digest(&item.id, SHA512, &hex)?;
-                        catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
-                        Ok(1)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            VARIANTS => match variants_of(analyzer, blobs, &item) {
-                // Only this record is written (with the job's state, in one transaction):
-                // an interrupted run leaves the old one and the job is run again.
-                Ok(record) => {
-                    catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)?;
-                    Ok(1)
-                }
-                Err(e) => Err(e),
-            },
-            FINGERPRINT => {
-                let analysis = match blobs.local_path(&item.sha256) {
-                    Some(path) => analyzer.analyze(&item, &path),
-                    None => Err("the blob store cannot hand this blob to a decoder".to_owned()),
-                };
-                match analysis {
-                    Ok(analysis) => {
-                        for file in &analysis.derived {
-                            store_derived(
-                                catalog,
-                                blobs,
-                                logger.as_deref_mut(),
-                                &item,
-                                file,
-                                actor,
-                            )?;
-                        }
-                        catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
-                        Ok(analysis.records.len() + analysis.derived.len())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            other => Err(format!(
-                "unknown job kind {other:?} (queued by another version of Athar?)"
-            )),
-        };
-        match outcome {
-            Ok(n) => {
-                summary.done += 1;
-                progress(&job, Ok(n));
-            }
-            Err(e) => {
-                catalog.finish_job(&job, Err(&e), MAX_ATTEMPTS)?;
-                if job.attempts >= MAX_ATTEMPTS {
-                    summary.failed += 1;
-                } else {
-                    summary.retried += 1;
-                }
-                progress(&job, Err(&e));
-            }
-        }
+    while let Some(claimed) = claim(catalog, blobs)? {
+        let analysed = analyse(claimed, analyzer);
+        let committed = commit(catalog, blobs, logger.as_deref_mut(), analysed, actor)?;
+        summary.count(&committed);
+        progress(&committed);
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    //! The three phases against an in-memory catalog and blob store and a fake analyzer.
+
+    use std::collections::HashMap;
+    use std::sync::{mpsc, Arc, Mutex};
+
+    use super::*;
+    use crate::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
+    use crate::storage::{BlobListing, BlobWriter, EventRecord, PendingBlob, ReceivedCustody};
+    use crate::{CustodyEvent, EventDetails, EventKind};
+
+    fn unused(name: &str) -> StoreError {
+        StoreError::Catalog(format!("{name}: not in the test double"))
+    }
+
+    /// Items, jobs (with the embedded catalog's claim semantics), records, digests and
+    /// derived items in memory.
+    #[derive(Debug, Default)]
+    struct MemCatalog {
+        items: Vec<Item>,
+        jobs: Vec<Job>,
+        prints: HashMap<ItemId, Vec<Fingerprint>>,
+        digests: HashMap<(ItemId, String), String>,
+        /// (derived item, source, role)
+        derived: Vec<(ItemId, ItemId, String)>,
+    }
+
+    impl MemCatalog {
+        fn job(&self, item: &ItemId, kind: &str) -> Job {
+            self.jobs
+                .iter()
+                .find(|j| j.item == *item && j.kind == kind)
+                .cloned()
+                .unwrap()
+        }
+    }
+
+    impl Catalog for MemCatalog {
+        fn resolve(&self, query: &str) -> Result<Item, StoreError> {
+            self.items
+                .iter()
+                .find(|i| i.id.as_str() == query)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound(query.to_owned()))
+        }
+        fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError> {
+            Ok(self.items.iter().find(|i| i.sha256 == *sha256).cloned())
+        }
+        fn enqueue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<(), StoreError> {
+            for (item, kind) in jobs {
+                if !self.jobs.iter().any(|j| j.item == *item && j.kind == *kind) {
+                    self.jobs.push(Job {
+                        id: self.jobs.len() as u64 + 1,
+                        item: item.clone(),
+                        kind: kind.clone(),
+                        state: "queued".into(),
+                        attempts: 0,
+                        error: None,
+                    });
+                }
+            }
+            Ok(())
+        }
+        fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
+            for j in self.jobs.iter_mut().filter(|j| j.state == "running") {
+                j.state = if j.attempts >= max_attempts {
+                    "failed"
+                } else {
+                    "queued"
+                }
+                .into();
+                j.error.get_or_insert_with(|| "interrupted".into());
+            }
+            let Some(j) = self.jobs.iter_mut().find(|j| j.state == "queued") else {
+                return Ok(None);
+            };
+            j.state = "running".into();
+            j.attempts += 1;
+            Ok(Some(Job {
+                error: None,
+                ..j.clone()
+            }))
+        }
+        fn finish_job(
+            &mut self,
+            job: &Job,
+            outcome: Result<&[Fingerprint], &str>,
+            max_attempts: u32,
+        ) -> Result<(), StoreError> {
+            let j = self
+                .jobs
+                .iter_mut()
+                .find(|j| j.id == job.id)
+                .ok_or_else(|| StoreError::NotFound(job.id.to_string()))?;
+            match outcome {
+                Ok(prints) => {
+                    let held = self.prints.entry(job.item.clone()).or_default();
+                    for f in prints {
+                        held.retain(|h| h.algorithm != f.algorithm);
+                        held.push(f.clone());
+                    }
+                    j.state = "done".into();
+                    j.error = None;
+                }
+                Err(e) => {
+                    j.state = if job.attempts >= max_attempts {
+                        "failed"
+                    } else {
+                        "queued"
+                    }
+                    .into();
+                    j.error = Some(e.to_owned());
+                }
+            }
+            Ok(())
+        }
+        fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+            Ok(self.jobs.clone())
+        }
+        fn set_digest(
+            &mut self,
+            item: &ItemId,
+            algorithm: &str,
+            hex: &str,
+        ) -> Result<(), StoreError> {
+            self.digests
+                .insert((item.clone(), algorithm.to_owned()), hex.to_owned());
+            Ok(())
+        }
+        fn digest(&self, item: &ItemId, algorithm: &str) -> Result<Option<String>, StoreError> {
+            Ok(self
+                .digests
+                .get(&(item.clone(), algorithm.to_owned()))
+                .cloned())
+        }
+        fn fingerprints(&self, item: &ItemId) -> Result<Vec<Fingerprint>, StoreError> {
+            Ok(self.prints.get(item).cloned().unwrap_or_default())
+        }
+        fn derived_from(&self, source: &ItemId) -> Result<Vec<(ItemId, String)>, StoreError> {
+            Ok(self
+                .derived
+                .iter()
+                .filter(|(_, s, _)| s == source)
+                .map(|(i, _, r)| (i.clone(), r.clone()))
+                .collect())
+        }
+        fn add_pending(&mut self, _shas: &[Sha256]) -> Result<(), StoreError> {
+            Err(unused("add_pending"))
+        }
+        fn pending(&self) -> Result<Vec<Sha256>, StoreError> {
+            Err(unused("pending"))
+        }
+        fn clear_pending(&mut self, _shas: &[Sha256]) -> Result<(), StoreError> {
+            Err(unused("clear_pending"))
+        }
+        fn record(
+            &mut self,
+            _entries: &[NewItem],
+            _case: Option<&str>,
+            _logged_through: u64,
+        ) -> Result<Vec<RecordedEntry>, StoreError> {
+            Err(unused("record"))
+        }
+        fn record_event(
+            &mut self,
+            _item: &ItemId,
+            _kind: EventKind,
+            _actor: &str,
+            _details: &EventDetails,
+            _logged_through: u64,
+        ) -> Result<CustodyEvent, StoreError> {
+            Err(unused("record_event"))
+        }
+        fn resolve_in_cases(&self, _query: &str, _cases: &[String]) -> Result<Item, StoreError> {
+            Err(unused("resolve_in_cases"))
+        }
+        fn items(&self) -> Result<Vec<Item>, StoreError> {
+            Err(unused("items"))
+        }
+        fn events(&self, _item: &ItemId) -> Result<Vec<CustodyEvent>, StoreError> {
+            Err(unused("events"))
+        }
+        fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError> {
+            Err(unused("event_index"))
+        }
+        fn cases_of(&self, _item: &ItemId) -> Result<Vec<String>, StoreError> {
+            Err(unused("cases_of"))
+        }
+        fn add_received_custody(
+            &mut self,
+            _item: &ItemId,
+            _records: &[ReceivedCustody],
+        ) -> Result<(), StoreError> {
+            Err(unused("add_received_custody"))
+        }
+        fn received_custody(&self, _item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError> {
+            Err(unused("received_custody"))
+        }
+        fn requeue_jobs(&mut self, _jobs: &[(ItemId, String)]) -> Result<usize, StoreError> {
+            Err(unused("requeue_jobs"))
+        }
+        fn stale_fingerprints(
+            &self,
+            _with: &str,
+            _algorithm: &str,
+            _generation: &str,
+        ) -> Result<Vec<ItemId>, StoreError> {
+            Err(unused("stale_fingerprints"))
+        }
+        fn fingerprint_changes(
+            &self,
+            _after: u64,
+        ) -> Result<Vec<(u64, ItemId, String)>, StoreError> {
+            Err(unused("fingerprint_changes"))
+        }
+        fn case_items(&self, _case: &str) -> Result<Vec<Item>, StoreError> {
+            Err(unused("case_items"))
+        }
+        fn event_records(
+            &self,
+            _after: u64,
+            _limit: usize,
+        ) -> Result<Vec<EventRecord>, StoreError> {
+            Err(unused("event_records"))
+        }
+        fn unlogged(&self) -> Result<Vec<u64>, StoreError> {
+            Err(unused("unlogged"))
+        }
+        fn mark_logged(&mut self, _through: u64) -> Result<(), StoreError> {
+            Err(unused("mark_logged"))
+        }
+        fn record_by_id(&self, _id: &str) -> Result<Option<StoredRecord>, StoreError> {
+            Err(unused("record_by_id"))
+        }
+        fn records_with_key(&self, _key: &str) -> Result<Vec<KeyedRecord>, StoreError> {
+            Err(unused("records_with_key"))
+        }
+        fn event_subjects(&self, _after: u64) -> Result<Vec<(u64, String, String)>, StoreError> {
+            Err(unused("event_subjects"))
+        }
+        fn record_keys(&self) -> Result<Vec<(String, KeyedRecord)>, StoreError> {
+            Err(unused("record_keys"))
+        }
+        fn referrers(&self, _id: &str) -> Result<Vec<String>, StoreError> {
+            Err(unused("referrers"))
+        }
+        fn case_exists(&self, _name: &str) -> Result<bool, StoreError> {
+            Err(unused("case_exists"))
+        }
+        fn records(
+            &self,
+            _kind: Option<RecordKind>,
+            _case: Option<&str>,
+        ) -> Result<Vec<StoredRecord>, StoreError> {
+            Err(unused("records"))
+        }
+        fn record_value(&self, _sha256: &Sha256) -> Result<Option<String>, StoreError> {
+            Err(unused("record_value"))
+        }
+        fn write_records(
+            &mut self,
+            _writes: &[RecordWrite],
+            _actor: &str,
+            _logged_through: u64,
+        ) -> Result<Vec<EventRecord>, StoreError> {
+            Err(unused("write_records"))
+        }
+    }
+
+    /// Blobs in memory; with `dir`, each also as a local file there.
+    #[derive(Debug, Default)]
+    struct MemBlobs {
+        bytes: HashMap<Sha256, Vec<u8>>,
+        dir: Option<PathBuf>,
+    }
+
+    impl BlobStore for MemBlobs {
+        fn open(&self, sha256: &Sha256) -> Result<Box<dyn Read + Send>, StoreError> {
+            let b = self
+                .bytes
+                .get(sha256)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound(sha256.to_string()))?;
+            Ok(Box::new(std::io::Cursor::new(b)))
+        }
+        fn local_path(&self, sha256: &Sha256) -> Option<PathBuf> {
+            self.dir.as_ref().map(|d| d.join(sha256.to_hex()))
+        }
+        fn writer(&self, _size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError> {
+            Err(unused("writer"))
+        }
+        fn contains(&self, _sha256: &Sha256) -> Result<bool, StoreError> {
+            Err(unused("contains"))
+        }
+        fn size(&self, _sha256: &Sha256) -> Result<u64, StoreError> {
+            Err(unused("size"))
+        }
+        fn sync(&self, _blobs: &mut [PendingBlob]) -> Result<(), StoreError> {
+            Err(unused("sync"))
+        }
+        fn publish(&self, _blobs: Vec<PendingBlob>) -> Result<(), StoreError> {
+            Err(unused("publish"))
+        }
+        fn adopt_local(
+            &self,
+            _path: &std::path::Path,
+            _sha256: Sha256,
+            _size: u64,
+        ) -> Result<PendingBlob, StoreError> {
+            Err(unused("adopt_local"))
+        }
+        fn abandon(&self, _blob: PendingBlob) {}
+        fn remove_unacknowledged(&self, _sha256: &Sha256) -> Result<(), StoreError> {
+            Err(unused("remove_unacknowledged"))
+        }
+        fn clear_temporary(&self) -> Result<usize, StoreError> {
+            Err(unused("clear_temporary"))
+        }
+        fn list(&self) -> Result<BlobListing, StoreError> {
+            Err(unused("list"))
+        }
+    }
+
+    /// Records the SHA-256 of the bytes it is handed (so a test sees they were read) and the
+    /// path it read them from; fails when told to; waits at `gate` when given one.
+    #[derive(Debug, Default)]
+    struct FakeAnalyzer {
+        fail: bool,
+        derived: Vec<DerivedFile>,
+        paths: Mutex<Vec<PathBuf>>,
+        /// Tells the test the analysis started, then waits for its word to finish.
+        gate: Option<Gate>,
+    }
+
+    /// Where the fake analysis says it started, and hears when to finish.
+    type Gate = (Mutex<mpsc::Sender<()>>, Mutex<mpsc::Receiver<()>>);
+
+    impl Analyzer for FakeAnalyzer {
+        fn analyze(&self, _item: &Item, path: &Path) -> Result<Analysis, String> {
+            self.paths.lock().unwrap().push(path.to_owned());
+            if let Some((started, go)) = &self.gate {
+                started.lock().unwrap().send(()).unwrap();
+                go.lock().unwrap().recv().unwrap();
+            }
+            if self.fail {
+                return Err("cannot decode".into());
+            }
+            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+            Ok(Analysis {
+                records: vec![Fingerprint {
+                    algorithm: "pdq".into(),
+                    algorithm_version: "fake 1".into(),
+                    decoder: "-".into(),
+                    data: Sha256(sha2::Sha256::digest(&bytes).into()).to_hex(),
+                }],
+                derived: self.derived.clone(),
+            })
+        }
+        fn variants(&self) -> Option<Refreshable> {
+            None
+        }
+        fn analyze_variants(&self, _item: &Item, _path: &Path) -> Result<Fingerprint, String> {
+            Err("no variants".into())
+        }
+    }
+
+    fn sha(bytes: &[u8]) -> Sha256 {
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// A catalog and blob store holding one video item, its fingerprint job queued.
+    fn one_video(bytes: &[u8]) -> (MemCatalog, MemBlobs, Item) {
+        let item = Item {
+            id: ItemId::generate().unwrap(),
+            sha256: sha(bytes),
+            size: bytes.len() as u64,
+            media_type: "video/mp4".into(),
+            created_at: crate::now_rfc3339(),
+        };
+        let mut catalog = MemCatalog::default();
+        catalog.items.push(item.clone());
+        enqueue_for(&mut catalog, std::slice::from_ref(&item)).unwrap();
+        let mut blobs = MemBlobs::default();
+        blobs.bytes.insert(item.sha256, bytes.to_vec());
+        (catalog, blobs, item)
+    }
+
+    #[test]
+    fn claim_analyse_commit_through_the_blob_store() {
+        let (mut catalog, blobs, item) = one_video(b"synthetic video bytes");
+        let analyzer = FakeAnalyzer::default();
+        // No local path: the bytes are streamed from the blob store.
+        assert!(blobs.local_path(&item.sha256).is_none());
+
+        let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
+        assert_eq!(claimed.job().kind, SHA512);
+        assert_eq!(catalog.job(&item.id, SHA512).state, "running");
+        let analysed = analyse(claimed, &analyzer);
+        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        assert_eq!((c.state, c.outcome), (JobState::Done, Ok(1)));
+        let want = hex::encode(sha2::Sha512::digest(b"synthetic video bytes"));
+        assert_eq!(catalog.digest(&item.id, SHA512).unwrap(), Some(want));
+
+        let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
+        assert_eq!(claimed.job().kind, FINGERPRINT);
+        let analysed = analyse(claimed, &analyzer);
+        // Analysed, not yet committed: nothing recorded, the job still running.
+        assert!(catalog.fingerprints(&item.id).unwrap().is_empty());
+        assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "running");
+        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        assert_eq!(c.state, JobState::Done);
+        assert!(c.fingerprinted());
+        let prints = catalog.fingerprints(&item.id).unwrap();
+        assert_eq!(prints.len(), 1);
+        assert_eq!(
+            prints[0].data,
+            item.sha256.to_hex(),
+            "the analyzer read the bytes"
+        );
+        assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "done");
+        // The streamed blob's temporary copy is gone.
+        let paths = analyzer.paths.lock().unwrap().clone();
+        assert_eq!(paths.len(), 1);
+        assert!(!paths[0].exists(), "{}", paths[0].display());
+        assert!(claim(&mut catalog, &blobs).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_local_path_is_handed_to_the_analyzer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut catalog, mut blobs, item) = one_video(b"local bytes");
+        blobs.dir = Some(dir.path().to_owned());
+        std::fs::write(dir.path().join(item.sha256.to_hex()), b"local bytes").unwrap();
+        let analyzer = FakeAnalyzer::default();
+        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (2, 0, 0));
+        let paths = analyzer.paths.lock().unwrap().clone();
+        assert_eq!(paths, vec![dir.path().join(item.sha256.to_hex())]);
+        assert!(paths[0].exists(), "the blob store's own file is left alone");
+    }
+
+    #[test]
+    fn the_analysis_holds_no_catalog() {
+        let (mut catalog, blobs, item) = one_video(b"slow video");
+        catalog.jobs.retain(|j| j.kind == FINGERPRINT);
+        let (started_tx, started_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel();
+        let analyzer = Arc::new(FakeAnalyzer {
+            gate: Some((Mutex::new(started_tx), Mutex::new(go_rx))),
+            ..FakeAnalyzer::default()
+        });
+        let catalog = Arc::new(Mutex::new(catalog));
+        let claimed = claim(&mut *catalog.lock().unwrap(), &blobs)
+            .unwrap()
+            .unwrap();
+        let a = analyzer.clone();
+        let worker = std::thread::spawn(move || analyse(claimed, &*a));
+        started_rx.recv().unwrap();
+        // Mid-analysis the catalog is free: another writer gets it at once.
+        {
+            let mut c = catalog
+                .try_lock()
+                .expect("the catalog is free during the analysis");
+            c.set_digest(&item.id, "note", "written meanwhile").unwrap();
+        }
+        go_tx.send(()).unwrap();
+        let analysed = worker.join().unwrap();
+        let mut c = catalog.lock().unwrap();
+        let done = commit(&mut *c, &blobs, None, analysed, "tester").unwrap();
+        assert_eq!(done.state, JobState::Done);
+        assert_eq!(c.fingerprints(&item.id).unwrap().len(), 1);
+        assert_eq!(
+            c.digest(&item.id, "note").unwrap().as_deref(),
+            Some("written meanwhile")
+        );
+    }
+
+    #[test]
+    fn a_failure_is_retried_then_recorded() {
+        let (mut catalog, blobs, item) = one_video(b"undecodable");
+        let analyzer = FakeAnalyzer {
+            fail: true,
+            ..FakeAnalyzer::default()
+        };
+        let mut seen = Vec::new();
+        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |c| {
+            seen.push((c.job.kind.clone(), c.state))
+        })
+        .unwrap();
+        // SHA-512 done; the fingerprint job failed twice: retried, then failed.
+        assert_eq!((s.done, s.failed, s.retried), (1, 1, 1));
+        assert_eq!(
+            seen,
+            vec![
+                (SHA512.to_owned(), JobState::Done),
+                (FINGERPRINT.to_owned(), JobState::Retry),
+                (FINGERPRINT.to_owned(), JobState::Failed),
+            ]
+        );
+        let job = catalog.job(&item.id, FINGERPRINT);
+        assert_eq!((job.state.as_str(), job.attempts), ("failed", MAX_ATTEMPTS));
+        assert_eq!(job.error.as_deref(), Some("cannot decode"));
+        assert!(catalog.fingerprints(&item.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_job_claimed_and_never_committed_runs_again() {
+        let (mut catalog, blobs, item) = one_video(b"interrupted");
+        catalog.jobs.retain(|j| j.kind == FINGERPRINT);
+        let analyzer = FakeAnalyzer::default();
+        // The process dies mid-analysis: what was analysed is never committed.
+        let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
+        drop(analyse(claimed, &analyzer));
+        assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "running");
+        assert!(catalog.fingerprints(&item.id).unwrap().is_empty());
+        // The next run queues it again and runs it: once, results recorded once.
+        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
+        let job = catalog.job(&item.id, FINGERPRINT);
+        assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
+        assert_eq!(catalog.fingerprints(&item.id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_item_gone_between_phases_fails_its_job() {
+        let (mut catalog, blobs, item) = one_video(b"gone");
+        catalog.jobs.retain(|j| j.kind == FINGERPRINT);
+        let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
+        let analysed = analyse(claimed, &FakeAnalyzer::default());
+        catalog.items.clear();
+        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        assert_eq!(c.state, JobState::Failed, "{:?}", c.outcome);
+        let job = catalog.job(&item.id, FINGERPRINT);
+        assert_eq!(job.state, "failed", "no attempt left can do better");
+        assert!(job.error.unwrap().contains("left the catalog"));
+        assert!(catalog.prints.is_empty());
+        // An item gone before the claim fails the same way, without an analysis.
+        catalog.jobs[0].state = "queued".into();
+        catalog.jobs[0].attempts = 0;
+        let analyzer = FakeAnalyzer::default();
+        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (0, 1, 0));
+        assert!(analyzer.paths.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_item_changed_between_phases_is_analysed_again() {
+        let (mut catalog, blobs, item) = one_video(b"changed");
+        catalog.jobs.retain(|j| j.kind == FINGERPRINT);
+        let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
+        let analysed = analyse(claimed, &FakeAnalyzer::default());
+        let original = catalog.items[0].clone();
+        catalog.items[0].sha256 = sha(b"other bytes");
+        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        assert_eq!(c.state, JobState::Retry);
+        assert!(
+            catalog.prints.is_empty(),
+            "nothing of the old bytes recorded"
+        );
+        assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "queued");
+        // Back as it was, the retry records it.
+        catalog.items[0] = original;
+        let s = run(
+            &mut catalog,
+            &blobs,
+            None,
+            &FakeAnalyzer::default(),
+            "tester",
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
+        assert_eq!(catalog.fingerprints(&item.id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn derived_files_recorded_by_an_earlier_attempt_are_not_stored_again() {
+        let (mut catalog, blobs, item) = one_video(b"video with a review image");
+        catalog.jobs.retain(|j| j.kind == FINGERPRINT);
+        let thumb = b"jpeg bytes".to_vec();
+        // An earlier attempt stored the review image, then died before finishing the job.
+        let earlier = Item {
+            id: ItemId::generate().unwrap(),
+            sha256: sha(&thumb),
+            size: thumb.len() as u64,
+            media_type: "image/jpeg".into(),
+            created_at: crate::now_rfc3339(),
+        };
+        catalog.items.push(earlier.clone());
+        catalog.derived.push((
+            earlier.id.clone(),
+            item.id.clone(),
+            "review-thumbnail-clear".into(),
+        ));
+        let analyzer = FakeAnalyzer {
+            derived: vec![DerivedFile {
+                role: "review-thumbnail-clear".into(),
+                media_type: "image/jpeg".into(),
+                bytes: thumb,
+            }],
+            ..FakeAnalyzer::default()
+        };
+        // Storing it again would fail here (this blob store cannot write).
+        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |c| {
+            assert_eq!(c.outcome, Ok(2), "{:?}", c.outcome)
+        })
+        .unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
+        assert_eq!(catalog.items.len(), 2);
+        assert_eq!(catalog.derived.len(), 1);
+    }
 }

@@ -1,0 +1,229 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Background jobs never hold the archive while decoding: while `athar serve` fingerprints a
+//! long synthetic video, requests that need the archive (an item read, which records
+//! nothing but takes the archive, and a record write) still answer at once.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::athar_in as athar;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `athar serve` on a free port.
+fn start(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athar"))
+        .arg("--archive")
+        .arg(dir.join("archive"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("Listening on ")
+        .unwrap()
+        .to_owned();
+    Server { child, base }
+}
+
+/// (status, body) of a request; non-2xx statuses are answers too.
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut req = agent.request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let r = match body {
+        Some(b) => req.set("content-type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap()),
+        Err(e) => panic!("{method} {url}: {e}"),
+    }
+}
+
+/// The state of the item's job of `kind`, as `athar jobs --json` reports it (read-only,
+/// beside the server; `done` when it is not listed).
+fn job_state(dir: &Path, item: &str, kind: &str) -> String {
+    let out = athar(dir, &["jobs", "--json"], None);
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["item"] == item && j["kind"] == kind)
+        .map_or_else(
+            // Done jobs are not listed.
+            || "done".to_owned(),
+            |j| j["state"].as_str().unwrap_or_default().to_owned(),
+        )
+}
+
+const PW: &str = "synthetic-password-123";
+
+#[test]
+fn requests_answer_while_a_long_video_is_fingerprinted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Long enough that fingerprinting it takes several seconds here (3 minutes of
+    // 640x360 footage: vPDQ decodes every frame; about 9 s on a 2-core machine).
+    let Some(clip) = common::clip_at(
+        d.join("long.mp4"),
+        "testsrc2=size=640x360:rate=25",
+        "180",
+        "null",
+    ) else {
+        return;
+    };
+    athar(d, &["init", "--name", "test"], None);
+    let out = athar(
+        d,
+        &[
+            "ingest",
+            "--json",
+            "--case",
+            "alpha",
+            clip.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let item = common::first_item(&out.stdout);
+    athar(
+        d,
+        &["user", "add", "root", "--role", "admin", "--password-stdin"],
+        Some(&format!("{PW}\n")),
+    );
+    let srv = start(d);
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let url = |p: &str| format!("{}{p}", srv.base);
+    let login = serde_json::json!({ "username": "root", "password": PW }).to_string();
+    let r = agent
+        .post(&url("/api/login"))
+        .set("content-type", "application/json")
+        .send_string(&login)
+        .unwrap();
+    let cookie = r
+        .all("set-cookie")
+        .iter()
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+
+    // The server picks the fingerprint job up within a second or two.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while job_state(d, &item, "fingerprint") != "running" {
+        assert!(
+            Instant::now() < deadline,
+            "the fingerprint job never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // While it runs: timed reads and writes, each pair started while the job was running
+    // (a request that waited for the job counts: it started during it); `still` says
+    // whether the job was still running after the pair.
+    let mut during = Vec::new();
+    let mut still = 0;
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && still < 10 {
+        n += 1;
+        let t = Instant::now();
+        let (status, body) = call(
+            &agent,
+            "GET",
+            &url(&format!("/api/items/{item}")),
+            &[("cookie", &cookie)],
+            None,
+        );
+        let read = t.elapsed();
+        assert_eq!(status, 200, "{body}");
+        let record = serde_json::json!({
+            "kind": "incident", "case": "alpha", "title": format!("written during a job {n}"),
+            "date": "2012-03"
+        })
+        .to_string();
+        let t = Instant::now();
+        let (status, body) = call(
+            &agent,
+            "POST",
+            &url("/api/records"),
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(&record),
+        );
+        let write = t.elapsed();
+        assert_eq!(status, 201, "{body}");
+        during.push((read, write));
+        if job_state(d, &item, "fingerprint") != "running" {
+            break;
+        }
+        still += 1;
+    }
+    let worst = during.iter().map(|(r, w)| *r.max(w)).max().unwrap();
+    eprintln!(
+        "{} read+write pairs during the job ({still} with the job still running after \
+         them); slowest request {worst:?}",
+        during.len()
+    );
+    assert!(
+        worst < Duration::from_secs(1),
+        "a request waited {worst:?} for the job: {during:?}"
+    );
+    assert!(
+        still >= 3,
+        "too few requests overlapped the fingerprint job ({still}): the clip is too short \
+         for this machine"
+    );
+
+    // And the job finishes with its results recorded.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while job_state(d, &item, "fingerprint") != "done" {
+        assert!(
+            Instant::now() < deadline,
+            "the fingerprint job never finished"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = call(
+        &agent,
+        "GET",
+        &url(&format!("/api/items/{item}")),
+        &[("cookie", &cookie)],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    drop(srv);
+    let shown = athar(d, &["show", "--json", &item], None);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("vpdq"), "{shown}");
+}
