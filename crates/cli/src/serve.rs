@@ -5,12 +5,14 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use anyhow::Context as _;
-use athar_core::{Catalog as _, Item, ItemId};
+use athar_core::jobs::{Analysed, Claimed, Committed};
+use athar_core::{Catalog, Item, ItemId};
 use athar_server::auth::{generate_password, hash_password};
 use athar_store::accounts::Role;
 use athar_store::Archive;
 use clap::Subcommand;
 
+use crate::runner::{report_failure, Runner};
 use crate::similar;
 
 /// `athar user …`.
@@ -40,7 +42,8 @@ pub enum UserCommand {
         #[arg(long)]
         enable: bool,
     },
-    /// Set a new password (ends the sessions) and change case memberships.
+    /// Set a new password (ends the sessions, revokes the API tokens) and change case
+    /// memberships.
     Reset {
         name: String,
         /// Read the new password from standard input instead of generating one.
@@ -155,9 +158,9 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
 }
 
 /// What the server needs from the media side: the similarity index and the job runner.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct MediaExtensions {
-    analyzer: crate::analyze::MediaAnalyzer,
+    runner: Runner,
     /// Whether the videos analysed by an earlier build were queued for the current frame
     /// variants (once per server start: what this build analyses is current).
     stale_queued: std::sync::atomic::AtomicBool,
@@ -204,40 +207,34 @@ impl athar_server::Extensions for MediaExtensions {
         Ok(Some(out))
     }
 
-    fn run_jobs(&self, archive: &mut Archive) -> Result<u64, String> {
+    fn claim_job(&self, archive: &mut Archive) -> Result<Option<Claimed>, String> {
         use std::sync::atomic::Ordering;
         if !self.stale_queued.load(Ordering::Relaxed) {
-            athar_core::jobs::enqueue_stale_variants(&mut archive.catalog, &self.analyzer)
-                .map_err(|e| format!("queuing frame variants made again: {e}"))?;
+            self.runner
+                .queue_stale_variants(archive)
+                .map_err(|e| format!("{e:#}"))?;
             self.stale_queued.store(true, Ordering::Relaxed);
         }
-        if archive.catalog.waiting_jobs().map_err(|e| e.to_string())? == 0 {
-            return Ok(0);
-        }
-        let summary = {
-            let mut w = archive.writer().map_err(|e| e.to_string())?;
-            athar_core::jobs::run(
-                w.catalog,
-                w.blobs,
-                Some(&mut w.logger),
-                &self.analyzer,
-                &w.collector,
-                &mut |job, r| {
-                    if let Err(e) = r {
-                        eprintln!(
-                            "athar serve: job {} ({}) on item {}: {e}",
-                            job.id, job.kind, job.item
-                        );
-                    }
-                },
-            )
-            .map_err(|e| e.to_string())?
-        };
-        if summary.done > 0 {
-            // New fingerprints go into the similarity index now, not at the next search.
-            similar::load(archive).map_err(|e| format!("{e:#}"))?;
-        }
-        Ok(summary.done)
+        self.runner.claim(archive).map_err(|e| format!("{e:#}"))
+    }
+
+    fn analyse_job(&self, job: Claimed) -> Analysed {
+        self.runner.analyse(job)
+    }
+
+    fn commit_job(&self, archive: &mut Archive, job: Analysed) -> Result<Committed, String> {
+        let committed = self
+            .runner
+            .commit(archive, job)
+            .map_err(|e| format!("{e:#}"))?;
+        report_failure("athar serve", &committed);
+        Ok(committed)
+    }
+
+    fn fingerprints_changed(&self, catalog: &dyn Catalog) -> Result<(), String> {
+        self.runner
+            .update_index(catalog)
+            .map_err(|e| format!("{e:#}"))
     }
 }
 
@@ -253,7 +250,11 @@ pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Re
     }
     let options = athar_server::Options {
         secure_cookies,
-        extensions: Some(std::sync::Arc::new(MediaExtensions::default())),
+        extensions: Some(std::sync::Arc::new(MediaExtensions {
+            runner: Runner::new(&archive),
+            stale_queued: std::sync::atomic::AtomicBool::new(false),
+        })),
+        ..athar_server::Options::default()
     };
     athar_server::serve(archive, listener, options).context("serving")?;
     Ok(())

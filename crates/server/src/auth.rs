@@ -1,6 +1,6 @@
 //! Secrets and who is calling: argon2id password hashes, random session ids and tokens
-//! (stored only as SHA-256), the log-in rate limiter, and the [`Caller`] extractor that
-//! authenticates every non-public request.
+//! (stored only as SHA-256), the log-in rate limiter with its device cookies, and the
+//! [`Caller`] extractor that authenticates every non-public request.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -25,6 +25,10 @@ pub const CSRF_COOKIE: &str = "athar_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts.
 pub const SESSION_SECONDS: i64 = 12 * 60 * 60;
+/// Cookie naming a device that logged in before (HttpOnly, sent to the log-in route only).
+pub const DEVICE_COOKIE: &str = "athar_device";
+/// How long a browser keeps a device cookie (it stops counting at the server's restart).
+pub const DEVICE_SECONDS: i64 = 180 * 24 * 60 * 60;
 
 /// Hashing or checking a password failed for a reason other than a wrong password.
 #[derive(Debug, thiserror::Error)]
@@ -84,46 +88,202 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Counts failed log-ins per key (an account or an address) in a sliding window.
+/// HMAC-SHA-256 (RFC 2104) of `msg` under `key` (at most one block long).
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |b: u8| block.map(|k| k ^ b);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Whether two byte strings are equal, in time independent of where they differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// The key device cookies are signed with: random, made once per server process and never
+/// stored, so device cookies stop counting when the server restarts (their holders then
+/// log in as unknown devices once, and get a new cookie). `None` when no randomness.
+fn device_key() -> Option<&'static [u8; 32]> {
+    static KEY: OnceLock<Option<[u8; 32]>> = OnceLock::new();
+    KEY.get_or_init(|| random_bytes::<32>().ok()).as_ref()
+}
+
+fn device_mac(key: &[u8], user_id: i64, nonce: &str, password_hash: &str) -> String {
+    let msg = format!("athar-device-v1\n{user_id}\n{nonce}\n{password_hash}");
+    hex::encode(hmac_sha256(key, msg.as_bytes()))
+}
+
+/// A device cookie (OWASP's "device cookies" against lock-out): proof that this browser
+/// logged in to this account before. It is a random nonce bound to the user (and to the
+/// password hash, so a reset retires it) by an HMAC under the server process's
+/// [`device_key`]; the server stores nothing per device. It never authenticates anyone:
+/// it only decides which failure budget a log-in attempt spends (see [`RateLimiter`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    user_id: i64,
+    nonce: String,
+}
+
+impl Device {
+    /// A new device cookie value for `user_id`; `None` when no randomness is available.
+    pub fn issue(user_id: i64, password_hash: &str) -> Option<String> {
+        let key = device_key()?;
+        let nonce = hex::encode(random_bytes::<16>().ok()?);
+        let mac = device_mac(key, user_id, &nonce, password_hash);
+        Some(format!("{user_id}.{nonce}.{mac}"))
+    }
+
+    /// The device named by cookie `value` when it is valid for `user_id` (whose password
+    /// hash is `password_hash`); anything malformed, forged or for another user is `None`.
+    pub fn check(value: &str, user_id: i64, password_hash: &str) -> Option<Device> {
+        let mut parts = value.split('.');
+        let (uid, nonce, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let hex_of = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if parts.next().is_some() || !hex_of(nonce, 32) || !hex_of(mac, 64) {
+            return None;
+        }
+        if uid.parse::<i64>().ok()? != user_id {
+            return None;
+        }
+        let want = device_mac(device_key()?, user_id, nonce, password_hash);
+        same_bytes(want.as_bytes(), mac.as_bytes()).then(|| Device {
+            user_id,
+            nonce: nonce.to_owned(),
+        })
+    }
+
+    /// The key of this device's own failure budget.
+    fn bucket(&self) -> String {
+        format!("device:{}:{}", self.user_id, self.nonce)
+    }
+}
+
+/// Failures and attempts under way for one key.
+#[derive(Debug, Default)]
+struct Bucket {
+    failures: VecDeque<Instant>,
+    pending: usize,
+}
+
+/// Limits password checks per key in a sliding window. Keys are an address, an account's
+/// budget for unknown devices (`user:NAME`) and each known device's own budget
+/// (`device:…`). An attempt is reserved with [`RateLimiter::reserve`] *before* its
+/// password is checked: a pending attempt counts like a failure, so concurrent requests
+/// cannot run more checks than the budget allows; [`RateLimiter::finish`] then turns it
+/// into a failure or releases it.
 #[derive(Debug)]
 pub struct RateLimiter {
     max: usize,
     window: Duration,
-    failures: HashMap<String, VecDeque<Instant>>,
+    buckets: HashMap<String, Bucket>,
+}
+
+/// A log-in attempt reserved in the [`RateLimiter`]; hand it back to
+/// [`RateLimiter::finish`].
+#[derive(Debug)]
+#[must_use = "an attempt holds budget until it is finished"]
+pub struct Attempt {
+    /// The account's unknown-device budget or the device's own: gates the attempt, is
+    /// cleared by a success.
+    account: String,
+    /// The caller's address: gates attempts from unknown devices, never cleared by a
+    /// success (one's own account must not buy guesses at others').
+    address: String,
+}
+
+/// Who is trying to log in, for [`RateLimiter::reserve`].
+#[derive(Debug)]
+pub struct Attempter<'a> {
+    /// The user name given.
+    pub user: &'a str,
+    /// The caller's address.
+    pub address: std::net::IpAddr,
+    /// The caller's valid device cookie for that user, if any.
+    pub device: Option<&'a Device>,
 }
 
 impl RateLimiter {
-    /// At most `max` failures per key within `window`.
+    /// At most `max` failures and pending attempts per key within `window`.
     pub fn new(max: usize, window: Duration) -> RateLimiter {
         RateLimiter {
             max,
             window,
-            failures: HashMap::new(),
+            buckets: HashMap::new(),
         }
     }
 
     fn prune(&mut self, now: Instant) {
         let window = self.window;
-        for q in self.failures.values_mut() {
+        for b in self.buckets.values_mut() {
+            let q = &mut b.failures;
             while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
                 q.pop_front();
             }
         }
-        self.failures.retain(|_, q| !q.is_empty());
+        self.buckets
+            .retain(|_, b| !b.failures.is_empty() || b.pending > 0);
     }
 
-    /// Whether `key` has used up its failures.
-    pub fn blocked(&mut self, key: &str, now: Instant) -> bool {
+    fn used_up(&self, key: &str) -> bool {
+        self.buckets
+            .get(key)
+            .is_some_and(|b| b.failures.len() + b.pending >= self.max)
+    }
+
+    /// Reserves one password check for `who`, or `None` when its budget is used up. A
+    /// known device is gated by its own budget only, so failures from elsewhere (which
+    /// fill the account's unknown-device budget and their addresses') never lock it out;
+    /// an unknown device is gated by the account's unknown-device budget and by its
+    /// address's. Either way the attempt is counted under both of its keys.
+    pub fn reserve(&mut self, who: &Attempter<'_>, now: Instant) -> Option<Attempt> {
         self.prune(now);
-        self.failures.get(key).is_some_and(|q| q.len() >= self.max)
+        let account = match who.device {
+            Some(d) => d.bucket(),
+            None => format!("user:{}", who.user),
+        };
+        let address = format!("ip:{}", who.address);
+        let blocked = match who.device {
+            Some(_) => self.used_up(&account),
+            None => self.used_up(&account) || self.used_up(&address),
+        };
+        if blocked {
+            return None;
+        }
+        for k in [&account, &address] {
+            self.buckets.entry(k.clone()).or_default().pending += 1;
+        }
+        Some(Attempt { account, address })
     }
 
-    /// Records a failure for `key`.
-    pub fn fail(&mut self, key: &str, now: Instant) {
-        self.failures
-            .entry(key.to_owned())
-            .or_default()
-            .push_back(now);
+    /// Ends a reserved attempt: a failure is counted under its keys; a success releases
+    /// them and clears the account's (or device's) failures, not the address's.
+    pub fn finish(&mut self, attempt: Attempt, ok: bool, now: Instant) {
+        for k in [&attempt.account, &attempt.address] {
+            let b = self.buckets.entry(k.clone()).or_default();
+            b.pending = b.pending.saturating_sub(1);
+            if !ok {
+                b.failures.push_back(now);
+            }
+        }
+        if ok {
+            if let Some(b) = self.buckets.get_mut(&attempt.account) {
+                b.failures.clear();
+            }
+        }
+        self.prune(now);
     }
 }
 
@@ -157,8 +317,12 @@ impl Caller {
 
 /// The value of cookie `name` in the request.
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of cookie `name` in `headers`.
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -188,13 +352,14 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     ) -> Result<Caller, ApiError> {
         if let Some(token) = bearer(parts) {
             let hash = sha256_hex(token?);
-            let found = crate::reading(state, move |c| Ok(c.token_user(&hash)?)).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let found = crate::reading(state, move |c| Ok(c.token_user(&hash, now)?)).await?;
             return match found {
                 Some((user, id)) => Ok(Caller {
                     user,
                     via: Via::Token(id),
                 }),
-                None => Err(ApiError::unauthorized("invalid or revoked token")),
+                None => Err(ApiError::unauthorized("invalid, expired or revoked token")),
             };
         }
         let Some(sid) = cookie(parts, SESSION_COOKIE) else {
@@ -239,16 +404,141 @@ mod tests {
         assert_ne!(h, hash_password("correct horse").unwrap(), "salted");
     }
 
+    fn who<'a>(user: &'a str, ip: &str, device: Option<&'a Device>) -> Attempter<'a> {
+        Attempter {
+            user,
+            address: ip.parse().unwrap(),
+            device,
+        }
+    }
+
     #[test]
     fn limiter_blocks_after_max_failures_and_forgets_after_window() {
         let mut l = RateLimiter::new(5, Duration::from_secs(60));
         let t0 = Instant::now();
         for _ in 0..5 {
-            assert!(!l.blocked("u:amal", t0));
-            l.fail("u:amal", t0);
+            let a = l.reserve(&who("amal", "10.0.0.1", None), t0).unwrap();
+            l.finish(a, false, t0);
         }
-        assert!(l.blocked("u:amal", t0));
-        assert!(!l.blocked("u:other", t0));
-        assert!(!l.blocked("u:amal", t0 + Duration::from_secs(60)));
+        assert!(l.reserve(&who("amal", "10.0.0.2", None), t0).is_none());
+        assert!(
+            l.reserve(&who("badr", "10.0.0.1", None), t0).is_none(),
+            "address"
+        );
+        let other = l.reserve(&who("badr", "10.0.0.2", None), t0).unwrap();
+        l.finish(other, true, t0);
+        let later = t0 + Duration::from_secs(60);
+        assert!(l.reserve(&who("amal", "10.0.0.1", None), later).is_some());
+    }
+
+    #[test]
+    fn pending_attempts_count_before_the_password_is_checked() {
+        // 100 concurrent attempts: only the budget's worth are let through to a check.
+        let mut l = RateLimiter::new(5, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let reserved: Vec<Attempt> = (0..100)
+            .filter_map(|_| l.reserve(&who("amal", "10.0.0.1", None), t0))
+            .collect();
+        assert_eq!(reserved.len(), 5);
+        for a in reserved {
+            l.finish(a, false, t0);
+        }
+        assert!(l.reserve(&who("amal", "10.0.0.9", None), t0).is_none());
+        // A success releases its slot and clears the account's failures, not the address's.
+        let mut l = RateLimiter::new(5, Duration::from_secs(60));
+        for _ in 0..4 {
+            let a = l.reserve(&who("amal", "10.0.0.1", None), t0).unwrap();
+            l.finish(a, false, t0);
+        }
+        let a = l.reserve(&who("amal", "10.0.0.2", None), t0).unwrap();
+        assert!(
+            l.reserve(&who("amal", "10.0.0.3", None), t0).is_none(),
+            "pending"
+        );
+        l.finish(a, true, t0);
+        let a = l.reserve(&who("amal", "10.0.0.3", None), t0).unwrap();
+        l.finish(a, true, t0);
+        let a = l.reserve(&who("badr", "10.0.0.1", None), t0).unwrap();
+        l.finish(a, false, t0);
+        assert!(l.reserve(&who("carl", "10.0.0.1", None), t0).is_none());
+    }
+
+    #[test]
+    fn known_device_has_its_own_budget() {
+        let mut l = RateLimiter::new(5, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let cookie = Device::issue(7, hash).unwrap();
+        let device = Device::check(&cookie, 7, hash).unwrap();
+        // An attacker spends the account's unknown-device budget and the address's.
+        for _ in 0..5 {
+            let a = l.reserve(&who("amal", "10.0.0.1", None), t0).unwrap();
+            l.finish(a, false, t0);
+        }
+        assert!(l.reserve(&who("amal", "10.0.0.2", None), t0).is_none());
+        // The known device, even from the attacker's address, still gets its checks.
+        for _ in 0..5 {
+            let a = l
+                .reserve(&who("amal", "10.0.0.1", Some(&device)), t0)
+                .unwrap();
+            l.finish(a, false, t0);
+        }
+        assert!(
+            l.reserve(&who("amal", "10.0.0.2", Some(&device)), t0)
+                .is_none(),
+            "a device locks out only itself"
+        );
+        let other = Device::check(&Device::issue(7, hash).unwrap(), 7, hash).unwrap();
+        let a = l
+            .reserve(&who("amal", "10.0.0.2", Some(&other)), t0)
+            .unwrap();
+        l.finish(a, true, t0);
+    }
+
+    #[test]
+    fn device_cookies_are_bound_to_user_and_password() {
+        let hash = "$argon2id$one";
+        let c = Device::issue(7, hash).unwrap();
+        assert!(Device::check(&c, 7, hash).is_some());
+        assert!(Device::check(&c, 8, hash).is_none(), "another user");
+        assert!(
+            Device::check(&c, 7, "$argon2id$two").is_none(),
+            "password reset"
+        );
+        let (head, mac) = c.rsplit_once('.').unwrap();
+        let flipped = if mac.starts_with('0') { "1" } else { "0" };
+        let forged = format!("{head}.{flipped}{}", &mac[1..]);
+        assert!(Device::check(&forged, 7, hash).is_none(), "forged");
+        let bad = [
+            "",
+            "7",
+            "7..",
+            "x.y.z",
+            &format!("{c}.1"),
+            &c.replace('.', ":"),
+        ];
+        for b in bad {
+            assert!(Device::check(b, 7, hash).is_none(), "{b:?}");
+        }
+        assert_ne!(Device::issue(7, hash), Device::issue(7, hash), "random");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than a block is hashed first.
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(
+            hex::encode(mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }

@@ -17,11 +17,11 @@
 //! secrets.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use athar_core::{Item, ItemId};
+use athar_core::jobs::{Analysed, Claimed, Committed};
+use athar_core::{Catalog, Item, ItemId};
 use athar_store::{Archive, SqliteCatalog};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -35,6 +35,7 @@ mod error;
 mod export;
 pub mod openapi;
 pub mod routes;
+mod session;
 pub mod uploads;
 mod views;
 mod web;
@@ -59,19 +60,52 @@ pub trait Extensions: Send + Sync {
         item: &Item,
         min_share: f64,
     ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String>;
-    /// Runs the queued background jobs (fingerprints, metadata, review images); returns
-    /// how many ran.
-    fn run_jobs(&self, archive: &mut Archive) -> Result<u64, String>;
+    /// Claims the next queued background job (fingerprints, metadata, review images,
+    /// SHA-512): a short catalog transaction, called with the archive locked. None when
+    /// no job is waiting.
+    fn claim_job(&self, archive: &mut Archive) -> Result<Option<Claimed>, String>;
+    /// Analyses a claimed job (decoding, hashing: it may take minutes). Called on a
+    /// blocking thread without the archive: requests go on meanwhile.
+    fn analyse_job(&self, job: Claimed) -> Analysed;
+    /// Records what the analysis made (short; called with the archive locked).
+    fn commit_job(&self, archive: &mut Archive, job: Analysed) -> Result<Committed, String>;
+    /// After fingerprint jobs: brings what is derived from fingerprints (the similarity
+    /// index) up to date. Called with a read-only catalog connection, without the archive.
+    fn fingerprints_changed(&self, catalog: &dyn Catalog) -> Result<(), String>;
 }
 
 /// How the server is run.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Options {
     /// TLS is terminated in front of the server: cookies get `Secure`.
     pub secure_cookies: bool,
     /// Similarity search and background jobs; without them near-duplicates answer 501
     /// and queued jobs wait for `athar jobs --run`.
     pub extensions: Option<Arc<dyn Extensions>>,
+    /// How long a connection may take to send a complete request head, counted from when
+    /// the server is ready to read one: a slow client (slowloris) and a keep-alive
+    /// connection left idle that long are both closed. Default [`HEADER_TIMEOUT`].
+    pub header_timeout: Duration,
+    /// How long a request body may go without a byte while its handler waits for more;
+    /// the handler then sees an error and the connection is closed. Default
+    /// [`BODY_STALL_TIMEOUT`].
+    pub body_stall_timeout: Duration,
+}
+
+/// Default [`Options::header_timeout`].
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default [`Options::body_stall_timeout`].
+pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            secure_cookies: false,
+            extensions: None,
+            header_timeout: HEADER_TIMEOUT,
+            body_stall_timeout: BODY_STALL_TIMEOUT,
+        }
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -79,6 +113,8 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("secure_cookies", &self.secure_cookies)
             .field("extensions", &self.extensions.is_some())
+            .field("header_timeout", &self.header_timeout)
+            .field("body_stall_timeout", &self.body_stall_timeout)
             .finish()
     }
 }
@@ -171,10 +207,10 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
     match endpoint {
         Endpoint::Health => on!(api::health),
         Endpoint::OpenApi => on!(api::openapi),
-        Endpoint::Login => on!(api::login),
-        Endpoint::Logout => on!(api::logout),
-        Endpoint::CreateToken => on!(api::create_token),
-        Endpoint::RevokeToken => on!(api::revoke_token),
+        Endpoint::Login => on!(session::login),
+        Endpoint::Logout => on!(session::logout),
+        Endpoint::CreateToken => on!(session::create_token),
+        Endpoint::RevokeToken => on!(session::revoke_token),
         Endpoint::Cases => on!(api::cases),
         Endpoint::Items => on!(api::items),
         Endpoint::Item => on!(api::item),
@@ -251,18 +287,72 @@ fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppSt
     Ok((router, state))
 }
 
-/// Runs queued background jobs every `every`, one batch at a time, while the server runs.
+/// How long new fingerprints may wait for the similarity index while jobs keep coming.
+const INDEX_EVERY: Duration = Duration::from_secs(30);
+
+/// Runs queued background jobs, one at a time, while the server runs: looks for work every
+/// `every`, then runs jobs until none is left. Each job holds the archive mutex only to be
+/// claimed and to be committed (short catalog transactions); its analysis (FFmpeg, PDQ,
+/// hashing: minutes for a long video) runs on a blocking thread without it, so requests go
+/// on meanwhile. The similarity index is brought up to date through a read-only catalog
+/// connection when the queue is empty (and every [`INDEX_EVERY`] while it is not).
+///
+/// One loop per server: a claim queues again any job left `running`, which is right only
+/// while no other job of this archive is being analysed.
 async fn job_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, every: Duration) {
+    let mut fingerprinted = false;
+    let mut indexed = Instant::now();
+    let mut idle = true;
     loop {
-        tokio::time::sleep(every).await;
-        let ext = ext.clone();
-        // A failure is reported on stderr by `ApiError::internal`; the next round retries.
-        let _ = blocking(&state, move |a| {
-            ext.run_jobs(a)
-                .map_err(|e| ApiError::internal(format!("background jobs: {e}")))
-        })
-        .await;
+        if idle {
+            tokio::time::sleep(every).await;
+        }
+        // A failure is reported on stderr by `ApiError::internal` and waits a round (a job
+        // left `running` by a failed commit is queued again at the next claim).
+        let worked = run_one_job(&state, &ext).await;
+        idle = !matches!(worked, Ok(Some(_)));
+        fingerprinted |= matches!(worked, Ok(Some(true)));
+        if fingerprinted && (idle || indexed.elapsed() >= INDEX_EVERY) {
+            let e = ext.clone();
+            let _ = reading(&state, move |cat| {
+                e.fingerprints_changed(cat)
+                    .map_err(|e| ApiError::internal(format!("background jobs: {e}")))
+            })
+            .await;
+            fingerprinted = false;
+            indexed = Instant::now();
+        }
     }
+}
+
+/// Claims, analyses and commits one job. `Some(true)` when it made fingerprints, `None`
+/// when no job was waiting.
+async fn run_one_job(
+    state: &Arc<AppState>,
+    ext: &Arc<dyn Extensions>,
+) -> Result<Option<bool>, ApiError> {
+    let e = ext.clone();
+    let claimed = blocking(state, move |a| {
+        e.claim_job(a)
+            .map_err(|e| ApiError::internal(format!("background jobs: {e}")))
+    })
+    .await?;
+    let Some(claimed) = claimed else {
+        return Ok(None);
+    };
+    let e = ext.clone();
+    // Without the archive. If the analysis panics, its job stays `running` and the next
+    // claim queues it again (one attempt counted), as after a crash.
+    let analysed = tokio::task::spawn_blocking(move || e.analyse_job(claimed))
+        .await
+        .map_err(|e| ApiError::internal(format!("background job analysis: {e}")))?;
+    let e = ext.clone();
+    let committed = blocking(state, move |a| {
+        e.commit_job(a, analysed)
+            .map_err(|e| ApiError::internal(format!("background jobs: {e}")))
+    })
+    .await?;
+    Ok(Some(committed.fingerprinted()))
 }
 
 /// A declared body over [`BODY_LIMIT`] up to this size is read before the 413 answer, so a
@@ -322,18 +412,238 @@ pub fn serve(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let ext = options.extensions.clone();
+        let timeouts = Timeouts {
+            header: options.header_timeout,
+            body_stall: options.body_stall_timeout,
+        };
         let (router, state) = app(archive, options)?;
         if let Some(ext) = ext {
             tokio::spawn(job_loop(state, ext, Duration::from_secs(1)));
         }
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                // If the signal cannot be watched, serve until killed.
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            })
-            .await
+        serve_connections(listener, router, timeouts, async {
+            // If the signal cannot be watched, serve until killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
     })
+}
+
+/// The connection timeouts of [`Options`].
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    header: Duration,
+    body_stall: Duration,
+}
+
+/// A request body went without a byte for longer than [`Options::body_stall_timeout`].
+#[derive(Debug, thiserror::Error)]
+#[error("the request body sent nothing for {0:?}")]
+struct BodyStalled(Duration);
+
+/// `body`, failing when the client sends nothing for `limit` while more is awaited (the
+/// clock runs only while the handler waits for the next chunk).
+fn stall_bounded(body: axum::body::Body, limit: Duration) -> axum::body::Body {
+    use futures_util::StreamExt as _;
+    let chunks = body.into_data_stream();
+    let bounded = futures_util::stream::unfold(Some(chunks), move |chunks| async move {
+        let mut chunks = chunks?;
+        match tokio::time::timeout(limit, chunks.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::Error::new(BodyStalled(limit))), None)),
+        }
+    });
+    axum::body::Body::from_stream(bounded)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets the open
+/// connections finish their requests. Each connection is HTTP/1 through hyper with a
+/// header-read timeout (which also closes idle keep-alive connections) and every request
+/// body bounded by [`stall_bounded`], so a client that sends slowly or not at all cannot
+/// hold a connection for ever. The caller's address is handed to handlers as
+/// `ConnectInfo<SocketAddr>`.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    timeouts: Timeouts,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper::body::Body as _;
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionRefused
+                ) => continue,
+                Err(_) => {
+                    // Out of file descriptors or the like: wait instead of spinning.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            let handle = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let req = req.map(|b| {
+                        if b.is_end_stream() {
+                            axum::body::Body::new(b)
+                        } else {
+                            stall_bounded(axum::body::Body::new(b), timeouts.body_stall)
+                        }
+                    });
+                    hyper::service::Service::call(&service, req)
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(timeouts.header);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), handle);
+            let mut conn = std::pin::pin!(conn);
+            // A connection that fails (timed out, reset) has nobody left to tell.
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(closing_rx);
+    // Receivers see the change (or the sender gone); wait until every connection is done.
+    let _ = closing_tx.send(());
+    closing_tx.closed().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use axum::body::Bytes;
+    use axum::extract::ConnectInfo;
+    use axum::routing::{get, post};
+    use axum::Router;
+
+    use super::{serve_connections, Timeouts};
+
+    /// Serves a small router with 1-second timeouts on a thread until the returned sender
+    /// is dropped.
+    fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let router = Router::new()
+            .route(
+                "/peer",
+                get(|ConnectInfo(p): ConnectInfo<SocketAddr>| async move { p.ip().to_string() }),
+            )
+            .route("/echo", post(|b: Bytes| async move { b.len().to_string() }));
+        let timeouts = Timeouts {
+            header: Duration::from_secs(1),
+            body_stall: Duration::from_secs(1),
+        };
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(l.local_addr().unwrap()).unwrap();
+                let stop = async {
+                    let _ = stop_rx.await;
+                };
+                serve_connections(l, router, timeouts, stop).await.unwrap();
+            });
+        });
+        (addr_rx.recv().unwrap(), stop_tx)
+    }
+
+    /// Connects, sends `parts` with `pause` between them, then reads until the server
+    /// closes: what was read and how long after the last send the close came. Fails
+    /// (instead of hanging) when the server holds the connection for 10 seconds.
+    fn exchange(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> (String, Duration) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(pause);
+            }
+            s.write_all(p).unwrap();
+        }
+        let sent = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("connection still open after 10 s ({e}): {got:?}"),
+            }
+        }
+        (String::from_utf8_lossy(&got).into_owned(), sent.elapsed())
+    }
+
+    #[test]
+    fn slow_or_idle_clients_are_disconnected() {
+        let (addr, _stop) = start();
+        // Half a request line, then nothing (slowloris).
+        let (got, after) = exchange(addr, &[b"GET /pe"], Duration::ZERO);
+        assert!(after < Duration::from_secs(5), "{after:?}");
+        assert!(!got.contains("200 OK"), "{got}");
+        // A complete request is answered (with the caller's address), then the idle
+        // keep-alive connection is closed.
+        let (got, after) = exchange(
+            addr,
+            &[b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+        assert!(got.ends_with("127.0.0.1"), "{got}");
+        assert!(after < Duration::from_secs(5), "{after:?}");
+        // A body that stops half-way is not waited for.
+        let (got, after) = exchange(
+            addr,
+            &[b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"],
+            Duration::ZERO,
+        );
+        assert!(!got.contains("200 OK"), "{got}");
+        assert!(after < Duration::from_secs(5), "{after:?}");
+    }
+
+    #[test]
+    fn slow_but_steady_bodies_are_read() {
+        let (addr, _stop) = start();
+        // Three parts 600 ms apart: over a second in all, but never a second's stall.
+        let (got, _) = exchange(
+            addr,
+            &[
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 20\r\n\r\n",
+                b"0123456789",
+                b"0123456789",
+            ],
+            Duration::from_millis(600),
+        );
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+        assert!(got.ends_with("\r\n\r\n20"), "{got}");
+    }
 }

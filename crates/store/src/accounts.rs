@@ -1,5 +1,5 @@
-//! Accounts of the HTTP API, kept in the catalog (migration 8): users with a role and case
-//! memberships, sessions and API tokens.
+//! Accounts of the HTTP API, kept in the catalog (migration 9): users with a role and case
+//! memberships, sessions and API tokens (which expire: migration 12).
 //!
 //! This module stores and looks up; it never sees a secret in clear. Passwords arrive
 //! already hashed (argon2id, PHC string), session ids, CSRF tokens and API tokens as the
@@ -104,8 +104,13 @@ pub struct ApiToken {
     pub user_id: i64,
     pub name: String,
     pub created_at: String,
+    /// When the token stops working (RFC 3339, UTC).
+    pub expires_at: String,
     pub revoked: bool,
 }
+
+/// SQL giving a Unix-seconds column as RFC 3339 in the catalog's format (UTC, microseconds).
+const EXPIRES_AT: &str = "strftime('%Y-%m-%dT%H:%M:%S', expires, 'unixepoch') || '.000000Z'";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
@@ -270,7 +275,8 @@ impl SqliteCatalog {
         tx.commit().map_err(db)
     }
 
-    /// Replaces a user's password hash and ends their sessions (tokens stay valid).
+    /// Replaces a user's password hash, ends their sessions and revokes their API tokens
+    /// (a reset usually follows a leak: nothing made with the old password survives it).
     pub fn set_password(&mut self, name: &str, password_hash: &str) -> Result<(), StoreError> {
         let id = self.user_id(name)?;
         let tx = self.conn.transaction().map_err(db)?;
@@ -279,8 +285,7 @@ impl SqliteCatalog {
             params![id, password_hash],
         )
         .map_err(db)?;
-        tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
-            .map_err(db)?;
+        end_all(&tx, id)?;
         tx.commit().map_err(db)
     }
 
@@ -377,37 +382,37 @@ impl SqliteCatalog {
         Ok(())
     }
 
-    /// Records an API token by the SHA-256 of its secret.
+    /// Records an API token by the SHA-256 of its secret; it works until `expires` (Unix
+    /// seconds).
     pub fn add_token(
         &mut self,
         user_id: i64,
         name: &str,
         sha256: &str,
+        expires: i64,
     ) -> Result<ApiToken, StoreError> {
-        let now = athar_core::now_rfc3339();
         self.conn
             .execute(
-                "INSERT INTO api_tokens (user_id, name, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user_id, name, sha256, now],
+                "INSERT INTO api_tokens (user_id, name, sha256, created_at, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user_id, name, sha256, athar_core::now_rfc3339(), expires],
             )
             .map_err(db)?;
-        Ok(ApiToken {
-            id: self.conn.last_insert_rowid(),
-            user_id,
-            name: name.to_owned(),
-            created_at: now,
-            revoked: false,
-        })
+        let id = self.conn.last_insert_rowid();
+        self.token(id)?
+            .ok_or_else(|| StoreError::Catalog(format!("API token {id} vanished")))
     }
 
-    /// The user of a live (unrevoked) token, when enabled, and the token's id.
-    pub fn token_user(&self, sha256: &str) -> Result<Option<(User, i64)>, StoreError> {
+    /// The user of a live token at time `now` (Unix seconds: unrevoked, not expired), when
+    /// the user is enabled, and the token's id.
+    pub fn token_user(&self, sha256: &str, now: i64) -> Result<Option<(User, i64)>, StoreError> {
         let row: Option<(String, i64)> = self
             .conn
             .query_row(
                 "SELECT u.name, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.sha256 = ?1 AND t.revoked_at IS NULL AND u.disabled = 0",
-                [sha256],
+                 WHERE t.sha256 = ?1 AND t.revoked_at IS NULL AND t.expires > ?2
+                     AND u.disabled = 0",
+                params![sha256, now],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
@@ -422,8 +427,10 @@ impl SqliteCatalog {
     pub fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, user_id, name, created_at, revoked_at IS NOT NULL
-                 FROM api_tokens WHERE id = ?1",
+                &format!(
+                    "SELECT id, user_id, name, created_at, {EXPIRES_AT}, revoked_at IS NOT NULL
+                     FROM api_tokens WHERE id = ?1"
+                ),
                 [id],
                 |r| {
                     Ok(ApiToken {
@@ -431,7 +438,8 @@ impl SqliteCatalog {
                         user_id: r.get(1)?,
                         name: r.get(2)?,
                         created_at: r.get(3)?,
-                        revoked: r.get(4)?,
+                        expires_at: r.get(4)?,
+                        revoked: r.get(5)?,
                     })
                 },
             )
@@ -571,15 +579,17 @@ mod tests {
         cat.add_session(u.id, "s1", "c1", 100).unwrap();
         assert!(cat.session("s1", 50).unwrap().is_some());
         assert!(cat.session("s1", 100).unwrap().is_none(), "expired");
-        let t = cat.add_token(u.id, "ci", "t1").unwrap();
-        assert_eq!(cat.token_user("t1").unwrap().unwrap().1, t.id);
+        let t = cat.add_token(u.id, "ci", "t1", 1000).unwrap();
+        assert_eq!(cat.token_user("t1", 999).unwrap().unwrap().1, t.id);
+        assert_eq!(t.expires_at, "1970-01-01T00:16:40.000000Z");
+        assert!(cat.token_user("t1", 1000).unwrap().is_none(), "expired");
         cat.revoke_token(t.id).unwrap();
-        assert!(cat.token_user("t1").unwrap().is_none());
-        let t2 = cat.add_token(u.id, "ci2", "t2").unwrap();
+        assert!(cat.token_user("t1", 1).unwrap().is_none());
+        let t2 = cat.add_token(u.id, "ci2", "t2", 1000).unwrap();
         cat.add_session(u.id, "s2", "c2", 100).unwrap();
         cat.set_user_disabled("amal", true).unwrap();
         assert!(cat.session("s2", 1).unwrap().is_none());
-        assert!(cat.token_user("t2").unwrap().is_none());
+        assert!(cat.token_user("t2", 1).unwrap().is_none());
         assert!(cat.token(t2.id).unwrap().unwrap().revoked);
         cat.set_memberships("amal", &["B".into()], &["A".into()])
             .unwrap();
@@ -587,5 +597,25 @@ mod tests {
             cat.user("amal").unwrap().unwrap().cases,
             vec!["B".to_owned()]
         );
+    }
+
+    #[test]
+    fn password_reset_ends_sessions_and_revokes_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let u = cat.add_user("amal", Role::Analyst, "h1", &[]).unwrap();
+        let other = cat.add_user("badr", Role::Analyst, "h1", &[]).unwrap();
+        let t = cat.add_token(u.id, "ci", "t1", 1000).unwrap();
+        let kept = cat.add_token(other.id, "ci", "t2", 1000).unwrap();
+        cat.add_session(u.id, "s1", "c1", 100).unwrap();
+        cat.set_password("amal", "h2").unwrap();
+        assert!(cat.session("s1", 1).unwrap().is_none(), "session ended");
+        assert!(cat.token_user("t1", 1).unwrap().is_none(), "token revoked");
+        assert!(cat.token(t.id).unwrap().unwrap().revoked);
+        assert!(
+            !cat.token(kept.id).unwrap().unwrap().revoked,
+            "others' tokens kept"
+        );
+        assert_eq!(cat.token_user("t2", 1).unwrap().unwrap().1, kept.id);
     }
 }

@@ -294,3 +294,119 @@ pub fn clip_at(
         }
     }
 }
+
+/// `athar serve` on a free loopback port (see [`Env::serve`]); killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Env {
+    /// `athar user add NAME --role ROLE --password-stdin [--case C]`, which must succeed.
+    pub fn add_user(&self, name: &str, role: &str, case: Option<&str>, password: &str) {
+        let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+        if let Some(c) = case {
+            args.extend(["--case", c]);
+        }
+        self.run_stdin(&args, &format!("{password}\n"));
+    }
+
+    /// Runs `athar ARGS` with `stdin` as input; it must succeed.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        athar_in(self.dir.path(), args, Some(stdin))
+    }
+
+    /// Starts `athar serve` on 127.0.0.1 (a free port) and waits until it listens.
+    pub fn serve(&self) -> Served {
+        use std::io::BufRead as _;
+        let mut child = self
+            .cmd()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start athar serve");
+        let mut line = String::new();
+        let out = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("read the address");
+        let base = line
+            .trim()
+            .strip_prefix("Listening on ")
+            .unwrap_or_else(|| panic!("athar serve said {line:?}"))
+            .to_owned();
+        Served { child, base }
+    }
+}
+
+/// An HTTP answer, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Every value of header `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `Set-Cookie` header setting cookie `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.all("set-cookie")
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+}
+
+/// One HTTP request (redirects not followed; error statuses are answers too). `body`, when
+/// given, is sent as JSON.
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
+    static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    let agent = AGENT.get_or_init(|| ureq::AgentBuilder::new().redirects(0).build());
+    let mut req = agent.request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let r = match body {
+        Some(b) => req.set("content-type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let mut headers = Vec::new();
+    for name in resp.headers_names() {
+        for v in resp.all(&name) {
+            headers.push((name.clone(), v.to_owned()));
+        }
+    }
+    let body = resp.into_string().unwrap_or_default();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
