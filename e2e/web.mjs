@@ -9,7 +9,8 @@
 // Steps: log in; upload the video by tus with a dropped connection that tus-js-client
 // resumes; wait for its fingerprints; find its near-duplicate; reveal the blurred review
 // image; play the video muted with range requests; download a custody proof and the
-// verifier key; export the case as a bag. Screenshots and downloads go to ATHAR_ARTIFACTS.
+// verifier key; open crafted item links (an encoded path and purpose after the id) and
+// check that no access was recorded with that purpose; export the case as a bag. Screenshots and downloads go to ATHAR_ARTIFACTS.
 // Exits non-zero on the first failed step.
 
 import { chromium } from "playwright-core";
@@ -170,7 +171,34 @@ try {
   await key.saveAs(join(out, "athar.vkey"));
   await shot("07-custody");
 
-  // 8. Export the case as a bag.
+  // 8. A crafted link: the item id in the fragment followed by an encoded path and query
+  // (`…%2Fcontent%3Fpurpose%3D…`) must not reach the content route. The app refuses the
+  // id, sends no request with the chosen purpose, and no access event records it.
+  const crafted = "e2e-crafted-" + Date.now();
+  const sent = [];
+  const watch = (r) => { if (r.url().includes(crafted)) sent.push(r.method() + " " + r.url()); };
+  page.on("request", watch);
+  await page.goto(base + "/#/cases");
+  await page.waitForSelector("main h1");
+  for (const rest of ["/content?purpose=", "/review/clear?purpose="]) {
+    await page.goto(base + "/#/item/" + item + encodeURIComponent(rest + crafted));
+    await page.waitForSelector("main p.error");
+    check((await page.textContent("main p.error")).includes("Not an item id"),
+      "crafted link " + rest + "… refused as not an item id");
+  }
+  await page.waitForTimeout(500);
+  page.off("request", watch);
+  check(sent.length === 0, "no request carried the crafted purpose" + (sent.length ? ": " + sent.join(", ") : ""));
+  const recorded = await page.evaluate(async (id) => {
+    const res = await fetch("/api/items/" + encodeURIComponent(id), { credentials: "same-origin" });
+    return (await res.json()).events;
+  }, item);
+  const chosen = recorded.filter((e) => JSON.stringify(e.details || {}).includes(crafted));
+  check(recorded.length > 0 && chosen.length === 0,
+    `no access event with the crafted purpose (${recorded.length} events read)`);
+  await shot("08-crafted-link");
+
+  // 9. Export the case as a bag.
   await page.goto(base + "/#/cases");
   const exportButton = await page.waitForSelector(`[data-export="${caseName}"]`);
   const [bag] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), exportButton.click()]);
@@ -178,13 +206,13 @@ try {
   await bag.saveAs(join(out, "export-" + bagName));
   summary.export = "export-" + bagName;
   await page.waitForFunction(() => document.getElementById("export-status").textContent.startsWith("Exported"));
-  await shot("08-exported");
+  await shot("09-exported");
 
-  // 9. The other pages render without errors.
+  // 10. The other pages render without errors.
   for (const p of ["incidents", "persons", "search?q=synthetic", "settings"]) {
     await page.goto(base + "/#/" + p);
     await page.waitForSelector("main h1");
-    await shot("09-" + p.split("?")[0]);
+    await shot("10-" + p.split("?")[0]);
   }
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));

@@ -628,11 +628,13 @@ fn review_views_settings_ranges_proofs_incidents() {
         "greyscale"
     );
     let before = access_events(d, &vid).len();
+    let mut pictures = Vec::new();
     for v in ["blurred", "greyscale"] {
         let img = get(&inv, &format!("/api/items/{vid}/review/{v}"));
         assert_eq!(img.status, 200, "{v}");
         assert_eq!(img.header("content-type"), Some("image/jpeg"));
         assert_eq!(&img.bytes[..2], &[0xff, 0xd8], "a JPEG");
+        pictures.push(review_pixels(&img.bytes));
     }
     assert_eq!(
         access_events(d, &vid).len(),
@@ -644,6 +646,20 @@ fn review_views_settings_ranges_proofs_incidents() {
         &format!("/api/items/{vid}/review/clear?purpose=triage"),
     );
     assert_eq!(clear.status, 200);
+    // Checked on the pixels: the blurred variant is grey and has lost the fine detail.
+    let clear_px = review_pixels(&clear.bytes);
+    let (blurred_px, grey_px) = (&pictures[0], &pictures[1]);
+    assert_eq!(blurred_px.dimensions(), clear_px.dimensions());
+    assert!(
+        is_grey(blurred_px) && is_grey(grey_px),
+        "greyscale variants"
+    );
+    assert!(!is_grey(&clear_px), "the clear variant has colour");
+    let (hb, hg, hc) = (detail(blurred_px), detail(grey_px), detail(&clear_px));
+    assert!(
+        hb * 4.0 < hc && hb * 4.0 < hg,
+        "blurred {hb}, greyscale {hg}, clear {hc}"
+    );
     let acc = access_events(d, &vid);
     assert_eq!(acc.len(), before + 1, "a clear view is an access");
     assert_eq!(acc.last().unwrap()["actor"], "inv");
@@ -958,4 +974,36 @@ fn the_server_makes_out_of_date_frame_variants_again() {
         )
         .unwrap();
     assert_eq!(job, ("variants".to_owned(), "done".to_owned()));
+}
+
+/// A review image's pixels, as RGB.
+fn review_pixels(jpeg: &[u8]) -> image::RgbImage {
+    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .expect("a decodable JPEG")
+        .to_rgb8()
+}
+
+/// Every pixel grey (R, G and B within JPEG rounding of each other).
+fn is_grey(img: &image::RgbImage) -> bool {
+    img.pixels().all(|p| {
+        let (lo, hi) = (p.0.iter().min().copied(), p.0.iter().max().copied());
+        matches!((lo, hi), (Some(lo), Some(hi)) if hi - lo <= 2)
+    })
+}
+
+/// Fine detail: the mean absolute Laplacian of the luma (smooth gradients count for
+/// nothing, edges and texture for much).
+fn detail(img: &image::RgbImage) -> f64 {
+    let g = image::DynamicImage::ImageRgb8(img.clone()).to_luma8();
+    let (w, h) = g.dimensions();
+    let at = |x: u32, y: u32| f64::from(g.get_pixel(x, y)[0]);
+    let (mut sum, mut n) = (0f64, 0f64);
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let l = 4.0 * at(x, y) - at(x - 1, y) - at(x + 1, y) - at(x, y - 1) - at(x, y + 1);
+            sum += l.abs();
+            n += 1.0;
+        }
+    }
+    sum / n.max(1.0)
 }

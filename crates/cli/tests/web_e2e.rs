@@ -3,8 +3,10 @@
 //! driven by `e2e/web.mjs` (Debian's chromium, headless, through playwright-core). The
 //! script logs in, uploads a synthetic video by tus over a dropped and resumed connection,
 //! waits for its fingerprints, finds its near-duplicate (a re-encoded copy ingested here
-//! beforehand), reveals the blurred review image, downloads a custody proof and exports the
-//! case; this test then checks the proof with `athar log verify-proof` and the bag with
+//! beforehand), reveals the blurred review image, downloads a custody proof, opens crafted
+//! item links (`#/item/<id>%2Fcontent%3Fpurpose%3D…`: an encoded path and purpose after the
+//! id) and checks that no request carried that purpose and no access event records it, and
+//! exports the case; this test then checks the proof with `athar log verify-proof` and the bag with
 //! `athar verify-bag`.
 //!
 //! Needs chromium, node and `e2e/node_modules/playwright-core` (`scripts/ensure-deps.sh`

@@ -94,14 +94,44 @@ function nextVariant(v) {
   return null;
 }
 
-function reviewUrl(id, variant) {
-  return "/api/items/" + id + "/review/" + variant;
+// Item and record ids: 26 characters of Crockford's base 32, upper case (ItemId::parse).
+const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+// An id taken from the URL fragment or a response, checked before it goes into a request:
+// a crafted link (#/item/ID%2Fcontent%3Fpurpose%3D...) must not choose another route.
+function checkedId(id) {
+  if (typeof id !== "string" || !ID.test(id)) throw new HttpError(400, "Not an item id.");
+  return id;
+}
+
+// An API address: each path segment percent-encoded, the query built by URLSearchParams
+// (empty values left out).
+function apiUrl(segments, query) {
+  let url = "/api/" + segments.map((s) => encodeURIComponent(String(s))).join("/");
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== null && v !== undefined && v !== "") q.set(k, String(v));
+    }
+    const text = q.toString();
+    if (text) url += "?" + text;
+  }
+  return url;
+}
+
+// The app's own address of an item page.
+function itemHref(id) {
+  return "#/item/" + encodeURIComponent(id);
+}
+
+function reviewUrl(id, variant, purpose) {
+  return apiUrl(["items", checkedId(id), "review", variant], { purpose });
 }
 
 // ---------- pages ----------
 
 async function casesPage() {
-  const { cases } = await api("/api/cases");
+  const { cases } = await api(apiUrl(["cases"]));
   const rows = cases.map((c) =>
     el("tr", {},
       el("td", {}, el("a", { href: "#/case/" + encodeURIComponent(c) }, c)),
@@ -141,11 +171,11 @@ async function exportCase(c) {
 }
 
 function exportUrl(c) {
-  return "/api/cases/" + encodeURIComponent(c) + "/export";
+  return apiUrl(["cases", c, "export"]);
 }
 
 async function casePage(name) {
-  const { items } = await api("/api/items?case=" + encodeURIComponent(name));
+  const { items } = await api(apiUrl(["items"], { case: name }));
   const typeSel = el("select", { name: "type" },
     el("option", { value: "" }, "all"), el("option", { value: "video/" }, "videos"),
     el("option", { value: "image/" }, "images"), el("option", { value: "other" }, "other"));
@@ -166,7 +196,7 @@ async function casePage(name) {
         ? el("img", { src: reviewUrl(item.id, variant), alt: variant + " review image", loading: "lazy", class: "thumb " + variant })
         : el("div", { class: "noimg" }, item.media_type);
       if (media) pic.addEventListener("error", () => pic.replaceWith(el("div", { class: "noimg" }, "no review image yet")));
-      return el("a", { class: "tile", href: "#/item/" + item.id, "data-item": item.id }, pic,
+      return el("a", { class: "tile", href: itemHref(item.id), "data-item": item.id }, pic,
         el("span", {}, item.media_type + " · " + bytes(item.size)),
         el("span", { class: "muted" }, item.id));
     }));
@@ -183,7 +213,8 @@ async function casePage(name) {
 }
 
 async function itemPage(id) {
-  const d = await api("/api/items/" + id);
+  checkedId(id);
+  const d = await api(apiUrl(["items", id]));
   const item = d.item;
   const isVideo = item.media_type.startsWith("video/");
   const meta = el("dl", { class: "meta" },
@@ -195,7 +226,7 @@ async function itemPage(id) {
 
   // Review images: the safe variant first, each step revealed by a click.
   const review = el("section", { class: "card review", id: "review" }, el("h2", {}, "Review image"));
-  api("/api/items/" + id + "/review").then((r) => {
+  api(apiUrl(["items", id, "review"])).then((r) => {
     if (!r.images.length) {
       review.append(el("p", { class: "muted" }, "No review image (yet)."));
       return;
@@ -212,7 +243,7 @@ async function itemPage(id) {
       const n = nextVariant(v);
       if (!n) return;
       v = n;
-      img.src = reviewUrl(id, v) + (v === "clear" ? "?purpose=review" : "");
+      img.src = reviewUrl(id, v, v === "clear" ? "review" : null);
       img.alt = v + " review image";
       img.dataset.variant = v;
       label();
@@ -230,7 +261,7 @@ async function itemPage(id) {
     load.addEventListener("click", () => {
       const v = el("video", {
         controls: true, preload: "metadata", id: "video",
-        src: "/api/items/" + id + "/content?purpose=review",
+        src: apiUrl(["items", id, "content"], { purpose: "review" }),
       });
       v.muted = me.settings.muted;
       v.autoplay = me.settings.autoplay;
@@ -240,7 +271,7 @@ async function itemPage(id) {
   }
 
   const dups = el("section", { class: "card", id: "near-duplicates" }, el("h2", {}, "Near-duplicates"));
-  api("/api/items/" + id + "/similar").then((r) => {
+  api(apiUrl(["items", id, "similar"])).then((r) => {
     if (!r.fingerprinted) {
       dups.append(el("p", { class: "muted" }, "No fingerprints yet."));
     } else if (!r.matches.length) {
@@ -249,7 +280,7 @@ async function itemPage(id) {
       dups.append(el("table", {},
         el("tr", {}, ...["Item", "Type", "Shared (this / that)", "Transform", "Cases"].map((h) => el("th", {}, h))),
         r.matches.map((m) => el("tr", { "data-match": m.item },
-          el("td", {}, el("a", { href: "#/item/" + m.item }, m.item)),
+          el("td", {}, el("a", { href: itemHref(m.item) }, m.item)),
           el("td", {}, m.media_type),
           el("td", {}, Math.round(m.query_match * 100) + "% / " + Math.round(m.item_match * 100) + "%"),
           el("td", {}, m.transform),
@@ -260,15 +291,15 @@ async function itemPage(id) {
   const custody = el("section", { class: "card", id: "custody" }, el("h2", {}, "Chain of custody"),
     el("p", { class: "muted" }, "Each event is a leaf of the signed custody log. Check a proof offline with ",
       el("code", {}, "athar log verify-proof FILE --vkey KEY"), " using the ",
-      el("a", { href: "/api/log/vkey", download: "athar.vkey", id: "vkey" }, "verifier key"), " (latest ",
-      el("a", { href: "/api/log/checkpoint", download: "checkpoint" }, "checkpoint"), ")."),
+      el("a", { href: apiUrl(["log", "vkey"]), download: "athar.vkey", id: "vkey" }, "verifier key"), " (latest ",
+      el("a", { href: apiUrl(["log", "checkpoint"]), download: "checkpoint" }, "checkpoint"), ")."),
     el("table", {},
       el("tr", {}, ...["#", "Event", "When", "Who", "Details", "Proof"].map((h) => el("th", {}, h))),
       d.events.map((e) => el("tr", { "data-seq": e.seq },
         el("td", {}, e.seq), el("td", {}, e.kind), el("td", {}, e.at), el("td", {}, e.actor),
         el("td", {}, summary(e.details)),
         el("td", {}, e.seq <= d.log_size
-          ? el("a", { href: "/api/items/" + id + "/events/" + e.seq + "/proof", download: id + "-event-" + e.seq + ".tlog-proof", class: "proof" }, ".tlog-proof")
+          ? el("a", { href: apiUrl(["items", id, "events", e.seq, "proof"]), download: id + "-event-" + e.seq + ".tlog-proof", class: "proof" }, ".tlog-proof")
           : el("span", { class: "muted" }, "not logged yet"))))));
 
   show(el("h1", {}, "Item"), el("section", { class: "card" }, meta), review, player, dups, custody);
@@ -282,7 +313,7 @@ function summary(details) {
 }
 
 async function incidentsPage() {
-  const { incidents } = await api("/api/incidents");
+  const { incidents } = await api(apiUrl(["incidents"]));
   const dated = incidents.filter((i) => i.start || i.end);
   show(
     el("h1", {}, "Incidents"),
@@ -337,7 +368,7 @@ function map(incidents) {
 }
 
 async function personsPage() {
-  const { records } = await api("/api/records?kind=person");
+  const { records } = await api(apiUrl(["records"], { kind: "person" }));
   show(el("h1", {}, "Persons"),
     records.length ? el("table", {}, el("tr", {}, ...["Names", "Case", "Status", "Sex", "Born"].map((h) => el("th", {}, h))),
       records.map((r) => el("tr", {},
@@ -363,8 +394,10 @@ async function searchPage(params) {
   const out = el("div", {});
   show(el("h1", {}, "Search"), form, out);
   if (![...params.keys()].length) return;
-  const q = new URLSearchParams(params);
-  const r = await api("/api/search?" + q);
+  // Only the search's own parameters go from the fragment into the request.
+  const q = {};
+  for (const k of ["q", "kind", "case", "date", "place", "violation", "verification", "limit"]) q[k] = params.get(k);
+  const r = await api(apiUrl(["search"], q));
   const refine = (k, v) => { const p = new URLSearchParams(params); p.set(k, v); location.hash = "#/search?" + p; };
   const facets = el("div", { class: "facets" }, ...Object.entries(r.facets).filter(([, l]) => l.length).map(([k, list]) =>
     el("div", {}, el("strong", {}, k), el("ul", {}, list.map(([v, n]) =>
@@ -372,12 +405,12 @@ async function searchPage(params) {
   out.append(el("p", { class: "muted" }, r.total + " found"), facets,
     el("table", {}, el("tr", {}, ...["Kind", "Title", "Case"].map((h) => el("th", {}, h))),
       r.hits.map((h) => el("tr", {}, el("td", {}, h.kind),
-        el("td", {}, h.kind === "item" ? el("a", { href: "#/item/" + h.id }, h.title || h.id) : h.title),
+        el("td", {}, h.kind === "item" ? el("a", { href: itemHref(h.id) }, h.title || h.id) : h.title),
         el("td", {}, h.case)))));
 }
 
 async function uploadPage() {
-  const { cases } = await api("/api/cases");
+  const { cases } = await api(apiUrl(["cases"]));
   const file = el("input", { type: "file", name: "file", id: "upload-file", required: true });
   const caseSel = el("select", { name: "case", id: "upload-case" }, cases.map((c) => el("option", { value: c }, c)));
   const source = el("input", { name: "source", placeholder: "where it came from" });
@@ -421,7 +454,8 @@ async function uploadPage() {
       onError: (e) => { status.textContent = "Upload failed: " + e.message; },
       onSuccess: () => {
         bar.value = 100;
-        status.replaceChildren("Preserved as ", itemId ? el("a", { href: "#/item/" + itemId, id: "uploaded-item" }, itemId) : "an item", ".");
+        const known = itemId && ID.test(itemId);
+        status.replaceChildren("Preserved as ", known ? el("a", { href: itemHref(itemId), id: "uploaded-item" }, itemId) : "an item", ".");
       },
     });
     upload.findPreviousUploads().then((prev) => {
@@ -435,7 +469,7 @@ async function uploadPage() {
 }
 
 async function settingsPage() {
-  const s = await api("/api/me/settings");
+  const s = await api(apiUrl(["me", "settings"]));
   const box = (name, text) => el("label", { class: "check" }, el("input", { type: "checkbox", name, checked: s[name] }), text);
   const status = el("p", { class: "muted", id: "settings-status" });
   const form = el("form", { class: "card", id: "settings" },
@@ -450,7 +484,7 @@ async function settingsPage() {
     const body = {};
     for (const k of ["blur", "greyscale", "muted", "autoplay"]) body[k] = form.elements[k].checked;
     try {
-      me.settings = await api("/api/me/settings", { method: "POST", body });
+      me.settings = await api(apiUrl(["me", "settings"]), { method: "POST", body });
       status.textContent = "Saved.";
     } catch (e) {
       status.textContent = "Not saved: " + e.message;
@@ -462,16 +496,22 @@ async function settingsPage() {
 // ---------- routing ----------
 
 async function route() {
-  const [path, query] = (location.hash.slice(1) || "/cases").split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   main.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   try {
+    // The fragment is whatever a link said: each part is decoded once (a malformed one is
+    // refused), ids are checked against the id pattern, and every request address is
+    // built again from the parts by apiUrl.
+    const hash = location.hash.slice(1) || "/cases";
+    const cut = hash.indexOf("?");
+    const path = cut < 0 ? hash : hash.slice(0, cut);
+    const query = cut < 0 ? "" : hash.slice(cut + 1);
+    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
     switch (parts[0]) {
       case "case": return await casePage(parts[1]);
-      case "item": return await itemPage(parts[1]);
+      case "item": return await itemPage(checkedId(parts[1]));
       case "incidents": return await incidentsPage();
       case "persons": return await personsPage();
-      case "search": return await searchPage(new URLSearchParams(query || ""));
+      case "search": return await searchPage(new URLSearchParams(query));
       case "upload": return await uploadPage();
       case "settings": return await settingsPage();
       default: return await casesPage();
@@ -482,13 +522,13 @@ async function route() {
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST" }).catch(() => {});
+  await api(apiUrl(["logout"]), { method: "POST" }).catch(() => {});
   location.href = "/login";
 });
 
 (async () => {
   try {
-    me = await api("/api/me");
+    me = await api(apiUrl(["me"]));
   } catch (e) {
     return;
   }

@@ -95,6 +95,14 @@ pub struct Route {
     pub raw_body: Option<&'static str>,
     /// Status of a successful response.
     pub ok: u16,
+    /// Statuses the handler answers besides those the OpenAPI document derives from the
+    /// route's shape (see `openapi::statuses`: 400 for input, 401 unless public, 403 for
+    /// state-changing methods, 404 for path parameters and a `case` filter, 413/415/422
+    /// for request bodies): another success status, 409, 412, 416, 423, 429, 501...
+    pub statuses: &'static [u16],
+    /// Media type of a successful response's body (a range such as `*/*` when it varies);
+    /// empty when it has none.
+    pub produces: &'static str,
 }
 
 const fn route(
@@ -115,6 +123,8 @@ const fn route(
         headers: &[],
         raw_body: None,
         ok: 200,
+        statuses: &[],
+        produces: "application/json",
     }
 }
 
@@ -134,6 +144,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        statuses: &[401, 429],
         public: true,
         body: &["username", "password"],
         ..route(
@@ -144,6 +155,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        produces: "",
         ok: 204,
         ..route(
             Method::Post,
@@ -153,7 +165,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
-        body: &["name"],
+        body: &["name", "expires_in_days:integer"],
         ok: 201,
         ..route(
             Method::Post,
@@ -163,6 +175,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        produces: "",
         ok: 204,
         ..route(
             Method::Delete,
@@ -178,6 +191,7 @@ pub const ROUTES: &[Route] = &[
         "Cases the caller may see (admins: all)",
     ),
     Route {
+        produces: "application/x-tar",
         query: &["to", "description"],
         ..route(
             Method::Post,
@@ -202,6 +216,8 @@ pub const ROUTES: &[Route] = &[
         "An item: metadata, cases and custody events",
     ),
     Route {
+        statuses: &[206, 416],
+        produces: "*/*",
         query: &["purpose"],
         ..route(
             Method::Get,
@@ -226,6 +242,7 @@ pub const ROUTES: &[Route] = &[
         "A documentation record (protected source identities redacted unless admin or a role the case lists)",
     ),
     Route {
+        statuses: &[200, 404],
         body: &["kind"],
         ok: 201,
         ..route(
@@ -244,12 +261,15 @@ pub const ROUTES: &[Route] = &[
             "Replace a record's fields (a JSON Lines object); admin, investigator; analysts only links",
         )
     },
-    route(
-        Method::Delete,
-        "/api/records/{id}",
-        Endpoint::DeleteRecord,
-        "Delete a record (409 while others refer to it); admin, investigator",
-    ),
+    Route {
+        statuses: &[409],
+        ..route(
+            Method::Delete,
+            "/api/records/{id}",
+            Endpoint::DeleteRecord,
+            "Delete a record (409 while others refer to it); admin, investigator",
+        )
+    },
     Route {
         query: &[
             "q",
@@ -296,6 +316,7 @@ pub const ROUTES: &[Route] = &[
         "An item's review images (thumbnail or contact sheet) and their variants",
     ),
     Route {
+        produces: "image/jpeg",
         query: &["purpose"],
         ..route(
             Method::Get,
@@ -305,6 +326,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        statuses: &[501],
         query: &["min_share"],
         ..route(
             Method::Get,
@@ -313,24 +335,34 @@ pub const ROUTES: &[Route] = &[
             "Items of the caller's cases sharing footage with this one (similarity index)",
         )
     },
-    route(
-        Method::Get,
-        "/api/items/{id}/events/{seq}/proof",
-        Endpoint::EventProof,
-        "Offline proof (.tlog-proof) that a custody event of the item is in the custody log",
-    ),
-    route(
-        Method::Get,
-        "/api/log/checkpoint",
-        Endpoint::Checkpoint,
-        "The custody log's latest signed checkpoint",
-    ),
-    route(
-        Method::Get,
-        "/api/log/vkey",
-        Endpoint::Vkey,
-        "The custody log's verifier key (to check proofs offline)",
-    ),
+    Route {
+        statuses: &[409],
+        produces: "text/plain",
+        ..route(
+            Method::Get,
+            "/api/items/{id}/events/{seq}/proof",
+            Endpoint::EventProof,
+            "Offline proof (.tlog-proof) that a custody event of the item is in the custody log",
+        )
+    },
+    Route {
+        produces: "text/plain",
+        ..route(
+            Method::Get,
+            "/api/log/checkpoint",
+            Endpoint::Checkpoint,
+            "The custody log's latest signed checkpoint",
+        )
+    },
+    Route {
+        produces: "text/plain",
+        ..route(
+            Method::Get,
+            "/api/log/vkey",
+            Endpoint::Vkey,
+            "The custody log's verifier key (to check proofs offline)",
+        )
+    },
     Route {
         query: &["case"],
         ..route(
@@ -365,6 +397,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        produces: "",
         ok: 204,
         ..route(
             Method::Options,
@@ -374,6 +407,8 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        statuses: &[404, 412, 413],
+        produces: "",
         ok: 201,
         headers: &["Tus-Resumable", "Upload-Length", "Upload-Metadata"],
         ..route(
@@ -384,6 +419,8 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        statuses: &[412, 423],
+        produces: "",
         headers: &["Tus-Resumable"],
         ..route(
             Method::Head,
@@ -393,6 +430,8 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        statuses: &[409, 412, 415, 423],
+        produces: "",
         ok: 204,
         headers: &["Tus-Resumable", "Upload-Offset"],
         raw_body: Some("application/offset+octet-stream"),
@@ -403,13 +442,18 @@ pub const ROUTES: &[Route] = &[
             "tus: append bytes at Upload-Offset; the last byte makes the item (Athar-Item, Athar-Sha256 headers)",
         )
     },
-    route(
-        Method::Get,
-        "/api/uploads/{id}",
-        Endpoint::UploadStatus,
-        "Your upload as JSON: offset, length, filename, case, item and sha256 (null until complete)",
-    ),
     Route {
+        statuses: &[423],
+        ..route(
+            Method::Get,
+            "/api/uploads/{id}",
+            Endpoint::UploadStatus,
+            "Your upload as JSON: offset, length, filename, case, item and sha256 (null until complete)",
+        )
+    },
+    Route {
+        statuses: &[412, 423],
+        produces: "",
         ok: 204,
         headers: &["Tus-Resumable"],
         ..route(
