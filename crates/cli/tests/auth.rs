@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{http, Answer, Env};
+use common::{http, session, Answer, Env};
 
 const PW: &str = "synthetic-password-123";
 const WRONG: &str = "not-the-password-000";
@@ -22,18 +22,6 @@ fn cookie_pair(a: &Answer, name: &str) -> String {
         .set_cookie(name)
         .unwrap_or_else(|| panic!("no {name} cookie in {:?}", a.headers));
     set.split(';').next().unwrap().to_owned()
-}
-
-/// A logged-in session: its cookie header and CSRF token.
-fn session(base: &str, user: &str, password: &str) -> (String, String) {
-    let a = login(base, user, password, None);
-    assert_eq!(a.status, 200, "{}", a.body);
-    let cookies = format!(
-        "{}; {}",
-        cookie_pair(&a, "athar_session"),
-        cookie_pair(&a, "athar_csrf")
-    );
-    (cookies, a.json()["csrf_token"].as_str().unwrap().to_owned())
 }
 
 /// `n` log-ins at once (released together), their statuses.

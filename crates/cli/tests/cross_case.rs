@@ -36,23 +36,8 @@ struct Who {
 }
 
 fn login(base: &str, user: &str) -> Who {
-    let r = http(
-        "POST",
-        &format!("{base}/api/login"),
-        &[],
-        Some(&json!({ "username": user, "password": PW }).to_string()),
-    );
-    assert_eq!(r.status, 200, "log-in {user}: {}", r.body);
-    let cookie = r
-        .all("set-cookie")
-        .iter()
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Who {
-        cookie,
-        csrf: r.json()["csrf_token"].as_str().unwrap().to_owned(),
-    }
+    let (cookie, csrf) = common::session(base, user, PW);
+    Who { cookie, csrf }
 }
 
 fn call(base: &str, who: &Who, method: &str, path: &str, body: Option<&Value>) -> Answer {

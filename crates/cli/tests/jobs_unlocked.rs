@@ -5,67 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::athar_in as athar;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `athar serve` on a free port.
-fn start(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_athar"))
-        .arg("--archive")
-        .arg(dir.join("archive"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("Listening on ")
-        .unwrap()
-        .to_owned();
-    Server { child, base }
-}
-
 /// (status, body) of a request; non-2xx statuses are answers too.
-fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, String) {
-    let mut req = agent.request(method, url);
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let r = match body {
-        Some(b) => req.set("content-type", "application/json").send_string(b),
-        None => req.call(),
-    };
-    match r {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap()),
-        Err(e) => panic!("{method} {url}: {e}"),
-    }
+fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, String) {
+    let a = common::http(method, url, headers, body);
+    (a.status, a.body)
 }
 
 /// The state of the item's job of `kind`, as `athar jobs --json` reports it (read-only,
@@ -121,23 +69,9 @@ fn requests_answer_while_a_long_video_is_fingerprinted() {
         &["user", "add", "root", "--role", "admin", "--password-stdin"],
         Some(&format!("{PW}\n")),
     );
-    let srv = start(d);
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let srv = common::Served::start(&d.join("archive"));
     let url = |p: &str| format!("{}{p}", srv.base);
-    let login = serde_json::json!({ "username": "root", "password": PW }).to_string();
-    let r = agent
-        .post(&url("/api/login"))
-        .set("content-type", "application/json")
-        .send_string(&login)
-        .unwrap();
-    let cookie = r
-        .all("set-cookie")
-        .iter()
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = common::session(&srv.base, "root", PW);
 
     // The server picks the fingerprint job up within a second or two.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -160,7 +94,6 @@ fn requests_answer_while_a_long_video_is_fingerprinted() {
         n += 1;
         let t = Instant::now();
         let (status, body) = call(
-            &agent,
             "GET",
             &url(&format!("/api/items/{item}")),
             &[("cookie", &cookie)],
@@ -175,7 +108,6 @@ fn requests_answer_while_a_long_video_is_fingerprinted() {
         .to_string();
         let t = Instant::now();
         let (status, body) = call(
-            &agent,
             "POST",
             &url("/api/records"),
             &[("cookie", &cookie), ("x-csrf-token", &csrf)],
@@ -215,7 +147,6 @@ fn requests_answer_while_a_long_video_is_fingerprinted() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (status, body) = call(
-        &agent,
         "GET",
         &url(&format!("/api/items/{item}")),
         &[("cookie", &cookie)],

@@ -326,9 +326,19 @@ impl Env {
 
     /// Starts `athar serve` on 127.0.0.1 (a free port) and waits until it listens.
     pub fn serve(&self) -> Served {
+        Served::start(&self.archive)
+    }
+}
+
+impl Served {
+    /// Starts `athar serve` over `archive` on 127.0.0.1 (a free port) and waits until it
+    /// listens.
+    pub fn start(archive: &Path) -> Served {
         use std::io::BufRead as _;
-        let mut child = self
-            .cmd()
+        let mut child = Command::new(athar_bin())
+            .arg("--archive")
+            .arg(archive)
+            .env_remove("ATHAR_ARCHIVE")
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -409,4 +419,27 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
         headers,
         body,
     }
+}
+
+/// Logs `user` in at `base`: the session's cookie header (session and CSRF cookies) and its
+/// CSRF token, for [`http`] calls that change things.
+#[allow(dead_code)]
+pub fn session(base: &str, user: &str, password: &str) -> (String, String) {
+    let body = serde_json::json!({ "username": user, "password": password }).to_string();
+    let a = http("POST", &format!("{base}/api/login"), &[], Some(&body));
+    assert_eq!(a.status, 200, "log-in {user}: {}", a.body);
+    let pair = |name: &str| {
+        a.set_cookie(name)
+            .unwrap_or_else(|| panic!("no {name} cookie in {:?}", a.headers))
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let cookies = format!("{}; {}", pair("athar_session"), pair("athar_csrf"));
+    let csrf = a.json()["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (cookies, csrf)
 }
