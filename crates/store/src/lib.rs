@@ -11,6 +11,7 @@ mod archive;
 mod blobs;
 mod catalog;
 mod log;
+mod migrations;
 mod records;
 pub mod search_index;
 pub mod uploads;
