@@ -441,6 +441,32 @@ fn identities_hashes_case_records_and_existence_confirm_nothing() {
     let inv = login(base, "invone");
     let view = login(base, "viewone");
 
+    // Malformed input, whatever refuses it, is answered as JSON naming what is wrong.
+    for (method, path, body) in [
+        ("POST", "/api/records".to_owned(), Some("{not json")),
+        ("POST", "/api/records".to_owned(), Some(r#"{"kind":5}"#)),
+        (
+            "GET",
+            format!("/api/items/{}/similar?min_share=abc", w.shared),
+            None,
+        ),
+        ("GET", "/api/search?limit=-1".to_owned(), None),
+    ] {
+        let r = http(
+            method,
+            &format!("{base}{path}"),
+            &[("cookie", &root.cookie), ("x-csrf-token", &root.csrf)],
+            body,
+        );
+        assert!(
+            (400..500).contains(&r.status),
+            "{path}: {} {}",
+            r.status,
+            r.body
+        );
+        assert!(r.json()["error"].is_string(), "{path}: {}", r.body);
+    }
+
     // 2. A record with a protected field: its hash only for those who may read the field.
     let r = call(
         base,

@@ -385,6 +385,33 @@ async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::N
     }
 }
 
+/// Answers every client error as JSON `{"error": …}`: axum's extractors answer a malformed
+/// path, query or JSON body in plain text, which is rewritten here (its text kept), so a
+/// client reads one error form whatever refused its request.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse as _;
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !res.status().is_client_error() || !plain {
+        return res;
+    }
+    let status = res.status();
+    let text = match axum::body::to_bytes(res.into_body(), BODY_LIMIT).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let text = if text.is_empty() {
+        status.canonical_reason().unwrap_or("invalid request").to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, text).into_response()
+}
+
 fn routes_of(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
     for route in ROUTES {
@@ -394,6 +421,7 @@ fn routes_of(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .layer(axum::middleware::from_fn(uploads::tus_header))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
