@@ -6,6 +6,8 @@
 //! This crate must not name a concrete backend (SQLite, PostgreSQL, S3), an HTTP
 //! framework or a CLI parser: the binary picks the backends and hands them in.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod custody;
 mod error;
 pub mod handover;

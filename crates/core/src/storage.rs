@@ -189,7 +189,8 @@ pub trait Catalog: Send {
     ) -> Result<CustodyEvent, StoreError>;
     /// An item by digest.
     fn item_by_sha(&self, sha256: &Sha256) -> Result<Option<Item>, StoreError>;
-    /// An item by its id, its digest, or a unique prefix of either.
+    /// An item by its id, its digest, or a unique prefix of either (at least 4 characters,
+    /// letters and digits only: anything else is `NotFound`).
     fn resolve(&self, query: &str) -> Result<Item, StoreError>;
     /// [`Catalog::resolve`] among the items of these cases only: `NotFound` and `Ambiguous`
     /// count no item outside them.

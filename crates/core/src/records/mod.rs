@@ -557,7 +557,7 @@ pub enum Body {
 pub struct Record {
     /// Stable id (26 characters, like item ids).
     pub id: String,
-    /// The id some other system or spreadsheet gave it; unique per kind.
+    /// The id some other system or spreadsheet gave it; unique per case and kind.
     pub key: Option<String>,
     /// The case it belongs to; for a case record, its own name.
     pub case: String,

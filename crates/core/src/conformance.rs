@@ -1,0 +1,1690 @@
+//! The storage conformance suite: every contract of [`Catalog`], [`BlobStore`] (with its
+//! [`BlobWriter`]) and [`LogStore`] as documented on the traits, written once and run
+//! against any backend (GUIDE §2.4). A backend crate calls [`catalog`], [`blob_store`] and
+//! [`log_store`] from one of its tests with a function that makes a fresh, empty instance;
+//! each check gets its own instance, every check runs, and the call panics at the end
+//! naming each check that failed.
+//!
+//! Each check is named after the contract it holds the backend to, and asserts only what
+//! the trait documentation promises (orders the docs leave open are compared as sets).
+//!
+//! Built only with the `conformance` feature: it is test code, not part of the archive.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::log::LogStore;
+use crate::records::{KeyedRecord, Record, RecordKind, RecordWrite};
+use crate::{
+    Access, BlobStore, Catalog, CustodyEvent, Derived, EventDetails, EventKind, Fingerprint, Item,
+    ItemId, NewItem, ReceivedCustody, Sha256, Sighting, StoreError, TOOL_VERSION,
+};
+
+/// A named check of one contract, run against a fresh catalog.
+pub type CatalogCheck = (&'static str, fn(&mut dyn Catalog));
+/// A named check of one contract, run against a fresh blob store.
+pub type BlobCheck = (&'static str, fn(&dyn BlobStore));
+/// A named check of one contract, run against a fresh log store.
+pub type LogCheck = (&'static str, fn(&dyn LogStore));
+
+/// Runs every check in [`CATALOG_CHECKS`], each on a catalog `make` returns.
+pub fn catalog(make: &mut dyn FnMut() -> Box<dyn Catalog>) {
+    let mut failed = Vec::new();
+    for (name, check) in CATALOG_CHECKS {
+        guard(&mut failed, name, || {
+            let mut c = make();
+            check(c.as_mut());
+        });
+    }
+    report("catalog", CATALOG_CHECKS.len(), &failed);
+}
+
+/// Runs every check in [`BLOB_CHECKS`], each on a blob store `make` returns.
+pub fn blob_store(make: &mut dyn FnMut() -> Box<dyn BlobStore>) {
+    let mut failed = Vec::new();
+    for (name, check) in BLOB_CHECKS {
+        guard(&mut failed, name, || check(make().as_ref()));
+    }
+    report("blob store", BLOB_CHECKS.len(), &failed);
+}
+
+/// Runs every check in [`LOG_CHECKS`], each on a log store `make` returns.
+pub fn log_store(make: &mut dyn FnMut() -> Box<dyn LogStore>) {
+    let mut failed = Vec::new();
+    for (name, check) in LOG_CHECKS {
+        guard(&mut failed, name, || check(make().as_ref()));
+    }
+    report("log store", LOG_CHECKS.len(), &failed);
+}
+
+fn guard(failed: &mut Vec<String>, name: &str, f: impl FnOnce()) {
+    if let Err(e) = catch_unwind(AssertUnwindSafe(f)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        failed.push(format!("{name}: {msg}"));
+    }
+}
+
+fn report(suite: &str, total: usize, failed: &[String]) {
+    assert!(
+        failed.is_empty(),
+        "{} of {total} {suite} conformance checks failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Catalog
+
+/// Every catalog check, by contract.
+pub const CATALOG_CHECKS: &[CatalogCheck] = &[
+    ("empty_catalog_holds_nothing", empty_catalog_holds_nothing),
+    (
+        "pending_lists_added_until_cleared",
+        pending_lists_added_until_cleared,
+    ),
+    ("record_clears_pending", record_clears_pending),
+    (
+        "record_creates_item_with_ingest_event",
+        record_creates_item_with_ingest_event,
+    ),
+    (
+        "record_known_digest_is_sighting",
+        record_known_digest_is_sighting,
+    ),
+    (
+        "record_same_digest_twice_in_one_batch",
+        record_same_digest_twice_in_one_batch,
+    ),
+    ("item_by_sha_finds_known_only", item_by_sha_finds_known_only),
+    ("items_oldest_first", items_oldest_first),
+    (
+        "resolve_by_full_id_and_digest",
+        resolve_by_full_id_and_digest,
+    ),
+    ("resolve_by_unique_prefix", resolve_by_unique_prefix),
+    ("resolve_unknown_is_not_found", resolve_unknown_is_not_found),
+    (
+        "resolve_shared_prefix_is_ambiguous",
+        resolve_shared_prefix_is_ambiguous,
+    ),
+    (
+        "resolve_in_cases_counts_only_those_cases",
+        resolve_in_cases_counts_only_those_cases,
+    ),
+    (
+        "resolve_in_cases_ambiguous_within_cases",
+        resolve_in_cases_ambiguous_within_cases,
+    ),
+    (
+        "resolve_in_no_cases_finds_nothing",
+        resolve_in_no_cases_finds_nothing,
+    ),
+    (
+        "events_numbered_from_one_without_gaps",
+        events_numbered_from_one_without_gaps,
+    ),
+    ("events_of_item_in_order", events_of_item_in_order),
+    (
+        "record_event_returns_stored_event",
+        record_event_returns_stored_event,
+    ),
+    (
+        "event_index_names_each_event_item",
+        event_index_names_each_event_item,
+    ),
+    (
+        "event_records_after_and_limit",
+        event_records_after_and_limit,
+    ),
+    (
+        "event_records_link_previous_event",
+        event_records_link_previous_event,
+    ),
+    (
+        "cases_of_lists_each_case_once",
+        cases_of_lists_each_case_once,
+    ),
+    ("case_items_and_case_exists", case_items_and_case_exists),
+    ("unlogged_queues_new_events", unlogged_queues_new_events),
+    (
+        "logged_through_drops_from_queue",
+        logged_through_drops_from_queue,
+    ),
+    ("mark_logged_drops_through", mark_logged_drops_through),
+    ("received_custody_round_trip", received_custody_round_trip),
+    (
+        "enqueue_jobs_once_per_item_and_kind",
+        enqueue_jobs_once_per_item_and_kind,
+    ),
+    ("claim_job_runs_next_queued", claim_job_runs_next_queued),
+    (
+        "claim_job_none_when_nothing_queued",
+        claim_job_none_when_nothing_queued,
+    ),
+    (
+        "claim_job_requeues_interrupted",
+        claim_job_requeues_interrupted,
+    ),
+    (
+        "finish_job_ok_stores_fingerprints",
+        finish_job_ok_stores_fingerprints,
+    ),
+    (
+        "finish_job_error_retries_then_fails",
+        finish_job_error_retries_then_fails,
+    ),
+    (
+        "requeue_jobs_only_new_or_done",
+        requeue_jobs_only_new_or_done,
+    ),
+    ("digest_round_trip", digest_round_trip),
+    (
+        "stale_fingerprints_by_generation",
+        stale_fingerprints_by_generation,
+    ),
+    (
+        "fingerprint_changes_numbered_without_reuse",
+        fingerprint_changes_numbered_without_reuse,
+    ),
+    (
+        "derived_item_names_its_source",
+        derived_item_names_its_source,
+    ),
+    (
+        "write_records_create_and_read",
+        write_records_create_and_read,
+    ),
+    (
+        "write_records_share_event_sequence",
+        write_records_share_event_sequence,
+    ),
+    (
+        "record_edit_keeps_every_value",
+        record_edit_keeps_every_value,
+    ),
+    (
+        "record_delete_hides_but_keeps",
+        record_delete_hides_but_keeps,
+    ),
+    (
+        "record_keys_per_case_and_kind",
+        record_keys_per_case_and_kind,
+    ),
+    (
+        "record_key_unique_in_case_and_kind",
+        record_key_unique_in_case_and_kind,
+    ),
+    ("write_records_all_or_nothing", write_records_all_or_nothing),
+    ("referrers_are_live_records", referrers_are_live_records),
+    (
+        "records_filter_by_kind_and_case",
+        records_filter_by_kind_and_case,
+    ),
+    ("case_record_makes_case", case_record_makes_case),
+    ("event_subjects_after", event_subjects_after),
+];
+
+/// A digest made of one repeated byte, with the first two bytes given.
+fn digest(first: [u8; 2], fill: u8) -> Sha256 {
+    let mut b = [fill; 32];
+    b[0] = first[0];
+    b[1] = first[1];
+    Sha256(b)
+}
+
+/// A distinct digest per `n`.
+fn sha(n: u8) -> Sha256 {
+    digest([0x10, n], n)
+}
+
+fn at(second: u32) -> String {
+    format!("2026-01-01T00:00:{second:02}.000000Z")
+}
+
+fn new_item(sha256: Sha256, at: String) -> NewItem {
+    NewItem {
+        sha256,
+        size: 100 + u64::from(sha256.0[31]),
+        media_type: "application/octet-stream".to_owned(),
+        sighting: Sighting {
+            original_name: "f.bin".to_owned(),
+            original_path: "/evidence/f.bin".to_owned(),
+            collector: "alice".to_owned(),
+            tool_version: TOOL_VERSION.to_owned(),
+            ..Sighting::default()
+        },
+        derived: None,
+        at,
+    }
+}
+
+/// Records one item (or a sighting of it) and returns what was recorded.
+fn put(c: &mut dyn Catalog, sha256: Sha256, case: Option<&str>) -> (Item, CustodyEvent) {
+    let mut out = c
+        .record(&[new_item(sha256, at(1))], case, 0)
+        .expect("record an item");
+    assert_eq!(out.len(), 1, "one entry recorded per item given");
+    let e = out.remove(0);
+    (e.item, e.event)
+}
+
+fn access(c: &mut dyn Catalog, item: &ItemId, logged_through: u64) -> CustodyEvent {
+    let details = EventDetails::Access(Access {
+        via: "conformance".to_owned(),
+        purpose: Some("testing".to_owned()),
+        tool_version: TOOL_VERSION.to_owned(),
+        cases: Vec::new(),
+    });
+    c.record_event(item, EventKind::Access, "bob", &details, logged_through)
+        .expect("record an access event")
+}
+
+fn set<T: Ord + Clone>(v: &[T]) -> BTreeSet<T> {
+    v.iter().cloned().collect()
+}
+
+fn is_not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::NotFound(_)))
+}
+
+fn is_ambiguous<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Ambiguous { .. }))
+}
+
+fn empty_catalog_holds_nothing(c: &mut dyn Catalog) {
+    assert!(c.items().expect("items").is_empty());
+    assert_eq!(c.event_index().expect("event index"), (Vec::new(), 0));
+    assert!(c.unlogged().expect("unlogged").is_empty());
+    assert!(c.pending().expect("pending").is_empty());
+    assert!(c.jobs().expect("jobs").is_empty());
+    assert!(c.event_records(0, 100).expect("event records").is_empty());
+    assert!(c.records(None, None).expect("records").is_empty());
+    assert!(c.record_keys().expect("record keys").is_empty());
+    assert!(!c.case_exists("a").expect("case exists"));
+    assert!(c.item_by_sha(&sha(1)).expect("item by sha").is_none());
+}
+
+fn pending_lists_added_until_cleared(c: &mut dyn Catalog) {
+    c.add_pending(&[sha(1), sha(2)]).expect("add pending");
+    assert_eq!(set(&c.pending().expect("pending")), set(&[sha(1), sha(2)]));
+    c.clear_pending(&[sha(1)]).expect("clear pending");
+    assert_eq!(c.pending().expect("pending"), vec![sha(2)]);
+    c.clear_pending(&[sha(2)]).expect("clear pending");
+    assert!(c.pending().expect("pending").is_empty());
+}
+
+fn record_clears_pending(c: &mut dyn Catalog) {
+    c.add_pending(&[sha(1), sha(2)]).expect("add pending");
+    put(c, sha(1), None);
+    assert_eq!(c.pending().expect("pending"), vec![sha(2)]);
+}
+
+fn record_creates_item_with_ingest_event(c: &mut dyn Catalog) {
+    let n = new_item(sha(1), at(7));
+    let out = c.record(std::slice::from_ref(&n), None, 0).expect("record");
+    assert_eq!(out.len(), 1);
+    let e = &out[0];
+    assert!(e.new, "a new digest creates an item");
+    assert_eq!(e.item.sha256, n.sha256);
+    assert_eq!(e.item.size, n.size);
+    assert_eq!(e.item.media_type, n.media_type);
+    assert_eq!(
+        e.item.created_at, n.at,
+        "created_at is when it was first preserved"
+    );
+    assert_eq!(e.event.item, e.item.id);
+    assert_eq!(e.event.kind, EventKind::Ingest);
+    assert_eq!(e.event.actor, "alice", "the collector is the event's actor");
+    assert_eq!(e.event.details, EventDetails::Sighting(n.sighting.clone()));
+    assert_eq!(c.items().expect("items"), vec![e.item.clone()]);
+}
+
+fn record_known_digest_is_sighting(c: &mut dyn Catalog) {
+    let (first, _) = put(c, sha(1), None);
+    let out = c
+        .record(&[new_item(sha(1), at(9))], None, 0)
+        .expect("record again");
+    assert!(!out[0].new, "a known digest does not create an item");
+    assert_eq!(out[0].item, first, "the sighting is of the existing item");
+    assert_eq!(out[0].event.kind, EventKind::Sighting);
+    assert_eq!(c.items().expect("items").len(), 1);
+}
+
+fn record_same_digest_twice_in_one_batch(c: &mut dyn Catalog) {
+    let out = c
+        .record(&[new_item(sha(1), at(1)), new_item(sha(1), at(2))], None, 0)
+        .expect("record");
+    assert_eq!(out.len(), 2);
+    assert!(out[0].new);
+    assert!(!out[1].new, "the second copy in a batch is a sighting");
+    assert_eq!(out[0].item.id, out[1].item.id);
+    assert_eq!(out[1].event.kind, EventKind::Sighting);
+    assert_eq!(c.items().expect("items").len(), 1);
+}
+
+fn item_by_sha_finds_known_only(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), None);
+    assert_eq!(c.item_by_sha(&sha(1)).expect("item by sha"), Some(item));
+    assert_eq!(c.item_by_sha(&sha(2)).expect("item by sha"), None);
+}
+
+fn items_oldest_first(c: &mut dyn Catalog) {
+    let out = c
+        .record(
+            &[
+                new_item(sha(1), at(30)),
+                new_item(sha(2), at(10)),
+                new_item(sha(3), at(20)),
+            ],
+            None,
+            0,
+        )
+        .expect("record");
+    let by_age: Vec<Sha256> = c.items().expect("items").iter().map(|i| i.sha256).collect();
+    assert_eq!(by_age, vec![sha(2), sha(3), sha(1)]);
+    assert_eq!(out.len(), 3);
+}
+
+fn resolve_by_full_id_and_digest(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    assert_eq!(c.resolve(item.id.as_str()).expect("resolve id"), item);
+    assert_eq!(c.resolve(&item.sha256.to_hex()).expect("resolve sha"), item);
+}
+
+fn resolve_by_unique_prefix(c: &mut dyn Catalog) {
+    let (a, _) = put(c, digest([0xab, 0xcd], 1), None);
+    let (b, _) = put(c, digest([0xab, 0xee], 2), None);
+    assert_eq!(c.resolve("abcd").expect("digest prefix"), a);
+    assert_eq!(c.resolve("abee").expect("digest prefix"), b);
+    // 20 of 26 characters: past the time part, into the random part.
+    assert_eq!(c.resolve(&a.id.as_str()[..20]).expect("id prefix"), a);
+    assert_eq!(c.resolve(&b.id.as_str()[..20]).expect("id prefix"), b);
+}
+
+fn resolve_unknown_is_not_found(c: &mut dyn Catalog) {
+    put(c, sha(1), None);
+    assert!(is_not_found(c.resolve(&sha(2).to_hex())), "unknown digest");
+    assert!(is_not_found(c.resolve("ffff")), "unknown prefix");
+    let other = ItemId::generate().expect("id");
+    assert!(is_not_found(c.resolve(other.as_str())), "unknown id");
+}
+
+fn resolve_shared_prefix_is_ambiguous(c: &mut dyn Catalog) {
+    put(c, digest([0xab, 0xcd], 1), None);
+    put(c, digest([0xab, 0xcd], 2), None);
+    assert!(is_ambiguous(c.resolve("abcd")), "a prefix of two digests");
+    assert!(c.resolve(&digest([0xab, 0xcd], 2).to_hex()).is_ok());
+}
+
+fn resolve_in_cases_counts_only_those_cases(c: &mut dyn Catalog) {
+    let (a, _) = put(c, digest([0xab, 0xcd], 1), Some("a"));
+    let (b, _) = put(c, digest([0xab, 0xcd], 2), Some("b"));
+    let only_a = ["a".to_owned()];
+    assert_eq!(
+        c.resolve_in_cases("abcd", &only_a)
+            .expect("an item outside is not counted"),
+        a
+    );
+    assert!(is_not_found(
+        c.resolve_in_cases(&b.sha256.to_hex(), &only_a)
+    ));
+    assert!(is_not_found(c.resolve_in_cases(b.id.as_str(), &only_a)));
+    let both = ["a".to_owned(), "b".to_owned()];
+    assert_eq!(c.resolve_in_cases(b.id.as_str(), &both).expect("in b"), b);
+}
+
+fn resolve_in_cases_ambiguous_within_cases(c: &mut dyn Catalog) {
+    put(c, digest([0xab, 0xcd], 1), Some("a"));
+    put(c, digest([0xab, 0xcd], 2), Some("b"));
+    let both = ["a".to_owned(), "b".to_owned()];
+    assert!(is_ambiguous(c.resolve_in_cases("abcd", &both)));
+}
+
+fn resolve_in_no_cases_finds_nothing(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), Some("a"));
+    assert!(is_not_found(c.resolve_in_cases(a.id.as_str(), &[])));
+    assert!(is_not_found(
+        c.resolve_in_cases(a.id.as_str(), &["nope".to_owned()])
+    ));
+}
+
+fn events_numbered_from_one_without_gaps(c: &mut dyn Catalog) {
+    let out = c
+        .record(&[new_item(sha(1), at(1)), new_item(sha(2), at(2))], None, 0)
+        .expect("record");
+    let seqs: Vec<u64> = out.iter().map(|e| e.event.seq).collect();
+    assert_eq!(seqs, vec![1, 2]);
+    assert_eq!(put(c, sha(1), None).1.seq, 3);
+    assert_eq!(access(c, &out[1].item.id, 0).seq, 4);
+    let (index, max) = c.event_index().expect("event index");
+    assert_eq!(
+        index.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(max, 4);
+}
+
+fn events_of_item_in_order(c: &mut dyn Catalog) {
+    let (item, ingest) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    let (_, sighting) = put(c, sha(1), None);
+    let acc = access(c, &item.id, 0);
+    let events = c.events(&item.id).expect("events");
+    assert_eq!(events, vec![ingest, sighting, acc]);
+    assert!(c
+        .events(&ItemId::generate().expect("id"))
+        .expect("events of an unknown item")
+        .is_empty());
+}
+
+fn record_event_returns_stored_event(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), None);
+    let acc = access(c, &item.id, 0);
+    assert_eq!(acc.item, item.id);
+    assert_eq!(acc.kind, EventKind::Access);
+    assert_eq!(acc.actor, "bob");
+    assert_eq!(c.events(&item.id).expect("events").last(), Some(&acc));
+}
+
+fn event_index_names_each_event_item(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    access(c, &a.id, 0);
+    let (index, _) = c.event_index().expect("event index");
+    let items: Vec<&str> = index.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(items, vec![a.id.as_str(), b.id.as_str(), a.id.as_str()]);
+}
+
+fn event_records_after_and_limit(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    access(c, &a.id, 0);
+    let all = c.event_records(0, 100).expect("event records");
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let some = c.event_records(1, 1).expect("event records");
+    assert_eq!(some.len(), 1, "at most `limit`");
+    assert_eq!(some[0], all[1], "only events after `after`");
+    assert!(c.event_records(3, 100).expect("event records").is_empty());
+}
+
+fn event_records_link_previous_event(c: &mut dyn Catalog) {
+    let (a, ingest) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    let acc = access(c, &a.id, 0);
+    let all = c.event_records(0, 100).expect("event records");
+    let first = &all[0];
+    assert_eq!(first.item, a.id);
+    assert_eq!(first.sha256, Some(a.sha256));
+    assert_eq!(first.kind, "ingest");
+    assert_eq!(first.at, ingest.at);
+    assert_eq!(first.actor, "alice");
+    assert_eq!(
+        first.details,
+        ingest.details.to_json(),
+        "the record exactly as stored"
+    );
+    assert_eq!(first.prev, None);
+    assert_eq!(all[1].prev, None, "another item's first event");
+    assert_eq!(all[2].seq, acc.seq);
+    assert_eq!(
+        all[2].prev,
+        Some(ingest.seq),
+        "the same item's previous event"
+    );
+    assert_eq!(all[2].details, acc.details.to_json());
+}
+
+fn cases_of_lists_each_case_once(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), Some("b"));
+    put(c, sha(1), Some("a"));
+    put(c, sha(1), Some("a"));
+    let (loose, _) = put(c, sha(2), None);
+    assert_eq!(
+        set(&c.cases_of(&a.id).expect("cases of")),
+        set(&["a".to_owned(), "b".to_owned()])
+    );
+    assert_eq!(c.cases_of(&a.id).expect("cases of").len(), 2);
+    assert!(c.cases_of(&loose.id).expect("cases of").is_empty());
+}
+
+fn case_items_and_case_exists(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), Some("a"));
+    let (b, _) = put(c, sha(2), Some("a"));
+    put(c, sha(3), Some("other"));
+    put(c, sha(4), None);
+    let ids: Vec<ItemId> = c
+        .case_items("a")
+        .expect("case items")
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(set(&ids), set(&[a.id, b.id]));
+    assert!(c.case_exists("a").expect("case exists"));
+    assert!(!c.case_exists("nope").expect("case exists"));
+    assert!(is_not_found(c.case_items("nope")));
+}
+
+fn unlogged_queues_new_events(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    access(c, &a.id, 0);
+    assert_eq!(c.unlogged().expect("unlogged"), vec![1, 2, 3]);
+}
+
+fn logged_through_drops_from_queue(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    c.record(&[new_item(sha(3), at(3))], None, 1)
+        .expect("record");
+    assert_eq!(c.unlogged().expect("unlogged"), vec![2, 3]);
+    access(c, &a.id, 2);
+    assert_eq!(c.unlogged().expect("unlogged"), vec![3, 4]);
+}
+
+fn mark_logged_drops_through(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    put(c, sha(2), None);
+    access(c, &a.id, 0);
+    c.mark_logged(2).expect("mark logged");
+    assert_eq!(c.unlogged().expect("unlogged"), vec![3]);
+    c.mark_logged(3).expect("mark logged");
+    assert!(c.unlogged().expect("unlogged").is_empty());
+    let (_, max) = c.event_index().expect("event index");
+    assert_eq!(max, 3, "logging forgets no event");
+}
+
+fn received_custody_round_trip(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    let rec = |seq: u64| ReceivedCustody {
+        origin: "example.org/log".to_owned(),
+        seq,
+        kind: "ingest".to_owned(),
+        entry: format!("entry {seq}\n"),
+        proof: "c2sp.org/tlog-proof@v1\n".to_owned(),
+        verified: seq == 1,
+        details: "{}".to_owned(),
+    };
+    c.add_received_custody(&a.id, &[rec(1), rec(2)])
+        .expect("add received");
+    assert_eq!(
+        c.received_custody(&a.id).expect("received"),
+        vec![rec(1), rec(2)]
+    );
+    assert!(c.received_custody(&b.id).expect("received").is_empty());
+}
+
+fn enqueue_jobs_once_per_item_and_kind(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[(a.id.clone(), "pdq".to_owned())])
+        .expect("enqueue");
+    c.enqueue_jobs(&[
+        (a.id.clone(), "pdq".to_owned()),
+        (a.id.clone(), "sha512".to_owned()),
+    ])
+    .expect("enqueue");
+    let jobs = c.jobs().expect("jobs");
+    assert_eq!(jobs.len(), 2, "one job per (item, kind)");
+    for j in &jobs {
+        assert_eq!(j.item, a.id);
+        assert_eq!(j.state, "queued");
+        assert_eq!(j.attempts, 0);
+        assert_eq!(j.error, None);
+    }
+    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["pdq", "sha512"], "jobs in order");
+}
+
+fn claim_job_runs_next_queued(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[
+        (a.id.clone(), "pdq".to_owned()),
+        (a.id.clone(), "sha512".to_owned()),
+    ])
+    .expect("enqueue");
+    let job = c.claim_job(3).expect("claim").expect("a queued job");
+    assert_eq!(job.kind, "pdq", "the first queued job");
+    assert_eq!(job.state, "running");
+    assert_eq!(job.attempts, 1);
+    let stored = c.jobs().expect("jobs");
+    assert_eq!(stored[0], job);
+    assert_eq!(stored[1].state, "queued");
+}
+
+fn claim_job_none_when_nothing_queued(c: &mut dyn Catalog) {
+    assert_eq!(c.claim_job(3).expect("claim"), None);
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[(a.id.clone(), "pdq".to_owned())])
+        .expect("enqueue");
+    let job = c.claim_job(3).expect("claim").expect("a queued job");
+    c.finish_job(&job, Ok(&[]), 3).expect("finish");
+    assert_eq!(c.claim_job(3).expect("claim"), None);
+}
+
+fn claim_job_requeues_interrupted(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[(a.id.clone(), "pdq".to_owned())])
+        .expect("enqueue");
+    let first = c.claim_job(3).expect("claim").expect("a job");
+    // Never finished: as if its process died.
+    let again = c
+        .claim_job(3)
+        .expect("claim")
+        .expect("the interrupted job again");
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.attempts, 2);
+}
+
+fn fingerprint(algorithm: &str, version: &str, data: &str) -> Fingerprint {
+    Fingerprint {
+        algorithm: algorithm.to_owned(),
+        algorithm_version: version.to_owned(),
+        decoder: "-".to_owned(),
+        data: data.to_owned(),
+    }
+}
+
+/// Runs one job for `item` to completion with these fingerprints.
+fn fingerprint_item(c: &mut dyn Catalog, item: &ItemId, prints: &[Fingerprint]) {
+    c.requeue_jobs(&[(item.clone(), "fingerprint".to_owned())])
+        .expect("requeue");
+    let job = c.claim_job(3).expect("claim").expect("a job");
+    assert_eq!(&job.item, item);
+    c.finish_job(&job, Ok(prints), 3).expect("finish");
+}
+
+fn finish_job_ok_stores_fingerprints(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    let prints = [
+        fingerprint("pdq", "1", "ab 100"),
+        fingerprint("meta", "x", "{}"),
+    ];
+    fingerprint_item(c, &a.id, &prints);
+    assert_eq!(
+        set_of_prints(&c.fingerprints(&a.id).expect("fingerprints")),
+        set_of_prints(&prints)
+    );
+    assert!(c.fingerprints(&b.id).expect("fingerprints").is_empty());
+    let job = &c.jobs().expect("jobs")[0];
+    assert_eq!(job.state, "done");
+    assert_eq!(job.error, None);
+}
+
+fn set_of_prints(p: &[Fingerprint]) -> BTreeSet<(String, String, String, String)> {
+    p.iter()
+        .map(|f| {
+            (
+                f.algorithm.clone(),
+                f.algorithm_version.clone(),
+                f.decoder.clone(),
+                f.data.clone(),
+            )
+        })
+        .collect()
+}
+
+fn finish_job_error_retries_then_fails(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[(a.id.clone(), "pdq".to_owned())])
+        .expect("enqueue");
+    let job = c.claim_job(2).expect("claim").expect("a job");
+    c.finish_job(&job, Err("bad frame"), 2).expect("finish");
+    let stored = &c.jobs().expect("jobs")[0];
+    assert_eq!(stored.state, "queued", "below max_attempts: queued again");
+    assert_eq!(stored.error.as_deref(), Some("bad frame"));
+    let job = c.claim_job(2).expect("claim").expect("the job again");
+    assert_eq!(job.attempts, 2);
+    c.finish_job(&job, Err("bad frame"), 2).expect("finish");
+    let stored = &c.jobs().expect("jobs")[0];
+    assert_eq!(stored.state, "failed", "at max_attempts: failed");
+    assert_eq!(stored.error.as_deref(), Some("bad frame"));
+    assert_eq!(
+        c.claim_job(2).expect("claim"),
+        None,
+        "a failed job is not claimed"
+    );
+}
+
+fn requeue_jobs_only_new_or_done(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    let pair = |i: &Item, k: &str| (i.id.clone(), k.to_owned());
+    // a/pdq done, a/sha512 failed, b/pdq queued.
+    c.enqueue_jobs(&[pair(&a, "pdq")]).expect("enqueue");
+    let j = c.claim_job(1).expect("claim").expect("job");
+    c.finish_job(&j, Ok(&[]), 1).expect("finish");
+    c.enqueue_jobs(&[pair(&a, "sha512")]).expect("enqueue");
+    let j = c.claim_job(1).expect("claim").expect("job");
+    c.finish_job(&j, Err("no"), 1).expect("finish");
+    c.enqueue_jobs(&[pair(&b, "pdq")]).expect("enqueue");
+    let before = c.jobs().expect("jobs");
+    let n = c
+        .requeue_jobs(&[
+            pair(&a, "pdq"),
+            pair(&a, "sha512"),
+            pair(&b, "pdq"),
+            pair(&b, "sha512"),
+        ])
+        .expect("requeue");
+    assert_eq!(n, 2, "the done job and the new one");
+    let after = c.jobs().expect("jobs");
+    let find = |jobs: &[crate::Job], i: &Item, k: &str| {
+        jobs.iter()
+            .find(|j| j.item == i.id && j.kind == k)
+            .cloned()
+            .expect("job present")
+    };
+    let done = find(&after, &a, "pdq");
+    assert_eq!(
+        (done.state.as_str(), done.attempts, done.error),
+        ("queued", 0, None)
+    );
+    assert_eq!(
+        find(&after, &a, "sha512"),
+        find(&before, &a, "sha512"),
+        "failed left as is"
+    );
+    assert_eq!(
+        find(&after, &b, "pdq"),
+        find(&before, &b, "pdq"),
+        "queued left as is"
+    );
+    assert_eq!(find(&after, &b, "sha512").state, "queued");
+}
+
+fn digest_round_trip(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    assert_eq!(c.digest(&a.id, "sha512").expect("digest"), None);
+    c.set_digest(&a.id, "sha512", "ab12").expect("set digest");
+    assert_eq!(
+        c.digest(&a.id, "sha512").expect("digest").as_deref(),
+        Some("ab12")
+    );
+    assert_eq!(c.digest(&a.id, "blake3").expect("digest"), None);
+    assert_eq!(c.digest(&b.id, "sha512").expect("digest"), None);
+}
+
+fn stale_fingerprints_by_generation(c: &mut dyn Catalog) {
+    let (fresh, _) = put(c, sha(1), None);
+    let (missing, _) = put(c, sha(2), None);
+    let (old, _) = put(c, sha(3), None);
+    let (none, _) = put(c, sha(4), None);
+    fingerprint_item(
+        c,
+        &fresh.id,
+        &[
+            fingerprint("pdq", "1", "a"),
+            fingerprint("meta", "gen-2", "{}"),
+        ],
+    );
+    fingerprint_item(c, &missing.id, &[fingerprint("pdq", "1", "b")]);
+    fingerprint_item(
+        c,
+        &old.id,
+        &[
+            fingerprint("pdq", "1", "c"),
+            fingerprint("meta", "gen-1", "{}"),
+        ],
+    );
+    fingerprint_item(c, &none.id, &[fingerprint("other", "1", "d")]);
+    let mut expected = vec![missing.id, old.id];
+    expected.sort();
+    assert_eq!(
+        c.stale_fingerprints("pdq", "meta", "gen-2").expect("stale"),
+        expected
+    );
+}
+
+fn fingerprint_changes_numbered_without_reuse(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    let (b, _) = put(c, sha(2), None);
+    fingerprint_item(c, &a.id, &[fingerprint("pdq", "1", "a")]);
+    fingerprint_item(c, &b.id, &[fingerprint("pdq", "1", "b")]);
+    let all = c.fingerprint_changes(0).expect("changes");
+    assert_eq!(all.len(), 2);
+    assert!(all[0].0 < all[1].0, "in order");
+    assert_eq!((&all[0].1, all[0].2.as_str()), (&a.id, "pdq"));
+    assert_eq!((&all[1].1, all[1].2.as_str()), (&b.id, "pdq"));
+    let last = all[1].0;
+    assert!(c.fingerprint_changes(last).expect("changes").is_empty());
+    // Writing a's fingerprint again is a new change, numbered after every earlier one.
+    fingerprint_item(c, &a.id, &[fingerprint("pdq", "2", "a2")]);
+    let since = c.fingerprint_changes(last).expect("changes");
+    assert_eq!(since.len(), 1);
+    assert!(since[0].0 > last, "change numbers are never reused");
+    assert_eq!(since[0].1, a.id);
+    assert_eq!(c.fingerprint_changes(all[0].0).expect("changes").len(), 2);
+}
+
+fn derived_item_names_its_source(c: &mut dyn Catalog) {
+    let (source, _) = put(c, sha(1), None);
+    let derived = Derived {
+        source: source.id.clone(),
+        role: "review".to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
+    };
+    let mut n = new_item(sha(2), at(2));
+    n.derived = Some(derived.clone());
+    let out = c.record(&[n], None, 0).expect("record");
+    assert!(out[0].new);
+    assert_eq!(out[0].event.kind, EventKind::Derived);
+    assert_eq!(out[0].event.details, EventDetails::Derived(derived));
+    assert_eq!(
+        c.derived_from(&source.id).expect("derived from"),
+        vec![(out[0].item.id.clone(), "review".to_owned())]
+    );
+    assert!(c
+        .derived_from(&out[0].item.id)
+        .expect("derived from")
+        .is_empty());
+}
+
+/// A documentation record to write: its id, kind, key and case, and its body (None once
+/// deleted).
+struct Change {
+    id: String,
+    kind: RecordKind,
+    key: Option<&'static str>,
+    case: &'static str,
+    record: Option<Record>,
+}
+
+impl Change {
+    fn new(kind_json: &str, case: &'static str, key: Option<&'static str>) -> Change {
+        let id = ItemId::generate().expect("id").as_str().to_owned();
+        let mut record = Record::from_canonical(&id, kind_json).expect("a valid record body");
+        record.case = case.to_owned();
+        record.key = key.map(str::to_owned);
+        Change {
+            kind: record.body.kind(),
+            id,
+            key,
+            case,
+            record: Some(record),
+        }
+    }
+
+    fn incident(title: &str, case: &'static str, key: Option<&'static str>) -> Change {
+        Change::new(
+            &format!(r#"{{"kind":"incident","title":"{title}"}}"#),
+            case,
+            key,
+        )
+    }
+
+    fn person(name: &str, case: &'static str, key: Option<&'static str>) -> Change {
+        Change::new(
+            &format!(r#"{{"kind":"person","names":[{{"name":"{name}"}}]}}"#),
+            case,
+            key,
+        )
+    }
+
+    fn sha(&self) -> Option<Sha256> {
+        self.record.as_ref().map(Record::value_hash)
+    }
+
+    fn create(&self, refs: &[&str]) -> RecordWrite {
+        self.write("create", None, refs)
+    }
+
+    fn write(&self, action: &'static str, old: Option<Sha256>, refs: &[&str]) -> RecordWrite {
+        RecordWrite {
+            id: self.id.clone(),
+            kind: self.kind,
+            key: self.key.map(str::to_owned),
+            case: self.case.to_owned(),
+            body: self.record.as_ref().map(Record::canonical),
+            action,
+            old,
+            new: self.sha(),
+            refs: refs.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    /// The same record with another incident title.
+    fn retitled(&self, title: &str) -> Change {
+        let mut next = Change::incident(title, self.case, self.key);
+        next.id.clone_from(&self.id);
+        if let Some(r) = next.record.as_mut() {
+            r.id.clone_from(&self.id);
+        }
+        next
+    }
+
+    fn delete(&self) -> RecordWrite {
+        RecordWrite {
+            id: self.id.clone(),
+            kind: self.kind,
+            key: self.key.map(str::to_owned),
+            case: self.case.to_owned(),
+            body: None,
+            action: "delete",
+            old: self.sha(),
+            new: None,
+            refs: Vec::new(),
+        }
+    }
+
+    fn keyed(&self) -> KeyedRecord {
+        KeyedRecord {
+            kind: self.kind,
+            id: self.id.clone(),
+            case: self.case.to_owned(),
+        }
+    }
+}
+
+fn write_records_create_and_read(c: &mut dyn Catalog) {
+    let inc = Change::incident("Shelling", "a", Some("INC-1"));
+    let events = c
+        .write_records(&[inc.create(&[])], "carol", 0)
+        .expect("write");
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.item.as_str(), inc.id, "the event's subject is the record");
+    assert_eq!(e.kind, "record");
+    assert_eq!(e.actor, "carol");
+    assert_eq!(e.sha256, inc.sha());
+    assert_eq!(e.prev, None);
+    let stored = c
+        .record_by_id(&inc.id)
+        .expect("record by id")
+        .expect("stored");
+    assert_eq!(Some(&stored.record), inc.record.as_ref());
+    assert_eq!(Some(stored.sha256), inc.sha());
+    assert!(!stored.deleted);
+    let sha = inc.sha().expect("a value");
+    let body = inc.record.as_ref().map(Record::canonical);
+    assert_eq!(c.record_value(&sha).expect("record value"), body);
+    assert_eq!(c.records(None, None).expect("records"), vec![stored]);
+    assert!(c
+        .record_by_id("01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        .expect("by id")
+        .is_none());
+    assert_eq!(c.record_value(&sha_of_nothing()).expect("value"), None);
+}
+
+fn sha_of_nothing() -> Sha256 {
+    digest([0xee, 0xee], 0xee)
+}
+
+fn write_records_share_event_sequence(c: &mut dyn Catalog) {
+    put(c, sha(1), None);
+    let a = Change::incident("One", "a", None);
+    let b = Change::incident("Two", "a", None);
+    let events = c
+        .write_records(&[a.create(&[]), b.create(&[])], "carol", 0)
+        .expect("write");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(c.unlogged().expect("unlogged"), vec![1, 2, 3]);
+    let stored = c.event_records(1, 10).expect("event records");
+    assert_eq!(stored, events, "returned as stored");
+    let more = c
+        .write_records(
+            &[Change::incident("Three", "a", None).create(&[])],
+            "carol",
+            3,
+        )
+        .expect("write");
+    assert_eq!(more[0].seq, 4);
+    assert_eq!(
+        c.unlogged().expect("unlogged"),
+        vec![4],
+        "logged_through drops 1..=3"
+    );
+}
+
+fn record_edit_keeps_every_value(c: &mut dyn Catalog) {
+    let v1 = Change::incident("First title", "a", Some("K"));
+    let created = c
+        .write_records(&[v1.create(&[])], "carol", 0)
+        .expect("create");
+    let v2 = v1.retitled("Second title");
+    let edited = c
+        .write_records(&[v2.write("edit", v1.sha(), &[])], "carol", 0)
+        .expect("edit");
+    assert_eq!(
+        edited[0].prev,
+        Some(created[0].seq),
+        "the record's previous event"
+    );
+    assert_eq!(edited[0].sha256, v2.sha());
+    let stored = c.record_by_id(&v1.id).expect("by id").expect("stored");
+    assert_eq!(Some(stored.sha256), v2.sha());
+    assert_eq!(Some(&stored.record), v2.record.as_ref());
+    for v in [&v1, &v2] {
+        let sha = v.sha().expect("a value");
+        assert_eq!(
+            c.record_value(&sha).expect("value"),
+            v.record.as_ref().map(Record::canonical),
+            "every version ever written is kept"
+        );
+    }
+    assert_eq!(c.records(None, None).expect("records").len(), 1);
+}
+
+fn record_delete_hides_but_keeps(c: &mut dyn Catalog) {
+    let p = Change::person("Amal", "a", Some("P-1"));
+    c.write_records(&[p.create(&[])], "carol", 0)
+        .expect("create");
+    let del = c.write_records(&[p.delete()], "carol", 0).expect("delete");
+    assert_eq!(del[0].sha256, p.sha(), "a delete's digest is the old value");
+    let stored = c
+        .record_by_id(&p.id)
+        .expect("by id")
+        .expect("deleted ones included");
+    assert!(stored.deleted);
+    assert!(
+        c.records(None, None).expect("records").is_empty(),
+        "live records only"
+    );
+    assert!(c.records_with_key("P-1").expect("with key").is_empty());
+    assert!(c.record_keys().expect("keys").is_empty());
+    let sha = p.sha().expect("a value");
+    assert!(c.record_value(&sha).expect("value").is_some());
+    // The key is free again once its record is deleted.
+    let again = Change::person("Amal", "a", Some("P-1"));
+    c.write_records(&[again.create(&[])], "carol", 0)
+        .expect("a deleted record's key can be used again");
+}
+
+fn record_keys_per_case_and_kind(c: &mut dyn Catalog) {
+    let in_a = Change::incident("X", "a", Some("K-1"));
+    let in_b = Change::incident("X", "b", Some("K-1"));
+    let person = Change::person("Amal", "a", Some("K-1"));
+    let other = Change::incident("Y", "a", Some("K-2"));
+    let unkeyed = Change::incident("Z", "a", None);
+    c.write_records(
+        &[
+            in_a.create(&[]),
+            in_b.create(&[]),
+            person.create(&[]),
+            other.create(&[]),
+            unkeyed.create(&[]),
+        ],
+        "carol",
+        0,
+    )
+    .expect("the same key in two cases, or of two kinds, is two records");
+    let with = c.records_with_key("K-1").expect("with key");
+    assert_eq!(
+        set(&with),
+        set(&[in_a.keyed(), in_b.keyed(), person.keyed()])
+    );
+    assert_eq!(with.len(), 3);
+    assert_eq!(
+        c.records_with_key("K-2").expect("with key"),
+        vec![other.keyed()]
+    );
+    assert!(c.records_with_key("K-3").expect("with key").is_empty());
+    let keys = c.record_keys().expect("keys");
+    let expected = [
+        ("K-1".to_owned(), in_a.keyed()),
+        ("K-1".to_owned(), in_b.keyed()),
+        ("K-1".to_owned(), person.keyed()),
+        ("K-2".to_owned(), other.keyed()),
+    ];
+    assert_eq!(
+        keys.len(),
+        expected.len(),
+        "one entry per keyed live record"
+    );
+    assert_eq!(set(&keys), set(&expected));
+}
+
+fn record_key_unique_in_case_and_kind(c: &mut dyn Catalog) {
+    let first = Change::incident("X", "a", Some("K-1"));
+    c.write_records(&[first.create(&[])], "carol", 0)
+        .expect("create");
+    let dup = Change::incident("Y", "a", Some("K-1"));
+    assert!(
+        c.write_records(&[dup.create(&[])], "carol", 0).is_err(),
+        "a second live record with the same key, case and kind"
+    );
+    assert!(c.record_by_id(&dup.id).expect("by id").is_none());
+    assert_eq!(
+        c.records_with_key("K-1").expect("with key"),
+        vec![first.keyed()]
+    );
+}
+
+fn write_records_all_or_nothing(c: &mut dyn Catalog) {
+    put(c, sha(1), None);
+    let ok = Change::incident("X", "a", Some("K-1"));
+    let clash = Change::incident("Y", "a", Some("K-1"));
+    assert!(c
+        .write_records(&[ok.create(&[]), clash.create(&[])], "carol", 0)
+        .is_err());
+    assert!(
+        c.record_by_id(&ok.id).expect("by id").is_none(),
+        "one transaction"
+    );
+    assert!(c.records(None, None).expect("records").is_empty());
+    assert_eq!(c.unlogged().expect("unlogged"), vec![1], "no event queued");
+    assert_eq!(c.event_records(0, 10).expect("events").len(), 1);
+}
+
+fn referrers_are_live_records(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), None);
+    let target = Change::incident("Target", "a", None);
+    let from = Change::incident("From", "a", None);
+    let link_like = Change::incident("Refers to the item", "a", None);
+    c.write_records(
+        &[
+            target.create(&[]),
+            from.create(&[&target.id]),
+            link_like.create(&[item.id.as_str()]),
+        ],
+        "carol",
+        0,
+    )
+    .expect("create");
+    assert_eq!(
+        c.referrers(&target.id).expect("referrers"),
+        vec![from.id.clone()]
+    );
+    assert_eq!(
+        c.referrers(item.id.as_str()).expect("referrers"),
+        vec![link_like.id.clone()]
+    );
+    assert!(c.referrers(&from.id).expect("referrers").is_empty());
+    c.write_records(&[from.delete()], "carol", 0)
+        .expect("delete");
+    assert!(
+        c.referrers(&target.id).expect("referrers").is_empty(),
+        "a deleted record refers to nothing"
+    );
+}
+
+fn records_filter_by_kind_and_case(c: &mut dyn Catalog) {
+    let ia = Change::incident("A", "a", None);
+    let ib = Change::incident("B", "b", None);
+    let pa = Change::person("Amal", "a", None);
+    c.write_records(
+        &[ia.create(&[]), ib.create(&[]), pa.create(&[])],
+        "carol",
+        0,
+    )
+    .expect("create");
+    let ids = |v: Vec<crate::records::StoredRecord>| -> Vec<String> {
+        v.into_iter().map(|s| s.record.id).collect()
+    };
+    let mut all = vec![ia.id.clone(), ib.id.clone(), pa.id.clone()];
+    all.sort();
+    assert_eq!(
+        ids(c.records(None, None).expect("records")),
+        all,
+        "id order"
+    );
+    let mut incidents = vec![ia.id.clone(), ib.id.clone()];
+    incidents.sort();
+    assert_eq!(
+        ids(c
+            .records(Some(RecordKind::Incident), None)
+            .expect("records")),
+        incidents
+    );
+    let mut in_a = vec![ia.id.clone(), pa.id.clone()];
+    in_a.sort();
+    assert_eq!(ids(c.records(None, Some("a")).expect("records")), in_a);
+    assert_eq!(
+        ids(c
+            .records(Some(RecordKind::Person), Some("b"))
+            .expect("records")),
+        Vec::<String>::new()
+    );
+}
+
+fn case_record_makes_case(c: &mut dyn Catalog) {
+    let case = Change::new(r#"{"kind":"case","title":"Case X"}"#, "x", None);
+    assert!(!c.case_exists("x").expect("case exists"));
+    c.write_records(&[case.create(&[])], "carol", 0)
+        .expect("create");
+    assert!(c.case_exists("x").expect("case exists"));
+    assert!(c.case_items("x").expect("an existing case").is_empty());
+}
+
+fn event_subjects_after(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), None);
+    let r = Change::incident("X", "a", None);
+    c.write_records(&[r.create(&[])], "carol", 0)
+        .expect("create");
+    access(c, &item.id, 0);
+    let all = c.event_subjects(0).expect("subjects");
+    assert_eq!(
+        all,
+        vec![
+            (1, item.id.as_str().to_owned(), "ingest".to_owned()),
+            (2, r.id.clone(), "record".to_owned()),
+            (3, item.id.as_str().to_owned(), "access".to_owned()),
+        ]
+    );
+    assert_eq!(c.event_subjects(2).expect("subjects"), all[2..].to_vec());
+}
+
+// ---------------------------------------------------------------------------------------
+// Blob store
+
+/// Every blob store check, by contract.
+pub const BLOB_CHECKS: &[BlobCheck] = &[
+    ("empty_store_lists_nothing", empty_store_lists_nothing),
+    (
+        "published_blob_reads_back_identical",
+        published_blob_reads_back_identical,
+    ),
+    ("absent_blob_is_not_found", absent_blob_is_not_found),
+    ("empty_blob_round_trip", empty_blob_round_trip),
+    ("chunks_concatenate_in_order", chunks_concatenate_in_order),
+    ("large_blob_round_trip", large_blob_round_trip),
+    (
+        "unfinished_writer_leaves_nothing_visible",
+        unfinished_writer_leaves_nothing_visible,
+    ),
+    (
+        "pending_blob_invisible_until_published",
+        pending_blob_invisible_until_published,
+    ),
+    ("abandoned_blob_never_visible", abandoned_blob_never_visible),
+    ("sync_makes_pending_durable", sync_makes_pending_durable),
+    ("same_digest_twice_keeps_one", same_digest_twice_keeps_one),
+    ("publish_batch_of_many", publish_batch_of_many),
+    ("list_names_every_blob", list_names_every_blob),
+    (
+        "remove_unacknowledged_removes",
+        remove_unacknowledged_removes,
+    ),
+    (
+        "clear_temporary_removes_leftovers",
+        clear_temporary_removes_leftovers,
+    ),
+    ("local_path_holds_the_bytes", local_path_holds_the_bytes),
+];
+
+fn sha256_of(bytes: &[u8]) -> Sha256 {
+    use sha2::Digest;
+    Sha256(sha2::Sha256::digest(bytes).into())
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Writes `data` in chunks of `chunk` bytes (at least 1) and finishes it as pending.
+fn pending(s: &dyn BlobStore, data: &[u8], chunk: usize) -> crate::PendingBlob {
+    let mut w = s.writer(data.len() as u64).expect("writer");
+    let mut buf = Vec::new();
+    for part in data.chunks(chunk.max(1)) {
+        buf.clear();
+        buf.extend_from_slice(part);
+        buf = w.write_chunk(buf).expect("write chunk");
+    }
+    let p = w.finish(sha256_of(data)).expect("finish");
+    assert_eq!(p.sha256, sha256_of(data));
+    assert_eq!(p.size, data.len() as u64);
+    p
+}
+
+fn store(s: &dyn BlobStore, data: &[u8]) -> Sha256 {
+    let mut p = vec![pending(s, data, 4096)];
+    s.sync(&mut p).expect("sync");
+    s.publish(p).expect("publish");
+    sha256_of(data)
+}
+
+fn read_all(s: &dyn BlobStore, sha: &Sha256) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.open(sha)
+        .expect("open")
+        .read_to_end(&mut out)
+        .expect("read");
+    out
+}
+
+fn empty_store_lists_nothing(s: &dyn BlobStore) {
+    let l = s.list().expect("list");
+    assert!(l.blobs.is_empty());
+    assert!(
+        l.strays.is_empty(),
+        "a fresh store has no strays: {:?}",
+        l.strays
+    );
+    assert_eq!(s.clear_temporary().expect("clear"), 0);
+}
+
+fn published_blob_reads_back_identical(s: &dyn BlobStore) {
+    let data = bytes(10_000, 1);
+    let sha = store(s, &data);
+    assert!(s.contains(&sha).expect("contains"));
+    assert_eq!(s.size(&sha).expect("size"), data.len() as u64);
+    assert_eq!(read_all(s, &sha), data);
+}
+
+fn absent_blob_is_not_found(s: &dyn BlobStore) {
+    store(s, b"something else");
+    let sha = sha256_of(b"never stored");
+    assert!(!s.contains(&sha).expect("contains"));
+    assert!(matches!(
+        s.open(&sha).map(|_| ()),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(is_not_found(s.size(&sha)));
+    assert_eq!(s.local_path(&sha), None);
+}
+
+fn empty_blob_round_trip(s: &dyn BlobStore) {
+    let sha = store(s, b"");
+    assert!(s.contains(&sha).expect("contains"));
+    assert_eq!(s.size(&sha).expect("size"), 0);
+    assert!(read_all(s, &sha).is_empty());
+}
+
+fn chunks_concatenate_in_order(s: &dyn BlobStore) {
+    let data = bytes(1000, 7);
+    let mut p = vec![pending(s, &data, 7)];
+    s.sync(&mut p).expect("sync");
+    s.publish(p).expect("publish");
+    assert_eq!(read_all(s, &sha256_of(&data)), data);
+}
+
+fn large_blob_round_trip(s: &dyn BlobStore) {
+    // Past the size at which a backend may switch strategy (the filesystem store: 8 MiB).
+    let data = bytes(9 << 20, 3);
+    let mut p = vec![pending(s, &data, 1 << 20)];
+    s.sync(&mut p).expect("sync");
+    s.publish(p).expect("publish");
+    let sha = sha256_of(&data);
+    assert_eq!(s.size(&sha).expect("size"), data.len() as u64);
+    assert!(read_all(s, &sha) == data, "large blob bytes differ");
+}
+
+fn unfinished_writer_leaves_nothing_visible(s: &dyn BlobStore) {
+    let data = bytes(5000, 2);
+    let mut w = s.writer(data.len() as u64).expect("writer");
+    w.write_chunk(data.clone()).expect("write chunk");
+    drop(w);
+    assert!(!s.contains(&sha256_of(&data)).expect("contains"));
+    assert!(s.list().expect("list").blobs.is_empty());
+}
+
+fn pending_blob_invisible_until_published(s: &dyn BlobStore) {
+    let data = bytes(3000, 4);
+    let sha = sha256_of(&data);
+    let mut p = vec![pending(s, &data, 1000)];
+    assert!(
+        !s.contains(&sha).expect("contains"),
+        "finished, not published"
+    );
+    s.sync(&mut p).expect("sync");
+    assert!(
+        !s.contains(&sha).expect("contains"),
+        "synced, not published"
+    );
+    assert!(s.list().expect("list").blobs.is_empty());
+    s.publish(p).expect("publish");
+    assert!(s.contains(&sha).expect("contains"));
+}
+
+fn abandoned_blob_never_visible(s: &dyn BlobStore) {
+    let data = bytes(3000, 5);
+    let mut p = vec![pending(s, &data, 1000)];
+    s.sync(&mut p).expect("sync");
+    for b in p {
+        s.abandon(b);
+    }
+    assert!(!s.contains(&sha256_of(&data)).expect("contains"));
+    assert!(s.list().expect("list").blobs.is_empty());
+    assert_eq!(
+        s.clear_temporary().expect("clear"),
+        0,
+        "abandon leaves no temporary file"
+    );
+}
+
+fn sync_makes_pending_durable(s: &dyn BlobStore) {
+    let mut p: Vec<_> = (0..6u8).map(|i| pending(s, &bytes(100, i), 50)).collect();
+    s.sync(&mut p).expect("sync");
+    assert!(
+        p.iter().all(|b| b.synced),
+        "every pending blob is durable after sync"
+    );
+    s.sync(&mut p).expect("sync again");
+    s.publish(p).expect("publish");
+}
+
+fn same_digest_twice_keeps_one(s: &dyn BlobStore) {
+    let data = bytes(2000, 6);
+    let sha = store(s, &data);
+    // Again, published after the first: the stored one is kept, the copy dropped.
+    store(s, &data);
+    // Twice in one batch.
+    let mut p = vec![pending(s, &data, 500), pending(s, &data, 500)];
+    s.sync(&mut p).expect("sync");
+    s.publish(p).expect("publish");
+    assert_eq!(read_all(s, &sha), data);
+    assert_eq!(s.list().expect("list").blobs, vec![sha]);
+    assert_eq!(
+        s.clear_temporary().expect("clear"),
+        0,
+        "the pending copies were dropped"
+    );
+}
+
+fn publish_batch_of_many(s: &dyn BlobStore) {
+    let datas: Vec<Vec<u8>> = (0..12u8).map(|i| bytes(64 + usize::from(i), i)).collect();
+    let mut p: Vec<_> = datas.iter().map(|d| pending(s, d, 16)).collect();
+    s.sync(&mut p).expect("sync");
+    s.publish(p).expect("publish");
+    for d in &datas {
+        assert_eq!(read_all(s, &sha256_of(d)), *d);
+    }
+}
+
+fn list_names_every_blob(s: &dyn BlobStore) {
+    let shas: Vec<Sha256> = (0..5u8).map(|i| store(s, &bytes(10, i))).collect();
+    let l = s.list().expect("list");
+    assert_eq!(l.blobs.len(), shas.len(), "each blob once");
+    assert_eq!(set(&l.blobs), set(&shas));
+    assert!(l.strays.is_empty());
+}
+
+fn remove_unacknowledged_removes(s: &dyn BlobStore) {
+    let keep = store(s, b"keep");
+    let drop_it = store(s, b"drop");
+    s.remove_unacknowledged(&drop_it).expect("remove");
+    assert!(!s.contains(&drop_it).expect("contains"));
+    assert!(is_not_found(s.size(&drop_it)));
+    assert!(s.contains(&keep).expect("contains"));
+    assert_eq!(s.list().expect("list").blobs, vec![keep]);
+}
+
+fn clear_temporary_removes_leftovers(s: &dyn BlobStore) {
+    // Finished but neither published nor abandoned: as after an interrupted run.
+    let data = bytes(100, 9);
+    let p = pending(s, &data, 100);
+    drop(p);
+    let sha = store(s, b"published");
+    assert!(s.clear_temporary().expect("clear") >= 1);
+    assert_eq!(s.clear_temporary().expect("clear again"), 0);
+    assert!(!s.contains(&sha256_of(&data)).expect("contains"));
+    assert_eq!(
+        read_all(s, &sha),
+        b"published",
+        "published blobs are not temporary"
+    );
+}
+
+fn local_path_holds_the_bytes(s: &dyn BlobStore) {
+    let data = bytes(500, 8);
+    let sha = store(s, &data);
+    if let Some(p) = s.local_path(&sha) {
+        assert_eq!(std::fs::read(p).expect("read local path"), data);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Log store
+
+/// Every log store check, by contract.
+pub const LOG_CHECKS: &[LogCheck] = &[
+    ("empty_log_reads_nothing", empty_log_reads_nothing),
+    ("tiles_read_back_identical", tiles_read_back_identical),
+    ("existing_tile_left_as_is", existing_tile_left_as_is),
+    ("list_tiles_sorted_tiles_only", list_tiles_sorted_tiles_only),
+    ("many_tiles_in_one_batch", many_tiles_in_one_batch),
+    ("checkpoint_replaced", checkpoint_replaced),
+    ("write_new_then_read", write_new_then_read),
+    ("write_new_refuses_existing", write_new_refuses_existing),
+    ("list_folder_sorted", list_folder_sorted),
+    ("signed_size_keeps_largest", signed_size_keeps_largest),
+];
+
+fn tile(n: usize, seed: u8) -> Vec<u8> {
+    bytes(32 * n, seed)
+}
+
+fn empty_log_reads_nothing(s: &dyn LogStore) {
+    assert_eq!(s.read("checkpoint").expect("read"), None);
+    assert_eq!(s.read("tile/0/000").expect("read"), None);
+    assert!(s.list_tiles().expect("list tiles").is_empty());
+    assert!(s.list("timestamps").expect("list").is_empty());
+    assert_eq!(s.signed_size().expect("signed size"), None);
+}
+
+fn tiles_read_back_identical(s: &dyn LogStore) {
+    let files = vec![
+        ("tile/0/000.p/3".to_owned(), tile(3, 1)),
+        (
+            "tile/entries/000.p/3".to_owned(),
+            b"entry one\nentry two\n".to_vec(),
+        ),
+    ];
+    s.write_tiles(&files).expect("write tiles");
+    for (path, b) in &files {
+        assert_eq!(s.read(path).expect("read").as_ref(), Some(b), "{path}");
+    }
+    assert_eq!(
+        s.read("tile/0/000").expect("read"),
+        None,
+        "the full tile was not written"
+    );
+}
+
+fn existing_tile_left_as_is(s: &dyn LogStore) {
+    s.write_tiles(&[("tile/0/000".to_owned(), tile(256, 1))])
+        .expect("write tiles");
+    s.write_tiles(&[
+        ("tile/0/000".to_owned(), tile(256, 2)),
+        ("tile/0/001.p/1".to_owned(), tile(1, 3)),
+    ])
+    .expect("writing an existing tile again is not an error");
+    assert_eq!(s.read("tile/0/000").expect("read"), Some(tile(256, 1)));
+    assert_eq!(s.read("tile/0/001.p/1").expect("read"), Some(tile(1, 3)));
+}
+
+fn list_tiles_sorted_tiles_only(s: &dyn LogStore) {
+    let paths = [
+        "tile/1/000.p/2",
+        "tile/0/001",
+        "tile/entries/000",
+        "tile/0/000",
+    ];
+    let files: Vec<(String, Vec<u8>)> = paths
+        .iter()
+        .map(|p| ((*p).to_owned(), tile(1, 0)))
+        .collect();
+    s.write_tiles(&files).expect("write tiles");
+    s.write_checkpoint(b"origin\n1\nAAAA\n")
+        .expect("checkpoint");
+    s.write_new("timestamps/1/checkpoint", b"x")
+        .expect("write new");
+    let mut expected: Vec<String> = paths.iter().map(|p| (*p).to_owned()).collect();
+    expected.sort();
+    assert_eq!(s.list_tiles().expect("list tiles"), expected);
+}
+
+fn many_tiles_in_one_batch(s: &dyn LogStore) {
+    let files: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("tile/0/{i:03}"), tile(256, i as u8)))
+        .chain([("tile/entries/x001/234".to_owned(), b"deep".to_vec())])
+        .collect();
+    s.write_tiles(&files).expect("write tiles");
+    for (path, b) in &files {
+        assert_eq!(s.read(path).expect("read").as_ref(), Some(b), "{path}");
+    }
+    assert_eq!(s.list_tiles().expect("list tiles").len(), files.len());
+}
+
+fn checkpoint_replaced(s: &dyn LogStore) {
+    s.write_checkpoint(b"origin\n1\nAAAA\n\n- sig1\n")
+        .expect("checkpoint");
+    assert_eq!(
+        s.read("checkpoint").expect("read").as_deref(),
+        Some(&b"origin\n1\nAAAA\n\n- sig1\n"[..])
+    );
+    s.write_checkpoint(b"origin\n2\nBBBB\n\n- sig2\n")
+        .expect("checkpoint");
+    assert_eq!(
+        s.read("checkpoint").expect("read").as_deref(),
+        Some(&b"origin\n2\nBBBB\n\n- sig2\n"[..])
+    );
+}
+
+fn write_new_then_read(s: &dyn LogStore) {
+    s.write_new("timestamps/5/checkpoint", b"five")
+        .expect("write new");
+    assert_eq!(
+        s.read("timestamps/5/checkpoint").expect("read").as_deref(),
+        Some(&b"five"[..])
+    );
+}
+
+fn write_new_refuses_existing(s: &dyn LogStore) {
+    s.write_new("timestamps/5/checkpoint", b"first")
+        .expect("write new");
+    assert!(s.write_new("timestamps/5/checkpoint", b"second").is_err());
+    assert_eq!(
+        s.read("timestamps/5/checkpoint").expect("read").as_deref(),
+        Some(&b"first"[..])
+    );
+}
+
+fn list_folder_sorted(s: &dyn LogStore) {
+    for n in ["7", "12", "3"] {
+        s.write_new(&format!("timestamps/{n}/checkpoint"), n.as_bytes())
+            .expect("write new");
+    }
+    let mut expected = vec!["12".to_owned(), "3".to_owned(), "7".to_owned()];
+    expected.sort();
+    assert_eq!(s.list("timestamps").expect("list"), expected);
+    assert_eq!(
+        s.list("timestamps/7").expect("list"),
+        vec!["checkpoint".to_owned()]
+    );
+    assert!(s.list("nothing-here").expect("list").is_empty());
+}
+
+fn signed_size_keeps_largest(s: &dyn LogStore) {
+    assert_eq!(s.signed_size().expect("signed size"), None);
+    s.note_signed_size(5).expect("note");
+    assert_eq!(s.signed_size().expect("signed size"), Some(5));
+    s.note_signed_size(3).expect("note");
+    assert_eq!(
+        s.signed_size().expect("signed size"),
+        Some(5),
+        "the largest noted"
+    );
+    s.note_signed_size(9).expect("note");
+    assert_eq!(s.signed_size().expect("signed size"), Some(9));
+}

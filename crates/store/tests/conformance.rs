@@ -1,0 +1,39 @@
+//! The storage conformance suite (`athar_core::conformance`) run against the embedded
+//! backends: SQLite catalog, filesystem blob store, filesystem log store. A future
+//! backend crate runs the same three functions against its own implementations.
+
+use athar_core::conformance;
+use athar_store::{FsBlobStore, FsLogStore, SqliteCatalog};
+
+#[test]
+fn sqlite_catalog_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut n = 0;
+    conformance::catalog(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("catalog-{n}.sqlite"));
+        Box::new(SqliteCatalog::open(&path, true).expect("open catalog"))
+    });
+}
+
+#[test]
+fn fs_blob_store_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut n = 0;
+    conformance::blob_store(&mut || {
+        n += 1;
+        let root = dir.path().join(format!("blobs-{n}"));
+        Box::new(FsBlobStore::open(&root).expect("open blob store"))
+    });
+}
+
+#[test]
+fn fs_log_store_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut n = 0;
+    conformance::log_store(&mut || {
+        n += 1;
+        let root = dir.path().join(format!("log-{n}"));
+        Box::new(FsLogStore::open(&root).expect("open log store"))
+    });
+}
