@@ -417,24 +417,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 threads: 0,
             };
             let mut out = output::IngestOutput::new(*json);
-            let mut new_items = Vec::new();
+            // The ingest queues the new items' jobs itself.
             let summary = athar_core::ingest::ingest(
                 w.catalog as &mut dyn Catalog,
                 w.blobs,
                 Some(&mut w.logger),
                 paths,
                 &opts,
-                &mut |p: Progress<'_>| {
-                    if let Progress::Stored(s) = &p {
-                        if s.entry.new {
-                            new_items.push(s.entry.item.clone());
-                        }
-                    }
-                    out.progress(p)
-                },
+                &mut |p: Progress<'_>| out.progress(p),
             )?;
             out.finish(&summary);
-            athar_core::jobs::enqueue_for(w.catalog, &new_items)?;
             if *wait {
                 run_jobs(&mut archive, *json)?;
             }

@@ -687,3 +687,110 @@ fn payload_is_hard_linked_unless_copied_and_sha512_is_recorded_once() {
     }
     env.assert_verifies();
 }
+
+/// Items taken in from a bag get their jobs queued by the import itself, as ingested ones
+/// do: `athar jobs --run` then fingerprints them, and the review images it makes get none.
+#[test]
+fn imported_items_get_their_jobs_queued_and_run() {
+    let sender = Env::new();
+    let src = sender.path("media");
+    std::fs::create_dir_all(&src).unwrap();
+    // A synthetic picture (a gradient with a bright square) and a file that is not media.
+    let picture = image::RgbImage::from_fn(128, 96, |x, y| {
+        if (40..80).contains(&x) && (30..60).contains(&y) {
+            image::Rgb([250, 240, 30])
+        } else {
+            image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
+        }
+    });
+    picture.save(src.join("picture.png")).unwrap();
+    std::fs::write(src.join("notes.txt"), "synthetic notes, not media\n").unwrap();
+    let out = sender.run_paths(&["ingest", "--json", "--case", "Case Media"], &[&src]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bag = sender.path("media-bag");
+    let v = export_case(&sender, "Case Media", &bag, &[]);
+    assert_eq!(v["items"], 2, "{v}");
+    let vkey = std::fs::read_to_string(sender.archive.join("keys/archive.vkey")).unwrap();
+
+    let receiver = Env::new();
+    let out = receiver.run(&[
+        "import-bag",
+        "--json",
+        "--vkey",
+        vkey.trim(),
+        bag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["items"].as_u64(), v["new_items"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let listed = json_lines(&receiver.run(&["list", "--json"]).stdout);
+    assert_eq!(listed.len(), 2);
+    let id_of = |media_type: &str| -> String {
+        listed
+            .iter()
+            .find(|l| l["media_type"] == media_type)
+            .unwrap_or_else(|| panic!("no {media_type} item: {listed:?}"))["item"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (png, text) = (id_of("image/png"), id_of("text/plain"));
+
+    // The import queued them: a SHA-512 for each, a fingerprint for the picture, once each.
+    let jobs = |env: &Env| -> serde_json::Value {
+        let out = env.run(&["jobs", "--json"]);
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let queued = jobs(&receiver);
+    let mut pending: Vec<(String, String, String)> = queued["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["item"].as_str().unwrap().to_owned(),
+                j["kind"].as_str().unwrap().to_owned(),
+                j["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pending.sort();
+    let mut expected = vec![
+        (png.clone(), "fingerprint".to_owned(), "queued".to_owned()),
+        (png.clone(), "sha512".to_owned(), "queued".to_owned()),
+        (text.clone(), "sha512".to_owned(), "queued".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(pending, expected, "{queued}");
+
+    // Running them fingerprints the imported picture; its review images queue nothing.
+    let out = receiver.run(&["jobs", "--run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = jobs(&receiver);
+    assert_eq!(done["counts"], serde_json::json!({ "done": 3 }), "{done}");
+    assert_eq!(done["jobs"], serde_json::json!([]), "{done}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&receiver.run(&["show", "--json", &png]).stdout).unwrap();
+    let prints = show["fingerprints"].as_array().unwrap();
+    assert!(prints.iter().any(|f| f["algorithm"] == "pdq"), "{show}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&receiver.run(&["show", "--json", &text]).stdout).unwrap();
+    assert_eq!(show["fingerprints"], serde_json::json!([]), "{show}");
+    receiver.assert_verifies();
+}

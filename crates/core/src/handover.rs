@@ -853,8 +853,9 @@ fn input(dir: &Path, message: String) -> CoreError {
 
 /// Takes a bag into this archive: it must be valid BagIt with every payload file intact
 /// (checked before anything is stored). Each file is ingested (a sighting if the bytes are
-/// already held), the sender's custody records are kept with the item, and a `transfer`
-/// event is recorded and logged.
+/// already held; a new item gets its background jobs — SHA-512, fingerprints — queued by
+/// the ingest's commit, as any collected file does), the sender's custody records are kept
+/// with the item, and a `transfer` event is recorded and logged.
 pub fn import_bag(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,

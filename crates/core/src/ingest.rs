@@ -6,8 +6,14 @@
 //! as pending in the catalog, (3) published under their digests, and (4) recorded as items
 //! and custody events in one transaction that also clears the pending records and queues the
 //! events for the custody log; (5) the queued events are appended to the custody log under
-//! one new checkpoint. Only then are the files acknowledged. [`recover`] undoes whatever an
-//! interrupted run left between (2) and (4); the log's `catch_up` finishes (5).
+//! one new checkpoint; (6) the background jobs of the new items are queued. Only then are the
+//! files acknowledged. [`recover`] undoes whatever an interrupted run left between (2) and
+//! (4); the log's `catch_up` finishes (5); `athar jobs --run` queues what (6) missed.
+//!
+//! Every path that makes files items (ingest, uploads through [`commit_staged`], bags through
+//! [`crate::handover::import_bag`], Athar's own derived files) goes through one commit, and
+//! that commit owns what follows it: callers queue no jobs themselves. Files Athar derived
+//! get none (`jobs::enqueue_committed`).
 
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
@@ -338,7 +344,8 @@ pub fn commit_staged(
 
 /// Makes pending blobs and their catalog rows durable and logged, in the order that keeps
 /// a crash harmless: (1) bytes durable, (2) intent durable, (3) names durable, (4) rows
-/// durable, (5) events in the custody log.
+/// durable, (5) events in the custody log, (6) jobs queued for the items it created from
+/// collected files.
 pub(crate) fn commit(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
@@ -364,6 +371,7 @@ pub(crate) fn commit(
     if let Some(l) = logger {
         l.catch_up(catalog)?;
     }
+    crate::jobs::enqueue_committed(catalog, entries, &recorded)?;
     Ok(recorded)
 }
 

@@ -171,6 +171,29 @@ pub fn enqueue_for(catalog: &mut dyn Catalog, items: &[Item]) -> Result<usize, C
     Ok(jobs.len())
 }
 
+/// Queues what follows a commit ([`crate::ingest`]'s, the one path by which files become
+/// items: ingest, uploads, imported bags): the jobs of [`enqueue_for`] for each item that
+/// `recorded` created from a collected file. A sighting of an item already held queues
+/// nothing (its jobs were queued when it was first collected), and neither does a file Athar
+/// derived (review images are not analysed again). `recorded` is what the catalog recorded
+/// for `entries`, in their order. Returns how many jobs were asked for.
+pub(crate) fn enqueue_committed(
+    catalog: &mut dyn Catalog,
+    entries: &[NewItem],
+    recorded: &[RecordedEntry],
+) -> Result<usize, CoreError> {
+    let collected: Vec<Item> = recorded
+        .iter()
+        .zip(entries)
+        .filter(|(r, e)| r.new && e.derived.is_none())
+        .map(|(r, _)| r.item.clone())
+        .collect();
+    if collected.is_empty() {
+        return Ok(0);
+    }
+    enqueue_for(catalog, &collected)
+}
+
 /// Queues a [`VARIANTS`] job for every item whose frame variants are out of date: it holds
 /// the record they go with but its variants record is missing (analysed before the analyzer
 /// made any) or of another version than the analyzer's. A job done for an earlier version is

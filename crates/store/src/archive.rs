@@ -425,8 +425,8 @@ impl Archive {
     /// Makes a completely received upload an item by the normal ingest steps (needs
     /// [`Access::Write`]): its staged file, whose bytes hash to `sha256`, becomes a blob
     /// without being copied; the item (or a sighting of an existing one) gets a custody
-    /// event with the uploader as actor, the upload's case, source and note, and its
-    /// background jobs are queued. Finishing the same upload again (after a crash between
+    /// event with the uploader as actor, the upload's case, source and note, and a new
+    /// item's background jobs are queued (by that commit, as for any ingest). Finishing the same upload again (after a crash between
     /// the commit and the sidecar update) finds the event already recorded and records
     /// nothing twice. The staged file is removed; the sidecar then holds the outcome.
     pub fn ingest_upload(
@@ -479,10 +479,6 @@ impl Archive {
                     athar_core::CoreError::Log(l) => ArchiveError::Log(l),
                     other => ArchiveError::Store(StoreError::Corrupt(other.to_string())),
                 })?;
-                if entry.new {
-                    athar_core::jobs::enqueue_for(w.catalog, std::slice::from_ref(&entry.item))
-                        .map_err(|e| ArchiveError::Store(StoreError::Corrupt(e.to_string())))?;
-                }
                 entry.item
             }
         };
