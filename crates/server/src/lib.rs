@@ -405,7 +405,10 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         Err(_) => String::new(),
     };
     let text = if text.is_empty() {
-        status.canonical_reason().unwrap_or("invalid request").to_owned()
+        status
+            .canonical_reason()
+            .unwrap_or("invalid request")
+            .to_owned()
     } else {
         text
     };
