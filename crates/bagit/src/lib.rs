@@ -33,6 +33,8 @@ mod writer;
 
 pub use error::{BagError, Issue, IssueKind, Report};
 pub use hash::Algorithm;
-pub use parse::{sanitize_relative_path, Version};
+pub use parse::{
+    parse_fetch, parse_manifest, sanitize_relative_path, FetchEntry, ManifestEntry, Version,
+};
 pub use validate::{validate, Options};
 pub use writer::{BagSummary, BagWriter, PayloadEntry, PayloadFile, PayloadSource, PlacedPayload};

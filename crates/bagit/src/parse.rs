@@ -318,6 +318,80 @@ pub(crate) fn is_system_file(path: &str) -> bool {
     ) || name.starts_with("._")
 }
 
+/// A manifest line as [`parse_manifest`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// Lowercase hex digest.
+    pub digest: String,
+    /// The path, percent-decoded and checked, relative to the bag root.
+    pub path: String,
+}
+
+/// A `fetch.txt` line as [`parse_fetch`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchEntry {
+    pub url: String,
+    /// `None` for `-` (length unknown).
+    pub length: Option<u64>,
+    /// The path, percent-decoded and checked, relative to the bag root.
+    pub path: String,
+}
+
+/// Decodes tag-file bytes in the encoding named as `bagit.txt`'s
+/// `Tag-File-Character-Encoding` names it (`None`: a name [`crate::validate`] refuses) and
+/// returns the non-blank lines, numbered from 1.
+fn tag_lines(bytes: &[u8], encoding: &str) -> Option<Vec<(usize, String)>> {
+    let enc = crate::encoding::TagEncoding::from_name(encoding)?;
+    let text = crate::encoding::decode(bytes, enc).text;
+    Some(
+        crate::encoding::lines(&text)
+            .into_iter()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(n, l)| (n, l.to_owned()))
+            .collect(),
+    )
+}
+
+/// Reads the lines of a manifest or tag manifest from its bytes with the parsers
+/// [`crate::validate`] uses, without a bag on disk (for fuzzing and for tools): decoded in
+/// `encoding` (as `bagit.txt` names it; `None` if the name is not supported), split on LF,
+/// CRLF or CR, blank lines skipped, each line parsed as `digest path` for `algorithm`, its
+/// path percent-decoded and checked. Each line gives its number and the entry or the message
+/// `validate` reports for it. Payload-only rules (`data/`), duplicates and the files
+/// themselves are `validate`'s business. Never panics.
+pub fn parse_manifest(
+    bytes: &[u8],
+    encoding: &str,
+    algorithm: crate::Algorithm,
+) -> Option<Vec<(usize, Result<ManifestEntry, String>)>> {
+    let lines = tag_lines(bytes, encoding)?;
+    let entry = |line: &str| {
+        let ml = manifest_line(line, algorithm.hex_len())?;
+        Ok(ManifestEntry {
+            digest: ml.digest,
+            path: check_bag_path(&ml.raw_path)?.path,
+        })
+    };
+    Some(lines.iter().map(|(n, l)| (*n, entry(l))).collect())
+}
+
+/// [`parse_manifest`] for `fetch.txt`: each line `url length path`. Nothing is fetched.
+pub fn parse_fetch(
+    bytes: &[u8],
+    encoding: &str,
+) -> Option<Vec<(usize, Result<FetchEntry, String>)>> {
+    let lines = tag_lines(bytes, encoding)?;
+    let entry = |line: &str| {
+        let fl = fetch_line(line)?;
+        Ok(FetchEntry {
+            url: fl.url,
+            length: fl.length,
+            path: check_bag_path(&fl.raw_path)?.path,
+        })
+    };
+    Some(lines.iter().map(|(n, l)| (*n, entry(l))).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

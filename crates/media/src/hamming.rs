@@ -419,6 +419,35 @@ impl Tables {
         }
     }
 
+    /// Whether these tables, read from a file, are the ones [`Tables::build`] makes from
+    /// `hashes` for ids `first..first + len`: every id sits in the bucket of its own
+    /// substring, in increasing order, so each table holds each id exactly once. A forged
+    /// table (an id in another bucket, or twice) would make searches miss hashes.
+    fn agree_with(&self, hashes: &Store, first: u32) -> bool {
+        for ((start, width), (off, ids)) in
+            starts(&self.widths).zip(self.offsets.iter().zip(&self.ids))
+        {
+            for (bucket, pair) in off.windows(2).enumerate() {
+                let (a, b) = (pair[0] as usize, pair[1] as usize);
+                let Some(slice) = ids.get(a..b) else {
+                    return false;
+                };
+                let mut last: Option<u32> = None;
+                for &id in slice {
+                    if last.is_some_and(|l| l >= id) || id < first {
+                        return false;
+                    }
+                    last = Some(id);
+                    match hashes.get(id) {
+                        Some(h) if substring(&h, start, width) as usize == bucket => {}
+                        _ => return false,
+                    }
+                }
+            }
+        }
+        true
+    }
+
     /// The probe radius of each table for a search radius `r` (`None`: not probed).
     fn radii(&self, r: u32) -> impl Iterator<Item = Option<u32>> + '_ {
         let m = self.widths.len() as u32;
@@ -844,7 +873,7 @@ impl HammingIndex {
             _ => return Err(IndexFileError::Invalid("unknown index kind")),
         };
         let substrings = r.u32()?;
-        if substrings > 32 {
+        if substrings != 0 && !(MIN_SUBSTRINGS..=32).contains(&substrings) {
             return Err(IndexFileError::Invalid("substring count"));
         }
         let n = r.u64()?;
@@ -904,11 +933,15 @@ impl HammingIndex {
                     offsets.push(off);
                     ids.push(table);
                 }
-                Some(Tables {
+                let tables = Tables {
                     widths,
                     offsets,
                     ids,
-                })
+                };
+                if !tables.agree_with(&hashes, start) {
+                    return Err(IndexFileError::Invalid("tables do not match the hashes"));
+                }
+                Some(tables)
             };
             segments.push(Segment { start, end, tables });
         }
@@ -1386,6 +1419,51 @@ mod tests {
         }
         let err = "fast".parse::<IndexKind>().unwrap_err();
         assert!(err.contains("fast") && err.contains("compact"), "{err}");
+    }
+
+    #[test]
+    fn forged_files_are_refused() {
+        // A substring count the builder never writes (it would later build a table of
+        // 2^52 slots), found by the hamming_index fuzz target.
+        let hex =
+            "4154484152484958020000000000000005000000000000000000000000000000db0ae68871b9fb13";
+        let forged: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(HammingIndex::read_from(&mut forged.as_slice()).is_err());
+        // Tables that disagree with the hashes (written with a good checksum, as anyone
+        // replacing the cache could): refused, never loaded as an index that misses hashes.
+        let hashes: Vec<Hash256> = (0..LINEAR_MAX as u64)
+            .map(|i| [i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i << 7, !i, i * 3])
+            .collect();
+        let index = HammingIndex::build_with(hashes, 32);
+        let mut good = Vec::new();
+        index.write_to(&mut good).unwrap();
+        assert!(HammingIndex::read_from(&mut good.as_slice()).is_ok());
+        let forgeries: [fn(&mut Tables); 3] = [
+            |t| t.ids[0].swap(0, 1),
+            |t| t.ids[3][5] = t.ids[3][6],
+            |t| {
+                let last = t.ids[7].len() - 1;
+                t.ids[7].swap(0, last);
+            },
+        ];
+        for (k, forge) in forgeries.iter().enumerate() {
+            let mut bad = index.clone();
+            let tables = bad
+                .segments
+                .iter_mut()
+                .find_map(|s| s.tables.as_mut())
+                .expect("a segment with tables");
+            forge(tables);
+            let mut bytes = Vec::new();
+            bad.write_to(&mut bytes).unwrap();
+            assert!(
+                HammingIndex::read_from(&mut bytes.as_slice()).is_err(),
+                "forgery {k} loaded"
+            );
+        }
     }
 
     #[test]
