@@ -381,7 +381,7 @@ fn nothing_of_another_case_reaches_a_case_member() {
     assert!(bag.body.contains("item.json"), "a tar of a bag");
     no_secret("the first case's bag", &bag.body);
     let tar = w.env.path("one.tar");
-    std::fs::write(&tar, bag.body.as_bytes()).unwrap();
+    std::fs::write(&tar, &bag.bytes).unwrap();
     let out_dir = w.env.path("bag");
     std::fs::create_dir_all(&out_dir).unwrap();
     let st = std::process::Command::new("tar")

@@ -362,10 +362,18 @@ impl Served {
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.all(name).into_iter().next()
+    }
+
     /// The body as JSON (`Null` when it is not).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
@@ -413,17 +421,19 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
             headers.push((name.clone(), v.to_owned()));
         }
     }
-    let body = resp.into_string().unwrap_or_default();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut bytes)
+        .unwrap_or_else(|e| panic!("{method} {url}: reading the body: {e}"));
     Answer {
         status,
         headers,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 
 /// Logs `user` in at `base`: the session's cookie header (session and CSRF cookies) and its
 /// CSRF token, for [`http`] calls that change things.
-#[allow(dead_code)]
 pub fn session(base: &str, user: &str, password: &str) -> (String, String) {
     let body = serde_json::json!({ "username": user, "password": password }).to_string();
     let a = http("POST", &format!("{base}/api/login"), &[], Some(&body));
