@@ -555,14 +555,16 @@ impl Batch<'_> {
     }
 
     /// The live record with this id that the writer may see.
+    /// (The archive's operator also sees deleted records, to be told they were deleted.)
     fn seen_record(
         &self,
         catalog: &dyn Catalog,
         id: &str,
     ) -> Result<Option<StoredRecord>, StoreError> {
-        Ok(catalog
-            .record_by_id(id)?
-            .filter(|s| self.restriction.is_none() || (!s.deleted && self.sees(&s.record.case))))
+        match self.restriction {
+            None => catalog.record_by_id(id),
+            Some(r) => r.scope.record(catalog, id),
+        }
     }
 
     fn plan(
