@@ -333,33 +333,15 @@ pub fn verify_log(
     secret: &[u8],
     check_token: TokenCheck<'_>,
 ) -> Result<LogReport, StoreError> {
-    use athar_tlog::note::NoteVerifier as _;
-    use athar_tlog::rfc6962::{self, Frontier};
-    use athar_tlog::tile::{self, Tile, TilePath, TILE_WIDTH};
+    use athar_tlog::rfc6962;
 
     let mut report = LogReport::default();
-    let problems = &mut report.problems;
-    let Some(bytes) = store.read("checkpoint")? else {
-        problems.push(log_problem(
-            ProblemKind::LogCheckpoint,
-            None,
-            "custody log checkpoint is missing".into(),
-        ));
+    let Some(cp) = open_log_checkpoint(store, verifier, &mut report.problems)? else {
         return Ok(report);
-    };
-    let cp = match crate::log::open_checkpoint(&bytes, verifier.name(), verifier) {
-        Ok(cp) => cp,
-        Err(e) => {
-            problems.push(log_problem(
-                ProblemKind::LogCheckpoint,
-                None,
-                format!("custody log checkpoint rejected: {e}"),
-            ));
-            return Ok(report);
-        }
     };
     let n = cp.size;
     report.size = n;
+    let problems = &mut report.problems;
     if let Some(signed) = store.signed_size()?.filter(|&s| s > n) {
         problems.push(log_problem(
             ProblemKind::LogRolledBack,
@@ -368,34 +350,109 @@ pub fn verify_log(
         ));
     }
 
-    // Older partial tiles and bundles kept beside the current ones: (entries?, level, index) -> widths.
-    let mut partials: HashMap<(bool, u8, u64), Vec<u16>> = HashMap::new();
-    for path in store.list_tiles()? {
-        match tile::parse_tile_path(&path) {
-            Ok(TilePath::Hashes(t)) => partials
-                .entry((false, t.level, t.index))
-                .or_default()
-                .push(t.width),
-            Ok(TilePath::Entries(t)) => partials
-                .entry((true, 0, t.index))
-                .or_default()
-                .push(t.width),
-            Err(_) => problems.push(log_problem(
-                ProblemKind::LogTile,
+    let mut tiles = TileCheck::new(store, problems)?;
+    let mut stamped = stamped_sizes(store, n, problems)?;
+    let records = catalog.event_records(0, usize::MAX)?;
+    let mut by_seq: HashMap<u64, &crate::storage::EventRecord> =
+        records.iter().map(|r| (r.seq, r)).collect();
+    let leaves = check_leaves(&mut tiles, problems, n, secret, &mut by_seq, &mut stamped)?;
+    if let Some((level_hashes, root)) = leaves {
+        check_upper_tiles(&mut tiles, problems, n, level_hashes)?;
+        if root != cp.root {
+            problems.push(log_problem(
+                ProblemKind::LogRoot,
                 None,
-                format!("unexpected file in the custody log: tile/{path}"),
-            )),
+                format!("custody log entries do not hash to the signed checkpoint's root (size {n}): entries were altered, removed or reordered"),
+            ));
         }
     }
-    // Compares the stored file of `t` and every older partial of it with `expected`
-    // (the full data at width `t.width`), splitting items by `unit` bytes or by bundle entry.
-    let mut check_file = |problems: &mut Vec<Problem>,
-                          entries: bool,
-                          t: Tile,
-                          expected_parts: &[Vec<u8>]|
-     -> Result<(), StoreError> {
+    if let Some(slot) = stamped.get_mut(&0) {
+        *slot = Some(rfc6962::empty_root());
+    }
+    for (size, root) in &stamped {
+        check_timestamps(store, verifier, *size, *root, check_token, &mut report)?;
+    }
+    check_beyond_log(catalog, by_seq, n, &mut report.problems)?;
+    Ok(report)
+}
+
+/// The log's signed checkpoint, or None (with the problem recorded) when it is missing or
+/// not signed by `verifier`.
+fn open_log_checkpoint(
+    store: &dyn crate::log::LogStore,
+    verifier: &athar_tlog::Ed25519Verifier,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<athar_tlog::Checkpoint>, StoreError> {
+    use athar_tlog::note::NoteVerifier as _;
+    let Some(bytes) = store.read("checkpoint")? else {
+        problems.push(log_problem(
+            ProblemKind::LogCheckpoint,
+            None,
+            "custody log checkpoint is missing".into(),
+        ));
+        return Ok(None);
+    };
+    match crate::log::open_checkpoint(&bytes, verifier.name(), verifier) {
+        Ok(cp) => Ok(Some(cp)),
+        Err(e) => {
+            problems.push(log_problem(
+                ProblemKind::LogCheckpoint,
+                None,
+                format!("custody log checkpoint rejected: {e}"),
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Compares stored tile files (and every older partial of them) with the data recomputed
+/// from the entries.
+struct TileCheck<'a> {
+    store: &'a dyn crate::log::LogStore,
+    /// Older partial tiles and bundles kept beside the current ones: (entries?, level, index) -> widths.
+    partials: HashMap<(bool, u8, u64), Vec<u16>>,
+}
+
+impl<'a> TileCheck<'a> {
+    /// Lists the stored tiles; a file that is not a tile is a problem.
+    fn new(
+        store: &'a dyn crate::log::LogStore,
+        problems: &mut Vec<Problem>,
+    ) -> Result<Self, StoreError> {
+        use athar_tlog::tile::{self, TilePath};
+        let mut partials: HashMap<(bool, u8, u64), Vec<u16>> = HashMap::new();
+        for path in store.list_tiles()? {
+            match tile::parse_tile_path(&path) {
+                Ok(TilePath::Hashes(t)) => partials
+                    .entry((false, t.level, t.index))
+                    .or_default()
+                    .push(t.width),
+                Ok(TilePath::Entries(t)) => partials
+                    .entry((true, 0, t.index))
+                    .or_default()
+                    .push(t.width),
+                Err(_) => problems.push(log_problem(
+                    ProblemKind::LogTile,
+                    None,
+                    format!("unexpected file in the custody log: tile/{path}"),
+                )),
+            }
+        }
+        Ok(TileCheck { store, partials })
+    }
+
+    /// Compares the stored file of `t` and every older partial of it with `expected_parts`
+    /// (the full data at width `t.width`), split into hashes or bundle entries.
+    fn check(
+        &mut self,
+        problems: &mut Vec<Problem>,
+        entries: bool,
+        t: athar_tlog::tile::Tile,
+        expected_parts: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        use athar_tlog::tile::{self, Tile, TILE_WIDTH};
         let key = (entries, t.level, t.index);
-        let widths = partials.remove(&key).unwrap_or_default();
+        let widths = self.partials.remove(&key).unwrap_or_default();
         let mut want_widths: Vec<u16> = widths
             .into_iter()
             .filter(|&w| w < t.width || w == TILE_WIDTH)
@@ -423,7 +480,7 @@ pub fn verify_log(
             } else {
                 expected_parts[..usize::from(w)].concat()
             };
-            match store.read(&path)? {
+            match self.store.read(&path)? {
                 None if w == t.width => problems.push(log_problem(
                     ProblemKind::LogTile,
                     None,
@@ -439,9 +496,16 @@ pub fn verify_log(
             }
         }
         Ok(())
-    };
+    }
+}
 
-    // Checkpoints that were time-stamped: `timestamps/<size>/checkpoint` and its tokens.
+/// Checkpoints that were time-stamped (`timestamps/<size>/checkpoint` and its tokens), each
+/// with a slot for the tree's root at that size.
+fn stamped_sizes(
+    store: &dyn crate::log::LogStore,
+    n: u64,
+    problems: &mut Vec<Problem>,
+) -> Result<BTreeMap<u64, Option<Hash>>, StoreError> {
     let mut stamped: BTreeMap<u64, Option<Hash>> = BTreeMap::new();
     for dir in store.list("timestamps")? {
         match dir.parse::<u64>() {
@@ -455,26 +519,38 @@ pub fn verify_log(
             )),
         }
     }
-    let records = catalog.event_records(0, usize::MAX)?;
-    let mut by_seq: HashMap<u64, &crate::storage::EventRecord> =
-        records.iter().map(|r| (r.seq, r)).collect();
+    Ok(stamped)
+}
+
+/// Reads every entry bundle of the log of size `n`, checks its files and each leaf against
+/// its catalog event (taken out of `by_seq`), and fills the roots of `stamped` sizes.
+/// Returns the roots of the full level-0 tiles and the tree's root, or None when a bundle is
+/// missing or malformed (the rest of the tree cannot be recomputed).
+fn check_leaves(
+    tiles: &mut TileCheck<'_>,
+    problems: &mut Vec<Problem>,
+    n: u64,
+    secret: &[u8],
+    by_seq: &mut HashMap<u64, &crate::storage::EventRecord>,
+    stamped: &mut BTreeMap<u64, Option<Hash>>,
+) -> Result<Option<(Vec<Hash>, Hash)>, StoreError> {
+    use athar_tlog::rfc6962::{self, Frontier};
+    use athar_tlog::tile::{self, Tile, TILE_WIDTH};
     let mut frontier = Frontier::new();
     let mut scratch = Vec::new();
     let mut level_hashes: Vec<Hash> = Vec::new(); // roots of full tiles of the level below
     let tiles0 = n.div_ceil(u64::from(TILE_WIDTH));
-    let mut broken = false;
     for ti in 0..tiles0 {
         let w = tile::tile_width_at(0, ti, n);
         let t = Tile::new(0, ti, w).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let entries: Vec<Vec<u8>> = match store.read(&t.entries_path())? {
+        let entries: Vec<Vec<u8>> = match tiles.store.read(&t.entries_path())? {
             None => {
                 problems.push(log_problem(
                     ProblemKind::LogTile,
                     None,
                     format!("custody log file {} is missing", t.entries_path()),
                 ));
-                broken = true;
-                break;
+                return Ok(None);
             }
             Some(data) => {
                 match tile::decode_entry_bundle(&data) {
@@ -483,17 +559,15 @@ pub fn verify_log(
                     }
                     _ => {
                         problems.push(log_problem(ProblemKind::LogTile, None, format!("custody log file {} is malformed or holds the wrong number of entries", t.entries_path())));
-                        broken = true;
-                        break;
+                        return Ok(None);
                     }
                 }
             }
         };
-        check_file(problems, true, t, &entries)?;
+        tiles.check(problems, true, t, &entries)?;
         let mut leaves = Vec::with_capacity(entries.len());
         for (k, e) in entries.iter().enumerate() {
             let index = ti * u64::from(TILE_WIDTH) + k as u64;
-            let seq = index + 1;
             let leaf = rfc6962::leaf_hash(e);
             frontier.append(leaf, &mut scratch);
             scratch.clear();
@@ -501,31 +575,9 @@ pub fn verify_log(
                 *slot = Some(frontier.root());
             }
             leaves.push(leaf.to_vec());
-            match by_seq.remove(&seq) {
-                None => problems.push(log_problem(
-                    ProblemKind::LogMismatch,
-                    None,
-                    format!("custody log leaf {index} has no custody event #{seq} in the catalog"),
-                )),
-                Some(r) => match crate::custody::entry_for(r, secret) {
-                    Err(msg) => problems.push(log_problem(
-                        ProblemKind::LogMismatch,
-                        Some(r.item.to_string()),
-                        msg,
-                    )),
-                    Ok(expected) => {
-                        if expected.encode() != *e {
-                            problems.push(log_problem(
-                                ProblemKind::LogMismatch,
-                                Some(r.item.to_string()),
-                                format!("custody event #{seq} of item {} differs from its custody log entry (leaf {index})", r.item),
-                            ));
-                        }
-                    }
-                },
-            }
+            check_leaf_event(problems, by_seq, secret, index, e);
         }
-        check_file(problems, false, t, &leaves)?;
+        tiles.check(problems, false, t, &leaves)?;
         if w == TILE_WIDTH {
             let hs: Vec<Hash> = leaves
                 .iter()
@@ -534,39 +586,80 @@ pub fn verify_log(
             level_hashes.push(rfc6962::root_from_leaf_hashes(&hs));
         }
     }
-    if !broken {
-        // Upper levels: each tile holds roots of full tiles of the level below.
-        let mut level = 1u8;
-        while n >> (8 * u32::from(level)) > 0 {
-            let mut next = Vec::new();
-            for (ti, chunk) in level_hashes.chunks(usize::from(TILE_WIDTH)).enumerate() {
-                let t = Tile::new(level, ti as u64, chunk.len() as u16)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let parts: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
-                check_file(problems, false, t, &parts)?;
-                if chunk.len() == usize::from(TILE_WIDTH) {
-                    next.push(rfc6962::root_from_leaf_hashes(chunk));
+    Ok(Some((level_hashes, frontier.root())))
+}
+
+/// Checks log entry `e` at leaf `index` against the catalog's custody event of the same
+/// sequence number (taken out of `by_seq`).
+fn check_leaf_event(
+    problems: &mut Vec<Problem>,
+    by_seq: &mut HashMap<u64, &crate::storage::EventRecord>,
+    secret: &[u8],
+    index: u64,
+    e: &[u8],
+) {
+    let seq = index + 1;
+    match by_seq.remove(&seq) {
+        None => problems.push(log_problem(
+            ProblemKind::LogMismatch,
+            None,
+            format!("custody log leaf {index} has no custody event #{seq} in the catalog"),
+        )),
+        Some(r) => match crate::custody::entry_for(r, secret) {
+            Err(msg) => problems.push(log_problem(
+                ProblemKind::LogMismatch,
+                Some(r.item.to_string()),
+                msg,
+            )),
+            Ok(expected) => {
+                if expected.encode() != *e {
+                    problems.push(log_problem(
+                        ProblemKind::LogMismatch,
+                        Some(r.item.to_string()),
+                        format!("custody event #{seq} of item {} differs from its custody log entry (leaf {index})", r.item),
+                    ));
                 }
             }
-            level_hashes = next;
-            level += 1;
+        },
+    }
+}
+
+/// Checks the tiles above level 0: each holds roots of full tiles of the level below,
+/// starting from `level_hashes` (the roots of the full level-0 tiles).
+fn check_upper_tiles(
+    tiles: &mut TileCheck<'_>,
+    problems: &mut Vec<Problem>,
+    n: u64,
+    mut level_hashes: Vec<Hash>,
+) -> Result<(), StoreError> {
+    use athar_tlog::rfc6962;
+    use athar_tlog::tile::{Tile, TILE_WIDTH};
+    let mut level = 1u8;
+    while n >> (8 * u32::from(level)) > 0 {
+        let mut next = Vec::new();
+        for (ti, chunk) in level_hashes.chunks(usize::from(TILE_WIDTH)).enumerate() {
+            let t = Tile::new(level, ti as u64, chunk.len() as u16)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let parts: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
+            tiles.check(problems, false, t, &parts)?;
+            if chunk.len() == usize::from(TILE_WIDTH) {
+                next.push(rfc6962::root_from_leaf_hashes(chunk));
+            }
         }
-        if frontier.root() != cp.root {
-            problems.push(log_problem(
-                ProblemKind::LogRoot,
-                None,
-                format!("custody log entries do not hash to the signed checkpoint's root (size {n}): entries were altered, removed or reordered"),
-            ));
-        }
+        level_hashes = next;
+        level += 1;
     }
-    if let Some(slot) = stamped.get_mut(&0) {
-        *slot = Some(rfc6962::empty_root());
-    }
-    for (size, root) in &stamped {
-        check_timestamps(store, verifier, *size, *root, check_token, &mut report)?;
-    }
-    let problems = &mut report.problems;
-    // Catalog events beyond the log.
+    Ok(())
+}
+
+/// Reports the catalog's custody events beyond the log of size `n` (those left in `by_seq`
+/// after the leaves were matched).
+fn check_beyond_log(
+    catalog: &dyn Catalog,
+    by_seq: HashMap<u64, &crate::storage::EventRecord>,
+    n: u64,
+    problems: &mut Vec<Problem>,
+) -> Result<(), StoreError> {
     let mut rest: Vec<_> = by_seq.into_values().filter(|r| r.seq > n).collect();
     rest.sort_by_key(|r| r.seq);
     // Events leave the catalog's queue for the log only once logged: one beyond the log
@@ -595,7 +688,7 @@ pub fn verify_log(
             ),
         ));
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Checks the tokens stored for the checkpoint at `size`: the checkpoint is signed by this

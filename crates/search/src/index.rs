@@ -460,6 +460,31 @@ impl SearchIndex {
         if q.cases.as_ref().is_some_and(|c| c.is_empty()) {
             return Ok(SearchResults::default());
         }
+        let Some(mut must) = self.filters(q) else {
+            return Ok(SearchResults::default());
+        };
+        let words = query_words(&q.text);
+        let word_queries = self.word_queries(&words, &mut must);
+        let searcher = self.reader.searcher();
+        let (total, counts, top) = self.candidates(&searcher, q, must, words.is_empty())?;
+        let hits = self.confirm(&searcher, q.limit, &word_queries, top)?;
+        let [kind, case, violation, verification] = counts;
+        Ok(SearchResults {
+            hits,
+            total,
+            facets: Facets {
+                kind,
+                case,
+                violation,
+                verification,
+            },
+        })
+    }
+
+    /// The clauses every hit must match apart from its words: cases, exact fields, the
+    /// years a date interval touches, and place name keys. None when the place gives no
+    /// key, so nothing can match.
+    fn filters(&self, q: &Query) -> Option<Vec<Box<dyn tantivy::query::Query>>> {
         let f = &self.fields;
         let mut must: Vec<Box<dyn tantivy::query::Query>> = Vec::new();
         if let Some(cases) = &q.cases {
@@ -490,15 +515,25 @@ impl SearchIndex {
         if let Some(place) = &q.place {
             let groups = word_keys(place);
             if groups.is_empty() {
-                return Ok(SearchResults::default());
+                return None;
             }
             for g in groups {
                 must.push(any_term(f.places, &g));
             }
         }
-        let words = query_words(&q.text);
+        Some(must)
+    }
+
+    /// Adds to `must` one clause per query word (the word itself, or all its name keys);
+    /// returns each word with its exact-term query, to confirm key-only matches later.
+    fn word_queries<'w>(
+        &self,
+        words: &'w [String],
+        must: &mut Vec<Box<dyn tantivy::query::Query>>,
+    ) -> Vec<(&'w str, Box<dyn tantivy::query::Query>)> {
+        let f = &self.fields;
         let mut word_queries = Vec::with_capacity(words.len());
-        for w in &words {
+        for w in words {
             let t = query_term(w);
             let exact = term(f.words, t);
             let groups = word_keys(w);
@@ -513,17 +548,26 @@ impl SearchIndex {
             must.push(Box::new(BooleanQuery::new(alts)));
             word_queries.push((w.as_str(), exact));
         }
-        let searcher = self.reader.searcher();
+        word_queries
+    }
+
+    /// The total, the facet counts and the candidate records (scored when there are
+    /// `words`) for the clauses `must`.
+    fn candidates(
+        &self,
+        searcher: &tantivy::Searcher,
+        q: &Query,
+        must: Vec<Box<dyn tantivy::query::Query>>,
+        no_words: bool,
+    ) -> Result<Candidates, Error> {
         let counter = FacetCounter {
-            keep: if words.is_empty() { q.limit } else { 0 },
+            keep: if no_words { q.limit } else { 0 },
             date: q.date,
         };
         // Without text: facets and the first records in one pass without scoring (for the
         // whole index, straight from the columns, cached). With text: one scored pass that
         // ranks candidates and counts facets together.
-        let (total, counts, top): (u64, Counts, Vec<(Score, DocAddress)>) = if must.is_empty()
-            && q.date.is_none()
-        {
+        if must.is_empty() && q.date.is_none() {
             let generation = searcher.generation().generation_id();
             let cached = self
                 .all_counts
@@ -531,51 +575,61 @@ impl SearchIndex {
                 .ok()
                 .and_then(|c| c.as_ref().filter(|c| c.0 == generation).cloned());
             let (total, counts, first) = match cached {
-                Some((_, total, counts)) => (total, counts, first_docs(&searcher, q.limit)),
+                Some((_, total, counts)) => (total, counts, first_docs(searcher, q.limit)),
                 None => {
-                    let (total, counts, first) = counter.count_all(&searcher)?;
+                    let (total, counts, first) = counter.count_all(searcher)?;
                     if let Ok(mut c) = self.all_counts.lock() {
                         *c = Some((generation, total, counts.clone()));
                     }
                     (total, counts, first)
                 }
             };
-            (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
+            return Ok((total, counts, first.into_iter().map(|a| (0.0, a)).collect()));
+        }
+        let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
+            Box::new(AllQuery)
         } else {
-            let query: Box<dyn tantivy::query::Query> = if must.is_empty() {
-                Box::new(AllQuery)
-            } else {
-                Box::new(BooleanQuery::new(
-                    must.into_iter().map(|q| (Occur::Must, q)).collect(),
-                ))
-            };
-            if words.is_empty() {
-                let (total, counts, first) = searcher.search(&query, &counter)?;
-                (total, counts, first.into_iter().map(|a| (0.0, a)).collect())
-            } else {
-                let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
-                let (top, (total, counts, _)) = match q.date {
-                    Some((lo, hi)) => searcher.search(
-                        &query,
-                        &(
-                            FilterCollector::new(
-                                "date".to_string(),
-                                move |v: u64| overlaps(v, lo, hi),
-                                candidates,
-                            ),
-                            counter,
-                        ),
-                    )?,
-                    None => searcher.search(&query, &(candidates, counter))?,
-                };
-                (total, counts, top)
-            }
+            Box::new(BooleanQuery::new(
+                must.into_iter().map(|q| (Occur::Must, q)).collect(),
+            ))
         };
+        if no_words {
+            let (total, counts, first) = searcher.search(&query, &counter)?;
+            return Ok((total, counts, first.into_iter().map(|a| (0.0, a)).collect()));
+        }
+        let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
+        let (top, (total, counts, _)) = match q.date {
+            Some((lo, hi)) => searcher.search(
+                &query,
+                &(
+                    FilterCollector::new(
+                        "date".to_string(),
+                        move |v: u64| overlaps(v, lo, hi),
+                        candidates,
+                    ),
+                    counter,
+                ),
+            )?,
+            None => searcher.search(&query, &(candidates, counter))?,
+        };
+        Ok((total, counts, top))
+    }
 
+    /// The hits among the candidates `top`: a word that matched only through name keys must
+    /// also cover one of the record's names, places or title well enough (which adds to
+    /// the score). Best first, at most `limit`.
+    fn confirm(
+        &self,
+        searcher: &tantivy::Searcher,
+        limit: usize,
+        word_queries: &[(&str, Box<dyn tantivy::query::Query>)],
+        top: Vec<(Score, DocAddress)>,
+    ) -> Result<Vec<Hit>, Error> {
+        let f = &self.fields;
         // Confirm words that matched only through name keys.
         let mut exact_checks = Vec::with_capacity(word_queries.len());
-        for (w, exact) in &word_queries {
-            let weight = exact.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        for (w, exact) in word_queries {
+            let weight = exact.weight(EnableScoring::disabled_from_searcher(searcher))?;
             exact_checks.push((*w, weight));
         }
         let mut by_segment: Vec<(DocAddress, Score)> =
@@ -599,7 +653,7 @@ impl SearchIndex {
             }
         }
 
-        let mut hits = Vec::with_capacity(q.limit);
+        let mut hits = Vec::with_capacity(limit);
         for (i, (addr, score)) in by_segment.iter().enumerate() {
             let stored: TantivyDocument = searcher.doc(*addr)?;
             let title = first_str(&stored, f.title).unwrap_or_default();
@@ -634,18 +688,8 @@ impl SearchIndex {
             });
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        hits.truncate(q.limit);
-        let [kind, case, violation, verification] = counts;
-        Ok(SearchResults {
-            hits,
-            total,
-            facets: Facets {
-                kind,
-                case,
-                violation,
-                verification,
-            },
-        })
+        hits.truncate(limit);
+        Ok(hits)
     }
 }
 
@@ -738,6 +782,11 @@ struct FacetCounter {
 }
 
 type Counts = [Vec<(String, u64)>; 4];
+
+/// What the first pass of a search finds: the total, the facet counts and the candidate
+/// records (with their scores when the query has words).
+type Candidates = (u64, Counts, Vec<(Score, DocAddress)>);
+
 /// A segment's column for one facet field and the count per term ordinal.
 type FacetColumn = Option<(StrColumn, Vec<u32>)>;
 type FacetFruit = (u64, Counts, Vec<DocAddress>);

@@ -280,143 +280,17 @@ pub fn prepare(
     // to one later in the file).
     let mut checked = Vec::with_capacity(planned.len());
     for (index, plan) in planned.into_iter().enumerate() {
-        match plan {
-            Plan::Put { mut record, old } => {
-                let mut error = None;
-                let kinds: HashMap<String, &'static [RecordKind]> = record
-                    .body
-                    .refs()
-                    .into_iter()
-                    .map(|r| (r.field, r.kinds))
-                    .collect();
-                let case = record.case.clone();
-                record.body.map_refs(&mut |field, value| {
-                    let allowed = kinds.get(field).copied().unwrap_or(&[]);
-                    match batch.resolve(catalog, value, allowed, Some(&case)) {
-                        Ok(id) => id,
-                        Err(message) => {
-                            error.get_or_insert_with(|| (field.to_owned(), message));
-                            value.clone()
-                        }
-                    }
-                });
-                if let Some((field, message)) = error {
-                    return Err(invalid(index, field, message));
-                }
-                if let Body::Link(link) = &mut record.body {
-                    let found = match restriction {
-                        Some(r) => r.scope.resolve_item(catalog, &link.item),
-                        None => catalog.resolve(&link.item),
-                    };
-                    let item = found.map_err(|e| match e {
-                        StoreError::NotFound(_) | StoreError::Ambiguous { .. } => invalid(
-                            index,
-                            "item",
-                            format!("no single item {:?}: {e}", link.item),
-                        ),
-                        e => ChangeError::Store(e),
-                    })?;
-                    link.item = item.id.to_string();
-                }
-                if !batch.sees(&record.case) {
-                    return Err(invalid(index, "case", NO_CASE));
-                }
-                if old.is_some() {
-                    if let Some(before) = catalog.record_by_id(&record.id)? {
-                        if !batch.sees(&before.record.case) {
-                            return Err(invalid(index, "id", NO_RECORD));
-                        }
-                        if let Some(r) = restriction {
-                            if !(r.reads_protected)(&before.record.case) {
-                                record.body.keep_protected(&before.record.body).map_err(
-                                    |field| {
-                                        invalid(
-                                            index,
-                                            field,
-                                            "protected: only someone who may read it changes it",
-                                        )
-                                    },
-                                )?;
-                            }
-                        }
-                    }
-                }
-                for r in record.body.refs() {
-                    if batch.ids.contains_key(&r.value) {
-                        continue; // made by this batch, on a case already checked
-                    }
-                    if let Some(target) = catalog.record_by_id(&r.value)? {
-                        if !batch.sees(&target.record.case) {
-                            return Err(invalid(index, r.field, NO_RECORD));
-                        }
-                    }
-                }
-                if let (Body::Link(link), Some(r)) = (&record.body, restriction) {
-                    let visible = match ItemId::parse(&link.item) {
-                        Some(id) => r.scope.sees_item(&catalog.cases_of(&id)?),
-                        None => false,
-                    };
-                    if !visible {
-                        return Err(invalid(index, "item", NO_ITEM));
-                    }
-                }
-                if record.body.kind() != RecordKind::Case
-                    && !batch.cases.contains(&record.case)
-                    && !batch.case_known(catalog, &record.case)?
-                {
-                    return Err(invalid(
-                        index,
-                        "case",
-                        format!(
-                            "no case {:?}: create it first (athar case add)",
-                            record.case
-                        ),
-                    ));
-                }
-                checked.push(Plan::Put { record, old });
-            }
-            Plan::Delete(stored) => {
-                if !batch.sees(&stored.record.case) {
-                    return Err(invalid(index, "id", NO_RECORD));
-                }
-                let id = stored.record.id.clone();
-                let mut visible = Vec::new();
-                let mut others = 0;
-                for r in catalog.referrers(&id)? {
-                    if batch.deleted.contains(&r) {
-                        continue;
-                    }
-                    let seen = match restriction {
-                        None => true,
-                        Some(x) => x.scope.record(catalog, &r)?.is_some(),
-                    };
-                    if seen {
-                        visible.push(r);
-                    } else {
-                        others += 1;
-                    }
-                }
-                if !visible.is_empty() || others > 0 {
-                    let mut by = visible.join(", ");
-                    if others > 0 {
-                        if !by.is_empty() {
-                            by.push_str(" and ");
-                        }
-                        by.push_str(&format!("{others} record(s) of other cases"));
-                    }
-                    return Err(invalid(
-                        index,
-                        "id",
-                        format!(
-                            "{} {id} is still referred to by {by}; change or delete those first",
-                            stored.record.body.kind(),
-                        ),
-                    ));
-                }
-                checked.push(Plan::Delete(stored));
-            }
-        }
+        checked.push(match plan {
+            Plan::Put { record, old } => batch.check_put(catalog, index, record, old)?,
+            Plan::Delete(stored) => batch.check_delete(catalog, index, stored)?,
+        });
     }
+    Ok(prepared_writes(checked))
+}
+
+/// What a checked batch writes: each put's canonical value and hash (an unchanged value is
+/// not written), each delete, and the outcome of every change.
+fn prepared_writes(checked: Vec<Plan>) -> Prepared {
     // Canonical values and their hashes, on every core for a large batch.
     let values = canonical_values(&checked);
     let mut writes = Vec::new();
@@ -489,7 +363,7 @@ pub fn prepare(
             (Plan::Put { .. }, None) => {}
         }
     }
-    Ok(Prepared { out, writes, kept })
+    Prepared { out, writes, kept }
 }
 
 /// Each put's canonical value and its hash (None for deletes), in order.
@@ -574,163 +448,353 @@ impl Batch<'_> {
         change: Change,
     ) -> Result<Plan, ChangeError> {
         match change {
-            Change::Delete(r) => {
-                let id = self
-                    .resolve(catalog, &r, RecordKind::ALL, None)
-                    .map_err(|m| invalid(index, "id", m))?;
-                if self.ids.contains_key(&id) || self.deleted.contains(&id) {
-                    return Err(invalid(
-                        index,
-                        "id",
-                        format!("{id} is changed twice in one batch"),
-                    ));
-                }
-                let stored = self
-                    .seen_record(catalog, &id)?
-                    .filter(|s| !s.deleted)
-                    .ok_or_else(|| invalid(index, "id", format!("no record {id}")))?;
-                if stored.record.body.kind() == RecordKind::Case {
-                    return Err(invalid(index, "id", "cases are not deleted"));
-                }
-                self.deleted.insert(id);
-                Ok(Plan::Delete(stored))
+            Change::Delete(r) => self.plan_delete(catalog, index, &r),
+            Change::Put(line) => self.plan_put(catalog, index, *line),
+        }
+    }
+
+    /// Plans deleting the record `r` names.
+    fn plan_delete(
+        &mut self,
+        catalog: &dyn Catalog,
+        index: usize,
+        r: &Ref,
+    ) -> Result<Plan, ChangeError> {
+        let id = self
+            .resolve(catalog, r, RecordKind::ALL, None)
+            .map_err(|m| invalid(index, "id", m))?;
+        if self.ids.contains_key(&id) || self.deleted.contains(&id) {
+            return Err(invalid(
+                index,
+                "id",
+                format!("{id} is changed twice in one batch"),
+            ));
+        }
+        let stored = self
+            .seen_record(catalog, &id)?
+            .filter(|s| !s.deleted)
+            .ok_or_else(|| invalid(index, "id", format!("no record {id}")))?;
+        if stored.record.body.kind() == RecordKind::Case {
+            return Err(invalid(index, "id", "cases are not deleted"));
+        }
+        self.deleted.insert(id);
+        Ok(Plan::Delete(stored))
+    }
+
+    /// Plans writing `line`: which case, which record (new or existing), its id and key.
+    fn plan_put(
+        &mut self,
+        catalog: &dyn Catalog,
+        index: usize,
+        line: Line,
+    ) -> Result<Plan, ChangeError> {
+        let kind = line.body.kind();
+        let case = match (kind, line.case) {
+            (RecordKind::Case, Some(c)) => c,
+            (RecordKind::Case, None) => line
+                .key
+                .clone()
+                .ok_or_else(|| invalid(index, "case", "a case record needs its name in case"))?,
+            (_, Some(c)) => c,
+            (_, None) => return Err(invalid(index, "case", "missing")),
+        };
+        if !self.sees(&case) {
+            return Err(invalid(index, "case", NO_CASE));
+        }
+        // Which record this is: by id, else by kind and key within the case, else
+        // (for a case record) the case's own record, else new.
+        let existing = self.existing(
+            catalog,
+            index,
+            line.id.as_ref(),
+            line.key.as_ref(),
+            kind,
+            &case,
+        )?;
+        let id = match (&existing, &line.id) {
+            (Some(s), _) => s.record.id.clone(),
+            (None, Some(id)) => id.clone(),
+            (None, None) => ItemId::generate()
+                .map_err(|e| invalid(index, "id", format!("no randomness: {e}")))?
+                .to_string(),
+        };
+        if self.ids.contains_key(&id) || self.deleted.contains(&id) {
+            return Err(invalid(
+                index,
+                "id",
+                format!("{id} is changed twice in one batch"),
+            ));
+        }
+        if let Some(key) = &line.key {
+            let other = self
+                .db_with_key(catalog, key)?
+                .into_iter()
+                .chain(self.keys.get(key).cloned().unwrap_or_default())
+                .find(|k| k.kind == kind && k.case == case && k.id != id);
+            if let Some(other) = other {
+                return Err(invalid(
+                    index,
+                    "key",
+                    format!(
+                        "{kind} key {key:?} already names record {} in case {case:?}",
+                        other.id
+                    ),
+                ));
             }
-            Change::Put(line) => {
-                let line = *line;
-                let kind = line.body.kind();
-                let case = match (kind, line.case) {
-                    (RecordKind::Case, Some(c)) => c,
-                    (RecordKind::Case, None) => line.key.clone().ok_or_else(|| {
-                        invalid(index, "case", "a case record needs its name in case")
-                    })?,
-                    (_, Some(c)) => c,
-                    (_, None) => return Err(invalid(index, "case", "missing")),
-                };
-                if !self.sees(&case) {
-                    return Err(invalid(index, "case", NO_CASE));
-                }
-                // Which record this is: by id, else by kind and key within the case, else
-                // (for a case record) the case's own record, else new.
-                let mut existing = match &line.id {
-                    Some(id) => {
-                        if !is_record_id(id) {
-                            return Err(invalid(
-                                index,
-                                "id",
-                                format!("{id:?} is not a record id (26 characters); leave it out to create a record, or use key"),
-                            ));
-                        }
-                        let found = self.seen_record(catalog, id)?;
-                        if found.is_none() && self.restriction.is_some() {
-                            // Only the archive's operator chooses the id of a new record.
-                            return Err(invalid(index, "id", NO_RECORD));
-                        }
-                        found
-                    }
-                    None => match &line.key {
-                        Some(key) => {
-                            let found = self
-                                .db_with_key(catalog, key)?
-                                .into_iter()
-                                .find(|k| k.kind == kind && k.case == case);
-                            match found {
-                                Some(k) => catalog.record_by_id(&k.id)?,
-                                None => None,
-                            }
-                        }
-                        None => None,
-                    },
-                };
-                if kind == RecordKind::Case && existing.is_none() {
-                    if self.cases.contains(&case) {
-                        return Err(invalid(
-                            index,
-                            "case",
-                            format!(
-                                "case {case:?} has one record; it is written twice in one batch"
-                            ),
-                        ));
-                    }
-                    // A case has one record: writing another edits it.
-                    existing = catalog
-                        .records(Some(RecordKind::Case), Some(&case))?
-                        .into_iter()
-                        .next();
-                }
-                if let Some(s) = &existing {
-                    if s.deleted {
-                        return Err(invalid(
-                            index,
-                            "id",
-                            format!("record {} was deleted", s.record.id),
-                        ));
-                    }
-                    if s.record.body.kind() != kind {
-                        return Err(invalid(
-                            index,
-                            "kind",
-                            format!(
-                                "record {} is a {}, not a {kind}",
-                                s.record.id,
-                                s.record.body.kind()
-                            ),
-                        ));
-                    }
-                    if kind == RecordKind::Case && s.record.case != case {
-                        return Err(invalid(index, "case", "a case is not renamed"));
-                    }
-                }
-                let id = match (&existing, &line.id) {
-                    (Some(s), _) => s.record.id.clone(),
-                    (None, Some(id)) => id.clone(),
-                    (None, None) => ItemId::generate()
-                        .map_err(|e| invalid(index, "id", format!("no randomness: {e}")))?
-                        .to_string(),
-                };
-                if self.ids.contains_key(&id) || self.deleted.contains(&id) {
+            self.keys.entry(key.clone()).or_default().push(KeyedRecord {
+                kind,
+                id: id.clone(),
+                case: case.clone(),
+            });
+        }
+        if kind == RecordKind::Case {
+            self.cases.insert(case.clone());
+        }
+        self.ids.insert(id.clone(), kind);
+        Ok(Plan::Put {
+            old: existing.map(|s| s.sha256),
+            record: Record {
+                id,
+                key: line.key,
+                case,
+                body: line.body,
+            },
+        })
+    }
+
+    /// The stored record `line` writes to, if any: by id, else by kind and key within
+    /// `case`, else (for a case record) the case's own record. Refuses a deleted record, one
+    /// of another kind, and renaming a case.
+    fn existing(
+        &self,
+        catalog: &dyn Catalog,
+        index: usize,
+        id: Option<&String>,
+        key: Option<&String>,
+        kind: RecordKind,
+        case: &str,
+    ) -> Result<Option<StoredRecord>, ChangeError> {
+        let mut existing = match id {
+            Some(id) => {
+                if !is_record_id(id) {
                     return Err(invalid(
                         index,
                         "id",
-                        format!("{id} is changed twice in one batch"),
+                        format!("{id:?} is not a record id (26 characters); leave it out to create a record, or use key"),
                     ));
                 }
-                if let Some(key) = &line.key {
-                    let other = self
+                let found = self.seen_record(catalog, id)?;
+                if found.is_none() && self.restriction.is_some() {
+                    // Only the archive's operator chooses the id of a new record.
+                    return Err(invalid(index, "id", NO_RECORD));
+                }
+                found
+            }
+            None => match key {
+                Some(key) => {
+                    let found = self
                         .db_with_key(catalog, key)?
                         .into_iter()
-                        .chain(self.keys.get(key).cloned().unwrap_or_default())
-                        .find(|k| k.kind == kind && k.case == case && k.id != id);
-                    if let Some(other) = other {
-                        return Err(invalid(
-                            index,
-                            "key",
-                            format!(
-                                "{kind} key {key:?} already names record {} in case {case:?}",
-                                other.id
-                            ),
-                        ));
+                        .find(|k| k.kind == kind && k.case == case);
+                    match found {
+                        Some(k) => catalog.record_by_id(&k.id)?,
+                        None => None,
                     }
-                    self.keys.entry(key.clone()).or_default().push(KeyedRecord {
-                        kind,
-                        id: id.clone(),
-                        case: case.clone(),
-                    });
                 }
-                if kind == RecordKind::Case {
-                    self.cases.insert(case.clone());
-                }
-                self.ids.insert(id.clone(), kind);
-                Ok(Plan::Put {
-                    old: existing.map(|s| s.sha256),
-                    record: Record {
-                        id,
-                        key: line.key,
-                        case,
-                        body: line.body,
-                    },
-                })
+                None => None,
+            },
+        };
+        if kind == RecordKind::Case && existing.is_none() {
+            if self.cases.contains(case) {
+                return Err(invalid(
+                    index,
+                    "case",
+                    format!("case {case:?} has one record; it is written twice in one batch"),
+                ));
+            }
+            // A case has one record: writing another edits it.
+            existing = catalog
+                .records(Some(RecordKind::Case), Some(case))?
+                .into_iter()
+                .next();
+        }
+        if let Some(s) = &existing {
+            if s.deleted {
+                return Err(invalid(
+                    index,
+                    "id",
+                    format!("record {} was deleted", s.record.id),
+                ));
+            }
+            if s.record.body.kind() != kind {
+                return Err(invalid(
+                    index,
+                    "kind",
+                    format!(
+                        "record {} is a {}, not a {kind}",
+                        s.record.id,
+                        s.record.body.kind()
+                    ),
+                ));
+            }
+            if kind == RecordKind::Case && s.record.case != case {
+                return Err(invalid(index, "case", "a case is not renamed"));
             }
         }
+        Ok(existing)
+    }
+
+    /// Checks a put once every record of the batch is known: its references resolve (a
+    /// record may refer to one later in the batch), a link's item exists, and the writer may
+    /// touch its case, its record as stored, everything it refers to and a link's item.
+    fn check_put(
+        &mut self,
+        catalog: &dyn Catalog,
+        index: usize,
+        mut record: Record,
+        old: Option<Sha256>,
+    ) -> Result<Plan, ChangeError> {
+        let mut error = None;
+        let kinds: HashMap<String, &'static [RecordKind]> = record
+            .body
+            .refs()
+            .into_iter()
+            .map(|r| (r.field, r.kinds))
+            .collect();
+        let case = record.case.clone();
+        record.body.map_refs(&mut |field, value| {
+            let allowed = kinds.get(field).copied().unwrap_or(&[]);
+            match self.resolve(catalog, value, allowed, Some(&case)) {
+                Ok(id) => id,
+                Err(message) => {
+                    error.get_or_insert_with(|| (field.to_owned(), message));
+                    value.clone()
+                }
+            }
+        });
+        if let Some((field, message)) = error {
+            return Err(invalid(index, field, message));
+        }
+        if let Body::Link(link) = &mut record.body {
+            let found = match self.restriction {
+                Some(r) => r.scope.resolve_item(catalog, &link.item),
+                None => catalog.resolve(&link.item),
+            };
+            let item = found.map_err(|e| match e {
+                StoreError::NotFound(_) | StoreError::Ambiguous { .. } => invalid(
+                    index,
+                    "item",
+                    format!("no single item {:?}: {e}", link.item),
+                ),
+                e => ChangeError::Store(e),
+            })?;
+            link.item = item.id.to_string();
+        }
+        if !self.sees(&record.case) {
+            return Err(invalid(index, "case", NO_CASE));
+        }
+        if old.is_some() {
+            if let Some(before) = catalog.record_by_id(&record.id)? {
+                if !self.sees(&before.record.case) {
+                    return Err(invalid(index, "id", NO_RECORD));
+                }
+                if let Some(r) = self.restriction {
+                    if !(r.reads_protected)(&before.record.case) {
+                        record
+                            .body
+                            .keep_protected(&before.record.body)
+                            .map_err(|field| {
+                                invalid(
+                                    index,
+                                    field,
+                                    "protected: only someone who may read it changes it",
+                                )
+                            })?;
+                    }
+                }
+            }
+        }
+        for r in record.body.refs() {
+            if self.ids.contains_key(&r.value) {
+                continue; // made by this batch, on a case already checked
+            }
+            if let Some(target) = catalog.record_by_id(&r.value)? {
+                if !self.sees(&target.record.case) {
+                    return Err(invalid(index, r.field, NO_RECORD));
+                }
+            }
+        }
+        if let (Body::Link(link), Some(r)) = (&record.body, self.restriction) {
+            let visible = match ItemId::parse(&link.item) {
+                Some(id) => r.scope.sees_item(&catalog.cases_of(&id)?),
+                None => false,
+            };
+            if !visible {
+                return Err(invalid(index, "item", NO_ITEM));
+            }
+        }
+        if record.body.kind() != RecordKind::Case
+            && !self.cases.contains(&record.case)
+            && !self.case_known(catalog, &record.case)?
+        {
+            return Err(invalid(
+                index,
+                "case",
+                format!(
+                    "no case {:?}: create it first (athar case add)",
+                    record.case
+                ),
+            ));
+        }
+        Ok(Plan::Put { record, old })
+    }
+
+    /// Checks a delete: the writer sees the record, and no record outside the batch's
+    /// deletes still refers to it.
+    fn check_delete(
+        &mut self,
+        catalog: &dyn Catalog,
+        index: usize,
+        stored: StoredRecord,
+    ) -> Result<Plan, ChangeError> {
+        if !self.sees(&stored.record.case) {
+            return Err(invalid(index, "id", NO_RECORD));
+        }
+        let id = stored.record.id.clone();
+        let mut visible = Vec::new();
+        let mut others = 0;
+        for r in catalog.referrers(&id)? {
+            if self.deleted.contains(&r) {
+                continue;
+            }
+            let seen = match self.restriction {
+                None => true,
+                Some(x) => x.scope.record(catalog, &r)?.is_some(),
+            };
+            if seen {
+                visible.push(r);
+            } else {
+                others += 1;
+            }
+        }
+        if !visible.is_empty() || others > 0 {
+            let mut by = visible.join(", ");
+            if others > 0 {
+                if !by.is_empty() {
+                    by.push_str(" and ");
+                }
+                by.push_str(&format!("{others} record(s) of other cases"));
+            }
+            return Err(invalid(
+                index,
+                "id",
+                format!(
+                    "{} {id} is still referred to by {by}; change or delete those first",
+                    stored.record.body.kind(),
+                ),
+            ));
+        }
+        Ok(Plan::Delete(stored))
     }
 
     /// Resolves a reference (id, key, or `kind:key`) to a live record id of one of `kinds`,
