@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use athar_core::custody::LogEntry;
 use athar_core::log::LogError;
-use athar_core::{Catalog, StoreError};
+use athar_core::StoreError;
 use athar_store::Access;
 use athar_tlog::note::NoteVerifier as _;
 use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};

@@ -7,17 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use athar_core::ingest::{IngestOptions, Progress};
-use athar_core::{Catalog, CoreError, EventDetails, EventKind, StoreError};
+use athar_core::{CoreError, EventDetails, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
-mod analyze;
 mod logcmd;
 mod media;
 mod output;
 mod records;
 mod records_csv;
-mod runner;
 mod search;
 mod serve;
 mod similar;
@@ -77,162 +75,39 @@ enum Command {
     #[command(subcommand)]
     Records(records::RecordsCommand),
     /// Search items and records (Arabic-aware, any script for names).
-    Search {
-        /// Words and names to find (may be empty when filtering by facets).
-        #[arg(default_value = "")]
-        query: String,
-        #[arg(long)]
-        case: Option<String>,
-        /// item, case, incident, act, person, org, place, source, claim or link.
-        #[arg(long)]
-        kind: Option<String>,
-        /// Only what overlaps this date or interval (e.g. 2012, 2011/2013).
-        #[arg(long)]
-        date: Option<String>,
-        /// Only what happened at this place (a name in any script).
-        #[arg(long)]
-        place: Option<String>,
-        #[arg(long)]
-        violation: Option<String>,
-        #[arg(long)]
-        verification: Option<String>,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        #[arg(long)]
-        json: bool,
-    },
+    Search(SearchArgs),
     /// Serve the HTTP API (holds the archive's writer lock while running).
-    Serve {
-        /// Address to listen on (port 0: any free port; the address is printed).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// TLS is terminated in front of Athar: mark cookies Secure.
-        #[arg(long)]
-        behind_tls: bool,
-    },
+    Serve(ServeArgs),
     /// Accounts of the HTTP API (works while `athar serve` runs).
     #[command(subcommand)]
     User(serve::UserCommand),
     /// Create a new archive (refuses to overwrite an existing one).
-    Init {
-        /// A short name for the archive (default: the folder's name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Investigator recorded as collector (default: the OS user).
-        #[arg(long)]
-        collector: Option<String>,
-    },
+    Init(InitArgs),
     /// Preserve files and folders (recursively, in name order).
-    Ingest {
-        /// One JSON object per file on stdout, as soon as it is durable.
-        #[arg(long)]
-        json: bool,
-        /// Case the items belong to (created if new).
-        #[arg(long)]
-        case: Option<String>,
-        /// Where the material came from (a source, a URL, a platform).
-        #[arg(long)]
-        source: Option<String>,
-        /// A note recorded with each file's custody event.
-        #[arg(long)]
-        note: Option<String>,
-        /// Wait for the background jobs (fingerprints) of what was ingested.
-        #[arg(long)]
-        wait: bool,
-        /// Files and folders to preserve.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-    },
+    Ingest(IngestArgs),
     /// List the preserved items.
-    List {
-        /// One JSON object per item.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     /// Show an item, its cases and its chain of custody.
-    Show {
-        #[arg(long)]
-        json: bool,
-        /// Item id or SHA-256, or a unique prefix of either.
-        item: String,
-    },
+    Show(ShowArgs),
     /// Write an item's original bytes to stdout, re-verified against its SHA-256.
     /// The access is recorded as a custody event.
-    Cat {
-        /// Item id or SHA-256, or a unique prefix of either.
-        item: String,
-        /// Why the content is retrieved (recorded with the access).
-        #[arg(long)]
-        purpose: Option<String>,
-    },
+    Cat(CatArgs),
     /// Re-hash every blob; check catalog, store and custody log against each other.
-    Verify {
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(VerifyArgs),
     /// The tamper-evident custody log: keys, checkpoints, proofs.
     #[command(subcommand)]
     Log(LogCommand),
     /// Items that share footage with a file (not ingested) or an item, best first.
-    Similar {
-        #[arg(long)]
-        json: bool,
-        /// Least share of frames (query's or item's) matched for a match to be listed.
-        #[arg(long, default_value_t = 0.2)]
-        min_share: f64,
-        /// A file, or an item id / SHA-256 (prefix).
-        target: String,
-    },
+    Similar(SimilarArgs),
     /// Groups of items that are copies of the same footage, with the earliest of each.
-    Clusters {
-        #[arg(long)]
-        json: bool,
-        /// Least share of frames matched to link two items.
-        #[arg(long, default_value_t = 0.2)]
-        min_share: f64,
-    },
+    Clusters(ClustersArgs),
     /// Background jobs (fingerprints of images and videos): progress and failures.
-    Jobs {
-        /// Run the queued jobs now (until none is left).
-        #[arg(long)]
-        run: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Jobs(JobsArgs),
     /// Get RFC 3161 time-stamp tokens over the latest checkpoint from each configured
     /// authority (`[[timestamp.tsa]]` in athar.toml) and keep them beside the log.
-    Timestamp {
-        #[arg(long)]
-        json: bool,
-    },
+    Timestamp(TimestampArgs),
     /// Hand over items as a BagIt bag with their custody proofs (recorded as an export).
-    Export {
-        /// The bag folder to create (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        /// Export every item of this case.
-        #[arg(long, conflicts_with = "items")]
-        case: Option<String>,
-        /// The recipient (recorded in the custody log's detail record and in bag-info).
-        #[arg(long)]
-        to: Option<String>,
-        /// A description for bag-info.txt.
-        #[arg(long)]
-        description: Option<String>,
-        /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
-        /// links to the archive's read-only blobs: the same files, not copies.
-        #[arg(long)]
-        copy: bool,
-        /// Compute each SHA-512 from the bytes (and check it against the recorded one)
-        /// instead of using the one the `sha512` job recorded.
-        #[arg(long)]
-        recompute_sha512: bool,
-        #[arg(long)]
-        json: bool,
-        /// Items (id or SHA-256, or a unique prefix).
-        #[arg(required_unless_present = "case")]
-        items: Vec<String>,
-    },
+    Export(ExportArgs),
     /// Take in a bag from another archive: validated first, then ingested with the sender's
     /// custody records kept and a transfer event recorded.
     ImportBag(BagArgs),
@@ -242,6 +117,168 @@ enum Command {
     Pdq(media::PdqArgs),
     /// vPDQ perceptual hashes of a video's frames (no archive needed).
     Vpdq(media::VpdqArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SearchArgs {
+    /// Words and names to find (may be empty when filtering by facets).
+    #[arg(default_value = "")]
+    query: String,
+    #[arg(long)]
+    case: Option<String>,
+    /// item, case, incident, act, person, org, place, source, claim or link.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only what overlaps this date or interval (e.g. 2012, 2011/2013).
+    #[arg(long)]
+    date: Option<String>,
+    /// Only what happened at this place (a name in any script).
+    #[arg(long)]
+    place: Option<String>,
+    #[arg(long)]
+    violation: Option<String>,
+    #[arg(long)]
+    verification: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// TLS is terminated in front of Athar: mark cookies Secure.
+    #[arg(long)]
+    behind_tls: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// A short name for the archive (default: the folder's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Investigator recorded as collector (default: the OS user).
+    #[arg(long)]
+    collector: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct IngestArgs {
+    /// One JSON object per file on stdout, as soon as it is durable.
+    #[arg(long)]
+    json: bool,
+    /// Case the items belong to (created if new).
+    #[arg(long)]
+    case: Option<String>,
+    /// Where the material came from (a source, a URL, a platform).
+    #[arg(long)]
+    source: Option<String>,
+    /// A note recorded with each file's custody event.
+    #[arg(long)]
+    note: Option<String>,
+    /// Wait for the background jobs (fingerprints) of what was ingested.
+    #[arg(long)]
+    wait: bool,
+    /// Files and folders to preserve.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ListArgs {
+    /// One JSON object per item.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ShowArgs {
+    #[arg(long)]
+    json: bool,
+    /// Item id or SHA-256, or a unique prefix of either.
+    item: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct CatArgs {
+    /// Item id or SHA-256, or a unique prefix of either.
+    item: String,
+    /// Why the content is retrieved (recorded with the access).
+    #[arg(long)]
+    purpose: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct SimilarArgs {
+    #[arg(long)]
+    json: bool,
+    /// Least share of frames (query's or item's) matched for a match to be listed.
+    #[arg(long, default_value_t = 0.2)]
+    min_share: f64,
+    /// A file, or an item id / SHA-256 (prefix).
+    target: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct ClustersArgs {
+    #[arg(long)]
+    json: bool,
+    /// Least share of frames matched to link two items.
+    #[arg(long, default_value_t = 0.2)]
+    min_share: f64,
+}
+
+#[derive(clap::Args, Debug)]
+struct JobsArgs {
+    /// Run the queued jobs now (until none is left).
+    #[arg(long)]
+    run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct TimestampArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// The bag folder to create (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// Export every item of this case.
+    #[arg(long, conflicts_with = "items")]
+    case: Option<String>,
+    /// The recipient (recorded in the custody log's detail record and in bag-info).
+    #[arg(long)]
+    to: Option<String>,
+    /// A description for bag-info.txt.
+    #[arg(long)]
+    description: Option<String>,
+    /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
+    /// links to the archive's read-only blobs: the same files, not copies.
+    #[arg(long)]
+    copy: bool,
+    /// Compute each SHA-512 from the bytes (and check it against the recorded one)
+    /// instead of using the one the `sha512` job recorded.
+    #[arg(long)]
+    recompute_sha512: bool,
+    #[arg(long)]
+    json: bool,
+    /// Items (id or SHA-256, or a unique prefix).
+    #[arg(required_unless_present = "case")]
+    items: Vec<String>,
 }
 
 /// What checking a bag needs: the sender's keys and the bag.
@@ -356,8 +393,8 @@ fn open_writable(cli: &Cli) -> anyhow::Result<Archive> {
 /// Runs the queued jobs (the one runner the server uses too), reporting each failure on
 /// stderr.
 fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
-    let summary = runner::Runner::new(archive)
-        .run_all(archive, &mut |c| runner::report_failure("athar", c))?;
+    let summary = athar_analysis::runner::Runner::new(archive)
+        .run_all(archive, &mut |c| report_failure("athar", c))?;
     if !json {
         eprintln!(
             "Jobs: {} done, {} failed, {} to retry.",
@@ -380,302 +417,23 @@ fn records_run<F: records::Fields + clap::Args>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// One function per command: each opens what it needs, calls the libraries and prints.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Init { name, collector } => {
-            let archive = Archive::init(
-                &cli.archive,
-                &InitOptions {
-                    name: name.clone(),
-                    collector: collector.clone(),
-                },
-            )?;
-            println!(
-                "Created archive {} at {}",
-                archive.config.archive.name,
-                archive.root.display()
-            );
-            println!("Custody log origin: {}", archive.config.log.origin);
-            println!("Verifier key: {}", archive.verifier_key()?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Ingest {
-            json,
-            case,
-            source,
-            note,
-            wait,
-            paths,
-        } => {
-            let mut archive = open_writable(&cli)?;
-            let mut w = archive.writer()?;
-            let opts = IngestOptions {
-                case: case.clone(),
-                source: source.clone(),
-                note: note.clone(),
-                collector: w.collector.clone(),
-                threads: 0,
-            };
-            let mut out = output::IngestOutput::new(*json);
-            // The ingest queues the new items' jobs itself.
-            let summary = athar_core::ingest::ingest(
-                w.catalog as &mut dyn Catalog,
-                w.blobs,
-                Some(&mut w.logger),
-                paths,
-                &opts,
-                &mut |p: Progress<'_>| out.progress(p),
-            )?;
-            out.finish(&summary);
-            if *wait {
-                run_jobs(&mut archive, *json)?;
-            }
-            Ok(if summary.failed > 0 {
-                ExitCode::from(EXIT_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        Command::List { json } => {
-            let archive = open(&cli, Access::Read)?;
-            output::list(&archive.catalog, *json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Show { json, item } => {
-            let archive = open(&cli, Access::Read)?;
-            output::show(&archive.catalog, item, *json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Cat { item, purpose } => {
-            // Access to content is part of the chain of custody: it is recorded and logged
-            // before any byte leaves the archive.
-            let mut archive = open_writable(&cli)?;
-            let item = archive.catalog.resolve(item)?;
-            let details = EventDetails::Access(athar_core::Access {
-                via: "athar cat".to_owned(),
-                purpose: purpose.clone(),
-                tool_version: athar_core::TOOL_VERSION.to_owned(),
-                cases: Vec::new(),
-            });
-            let mut w = archive.writer()?;
-            w.logger.record(
-                w.catalog,
-                &item.id,
-                EventKind::Access,
-                &w.collector,
-                &details,
-            )?;
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            athar_core::retrieve::copy_item(w.blobs, &item, &mut out)
-                .with_context(|| format!("item {} ({})", item.id, item.sha256))?;
-            out.flush().context("writing to standard output")?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Verify { json } => {
-            let mut archive = open(&cli, Access::Write)?;
-            // A damaged archive cannot always be recovered; verification then says why.
-            match archive.recover() {
-                Ok(r) if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 => eprintln!(
-                    "athar: finished an interrupted ingest: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s)",
-                    r.temporary, r.blobs, r.stale_uploads, r.logged
-                ),
-                Ok(_) => {}
-                Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),
-            }
-            let bar = output::bar(!json && std::io::stderr().is_terminal(), 0, "verifying");
-            let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();
-            bar.set_length(total);
-            let mut report =
-                athar_core::verify::verify(&archive.catalog, &archive.blobs, 0, &|b| {
-                    bar.set_position(b)
-                })?;
-            bar.finish_and_clear();
-            let cas: Vec<PathBuf> = archive
-                .config
-                .timestamp
-                .tsa
-                .iter()
-                .filter_map(|t| t.ca_file.clone())
-                .collect();
-            let check_token = |token: &[u8], digest: &[u8; 32], _file: &str| {
-                timestamp::check_token(token, digest, &cas)
-            };
-            let log = athar_core::verify::verify_log(
-                &archive.catalog,
-                &archive.log,
-                &archive.verifier(),
-                &archive.pseudonym_secret,
-                &check_token,
-            )?;
-            report.problems.extend(log.problems);
-            report.ok = report.problems.is_empty();
-            output::verify_report(&report, log.size, &log.timestamps, *json)?;
-            Ok(if report.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_PROBLEM)
-            })
-        }
+        Command::Init(a) => init(&cli, a),
+        Command::Ingest(a) => ingest(&cli, a),
+        Command::List(a) => list(&cli, a),
+        Command::Show(a) => show(&cli, a),
+        Command::Cat(a) => cat(&cli, a),
+        Command::Verify(a) => verify(&cli, a),
         Command::Log(cmd) => log_command(&cli, cmd),
-        Command::Timestamp { json } => timestamp::command(&cli, *json),
-        Command::Similar {
-            json,
-            min_share,
-            target,
-        } => {
-            let archive = open(&cli, Access::Read)?;
-            similar::similar(&archive, target, *min_share, *json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Clusters { json, min_share } => {
-            let archive = open(&cli, Access::Read)?;
-            similar::clusters(&archive, *min_share, *json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Jobs { run, json } => {
-            if *run {
-                let mut archive = open_writable(&cli)?;
-                // Collected images and videos without a job (e.g. ingest stopped before
-                // queuing) get one; review images Athar made are not analysed again.
-                let mut items = Vec::new();
-                for i in archive.catalog.items()? {
-                    let collected = archive
-                        .catalog
-                        .events(&i.id)?
-                        .first()
-                        .is_some_and(|e| e.kind == EventKind::Ingest);
-                    if collected {
-                        items.push(i);
-                    }
-                }
-                athar_core::jobs::enqueue_for(&mut archive.catalog, &items)?;
-                // Videos analysed by an earlier build get the current frame variants.
-                athar_core::jobs::enqueue_stale_variants(
-                    &mut archive.catalog,
-                    &analyze::MediaAnalyzer::default(),
-                )?;
-                run_jobs(&mut archive, *json)?;
-                output::jobs(&archive.catalog, *json)?;
-            } else {
-                let archive = open(&cli, Access::Read)?;
-                output::jobs(&archive.catalog, *json)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Export {
-            out,
-            case,
-            to,
-            description,
-            copy,
-            recompute_sha512,
-            json,
-            items,
-        } => {
-            let mut archive = open_writable(&cli)?;
-            let chosen = match case {
-                Some(c) => archive.catalog.case_items(c)?,
-                None => items
-                    .iter()
-                    .map(|q| archive.catalog.resolve(q))
-                    .collect::<Result<Vec<_>, _>>()?,
-            };
-            let organisation = archive.config.archive.name.clone();
-            let mut w = archive.writer()?;
-            let opts = athar_core::handover::ExportOptions {
-                to: to.clone(),
-                organisation,
-                contact: w.collector.clone(),
-                description: description.clone(),
-                copy: *copy,
-                recompute_sha512: *recompute_sha512,
-                case: case.clone(),
-            };
-            let summary = athar_core::handover::export(
-                w.catalog,
-                w.blobs,
-                w.log,
-                &mut w.logger,
-                &chosen,
-                out,
-                &opts,
-            )?;
-            if *json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                println!(
-                    "Exported {} item(s), {} byte(s) ({} hard-linked to the archive's blobs), {} custody event(s) with proofs (log size {}) to {}",
-                    summary.items,
-                    summary.bytes,
-                    summary.linked,
-                    summary.events,
-                    summary.log_size,
-                    out.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::ImportBag(BagArgs {
-            vkey,
-            tsa_ca,
-            json,
-            dir,
-        }) => {
-            let check_token =
-                |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
-            let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
-            let mut archive = open_writable(&cli)?;
-            let mut w = archive.writer()?;
-            let summary = athar_core::handover::import_bag(
-                w.catalog,
-                w.blobs,
-                &mut w.logger,
-                dir,
-                verifier.as_ref(),
-                &check_token,
-                &w.collector,
-            )?;
-            if *json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                println!(
-                    "Imported {} item(s) ({} new) with {} sender custody event(s), {}",
-                    summary.items,
-                    summary.new_items,
-                    summary.sender_events,
-                    if summary.sender_custody_verified {
-                        "all proved"
-                    } else {
-                        "NOT all proved (see athar show)"
-                    }
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::VerifyBag(BagArgs {
-            vkey,
-            tsa_ca,
-            json,
-            dir,
-        }) => {
-            let check_token =
-                |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, tsa_ca);
-            let verifier = vkey.as_deref().map(logcmd::read_vkey).transpose()?;
-            if !dir.is_dir() {
-                return Err(anyhow::Error::new(StoreError::NotFound(format!(
-                    "bag folder {}",
-                    dir.display()
-                ))));
-            }
-            let check = athar_core::handover::verify_bag(dir, verifier.as_ref(), &check_token);
-            output::bag_check(&check, *json)?;
-            Ok(if check.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_PROBLEM)
-            })
-        }
+        Command::Timestamp(a) => timestamp::command(&cli, a.json),
+        Command::Similar(a) => similar(&cli, a),
+        Command::Clusters(a) => clusters(&cli, a),
+        Command::Jobs(a) => jobs(&cli, a),
+        Command::Export(a) => export(&cli, a),
+        Command::ImportBag(a) => import_bag(&cli, a),
+        Command::VerifyBag(a) => verify_bag(a),
         Command::Case(a) => records_run(&cli, a),
         Command::Incident(a) => records_run(&cli, a),
         Command::Act(a) => records_run(&cli, a),
@@ -685,47 +443,327 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Source(a) => records_run(&cli, a),
         Command::Claim(a) => records_run(&cli, a),
         Command::Link(a) => records_run(&cli, a),
-        Command::Records(cmd) => {
-            let mut archive = open_writable(&cli)?;
-            records::records_command(&mut archive, cmd)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Search {
-            query,
-            case,
-            kind,
-            date,
-            place,
-            violation,
-            verification,
-            limit,
-            json,
-        } => {
-            let archive = open_writable(&cli)?;
-            search::command(
-                &archive,
-                query,
-                case.clone(),
-                kind.clone(),
-                date.clone(),
-                place.clone(),
-                violation.clone(),
-                verification.clone(),
-                *limit,
-                *json,
-            )?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Serve { listen, behind_tls } => {
-            let archive = open_writable(&cli)?;
-            serve::serve(archive, listen, *behind_tls)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::User(cmd) => {
-            serve::user(&cli.archive, cmd)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Records(cmd) => records_bulk(&cli, cmd),
+        Command::Search(a) => search(&cli, a),
+        Command::Serve(a) => serve(&cli, a),
+        Command::User(cmd) => user(&cli, cmd),
         Command::Pdq(args) => media::pdq(args),
         Command::Vpdq(args) => media::vpdq(args),
+    }
+}
+
+fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
+    let archive = Archive::init(
+        &cli.archive,
+        &InitOptions {
+            name: a.name.clone(),
+            collector: a.collector.clone(),
+        },
+    )?;
+    println!(
+        "Created archive {} at {}",
+        archive.config.archive.name,
+        archive.root.display()
+    );
+    println!("Custody log origin: {}", archive.config.log.origin);
+    println!("Verifier key: {}", archive.verifier_key()?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let mut archive = open_writable(cli)?;
+    let mut w = archive.writer()?;
+    let opts = IngestOptions {
+        case: a.case.clone(),
+        source: a.source.clone(),
+        note: a.note.clone(),
+        collector: w.collector.clone(),
+        threads: 0,
+    };
+    let mut out = output::IngestOutput::new(a.json);
+    // The ingest queues the new items' jobs itself.
+    let summary = athar_core::ingest::ingest(
+        w.catalog,
+        w.blobs,
+        Some(&mut w.logger),
+        &a.paths,
+        &opts,
+        &mut |p: Progress<'_>| out.progress(p),
+    )?;
+    out.finish(&summary);
+    if a.wait {
+        run_jobs(&mut archive, a.json)?;
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(EXIT_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
+    let archive = open(cli, Access::Read)?;
+    output::list(archive.catalog.as_ref(), a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let archive = open(cli, Access::Read)?;
+    output::show(archive.catalog.as_ref(), &a.item, a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Access to content is part of the chain of custody: it is recorded and logged before any
+/// byte leaves the archive.
+fn cat(cli: &Cli, a: &CatArgs) -> anyhow::Result<ExitCode> {
+    let mut archive = open_writable(cli)?;
+    let item = archive.catalog.resolve(&a.item)?;
+    let details = EventDetails::Access(athar_core::Access {
+        via: "athar cat".to_owned(),
+        purpose: a.purpose.clone(),
+        tool_version: athar_core::TOOL_VERSION.to_owned(),
+        cases: Vec::new(),
+    });
+    let mut w = archive.writer()?;
+    w.logger.record(
+        w.catalog,
+        &item.id,
+        EventKind::Access,
+        &w.collector,
+        &details,
+    )?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    athar_core::retrieve::copy_item(w.blobs, &item, &mut out)
+        .with_context(|| format!("item {} ({})", item.id, item.sha256))?;
+    out.flush().context("writing to standard output")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let mut archive = open(cli, Access::Write)?;
+    // A damaged archive cannot always be recovered; verification then says why.
+    match archive.recover() {
+        Ok(r) if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 => eprintln!(
+            "athar: finished an interrupted ingest: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s)",
+            r.temporary, r.blobs, r.stale_uploads, r.logged
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),
+    }
+    let bar = output::bar(!a.json && std::io::stderr().is_terminal(), 0, "verifying");
+    let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();
+    bar.set_length(total);
+    let mut report =
+        athar_core::verify::verify(archive.catalog.as_ref(), archive.blobs.as_ref(), 0, &|b| {
+            bar.set_position(b)
+        })?;
+    bar.finish_and_clear();
+    let cas: Vec<PathBuf> = archive
+        .config
+        .timestamp
+        .tsa
+        .iter()
+        .filter_map(|t| t.ca_file.clone())
+        .collect();
+    let check_token =
+        |token: &[u8], digest: &[u8; 32], _file: &str| timestamp::check_token(token, digest, &cas);
+    let log = athar_core::verify::verify_log(
+        archive.catalog.as_ref(),
+        archive.log.as_ref(),
+        &archive.verifier(),
+        &archive.pseudonym_secret,
+        &check_token,
+    )?;
+    report.problems.extend(log.problems);
+    report.ok = report.problems.is_empty();
+    output::verify_report(&report, log.size, &log.timestamps, a.json)?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEM)
+    })
+}
+
+fn similar(cli: &Cli, a: &SimilarArgs) -> anyhow::Result<ExitCode> {
+    let archive = open(cli, Access::Read)?;
+    similar::similar(&archive, &a.target, a.min_share, a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clusters(cli: &Cli, a: &ClustersArgs) -> anyhow::Result<ExitCode> {
+    let archive = open(cli, Access::Read)?;
+    similar::clusters(&archive, a.min_share, a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn jobs(cli: &Cli, a: &JobsArgs) -> anyhow::Result<ExitCode> {
+    if !a.run {
+        let archive = open(cli, Access::Read)?;
+        output::jobs(archive.catalog.as_ref(), a.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut archive = open_writable(cli)?;
+    // Collected images and videos without a job (e.g. ingest stopped before queuing) get
+    // one; review images Athar made are not analysed again.
+    let mut items = Vec::new();
+    for i in archive.catalog.items()? {
+        let collected = archive
+            .catalog
+            .events(&i.id)?
+            .first()
+            .is_some_and(|e| e.kind == EventKind::Ingest);
+        if collected {
+            items.push(i);
+        }
+    }
+    athar_core::jobs::enqueue_for(archive.catalog.as_mut(), &items)?;
+    // Videos analysed by an earlier build get the current frame variants.
+    athar_core::jobs::enqueue_stale_variants(
+        archive.catalog.as_mut(),
+        &athar_analysis::MediaAnalyzer::default(),
+    )?;
+    run_jobs(&mut archive, a.json)?;
+    output::jobs(archive.catalog.as_ref(), a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let mut archive = open_writable(cli)?;
+    let chosen = match &a.case {
+        Some(c) => archive.catalog.case_items(c)?,
+        None => a
+            .items
+            .iter()
+            .map(|q| archive.catalog.resolve(q))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let organisation = archive.config.archive.name.clone();
+    let mut w = archive.writer()?;
+    let opts = athar_core::handover::ExportOptions {
+        to: a.to.clone(),
+        organisation,
+        contact: w.collector.clone(),
+        description: a.description.clone(),
+        copy: a.copy,
+        recompute_sha512: a.recompute_sha512,
+        case: a.case.clone(),
+    };
+    let summary = athar_core::handover::export(
+        w.catalog,
+        w.blobs,
+        w.log,
+        &mut w.logger,
+        &chosen,
+        &a.out,
+        &opts,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "Exported {} item(s), {} byte(s) ({} hard-linked to the archive's blobs), {} custody event(s) with proofs (log size {}) to {}",
+            summary.items,
+            summary.bytes,
+            summary.linked,
+            summary.events,
+            summary.log_size,
+            a.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_bag(cli: &Cli, a: &BagArgs) -> anyhow::Result<ExitCode> {
+    let check_token = |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, &a.tsa_ca);
+    let verifier = a.vkey.as_deref().map(logcmd::read_vkey).transpose()?;
+    let mut archive = open_writable(cli)?;
+    let mut w = archive.writer()?;
+    let summary = athar_core::handover::import_bag(
+        w.catalog,
+        w.blobs,
+        &mut w.logger,
+        &a.dir,
+        verifier.as_ref(),
+        &check_token,
+        &w.collector,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "Imported {} item(s) ({} new) with {} sender custody event(s), {}",
+            summary.items,
+            summary.new_items,
+            summary.sender_events,
+            if summary.sender_custody_verified {
+                "all proved"
+            } else {
+                "NOT all proved (see athar show)"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_bag(a: &BagArgs) -> anyhow::Result<ExitCode> {
+    let check_token = |t: &[u8], d: &[u8; 32], _f: &str| timestamp::check_token(t, d, &a.tsa_ca);
+    let verifier = a.vkey.as_deref().map(logcmd::read_vkey).transpose()?;
+    if !a.dir.is_dir() {
+        return Err(anyhow::Error::new(StoreError::NotFound(format!(
+            "bag folder {}",
+            a.dir.display()
+        ))));
+    }
+    let check = athar_core::handover::verify_bag(&a.dir, verifier.as_ref(), &check_token);
+    output::bag_check(&check, a.json)?;
+    Ok(if check.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEM)
+    })
+}
+
+fn records_bulk(cli: &Cli, cmd: &records::RecordsCommand) -> anyhow::Result<ExitCode> {
+    let mut archive = open_writable(cli)?;
+    records::records_command(&mut archive, cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn search(cli: &Cli, a: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let archive = open_writable(cli)?;
+    search::command(
+        &archive,
+        &a.query,
+        a.case.clone(),
+        a.kind.clone(),
+        a.date.clone(),
+        a.place.clone(),
+        a.violation.clone(),
+        a.verification.clone(),
+        a.limit,
+        a.json,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let archive = open_writable(cli)?;
+    serve::serve(archive, &a.listen, a.behind_tls)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn user(cli: &Cli, cmd: &serve::UserCommand) -> anyhow::Result<ExitCode> {
+    serve::user(&cli.archive, cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A failed job's line for stderr (`prefix` names the command).
+fn report_failure(prefix: &str, c: &athar_core::jobs::Committed) {
+    if let Err(e) = &c.outcome {
+        eprintln!(
+            "{prefix}: job {} ({}) on item {}: {e}",
+            c.job.id, c.job.kind, c.job.item
+        );
     }
 }

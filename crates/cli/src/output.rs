@@ -506,7 +506,7 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
     let jobs = catalog.jobs()?;
     let stale = athar_core::jobs::stale_variants_unqueued(
         catalog,
-        &crate::analyze::MediaAnalyzer::default(),
+        &athar_analysis::MediaAnalyzer::default(),
     )?
     .len();
     let mut counts = std::collections::BTreeMap::new();

@@ -5,15 +5,17 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use anyhow::Context as _;
+use athar_core::accounts::Role;
 use athar_core::jobs::{Analysed, Claimed, Committed};
 use athar_core::{Catalog, Item, ItemId};
 use athar_server::auth::{generate_password, hash_password};
-use athar_store::accounts::Role;
 use athar_store::Archive;
 use clap::Subcommand;
 
-use crate::runner::{report_failure, Runner};
-use crate::similar;
+use athar_analysis::runner::Runner;
+use athar_analysis::similarity;
+
+use crate::report_failure;
 
 /// `athar user …`.
 #[derive(Subcommand, Debug)]
@@ -169,42 +171,24 @@ struct MediaExtensions {
 impl athar_server::Extensions for MediaExtensions {
     fn near_duplicates(
         &self,
-        archive: &Archive,
+        catalog: &dyn Catalog,
         item: &Item,
         min_share: f64,
     ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String> {
-        let archived = similar::load(archive).map_err(|e| format!("{e:#}"))?;
-        let Some(owner) = archived.owner_of(&item.id) else {
-            return Ok(None);
-        };
-        let frames = archived.index.frames_of(owner);
-        let mut out = Vec::new();
-        for m in archived.search(&frames, archived.variants_of(owner), &[], Some(owner)) {
-            if !similar::counts(&m, min_share) {
-                continue;
-            }
-            let Some(id) = archived.owners.get(m.owner as usize) else {
-                return Err("similarity index names an unknown owner".into());
+        let found = (|| {
+            let index = self.runner.similarity(catalog)?;
+            let archived = index.read()?;
+            let Some(owner) = archived.owner_of(&item.id) else {
+                return Ok(None);
             };
-            let other = archive
-                .catalog
-                .resolve(id.as_str())
-                .map_err(|e| e.to_string())?;
-            out.push((
-                other.id.clone(),
-                serde_json::json!({
-                    "item": other.id,
-                    "sha256": other.sha256,
-                    "media_type": other.media_type,
-                    "query_match": m.query_match,
-                    "item_match": m.item_match,
-                    "distance": m.distance,
-                    "transform": m.transform,
-                    "segments": m.segments,
-                }),
-            ));
-        }
-        Ok(Some(out))
+            let mut out = Vec::new();
+            for m in archived.near(owner, min_share) {
+                let other = catalog.resolve(archived.item_of(m.owner)?.as_str())?;
+                out.push((other.id.clone(), similarity::match_json(&other, &m)));
+            }
+            Ok(Some(out))
+        })();
+        found.map_err(|e: athar_analysis::AnalysisError| e.to_string())
     }
 
     fn claim_job(&self, archive: &mut Archive) -> Result<Option<Claimed>, String> {
@@ -212,10 +196,12 @@ impl athar_server::Extensions for MediaExtensions {
         if !self.stale_queued.load(Ordering::Relaxed) {
             self.runner
                 .queue_stale_variants(archive)
-                .map_err(|e| format!("{e:#}"))?;
+                .map_err(|e| format!("queuing frame variants made again: {e}"))?;
             self.stale_queued.store(true, Ordering::Relaxed);
         }
-        self.runner.claim(archive).map_err(|e| format!("{e:#}"))
+        self.runner
+            .claim(archive)
+            .map_err(|e| format!("claiming a job: {e}"))
     }
 
     fn analyse_job(&self, job: Claimed) -> Analysed {
@@ -226,7 +212,7 @@ impl athar_server::Extensions for MediaExtensions {
         let committed = self
             .runner
             .commit(archive, job)
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| format!("recording a job's results: {e}"))?;
         report_failure("athar serve", &committed);
         Ok(committed)
     }
@@ -234,7 +220,7 @@ impl athar_server::Extensions for MediaExtensions {
     fn fingerprints_changed(&self, catalog: &dyn Catalog) -> Result<(), String> {
         self.runner
             .update_index(catalog)
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| format!("updating the similarity index: {e}"))
     }
 }
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use athar_core::log::LogStore as _;
 use athar_core::CoreError;
 use athar_timestamp::SignatureCheck;
 use serde_json::json;

@@ -1,7 +1,7 @@
-//! The storage conformance suite: every contract of [`Catalog`], [`BlobStore`] (with its
-//! [`BlobWriter`]) and [`LogStore`] as documented on the traits, written once and run
-//! against any backend (GUIDE §2.4). A backend crate calls [`catalog`], [`blob_store`] and
-//! [`log_store`] from one of its tests with a function that makes a fresh, empty instance;
+//! The storage conformance suite: every contract of [`Catalog`], [`Accounts`],
+//! [`BlobStore`] (with its [`BlobWriter`]) and [`LogStore`] as documented on the traits,
+//! written once and run against any backend (GUIDE §2.4). A backend crate calls
+//! [`catalog`], [`accounts`], [`blob_store`] and [`log_store`] from one of its tests with a function that makes a fresh, empty instance;
 //! each check gets its own instance, every check runs, and the call panics at the end
 //! naming each check that failed.
 //!
@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::accounts::{Accounts, ReviewSettings, Role};
 use crate::log::LogStore;
 use crate::records::{KeyedRecord, Record, RecordKind, RecordWrite};
 use crate::{
@@ -38,6 +39,18 @@ pub fn catalog(make: &mut dyn FnMut() -> Box<dyn Catalog>) {
         });
     }
     report("catalog", CATALOG_CHECKS.len(), &failed);
+}
+
+/// A named check of one contract, run against fresh accounts.
+pub type AccountsCheck = (&'static str, fn(&mut dyn Accounts));
+
+/// Runs every check in [`ACCOUNTS_CHECKS`], each on accounts `make` returns.
+pub fn accounts(make: &mut dyn FnMut() -> Box<dyn Accounts>) {
+    let mut failed = Vec::new();
+    for (name, check) in ACCOUNTS_CHECKS {
+        guard(&mut failed, name, || check(make().as_mut()));
+    }
+    report("accounts", ACCOUNTS_CHECKS.len(), &failed);
 }
 
 /// Runs every check in [`BLOB_CHECKS`], each on a blob store `make` returns.
@@ -170,6 +183,10 @@ pub const CATALOG_CHECKS: &[CatalogCheck] = &[
     (
         "claim_job_requeues_interrupted",
         claim_job_requeues_interrupted,
+    ),
+    (
+        "waiting_jobs_counts_queued_and_running",
+        waiting_jobs_counts_queued_and_running,
     ),
     (
         "finish_job_ok_stores_fingerprints",
@@ -680,6 +697,33 @@ fn claim_job_requeues_interrupted(c: &mut dyn Catalog) {
         .expect("the interrupted job again");
     assert_eq!(again.id, first.id);
     assert_eq!(again.attempts, 2);
+}
+
+fn waiting_jobs_counts_queued_and_running(c: &mut dyn Catalog) {
+    assert_eq!(c.waiting_jobs().expect("waiting"), 0);
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[
+        (a.id.clone(), "pdq".to_owned()),
+        (a.id.clone(), "sha512".to_owned()),
+    ])
+    .expect("enqueue");
+    assert_eq!(c.waiting_jobs().expect("waiting"), 2, "two queued");
+    let job = c.claim_job(3).expect("claim").expect("a job");
+    assert_eq!(
+        c.waiting_jobs().expect("waiting"),
+        2,
+        "one running, one queued"
+    );
+    c.finish_job(&job, Ok(&[]), 3).expect("finish");
+    assert_eq!(c.waiting_jobs().expect("waiting"), 1, "one done");
+    let job = c.claim_job(3).expect("claim").expect("a job");
+    c.finish_job(&job, Err("broken for good"), 1)
+        .expect("finish");
+    assert_eq!(
+        c.waiting_jobs().expect("waiting"),
+        0,
+        "a failed job waits no more"
+    );
 }
 
 fn fingerprint(algorithm: &str, version: &str, data: &str) -> Fingerprint {
@@ -1687,4 +1731,174 @@ fn signed_size_keeps_largest(s: &dyn LogStore) {
     );
     s.note_signed_size(9).expect("note");
     assert_eq!(s.signed_size().expect("signed size"), Some(9));
+}
+
+// ---- accounts ----
+
+/// Every accounts contract.
+pub const ACCOUNTS_CHECKS: &[AccountsCheck] = &[
+    ("users_by_name_with_cases", users_by_name_with_cases),
+    ("user_name_taken_refused", user_name_taken_refused),
+    ("sessions_live_until_expiry", sessions_live_until_expiry),
+    (
+        "tokens_live_until_expiry_or_revoked",
+        tokens_live_until_expiry_or_revoked,
+    ),
+    (
+        "disabling_ends_sessions_and_tokens",
+        disabling_ends_sessions_and_tokens,
+    ),
+    (
+        "password_reset_ends_sessions_and_tokens",
+        password_reset_ends_sessions_and_tokens,
+    ),
+    (
+        "memberships_added_and_removed",
+        memberships_added_and_removed,
+    ),
+    (
+        "review_settings_safe_by_default_per_user",
+        review_settings_safe_by_default_per_user,
+    ),
+];
+
+fn users_by_name_with_cases(a: &mut dyn Accounts) {
+    let u = a
+        .add_user("amal", Role::Analyst, "$argon2id$x", &["A".into()])
+        .expect("add");
+    assert_eq!(u.cases, vec!["A".to_owned()]);
+    assert_eq!((u.role, u.disabled), (Role::Analyst, false));
+    a.add_user("badr", Role::Viewer, "h", &[]).expect("add");
+    assert_eq!(a.user("amal").expect("user"), Some(u.clone()));
+    assert_eq!(a.user("nobody").expect("user"), None);
+    let names: Vec<String> = a
+        .users()
+        .expect("users")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, vec!["amal", "badr"], "every user, by name");
+    let c = a.credentials("amal").expect("credentials").expect("known");
+    assert_eq!((c.user, c.password_hash.as_str()), (u, "$argon2id$x"));
+    assert!(a.credentials("nobody").expect("credentials").is_none());
+}
+
+fn user_name_taken_refused(a: &mut dyn Accounts) {
+    a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    assert!(a.add_user("amal", Role::Viewer, "h", &[]).is_err());
+    assert_eq!(a.users().expect("users").len(), 1);
+}
+
+fn sessions_live_until_expiry(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    a.add_session(u.id, "s1", "c1", 100).expect("session");
+    let live = a.live_session("s1", 50).expect("live").expect("live at 50");
+    assert_eq!((live.user.id, live.csrf_sha256.as_str()), (u.id, "c1"));
+    assert!(a.session("s1", 50).expect("session").is_some());
+    assert!(
+        a.live_session("s1", 100).expect("live").is_none(),
+        "expired"
+    );
+    assert!(a.session("s1", 100).expect("session").is_none(), "expired");
+    a.add_session(u.id, "s2", "c2", 100).expect("session");
+    a.remove_session("s2").expect("remove");
+    assert!(a.session("s2", 1).expect("session").is_none(), "ended");
+}
+
+fn tokens_live_until_expiry_or_revoked(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    let t = a.add_token(u.id, "ci", "t1", 1000).expect("token");
+    assert_eq!((t.user_id, t.name.as_str(), t.revoked), (u.id, "ci", false));
+    assert_eq!(t.expires_at, "1970-01-01T00:16:40.000000Z");
+    assert_eq!(a.token(t.id).expect("token"), Some(t.clone()));
+    assert_eq!(
+        a.token_user("t1", 999).expect("user").expect("live").1,
+        t.id
+    );
+    assert!(a.token_user("t1", 1000).expect("user").is_none(), "expired");
+    a.revoke_token(t.id).expect("revoke");
+    assert!(a.token_user("t1", 1).expect("user").is_none(), "revoked");
+    assert!(a.token(t.id).expect("token").expect("kept").revoked);
+}
+
+fn disabling_ends_sessions_and_tokens(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    let t = a.add_token(u.id, "ci", "t2", 1000).expect("token");
+    a.add_session(u.id, "s2", "c2", 100).expect("session");
+    a.set_user_disabled("amal", true).expect("disable");
+    assert!(a.user("amal").expect("user").expect("kept").disabled);
+    assert!(a.session("s2", 1).expect("session").is_none());
+    assert!(a.token_user("t2", 1).expect("user").is_none());
+    assert!(a.token(t.id).expect("token").expect("kept").revoked);
+    a.set_user_disabled("amal", false).expect("enable");
+    assert!(!a.user("amal").expect("user").expect("kept").disabled);
+    assert!(a.set_user_disabled("nobody", true).is_err(), "unknown user");
+}
+
+fn password_reset_ends_sessions_and_tokens(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h1", &[]).expect("add");
+    let other = a.add_user("badr", Role::Analyst, "h1", &[]).expect("add");
+    let t = a.add_token(u.id, "ci", "t1", 1000).expect("token");
+    let kept = a.add_token(other.id, "ci", "t2", 1000).expect("token");
+    a.add_session(u.id, "s1", "c1", 100).expect("session");
+    a.set_password("amal", "h2").expect("reset");
+    let c = a.credentials("amal").expect("credentials").expect("known");
+    assert_eq!(c.password_hash, "h2");
+    assert!(
+        a.session("s1", 1).expect("session").is_none(),
+        "session ended"
+    );
+    assert!(
+        a.token_user("t1", 1).expect("user").is_none(),
+        "token revoked"
+    );
+    assert!(a.token(t.id).expect("token").expect("kept").revoked);
+    assert!(
+        !a.token(kept.id).expect("token").expect("kept").revoked,
+        "others' tokens kept"
+    );
+    assert_eq!(
+        a.token_user("t2", 1).expect("user").expect("live").1,
+        kept.id
+    );
+}
+
+fn memberships_added_and_removed(a: &mut dyn Accounts) {
+    a.add_user("amal", Role::Analyst, "h", &["A".into()])
+        .expect("add");
+    a.set_memberships("amal", &["B".into(), "C".into()], &["A".into()])
+        .expect("memberships");
+    let cases = a.user("amal").expect("user").expect("kept").cases;
+    assert_eq!(cases, vec!["B".to_owned(), "C".to_owned()], "sorted");
+    let names = a.case_names().expect("case names");
+    assert!(
+        names.is_empty() || names.windows(2).all(|w| w[0] < w[1]),
+        "sorted, once each"
+    );
+}
+
+fn review_settings_safe_by_default_per_user(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Viewer, "h", &[]).expect("add");
+    let safe = a.review_settings(u.id).expect("settings");
+    assert_eq!(safe, ReviewSettings::default());
+    assert!(safe.blur && safe.greyscale && safe.muted && !safe.autoplay);
+    let open = ReviewSettings {
+        blur: false,
+        greyscale: false,
+        muted: false,
+        autoplay: true,
+    };
+    a.set_review_settings(u.id, &open).expect("set");
+    assert_eq!(a.review_settings(u.id).expect("settings"), open);
+    assert_eq!(
+        a.review_settings(v.id).expect("settings"),
+        ReviewSettings::default()
+    );
+    let blur_only = ReviewSettings {
+        greyscale: false,
+        ..ReviewSettings::default()
+    };
+    a.set_review_settings(u.id, &blur_only).expect("set");
+    assert_eq!(a.review_settings(u.id).expect("settings"), blur_only);
 }

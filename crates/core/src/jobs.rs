@@ -24,7 +24,7 @@ use sha2::Digest;
 use crate::error::{CoreError, StoreError};
 use crate::log::Logger;
 use crate::model::{Derived, Item, ItemId, NewItem, Sha256, Sighting, TOOL_VERSION};
-use crate::storage::{BlobStore, Catalog, Fingerprint, Job, RecordedEntry};
+use crate::storage::{BlobStore, Catalog, Fingerprint, Job, LocalBlob, RecordedEntry};
 
 /// Attempts before a job is recorded as failed.
 pub const MAX_ATTEMPTS: u32 = 2;
@@ -533,37 +533,10 @@ fn with_path<T>(
     match bytes {
         Bytes::Local(path) => f(&path),
         Bytes::Stream(mut reader) => {
-            let copy = TempCopy::new(job)?;
-            let mut file = std::fs::File::create_new(&copy.0)
-                .map_err(|e| format!("{}: {e}", copy.0.display()))?;
-            std::io::copy(&mut reader, &mut file)
-                .map_err(|e| format!("copying the stored bytes to {}: {e}", copy.0.display()))?;
-            drop(file);
-            f(&copy.0)
+            let copy = LocalBlob::copy(&mut reader, &format!("job-{}", job.id))
+                .map_err(|e| format!("copying the stored bytes: {e}"))?;
+            f(copy.path())
         }
-    }
-}
-
-/// A temporary file for a streamed blob, removed when dropped.
-struct TempCopy(PathBuf);
-
-impl TempCopy {
-    fn new(job: &Job) -> Result<TempCopy, String> {
-        let mut rnd = [0u8; 8];
-        getrandom::getrandom(&mut rnd).map_err(|e| e.to_string())?;
-        Ok(TempCopy(std::env::temp_dir().join(format!(
-            "athar-job-{}-{}-{}",
-            std::process::id(),
-            job.id,
-            hex::encode(rnd)
-        ))))
-    }
-}
-
-impl Drop for TempCopy {
-    fn drop(&mut self) {
-        // Gone already when the copy failed before creating it.
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -784,6 +757,14 @@ mod tests {
             }
             Ok(())
         }
+        fn waiting_jobs(&self) -> Result<u64, StoreError> {
+            Ok(self
+                .jobs
+                .iter()
+                .filter(|j| j.state == "queued" || j.state == "running")
+                .count() as u64)
+        }
+
         fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
             for j in self.jobs.iter_mut().filter(|j| j.state == "running") {
                 j.state = if j.attempts >= max_attempts {

@@ -6,6 +6,7 @@
 //! This crate must not name a concrete backend (SQLite, PostgreSQL, S3), an HTTP
 //! framework or a CLI parser: the binary picks the backends and hands them in.
 
+pub mod accounts;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod custody;
@@ -29,8 +30,8 @@ pub use model::{
     NewItem, RecordChange, Sha256, Sighting, TOOL_VERSION,
 };
 pub use storage::{
-    BlobListing, BlobStore, BlobWriter, Catalog, EventRecord, Fingerprint, Job, PendingBlob,
-    ReceivedCustody, RecordedEntry,
+    BlobListing, BlobStore, BlobWriter, Catalog, Database, EventRecord, Fingerprint, Job,
+    LocalBlob, PendingBlob, ReceivedCustody, RecordedEntry,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

@@ -4,7 +4,9 @@
 use std::any::Any;
 use std::fmt;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
+use crate::accounts::Accounts;
 use crate::error::StoreError;
 use crate::model::{CustodyEvent, EventDetails, EventKind, Item, ItemId, NewItem, Sha256};
 use crate::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
@@ -217,6 +219,9 @@ pub trait Catalog: Send {
     /// and error cleared, so it runs as a new job would). Queued, running and failed jobs
     /// are left as they are. Returns how many jobs were queued.
     fn requeue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<usize, StoreError>;
+    /// How many jobs wait to run (queued, or left running by a process that died): a cheap
+    /// check before [`Catalog::claim_job`], which writes.
+    fn waiting_jobs(&self) -> Result<u64, StoreError>;
     /// Claims the next queued job (state `running`, one more attempt); None when none is left.
     /// Jobs left `running` by a process that died are queued again first.
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError>;
@@ -290,4 +295,66 @@ pub trait Catalog: Send {
         actor: &str,
         logged_through: u64,
     ) -> Result<Vec<EventRecord>, StoreError>;
+}
+
+/// A catalog and the accounts kept beside it, as one backend holds them: what an archive
+/// opens, and what the server's readers are.
+pub trait Database: Catalog + Accounts {}
+
+impl<T: Catalog + Accounts + ?Sized> Database for T {}
+
+/// A blob's bytes as a local file, for tools that need a path (FFmpeg, image decoders): the
+/// store's own file when it has one, else a temporary copy removed when this is dropped.
+#[derive(Debug)]
+pub struct LocalBlob {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl LocalBlob {
+    /// The blob `sha256` of `blobs` as a local file. `NotFound` when absent.
+    pub fn of(blobs: &dyn BlobStore, sha256: &Sha256) -> Result<LocalBlob, StoreError> {
+        match blobs.local_path(sha256) {
+            Some(path) => Ok(LocalBlob {
+                path,
+                temporary: false,
+            }),
+            None => LocalBlob::copy(&mut blobs.open(sha256)?, &sha256.to_hex()[..16]),
+        }
+    }
+
+    /// Copies `reader` to a new temporary file whose name includes `label`.
+    pub fn copy(reader: &mut dyn Read, label: &str) -> Result<LocalBlob, StoreError> {
+        let mut rnd = [0u8; 8];
+        getrandom::getrandom(&mut rnd).map_err(|e| {
+            StoreError::io(std::env::temp_dir(), std::io::Error::other(e.to_string()))
+        })?;
+        let path = std::env::temp_dir().join(format!(
+            "athar-{}-{label}-{}",
+            std::process::id(),
+            hex::encode(rnd)
+        ));
+        let copy = LocalBlob {
+            path,
+            temporary: true,
+        };
+        let mut file =
+            std::fs::File::create_new(&copy.path).map_err(|e| StoreError::io(&copy.path, e))?;
+        std::io::copy(reader, &mut file).map_err(|e| StoreError::io(&copy.path, e))?;
+        Ok(copy)
+    }
+
+    /// Where the bytes are.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LocalBlob {
+    fn drop(&mut self) {
+        if self.temporary {
+            // Gone already when the copy failed before creating it.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use athar_core::records::RecordKind;
 use athar_core::scope::Scope;
-use athar_core::{
-    BlobStore as _, Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError,
-};
+use athar_core::{Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError};
 use athar_search::{Query as SearchQuery, SearchIndex};
 use athar_store::Archive;
 use axum::body::{Body, Bytes};
@@ -130,7 +128,7 @@ pub async fn item(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(&state, move |a| {
-        let (item, all_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, all_cases) = visible_item(a.catalog.as_ref(), &caller, &id)?;
         let scope = scope(&caller);
         let events = scope.events(a.catalog.events(&item.id)?, &all_cases);
         let cases = scope.visible_cases(&all_cases);
@@ -286,7 +284,7 @@ pub async fn item_content(
     // byte leaves the archive. A player's further range requests within the viewing
     // window are covered by the access already logged.
     let (item, range, source) = blocking(&state, move |a| {
-        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, item_cases) = visible_item(a.catalog.as_ref(), &caller, &id)?;
         let range = byte_range(range_header.as_deref(), item.size);
         if range == ByteRange::Unsatisfiable {
             return Ok((item, range, None));

@@ -12,8 +12,7 @@ use std::io::{Read, Write};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use athar_core::Catalog as _;
-use athar_store::accounts::Role;
+use athar_core::accounts::Role;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};

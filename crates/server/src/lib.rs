@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use athar_core::jobs::{Analysed, Claimed, Committed};
+use athar_core::Database;
 use athar_core::{Catalog, Item, ItemId};
-use athar_store::{Archive, SqliteCatalog};
+use athar_store::{Archive, Backends};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -52,11 +53,13 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub trait Extensions: Send + Sync {
     /// Items sharing footage with `item` that share at least `min_share` of their frames,
     /// best first: each match's item and its JSON description (shares, distance,
-    /// transform, segments). `Ok(None)` when the item has no fingerprints yet.
+    /// transform, segments). `Ok(None)` when the item has no fingerprints yet. Called on a
+    /// blocking thread with a read-only catalog connection, without the archive: it
+    /// searches an index kept in memory and reads the catalog only for the matched items.
     #[allow(clippy::type_complexity)]
     fn near_duplicates(
         &self,
-        archive: &Archive,
+        catalog: &dyn Catalog,
         item: &Item,
         min_share: f64,
     ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String>;
@@ -133,12 +136,24 @@ pub struct AppState {
     options: Options,
     uploads: uploads::UploadState,
     /// Read-only catalog connections, see [`reading`].
-    readers: Mutex<Vec<SqliteCatalog>>,
-    catalog_path: std::path::PathBuf,
+    readers: Readers,
+    /// Opens more read-only catalog connections.
+    backends: Backends,
 }
 
 /// Read-only connections kept for reuse.
 const READERS: usize = 8;
+
+/// The pool of read-only catalog connections.
+#[derive(Default)]
+struct Readers(Mutex<Vec<Box<dyn Database>>>);
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.0.lock().map(|p| p.len()).unwrap_or(0);
+        f.debug_struct("Readers").field("idle", &idle).finish()
+    }
+}
 
 /// Runs `f` on a blocking thread with the archive locked.
 pub(crate) async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
@@ -159,27 +174,29 @@ where
 }
 
 /// Runs `f` on a blocking thread with a read-only catalog connection from a small pool
-/// beside the writer's. Under SQLite's WAL readers never wait for the writer, so log-ins
-/// checks, listings and reads go on while the archive mutex is held (an upload being made
-/// an item, a bag being built, an access being logged).
+/// beside the writer's, opened by the archive's configured backend. Readers never wait for
+/// the writer (the embedded catalog runs SQLite in WAL mode), so log-in checks, listings
+/// and reads go on while the archive mutex is held (an upload being made an item, a bag
+/// being built, an access being logged).
 pub(crate) async fn reading<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&SqliteCatalog) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&dyn Database) -> Result<T, ApiError> + Send + 'static,
 {
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let pooled = state
             .readers
+            .0
             .lock()
             .map_err(|_| ApiError::internal("reader pool mutex poisoned"))?
             .pop();
         let cat = match pooled {
             Some(c) => c,
-            None => SqliteCatalog::open(&state.catalog_path, false)?,
+            None => state.backends.open_catalog(false)?,
         };
-        let out = f(&cat);
-        if let Ok(mut pool) = state.readers.lock() {
+        let out = f(cat.as_ref());
+        if let Ok(mut pool) = state.readers.0.lock() {
             if pool.len() < READERS {
                 pool.push(cat);
             }
@@ -273,15 +290,15 @@ pub fn router(archive: Archive, options: Options) -> std::io::Result<Router> {
 fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppState>)> {
     let store = archive.uploads().map_err(std::io::Error::other)?;
     let max_upload = archive.config.uploads.max_bytes();
-    let catalog_path = archive.root.join("catalog.sqlite");
+    let backends = archive.backends.clone();
     let state = Arc::new(AppState {
         archive: Mutex::new(archive),
         limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
         viewings: Mutex::new(HashMap::new()),
         options,
         uploads: uploads::UploadState::new(store, max_upload),
-        readers: Mutex::new(Vec::new()),
-        catalog_path,
+        readers: Readers::default(),
+        backends,
     });
     let router = routes_of(state.clone());
     Ok((router, state))

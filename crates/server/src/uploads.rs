@@ -15,7 +15,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use athar_core::{Catalog as _, Sha256, StoreError};
+use athar_core::{Sha256, StoreError};
 use athar_store::uploads::{is_upload_id, Upload, Uploads};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -185,7 +185,7 @@ fn text_field(
 
 /// Whether the caller may collect into `case`: admins and investigators on their cases.
 fn may_collect(caller: &Caller, case: &str) -> bool {
-    use athar_store::accounts::Role;
+    use athar_core::accounts::Role;
     matches!(caller.user.role, Role::Admin | Role::Investigator) && caller.can_see(case)
 }
 
@@ -209,7 +209,7 @@ pub async fn create(
     if let Some(r) = check_version(&headers) {
         return Ok(r);
     }
-    use athar_store::accounts::Role;
+    use athar_core::accounts::Role;
     if !matches!(caller.user.role, Role::Admin | Role::Investigator) {
         return Err(ApiError::forbidden(
             "only admins and investigators upload evidence",

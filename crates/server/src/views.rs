@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::Arc;
 
+use athar_core::accounts::ReviewSettings;
 use athar_core::records::{Body, RecordKind, StoredRecord};
-use athar_core::{BlobStore as _, Catalog, ItemId, Sha256};
-use athar_store::accounts::ReviewSettings;
+use athar_core::{ItemId, Sha256};
 use athar_store::Archive;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -21,7 +21,7 @@ use sha2::Digest as _;
 
 use crate::api::{parse_id, record_access, scope, visible_item};
 use crate::auth::Caller;
-use crate::{blocking, ApiError, AppState};
+use crate::{blocking, reading, ApiError, AppState};
 
 type St = State<Arc<AppState>>;
 
@@ -101,7 +101,7 @@ pub async fn review(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(&state, move |a| {
-        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, _) = visible_item(a.catalog.as_ref(), &caller, &id)?;
         let images = review_images(a, &item.id)?;
         let mut kinds: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (kind, variant, _) in images {
@@ -149,7 +149,7 @@ pub async fn review_image(
     };
     crate::api::check_purpose(q.purpose.as_deref())?;
     let bytes = blocking(&state, move |a| {
-        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, item_cases) = visible_item(a.catalog.as_ref(), &caller, &id)?;
         let images = review_images(a, &item.id)?;
         // A thumbnail when there is one, else the contact sheet.
         let chosen = images
@@ -219,10 +219,10 @@ pub async fn near_duplicates(
             "this server runs without the similarity index",
         ));
     };
-    blocking(&state, move |a| {
-        let (item, _) = visible_item(&a.catalog, &caller, &id)?;
+    reading(&state, move |cat| {
+        let (item, _) = visible_item(cat, &caller, &id)?;
         let found = ext
-            .near_duplicates(a, &item, min_share)
+            .near_duplicates(cat, &item, min_share)
             .map_err(ApiError::internal)?;
         let Some(found) = found else {
             return Ok(Json(
@@ -234,7 +234,7 @@ pub async fn near_duplicates(
         let scope = scope(&caller);
         let mut matches = Vec::new();
         for (other, mut m) in found {
-            let cases = a.catalog.cases_of(&other)?;
+            let cases = cat.cases_of(&other)?;
             if scope.sees_item(&cases) {
                 if let Value::Object(o) = &mut m {
                     o.insert("cases".into(), json!(scope.visible_cases(&cases)));
@@ -278,7 +278,7 @@ pub async fn event_proof(
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::bad_request("seq: a positive integer"))?;
     let (item, text) = blocking(&state, move |a| {
-        let (item, item_cases) = visible_item(&a.catalog, &caller, &id)?;
+        let (item, item_cases) = visible_item(a.catalog.as_ref(), &caller, &id)?;
         let events = scope(&caller).events(a.catalog.events(&item.id)?, &item_cases);
         if !events.iter().any(|e| e.seq == seq) {
             return Err(ApiError::not_found("no such custody event of this item"));

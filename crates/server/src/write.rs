@@ -11,9 +11,8 @@
 
 use std::sync::Arc;
 
+use athar_core::accounts::Role;
 use athar_core::records::{self, Change, ChangeError, RecordKind};
-use athar_core::Catalog as _;
-use athar_store::accounts::Role;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -71,7 +70,7 @@ fn apply_one(
         for case in &caller.user.cases {
             m.insert(
                 case.clone(),
-                athar_core::scope::may_read_protected(&a.catalog, role, case)?,
+                athar_core::scope::may_read_protected(a.catalog.as_ref(), role, case)?,
             );
         }
         m

@@ -145,15 +145,15 @@ fn main() {
                 collector: "bench".into(),
                 ..IngestOptions::default()
             };
-            let log = CustodyLog::open(&archive.log, archive.signer.clone()).expect("log");
+            let log = CustodyLog::open(archive.log.as_ref(), archive.signer.clone()).expect("log");
             let mut logger = Logger {
                 log,
                 secret: archive.pseudonym_secret.clone(),
             };
             let t = Instant::now();
             let summary = ingest(
-                &mut archive.catalog,
-                &archive.blobs,
+                archive.catalog.as_mut(),
+                archive.blobs.as_ref(),
                 if logged { Some(&mut logger) } else { None },
                 &paths,
                 &opts,

@@ -1,113 +1,16 @@
-//! Accounts of the HTTP API, kept in the catalog (migration 9): users with a role and case
-//! memberships, sessions and API tokens (which expire: migration 12).
-//!
-//! This module stores and looks up; it never sees a secret in clear. Passwords arrive
-//! already hashed (argon2id, PHC string), session ids, CSRF tokens and API tokens as the
-//! hex SHA-256 of the secret. Hashing and checking belong to `athar-server`.
-
-use std::path::Path;
+//! The accounts of the HTTP API ([`Accounts`]) kept in the SQLite catalog (migration 9):
+//! users with a role and case memberships, sessions and API tokens (which expire:
+//! migration 12).
 
 use athar_core::StoreError;
 use rusqlite::{params, OptionalExtension};
 
 use crate::catalog::db;
-use crate::{Access, Archive, ArchiveError, SqliteCatalog};
+use crate::SqliteCatalog;
 
-/// What a user may do. Every role reads the cases it is a member of; admins see every case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Manages accounts; sees every case and protected source identities.
-    Admin,
-    /// Collects and edits evidence on their cases.
-    Investigator,
-    /// Reads and annotates their cases.
-    Analyst,
-    /// Reads their cases.
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Investigator, Role::Analyst, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Investigator => "investigator",
-            Role::Analyst => "analyst",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-/// A user account (without its password hash).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct User {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub disabled: bool,
-    pub created_at: String,
-    /// Names of the cases the user is a member of.
-    pub cases: Vec<String>,
-}
-
-/// A user's password hash, for checking a log-in.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub user: User,
-    /// PHC string (argon2id).
-    pub password_hash: String,
-}
-
-/// A live session, found by the SHA-256 of its id.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub user: User,
-    /// SHA-256 (hex) of the session's CSRF token.
-    pub csrf_sha256: String,
-}
-
-/// A user's safe-review defaults: how evidence images and videos are first shown in the
-/// web pages. The defaults are the safe ones; revealing is always a deliberate click.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReviewSettings {
-    /// Review images are shown blurred until clicked.
-    pub blur: bool,
-    /// Review images are shown in greyscale until clicked.
-    pub greyscale: bool,
-    /// Videos start muted.
-    pub muted: bool,
-    /// Videos start playing on their own once loaded.
-    pub autoplay: bool,
-}
-
-impl Default for ReviewSettings {
-    fn default() -> ReviewSettings {
-        ReviewSettings {
-            blur: true,
-            greyscale: true,
-            muted: true,
-            autoplay: false,
-        }
-    }
-}
-
-/// An API token's public description (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ApiToken {
-    pub id: i64,
-    pub user_id: i64,
-    pub name: String,
-    pub created_at: String,
-    /// When the token stops working (RFC 3339, UTC).
-    pub expires_at: String,
-    pub revoked: bool,
-}
+pub use athar_core::accounts::{
+    Accounts, ApiToken, Credentials, ReviewSettings, Role, Session, User,
+};
 
 /// SQL giving a Unix-seconds column as RFC 3339 in the catalog's format (UTC, microseconds).
 const EXPIRES_AT: &str = "strftime('%Y-%m-%dT%H:%M:%S', expires, 'unixepoch') || '.000000Z'";
@@ -118,23 +21,6 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 
 fn exists(what: &str) -> StoreError {
     StoreError::Catalog(format!("{what} already exists"))
-}
-
-impl Archive {
-    /// Opens the catalog of the archive at `root` for account changes only, without the
-    /// writer lock (accounts are not custody data; SQLite serialises writers), so that
-    /// `athar user` works while `athar serve` holds the lock. Pending migrations are run
-    /// first under the writer lock.
-    pub fn accounts_catalog(root: &Path) -> Result<SqliteCatalog, ArchiveError> {
-        match Archive::open(root, Access::Read) {
-            Ok(_) => {}
-            Err(ArchiveError::Store(StoreError::Catalog(_))) => {
-                drop(Archive::open(root, Access::Write)?);
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(SqliteCatalog::open(&root.join("catalog.sqlite"), true)?)
-    }
 }
 
 type UserRow = (i64, String, String, i64, String);
@@ -170,8 +56,15 @@ impl SqliteCatalog {
         })
     }
 
-    /// Creates a user. Fails when the name is taken.
-    pub fn add_user(
+    fn user_id(&self, name: &str) -> Result<i64, StoreError> {
+        self.user(name)?
+            .map(|u| u.id)
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+    }
+}
+
+impl Accounts for SqliteCatalog {
+    fn add_user(
         &mut self,
         name: &str,
         role: Role,
@@ -205,8 +98,7 @@ impl SqliteCatalog {
             .ok_or_else(|| StoreError::Catalog(format!("user {name:?} vanished")))
     }
 
-    /// A user by name.
-    pub fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
         let raw = self
             .conn
             .query_row(
@@ -219,8 +111,7 @@ impl SqliteCatalog {
         raw.map(|r| self.to_user(r)).transpose()
     }
 
-    /// Every user, by name.
-    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+    fn users(&self) -> Result<Vec<User>, StoreError> {
         let mut st = self
             .conn
             .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
@@ -233,8 +124,7 @@ impl SqliteCatalog {
         raws.into_iter().map(|r| self.to_user(r)).collect()
     }
 
-    /// A user's password hash, for checking a log-in.
-    pub fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError> {
+    fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError> {
         let hash: Option<String> = self
             .conn
             .query_row("SELECT password FROM users WHERE name = ?1", [name], |r| {
@@ -254,14 +144,7 @@ impl SqliteCatalog {
         }))
     }
 
-    fn user_id(&self, name: &str) -> Result<i64, StoreError> {
-        self.user(name)?
-            .map(|u| u.id)
-            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
-    }
-
-    /// Disables (or enables) a user; disabling ends their sessions and revokes their tokens.
-    pub fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<(), StoreError> {
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<(), StoreError> {
         let id = self.user_id(name)?;
         let tx = self.conn.transaction().map_err(db)?;
         tx.execute(
@@ -275,9 +158,7 @@ impl SqliteCatalog {
         tx.commit().map_err(db)
     }
 
-    /// Replaces a user's password hash, ends their sessions and revokes their API tokens
-    /// (a reset usually follows a leak: nothing made with the old password survives it).
-    pub fn set_password(&mut self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+    fn set_password(&mut self, name: &str, password_hash: &str) -> Result<(), StoreError> {
         let id = self.user_id(name)?;
         let tx = self.conn.transaction().map_err(db)?;
         tx.execute(
@@ -289,8 +170,7 @@ impl SqliteCatalog {
         tx.commit().map_err(db)
     }
 
-    /// Adds and removes case memberships.
-    pub fn set_memberships(
+    fn set_memberships(
         &mut self,
         name: &str,
         add: &[String],
@@ -315,8 +195,7 @@ impl SqliteCatalog {
         tx.commit().map_err(db)
     }
 
-    /// Records a session (by the SHA-256 of its id) that ends at `expires` (Unix seconds).
-    pub fn add_session(
+    fn add_session(
         &mut self,
         user_id: i64,
         sha256: &str,
@@ -346,18 +225,14 @@ impl SqliteCatalog {
         Ok(())
     }
 
-    /// The live session with this id hash at time `now` (Unix seconds), when its user is
-    /// enabled. Expired sessions are removed on the way.
-    pub fn session(&mut self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    fn session(&mut self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         self.conn
             .execute("DELETE FROM sessions WHERE expires <= ?1", [now])
             .map_err(db)?;
         self.live_session(sha256, now)
     }
 
-    /// The live session with this id hash at time `now`, when its user is enabled; writes
-    /// nothing (works on a read-only connection).
-    pub fn live_session(&self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    fn live_session(&self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         let row: Option<(String, String)> = self
             .conn
             .query_row(
@@ -374,17 +249,14 @@ impl SqliteCatalog {
         Ok(self.user(&name)?.map(|user| Session { user, csrf_sha256 }))
     }
 
-    /// Ends a session.
-    pub fn remove_session(&mut self, sha256: &str) -> Result<(), StoreError> {
+    fn remove_session(&mut self, sha256: &str) -> Result<(), StoreError> {
         self.conn
             .execute("DELETE FROM sessions WHERE sha256 = ?1", [sha256])
             .map_err(db)?;
         Ok(())
     }
 
-    /// Records an API token by the SHA-256 of its secret; it works until `expires` (Unix
-    /// seconds).
-    pub fn add_token(
+    fn add_token(
         &mut self,
         user_id: i64,
         name: &str,
@@ -403,9 +275,7 @@ impl SqliteCatalog {
             .ok_or_else(|| StoreError::Catalog(format!("API token {id} vanished")))
     }
 
-    /// The user of a live token at time `now` (Unix seconds: unrevoked, not expired), when
-    /// the user is enabled, and the token's id.
-    pub fn token_user(&self, sha256: &str, now: i64) -> Result<Option<(User, i64)>, StoreError> {
+    fn token_user(&self, sha256: &str, now: i64) -> Result<Option<(User, i64)>, StoreError> {
         let row: Option<(String, i64)> = self
             .conn
             .query_row(
@@ -423,8 +293,7 @@ impl SqliteCatalog {
         Ok(self.user(&name)?.map(|u| (u, id)))
     }
 
-    /// A token by id.
-    pub fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
+    fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
         self.conn
             .query_row(
                 &format!(
@@ -447,8 +316,7 @@ impl SqliteCatalog {
             .map_err(db)
     }
 
-    /// Revokes a token (kept, marked revoked).
-    pub fn revoke_token(&mut self, id: i64) -> Result<(), StoreError> {
+    fn revoke_token(&mut self, id: i64) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -458,8 +326,7 @@ impl SqliteCatalog {
         Ok(())
     }
 
-    /// A user's safe-review defaults (the safe defaults when never set).
-    pub fn review_settings(&self, user_id: i64) -> Result<ReviewSettings, StoreError> {
+    fn review_settings(&self, user_id: i64) -> Result<ReviewSettings, StoreError> {
         let row: Option<(bool, bool, bool, bool)> = self
             .conn
             .query_row(
@@ -480,12 +347,7 @@ impl SqliteCatalog {
         ))
     }
 
-    /// Stores a user's safe-review defaults.
-    pub fn set_review_settings(
-        &mut self,
-        user_id: i64,
-        s: &ReviewSettings,
-    ) -> Result<(), StoreError> {
+    fn set_review_settings(&mut self, user_id: i64, s: &ReviewSettings) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO user_settings (user_id, blur, greyscale, muted, autoplay, updated_at)
@@ -505,8 +367,7 @@ impl SqliteCatalog {
         Ok(())
     }
 
-    /// Names of every case: made by `ingest --case` or by a case record.
-    pub fn case_names(&self) -> Result<Vec<String>, StoreError> {
+    fn case_names(&self) -> Result<Vec<String>, StoreError> {
         let mut st = self
             .conn
             .prepare(
@@ -533,89 +394,4 @@ fn end_all(tx: &rusqlite::Transaction<'_>, user_id: i64) -> Result<(), StoreErro
     )
     .map_err(db)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn review_settings_default_safe_and_kept_per_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
-        let a = cat.add_user("amal", Role::Analyst, "h", &[]).unwrap();
-        let b = cat.add_user("badr", Role::Viewer, "h", &[]).unwrap();
-        let safe = cat.review_settings(a.id).unwrap();
-        assert!(safe.blur && safe.greyscale && safe.muted && !safe.autoplay);
-        let open = ReviewSettings {
-            blur: false,
-            greyscale: false,
-            muted: false,
-            autoplay: true,
-        };
-        cat.set_review_settings(a.id, &open).unwrap();
-        assert_eq!(cat.review_settings(a.id).unwrap(), open);
-        assert_eq!(
-            cat.review_settings(b.id).unwrap(),
-            ReviewSettings::default()
-        );
-        let blur_only = ReviewSettings {
-            greyscale: false,
-            ..ReviewSettings::default()
-        };
-        cat.set_review_settings(a.id, &blur_only).unwrap();
-        assert_eq!(cat.review_settings(a.id).unwrap(), blur_only);
-    }
-
-    #[test]
-    fn users_sessions_tokens() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
-        let u = cat
-            .add_user("amal", Role::Analyst, "$argon2id$x", &["A".into()])
-            .unwrap();
-        assert_eq!(u.cases, vec!["A".to_owned()]);
-        assert!(cat.add_user("amal", Role::Viewer, "h", &[]).is_err());
-        cat.add_session(u.id, "s1", "c1", 100).unwrap();
-        assert!(cat.session("s1", 50).unwrap().is_some());
-        assert!(cat.session("s1", 100).unwrap().is_none(), "expired");
-        let t = cat.add_token(u.id, "ci", "t1", 1000).unwrap();
-        assert_eq!(cat.token_user("t1", 999).unwrap().unwrap().1, t.id);
-        assert_eq!(t.expires_at, "1970-01-01T00:16:40.000000Z");
-        assert!(cat.token_user("t1", 1000).unwrap().is_none(), "expired");
-        cat.revoke_token(t.id).unwrap();
-        assert!(cat.token_user("t1", 1).unwrap().is_none());
-        let t2 = cat.add_token(u.id, "ci2", "t2", 1000).unwrap();
-        cat.add_session(u.id, "s2", "c2", 100).unwrap();
-        cat.set_user_disabled("amal", true).unwrap();
-        assert!(cat.session("s2", 1).unwrap().is_none());
-        assert!(cat.token_user("t2", 1).unwrap().is_none());
-        assert!(cat.token(t2.id).unwrap().unwrap().revoked);
-        cat.set_memberships("amal", &["B".into()], &["A".into()])
-            .unwrap();
-        assert_eq!(
-            cat.user("amal").unwrap().unwrap().cases,
-            vec!["B".to_owned()]
-        );
-    }
-
-    #[test]
-    fn password_reset_ends_sessions_and_revokes_tokens() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cat = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).unwrap();
-        let u = cat.add_user("amal", Role::Analyst, "h1", &[]).unwrap();
-        let other = cat.add_user("badr", Role::Analyst, "h1", &[]).unwrap();
-        let t = cat.add_token(u.id, "ci", "t1", 1000).unwrap();
-        let kept = cat.add_token(other.id, "ci", "t2", 1000).unwrap();
-        cat.add_session(u.id, "s1", "c1", 100).unwrap();
-        cat.set_password("amal", "h2").unwrap();
-        assert!(cat.session("s1", 1).unwrap().is_none(), "session ended");
-        assert!(cat.token_user("t1", 1).unwrap().is_none(), "token revoked");
-        assert!(cat.token(t.id).unwrap().unwrap().revoked);
-        assert!(
-            !cat.token(kept.id).unwrap().unwrap().revoked,
-            "others' tokens kept"
-        );
-        assert_eq!(cat.token_user("t2", 1).unwrap().unwrap().1, kept.id);
-    }
 }

@@ -21,14 +21,14 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use athar_core::log::{CustodyLog, LogError, Logger};
-use athar_core::{BlobStore as _, Catalog, StoreError};
+use athar_core::log::{CustodyLog, LogError, LogStore, Logger};
+use athar_core::{BlobStore, Database, StoreError};
 use athar_tlog::note::NoteSigner as _;
 use athar_tlog::{Ed25519Signer, Ed25519Verifier};
 use serde::{Deserialize, Serialize};
 
+use crate::backends::{Backends, StorageSection};
 use crate::uploads::{Upload, UploadSettings, Uploads};
-use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
 
 /// The archive format this build writes.
 const FORMAT: u32 = 1;
@@ -72,6 +72,9 @@ pub struct Config {
     pub uploads: UploadSettings,
     #[serde(default, skip_serializing_if = "SimilarSection::is_empty")]
     pub similar: SimilarSection,
+    /// Where the catalog, blobs and log are (the embedded defaults when absent).
+    #[serde(default)]
+    pub storage: StorageSection,
 }
 
 /// `[similar]` in `athar.toml`: how the similarity index searches.
@@ -156,15 +159,22 @@ pub struct InitOptions {
 }
 
 /// An archive's parts, ready for writing.
-#[derive(Debug)]
 pub struct Writer<'a> {
-    pub catalog: &'a mut SqliteCatalog,
-    pub blobs: &'a FsBlobStore,
+    pub catalog: &'a mut dyn Database,
+    pub blobs: &'a dyn BlobStore,
     /// The custody log's files (time-stamp tokens are kept there too).
-    pub log: &'a FsLogStore,
+    pub log: &'a dyn LogStore,
     pub logger: Logger<'a>,
     /// Who is recorded as acting.
     pub collector: String,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("collector", &self.collector)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Archive::recover`] finished.
@@ -189,19 +199,31 @@ pub enum Access {
     Write,
 }
 
-/// An open archive.
-#[derive(Debug)]
+/// An open archive: its parts opened from the backends its configuration names.
 pub struct Archive {
     pub root: PathBuf,
     pub config: Config,
-    pub catalog: SqliteCatalog,
-    pub blobs: FsBlobStore,
-    pub log: FsLogStore,
+    pub catalog: Box<dyn Database>,
+    pub blobs: Box<dyn BlobStore>,
+    pub log: Box<dyn LogStore>,
+    /// Where the parts are, to open more connections (the server's readers).
+    pub backends: Backends,
     /// Signs the custody log's checkpoints.
     pub signer: Ed25519Signer,
     /// Turns actor names into the pseudonyms the log carries.
     pub pseudonym_secret: Vec<u8>,
     _lock: Option<File>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("root", &self.root)
+            .field("config", &self.config)
+            .field("backends", &self.backends)
+            .field("writer", &self._lock.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Archive {
@@ -256,11 +278,16 @@ impl Archive {
             hex::encode(secret).as_bytes(),
             0o600,
         )?;
-        // Catalog and blob store.
-        SqliteCatalog::open(&root.join("catalog.sqlite"), true)?;
-        FsBlobStore::open(&root.join("blobs"))?;
+        // Catalog and blob store, where the defaults put them.
+        let storage = StorageSection::embedded();
+        let backends = Backends::from_config(root, &storage).map_err(|e| ArchiveError::Config {
+            path: root.join(CONFIG_FILE),
+            message: e.to_string(),
+        })?;
+        backends.open_catalog(true)?;
+        backends.open_blobs()?;
         // The log starts with a signed checkpoint of the empty tree.
-        CustodyLog::open(&FsLogStore::open(&root.join("log"))?, signer.clone())?;
+        CustodyLog::open(backends.open_log()?.as_ref(), signer.clone())?;
         std::fs::write(root.join("lock"), b"").map_err(io(root))?;
         let config = Config {
             archive: ArchiveSection {
@@ -275,6 +302,7 @@ impl Archive {
             timestamp: TimestampSection::default(),
             uploads: UploadSettings::default(),
             similar: SimilarSection::default(),
+            storage,
         };
         let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
             path: root.join(CONFIG_FILE),
@@ -326,9 +354,14 @@ impl Archive {
                 Some(f)
             }
         };
-        let catalog = SqliteCatalog::open(&root.join("catalog.sqlite"), access == Access::Write)?;
-        let blobs = FsBlobStore::open(&root.join("blobs"))?;
-        let log = FsLogStore::open(&root.join("log"))?;
+        let backends =
+            Backends::from_config(root, &config.storage).map_err(|e| ArchiveError::Config {
+                path: cfg_path.clone(),
+                message: e.to_string(),
+            })?;
+        let catalog = backends.open_catalog(access == Access::Write)?;
+        let blobs = backends.open_blobs()?;
+        let log = backends.open_log()?;
         let keys = root.join("keys");
         let key_path = keys.join("archive.key");
         let skey = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
@@ -356,6 +389,7 @@ impl Archive {
             catalog,
             blobs,
             log,
+            backends,
             signer,
             pseudonym_secret,
             _lock: lock,
@@ -366,11 +400,11 @@ impl Archive {
     /// [`Access::Write`]).
     pub fn writer(&mut self) -> Result<Writer<'_>, ArchiveError> {
         let collector = self.collector();
-        let log = CustodyLog::open(&self.log, self.signer.clone())?;
+        let log = CustodyLog::open(self.log.as_ref(), self.signer.clone())?;
         Ok(Writer {
-            catalog: &mut self.catalog,
-            blobs: &self.blobs,
-            log: &self.log,
+            catalog: self.catalog.as_mut(),
+            blobs: self.blobs.as_ref(),
+            log: self.log.as_ref(),
             logger: Logger {
                 log,
                 secret: self.pseudonym_secret.clone(),
@@ -381,7 +415,7 @@ impl Archive {
 
     /// The custody log, for appending (needs [`Access::Write`]) and proving.
     pub fn custody_log(&self) -> Result<CustodyLog<'_>, LogError> {
-        CustodyLog::open(&self.log, self.signer.clone())
+        CustodyLog::open(self.log.as_ref(), self.signer.clone())
     }
 
     /// The verifier of this archive's checkpoints.
@@ -393,7 +427,7 @@ impl Archive {
     /// files and unacknowledged blobs, and appends events queued for the custody log.
     pub fn recover(&mut self) -> Result<Recovered, ArchiveError> {
         let (temporary, blobs) =
-            athar_core::ingest::recover(&mut self.catalog as &mut dyn Catalog, &self.blobs)?;
+            athar_core::ingest::recover(self.catalog.as_mut(), self.blobs.as_ref())?;
         let logged = if self.catalog.unlogged()?.is_empty() {
             0
         } else {
@@ -487,6 +521,22 @@ impl Archive {
         uploads.save(upload)?;
         uploads.remove_part(&upload.id)?;
         Ok(item)
+    }
+
+    /// Opens the catalog of the archive at `root` for account changes only, without the
+    /// writer lock (accounts are not custody data; the catalog serialises its writers), so
+    /// that `athar user` works while `athar serve` holds the lock. Pending migrations are
+    /// run first under the writer lock.
+    pub fn accounts_catalog(root: &Path) -> Result<Box<dyn Database>, ArchiveError> {
+        let archive = match Archive::open(root, Access::Read) {
+            Ok(a) => a,
+            Err(ArchiveError::Store(StoreError::Catalog(_))) => {
+                drop(Archive::open(root, Access::Write)?);
+                Archive::open(root, Access::Read)?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(archive.backends.open_catalog(true)?)
     }
 
     /// The verifier key, in C2SP signed-note form.

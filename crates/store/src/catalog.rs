@@ -126,18 +126,6 @@ impl SqliteCatalog {
         Ok(cat)
     }
 
-    /// How many background jobs wait to run (queued, or left running by a process that
-    /// died); a cheap check before taking the writer's path.
-    pub fn waiting_jobs(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)
-    }
-
     fn version(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -596,6 +584,16 @@ impl Catalog for SqliteCatalog {
         }
         tx.commit().map_err(db)?;
         Ok(queued)
+    }
+
+    fn waiting_jobs(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
     }
 
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {

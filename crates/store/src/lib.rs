@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod archive;
+pub mod backends;
 mod blobs;
 mod catalog;
 mod log;
@@ -20,6 +21,7 @@ pub use archive::{
     Access, Archive, ArchiveError, Config, InitOptions, Recovered, SimilarIndex, SimilarSection,
     TimestampSection, TsaConfig, Writer,
 };
+pub use backends::{Backends, StorageSection};
 pub use blobs::FsBlobStore;
 pub use catalog::SqliteCatalog;
 pub use log::FsLogStore;

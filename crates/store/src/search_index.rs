@@ -82,7 +82,7 @@ pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, Inde
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
     }
     let through = indexed_through(&dir);
-    let catalog: &dyn Catalog = &archive.catalog;
+    let catalog: &dyn Catalog = archive.catalog.as_ref();
     let events = catalog.event_subjects(through)?;
     let Some(last) = events.last().map(|e| e.0) else {
         return Ok(0);
@@ -584,8 +584,8 @@ mod tests {
 
     fn log_problems(archive: &Archive) -> Vec<String> {
         let report = athar_core::verify::verify_log(
-            &archive.catalog,
-            &archive.log,
+            archive.catalog.as_ref(),
+            archive.log.as_ref(),
             &archive.verifier(),
             &archive.pseudonym_secret,
             &|_, _, _| Err("no tokens expected".into()),

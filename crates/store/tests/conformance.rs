@@ -1,6 +1,6 @@
 //! The storage conformance suite (`athar_core::conformance`) run against the embedded
-//! backends: SQLite catalog, filesystem blob store, filesystem log store. A future
-//! backend crate runs the same three functions against its own implementations.
+//! backends: SQLite catalog and accounts, filesystem blob store, filesystem log store. A future
+//! backend crate runs the same four functions against its own implementations.
 
 use athar_core::conformance;
 use athar_store::{FsBlobStore, FsLogStore, SqliteCatalog};
@@ -12,6 +12,17 @@ fn sqlite_catalog_conforms() {
     conformance::catalog(&mut || {
         n += 1;
         let path = dir.path().join(format!("catalog-{n}.sqlite"));
+        Box::new(SqliteCatalog::open(&path, true).expect("open catalog"))
+    });
+}
+
+#[test]
+fn sqlite_accounts_conform() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut n = 0;
+    conformance::accounts(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("accounts-{n}.sqlite"));
         Box::new(SqliteCatalog::open(&path, true).expect("open catalog"))
     });
 }

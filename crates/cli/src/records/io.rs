@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context as _;
 use athar_core::records::{self, Change, ChangeError, Line, Record, RecordKind};
-use athar_core::{Catalog, StoreError};
+use athar_core::StoreError;
 use athar_store::Archive;
 use serde_json::{json, Value};
 

@@ -247,9 +247,15 @@ pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyho
             record,
             json,
             reveal_protected,
-        } => show(&archive.catalog, record, F::KIND, *json, *reveal_protected),
+        } => show(
+            archive.catalog.as_ref(),
+            record,
+            F::KIND,
+            *json,
+            *reveal_protected,
+        ),
         Action::List { case, json } => {
-            list_records(&archive.catalog, F::KIND, case.as_deref(), *json)
+            list_records(archive.catalog.as_ref(), F::KIND, case.as_deref(), *json)
         }
     }
 }

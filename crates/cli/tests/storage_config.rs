@@ -1,0 +1,114 @@
+//! `[storage]` in `athar.toml` chooses where the catalog, the blobs and the log live: an
+//! archive works the same with its parts moved, and a location this build cannot use is
+//! refused with the field it came from, before anything is touched.
+
+mod common;
+
+use common::Env;
+
+fn config(env: &Env) -> String {
+    std::fs::read_to_string(env.archive.join("athar.toml")).expect("athar.toml")
+}
+
+fn set_storage(env: &Env, storage: &str) {
+    let text = config(env);
+    let start = text.find("[storage]").expect("init writes [storage]");
+    let rest = &text[start + "[storage]".len()..];
+    let end = rest
+        .find("\n[")
+        .map_or(text.len(), |i| start + "[storage]".len() + i + 1);
+    let new = format!("{}{storage}\n{}", &text[..start], &text[end..]);
+    std::fs::write(env.archive.join("athar.toml"), new).expect("write athar.toml");
+}
+
+#[test]
+fn init_names_the_embedded_backends() {
+    let env = Env::new();
+    let text = config(&env);
+    for line in [
+        r#"catalog = "sqlite:catalog.sqlite""#,
+        r#"blobs = "file:blobs""#,
+        r#"log = "file:log""#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}
+
+#[test]
+fn parts_moved_elsewhere_are_used_there() {
+    let env = Env::new();
+    // The catalog, blobs and log moved out of the archive folder (another disk).
+    let elsewhere = env.path("other-disk");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    for part in ["catalog.sqlite", "blobs", "log"] {
+        std::fs::rename(env.archive.join(part), elsewhere.join(part)).expect("move");
+    }
+    set_storage(
+        &env,
+        &format!(
+            "[storage]\ncatalog = \"sqlite:{0}/catalog.sqlite\"\nblobs = \"file:{0}/blobs\"\nlog = \"file:{0}/log\"\n",
+            elsewhere.display()
+        ),
+    );
+    let file = env.path("statement.txt");
+    std::fs::write(&file, b"a witness statement, synthetic").expect("write");
+    let ids = env.ingest_ids(&[&file]);
+    assert_eq!(ids.len(), 1);
+    env.assert_verifies();
+    let out = env.cat(&ids[0]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"a witness statement, synthetic");
+    assert!(
+        !env.archive.join("blobs").exists(),
+        "nothing made at the default place"
+    );
+    let stored = std::fs::read_dir(elsewhere.join("blobs/sha256"))
+        .expect("blobs")
+        .filter_map(Result::ok)
+        .any(|d| std::fs::read_dir(d.path()).is_ok_and(|mut r| r.next().is_some()));
+    assert!(stored, "the blob is in the configured folder");
+}
+
+#[test]
+fn unknown_backends_are_refused_naming_the_field() {
+    let env = Env::new();
+    let before = config(&env);
+    for (storage, field, says) in [
+        (
+            "[storage]\ncatalog = \"postgres://127.0.0.1/athar\"\n",
+            "catalog",
+            "no \"postgres\" backend",
+        ),
+        (
+            "[storage]\nblobs = \"s3:evidence\"\n",
+            "blobs",
+            "no \"s3\" backend",
+        ),
+        (
+            "[storage]\nlog = \"tiles\"\n",
+            "log",
+            "expected <scheme>:<location>",
+        ),
+        (
+            "[storage]\nblob = \"file:blobs\"\n",
+            "blob",
+            "unknown field",
+        ),
+    ] {
+        set_storage(&env, storage);
+        for args in [
+            &["list"][..],
+            &["ingest", "/nonexistent"][..],
+            &["verify"][..],
+        ] {
+            let out = env.run(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} with {storage}: {err}");
+            assert!(err.contains("athar.toml"), "names the file: {err}");
+            assert!(err.contains(field) && err.contains(says), "{err}");
+        }
+    }
+    // Put back, the archive is as it was.
+    std::fs::write(env.archive.join("athar.toml"), before).expect("restore");
+    env.assert_verifies();
+}

@@ -1,0 +1,241 @@
+//! Which backends an archive's parts live in, as `[storage]` in `athar.toml` names them:
+//!
+//! ```toml
+//! [storage]
+//! catalog = "sqlite:catalog.sqlite"   # the catalog and accounts
+//! blobs = "file:blobs"                # the evidence bytes
+//! log = "file:log"                    # the custody log's tiles and checkpoint
+//! ```
+//!
+//! A location is `<scheme>:<where>`; a relative path is taken from the archive's folder.
+//! These three are the defaults (an archive made before `[storage]` existed uses them).
+//! This build knows the embedded schemes only (`sqlite`, `file`); a location naming another
+//! is refused with the field it came from. [`Backends`] opens each part as the trait object
+//! the services use, so nothing above this module names a backend type or file.
+
+use std::path::{Path, PathBuf};
+
+use athar_core::log::LogStore;
+use athar_core::{BlobStore, Database, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
+
+/// `[storage]` in `athar.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Where the catalog (and the accounts) are: `sqlite:<file>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+    /// Where the blobs are: `file:<folder>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<String>,
+    /// Where the custody log is: `file:<folder>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// The default locations, written by `athar init`.
+pub const DEFAULT_CATALOG: &str = "sqlite:catalog.sqlite";
+pub const DEFAULT_BLOBS: &str = "file:blobs";
+pub const DEFAULT_LOG: &str = "file:log";
+
+impl StorageSection {
+    /// The defaults, spelt out.
+    pub fn embedded() -> StorageSection {
+        StorageSection {
+            catalog: Some(DEFAULT_CATALOG.to_owned()),
+            blobs: Some(DEFAULT_BLOBS.to_owned()),
+            log: Some(DEFAULT_LOG.to_owned()),
+        }
+    }
+}
+
+/// A `[storage]` location this build cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("[storage] {field} = {value:?}: {message}")]
+pub struct LocationError {
+    /// `catalog`, `blobs` or `log`.
+    pub field: &'static str,
+    pub value: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CatalogAt {
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BlobsAt {
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LogAt {
+    File(PathBuf),
+}
+
+/// The backends of one archive, parsed from its `[storage]`: opens each part. Cheap to
+/// clone; the server keeps one to open its read-only catalog connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backends {
+    catalog: CatalogAt,
+    blobs: BlobsAt,
+    log: LogAt,
+}
+
+/// Splits `scheme:rest`, checks the scheme is one of `known`, and resolves `rest` as a
+/// path under `root`.
+fn location(
+    root: &Path,
+    field: &'static str,
+    value: &str,
+    known: &[&str],
+) -> Result<PathBuf, LocationError> {
+    let err = |message: String| LocationError {
+        field,
+        value: value.to_owned(),
+        message,
+    };
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return Err(err(format!(
+            "expected <scheme>:<location>, for example {:?}",
+            format!("{}:{field}", known[0])
+        )));
+    };
+    if !known.contains(&scheme) {
+        return Err(err(format!(
+            "this build has no {scheme:?} backend for the {field} (it has: {})",
+            known.join(", ")
+        )));
+    }
+    if rest.is_empty() || rest.contains('\0') {
+        return Err(err("the location is empty".to_owned()));
+    }
+    let path = Path::new(rest);
+    Ok(if path.is_absolute() {
+        path.to_owned()
+    } else {
+        root.join(path)
+    })
+}
+
+impl Backends {
+    /// The backends `storage` names for the archive at `root` (defaults for what it leaves
+    /// out).
+    pub fn from_config(root: &Path, storage: &StorageSection) -> Result<Backends, LocationError> {
+        let pick = |v: &Option<String>, d: &'static str| v.clone().unwrap_or_else(|| d.to_owned());
+        let catalog = pick(&storage.catalog, DEFAULT_CATALOG);
+        let blobs = pick(&storage.blobs, DEFAULT_BLOBS);
+        let log = pick(&storage.log, DEFAULT_LOG);
+        let catalog = location(root, "catalog", &catalog, &["sqlite"])?;
+        let blobs = location(root, "blobs", &blobs, &["file"])?;
+        let log = location(root, "log", &log, &["file"])?;
+        Ok(Backends {
+            catalog: CatalogAt::Sqlite(catalog),
+            blobs: BlobsAt::File(blobs),
+            log: LogAt::File(log),
+        })
+    }
+
+    /// Opens the catalog: read-write (creating it and running pending migrations), or
+    /// read-only (refused when migrations are pending).
+    pub fn open_catalog(&self, writable: bool) -> Result<Box<dyn Database>, StoreError> {
+        match &self.catalog {
+            CatalogAt::Sqlite(path) => Ok(Box::new(SqliteCatalog::open(path, writable)?)),
+        }
+    }
+
+    /// Opens (creating if needed) the blob store.
+    pub fn open_blobs(&self) -> Result<Box<dyn BlobStore>, StoreError> {
+        match &self.blobs {
+            BlobsAt::File(path) => Ok(Box::new(FsBlobStore::open(path)?)),
+        }
+    }
+
+    /// Opens (creating if needed) the custody log's store.
+    pub fn open_log(&self) -> Result<Box<dyn LogStore>, StoreError> {
+        match &self.log {
+            LogAt::File(path) => Ok(Box::new(FsLogStore::open(path)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(storage: StorageSection) -> Result<Backends, LocationError> {
+        Backends::from_config(Path::new("/archive"), &storage)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_backends_under_the_root() {
+        let b = parse(StorageSection::default()).expect("defaults");
+        assert_eq!(b, parse(StorageSection::embedded()).expect("spelt out"));
+        assert_eq!(
+            b.catalog,
+            CatalogAt::Sqlite(PathBuf::from("/archive/catalog.sqlite"))
+        );
+        assert_eq!(b.blobs, BlobsAt::File(PathBuf::from("/archive/blobs")));
+        assert_eq!(b.log, LogAt::File(PathBuf::from("/archive/log")));
+    }
+
+    #[test]
+    fn absolute_locations_are_kept() {
+        let b = parse(StorageSection {
+            blobs: Some("file:/mnt/evidence".into()),
+            ..StorageSection::default()
+        })
+        .expect("absolute");
+        assert_eq!(b.blobs, BlobsAt::File(PathBuf::from("/mnt/evidence")));
+    }
+
+    #[test]
+    fn unknown_schemes_and_bad_locations_name_their_field() {
+        for (storage, field, says) in [
+            (
+                StorageSection {
+                    catalog: Some("postgres://db/athar".into()),
+                    ..StorageSection::default()
+                },
+                "catalog",
+                "no \"postgres\" backend",
+            ),
+            (
+                StorageSection {
+                    blobs: Some("s3:bucket".into()),
+                    ..StorageSection::default()
+                },
+                "blobs",
+                "no \"s3\" backend",
+            ),
+            (
+                StorageSection {
+                    log: Some("log".into()),
+                    ..StorageSection::default()
+                },
+                "log",
+                "expected <scheme>:<location>",
+            ),
+            (
+                StorageSection {
+                    catalog: Some("sqlite:".into()),
+                    ..StorageSection::default()
+                },
+                "catalog",
+                "empty",
+            ),
+        ] {
+            let e = parse(storage).expect_err("refused");
+            assert_eq!(e.field, field);
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("[storage] {field} = ")),
+                "{e}"
+            );
+        }
+    }
+}
