@@ -83,7 +83,7 @@ impl Runner {
         Ok(jobs::commit(
             w.catalog,
             w.blobs,
-            Some(&mut w.logger),
+            &mut w.logger,
             analysed,
             &w.collector,
         )?)
@@ -124,7 +124,7 @@ impl Runner {
             jobs::run(
                 w.catalog,
                 w.blobs,
-                Some(&mut w.logger),
+                &mut w.logger,
                 &self.analyzer,
                 &w.collector,
                 &mut |c| {

@@ -91,7 +91,7 @@ pub trait Analyzer {
 pub fn store_derived(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     source: &Item,
     file: &DerivedFile,
     actor: &str,
@@ -109,7 +109,7 @@ pub fn store_derived(
 fn store_derived_batch(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     source: &Item,
     files: &[&DerivedFile],
     actor: &str,
@@ -149,7 +149,7 @@ fn store_derived_batch(
             at: crate::now_rfc3339(),
         });
     }
-    crate::ingest::commit(catalog, blobs, logger, pending, &entries, None)
+    crate::ingest::commit(catalog, blobs, Some(logger), pending, &entries, None)
 }
 
 /// Whether items of this media type get fingerprints.
@@ -563,7 +563,7 @@ fn variants_of(analyzer: &dyn Analyzer, item: &Item, path: &Path) -> Result<Fing
 pub fn commit(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    mut logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     analysed: Analysed,
     actor: &str,
 ) -> Result<Committed, CoreError> {
@@ -621,10 +621,10 @@ pub fn commit(
                 }
             }
             if !batch.is_empty() {
-                store_derived_batch(catalog, blobs, logger.as_deref_mut(), &item, &batch, actor)?;
+                store_derived_batch(catalog, blobs, logger, &item, &batch, actor)?;
             }
             for file in repeats {
-                store_derived(catalog, blobs, logger.as_deref_mut(), &item, file, actor)?;
+                store_derived(catalog, blobs, logger, &item, file, actor)?;
             }
             catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
             Ok(analysis.records.len() + analysis.derived.len())
@@ -677,7 +677,7 @@ fn already_derived(
 pub fn run(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    mut logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     analyzer: &dyn Analyzer,
     actor: &str,
     progress: &mut dyn FnMut(&Committed),
@@ -685,7 +685,7 @@ pub fn run(
     let mut summary = RunSummary::default();
     while let Some(claimed) = claim(catalog, blobs)? {
         let analysed = analyse(claimed, analyzer);
-        let committed = commit(catalog, blobs, logger.as_deref_mut(), analysed, actor)?;
+        let committed = commit(catalog, blobs, logger, analysed, actor)?;
         summary.count(&committed);
         progress(&committed);
     }
@@ -701,12 +701,93 @@ mod tests {
     use std::sync::{mpsc, Arc, Mutex};
 
     use super::*;
+    use crate::log::LogStore;
     use crate::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
     use crate::storage::{BlobListing, BlobWriter, EventRecord, PendingBlob, ReceivedCustody};
     use crate::{CustodyEvent, EventDetails, EventKind};
 
     fn unused(name: &str) -> StoreError {
         StoreError::Catalog(format!("{name}: not in the test double"))
+    }
+
+    /// The custody log's files in memory.
+    #[derive(Debug, Default)]
+    struct MemLog {
+        files: Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+        signed: Mutex<Option<u64>>,
+    }
+
+    impl LogStore for MemLog {
+        fn read(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.files.lock().unwrap().get(path).cloned())
+        }
+        fn write_tiles(&self, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+            let mut all = self.files.lock().unwrap();
+            for (path, bytes) in files {
+                all.entry(path.clone()).or_insert_with(|| bytes.clone());
+            }
+            Ok(())
+        }
+        fn write_checkpoint(&self, signed: &[u8]) -> Result<(), StoreError> {
+            self.files
+                .lock()
+                .unwrap()
+                .insert("checkpoint".into(), signed.to_vec());
+            Ok(())
+        }
+        fn list_tiles(&self) -> Result<Vec<String>, StoreError> {
+            let all = self.files.lock().unwrap();
+            Ok(all
+                .keys()
+                .filter(|k| k.starts_with("tile/"))
+                .cloned()
+                .collect())
+        }
+        fn write_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+            let mut all = self.files.lock().unwrap();
+            if all.contains_key(path) {
+                return Err(StoreError::Catalog(format!("{path} exists")));
+            }
+            all.insert(path.to_owned(), bytes.to_vec());
+            Ok(())
+        }
+        fn list(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+            let prefix = format!("{dir}/");
+            let all = self.files.lock().unwrap();
+            let names: std::collections::BTreeSet<String> = all
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|k| k.split('/').next().unwrap_or(k).to_owned())
+                .collect();
+            Ok(names.into_iter().collect())
+        }
+        fn signed_size(&self) -> Result<Option<u64>, StoreError> {
+            Ok(*self.signed.lock().unwrap())
+        }
+        fn note_signed_size(&self, size: u64) -> Result<(), StoreError> {
+            let mut s = self.signed.lock().unwrap();
+            *s = Some(s.map_or(size, |n| n.max(size)));
+            Ok(())
+        }
+    }
+
+    /// Runs every queued job as "tester", reporting nothing.
+    fn run_quiet(
+        catalog: &mut MemCatalog,
+        blobs: &MemBlobs,
+        logger: &mut Logger<'_>,
+        analyzer: &dyn Analyzer,
+    ) -> RunSummary {
+        run(catalog, blobs, logger, analyzer, "tester", &mut |_| {}).unwrap()
+    }
+
+    /// A logger over an in-memory log, signed by a fixed test key.
+    fn mem_logger(log: &MemLog) -> Logger<'_> {
+        let signer = athar_tlog::Ed25519Signer::from_seed("athar/jobs-test", &[7; 32]).unwrap();
+        Logger {
+            log: crate::log::CustodyLog::open(log, signer).unwrap(),
+            secret: b"pseudonym secret".to_vec(),
+        }
     }
 
     /// Items, jobs (with the embedded catalog's claim semantics), records, digests and
@@ -928,7 +1009,8 @@ mod tests {
             Err(unused("event_records"))
         }
         fn unlogged(&self) -> Result<Vec<u64>, StoreError> {
-            Err(unused("unlogged"))
+            // The double keeps no custody events: none wait for the log.
+            Ok(Vec::new())
         }
         fn mark_logged(&mut self, _through: u64) -> Result<(), StoreError> {
             Err(unused("mark_logged"))
@@ -1091,6 +1173,8 @@ mod tests {
 
     #[test]
     fn claim_analyse_commit_through_the_blob_store() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"synthetic video bytes");
         let analyzer = FakeAnalyzer::default();
         // No local path: the bytes are streamed from the blob store.
@@ -1100,7 +1184,7 @@ mod tests {
         assert_eq!(claimed.job().kind, SHA512);
         assert_eq!(catalog.job(&item.id, SHA512).state, "running");
         let analysed = analyse(claimed, &analyzer);
-        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        let c = commit(&mut catalog, &blobs, &mut logger, analysed, "tester").unwrap();
         assert_eq!((c.state, c.outcome), (JobState::Done, Ok(1)));
         let want = hex::encode(sha2::Sha512::digest(b"synthetic video bytes"));
         assert_eq!(catalog.digest(&item.id, SHA512).unwrap(), Some(want));
@@ -1111,7 +1195,7 @@ mod tests {
         // Analysed, not yet committed: nothing recorded, the job still running.
         assert!(catalog.fingerprints(&item.id).unwrap().is_empty());
         assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "running");
-        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        let c = commit(&mut catalog, &blobs, &mut logger, analysed, "tester").unwrap();
         assert_eq!(c.state, JobState::Done);
         assert!(c.fingerprinted());
         let prints = catalog.fingerprints(&item.id).unwrap();
@@ -1131,12 +1215,14 @@ mod tests {
 
     #[test]
     fn a_local_path_is_handed_to_the_analyzer() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let dir = tempfile::tempdir().unwrap();
         let (mut catalog, mut blobs, item) = one_video(b"local bytes");
         blobs.dir = Some(dir.path().to_owned());
         std::fs::write(dir.path().join(item.sha256.to_hex()), b"local bytes").unwrap();
         let analyzer = FakeAnalyzer::default();
-        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        let s = run_quiet(&mut catalog, &blobs, &mut logger, &analyzer);
         assert_eq!((s.done, s.failed, s.retried), (2, 0, 0));
         let paths = analyzer.paths.lock().unwrap().clone();
         assert_eq!(paths, vec![dir.path().join(item.sha256.to_hex())]);
@@ -1145,6 +1231,8 @@ mod tests {
 
     #[test]
     fn the_analysis_holds_no_catalog() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"slow video");
         catalog.jobs.retain(|j| j.kind == FINGERPRINT);
         let (started_tx, started_rx) = mpsc::channel();
@@ -1170,7 +1258,7 @@ mod tests {
         go_tx.send(()).unwrap();
         let analysed = worker.join().unwrap();
         let mut c = catalog.lock().unwrap();
-        let done = commit(&mut *c, &blobs, None, analysed, "tester").unwrap();
+        let done = commit(&mut *c, &blobs, &mut logger, analysed, "tester").unwrap();
         assert_eq!(done.state, JobState::Done);
         assert_eq!(c.fingerprints(&item.id).unwrap().len(), 1);
         assert_eq!(
@@ -1181,15 +1269,22 @@ mod tests {
 
     #[test]
     fn a_failure_is_retried_then_recorded() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"undecodable");
         let analyzer = FakeAnalyzer {
             fail: true,
             ..FakeAnalyzer::default()
         };
         let mut seen = Vec::new();
-        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |c| {
-            seen.push((c.job.kind.clone(), c.state))
-        })
+        let s = run(
+            &mut catalog,
+            &blobs,
+            &mut logger,
+            &analyzer,
+            "tester",
+            &mut |c| seen.push((c.job.kind.clone(), c.state)),
+        )
         .unwrap();
         // SHA-512 done; the fingerprint job failed twice: retried, then failed.
         assert_eq!((s.done, s.failed, s.retried), (1, 1, 1));
@@ -1209,6 +1304,8 @@ mod tests {
 
     #[test]
     fn a_job_claimed_and_never_committed_runs_again() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"interrupted");
         catalog.jobs.retain(|j| j.kind == FINGERPRINT);
         let analyzer = FakeAnalyzer::default();
@@ -1218,7 +1315,7 @@ mod tests {
         assert_eq!(catalog.job(&item.id, FINGERPRINT).state, "running");
         assert!(catalog.fingerprints(&item.id).unwrap().is_empty());
         // The next run queues it again and runs it: once, results recorded once.
-        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        let s = run_quiet(&mut catalog, &blobs, &mut logger, &analyzer);
         assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
         let job = catalog.job(&item.id, FINGERPRINT);
         assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
@@ -1227,12 +1324,14 @@ mod tests {
 
     #[test]
     fn an_item_gone_between_phases_fails_its_job() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"gone");
         catalog.jobs.retain(|j| j.kind == FINGERPRINT);
         let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
         let analysed = analyse(claimed, &FakeAnalyzer::default());
         catalog.items.clear();
-        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        let c = commit(&mut catalog, &blobs, &mut logger, analysed, "tester").unwrap();
         assert_eq!(c.state, JobState::Failed, "{:?}", c.outcome);
         let job = catalog.job(&item.id, FINGERPRINT);
         assert_eq!(job.state, "failed", "no attempt left can do better");
@@ -1242,20 +1341,22 @@ mod tests {
         catalog.jobs[0].state = "queued".into();
         catalog.jobs[0].attempts = 0;
         let analyzer = FakeAnalyzer::default();
-        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |_| {}).unwrap();
+        let s = run_quiet(&mut catalog, &blobs, &mut logger, &analyzer);
         assert_eq!((s.done, s.failed, s.retried), (0, 1, 0));
         assert!(analyzer.paths.lock().unwrap().is_empty());
     }
 
     #[test]
     fn an_item_changed_between_phases_is_analysed_again() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"changed");
         catalog.jobs.retain(|j| j.kind == FINGERPRINT);
         let claimed = claim(&mut catalog, &blobs).unwrap().unwrap();
         let analysed = analyse(claimed, &FakeAnalyzer::default());
         let original = catalog.items[0].clone();
         catalog.items[0].sha256 = sha(b"other bytes");
-        let c = commit(&mut catalog, &blobs, None, analysed, "tester").unwrap();
+        let c = commit(&mut catalog, &blobs, &mut logger, analysed, "tester").unwrap();
         assert_eq!(c.state, JobState::Retry);
         assert!(
             catalog.prints.is_empty(),
@@ -1267,7 +1368,7 @@ mod tests {
         let s = run(
             &mut catalog,
             &blobs,
-            None,
+            &mut logger,
             &FakeAnalyzer::default(),
             "tester",
             &mut |_| {},
@@ -1279,6 +1380,8 @@ mod tests {
 
     #[test]
     fn derived_files_recorded_by_an_earlier_attempt_are_not_stored_again() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
         let (mut catalog, blobs, item) = one_video(b"video with a review image");
         catalog.jobs.retain(|j| j.kind == FINGERPRINT);
         let thumb = b"jpeg bytes".to_vec();
@@ -1305,9 +1408,14 @@ mod tests {
             ..FakeAnalyzer::default()
         };
         // Storing it again would fail here (this blob store cannot write).
-        let s = run(&mut catalog, &blobs, None, &analyzer, "tester", &mut |c| {
-            assert_eq!(c.outcome, Ok(2), "{:?}", c.outcome)
-        })
+        let s = run(
+            &mut catalog,
+            &blobs,
+            &mut logger,
+            &analyzer,
+            "tester",
+            &mut |c| assert_eq!(c.outcome, Ok(2), "{:?}", c.outcome),
+        )
         .unwrap();
         assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
         assert_eq!(catalog.items.len(), 2);

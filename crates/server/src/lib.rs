@@ -317,7 +317,9 @@ const INDEX_EVERY: Duration = Duration::from_secs(30);
 /// One loop per server: a claim queues again any job left `running`, which is right only
 /// while no other job of this archive is being analysed.
 async fn job_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, every: Duration) {
-    let mut fingerprinted = false;
+    // True at start: the first idle round opens the similarity index (and catches it up),
+    // so the first near-duplicates request does not wait for it.
+    let mut fingerprinted = true;
     let mut indexed = Instant::now();
     let mut idle = true;
     loop {
