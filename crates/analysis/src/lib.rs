@@ -1,10 +1,27 @@
-//! Analysis of evidence files, above the storage traits and the media algorithms: the
-//! analyzer the background jobs run ([`MediaAnalyzer`]), the kinds of fingerprint records
-//! and their versions ([`kinds`]), the similarity index over the archive's fingerprints
-//! ([`similarity`]), and the one job runner the CLI and the server share ([`runner`]).
+//! Analysis of evidence files, above the storage traits and the media algorithms. Moved out
+//! of the binary so that the CLI and the server run the same code:
 //!
-//! This crate must not parse command lines, speak HTTP or print: the binary and the server
-//! call it and present what it returns.
+//! - [`MediaAnalyzer`]: the [`athar_core::jobs::Analyzer`] the background jobs run: PDQ for
+//!   images, vPDQ and frame variants for videos, metadata, review images.
+//! - [`kinds`]: the fingerprint record kinds ([`Kind`]) and the versions stored beside them.
+//!   When the frame variants' generation changes ([`kinds::VARIANTS_VERSION`]), the videos
+//!   analysed before get a `variants` job that makes that record alone again: queued by
+//!   `athar jobs --run` and once at each `athar serve` start (`athar jobs` counts those not
+//!   queued yet).
+//! - [`similarity`]: the long-lived similarity index over the archive's fingerprints
+//!   ([`similarity::Similarity`]), kept in memory and cached in `index/similar.idx`, a derived
+//!   cache that records the last catalog fingerprint change it covers. `athar similar` also
+//!   lays the crop window grid over the query video's frames; `athar clusters` and the
+//!   server's near-duplicates search stored hashes only.
+//! - [`runner`]: the one job runner ([`runner::Runner`]) for `athar jobs --run`,
+//!   `ingest --wait` and `athar serve`. It keeps the [`similarity::Similarity`] and brings it
+//!   up to date after fingerprint jobs through whatever catalog connection it is handed (the
+//!   server: a read-only one, without its archive mutex); the server's near-duplicates read
+//!   that same index.
+//!
+//! Depends on `athar-core`, `athar-store` and `athar-media`. This crate must not parse
+//! command lines, speak HTTP or print: the binary calls it, hands it to the server (which
+//! does not link it) as `athar_server::Extensions`, and presents what it returns.
 
 mod analyzer;
 pub mod kinds;

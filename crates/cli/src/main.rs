@@ -1,5 +1,22 @@
-//! The `athar` command: argument parsing, wiring of the embedded backends, output.
-//! Glue only: the work is done by the library crates.
+//! The `athar` command: argument parsing, opening the archive (its backends are what
+//! `[storage]` in `athar.toml` names, opened by `athar_store`), one short function per command
+//! over library calls, human and JSON output, exit codes. Glue only: the work is done by the
+//! library crates.
+//!
+//! - `records/`: the record commands (`fields.rs`: each kind's flags become the record's JSON
+//!   fields, then one parser; `mod.rs`: add, edit, show, list, delete; `io.rs`: `athar records`
+//!   import and export); `records_csv.rs`: the CSV forms.
+//! - `search.rs`: `athar search` over `index/search`, which `athar_store::search_index` keeps
+//!   up to date (shared with the server).
+//! - `similar.rs`: `athar similar` and `athar clusters` over `athar_analysis::similarity`.
+//! - `serve.rs`: `athar serve`, which hands the server the similarity index and the job runner
+//!   of `athar_analysis` as its `Extensions`, and `athar user`.
+//! - `media.rs`: `athar pdq` and `athar vpdq`, no archive needed; `logcmd.rs`: `athar log`;
+//!   `timestamp.rs`: `athar timestamp`; `output.rs`: human and JSON output.
+//!
+//! End-to-end tests in `crates/cli/tests` run the built binary; `web_e2e.rs` drives the web app
+//! in headless chromium through `e2e/web.mjs` (playwright-core, pinned in
+//! `e2e/package-lock.json`), keeping screenshots under `target/tmp/e2e`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -1,16 +1,32 @@
 //! athar-media: perceptual fingerprints of evidence media.
 //!
-//! This crate computes PDQ image hashes (bit-compatible with Meta
-//! ThreatExchange's reference implementation) and vPDQ video hashes, and
-//! compares them under the reference matching rules, so the rest of Athar can
-//! find re-uploads, crops and re-encodes of the same picture or footage. It
-//! also reads container, stream and EXIF metadata ([`metadata`]) and makes
-//! blurred, greyscale and clear review images ([`review`]).
+//! This crate computes PDQ image hashes (bit-compatible with Meta ThreatExchange's reference
+//! implementation) and vPDQ video hashes, and compares them under the reference matching
+//! rules, so the rest of Athar can find re-uploads, crops and re-encodes of the same picture
+//! or footage. `athar pdq` and `athar vpdq` expose the hashes without an archive.
+//!
+//! - [`pdq`], [`vpdq`]: the hashes; video frames come from one FFmpeg child per video.
+//! - [`variants`] (with [`borders`]): Athar's own extra hashes per video frame, from the same
+//!   decoded frames as the reference hashes (the picture inside its borders, mirrored,
+//!   cropped, clear of logos and captions, averaged onto PDQ's grid, a centre window), stored
+//!   as their own fingerprint kind beside the unchanged reference `vpdq` record, and the search
+//!   that pairs them so letterboxed, padded, mirrored, cropped and logo-stamped copies match,
+//!   naming the transform.
+//! - [`windows`]: copies cropped at an unknown offset, found by laying a grid of windows over
+//!   a query video's frames (computed for queries, never stored).
+//! - [`hamming`]: [`hamming::HammingIndex`], exact radius search over packed 256-bit hashes,
+//!   of two kinds ([`hamming::IndexKind`], chosen by `[similar] index` in `athar.toml`: the
+//!   default multi-index kind, or the compact kind that holds exactly the hashes; tests check
+//!   both against a plain scan), and a checksummed file format holding either.
+//! - [`similar`]: that index with postings (item, frame, time, dihedral variant), vPDQ-style
+//!   per-item shares and aligned segments.
+//! - [`metadata`]: ffprobe JSON parsed into typed fields, ISO 6709 locations, image EXIF.
+//! - [`review`]: blurred, greyscale and clear JPEG thumbnails and contact sheets.
 //!
 //! What it must not do:
 //! - run media decoders written in C inside the calling process. Video is
 //!   decoded only by FFmpeg running as a supervised child process with a
-//!   wall-clock time limit and a memory limit, streaming raw frames over a
+//!   wall-clock time limit and a memory limit ([`Limits`]), streaming raw frames over a
 //!   pipe; a hostile file can crash or hang only that child.
 //! - decode images with anything but the pure-Rust `image` crate (in-process,
 //!   memory-safe), or decode one without [`image_rgb::open_image`]: the one
@@ -21,7 +37,7 @@
 //! - panic on untrusted input: every failure is a [`MediaError`] naming the
 //!   file. No `unsafe` code (forbidden workspace-wide).
 //! - know about the catalog, the blob store or the custody log: it takes
-//!   paths or pixels and returns hashes.
+//!   paths or pixels and returns hashes. It depends on no other workspace crate.
 
 pub mod borders;
 pub mod hamming;

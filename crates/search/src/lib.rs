@@ -2,8 +2,9 @@
 //! names, and a tantivy index over cases, incidents, acts, persons, places, sources, claims
 //! and items.
 //!
-//! * [`normalize`] folds text for indexing and querying (NFKC, Arabic letter forms and
-//!   diacritics, Persian/Urdu forms and digits, Latin case and accents, compound names);
+//! * [`normalize()`] folds text for indexing and querying (NFKC, Arabic letter forms and
+//!   diacritics, tatweel, Persian/Urdu forms and digits, Latin case and accents, compound
+//!   names joined: `ابو بكر` = `ابوبكر`);
 //! * [`name_keys`] and [`name_similarity`] match names across scripts and romanisations
 //!   (`محمد` ↔ `Mohammed`, `المسمية` ↔ `al-Masmiyah`) without confusing `محمد` and `محمود`;
 //! * [`SearchIndex`] indexes [`Doc`]s and answers [`Query`]s with hits and facet counts,

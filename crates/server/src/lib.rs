@@ -1,19 +1,46 @@
-//! `athar-server`: the HTTP API over an embedded archive. The only crate that knows HTTP.
+//! `athar-server`: the HTTP API and the web UI over an archive. The only crate that knows HTTP
+//! (axum, HTTP/1, no TLS: a proxy in front terminates it). See `docs/api.md`.
 //!
 //! One [`Archive`], opened for writing (it holds the writer lock), is owned by the server
-//! behind a mutex; handlers that write do their catalog and blob work on a blocking thread
-//! while holding it, handlers that only read use a pool of read-only catalog connections
-//! ([`reading`]), and upload and download bytes stream without either. Routes come from one table ([`routes::ROUTES`]) that also feeds the OpenAPI
-//! document and the tests. Every route except log-in, health and the OpenAPI document
-//! needs a session cookie (with a CSRF header on state-changing requests) or a bearer
-//! token; nobody sees a case they are not a member of (admins see all).
+//! behind a mutex, taken only to write: handlers that write do their catalog and blob work on
+//! a blocking thread while holding it; handlers that only read, and authentication, use a
+//! small pool of read-only catalog connections (`reading`; with SQLite in WAL mode readers
+//! never wait for the writer); upload and download bytes stream without either.
 //!
-//! The browser app (`web.rs`: pages and assets compiled into the binary) works only
-//! through this JSON API. What needs the media libraries (the similarity index, the
-//! background jobs that make fingerprints and review images) is handed in by the binary as
-//! [`Extensions`], so this crate never links a decoder.
+//! - [`routes`]: the single route table. The router is built from it by an exhaustive `match`,
+//!   [`openapi`] generates the OpenAPI 3.1 document from it, the tests enumerate it. Pages are
+//!   routes too (`page: true`: not in the OpenAPI document; anonymous requests are redirected
+//!   to `/login`).
+//! - [`auth`]: argon2id passwords; sessions and API tokens stored as SHA-256; CSRF (a
+//!   session-bound token repeated in `X-CSRF-Token`); a log-in rate limit (5 attempts a minute
+//!   per account and per address, each reserved before its password check; a device cookie
+//!   from an earlier log-in has its own budget, so locking out unknown devices does not lock
+//!   the user out); API tokens expire and cannot mint tokens; the [`auth::Caller`] extractor.
+//!   [`serve`] closes connections that stall on their headers, idle, or stall a body.
+//! - `api.rs`: the handlers, reading through `athar_core::scope`: an item's events and cases
+//!   are only those of the caller's cases, a record's hash is shown only with its protected
+//!   fields, job errors only to admins. A content download records an `access` custody event
+//!   first; single ranges are answered 206/416, and one access event covers a caller's range
+//!   requests on an item for [`VIEWING_WINDOW`].
+//! - `views.rs`: what the review pages read: the caller and their safe-review settings, review
+//!   images (a clear one is an access event), near-duplicates, custody proofs, the checkpoint
+//!   and key, incidents with coordinates.
+//! - `write.rs`: record create, edit and delete by role and case
+//!   (`athar_core::records::apply_as` with a `Restriction`; only admins write case records).
+//! - `export.rs`: a case's bag built under `exports/` and streamed as a reproducible tar.
+//! - [`uploads`]: tus 1.0.0 resumable uploads, streamed and hashed into `uploads/<id>.part`
+//!   without the archive mutex, then made items by [`Archive::ingest_upload`].
+//! - `web.rs`: the browser app: two HTML pages and their scripts and styles from `assets/`,
+//!   compiled in, no inline code, `tus-js-client` vendored; a plain front end over the JSON
+//!   API.
 //!
-//! Must not: decode media in this process, serve content with an executable type, or log
+//! What needs the media libraries is handed in by the binary as [`Extensions`]: the similarity
+//! index (near-duplicates search it in memory, on a blocking thread with a read-only catalog
+//! connection) and the job runner, whose claim and commit take the archive mutex and whose
+//! analysis runs without it (an idle server looks for queued jobs about once a second).
+//!
+//! Depends on `athar-core`, `athar-store` and `athar-search`. Must not: link `athar-media`,
+//! `athar-analysis` or any media decoder, serve content with an executable type, or log
 //! secrets.
 
 use std::collections::HashMap;

@@ -23,7 +23,9 @@
 //! custody log: it time-stamps 32-byte digests. It depends on no other workspace crate.
 //!
 //! DER is read by a small, strict in-crate reader (definite, minimal lengths; one element per
-//! buffer; no trailing data), covering only what RFC 3161 and its CMS wrapping need.
+//! buffer; no trailing data), covering only what RFC 3161 and its CMS wrapping need; its
+//! fuzz target is in `crates/timestamp/fuzz`. Feature `testing`: a local TSA (module `testing`:
+//! `openssl ts -reply` on 127.0.0.1) for other crates' tests. Only the binary uses this crate.
 
 #![forbid(unsafe_code)]
 
