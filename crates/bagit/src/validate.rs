@@ -853,31 +853,7 @@ impl Validator<'_> {
             let mut covered = HashSet::new();
             // Entries of one manifest that name the same file on a case-insensitive or
             // normalising file system.
-            let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-            for p in m.entries.keys() {
-                groups.entry(parse::fold_key(p)).or_default().push(p);
-            }
-            for (key, members) in &groups {
-                if members.len() > 1 && warned_groups.insert(key.clone()) {
-                    let first = members.first().map(|x| parse::nfc_key(x));
-                    let same_nfc = members.iter().all(|x| Some(parse::nfc_key(x)) == first);
-                    let kind = if same_nfc {
-                        IssueKind::NormalizationCollision
-                    } else {
-                        IssueKind::CaseCollision
-                    };
-                    let line = members.get(1).and_then(|p| m.entries.get(*p)).map(|e| e.1);
-                    self.report.warn(
-                        kind,
-                        &m.name,
-                        line,
-                        format!(
-                            "{members:?} name the same file on case-insensitive or \
-                             Unicode-normalising file systems"
-                        ),
-                    );
-                }
-            }
+            self.warn_name_groups(m, &mut warned_groups);
             for (p, (digest, line)) in &m.entries {
                 let resolved = resolve(p).filter(|(d, how)| {
                     *how != Some(IssueKind::CaseCollision) || m.entries.contains_key(d)
@@ -905,41 +881,101 @@ impl Validator<'_> {
                         covered.insert(d);
                     }
                     None => {
-                        if !reported_missing.insert(p.clone()) {
-                            continue;
-                        }
-                        if let Some(fl) = fetch.get(p) {
-                            self.report.error(
-                                IssueKind::UnfetchedItem,
-                                "fetch.txt",
-                                Some(*fl),
-                                format!("{p:?} is to be fetched and is absent: payload incomplete"),
-                            );
-                        } else if parse::is_system_file(p) {
-                            // Copying tools and version control routinely drop these
-                            // (.DS_Store, Thumbs.db); they hold no payload content.
-                            self.missing_system_files += 1;
-                            self.report.warn(
-                                IssueKind::MissingSystemFile,
-                                &m.name,
-                                Some(*line),
-                                format!("{p:?} (operating-system metadata) is listed but absent"),
-                            );
-                        } else {
-                            self.report.error(
-                                IssueKind::MissingPayloadFile,
-                                &m.name,
-                                Some(*line),
-                                format!("{p:?} is listed but not in the bag"),
-                            );
+                        if reported_missing.insert(p.clone()) {
+                            self.report_missing(m, p, *line, fetch);
                         }
                     }
                 }
             }
             coverage.push(covered);
         }
+        self.report_unlisted(manifests, disk, &coverage);
+        expected
+            .into_iter()
+            .map(|(rel, expect)| Job {
+                size: disk.get(&rel).copied().unwrap_or(0),
+                rel,
+                tag: false,
+                expect,
+            })
+            .collect()
+    }
+
+    /// Warns, once per group across all manifests, about entries of manifest `m` that name
+    /// the same file on a case-insensitive or normalising file system.
+    fn warn_name_groups(&mut self, m: &Manifest, warned_groups: &mut HashSet<String>) {
+        let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for p in m.entries.keys() {
+            groups.entry(parse::fold_key(p)).or_default().push(p);
+        }
+        for (key, members) in &groups {
+            if members.len() > 1 && warned_groups.insert(key.clone()) {
+                let first = members.first().map(|x| parse::nfc_key(x));
+                let same_nfc = members.iter().all(|x| Some(parse::nfc_key(x)) == first);
+                let kind = if same_nfc {
+                    IssueKind::NormalizationCollision
+                } else {
+                    IssueKind::CaseCollision
+                };
+                let line = members.get(1).and_then(|p| m.entries.get(*p)).map(|e| e.1);
+                self.report.warn(
+                    kind,
+                    &m.name,
+                    line,
+                    format!(
+                        "{members:?} name the same file on case-insensitive or \
+                         Unicode-normalising file systems"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Reports a payload path listed on `line` of manifest `m` that is not in the bag.
+    fn report_missing(
+        &mut self,
+        m: &Manifest,
+        p: &str,
+        line: usize,
+        fetch: &BTreeMap<String, usize>,
+    ) {
+        if let Some(fl) = fetch.get(p) {
+            self.report.error(
+                IssueKind::UnfetchedItem,
+                "fetch.txt",
+                Some(*fl),
+                format!("{p:?} is to be fetched and is absent: payload incomplete"),
+            );
+        } else if parse::is_system_file(p) {
+            // Copying tools and version control routinely drop these
+            // (.DS_Store, Thumbs.db); they hold no payload content.
+            self.missing_system_files += 1;
+            self.report.warn(
+                IssueKind::MissingSystemFile,
+                &m.name,
+                Some(line),
+                format!("{p:?} (operating-system metadata) is listed but absent"),
+            );
+        } else {
+            self.report.error(
+                IssueKind::MissingPayloadFile,
+                &m.name,
+                Some(line),
+                format!("{p:?} is listed but not in the bag"),
+            );
+        }
+    }
+
+    /// Reports payload files on disk that a manifest does not cover, and operating-system
+    /// metadata files in the payload.
+    fn report_unlisted(
+        &mut self,
+        manifests: &[Manifest],
+        disk: &BTreeMap<String, u64>,
+        coverage: &[HashSet<String>],
+    ) {
         for p in disk.keys() {
-            for (m, covered) in manifests.iter().zip(&coverage) {
+            for (m, covered) in manifests.iter().zip(coverage) {
                 if !covered.contains(p) {
                     self.report.error(
                         IssueKind::PayloadNotInManifest,
@@ -958,15 +994,6 @@ impl Validator<'_> {
                 );
             }
         }
-        expected
-            .into_iter()
-            .map(|(rel, expect)| Job {
-                size: disk.get(&rel).copied().unwrap_or(0),
-                rel,
-                tag: false,
-                expect,
-            })
-            .collect()
     }
 
     fn tag_jobs(&mut self, manifests: &[Manifest]) -> Vec<Job> {

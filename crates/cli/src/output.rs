@@ -189,20 +189,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let received = catalog.received_custody(&item.id)?;
     let prints = catalog.fingerprints(&item.id)?;
     let derived = catalog.derived_from(&item.id)?;
-    let mut links = Vec::new();
-    for id in catalog.referrers(item.id.as_str())? {
-        if let Some(s) = catalog.record_by_id(&id)? {
-            if let athar_core::records::Body::Link(l) = &s.record.body {
-                links.push(json!({
-                    "link": id,
-                    "target": l.target,
-                    "verification": l.verification,
-                    "start": l.start,
-                    "end": l.end,
-                }));
-            }
-        }
-    }
+    let links = item_links(catalog, &item)?;
     let metadata: Option<serde_json::Value> = prints
         .iter()
         .find(|f| f.algorithm == "metadata")
@@ -223,6 +210,57 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
+    show_item(&mut out, &item, &cases, metadata.as_ref())?;
+    for (id, role) in &derived {
+        writeln!(out, "Review      {}: item {id}", term(role))?;
+    }
+    for l in &links {
+        writeln!(
+            out,
+            "Linked to   {} ({}) by link {}",
+            term(l["target"].as_str().unwrap_or_default()),
+            term(l["verification"].as_str().unwrap_or_default()),
+            term(l["link"].as_str().unwrap_or_default())
+        )?;
+    }
+    show_fingerprints(&mut out, &prints)?;
+    writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
+    for e in &events {
+        show_event(&mut out, e)?;
+    }
+    show_received(&mut out, &received)?;
+    Ok(())
+}
+
+/// The live link records that point at `item`, as JSON objects.
+fn item_links(
+    catalog: &dyn Catalog,
+    item: &athar_core::Item,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut links = Vec::new();
+    for id in catalog.referrers(item.id.as_str())? {
+        if let Some(s) = catalog.record_by_id(&id)? {
+            if let athar_core::records::Body::Link(l) = &s.record.body {
+                links.push(json!({
+                    "link": id,
+                    "target": l.target,
+                    "verification": l.verification,
+                    "start": l.start,
+                    "end": l.end,
+                }));
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// `athar show`'s first lines: the item, its cases and its container metadata.
+fn show_item(
+    out: &mut impl Write,
+    item: &athar_core::Item,
+    cases: &[String],
+    metadata: Option<&serde_json::Value>,
+) -> anyhow::Result<()> {
     writeln!(out, "Item        {}", item.id)?;
     writeln!(out, "SHA-256     {}", item.sha256)?;
     writeln!(out, "Size        {} bytes", item.size)?;
@@ -231,7 +269,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     if !cases.is_empty() {
         writeln!(out, "Cases       {}", term(cases.join(", ")))?;
     }
-    if let Some(m) = &metadata {
+    if let Some(m) = metadata {
         let field = |k: &str| {
             m.get(k)
                 .filter(|v| !v.is_null())
@@ -253,18 +291,14 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             }
         }
     }
-    for (id, role) in &derived {
-        writeln!(out, "Review      {}: item {id}", term(role))?;
-    }
-    for l in &links {
-        writeln!(
-            out,
-            "Linked to   {} ({}) by link {}",
-            term(l["target"].as_str().unwrap_or_default()),
-            term(l["verification"].as_str().unwrap_or_default()),
-            term(l["link"].as_str().unwrap_or_default())
-        )?;
-    }
+    Ok(())
+}
+
+/// `athar show`'s fingerprint lines (the metadata pseudo-fingerprint excluded).
+fn show_fingerprints(
+    out: &mut impl Write,
+    prints: &[athar_core::Fingerprint],
+) -> anyhow::Result<()> {
     for f in prints.iter().filter(|f| f.algorithm != "metadata") {
         let first = f.data.lines().next().unwrap_or_default();
         let n = f.data.lines().count();
@@ -284,104 +318,114 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             term(&f.decoder)
         )?;
     }
-    writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
-    for e in &events {
-        writeln!(
-            out,
-            "  #{} {} {} by {}",
-            e.seq,
-            e.at,
-            term(e.kind.as_str()),
-            term(&e.actor)
-        )?;
-        let s = match &e.details {
-            EventDetails::Sighting(s) => s,
-            EventDetails::Derived(d) => {
+    Ok(())
+}
+
+/// One custody event in `athar show`'s chain of custody.
+fn show_event(out: &mut impl Write, e: &athar_core::CustodyEvent) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "  #{} {} {} by {}",
+        e.seq,
+        e.at,
+        term(e.kind.as_str()),
+        term(&e.actor)
+    )?;
+    match &e.details {
+        EventDetails::Sighting(s) => show_sighting(out, s)?,
+        EventDetails::Derived(d) => {
+            writeln!(
+                out,
+                "      made    {} from item {}",
+                term(&d.role),
+                term(&d.source)
+            )?;
+            writeln!(out, "      tool    {}", term(&d.tool_version))?;
+        }
+        EventDetails::Export(x) => {
+            writeln!(
+                out,
+                "      package {} ({} item(s))",
+                term(&x.package),
+                x.items
+            )?;
+            if let Some(t) = &x.to {
+                writeln!(out, "      to      {}", term(t))?;
+            }
+            writeln!(out, "      tool    {}", term(&x.tool_version))?;
+        }
+        EventDetails::Transfer(t) => {
+            writeln!(out, "      package {}", term(&t.package))?;
+            if let Some(f) = &t.from {
+                writeln!(out, "      from    {}", term(f))?;
+            }
+            if let Some(l) = &t.sender_log {
+                let state = if t.sender_custody_verified {
+                    "proved"
+                } else {
+                    "not proved"
+                };
                 writeln!(
                     out,
-                    "      made    {} from item {}",
-                    term(&d.role),
-                    term(&d.source)
+                    "      sender  log {}: {} event(s), {state}",
+                    term(l),
+                    t.sender_events
                 )?;
-                writeln!(out, "      tool    {}", term(&d.tool_version))?;
-                continue;
             }
-            EventDetails::Export(x) => {
-                writeln!(
-                    out,
-                    "      package {} ({} item(s))",
-                    term(&x.package),
-                    x.items
-                )?;
-                if let Some(t) = &x.to {
-                    writeln!(out, "      to      {}", term(t))?;
-                }
-                writeln!(out, "      tool    {}", term(&x.tool_version))?;
-                continue;
-            }
-            EventDetails::Transfer(t) => {
-                writeln!(out, "      package {}", term(&t.package))?;
-                if let Some(f) = &t.from {
-                    writeln!(out, "      from    {}", term(f))?;
-                }
-                if let Some(l) = &t.sender_log {
-                    let state = if t.sender_custody_verified {
-                        "proved"
-                    } else {
-                        "not proved"
-                    };
-                    writeln!(
-                        out,
-                        "      sender  log {}: {} event(s), {state}",
-                        term(l),
-                        t.sender_events
-                    )?;
-                }
-                writeln!(out, "      tool    {}", term(&t.tool_version))?;
-                continue;
-            }
-            EventDetails::Record(r) => {
-                writeln!(
-                    out,
-                    "      {} {} {}",
-                    term(&r.action),
-                    term(&r.record_kind),
-                    term(&r.digest)
-                )?;
-                continue;
-            }
-            EventDetails::Access(a) => {
-                writeln!(out, "      via     {}", term(&a.via))?;
-                if let Some(p) = &a.purpose {
-                    writeln!(out, "      purpose {}", term(p))?;
-                }
-                writeln!(out, "      tool    {}", term(&a.tool_version))?;
-                continue;
-            }
-        };
-        writeln!(out, "      name    {}", term(&s.original_name))?;
-        writeln!(out, "      path    {}", term(&s.original_path))?;
-        if let Some(m) = &s.file_mtime {
-            writeln!(out, "      mtime   {}", term(m))?;
+            writeln!(out, "      tool    {}", term(&t.tool_version))?;
         }
-        if let Some(v) = &s.source {
-            writeln!(out, "      source  {}", term(v))?;
+        EventDetails::Record(r) => {
+            writeln!(
+                out,
+                "      {} {} {}",
+                term(&r.action),
+                term(&r.record_kind),
+                term(&r.digest)
+            )?;
         }
-        if let Some(v) = &s.note {
-            writeln!(out, "      note    {}", term(v))?;
+        EventDetails::Access(a) => {
+            writeln!(out, "      via     {}", term(&a.via))?;
+            if let Some(p) = &a.purpose {
+                writeln!(out, "      purpose {}", term(p))?;
+            }
+            writeln!(out, "      tool    {}", term(&a.tool_version))?;
         }
-        if let Some(v) = &s.case {
-            writeln!(out, "      case    {}", term(v))?;
-        }
-        writeln!(out, "      tool    {}", term(&s.tool_version))?;
     }
+    Ok(())
+}
+
+/// The details of a sighting event in `athar show`.
+fn show_sighting(out: &mut impl Write, s: &athar_core::Sighting) -> anyhow::Result<()> {
+    writeln!(out, "      name    {}", term(&s.original_name))?;
+    writeln!(out, "      path    {}", term(&s.original_path))?;
+    if let Some(m) = &s.file_mtime {
+        writeln!(out, "      mtime   {}", term(m))?;
+    }
+    if let Some(v) = &s.source {
+        writeln!(out, "      source  {}", term(v))?;
+    }
+    if let Some(v) = &s.note {
+        writeln!(out, "      note    {}", term(v))?;
+    }
+    if let Some(v) = &s.case {
+        writeln!(out, "      case    {}", term(v))?;
+    }
+    writeln!(out, "      tool    {}", term(&s.tool_version))?;
+    Ok(())
+}
+
+/// `athar show`'s custody from before the item arrived (from a sender's log).
+fn show_received(
+    out: &mut impl Write,
+    received: &[athar_core::ReceivedCustody],
+) -> anyhow::Result<()> {
     if !received.is_empty() {
         writeln!(
             out,
             "\nCustody before it arrived ({} event(s) from the sender's log):",
             received.len()
         )?;
-        for r in &received {
+        for r in received {
             let state = if r.verified { "proved" } else { "NOT proved" };
             writeln!(
                 out,

@@ -3,7 +3,7 @@
 
 use athar_core::records::{KeyedRecord, Record, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{EventRecord, ItemId, RecordChange, Sha256, StoreError, TOOL_VERSION};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Catalog(e.to_string())
@@ -188,7 +188,31 @@ fn write_batch(
 ) -> Result<Vec<EventRecord>, StoreError> {
     let at = athar_core::now_rfc3339();
     // Each event's details, made before the transaction (on every core for a large batch).
-    let mut details: Vec<Option<String>> = athar_core::par::map(writes, 10_000, |w| {
+    let mut details = event_details(writes);
+    let tx = conn.transaction().map_err(db)?;
+    tx.execute(
+        "DELETE FROM unlogged WHERE seq <= ?1",
+        [logged_through as i64],
+    )
+    .map_err(db)?;
+    insert_values(&tx, writes)?;
+    let mut events = Vec::with_capacity(writes.len());
+    {
+        let mut st = Statements::prepare(&tx)?;
+        for (w, details) in writes.iter().zip(details.iter_mut()) {
+            events.push(st.write_one(&tx, w, details.take(), &at, actor)?);
+        }
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        queue_unlogged(&tx, &mut st.unlogged, &seqs)?;
+    }
+    tx.commit().map_err(db)?;
+    Ok(events)
+}
+
+/// The details (JSON) of the custody event of each write; `None` for a write with neither
+/// an old nor a new value.
+fn event_details(writes: &[RecordWrite]) -> Vec<Option<String>> {
+    athar_core::par::map(writes, 10_000, |w| {
         let digest = w.new.or(w.old)?;
         Some(
             athar_core::EventDetails::Record(RecordChange {
@@ -202,15 +226,12 @@ fn write_batch(
             })
             .to_json(),
         )
-    });
-    let tx = conn.transaction().map_err(db)?;
-    tx.execute(
-        "DELETE FROM unlogged WHERE seq <= ?1",
-        [logged_through as i64],
-    )
-    .map_err(db)?;
-    // Every new value once, in hash order: a large batch then fills the value table's pages
-    // one after another instead of touching them at random.
+    })
+}
+
+/// Stores every new value of `writes` once, in hash order: a large batch then fills the
+/// value table's pages one after another instead of touching them at random.
+fn insert_values(tx: &Connection, writes: &[RecordWrite]) -> Result<(), StoreError> {
     let mut values: Vec<(String, &str)> = writes
         .iter()
         .filter_map(|w| match (&w.body, w.new) {
@@ -220,127 +241,167 @@ fn write_batch(
         .collect();
     values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     values.dedup_by(|a, b| a.0 == b.0);
-    {
-        let mut value = tx
-            .prepare_cached("INSERT OR IGNORE INTO record_values (sha256, body) VALUES (?1, ?2)")
+    let mut value = tx
+        .prepare_cached("INSERT OR IGNORE INTO record_values (sha256, body) VALUES (?1, ?2)")
+        .map_err(db)?;
+    for (hex, body) in &values {
+        value.execute(params![hex, body]).map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Queues the events `seqs` for the custody log: one statement for the usual unbroken run
+/// of numbers, else one row each.
+fn queue_unlogged(
+    tx: &Connection,
+    unlogged: &mut CachedStatement<'_>,
+    seqs: &[u64],
+) -> Result<(), StoreError> {
+    match (seqs.first(), seqs.last()) {
+        (Some(&first), Some(&last)) if seqs.windows(2).all(|p| p[1] == p[0] + 1) => {
+            tx.execute(
+                "WITH RECURSIVE s(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM s WHERE x < ?2)
+                 INSERT INTO unlogged (seq) SELECT x FROM s",
+                [first as i64, last as i64],
+            )
             .map_err(db)?;
-        for (hex, body) in &values {
-            value.execute(params![hex, body]).map_err(db)?;
+        }
+        _ => {
+            for &seq in seqs {
+                unlogged.execute([seq as i64]).map_err(db)?;
+            }
         }
     }
-    drop(values);
-    let mut events = Vec::with_capacity(writes.len());
-    {
-        let mut insert = tx
+    Ok(())
+}
+
+/// The statements a batch of record writes runs, prepared once per batch.
+struct Statements<'c> {
+    insert: CachedStatement<'c>,
+    upsert: CachedStatement<'c>,
+    delete: CachedStatement<'c>,
+    clear_refs: CachedStatement<'c>,
+    add_ref: CachedStatement<'c>,
+    case: CachedStatement<'c>,
+    event: CachedStatement<'c>,
+    unlogged: CachedStatement<'c>,
+    last_event: CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(tx: &'c Connection) -> Result<Self, StoreError> {
+        let insert = tx
             .prepare_cached(
                 "INSERT INTO records (id, kind, key, case_name, sha256, deleted) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
             )
             .map_err(db)?;
-        let mut upsert = tx
+        let upsert = tx
             .prepare_cached(
                 "INSERT INTO records (id, kind, key, case_name, sha256, deleted) VALUES (?1, ?2, ?3, ?4, ?5, 0)
                  ON CONFLICT(id) DO UPDATE SET key = excluded.key, case_name = excluded.case_name,
                     sha256 = excluded.sha256, deleted = 0",
             )
             .map_err(db)?;
-        let mut delete = tx
+        let delete = tx
             .prepare_cached("UPDATE records SET deleted = 1 WHERE id = ?1")
             .map_err(db)?;
-        let mut clear_refs = tx
+        let clear_refs = tx
             .prepare_cached("DELETE FROM record_refs WHERE from_id = ?1")
             .map_err(db)?;
-        let mut add_ref = tx
+        let add_ref = tx
             .prepare_cached("INSERT OR IGNORE INTO record_refs (from_id, to_id) VALUES (?1, ?2)")
             .map_err(db)?;
-        let mut case = tx
+        let case = tx
             .prepare_cached("INSERT OR IGNORE INTO cases (name, created_at) VALUES (?1, ?2)")
             .map_err(db)?;
-        let mut event = tx
+        let event = tx
             .prepare_cached(
                 "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, 'record', ?2, ?3, ?4)",
             )
             .map_err(db)?;
-        let mut unlogged = tx
+        let unlogged = tx
             .prepare_cached("INSERT INTO unlogged (seq) VALUES (?1)")
             .map_err(db)?;
-        let mut last_event = tx
+        let last_event = tx
             .prepare_cached("SELECT MAX(seq) FROM custody_events WHERE item_id = ?1")
             .map_err(db)?;
-        for (i, w) in writes.iter().enumerate() {
-            let item = ItemId::parse(&w.id).ok_or_else(|| corrupt("record id", &w.id))?;
-            // A created record has no events yet; a changed one has its last before this.
-            let prev: Option<i64> = if w.action == "create" {
-                None
-            } else {
-                last_event.query_row([&w.id], |r| r.get(0)).map_err(db)?
-            };
-            match (&w.body, w.new) {
-                (Some(_), Some(sha)) => {
-                    let hex = sha.to_hex();
-                    // A create is a plain insert of a new id (an existing one fails the
-                    // batch). An upsert may abort halfway (its foreign key), so SQLite keeps
-                    // a statement journal for it, copying every page it touches: that was
-                    // the largest single cost of a bulk import. Edits still upsert.
-                    let st = if w.action == "create" {
-                        &mut insert
-                    } else {
-                        &mut upsert
-                    };
-                    st.execute(params![w.id, w.kind.as_str(), w.key, w.case, hex])
-                        .map_err(db)?;
-                    if w.kind == RecordKind::Case {
-                        case.execute(params![w.case, at]).map_err(db)?;
-                    }
+        Ok(Statements {
+            insert,
+            upsert,
+            delete,
+            clear_refs,
+            add_ref,
+            case,
+            event,
+            unlogged,
+            last_event,
+        })
+    }
+
+    /// Applies one write and records its custody event (`details`, from [`event_details`]).
+    fn write_one(
+        &mut self,
+        tx: &Connection,
+        w: &RecordWrite,
+        details: Option<String>,
+        at: &str,
+        actor: &str,
+    ) -> Result<EventRecord, StoreError> {
+        let item = ItemId::parse(&w.id).ok_or_else(|| corrupt("record id", &w.id))?;
+        // A created record has no events yet; a changed one has its last before this.
+        let prev: Option<i64> = if w.action == "create" {
+            None
+        } else {
+            self.last_event
+                .query_row([&w.id], |r| r.get(0))
+                .map_err(db)?
+        };
+        match (&w.body, w.new) {
+            (Some(_), Some(sha)) => {
+                let hex = sha.to_hex();
+                // A create is a plain insert of a new id (an existing one fails the
+                // batch). An upsert may abort halfway (its foreign key), so SQLite keeps
+                // a statement journal for it, copying every page it touches: that was
+                // the largest single cost of a bulk import. Edits still upsert.
+                let st = if w.action == "create" {
+                    &mut self.insert
+                } else {
+                    &mut self.upsert
+                };
+                st.execute(params![w.id, w.kind.as_str(), w.key, w.case, hex])
+                    .map_err(db)?;
+                if w.kind == RecordKind::Case {
+                    self.case.execute(params![w.case, at]).map_err(db)?;
                 }
-                _ => {
-                    delete.execute([&w.id]).map_err(db)?;
-                }
-            }
-            if w.action != "create" {
-                clear_refs.execute([&w.id]).map_err(db)?;
-            }
-            for r in &w.refs {
-                add_ref.execute(params![w.id, r]).map_err(db)?;
-            }
-            let (Some(digest), Some(details)) = (w.new.or(w.old), details[i].take()) else {
-                return Err(StoreError::Catalog(format!(
-                    "record {} change has no value",
-                    w.id
-                )));
-            };
-            event
-                .execute(params![w.id, at, actor, details])
-                .map_err(db)?;
-            events.push(EventRecord {
-                seq: tx.last_insert_rowid() as u64,
-                item,
-                sha256: Some(digest),
-                kind: "record".to_owned(),
-                at: at.clone(),
-                actor: actor.to_owned(),
-                details,
-                prev: prev.map(|p| p as u64),
-            });
-        }
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        // Queue the events for the custody log: one statement for the usual unbroken run
-        // of numbers, else one row each.
-        match (seqs.first(), seqs.last()) {
-            (Some(&first), Some(&last)) if seqs.windows(2).all(|p| p[1] == p[0] + 1) => {
-                tx.execute(
-                    "WITH RECURSIVE s(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM s WHERE x < ?2)
-                     INSERT INTO unlogged (seq) SELECT x FROM s",
-                    [first as i64, last as i64],
-                )
-                .map_err(db)?;
             }
             _ => {
-                for &seq in &seqs {
-                    unlogged.execute([seq as i64]).map_err(db)?;
-                }
+                self.delete.execute([&w.id]).map_err(db)?;
             }
         }
+        if w.action != "create" {
+            self.clear_refs.execute([&w.id]).map_err(db)?;
+        }
+        for r in &w.refs {
+            self.add_ref.execute(params![w.id, r]).map_err(db)?;
+        }
+        let (Some(digest), Some(details)) = (w.new.or(w.old), details) else {
+            return Err(StoreError::Catalog(format!(
+                "record {} change has no value",
+                w.id
+            )));
+        };
+        self.event
+            .execute(params![w.id, at, actor, details])
+            .map_err(db)?;
+        Ok(EventRecord {
+            seq: tx.last_insert_rowid() as u64,
+            item,
+            sha256: Some(digest),
+            kind: "record".to_owned(),
+            at: at.to_owned(),
+            actor: actor.to_owned(),
+            details,
+            prev: prev.map(|p| p as u64),
+        })
     }
-    tx.commit().map_err(db)?;
-    Ok(events)
 }

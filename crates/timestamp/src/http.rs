@@ -218,6 +218,27 @@ pub(crate) fn post(
 ) -> Result<Vec<u8>, TsaError> {
     let parsed = parse_url(url)?;
     let deadline = Instant::now() + timeout;
+    let stream = connect(&parsed, url, deadline, timeout)?;
+    let mut conn = Conn {
+        stream,
+        buf: Vec::new(),
+        eof: false,
+        deadline,
+        url,
+        timeout,
+    };
+    conn.send_request(&parsed, content_type, body)?;
+    let (headers_end, headers) = conn.read_head()?;
+    conn.read_body(headers_end, &headers)
+}
+
+/// Resolves the host and connects to the first address that answers before `deadline`.
+fn connect(
+    parsed: &Url,
+    url: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<TcpStream, TsaError> {
     let addrs = (parsed.host.as_str(), parsed.port)
         .to_socket_addrs()
         .map_err(|e| TsaError::Connect {
@@ -225,7 +246,6 @@ pub(crate) fn post(
             source: e,
         })?;
     let mut last_err = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-    let mut stream = None;
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -235,79 +255,109 @@ pub(crate) fn post(
             });
         }
         match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
+            Ok(s) => return Ok(s),
             Err(e) => last_err = e,
         }
     }
-    let stream = match stream {
-        Some(s) => s,
-        None if last_err.kind() == io::ErrorKind::TimedOut => {
-            return Err(TsaError::Timeout {
-                url: url.to_owned(),
-                timeout,
-            })
-        }
-        None => {
-            return Err(TsaError::Connect {
-                url: url.to_owned(),
-                source: last_err,
-            })
-        }
-    };
-    let mut conn = Conn {
-        stream,
-        buf: Vec::new(),
-        eof: false,
-        deadline,
-        url,
-        timeout,
-    };
+    if last_err.kind() == io::ErrorKind::TimedOut {
+        Err(TsaError::Timeout {
+            url: url.to_owned(),
+            timeout,
+        })
+    } else {
+        Err(TsaError::Connect {
+            url: url.to_owned(),
+            source: last_err,
+        })
+    }
+}
 
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: athar-timestamp/{}\r\n\
-         Content-Type: {content_type}\r\nAccept: application/timestamp-reply\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        parsed.path,
-        parsed.authority,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    let left = conn.remaining()?;
-    conn.stream
-        .set_write_timeout(Some(left))
-        .map_err(|e| conn.io_err(e))?;
-    let mut request = head.into_bytes();
-    request.extend_from_slice(body);
-    conn.stream
-        .write_all(&request)
-        .map_err(|e| conn.io_err(e))?;
-    conn.stream.flush().map_err(|e| conn.io_err(e))?;
+/// One parsed status line and header block.
+struct Head {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+}
 
-    // Status line and headers; skip any 1xx interim responses.
-    let mut start = 0;
-    let (status, headers_end, headers) = loop {
-        let end = loop {
-            if let Some(i) = find(&conn.buf[start..], b"\r\n\r\n") {
-                break start + i;
+impl Conn<'_> {
+    /// Writes the request line, headers and `body`.
+    fn send_request(
+        &mut self,
+        parsed: &Url,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(), TsaError> {
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: athar-timestamp/{}\r\n\
+             Content-Type: {content_type}\r\nAccept: application/timestamp-reply\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            parsed.path,
+            parsed.authority,
+            env!("CARGO_PKG_VERSION"),
+            body.len()
+        );
+        let left = self.remaining()?;
+        self.stream
+            .set_write_timeout(Some(left))
+            .map_err(|e| self.io_err(e))?;
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        self.stream
+            .write_all(&request)
+            .map_err(|e| self.io_err(e))?;
+        self.stream.flush().map_err(|e| self.io_err(e))
+    }
+
+    /// Reads the status line and headers of the final response, skipping any 1xx interim
+    /// responses; fails unless the status is 200. Returns where the body starts and the
+    /// headers (names lowercased).
+    fn read_head(&mut self) -> Result<(usize, Vec<(String, String)>), TsaError> {
+        let mut start = 0;
+        loop {
+            let end = self.find_headers_end(start)?;
+            let head = self.parse_head(start, end)?;
+            if (100..200).contains(&head.status) {
+                start = end + 4;
+                continue;
             }
-            if conn.buf.len() - start > MAX_HEADERS {
+            if head.status != 200 {
+                return Err(TsaError::HttpStatus {
+                    url: self.url.to_owned(),
+                    status: head.status,
+                    reason: head.reason,
+                });
+            }
+            return Ok((end + 4, head.headers));
+        }
+    }
+
+    /// Finds the `\r\n\r\n` that ends the header block starting at `start`.
+    fn find_headers_end(&mut self, start: usize) -> Result<usize, TsaError> {
+        let url = self.url;
+        loop {
+            if let Some(i) = find(&self.buf[start..], b"\r\n\r\n") {
+                return Ok(start + i);
+            }
+            if self.buf.len() - start > MAX_HEADERS {
                 return Err(http_err(url, "response headers too long"));
             }
-            if !conn.read_more()? {
+            if !self.read_more()? {
                 return Err(http_err(
                     url,
-                    if conn.buf.is_empty() {
+                    if self.buf.is_empty() {
                         "connection closed without a response".to_owned()
                     } else {
                         "connection closed in the middle of the headers".to_owned()
                     },
                 ));
             }
-        };
-        let head = std::str::from_utf8(&conn.buf[start..end])
+        }
+    }
+
+    /// Parses the status line and headers in `buf[start..end]`.
+    fn parse_head(&self, start: usize, end: usize) -> Result<Head, TsaError> {
+        let url = self.url;
+        let head = std::str::from_utf8(&self.buf[start..end])
             .map_err(|_| http_err(url, "response headers are not UTF-8"))?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
@@ -332,36 +382,64 @@ pub(crate) fn post(
                 .ok_or_else(|| http_err(url, format!("bad header line: {:.60}", line)))?;
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
-        if (100..200).contains(&status) {
-            start = end + 4;
-            continue;
-        }
-        if status != 200 {
-            return Err(TsaError::HttpStatus {
-                url: url.to_owned(),
-                status,
-                reason,
-            });
-        }
-        break (status, end + 4, headers);
-    };
-    debug_assert_eq!(status, 200);
+        Ok(Head {
+            status,
+            reason,
+            headers,
+        })
+    }
 
-    let header = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let chunked = header("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked"));
-    let lengths: Vec<&str> = header("content-length").collect();
+    /// Reads the body that starts at `headers_end`: chunked, by Content-Length, or to the end
+    /// of the connection.
+    fn read_body(
+        &mut self,
+        headers_end: usize,
+        headers: &[(String, String)],
+    ) -> Result<Vec<u8>, TsaError> {
+        let url = self.url;
+        let header = |name: &'static str| {
+            headers
+                .iter()
+                .filter(move |(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let chunked =
+            header("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked"));
+        let lengths: Vec<&str> = header("content-length").collect();
 
-    if chunked {
+        if chunked {
+            return self.read_chunked(headers_end);
+        }
+
+        if let Some(first) = lengths.first() {
+            if lengths.iter().any(|l| l != first) {
+                return Err(http_err(url, "conflicting Content-Length headers"));
+            }
+            let len: usize = first
+                .parse()
+                .map_err(|_| http_err(url, format!("bad Content-Length {:.20?}", first)))?;
+            if len > MAX_RESPONSE {
+                return Err(TsaError::TooLarge {
+                    url: url.to_owned(),
+                    limit: MAX_RESPONSE,
+                });
+            }
+            self.fill(headers_end + len, "body")?;
+            return Ok(self.buf[headers_end..headers_end + len].to_vec());
+        }
+
+        // Neither: the body runs to the end of the connection.
+        while self.read_more()? {}
+        Ok(self.buf[headers_end..].to_vec())
+    }
+
+    /// Reads a chunked body starting at `pos`.
+    fn read_chunked(&mut self, mut pos: usize) -> Result<Vec<u8>, TsaError> {
+        let url = self.url;
         let mut body = Vec::new();
-        let mut pos = headers_end;
         loop {
-            let line_end = conn.find_crlf(pos, 1024, "chunk size line")?;
-            let line = std::str::from_utf8(&conn.buf[pos..line_end])
+            let line_end = self.find_crlf(pos, 1024, "chunk size line")?;
+            let line = std::str::from_utf8(&self.buf[pos..line_end])
                 .map_err(|_| http_err(url, "bad chunk size line"))?;
             let size_str = line.split(';').next().unwrap_or_default().trim();
             let size = usize::from_str_radix(size_str, 16)
@@ -376,36 +454,15 @@ pub(crate) fn post(
                     limit: MAX_RESPONSE,
                 });
             }
-            conn.fill(pos + size + 2, "chunked body")?;
-            body.extend_from_slice(&conn.buf[pos..pos + size]);
-            if &conn.buf[pos + size..pos + size + 2] != b"\r\n" {
+            self.fill(pos + size + 2, "chunked body")?;
+            body.extend_from_slice(&self.buf[pos..pos + size]);
+            if &self.buf[pos + size..pos + size + 2] != b"\r\n" {
                 return Err(http_err(url, "chunk not followed by CRLF"));
             }
             pos += size + 2;
         }
-        return Ok(body);
+        Ok(body)
     }
-
-    if let Some(first) = lengths.first() {
-        if lengths.iter().any(|l| l != first) {
-            return Err(http_err(url, "conflicting Content-Length headers"));
-        }
-        let len: usize = first
-            .parse()
-            .map_err(|_| http_err(url, format!("bad Content-Length {:.20?}", first)))?;
-        if len > MAX_RESPONSE {
-            return Err(TsaError::TooLarge {
-                url: url.to_owned(),
-                limit: MAX_RESPONSE,
-            });
-        }
-        conn.fill(headers_end + len, "body")?;
-        return Ok(conn.buf[headers_end..headers_end + len].to_vec());
-    }
-
-    // Neither: the body runs to the end of the connection.
-    while conn.read_more()? {}
-    Ok(conn.buf[headers_end..].to_vec())
 }
 
 #[cfg(test)]
