@@ -161,7 +161,7 @@ pub fn verify(
         seqs.insert(*seq);
         if ids.contains(item.as_str()) {
             with_events.insert(item.as_str());
-        } else if records.contains(item.as_str()) || catalog.record_by_id(item)?.is_some() {
+        } else if records.contains(item.as_str()) || is_record(catalog, item)? {
             records.insert(item.as_str());
         } else {
             problems.push(Problem {
@@ -221,10 +221,25 @@ pub fn verify(
     })
 }
 
+/// Whether `id` names a documentation record (one whose stored row cannot be read back is
+/// one: [`check_record`] reports it).
+fn is_record(catalog: &dyn Catalog, id: &str) -> Result<bool, StoreError> {
+    match catalog.record_by_id(id) {
+        Ok(found) => Ok(found.is_some()),
+        Err(StoreError::Corrupt(_)) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Checks one documentation record against its value hash and its last custody event.
 fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, StoreError> {
-    let Some(stored) = catalog.record_by_id(id)? else {
-        return Ok(None);
+    let stored = match catalog.record_by_id(id) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Ok(None),
+        // A row naming a value it cannot be (another kind's): altered, and the rest is
+        // checked all the same.
+        Err(StoreError::Corrupt(why)) => return Ok(Some(format!("record {id}: {why}"))),
+        Err(e) => return Err(e),
     };
     let canonical = stored.record.canonical();
     let actual = crate::records::value_hash(&canonical);

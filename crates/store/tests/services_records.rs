@@ -593,7 +593,6 @@ fn verify_reports_a_record_value_altered_in_the_catalog() {
 }
 
 #[test]
-#[ignore = "bug: a record row pointing at a value of another kind makes verify fail as a whole (Err(Corrupt)) instead of reporting record_altered and checking the rest"]
 fn verify_reports_a_record_row_pointing_at_another_records_value() {
     let (env, applied) = documented();
     // The person's row now names the place's (intact, stored) value.

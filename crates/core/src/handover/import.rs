@@ -72,7 +72,14 @@ pub fn import_bag(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let paths: Vec<std::path::PathBuf> = check.items.iter().map(|i| dir.join(&i.path)).collect();
+    // Only payload files are evidence: an item whose record is missing or names another
+    // place is reported by the check under that place, and is not a file to take in.
+    let payload: Vec<&super::ItemCheck> = check
+        .items
+        .iter()
+        .filter(|i| i.path.starts_with("data/"))
+        .collect();
+    let paths: Vec<std::path::PathBuf> = payload.iter().map(|i| dir.join(&i.path)).collect();
     let opts = crate::ingest::IngestOptions {
         source: Some(format!(
             "package {package}{}",
@@ -110,7 +117,7 @@ pub fn import_bag(
         sender_custody_verified: true,
         ..Default::default()
     };
-    for c in &check.items {
+    for c in payload {
         let Some((id, new)) = stored.get(&dir.join(&c.path)) else {
             continue;
         };

@@ -343,6 +343,25 @@ fn check_event(
             format!("event #{seq}: item.json and the log disagree on the event kind"),
         ));
     }
+    // The custody record item.json gives (when, and the details: names, sources, notes)
+    // must be the one the log committed to: its time, and the SHA-256 of its details.
+    if ev["at"].as_str() != Some(parsed.time.as_str()) {
+        return Err((
+            ItemState::Altered,
+            format!("event #{seq}: item.json gives another time than the logged entry"),
+        ));
+    }
+    let details = crate::model::EventDetails::from_json(parsed.kind, &ev["details"].to_string());
+    let logged = details.is_some_and(|d| {
+        use sha2::Digest;
+        Sha256(sha2::Sha256::digest(d.to_json().as_bytes()).into()) == parsed.details
+    });
+    if !logged {
+        return Err((
+            ItemState::Altered,
+            format!("event #{seq}: item.json's details are not those the log committed to"),
+        ));
+    }
     Ok(())
 }
 
