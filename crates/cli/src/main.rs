@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use athar_core::ingest::{IngestOptions, Progress};
-use athar_core::{CoreError, EventDetails, EventKind, StoreError};
+use athar_core::{CoreError, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
@@ -535,23 +535,17 @@ fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
 fn cat(cli: &Cli, a: &CatArgs) -> anyhow::Result<ExitCode> {
     let mut archive = open_writable(cli)?;
     let item = archive.catalog.resolve(&a.item)?;
-    let details = EventDetails::Access(athar_core::Access {
+    let access = athar_core::Access {
         via: "athar cat".to_owned(),
         purpose: a.purpose.clone(),
         tool_version: athar_core::TOOL_VERSION.to_owned(),
         cases: Vec::new(),
-    });
-    let mut w = archive.writer()?;
-    w.logger.record(
-        w.catalog,
-        &item.id,
-        EventKind::Access,
-        &w.collector,
-        &details,
-    )?;
+    };
+    let collector = archive.collector();
+    archive.record_access(&item.id, &collector, access)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    athar_core::retrieve::copy_item(w.blobs, &item, &mut out)
+    athar_core::retrieve::copy_item(archive.blobs.as_ref(), &item, &mut out)
         .with_context(|| format!("item {} ({})", item.id, item.sha256))?;
     out.flush().context("writing to standard output")?;
     Ok(ExitCode::SUCCESS)

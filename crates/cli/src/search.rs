@@ -4,9 +4,8 @@ use std::io::Write;
 
 use crate::output::term;
 
-use athar_core::records::{DateValue, RecordKind};
 use athar_search::{Query, SearchIndex};
-use athar_store::search_index::{index_dir, update};
+use athar_store::search_index::{check_filters, index_dir, update};
 use athar_store::Archive;
 
 /// `athar search`.
@@ -23,21 +22,8 @@ pub fn command(
     limit: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let input = |field: &str, m: String| crate::records::input_error(field, m);
-    if let Some(k) = &kind {
-        if k != "item" {
-            RecordKind::parse(k).map_err(|e| input("--kind", e))?;
-        }
-    }
-    let date = date
-        .as_deref()
-        .map(|d| {
-            DateValue::parse(d)
-                .map_err(|e| input("--date", e.to_string()))?
-                .days()
-                .ok_or_else(|| input("--date", "give a date or interval, not unknown".into()))
-        })
-        .transpose()?;
+    let date = check_filters(kind.as_deref(), date.as_deref())
+        .map_err(|e| crate::records::input_error(&format!("--{}", e.field), e.message))?;
     update(archive)?;
     let index = SearchIndex::open_or_create(&index_dir(&archive.root))?;
     let results = index.search(&Query {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use athar_core::records::RecordKind;
 use athar_core::scope::Scope;
-use athar_core::{Catalog, EventDetails, EventKind, Item, ItemId, Sha256, StoreError};
+use athar_core::{Catalog, Item, ItemId, Sha256, StoreError};
 use athar_search::{Query as SearchQuery, SearchIndex};
 use athar_store::Archive;
 use axum::body::{Body, Bytes};
@@ -184,21 +184,13 @@ pub(crate) fn record_access(
     item_cases: &[String],
     purpose: Option<String>,
 ) -> Result<(), ApiError> {
-    let details = EventDetails::Access(athar_core::Access {
+    let access = athar_core::Access {
         via: "athar serve".to_owned(),
         purpose,
         tool_version: athar_core::TOOL_VERSION.to_owned(),
         cases: scope(caller).visible_cases(item_cases),
-    });
-    let mut w = a.writer().map_err(ApiError::internal)?;
-    w.logger
-        .record(
-            w.catalog,
-            item,
-            EventKind::Access,
-            &caller.user.name,
-            &details,
-        )
+    };
+    a.record_access(item, &caller.user.name, access)
         .map_err(ApiError::internal)?;
     Ok(())
 }
@@ -575,23 +567,11 @@ pub async fn search(
     caller: Caller,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(k) = p.kind.as_deref() {
-        if k != "item" {
-            parse_kind(Some(k))?;
-        }
-    }
+    let date = athar_store::search_index::check_filters(p.kind.as_deref(), p.date.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if p.case.as_ref().is_some_and(|c| !caller.can_see(c)) {
         return Err(ApiError::not_found("no such case"));
     }
-    let date = match p.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(d) => Some(
-            athar_core::records::DateValue::parse(d)
-                .map_err(|e| ApiError::bad_request(format!("date: {e}")))?
-                .days()
-                .ok_or_else(|| ApiError::bad_request("date: a date or interval, not unknown"))?,
-        ),
-    };
     let text = p.q.clone().unwrap_or_default();
     if text.len() > 1000 {
         return Err(ApiError::bad_request("q: at most 1000 bytes"));

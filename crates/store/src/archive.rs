@@ -539,6 +539,29 @@ impl Archive {
         Ok(archive.backends.open_catalog(true)?)
     }
 
+    /// Records that `actor` accesses an item's content, and appends it to the custody log,
+    /// before returning (needs [`Access::Write`]): call it before any byte of the content
+    /// leaves the archive.
+    pub fn record_access(
+        &mut self,
+        item: &athar_core::ItemId,
+        actor: &str,
+        access: athar_core::Access,
+    ) -> Result<athar_core::CustodyEvent, LogError> {
+        let details = athar_core::EventDetails::Access(access);
+        let mut logger = Logger {
+            log: CustodyLog::open(self.log.as_ref(), self.signer.clone())?,
+            secret: self.pseudonym_secret.clone(),
+        };
+        logger.record(
+            self.catalog.as_mut(),
+            item,
+            athar_core::EventKind::Access,
+            actor,
+            &details,
+        )
+    }
+
     /// The verifier key, in C2SP signed-note form.
     pub fn verifier_key(&self) -> Result<String, StoreError> {
         let p = self.root.join("keys").join("archive.vkey");

@@ -26,6 +26,41 @@ pub enum IndexError {
     },
 }
 
+/// A search filter that cannot be used: the field (`kind`, `date`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FilterError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Checks the filters of a search as the CLI and the API take them: `kind` is `item` or a
+/// record kind; `date` a date or interval (`2012`, `2011-03/2013`; blank is none), returned
+/// as the days it spans.
+pub fn check_filters(
+    kind: Option<&str>,
+    date: Option<&str>,
+) -> Result<Option<(i32, i32)>, FilterError> {
+    if let Some(k) = kind.filter(|k| *k != "item") {
+        athar_core::records::RecordKind::parse(k).map_err(|message| FilterError {
+            field: "kind",
+            message,
+        })?;
+    }
+    let date_error = |message: String| FilterError {
+        field: "date",
+        message,
+    };
+    match date.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(d) => athar_core::records::DateValue::parse(d)
+            .map_err(|e| date_error(e.to_string()))?
+            .days()
+            .map(Some)
+            .ok_or_else(|| date_error("a date or interval, not unknown".to_owned())),
+    }
+}
+
 /// Search results as the CLI's `--json` and the API return them.
 pub fn results_json(results: &athar_search::SearchResults) -> serde_json::Value {
     serde_json::json!({
@@ -445,6 +480,21 @@ mod tests {
     use super::*;
     use athar_core::records::{self, Change};
     use athar_search::Query;
+
+    #[test]
+    fn filters_are_checked_and_named() {
+        assert_eq!(check_filters(None, None), Ok(None));
+        assert_eq!(check_filters(Some("item"), Some("  ")), Ok(None));
+        let (from, to) = check_filters(Some("incident"), Some("2012"))
+            .unwrap()
+            .unwrap();
+        assert!(from < to, "a year spans days");
+        let kind = check_filters(Some("weapon"), None).unwrap_err();
+        assert_eq!(kind.field, "kind");
+        let date = check_filters(None, Some("the spring")).unwrap_err();
+        assert_eq!(date.field, "date");
+        assert!(date.to_string().starts_with("date: "), "{date}");
+    }
 
     fn changes(lines: &[String]) -> Vec<Change> {
         lines
