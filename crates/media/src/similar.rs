@@ -41,6 +41,9 @@ pub struct Index {
     postings: Vec<Posting>,
     /// Usable frames (quality ≥ 50) per owner, for the item-side share.
     frames: HashMap<u32, u32>,
+    /// Some posting's owner is below an earlier one's: an owner's postings are not one run
+    /// (they are when owners are added in increasing order, as the archive does).
+    unordered: bool,
 }
 
 fn pack(h: &PdqHash) -> [u64; 4] {
@@ -91,6 +94,7 @@ impl Index {
             return;
         }
         *self.frames.entry(owner).or_default() += 1;
+        self.note_owner(owner);
         let packed: Vec<[u64; 4]> = variants.iter().take(8).map(pack).collect();
         self.hashes.extend(&packed);
         for t in 0..packed.len() {
@@ -106,6 +110,7 @@ impl Index {
 
     /// Adds a video's frames (quality below 50 left out).
     pub fn add_video(&mut self, owner: u32, frames: &[VpdqFrame]) {
+        self.note_owner(owner);
         let mut packed = Vec::new();
         for f in frames.iter().filter(|f| f.quality >= MIN_QUALITY) {
             *self.frames.entry(owner).or_default() += 1;
@@ -141,13 +146,29 @@ impl Index {
         out
     }
 
+    fn note_owner(&mut self, owner: u32) {
+        self.unordered |= self.postings.last().is_some_and(|p| p.owner > owner);
+    }
+
+    /// Where an owner's postings are: their run when owners were added in order (found by
+    /// binary search), else everywhere.
+    fn postings_of(&self, owner: u32) -> std::ops::Range<usize> {
+        if self.unordered {
+            return 0..self.postings.len();
+        }
+        let start = self.postings.partition_point(|p| p.owner < owner);
+        let end = start + self.postings[start..].partition_point(|p| p.owner == owner);
+        start..end
+    }
+
     /// One owner's indexed frames, as in [`owner_frames`](Self::owner_frames).
     pub fn frames_of(&self, owner: u32) -> Vec<VpdqFrame> {
-        self.postings
+        let run = self.postings_of(owner);
+        self.postings[run.clone()]
             .iter()
-            .enumerate()
-            .filter(|(_, p)| p.owner == owner && p.transform == 0)
-            .filter_map(|(id, p)| {
+            .zip(run)
+            .filter(|(p, _)| p.owner == owner && p.transform == 0)
+            .filter_map(|(p, id)| {
                 Some(VpdqFrame {
                     frame_number: u64::from(p.frame),
                     quality: p.quality,
@@ -254,10 +275,12 @@ impl Index {
         if r.u64()? != sum {
             return Err(IndexFileError::Invalid("checksum mismatch"));
         }
+        let unordered = postings.windows(2).any(|w| w[0].owner > w[1].owner);
         Ok(Index {
             hashes,
             postings,
             frames,
+            unordered,
         })
     }
 }
@@ -537,6 +560,30 @@ mod tests {
             (s.query_start, s.query_end, s.item_start, s.item_end),
             (0.0, 9.0, 5.0, 14.0)
         );
+    }
+
+    #[test]
+    fn frames_of_finds_an_owner_added_in_or_out_of_order() {
+        for order in [[1u32, 2, 3, 5], [5, 2, 3, 1]] {
+            let mut idx = Index::new();
+            for &owner in &order {
+                let seeds: Vec<u64> = (0..4).map(|i| u64::from(owner) * 100 + i).collect();
+                idx.add_video(owner, &frames(&seeds, 0.0));
+            }
+            for &owner in &order {
+                idx.add_image(owner + 10, 90, &[h(u64::from(owner) + 7000)]);
+            }
+            assert_eq!(idx.unordered, order[0] != 1);
+            let all = idx.owner_frames();
+            for owner in [1, 2, 3, 5, 11, 15] {
+                assert_eq!(
+                    idx.frames_of(owner),
+                    all[&owner],
+                    "owner {owner} of {order:?}"
+                );
+            }
+            assert!(idx.frames_of(4).is_empty() && idx.frames_of(99).is_empty());
+        }
     }
 
     #[test]
