@@ -182,13 +182,24 @@ impl Archived {
         }
     }
 
-    /// Builds the in-memory variant index from the catalog's `vpdq-variants` records.
+    /// Builds the in-memory variant index from the catalog's `vpdq-variants` records,
+    /// reading the fingerprints of only the items that have such a record.
     fn load_variants(&mut self, catalog: &dyn Catalog) -> Result<(), AnalysisError> {
         self.variants = VariantIndex::new();
         self.frame_variants = HashMap::new();
+        let with_variants: std::collections::HashSet<ItemId> = catalog
+            .fingerprint_changes(0)?
+            .into_iter()
+            .filter(|(_, _, alg)| Kind::parse(alg) == Some(Kind::VpdqVariants))
+            .map(|(_, item, _)| item)
+            .collect();
         for owner in 0..self.owners.len() {
-            let p = Prints::read(catalog, &self.owners[owner])?;
-            self.add_variants(owner as u32, p.variants);
+            let variants = if with_variants.contains(&self.owners[owner]) {
+                Prints::read(catalog, &self.owners[owner])?.variants
+            } else {
+                Vec::new()
+            };
+            self.add_variants(owner as u32, variants);
         }
         Ok(())
     }
