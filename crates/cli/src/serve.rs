@@ -177,6 +177,11 @@ impl athar_server::Extensions for MediaExtensions {
     ) -> Result<Option<Vec<(ItemId, serde_json::Value)>>, String> {
         let found = (|| {
             let index = self.runner.similarity(catalog)?;
+            // An item fingerprinted since the last catch-up (its job just finished) is
+            // added now; for an indexed item the catalog's fingerprints are not read.
+            if index.read()?.owner_of(&item.id).is_none() {
+                index.catch_up(catalog)?;
+            }
             let archived = index.read()?;
             let Some(owner) = archived.owner_of(&item.id) else {
                 return Ok(None);

@@ -808,3 +808,78 @@ fn records_by_role_and_case_membership() {
     drop(srv);
     athar(dir.path(), &["verify"], None);
 }
+
+/// A PNG of blocks of pseudo-random greys (textured enough for a PDQ hash of full
+/// quality), every pixel raised by `lift`.
+fn blocks_png(seed: u32, lift: u8) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut greys = [0u8; 64];
+    for g in &mut greys {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *g = (x >> 16) as u8 / 2 + 40;
+    }
+    let img = image::GrayImage::from_fn(256, 256, |px, py| {
+        image::Luma([greys[(py / 32 * 8 + px / 32) as usize].saturating_add(lift)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Uploads `bytes` in one PATCH; the item it became.
+fn upload(base: &str, auth: &str, bytes: &[u8]) -> String {
+    let c = create(base, auth, bytes.len() as u64, "alpha");
+    assert_eq!(c.status, 201, "{}", c.body);
+    let url = format!("{base}{}", c.header("location").unwrap());
+    let r = patch(&url, auth, 0, bytes);
+    assert_eq!(r.status, 204, "{}", r.body);
+    r.header("athar-item").unwrap().to_owned()
+}
+
+#[test]
+fn copies_uploaded_to_a_running_server_are_found_as_near_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let srv = start(dir.path());
+    let base = srv.base.clone();
+    let inv = token(&base, "inv");
+    let original = upload(&base, &inv, &blocks_png(7, 0));
+    let copy = upload(&base, &inv, &blocks_png(7, 6));
+    let other = upload(&base, &inv, &blocks_png(8, 0));
+    // The server's job loop fingerprints them; its similarity index, open since the server
+    // started, takes them in without being loaded again.
+    let found = |id: &str| -> Option<Vec<String>> {
+        let r = call(
+            "GET",
+            &format!("{base}/api/items/{id}/similar"),
+            &[("authorization", &inv)],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        (v["fingerprinted"] == true).then(|| {
+            v["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["item"].as_str().unwrap().to_owned())
+                .collect()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let all = [&original, &copy, &other];
+    let mut seen: Vec<Option<Vec<String>>> = all.iter().map(|_| None).collect();
+    while seen.iter().any(Option::is_none) {
+        assert!(
+            Instant::now() < deadline,
+            "not fingerprinted in time: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        seen = all.iter().map(|id| found(id)).collect();
+    }
+    assert_eq!(seen[0].as_deref(), Some(&[copy.clone()][..]));
+    assert_eq!(seen[1].as_deref(), Some(&[original.clone()][..]));
+    assert_eq!(seen[2].as_deref(), Some(&[][..]), "unrelated footage");
+}
