@@ -5,15 +5,16 @@
 //! durable; a visible blob is never written again.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreError};
+
+use crate::disk::Disk;
 
 /// Files at least this large are written by a separate thread, so writing overlaps the
 /// caller's reading and hashing.
@@ -32,6 +33,8 @@ pub struct FsBlobStore {
     /// Temporary names are `<pid>-<counter>.part`: one writer process holds the archive.
     next_temp: AtomicU64,
     pid: u32,
+    /// Every create, write, sync, rename and removal goes through it.
+    disk: Disk,
 }
 
 /// Folders under `tmp/` that temporary files are spread over.
@@ -44,28 +47,34 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 impl FsBlobStore {
     /// Opens (creating the folders if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<FsBlobStore, StoreError> {
+        FsBlobStore::open_on(root, Disk::real())
+    }
+
+    /// [`FsBlobStore::open`] with its file operations going through `disk` (crash tests).
+    pub fn open_on(root: &Path, disk: Disk) -> Result<FsBlobStore, StoreError> {
         let tmp = root.join("tmp");
         let top = root.join("sha256");
         if !top.join("ff").is_dir() {
             for d in [root.to_path_buf(), top.clone(), tmp.clone()] {
-                std::fs::create_dir_all(&d).map_err(io(&d))?;
+                disk.create_dir_all(&d).map_err(io(&d))?;
             }
             for i in 0..=255u8 {
                 let d = top.join(hex::encode([i]));
-                std::fs::create_dir_all(&d).map_err(io(&d))?;
+                disk.create_dir_all(&d).map_err(io(&d))?;
             }
-            sync_path(&top)?;
-            sync_path(root)?;
+            disk.sync_path(&top).map_err(io(&top))?;
+            disk.sync_path(root).map_err(io(root))?;
         }
         for i in 0..TEMP_DIRS {
             let d = tmp.join(format!("{i:x}"));
-            std::fs::create_dir_all(&d).map_err(io(&d))?;
+            disk.create_dir_all(&d).map_err(io(&d))?;
         }
         Ok(FsBlobStore {
             root: root.to_path_buf(),
             tmp,
             next_temp: AtomicU64::new(0),
             pid: std::process::id(),
+            disk,
         })
     }
 
@@ -86,15 +95,12 @@ impl FsBlobStore {
 
     /// Flushes everything written to this filesystem.
     fn sync_fs(&self) -> Result<(), StoreError> {
-        let dir = File::open(&self.root).map_err(io(&self.root))?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::io(&self.root, e.into()))
+        self.disk.sync_fs(&self.root).map_err(io(&self.root))
     }
-}
 
-fn sync_path(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io(path))
+    fn sync_path(&self, path: &Path) -> Result<(), StoreError> {
+        self.disk.sync_path(path).map_err(io(path))
+    }
 }
 
 fn handle_path(b: &PendingBlob) -> Result<&PathBuf, StoreError> {
@@ -106,19 +112,19 @@ fn handle_path(b: &PendingBlob) -> Result<&PathBuf, StoreError> {
 impl BlobStore for FsBlobStore {
     fn writer(&self, size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError> {
         let path = self.temp_path();
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&path)
-            .map_err(io(&path))?;
+        let file = self.disk.create_new(&path, 0o444).map_err(io(&path))?;
         if size_hint >= THREADED_FROM {
-            Ok(Box::new(ThreadedWriter::start(path, file)))
+            Ok(Box::new(ThreadedWriter::start(
+                path,
+                file,
+                self.disk.clone(),
+            )))
         } else {
             Ok(Box::new(DirectWriter {
                 path: Some(path),
                 file,
                 size: 0,
+                disk: self.disk.clone(),
             }))
         }
     }
@@ -161,7 +167,7 @@ impl BlobStore for FsBlobStore {
         }
         if unsynced.len() <= SYNC_EACH_MAX {
             for &i in &unsynced {
-                sync_path(handle_path(&blobs[i])?)?;
+                self.sync_path(handle_path(&blobs[i])?)?;
             }
         } else {
             self.sync_fs()?;
@@ -190,20 +196,16 @@ impl BlobStore for FsBlobStore {
                 }
                 let dest = self.path_of(&b.sha256);
                 // Never replace: a blob already stored under this digest is kept.
-                match rustix::fs::renameat_with(
-                    rustix::fs::CWD,
-                    tmp,
-                    rustix::fs::CWD,
-                    &dest,
-                    rustix::fs::RenameFlags::NOREPLACE,
-                ) {
+                match self.disk.rename(tmp, &dest, false) {
                     Ok(()) => {
                         if let Some(dir) = dest.parent() {
                             touched.insert(dir.to_path_buf());
                         }
                     }
-                    Err(rustix::io::Errno::EXIST) => std::fs::remove_file(tmp).map_err(io(tmp))?,
-                    Err(e) => return Err(StoreError::io(&dest, e.into())),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        self.disk.remove_file(tmp).map_err(io(tmp))?;
+                    }
+                    Err(e) => return Err(StoreError::io(&dest, e)),
                 }
                 Ok(())
             })();
@@ -222,7 +224,7 @@ impl BlobStore for FsBlobStore {
         touched.insert(self.tmp.clone());
         if touched.len() <= SYNC_EACH_MAX + 1 {
             for d in &touched {
-                sync_path(d)?;
+                self.sync_path(d)?;
             }
             Ok(())
         } else {
@@ -244,10 +246,9 @@ impl BlobStore for FsBlobStore {
                 path.display()
             )));
         }
-        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o444))
-            .map_err(io(path))?;
+        self.disk.set_mode(path, 0o444).map_err(io(path))?;
         let tmp = self.temp_path();
-        std::fs::hard_link(path, &tmp).map_err(io(&tmp))?;
+        self.disk.hard_link(path, &tmp).map_err(io(&tmp))?;
         Ok(PendingBlob {
             sha256,
             size,
@@ -258,19 +259,19 @@ impl BlobStore for FsBlobStore {
 
     fn abandon(&self, blob: PendingBlob) {
         if let Ok(p) = handle_path(&blob) {
-            let _ = std::fs::remove_file(p);
+            let _ = self.disk.remove_file(p);
         }
     }
 
     fn remove_unacknowledged(&self, sha256: &Sha256) -> Result<(), StoreError> {
         let p = self.path_of(sha256);
-        match std::fs::remove_file(&p) {
+        match self.disk.remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::io(p, e)),
         }
         if let Some(dir) = p.parent() {
-            sync_path(dir)?;
+            self.sync_path(dir)?;
         }
         Ok(())
     }
@@ -283,11 +284,11 @@ impl BlobStore for FsBlobStore {
             if entry.file_type().map_err(io(&p))?.is_dir() {
                 for inner in std::fs::read_dir(&p).map_err(io(&p))? {
                     let q = inner.map_err(io(&p))?.path();
-                    std::fs::remove_file(&q).map_err(io(&q))?;
+                    self.disk.remove_file(&q).map_err(io(&q))?;
                     n += 1;
                 }
             } else {
-                std::fs::remove_file(&p).map_err(io(&p))?;
+                self.disk.remove_file(&p).map_err(io(&p))?;
                 n += 1;
             }
         }
@@ -340,11 +341,12 @@ struct DirectWriter {
     path: Option<PathBuf>,
     file: File,
     size: u64,
+    disk: Disk,
 }
 
 impl BlobWriter for DirectWriter {
     fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-        if let Err(e) = self.file.write_all(&chunk) {
+        if let Err(e) = self.disk.write_all(&self.file, &chunk) {
             return Err(StoreError::io(self.path.clone().unwrap_or_default(), e));
         }
         self.size += chunk.len() as u64;
@@ -365,7 +367,7 @@ impl BlobWriter for DirectWriter {
 impl Drop for DirectWriter {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
+            let _ = self.disk.remove_file(&p);
         }
     }
 }
@@ -378,22 +380,28 @@ struct ThreadedWriter {
     spare: Receiver<Vec<u8>>,
     thread: Option<JoinHandle<Result<u64, std::io::Error>>>,
     buffers: usize,
+    disk: Disk,
 }
 
 const THREADED_BUFFERS: usize = 4;
 
 impl ThreadedWriter {
-    fn start(path: PathBuf, mut file: File) -> ThreadedWriter {
+    fn start(path: PathBuf, file: File, disk: Disk) -> ThreadedWriter {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(THREADED_BUFFERS);
         let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+        let thread_disk = disk.clone();
+        let thread_path = path.clone();
         let thread = std::thread::spawn(move || -> Result<u64, std::io::Error> {
+            let disk = thread_disk;
             // The syncer flushes what has been written so far, whenever asked, while the
             // writer goes on writing.
             let syncing = file.try_clone()?;
             let (sync_tx, sync_rx) = mpsc::sync_channel::<()>(1);
+            let syncer_disk = disk.clone();
+            let syncer_path = thread_path.clone();
             let syncer = std::thread::spawn(move || -> Result<(), std::io::Error> {
                 while sync_rx.recv().is_ok() {
-                    syncing.sync_data()?;
+                    syncer_disk.sync_file(&syncing, &syncer_path, true)?;
                 }
                 Ok(())
             });
@@ -401,7 +409,7 @@ impl ThreadedWriter {
             let mut since_sync = 0u64;
             let result = (|| {
                 for chunk in rx {
-                    file.write_all(&chunk)?;
+                    disk.write_all(&file, &chunk)?;
                     written += chunk.len() as u64;
                     since_sync += chunk.len() as u64;
                     if since_sync >= SYNC_EVERY {
@@ -419,7 +427,7 @@ impl ThreadedWriter {
                 .unwrap_or_else(|_| Err(std::io::Error::other("sync thread failed")));
             result?;
             synced?;
-            file.sync_data()?;
+            disk.sync_file(&file, &thread_path, true)?;
             Ok(written)
         });
         ThreadedWriter {
@@ -428,6 +436,7 @@ impl ThreadedWriter {
             spare: spare_rx,
             thread: Some(thread),
             buffers: 1,
+            disk,
         }
     }
 
@@ -497,7 +506,7 @@ impl Drop for ThreadedWriter {
             let _ = self.join();
         }
         if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
+            let _ = self.disk.remove_file(&p);
         }
     }
 }

@@ -59,6 +59,7 @@ mod archive;
 pub mod backends;
 mod blobs;
 mod catalog;
+pub mod disk;
 mod log;
 mod migrations;
 mod records;

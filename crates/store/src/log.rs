@@ -5,13 +5,12 @@
 //! checkpoint, `log/signed-size` holds the size of the largest checkpoint ever written, so
 //! an older (validly signed) checkpoint put back in its place is noticed.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use athar_core::log::LogStore;
 use athar_core::StoreError;
+
+use crate::disk::Disk;
 
 /// The size of the largest checkpoint written, beside `checkpoint` (see
 /// [`LogStore::signed_size`]).
@@ -25,33 +24,48 @@ const SYNC_EACH_MAX: usize = 2;
 pub struct FsLogStore {
     root: PathBuf,
     tmp: PathBuf,
+    /// Every create, write, sync, rename and removal goes through it.
+    disk: Disk,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::io(path, e)
 }
 
-fn sync_path(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io(path))
-}
-
 impl FsLogStore {
     /// Opens (creating if needed) the log folder.
     pub fn open(root: &Path) -> Result<FsLogStore, StoreError> {
+        FsLogStore::open_on(root, Disk::real())
+    }
+
+    /// [`FsLogStore::open`] with its file operations going through `disk` (crash tests).
+    pub fn open_on(root: &Path, disk: Disk) -> Result<FsLogStore, StoreError> {
         let tmp = root.join("tmp");
-        std::fs::create_dir_all(root.join("tile")).map_err(io(root))?;
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let tile = root.join("tile");
+        if !tile.is_dir() || !tmp.is_dir() {
+            // The log's first files must not be lost with the folders' names: made durable
+            // before anything is written in them.
+            disk.create_dir_all(&tile).map_err(io(root))?;
+            disk.create_dir_all(&tmp).map_err(io(&tmp))?;
+            disk.sync_path(root).map_err(io(root))?;
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                disk.sync_path(parent).map_err(io(parent))?;
+            }
+        }
         // Leftovers of an interrupted write are never referenced.
         for e in std::fs::read_dir(&tmp).map_err(io(&tmp))? {
             let p = e.map_err(io(&tmp))?.path();
-            std::fs::remove_file(&p).map_err(io(&p))?;
+            disk.remove_file(&p).map_err(io(&p))?;
         }
         Ok(FsLogStore {
             root: root.to_path_buf(),
             tmp,
+            disk,
         })
+    }
+
+    fn sync_path(&self, path: &Path) -> Result<(), StoreError> {
+        self.disk.sync_path(path).map_err(io(path))
     }
 
     /// The folder (for publishing it).
@@ -69,21 +83,27 @@ impl FsLogStore {
     }
 
     fn sync_fs(&self) -> Result<(), StoreError> {
-        let dir = File::open(&self.root).map_err(io(&self.root))?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::io(&self.root, e.into()))
+        self.disk.sync_fs(&self.root).map_err(io(&self.root))
     }
 
+    /// Writes `bytes` to `tmp/<name>` (replacing a leftover of that name); not synced.
     fn write_temp(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         let tmp = self.tmp.join(name);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o444)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
+        let f = self.disk.create_truncate(&tmp, 0o444).map_err(io(&tmp))?;
+        self.disk.write_all(&f, bytes).map_err(io(&tmp))?;
         Ok(tmp)
+    }
+
+    /// Renames a synced temporary file to `dest` unless `dest` exists (then the temporary
+    /// file is dropped: tiles are immutable).
+    fn rename_new(&self, tmp: &Path, dest: &Path) -> Result<(), StoreError> {
+        match self.disk.rename(tmp, dest, false) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                self.disk.remove_file(tmp).map_err(io(tmp))
+            }
+            Err(e) => Err(StoreError::io(dest, e)),
+        }
     }
 }
 
@@ -112,7 +132,7 @@ impl LogStore for FsLogStore {
         let few = staged.len() <= SYNC_EACH_MAX;
         if few {
             for (tmp, _) in &staged {
-                sync_path(tmp)?;
+                self.sync_path(tmp)?;
             }
         } else {
             self.sync_fs()?;
@@ -130,7 +150,8 @@ impl LogStore for FsLogStore {
                 }
             }
             for m in missing.iter().rev() {
-                std::fs::create_dir(m)
+                self.disk
+                    .create_dir(m)
                     .or_else(|e| {
                         if e.kind() == std::io::ErrorKind::AlreadyExists {
                             Ok(())
@@ -143,23 +164,13 @@ impl LogStore for FsLogStore {
                     dirs.insert(pp.to_path_buf());
                 }
             }
-            match rustix::fs::renameat_with(
-                rustix::fs::CWD,
-                tmp,
-                rustix::fs::CWD,
-                dest,
-                rustix::fs::RenameFlags::NOREPLACE,
-            ) {
-                Ok(()) => {}
-                Err(rustix::io::Errno::EXIST) => std::fs::remove_file(tmp).map_err(io(tmp))?,
-                Err(e) => return Err(StoreError::io(dest, e.into())),
-            }
+            self.rename_new(tmp, dest)?;
             dirs.insert(parent);
         }
         dirs.insert(self.tmp.clone());
         if few && dirs.len() <= SYNC_EACH_MAX {
             for d in &dirs {
-                sync_path(d)?;
+                self.sync_path(d)?;
             }
             Ok(())
         } else {
@@ -169,10 +180,10 @@ impl LogStore for FsLogStore {
 
     fn write_checkpoint(&self, signed: &[u8]) -> Result<(), StoreError> {
         let tmp = self.write_temp("checkpoint", signed)?;
-        sync_path(&tmp)?;
+        self.sync_path(&tmp)?;
         let dest = self.root.join("checkpoint");
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        sync_path(&self.root)
+        self.disk.rename(&tmp, &dest, true).map_err(io(&dest))?;
+        self.sync_path(&self.root)
     }
 
     fn write_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
@@ -181,20 +192,33 @@ impl LogStore for FsLogStore {
             return Err(StoreError::Corrupt(format!("{path} exists already")));
         }
         let parent = dest.parent().unwrap_or(&self.root).to_path_buf();
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        // Every folder made, from the top, so each one's name is synced in its parent.
+        let mut missing = Vec::new();
+        let mut d = parent.clone();
+        while !d.is_dir() && d.starts_with(&self.root) {
+            missing.push(d.clone());
+            if !d.pop() {
+                break;
+            }
+        }
+        for m in missing.iter().rev() {
+            self.disk.create_dir_all(m).map_err(io(m))?;
+        }
         let tmp = self.write_temp("new", bytes)?;
-        sync_path(&tmp)?;
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            &tmp,
-            rustix::fs::CWD,
-            &dest,
-            rustix::fs::RenameFlags::NOREPLACE,
-        )
-        .map_err(|e| StoreError::io(&dest, e.into()))?;
-        sync_path(&parent)?;
-        if let Some(pp) = parent.parent() {
-            sync_path(pp)?;
+        self.sync_path(&tmp)?;
+        self.disk
+            .rename(&tmp, &dest, false)
+            .map_err(|e| StoreError::io(&dest, e))?;
+        self.sync_path(&parent)?;
+        for m in &missing {
+            if let Some(pp) = m.parent() {
+                self.sync_path(pp)?;
+            }
+        }
+        if missing.is_empty() {
+            if let Some(pp) = parent.parent() {
+                self.sync_path(pp)?;
+            }
         }
         Ok(())
     }
@@ -238,7 +262,7 @@ impl LogStore for FsLogStore {
         }
         let tmp = self.write_temp(SIGNED_SIZE, format!("{size}\n").as_bytes())?;
         let dest = self.root.join(SIGNED_SIZE);
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))
+        self.disk.rename(&tmp, &dest, true).map_err(io(&dest))
     }
 
     fn list_tiles(&self) -> Result<Vec<String>, StoreError> {
