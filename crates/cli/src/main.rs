@@ -502,7 +502,7 @@ fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
     let summary = athar_core::ingest::ingest(
         w.catalog,
         w.blobs,
-        Some(&mut w.logger),
+        &mut w.logger,
         &a.paths,
         &opts,
         &mut |p: Progress<'_>| out.progress(p),

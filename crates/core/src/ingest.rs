@@ -106,7 +106,7 @@ pub struct IngestSummary {
 pub fn ingest(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    mut logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     paths: &[PathBuf],
     opts: &IngestOptions,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -157,9 +157,7 @@ pub fn ingest(
             });
         }
         drop(tx);
-        if let Some(l) = logger.as_deref_mut() {
-            l.catch_up(catalog)?;
-        }
+        logger.catch_up(catalog)?;
         let mut committer = Committer {
             catalog,
             blobs,
@@ -253,7 +251,7 @@ pub fn recover(
 struct Committer<'a, 'l> {
     catalog: &'a mut dyn Catalog,
     blobs: &'a dyn BlobStore,
-    logger: Option<&'a mut Logger<'l>>,
+    logger: &'a mut Logger<'l>,
     opts: &'a IngestOptions,
     batch: Vec<Preserved>,
     batch_bytes: u64,
@@ -298,7 +296,7 @@ impl Committer<'_, '_> {
         let recorded = commit(
             self.catalog,
             self.blobs,
-            self.logger.as_deref_mut(),
+            &mut *self.logger,
             pending,
             &entries,
             self.opts.case.as_deref(),
@@ -322,7 +320,7 @@ impl Committer<'_, '_> {
 pub fn commit_staged(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     blob: PendingBlob,
     mut item: NewItem,
 ) -> Result<RecordedEntry, CoreError> {
@@ -355,7 +353,7 @@ pub fn commit_staged(
 pub(crate) fn commit(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
-    logger: Option<&mut Logger<'_>>,
+    logger: &mut Logger<'_>,
     mut pending: Vec<PendingBlob>,
     entries: &[NewItem],
     case: Option<&str>,
@@ -372,11 +370,8 @@ pub(crate) fn commit(
         }
         return Err(e.into());
     }
-    let logged_through = logger.as_ref().map_or(0, |l| l.log.size());
-    let recorded = catalog.record(entries, case, logged_through)?;
-    if let Some(l) = logger {
-        l.catch_up(catalog)?;
-    }
+    let recorded = catalog.record(entries, case, logger.log.size())?;
+    logger.catch_up(catalog)?;
     crate::jobs::enqueue_committed(catalog, entries, &recorded)?;
     Ok(recorded)
 }

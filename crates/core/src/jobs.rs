@@ -149,7 +149,7 @@ fn store_derived_batch(
             at: crate::now_rfc3339(),
         });
     }
-    crate::ingest::commit(catalog, blobs, Some(logger), pending, &entries, None)
+    crate::ingest::commit(catalog, blobs, logger, pending, &entries, None)
 }
 
 /// Whether items of this media type get fingerprints.

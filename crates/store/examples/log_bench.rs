@@ -1,17 +1,15 @@
 //! Custody log throughput on the real on-disk store: durable batched appends (events/s),
-//! inclusion proofs read from tile files (µs), proof verification (proofs/s), and the cost
-//! of the log on an ingest of many small files.
+//! inclusion proofs read from tile files (µs) and proof verification (proofs/s). (Ingest,
+//! which always logs, is timed by bench/small_files.sh.)
 //!
 //! `cargo run --release -p athar-store --example log_bench [EVENTS] [RUNS]`
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use athar_core::custody::{pseudonym, LogEntry};
-use athar_core::ingest::{ingest, IngestOptions};
-use athar_core::log::{CustodyLog, Logger};
+use athar_core::log::CustodyLog;
 use athar_core::{EventKind, ItemId, Sha256};
-use athar_store::{Access, Archive, FsLogStore, InitOptions};
+use athar_store::FsLogStore;
 use athar_tlog::Ed25519Signer;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,57 +119,5 @@ fn main() {
     println!(
         "inclusion proof verification (against a verified checkpoint): median {:.0} proofs/s",
         median(rates)
-    );
-
-    // Ingest of many small files with and without the log.
-    let files = 10_000;
-    let src = tempfile::tempdir().expect("tempdir");
-    for i in 0..files {
-        let mut b = vec![0u8; 16 << 10];
-        b[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        b[8..16].copy_from_slice(&(i as u64 * 2654435761).to_le_bytes());
-        std::fs::write(src.path().join(format!("f{i:05}.bin")), b).expect("write");
-    }
-    let paths = vec![PathBuf::from(src.path())];
-    let mut with = Vec::new();
-    let mut without = Vec::new();
-    for run in 0..runs {
-        for logged in [run % 2 == 0, run % 2 != 0] {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let root = dir.path().join("archive");
-            Archive::init(&root, &InitOptions::default()).expect("init");
-            let mut archive = Archive::open(&root, Access::Write).expect("open");
-            let opts = IngestOptions {
-                collector: "bench".into(),
-                ..IngestOptions::default()
-            };
-            let log = CustodyLog::open(archive.log.as_ref(), archive.signer.clone()).expect("log");
-            let mut logger = Logger {
-                log,
-                secret: archive.pseudonym_secret.clone(),
-            };
-            let t = Instant::now();
-            let summary = ingest(
-                archive.catalog.as_mut(),
-                archive.blobs.as_ref(),
-                if logged { Some(&mut logger) } else { None },
-                &paths,
-                &opts,
-                &mut |_| {},
-            )
-            .expect("ingest");
-            assert_eq!(summary.stored, files);
-            let secs = t.elapsed().as_secs_f64();
-            if logged {
-                with.push(secs)
-            } else {
-                without.push(secs)
-            }
-        }
-    }
-    let (w, wo) = (median(with), median(without));
-    println!(
-        "ingest of {files} files of 16 KiB: with log {w:.3} s, without {wo:.3} s: ratio {:.3}",
-        w / wo
     );
 }

@@ -501,18 +501,13 @@ impl Archive {
                     at: String::new(),
                 };
                 let mut w = self.writer()?;
-                let entry = athar_core::ingest::commit_staged(
-                    w.catalog,
-                    w.blobs,
-                    Some(&mut w.logger),
-                    blob,
-                    new,
-                )
-                .map_err(|e| match e {
-                    athar_core::CoreError::Store(s) => ArchiveError::Store(s),
-                    athar_core::CoreError::Log(l) => ArchiveError::Log(l),
-                    other => ArchiveError::Store(StoreError::Corrupt(other.to_string())),
-                })?;
+                let entry =
+                    athar_core::ingest::commit_staged(w.catalog, w.blobs, &mut w.logger, blob, new)
+                        .map_err(|e| match e {
+                            athar_core::CoreError::Store(s) => ArchiveError::Store(s),
+                            athar_core::CoreError::Log(l) => ArchiveError::Log(l),
+                            other => ArchiveError::Store(StoreError::Corrupt(other.to_string())),
+                        })?;
                 entry.item
             }
         };

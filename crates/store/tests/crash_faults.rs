@@ -140,7 +140,7 @@ fn ingest_acknowledged(
     paths: &[PathBuf],
 ) -> (Vec<Sha256>, bool) {
     let mut acked = Vec::new();
-    let result = ingest::ingest(catalog, blobs, Some(logger), paths, &opts(), &mut |p| {
+    let result = ingest::ingest(catalog, blobs, logger, paths, &opts(), &mut |p| {
         if let Progress::Stored(s) = p {
             acked.push(s.entry.item.sha256);
         }
@@ -376,9 +376,7 @@ fn an_upload_commit_survives_a_crash_at_every_operation() {
             },
             at: String::new(),
         };
-        if let Ok(r) =
-            ingest::commit_staged(&mut s.catalog, &s.blobs, Some(&mut logger), blob, item)
-        {
+        if let Ok(r) = ingest::commit_staged(&mut s.catalog, &s.blobs, &mut logger, blob, item) {
             acked.blobs.push((r.item.sha256, content.clone()));
             acked.events.push(r.event.seq);
         }

@@ -287,7 +287,7 @@ fn commit_staged_records_an_adopted_file_with_its_case_and_logs_it() {
     let mut w = env.archive.writer().unwrap();
     let blob = w.blobs.adopt_local(&staged, sha, new.size).unwrap();
     let entry =
-        ingest::commit_staged(w.catalog, w.blobs, Some(&mut w.logger), blob, new.clone()).unwrap();
+        ingest::commit_staged(w.catalog, w.blobs, &mut w.logger, blob, new.clone()).unwrap();
     drop(w);
     assert!(entry.new);
     assert_eq!(entry.event.kind, EventKind::Ingest);
@@ -310,8 +310,7 @@ fn commit_staged_records_an_adopted_file_with_its_case_and_logs_it() {
         .blobs
         .adopt_local(&other, sha256(b"different bytes"), 15)
         .unwrap();
-    let err =
-        ingest::commit_staged(w.catalog, w.blobs, Some(&mut w.logger), blob, new).unwrap_err();
+    let err = ingest::commit_staged(w.catalog, w.blobs, &mut w.logger, blob, new).unwrap_err();
     drop(w);
     assert!(err.to_string().contains("does not match"), "{err}");
     assert_eq!(env.max_seq(), 1, "nothing recorded");

@@ -93,20 +93,21 @@ pub fn import_bag(
     };
     let mut stored: BTreeMap<std::path::PathBuf, (crate::model::ItemId, bool)> = BTreeMap::new();
     let mut failed = Vec::new();
-    let summary = crate::ingest::ingest(
-        catalog,
-        blobs,
-        Some(&mut *logger),
-        &paths,
-        &opts,
-        &mut |p| match p {
-            crate::ingest::Progress::Stored(s) => {
-                stored.insert(s.path.clone(), (s.entry.item.id.clone(), s.entry.new));
-            }
-            crate::ingest::Progress::Failed(e) => failed.push(e.to_string()),
-            _ => {}
-        },
-    )?;
+    let summary =
+        crate::ingest::ingest(
+            catalog,
+            blobs,
+            &mut *logger,
+            &paths,
+            &opts,
+            &mut |p| match p {
+                crate::ingest::Progress::Stored(s) => {
+                    stored.insert(s.path.clone(), (s.entry.item.id.clone(), s.entry.new));
+                }
+                crate::ingest::Progress::Failed(e) => failed.push(e.to_string()),
+                _ => {}
+            },
+        )?;
     if summary.failed > 0 {
         return Err(input(
             dir,

@@ -86,20 +86,21 @@ impl Env {
     pub fn ingest(&mut self, paths: &[PathBuf], opts: &IngestOptions) -> Ingested {
         let mut out = Ingested::default();
         let mut w = self.archive.writer().expect("writer");
-        let summary = ingest::ingest(
-            w.catalog,
-            w.blobs,
-            Some(&mut w.logger),
-            paths,
-            opts,
-            &mut |p| match p {
-                Progress::Planned { files, bytes } => out.planned = Some((files, bytes)),
-                Progress::Stored(s) => out.stored.push(s.clone()),
-                Progress::Failed(e) => out.failed.push(e.clone()),
-                Progress::Read { .. } => {}
-            },
-        )
-        .expect("ingest");
+        let summary =
+            ingest::ingest(
+                w.catalog,
+                w.blobs,
+                &mut w.logger,
+                paths,
+                opts,
+                &mut |p| match p {
+                    Progress::Planned { files, bytes } => out.planned = Some((files, bytes)),
+                    Progress::Stored(s) => out.stored.push(s.clone()),
+                    Progress::Failed(e) => out.failed.push(e.clone()),
+                    Progress::Read { .. } => {}
+                },
+            )
+            .expect("ingest");
         out.summary = summary;
         out
     }
