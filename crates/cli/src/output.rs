@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{IsTerminal, Write};
 
+use athar_analysis::Kind;
 use athar_core::ingest::{IngestSummary, Progress};
 use athar_core::verify::Report;
 use athar_core::{Catalog, EventDetails};
@@ -192,7 +193,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let links = item_links(catalog, &item)?;
     let metadata: Option<serde_json::Value> = prints
         .iter()
-        .find(|f| f.algorithm == "metadata")
+        .find(|f| Kind::parse(&f.algorithm) == Some(Kind::Metadata))
         .and_then(|f| serde_json::from_str(&f.data).ok());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -200,7 +201,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         let v = json!({
             "item": item,
             "cases": cases,
-            "fingerprints": prints.iter().filter(|f| f.algorithm != "metadata").collect::<Vec<_>>(),
+            "fingerprints": prints.iter().filter(|f| Kind::parse(&f.algorithm) != Some(Kind::Metadata)).collect::<Vec<_>>(),
             "metadata": metadata,
             "review_images": derived.iter().map(|(id, role)| json!({ "item": id, "role": role })).collect::<Vec<_>>(),
             "events": events,
@@ -299,11 +300,14 @@ fn show_fingerprints(
     out: &mut impl Write,
     prints: &[athar_core::Fingerprint],
 ) -> anyhow::Result<()> {
-    for f in prints.iter().filter(|f| f.algorithm != "metadata") {
+    for f in prints
+        .iter()
+        .filter(|f| Kind::parse(&f.algorithm) != Some(Kind::Metadata))
+    {
         let first = f.data.lines().next().unwrap_or_default();
         let n = f.data.lines().count();
-        match f.algorithm.as_str() {
-            "pdq" => writeln!(out, "PDQ         {}", term(first))?,
+        match Kind::parse(&f.algorithm) {
+            Some(Kind::Pdq) => writeln!(out, "PDQ         {}", term(first))?,
             _ => writeln!(
                 out,
                 "{:<11} {n} frame hash(es), first {}",
