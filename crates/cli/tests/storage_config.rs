@@ -112,3 +112,49 @@ fn unknown_backends_are_refused_naming_the_field() {
     std::fs::write(env.archive.join("athar.toml"), before).expect("restore");
     env.assert_verifies();
 }
+
+#[test]
+fn a_location_naming_nothing_is_refused_not_made() {
+    let env = Env::new();
+    let before = config(&env);
+    let nowhere = env.path("moved-away");
+    for (storage, field, made) in [
+        (
+            format!(
+                "[storage]\ncatalog = \"sqlite:{}/catalog.sqlite\"\n",
+                nowhere.display()
+            ),
+            "catalog",
+            nowhere.join("catalog.sqlite"),
+        ),
+        (
+            format!("[storage]\nblobs = \"file:{}/blobs\"\n", nowhere.display()),
+            "blobs",
+            nowhere.join("blobs"),
+        ),
+        (
+            format!("[storage]\nlog = \"file:{}/log\"\n", nowhere.display()),
+            "log",
+            nowhere.join("log"),
+        ),
+    ] {
+        set_storage(&env, &storage);
+        let file = env.path("note.txt");
+        std::fs::write(&file, b"synthetic").expect("write");
+        for out in [
+            env.run_paths(&["ingest"], &[&file]),
+            env.run(&["user", "add", "amal", "--role", "viewer"]),
+            env.run(&["verify"]),
+        ] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{storage}: {err}");
+            assert!(
+                err.contains(field) && err.contains("nothing is there"),
+                "{err}"
+            );
+        }
+        assert!(!made.exists(), "{} was made", made.display());
+    }
+    std::fs::write(env.archive.join("athar.toml"), before).expect("restore");
+    env.assert_verifies();
+}

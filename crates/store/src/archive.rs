@@ -354,8 +354,9 @@ impl Archive {
                 Some(f)
             }
         };
-        let backends =
-            Backends::from_config(root, &config.storage).map_err(|e| ArchiveError::Config {
+        let backends = Backends::from_config(root, &config.storage)
+            .and_then(|b| b.check_present().map(|()| b))
+            .map_err(|e| ArchiveError::Config {
                 path: cfg_path.clone(),
                 message: e.to_string(),
             })?;

@@ -84,6 +84,8 @@ pub struct Backends {
     catalog: CatalogAt,
     blobs: BlobsAt,
     log: LogAt,
+    /// The locations as written, for messages: catalog, blobs, log.
+    written: [String; 3],
 }
 
 /// Splits `scheme:rest`, checks the scheme is one of `known`, and resolves `rest` as a
@@ -130,18 +132,49 @@ impl Backends {
         let catalog = pick(&storage.catalog, DEFAULT_CATALOG);
         let blobs = pick(&storage.blobs, DEFAULT_BLOBS);
         let log = pick(&storage.log, DEFAULT_LOG);
-        let catalog = location(root, "catalog", &catalog, &["sqlite"])?;
-        let blobs = location(root, "blobs", &blobs, &["file"])?;
-        let log = location(root, "log", &log, &["file"])?;
+        let catalog_at = location(root, "catalog", &catalog, &["sqlite"])?;
+        let blobs_at = location(root, "blobs", &blobs, &["file"])?;
+        let log_at = location(root, "log", &log, &["file"])?;
         Ok(Backends {
-            catalog: CatalogAt::Sqlite(catalog),
-            blobs: BlobsAt::File(blobs),
-            log: LogAt::File(log),
+            catalog: CatalogAt::Sqlite(catalog_at),
+            blobs: BlobsAt::File(blobs_at),
+            log: LogAt::File(log_at),
+            written: [catalog, blobs, log],
         })
     }
 
+    /// Checks that each part is where `[storage]` says. Only `athar init` makes an
+    /// archive's parts: a location that names nothing is a mistake in the configuration (or
+    /// the part was removed), never a new empty store to write evidence into beside the
+    /// real one.
+    pub fn check_present(&self) -> Result<(), LocationError> {
+        let missing = |field: &'static str, value: &str, path: &Path| LocationError {
+            field,
+            value: value.to_owned(),
+            message: format!(
+                "nothing is there ({} does not exist); an archive's parts are made by `athar init`",
+                path.display()
+            ),
+        };
+        let CatalogAt::Sqlite(catalog) = &self.catalog;
+        if !catalog.is_file() {
+            return Err(missing("catalog", &self.written[0], catalog));
+        }
+        let BlobsAt::File(blobs) = &self.blobs;
+        let top = blobs.join("sha256");
+        if !top.is_dir() {
+            return Err(missing("blobs", &self.written[1], &top));
+        }
+        let LogAt::File(log) = &self.log;
+        let tiles = log.join("tile");
+        if !tiles.is_dir() {
+            return Err(missing("log", &self.written[2], &tiles));
+        }
+        Ok(())
+    }
+
     /// Opens the catalog: read-write (creating it and running pending migrations), or
-    /// read-only (refused when migrations are pending).
+    /// read-only (refused when migrations are pending). See [`Backends::check_present`].
     pub fn open_catalog(&self, writable: bool) -> Result<Box<dyn Database>, StoreError> {
         match &self.catalog {
             CatalogAt::Sqlite(path) => Ok(Box::new(SqliteCatalog::open(path, writable)?)),
@@ -181,6 +214,21 @@ mod tests {
         );
         assert_eq!(b.blobs, BlobsAt::File(PathBuf::from("/archive/blobs")));
         assert_eq!(b.log, LogAt::File(PathBuf::from("/archive/log")));
+    }
+
+    #[test]
+    fn parts_must_be_there_to_be_opened() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let b = Backends::from_config(dir.path(), &StorageSection::default()).expect("defaults");
+        let e = b.check_present().expect_err("nothing made yet");
+        assert_eq!(e.field, "catalog");
+        assert!(e.to_string().contains("nothing is there"), "{e}");
+        b.open_catalog(true).expect("create");
+        assert_eq!(b.check_present().expect_err("no blobs").field, "blobs");
+        b.open_blobs().expect("create");
+        assert_eq!(b.check_present().expect_err("no log").field, "log");
+        b.open_log().expect("create");
+        b.check_present().expect("all there");
     }
 
     #[test]

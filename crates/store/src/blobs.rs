@@ -45,6 +45,37 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 impl FsBlobStore {
+    /// Copies a local file into a new pending blob through the store's writer, checking
+    /// that its bytes are `size` long and hash to `sha256`.
+    fn copy_in(&self, path: &Path, sha256: Sha256, size: u64) -> Result<PendingBlob, StoreError> {
+        use sha2::Digest as _;
+        let mut file = File::open(path).map_err(io(path))?;
+        let mut writer = self.writer(size)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            buf.resize(1 << 20, 0);
+            let n = file.read(&mut buf).map_err(io(path))?;
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            hasher.update(&buf);
+            total += n as u64;
+            buf = writer.write_chunk(buf)?;
+        }
+        let pending = writer.finish(sha256)?;
+        if total != size || Sha256(hasher.finalize().into()) != sha256 {
+            self.abandon(pending);
+            return Err(StoreError::Corrupt(format!(
+                "{}: its bytes changed while it was adopted (expected {size} bytes hashing to {sha256})",
+                path.display()
+            )));
+        }
+        Ok(pending)
+    }
+
     /// Opens (creating the folders if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<FsBlobStore, StoreError> {
         FsBlobStore::open_on(root, Disk::real())
@@ -248,13 +279,20 @@ impl BlobStore for FsBlobStore {
         }
         self.disk.set_mode(path, 0o444).map_err(io(path))?;
         let tmp = self.temp_path();
-        self.disk.hard_link(path, &tmp).map_err(io(&tmp))?;
-        Ok(PendingBlob {
-            sha256,
-            size,
-            synced: false,
-            handle: Box::new(tmp),
-        })
+        match self.disk.hard_link(path, &tmp) {
+            Ok(()) => Ok(PendingBlob {
+                sha256,
+                size,
+                synced: false,
+                handle: Box::new(tmp),
+            }),
+            // The store is on another filesystem than the staged file: copied in, and
+            // hashed again on the way, since the copy is what will be kept.
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                self.copy_in(path, sha256, size)
+            }
+            Err(e) => Err(StoreError::io(tmp, e)),
+        }
     }
 
     fn abandon(&self, blob: PendingBlob) {
@@ -508,5 +546,59 @@ impl Drop for ThreadedWriter {
         if let Some(p) = self.path.take() {
             let _ = self.disk.remove_file(&p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+
+    fn sha(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest as _;
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+
+    #[test]
+    fn adopting_from_another_filesystem_copies_and_checks_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let shm = Path::new("/dev/shm");
+        let other = shm.is_dir()
+            && std::fs::metadata(shm).unwrap().dev()
+                != std::fs::metadata(dir.path()).unwrap().dev();
+        if !other {
+            eprintln!("skipped: no second filesystem (/dev/shm) here");
+            return;
+        }
+        let staged = tempfile::tempdir_in(shm).unwrap();
+        let store = FsBlobStore::open(&dir.path().join("blobs")).unwrap();
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let part = staged.path().join("upload.part");
+        std::fs::write(&part, &bytes).unwrap();
+        let mut pending = store
+            .adopt_local(&part, sha(&bytes), bytes.len() as u64)
+            .unwrap();
+        store.sync(std::slice::from_mut(&mut pending)).unwrap();
+        store.publish(vec![pending]).unwrap();
+        let mut back = Vec::new();
+        store
+            .open(&sha(&bytes))
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, bytes);
+        // Bytes that do not hash to what the caller says are refused, and nothing stays.
+        let part = staged.path().join("changed.part");
+        std::fs::write(&part, b"other bytes").unwrap();
+        let e = store.adopt_local(&part, sha(b"the bytes"), 11).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        assert_eq!(
+            store.clear_temporary().unwrap(),
+            0,
+            "no temporary file left"
+        );
+        assert_eq!(store.list().unwrap().blobs, vec![sha(&bytes)]);
     }
 }
