@@ -105,10 +105,19 @@ impl Runner {
     }
 
     /// Brings the similarity index up to date with the fingerprints in `catalog` (any
-    /// connection to the archive's catalog, read-only is enough): the one in memory when
-    /// it was opened, else its file.
+    /// connection to the archive's catalog, read-only is enough): the one in memory when it
+    /// was opened ([`Runner::similarity`]: the server's), else only its file (a command
+    /// that ran jobs leaves it for the next search).
     pub fn update_index(&self, catalog: &dyn Catalog) -> Result<(), AnalysisError> {
-        self.similarity(catalog)?.catch_up(catalog).map(drop)
+        let open = self
+            .similarity
+            .lock()
+            .map_err(|_| AnalysisError::Index("poisoned by a panic".into()))?
+            .clone();
+        match open {
+            Some(index) => index.catch_up(catalog).map(drop),
+            None => Similarity::refresh_file(&self.root, self.index_kind, catalog),
+        }
     }
 
     /// Runs every queued job in this process, which holds the archive throughout (the CLI),

@@ -9,8 +9,10 @@
 //! to save is not an error (an archive on read-only media is searched all the same).
 //!
 //! A [`Similarity`] is long-lived: the server keeps one and [`Similarity::catch_up`]
-//! brings it up to date after fingerprint jobs, reading only the new fingerprints; a
-//! search reads the index in memory and never the catalog's fingerprints.
+//! brings it up to date after fingerprint jobs, reading only the new fingerprints (all of
+//! them again only when an indexed item's hashes were replaced; the frame variants alone
+//! when variants were made again). A search of an indexed item reads the index in memory,
+//! not the catalog's fingerprints.
 //!
 //! The hash index's kind follows `[similar] index` in `athar.toml` (`"mih"`, the default,
 //! or `"compact"`); a saved index of the other kind is converted at load and saved again.
@@ -182,26 +184,42 @@ impl Archived {
         }
     }
 
-    /// Builds the in-memory variant index from the catalog's `vpdq-variants` records,
-    /// reading the fingerprints of only the items that have such a record.
+    /// Builds the in-memory variant index from the catalog's `vpdq-variants` records.
     fn load_variants(&mut self, catalog: &dyn Catalog) -> Result<(), AnalysisError> {
-        self.variants = VariantIndex::new();
-        self.frame_variants = HashMap::new();
+        let (variants, frame_variants) = self.variant_parts(catalog)?;
+        self.variants = variants;
+        self.frame_variants = frame_variants;
+        Ok(())
+    }
+
+    /// The variant index and each owner's variants, from the catalog's `vpdq-variants`
+    /// records: the fingerprints of only the items that have such a record are read.
+    #[allow(clippy::type_complexity)]
+    fn variant_parts(
+        &self,
+        catalog: &dyn Catalog,
+    ) -> Result<(VariantIndex, HashMap<u32, Vec<VariantHash>>), AnalysisError> {
         let with_variants: std::collections::HashSet<ItemId> = catalog
             .fingerprint_changes(0)?
             .into_iter()
             .filter(|(_, _, alg)| Kind::parse(alg) == Some(Kind::VpdqVariants))
             .map(|(_, item, _)| item)
             .collect();
-        for owner in 0..self.owners.len() {
-            let variants = if with_variants.contains(&self.owners[owner]) {
-                Prints::read(catalog, &self.owners[owner])?.variants
+        let mut index = VariantIndex::new();
+        let mut all = HashMap::new();
+        for (owner, item) in self.owners.iter().enumerate() {
+            let owner = owner as u32;
+            let extra = if with_variants.contains(item) {
+                Prints::read(catalog, item)?.variants
             } else {
                 Vec::new()
             };
-            self.add_variants(owner as u32, variants);
+            index.add_video(owner, &self.index.frames_of(owner), &extra);
+            if !extra.is_empty() {
+                all.insert(owner, extra);
+            }
         }
-        Ok(())
+        Ok((index, all))
     }
 
     fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
@@ -313,33 +331,7 @@ impl Similarity {
         catalog: &dyn Catalog,
     ) -> Result<Similarity, AnalysisError> {
         let path = root.join(INDEX_FILE);
-        let mut archived = std::fs::File::open(&path)
-            .ok()
-            .and_then(|f| Archived::read_from(&mut BufReader::with_capacity(1 << 20, f)).ok())
-            .unwrap_or_else(|| Archived {
-                index: Index::with_kind(kind),
-                ..Archived::default()
-            });
-        let mut changed = false;
-        if archived.index.kind() != kind {
-            archived.index.set_kind(kind);
-            changed = true;
-        }
-        let changes = catalog.fingerprint_changes(archived.through)?;
-        // The variants are built below from the catalog whatever changed.
-        if replaces(&archived, &changes, Kind::is_indexed) {
-            archived = rebuild(kind, catalog)?;
-            changed = true;
-        } else if let Some(last) = changes.last().map(|c| c.0) {
-            for item in new_items(&archived, &changes) {
-                archived.add(Prints::read(catalog, &item)?, false)?;
-            }
-            archived.through = last;
-            changed = true;
-        }
-        if changed {
-            let _ = archived.save(&path);
-        }
+        let mut archived = up_to_date(&path, kind, catalog)?;
         archived.load_variants(catalog)?;
         Ok(Similarity {
             path,
@@ -347,6 +339,17 @@ impl Similarity {
             index: RwLock::new(archived),
             updating: Mutex::new(()),
         })
+    }
+
+    /// Brings the index file of the archive at `root` up to date with `catalog` and saves
+    /// it when it changed, without keeping it or building the frame variants (what a
+    /// command that ran jobs leaves for the next search).
+    pub fn refresh_file(
+        root: &Path,
+        kind: IndexKind,
+        catalog: &dyn Catalog,
+    ) -> Result<(), AnalysisError> {
+        up_to_date(&root.join(INDEX_FILE), kind, catalog).map(drop)
     }
 
     /// The index, for searching (others may search at the same time; a catch-up waits).
@@ -365,43 +368,118 @@ impl Similarity {
             .updating
             .lock()
             .map_err(|_| index_error("poisoned by a panic"))?;
-        let (through, prints, rebuilt) = {
+        let update = {
             let current = self.read()?;
             let changes = catalog.fingerprint_changes(current.through)?;
             let Some(last) = changes.last().map(|c| c.0) else {
                 return Ok(false);
             };
-            if replaces(&current, &changes, Kind::is_searched) {
+            if replaces(&current, &changes, Kind::is_indexed) {
                 drop(current);
                 let mut fresh = rebuild(self.kind, catalog)?;
                 fresh.load_variants(catalog)?;
-                (last, Vec::new(), Some(fresh))
+                Update::Rebuilt(Box::new(fresh))
             } else {
                 let mut prints = Vec::new();
                 for item in new_items(&current, &changes) {
                     prints.push(Prints::read(catalog, &item)?);
                 }
-                (last, prints, None)
+                // Frame variants made again (a newer generation) for indexed videos: the
+                // variant index is built again; the hashes stay.
+                let variants = if replaces(&current, &changes, |k| k == Kind::VpdqVariants) {
+                    Some(current.variant_parts(catalog)?)
+                } else {
+                    None
+                };
+                Update::Added {
+                    through: last,
+                    prints,
+                    variants,
+                }
             }
         };
-        {
+        let hashes_changed = {
             let mut index = self
                 .index
                 .write()
                 .map_err(|_| index_error("poisoned by a panic"))?;
-            match rebuilt {
-                Some(fresh) => *index = fresh,
-                None => {
+            match update {
+                Update::Rebuilt(fresh) => {
+                    *index = *fresh;
+                    true
+                }
+                Update::Added {
+                    through,
+                    prints,
+                    variants,
+                } => {
+                    if let Some((v, per_owner)) = variants {
+                        index.variants = v;
+                        index.frame_variants = per_owner;
+                    }
+                    let added = !prints.is_empty();
                     for p in prints {
                         index.add(p, true)?;
                     }
                     index.through = index.through.max(through);
+                    added
                 }
             }
+        };
+        // The file holds the hashes only: saved when they changed.
+        if hashes_changed {
+            let _ = self.read()?.save(&self.path);
         }
-        let _ = self.read()?.save(&self.path);
         Ok(true)
     }
+}
+
+/// What a catch-up found, read before the index is locked for writing.
+enum Update {
+    Rebuilt(Box<Archived>),
+    Added {
+        through: u64,
+        prints: Vec<Prints>,
+        variants: Option<(VariantIndex, HashMap<u32, Vec<VariantHash>>)>,
+    },
+}
+
+/// The index file at `path` brought up to date with `catalog` and to `kind` (rebuilt when
+/// missing, damaged or when an indexed item's hashes were replaced), saved when it
+/// changed; its frame variants not built.
+fn up_to_date(
+    path: &Path,
+    kind: IndexKind,
+    catalog: &dyn Catalog,
+) -> Result<Archived, AnalysisError> {
+    let mut archived = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| Archived::read_from(&mut BufReader::with_capacity(1 << 20, f)).ok())
+        .unwrap_or_else(|| Archived {
+            index: Index::with_kind(kind),
+            ..Archived::default()
+        });
+    let mut changed = false;
+    if archived.index.kind() != kind {
+        archived.index.set_kind(kind);
+        changed = true;
+    }
+    let changes = catalog.fingerprint_changes(archived.through)?;
+    if replaces(&archived, &changes, Kind::is_indexed) {
+        archived = rebuild(kind, catalog)?;
+        changed = true;
+    } else if let Some(last) = changes.last().map(|c| c.0) {
+        for item in new_items(&archived, &changes) {
+            archived.add(Prints::read(catalog, &item)?, false)?;
+        }
+        archived.through = last;
+        changed = true;
+    }
+    if changed {
+        // A cache: an archive on read-only media is searched all the same.
+        let _ = archived.save(path);
+    }
+    Ok(archived)
 }
 
 /// Whether `changes` replace records of the kinds `of` for an item already indexed.

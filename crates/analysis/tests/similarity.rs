@@ -79,6 +79,44 @@ fn refingerprint(c: &mut SqliteCatalog, item: &ItemId, prints: &[Fingerprint]) {
     c.finish_job(&job, Ok(prints), 3).expect("finish");
 }
 
+/// A video item's records: its frames' vPDQ hashes and one mirrored variant per frame.
+fn video_prints(seed: u64, variant_seed: u64) -> Vec<Fingerprint> {
+    use athar_media::pdq::PdqHash;
+    use athar_media::variants::{VariantHash, VariantKind};
+    use athar_media::vpdq::VpdqFrame;
+    let pdq = |s: u64| PdqHash::from_hex(&hex::encode(hash(s))).expect("hash");
+    let frames: Vec<VpdqFrame> = (0..6)
+        .map(|i| VpdqFrame {
+            frame_number: i,
+            quality: 100,
+            hash: pdq(seed * 100 + i),
+            timestamp: i as f64,
+        })
+        .collect();
+    let variants: Vec<VariantHash> = (0..6)
+        .map(|i| VariantHash {
+            kind: VariantKind::Mirrored,
+            frame_number: i,
+            quality: 100,
+            hash: pdq(variant_seed * 100 + i),
+            timestamp: i as f64,
+        })
+        .collect();
+    let record = |kind: Kind, data: String| Fingerprint {
+        algorithm: kind.as_str().to_owned(),
+        algorithm_version: "test".to_owned(),
+        decoder: "test".to_owned(),
+        data,
+    };
+    vec![
+        record(Kind::Vpdq, athar_media::vpdq::format_lines(&frames)),
+        record(
+            Kind::VpdqVariants,
+            athar_media::variants::format_lines(&variants),
+        ),
+    ]
+}
+
 fn near(s: &Similarity, item: &ItemId) -> Vec<ItemId> {
     let index = s.read().expect("read");
     let owner = index.owner_of(item).expect("indexed");
@@ -162,4 +200,44 @@ fn items_without_hashes_are_not_indexed() {
     let doc = image(&mut c, 1, &[meta]);
     let s = Similarity::open(&dir.path().join("a"), IndexKind::Mih, &c).expect("open");
     assert!(s.read().expect("read").owner_of(&doc).is_none());
+}
+
+#[test]
+fn variants_made_again_replace_the_variants_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = SqliteCatalog::open(&dir.path().join("c.sqlite"), true).expect("catalog");
+    let video = image(&mut c, 1, &video_prints(3, 4));
+    let root = dir.path().join("archive");
+    let s = Similarity::open(&root, IndexKind::Mih, &c).expect("open");
+    let (owner, frames, first) = {
+        let index = s.read().expect("read");
+        let owner = index.owner_of(&video).expect("indexed");
+        (
+            owner,
+            index.index.frames_of(owner),
+            index.variants_of(owner).to_vec(),
+        )
+    };
+    assert_eq!((frames.len(), first.len()), (6, 6));
+    let file = root.join("index/similar.idx");
+    let saved = std::fs::read(&file).expect("saved");
+    // A variants job of a newer generation replaces the variants record alone.
+    let again = video_prints(3, 5).remove(1);
+    refingerprint(&mut c, &video, &[again]);
+    assert!(s.catch_up(&c).expect("catch up"));
+    let index = s.read().expect("read");
+    assert_eq!(
+        index.owner_of(&video),
+        Some(owner),
+        "not rebuilt: the same owner"
+    );
+    assert_eq!(index.index.frames_of(owner), frames, "the hashes stay");
+    let now = index.variants_of(owner).to_vec();
+    assert_eq!(now.len(), 6);
+    assert_ne!(now, first, "the variants are the new ones");
+    assert_eq!(
+        std::fs::read(&file).expect("file"),
+        saved,
+        "the hash file is not rewritten"
+    );
 }

@@ -223,8 +223,10 @@ impl athar_server::Extensions for MediaExtensions {
     }
 
     fn fingerprints_changed(&self, catalog: &dyn Catalog) -> Result<(), String> {
+        // The server keeps the index: opened here at its first idle round, then caught up.
         self.runner
-            .update_index(catalog)
+            .similarity(catalog)
+            .and_then(|_| self.runner.update_index(catalog))
             .map_err(|e| format!("updating the similarity index: {e}"))
     }
 }

@@ -82,7 +82,8 @@ pub trait Extensions: Send + Sync {
     /// best first: each match's item and its JSON description (shares, distance,
     /// transform, segments). `Ok(None)` when the item has no fingerprints yet. Called on a
     /// blocking thread with a read-only catalog connection, without the archive: it
-    /// searches an index kept in memory and reads the catalog only for the matched items.
+    /// searches an index kept in memory, reading the catalog for the matched items (and,
+    /// for an item fingerprinted since the index last caught up, its new fingerprints).
     #[allow(clippy::type_complexity)]
     fn near_duplicates(
         &self,
