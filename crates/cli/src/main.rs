@@ -367,30 +367,38 @@ fn main() -> ExitCode {
 
 /// Input and usage problems exit 2; anything else is an internal failure.
 fn exit_code_for(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<ArchiveError>() {
-            return match e {
-                ArchiveError::Store(_) => EXIT_INTERNAL,
-                _ => EXIT_INPUT,
-            };
-        }
-        if let Some(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) =
-            cause.downcast_ref::<StoreError>()
-        {
-            return EXIT_INPUT;
-        }
-        if let Some(CoreError::Store(StoreError::NotFound(_) | StoreError::Ambiguous { .. })) =
-            cause.downcast_ref::<CoreError>()
-        {
-            return EXIT_INPUT;
-        }
-        match cause.downcast_ref::<CoreError>() {
-            Some(CoreError::Altered { .. } | CoreError::ItemAltered { .. }) => return EXIT_PROBLEM,
-            Some(CoreError::Input { .. }) => return EXIT_INPUT,
-            _ => {}
-        }
+    err.chain().find_map(code_of).unwrap_or(EXIT_INTERNAL)
+}
+
+/// The exit code one cause in an error chain decides, if any.
+fn code_of(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    use athar_analysis::AnalysisError;
+    // The analysis crate's error forwards its cause's message and source: look inside.
+    match cause.downcast_ref::<AnalysisError>() {
+        Some(AnalysisError::Store(e)) => return code_of(e),
+        Some(AnalysisError::Core(e)) => return code_of(e),
+        Some(AnalysisError::Archive(e)) => return code_of(e),
+        Some(_) | None => {}
     }
-    EXIT_INTERNAL
+    if let Some(e) = cause.downcast_ref::<ArchiveError>() {
+        return Some(match e {
+            ArchiveError::Store(_) => EXIT_INTERNAL,
+            _ => EXIT_INPUT,
+        });
+    }
+    if let Some(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) =
+        cause.downcast_ref::<StoreError>()
+    {
+        return Some(EXIT_INPUT);
+    }
+    match cause.downcast_ref::<CoreError>() {
+        Some(CoreError::Store(StoreError::NotFound(_) | StoreError::Ambiguous { .. })) => {
+            Some(EXIT_INPUT)
+        }
+        Some(CoreError::Altered { .. } | CoreError::ItemAltered { .. }) => Some(EXIT_PROBLEM),
+        Some(CoreError::Input { .. }) => Some(EXIT_INPUT),
+        _ => None,
+    }
 }
 
 fn open(cli: &Cli, access: Access) -> anyhow::Result<Archive> {
@@ -776,5 +784,38 @@ fn report_failure(prefix: &str, c: &athar_core::jobs::Committed) {
             "{prefix}: job {} ({}) on item {}: {e}",
             c.job.id, c.job.kind, c.job.item
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use athar_analysis::AnalysisError;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_look_inside_the_analysis_error() {
+        let code = |e: anyhow::Error| exit_code_for(&e);
+        let not_found = || StoreError::NotFound("item \"x\"".into());
+        assert_eq!(code(AnalysisError::Store(not_found()).into()), EXIT_INPUT);
+        let input = CoreError::Input {
+            path: "f".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(code(AnalysisError::Core(input).into()), EXIT_INPUT);
+        let config = ArchiveError::Config {
+            path: "athar.toml".into(),
+            message: "[storage] …".into(),
+        };
+        assert_eq!(code(AnalysisError::Archive(config).into()), EXIT_INPUT);
+        assert_eq!(
+            code(AnalysisError::Index("damaged".into()).into()),
+            EXIT_INTERNAL
+        );
+        assert_eq!(
+            code(anyhow::Error::new(not_found()).context("opening")),
+            EXIT_INPUT
+        );
+        assert_eq!(code(anyhow::anyhow!("anything else")), EXIT_INTERNAL);
     }
 }
