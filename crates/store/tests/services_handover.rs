@@ -564,13 +564,44 @@ fn a_rewritten_custody_record_in_item_json_does_not_verify() {
     rehash_tag_manifests(&bag, &[&rel]);
     let check = handover::verify_bag(&bag, Some(&env.archive.verifier()), &no_tokens);
     assert!(check.bagit_valid, "{:?}", check.bagit_errors);
-    assert_ne!(
+    assert_eq!(
         check.items[0].state,
-        ItemState::Verified,
+        ItemState::Altered,
         "{:?}",
         check.items
     );
     assert!(!check.ok);
+}
+
+#[test]
+fn custody_details_with_fields_this_version_does_not_know_are_unverifiable_not_altered() {
+    let (mut env, items) = sender();
+    let (bag, _) = export(&mut env, &items[..1], "bag", &options());
+    let rel = format!("athar/items/{}/item.json", items[0].id);
+    // As a newer sender's details might read: a field this version has no place for.
+    tamper(&bag.join(&rel), |b| {
+        let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        v["events"][0]["details"]["recorded_with"] = "a later release".into();
+        *b = serde_json::to_vec_pretty(&v).unwrap();
+    });
+    rehash_tag_manifests(&bag, &[&rel]);
+    let check = handover::verify_bag(&bag, Some(&env.archive.verifier()), &no_tokens);
+    assert!(check.bagit_valid, "{:?}", check.bagit_errors);
+    let item = &check.items[0];
+    assert_eq!(item.state, ItemState::Unverifiable, "{item:?}");
+    assert!(item.detail.contains("cannot check"), "{item:?}");
+    // Taken in, its custody is kept as not verified, even with the sender's key.
+    let mut receiver = Env::named("receiver");
+    let got = import(&mut receiver, &bag, Some(&env.archive.verifier())).unwrap();
+    assert!(!got.sender_custody_verified);
+    let a = receiver
+        .archive
+        .catalog
+        .item_by_sha(&items[0].sha256)
+        .unwrap()
+        .unwrap();
+    let received = receiver.archive.catalog.received_custody(&a.id).unwrap();
+    assert!(!received.is_empty() && received.iter().all(|r| !r.verified));
 }
 
 #[test]

@@ -351,12 +351,34 @@ fn check_event(
             format!("event #{seq}: item.json gives another time than the logged entry"),
         ));
     }
-    let details = crate::model::EventDetails::from_json(parsed.kind, &ev["details"].to_string());
-    let logged = details.is_some_and(|d| {
+    let Some(details) =
+        crate::model::EventDetails::from_json(parsed.kind, &ev["details"].to_string())
+    else {
+        return Err((
+            ItemState::Unverifiable,
+            format!("event #{seq}: item.json's details cannot be read"),
+        ));
+    };
+    let stored = details.to_json();
+    let hashed = {
         use sha2::Digest;
-        Sha256(sha2::Sha256::digest(d.to_json().as_bytes()).into()) == parsed.details
-    });
-    if !logged {
+        Sha256(sha2::Sha256::digest(stored.as_bytes()).into())
+    };
+    // Details with fields this version does not know (a newer sender's, or added by hand)
+    // cannot be checked by it: they are not verified, and an import keeps them as not.
+    let whole = serde_json::from_str::<serde_json::Value>(&stored)
+        .ok()
+        .as_ref()
+        == Some(&ev["details"]);
+    if !whole {
+        return Err((
+            ItemState::Unverifiable,
+            format!(
+                "event #{seq}: item.json's details hold fields this version cannot check against the log"
+            ),
+        ));
+    }
+    if hashed != parsed.details {
         return Err((
             ItemState::Altered,
             format!("event #{seq}: item.json's details are not those the log committed to"),
