@@ -158,3 +158,38 @@ fn a_location_naming_nothing_is_refused_not_made() {
     std::fs::write(env.archive.join("athar.toml"), before).expect("restore");
     env.assert_verifies();
 }
+
+#[test]
+fn a_catalog_older_than_the_log_takes_no_writes() {
+    let env = Env::new();
+    let file = |name: &str| {
+        let p = env.path(name);
+        std::fs::write(&p, format!("synthetic {name}")).expect("write");
+        p
+    };
+    env.ingest_ids(&[&file("first.txt")]);
+    let catalog = env.archive.join("catalog.sqlite");
+    let older = std::fs::read(&catalog).expect("catalog");
+    env.ingest_ids(&[&file("second.txt")]);
+    // The catalog put back from the older copy: the log holds an event it does not.
+    for side in ["catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        let _ = std::fs::remove_file(env.archive.join(side));
+    }
+    std::fs::write(&catalog, older).expect("restore the older catalog");
+    let third = file("third.txt");
+    let out = env.run_paths(&["ingest"], &[&third]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("fewer custody events than the custody log"),
+        "{err}"
+    );
+    let listed = env.run(&["list", "--json"]);
+    assert_eq!(
+        common::json_lines(&listed.stdout).len(),
+        1,
+        "nothing written"
+    );
+    let (code, report) = env.verify();
+    assert_eq!(code, 1, "verify reports it: {report}");
+}

@@ -53,6 +53,15 @@ pub enum ArchiveError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The catalog holds fewer custody events than the custody log: it is not this
+    /// archive's catalog, or an older copy of it. Writing to it would give new events
+    /// numbers the log already holds for others.
+    #[error(
+        "the catalog holds fewer custody events than the custody log ({log_size}): it is not \
+         this archive's catalog, or it was put back from an older copy; nothing is written \
+         until it is the right one (athar verify shows what is missing)"
+    )]
+    CatalogBehindLog { log_size: u64 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
@@ -426,7 +435,14 @@ impl Archive {
 
     /// Finishes what an interrupted ingest left (needs [`Access::Write`]): removes temporary
     /// files and unacknowledged blobs, and appends events queued for the custody log.
+    /// Refuses ([`ArchiveError::CatalogBehindLog`]) a catalog that does not hold the log's
+    /// last event, so that nothing is written to an older or another archive's catalog.
     pub fn recover(&mut self) -> Result<Recovered, ArchiveError> {
+        // The log's last leaf must be a catalog event (cheap: one checkpoint, one row).
+        let log_size = self.custody_log()?.size();
+        if log_size > 0 && self.catalog.event_records(log_size - 1, 1)?.is_empty() {
+            return Err(ArchiveError::CatalogBehindLog { log_size });
+        }
         let (temporary, blobs) =
             athar_core::ingest::recover(self.catalog.as_mut(), self.blobs.as_ref())?;
         let logged = if self.catalog.unlogged()?.is_empty() {
