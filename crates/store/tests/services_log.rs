@@ -285,11 +285,7 @@ fn logger_record_logs_an_event_about_an_item_at_once() {
 fn catch_up_with_takes_the_written_events_or_reads_the_queue_back() {
     let mut env = Env::new();
     let item = env.ingest_one("a.txt", b"synthetic item\n");
-    let details = EventDetails::Access(Access {
-        via: "service test".into(),
-        tool_version: athar_core::TOOL_VERSION.into(),
-        ..Access::default()
-    });
+    let details = access();
     let mut w = env.archive.writer().unwrap();
     let size = w.logger.log.size();
     w.catalog
@@ -317,11 +313,7 @@ fn catch_up_with_takes_the_written_events_or_reads_the_queue_back() {
 fn an_event_never_queued_is_not_papered_over() {
     let mut env = Env::new();
     let item = env.ingest_one("a.txt", b"synthetic item\n");
-    let details = EventDetails::Access(Access {
-        via: "service test".into(),
-        tool_version: athar_core::TOOL_VERSION.into(),
-        ..Access::default()
-    });
+    let details = access();
     let mut w = env.archive.writer().unwrap();
     let size = w.logger.log.size();
     w.catalog
@@ -351,4 +343,13 @@ fn an_event_never_queued_is_not_papered_over() {
             ProblemKind::Unlogged
         ]
     );
+}
+
+/// An access event's details, as the tests record them.
+fn access() -> EventDetails {
+    EventDetails::Access(Access {
+        via: "service test".into(),
+        tool_version: athar_core::TOOL_VERSION.into(),
+        ..Access::default()
+    })
 }
