@@ -9,7 +9,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use athar_core::handover::{self, ExportOptions, ExportSummary, ImportSummary, ItemState};
+use athar_core::handover::{
+    self, BagCheck, ExportOptions, ExportSummary, ImportSummary, ItemState,
+};
 use athar_core::{CoreError, EventDetails, EventKind, Item};
 use athar_tlog::Ed25519Verifier;
 use support::{bytes, no_tokens, tamper, Env};
@@ -546,24 +548,34 @@ fn item_json_records_match_the_logged_entries_details_hashes() {
     }
 }
 
-#[test]
-fn a_rewritten_custody_record_in_item_json_does_not_verify() {
+/// A sender's bag of one item whose item.json's first custody event `edit` rewrote, with
+/// the tag manifests redone; and the bag's check with the sender's key (BagIt-valid).
+fn first_event_rewritten(
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (Env, Vec<Item>, PathBuf, BagCheck) {
     let (mut env, items) = sender();
     let (bag, _) = export(&mut env, &items[..1], "bag", &options());
     let rel = format!("athar/items/{}/item.json", items[0].id);
-    // The forger names another source and collector for the first sighting, and another
-    // time, then redoes the tag manifests; entries, proofs and checkpoint are untouched.
     tamper(&bag.join(&rel), |b| {
         let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
-        let ev = &mut v["events"][0];
-        ev["details"]["source"] = "a forged source".into();
-        ev["details"]["collector"] = "Someone Else".into();
-        ev["at"] = "2001-01-01T00:00:00.000000Z".into();
+        edit(&mut v["events"][0]);
         *b = serde_json::to_vec_pretty(&v).unwrap();
     });
     rehash_tag_manifests(&bag, &[&rel]);
     let check = handover::verify_bag(&bag, Some(&env.archive.verifier()), &no_tokens);
     assert!(check.bagit_valid, "{:?}", check.bagit_errors);
+    (env, items, bag, check)
+}
+
+#[test]
+fn a_rewritten_custody_record_in_item_json_does_not_verify() {
+    // The forger names another source and collector for the first sighting, and another
+    // time, then redoes the tag manifests; entries, proofs and checkpoint are untouched.
+    let (_, _, _, check) = first_event_rewritten(|ev| {
+        ev["details"]["source"] = "a forged source".into();
+        ev["details"]["collector"] = "Someone Else".into();
+        ev["at"] = "2001-01-01T00:00:00.000000Z".into();
+    });
     assert_eq!(
         check.items[0].state,
         ItemState::Altered,
@@ -575,18 +587,10 @@ fn a_rewritten_custody_record_in_item_json_does_not_verify() {
 
 #[test]
 fn custody_details_with_fields_this_version_does_not_know_are_unverifiable_not_altered() {
-    let (mut env, items) = sender();
-    let (bag, _) = export(&mut env, &items[..1], "bag", &options());
-    let rel = format!("athar/items/{}/item.json", items[0].id);
     // As a newer sender's details might read: a field this version has no place for.
-    tamper(&bag.join(&rel), |b| {
-        let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
-        v["events"][0]["details"]["recorded_with"] = "a later release".into();
-        *b = serde_json::to_vec_pretty(&v).unwrap();
+    let (env, items, bag, check) = first_event_rewritten(|ev| {
+        ev["details"]["recorded_with"] = "a later release".into();
     });
-    rehash_tag_manifests(&bag, &[&rel]);
-    let check = handover::verify_bag(&bag, Some(&env.archive.verifier()), &no_tokens);
-    assert!(check.bagit_valid, "{:?}", check.bagit_errors);
     let item = &check.items[0];
     assert_eq!(item.state, ItemState::Unverifiable, "{item:?}");
     assert!(item.detail.contains("cannot check"), "{item:?}");
