@@ -35,7 +35,7 @@ impl Runner {
     pub fn new(archive: &Archive) -> Runner {
         Runner {
             analyzer: MediaAnalyzer::default(),
-            root: archive.root.clone(),
+            root: archive.work_dir(),
             index_kind: similarity::index_kind(&archive.config),
             similarity: Mutex::new(None),
         }

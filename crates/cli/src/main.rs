@@ -180,6 +180,11 @@ struct InitArgs {
     /// Investigator recorded as collector (default: the OS user).
     #[arg(long)]
     collector: Option<String>,
+    /// Encrypt the archive at rest (catalog, blobs, secret keys) under a new archive key
+    /// guarded by a passphrase: from ATHAR_PASSPHRASE or ATHAR_PASSPHRASE_FILE, else asked
+    /// twice on the terminal.
+    #[arg(long)]
+    encrypt: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -353,8 +358,20 @@ const EXIT_PROBLEM: u8 = 1;
 const EXIT_INPUT: u8 = 2;
 const EXIT_INTERNAL: u8 = 3;
 
+/// Asks for a passphrase on the terminal (never echoed); None when not on a terminal.
+fn ask_passphrase(question: &str) -> Option<zeroize::Zeroizing<String>> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    rpassword::prompt_password(question)
+        .ok()
+        .map(zeroize::Zeroizing::new)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    athar_store::sealed::unlock::set_prompt(ask_passphrase);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -478,13 +495,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
+    let passphrase = if a.encrypt {
+        Some(new_passphrase()?)
+    } else {
+        None
+    };
     let archive = Archive::init(
         &cli.archive,
         &InitOptions {
             name: a.name.clone(),
             collector: a.collector.clone(),
+            passphrase,
         },
     )?;
+    if archive.is_encrypted() {
+        println!("Encrypted at rest; keep the passphrase safe: without it nothing can be read");
+    }
     println!(
         "Created archive {} at {}",
         archive.config.archive.name,
@@ -493,6 +519,31 @@ fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
     println!("Custody log origin: {}", archive.config.log.origin);
     println!("Verifier key: {}", archive.verifier_key()?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A new passphrase: from the environment, else typed twice on the terminal.
+fn new_passphrase() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use athar_store::sealed::unlock;
+    if let Some(p) = unlock::passphrase_from_env()? {
+        anyhow::ensure!(
+            !p.is_empty(),
+            "ATHAR_PASSPHRASE: the passphrase must not be empty"
+        );
+        return Ok(p);
+    }
+    let first = ask_passphrase("New passphrase: ").ok_or_else(|| {
+        anyhow::anyhow!(
+            "--encrypt: give the passphrase in ATHAR_PASSPHRASE or ATHAR_PASSPHRASE_FILE, or \
+             run on a terminal"
+        )
+    })?;
+    anyhow::ensure!(!first.is_empty(), "the passphrase must not be empty");
+    let again = ask_passphrase("The same passphrase again: ").unwrap_or_default();
+    anyhow::ensure!(
+        *first == *again,
+        "the two passphrases differ; nothing was created"
+    );
+    Ok(first)
 }
 
 fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {

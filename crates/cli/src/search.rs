@@ -25,7 +25,7 @@ pub fn command(
     let date = check_filters(kind.as_deref(), date.as_deref())
         .map_err(|e| crate::records::input_error(&format!("--{}", e.field), e.message))?;
     update(archive)?;
-    let index = SearchIndex::open_or_create(&index_dir(&archive.root))?;
+    let index = SearchIndex::open_or_create(&index_dir(&archive.work_dir()))?;
     let results = index.search(&Query {
         text: query.to_owned(),
         cases: None,

@@ -15,7 +15,7 @@ use serde_json::json;
 /// The archive's similarity index, up to date with its catalog.
 fn open(archive: &Archive) -> anyhow::Result<Similarity> {
     Ok(Similarity::open(
-        &archive.root,
+        &archive.work_dir(),
         similarity::index_kind(&archive.config),
         archive.catalog.as_ref(),
     )?)

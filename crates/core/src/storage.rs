@@ -57,7 +57,20 @@ pub trait BlobStore: Send + Sync {
     fn contains(&self, sha256: &Sha256) -> Result<bool, StoreError>;
     /// Reads a stored blob. `NotFound` when absent.
     fn open(&self, sha256: &Sha256) -> Result<Box<dyn Read + Send>, StoreError>;
-    /// The stored size of a blob. `NotFound` when absent.
+    /// Reads a stored blob from byte `offset` on (for range requests: a backend that can
+    /// seek does, the others read and drop what comes before). `NotFound` when absent.
+    fn open_at(&self, sha256: &Sha256, offset: u64) -> Result<Box<dyn Read + Send>, StoreError> {
+        let mut r = self.open(sha256)?;
+        let skipped = std::io::copy(&mut (&mut r).take(offset), &mut std::io::sink())
+            .map_err(|e| StoreError::io(format!("blob {sha256}"), e))?;
+        if skipped < offset {
+            return Err(StoreError::Corrupt(format!(
+                "blob {sha256}: shorter than the offset {offset} asked for"
+            )));
+        }
+        Ok(r)
+    }
+    /// The size of a blob's bytes. `NotFound` when absent.
     fn size(&self, sha256: &Sha256) -> Result<u64, StoreError>;
     /// Makes the bytes of pending blobs durable (one flush for the whole batch where
     /// the backend can).

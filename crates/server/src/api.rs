@@ -300,21 +300,7 @@ pub async fn item_content(
             v.insert(key, now);
         }
         let source = match range {
-            ByteRange::Part(first, _) => match a.blobs.local_path(&item.sha256) {
-                Some(path) => {
-                    let mut f = std::fs::File::open(&path)
-                        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-                    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(first))
-                        .map_err(ApiError::internal)?;
-                    Box::new(f) as Box<dyn Read + Send>
-                }
-                None => {
-                    let mut r = a.blobs.open(&item.sha256)?;
-                    std::io::copy(&mut (&mut r).take(first), &mut std::io::sink())
-                        .map_err(ApiError::internal)?;
-                    r
-                }
-            },
+            ByteRange::Part(first, _) => a.blobs.open_at(&item.sha256, first)?,
             _ => a.blobs.open(&item.sha256)?,
         };
         Ok((item, range, Some(source)))
@@ -578,8 +564,9 @@ pub async fn search(
     }
     blocking(&state, move |a| {
         athar_store::search_index::update(a).map_err(ApiError::internal)?;
-        let index = SearchIndex::open_or_create(&athar_store::search_index::index_dir(&a.root))
-            .map_err(ApiError::internal)?;
+        let index =
+            SearchIndex::open_or_create(&athar_store::search_index::index_dir(&a.work_dir()))
+                .map_err(ApiError::internal)?;
         let results = index
             .search(&SearchQuery {
                 text,

@@ -94,7 +94,10 @@ pub async fn export(
             }
             Err(e) => return Err(e.into()),
         };
-        let dir = a.root.join("exports").join(crate::auth::new_secret()?);
+        let dir = a
+            .work_dir()
+            .join("exports")
+            .join(crate::auth::new_secret()?);
         std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
         let cleanup = Cleanup(dir.clone());
         let bag = dir.join(&pkg);

@@ -28,6 +28,7 @@ use athar_tlog::{Ed25519Signer, Ed25519Verifier};
 use serde::{Deserialize, Serialize};
 
 use crate::backends::{Backends, StorageSection};
+use crate::sealed::Sealing;
 use crate::uploads::{Upload, UploadSettings, Uploads};
 
 /// The archive format this build writes.
@@ -53,6 +54,11 @@ pub enum ArchiveError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error("{}", path.display())]
+    Unlock {
+        path: PathBuf,
+        source: crate::sealed::unlock::UnlockError,
+    },
     /// The catalog holds fewer custody events than the custody log: it is not this
     /// archive's catalog, or an older copy of it. Writing to it would give new events
     /// numbers the log already holds for others.
@@ -84,6 +90,25 @@ pub struct Config {
     /// Where the catalog, blobs and log are (the embedded defaults when absent).
     #[serde(default)]
     pub storage: StorageSection,
+    /// Whether the archive is encrypted at rest.
+    #[serde(default, skip_serializing_if = "EncryptionSection::is_off")]
+    pub encryption: EncryptionSection,
+}
+
+/// `[encryption]` in `athar.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSection {
+    /// The catalog is SQLCipher-encrypted, blobs are sealed, the secret keys are sealed,
+    /// all under the archive key that `keys/keyring.json` guards.
+    #[serde(default)]
+    pub encrypted: bool,
+}
+
+impl EncryptionSection {
+    fn is_off(&self) -> bool {
+        !self.encrypted
+    }
 }
 
 /// `[similar]` in `athar.toml`: how the similarity index searches.
@@ -159,12 +184,97 @@ pub struct LogSection {
 }
 
 /// Choices made at `athar init`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct InitOptions {
     /// Archive name; defaults to the folder's name.
     pub name: Option<String>,
     /// Collector recorded on ingest.
     pub collector: Option<String>,
+    /// Encrypt the archive at rest under a new archive key, guarded by this passphrase.
+    pub passphrase: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for InitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitOptions")
+            .field("name", &self.name)
+            .field("collector", &self.collector)
+            .field("encrypted", &self.passphrase.is_some())
+            .finish()
+    }
+}
+
+/// Where the keyring is, under the root.
+const KEYRING: &str = "keys/keyring.json";
+
+/// Writes a secret key file: sealed under `sealing` when the archive is encrypted.
+fn write_key_file(
+    keys: &Path,
+    name: &str,
+    bytes: &[u8],
+    sealing: Option<&Sealing>,
+) -> Result<(), ArchiveError> {
+    match sealing {
+        None => write_new(&keys.join(name), bytes, 0o600),
+        Some(s) => {
+            let sealed =
+                s.files
+                    .seal(&format!("keys/{name}"), bytes)
+                    .map_err(|e| ArchiveError::Key {
+                        path: keys.join(name),
+                        message: e.to_string(),
+                    })?;
+            write_new(&keys.join(format!("{name}.sealed")), &sealed, 0o600)
+        }
+    }
+}
+
+/// Reads a secret key file written by [`write_key_file`].
+fn read_key_file(
+    keys: &Path,
+    name: &str,
+    sealing: Option<&Sealing>,
+) -> Result<zeroize::Zeroizing<String>, ArchiveError> {
+    let path = match sealing {
+        None => keys.join(name),
+        Some(_) => keys.join(format!("{name}.sealed")),
+    };
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let plain = match sealing {
+        None => zeroize::Zeroizing::new(bytes),
+        Some(s) => {
+            s.files
+                .open(&format!("keys/{name}"), &bytes)
+                .map_err(|e| ArchiveError::Key {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+        }
+    };
+    String::from_utf8(plain.to_vec())
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| ArchiveError::Key {
+            path,
+            message: "not text".into(),
+        })
+}
+
+/// The keys of an encrypted archive at `root`, unlocked (None for a plain archive).
+fn unlock_at(root: &Path, config: &Config) -> Result<Option<Sealing>, ArchiveError> {
+    if !config.encryption.encrypted {
+        return Ok(None);
+    }
+    let path = root.join(KEYRING);
+    let unlock_err = |source| ArchiveError::Unlock {
+        path: root.to_owned(),
+        source,
+    };
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let keyring = athar_crypt::Keyring::parse(&bytes)
+        .map_err(|e| unlock_err(crate::sealed::unlock::UnlockError::Keyring(e)))?;
+    let key =
+        crate::sealed::unlock::archive_key(&config.archive.name, &keyring).map_err(unlock_err)?;
+    Ok(Some(Sealing::new(key)))
 }
 
 /// An archive's parts, ready for writing.
@@ -269,30 +379,58 @@ impl Archive {
             .mode(0o700)
             .create(&keys)
             .map_err(io(&keys))?;
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed)
+        let sealing = match &opts.passphrase {
+            None => None,
+            Some(pass) => {
+                let key_err = |e: &dyn std::fmt::Display| ArchiveError::Key {
+                    path: root.join(KEYRING),
+                    message: e.to_string(),
+                };
+                let key = athar_crypt::Key::random().map_err(|e| key_err(&e))?;
+                let keyring = athar_crypt::Keyring::create(&key, pass).map_err(|e| key_err(&e))?;
+                write_new(&root.join(KEYRING), &keyring.to_bytes(), 0o600)?;
+                crate::sealed::unlock::remember(&key);
+                Some(Sealing::new(key))
+            }
+        };
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(seed.as_mut())
             .map_err(|e| io(&keys)(std::io::Error::other(e.to_string())))?;
         let signer = Ed25519Signer::from_seed(&origin, &seed).map_err(|e| ArchiveError::Key {
             path: keys.join("archive.key"),
             message: e.to_string(),
         })?;
-        write_new(&keys.join("archive.key"), signer.skey().as_bytes(), 0o600)?;
+        write_key_file(
+            &keys,
+            "archive.key",
+            signer.skey().as_bytes(),
+            sealing.as_ref(),
+        )?;
         let vkey = format!("{}\n", signer.verifier().vkey());
         write_new(&keys.join("archive.vkey"), vkey.as_bytes(), 0o644)?;
-        let mut secret = [0u8; 32];
-        getrandom::getrandom(&mut secret)
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(secret.as_mut())
             .map_err(|e| io(&keys)(std::io::Error::other(e.to_string())))?;
-        write_new(
-            &keys.join("pseudonym.key"),
-            hex::encode(secret).as_bytes(),
-            0o600,
+        let secret_hex = zeroize::Zeroizing::new(hex::encode(&secret[..]));
+        write_key_file(
+            &keys,
+            "pseudonym.key",
+            secret_hex.as_bytes(),
+            sealing.as_ref(),
         )?;
         // Catalog and blob store, where the defaults put them.
         let storage = StorageSection::embedded();
-        let backends = Backends::from_config(root, &storage).map_err(|e| ArchiveError::Config {
-            path: root.join(CONFIG_FILE),
-            message: e.to_string(),
-        })?;
+        let mut backends =
+            Backends::from_config(root, &storage).map_err(|e| ArchiveError::Config {
+                path: root.join(CONFIG_FILE),
+                message: e.to_string(),
+            })?;
+        let encryption = EncryptionSection {
+            encrypted: sealing.is_some(),
+        };
+        if let Some(s) = sealing {
+            backends = backends.with_sealing(s);
+        }
         backends.open_catalog(true)?;
         backends.open_blobs()?;
         // The log starts with a signed checkpoint of the empty tree.
@@ -312,6 +450,7 @@ impl Archive {
             uploads: UploadSettings::default(),
             similar: SimilarSection::default(),
             storage,
+            encryption,
         };
         let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
             path: root.join(CONFIG_FILE),
@@ -363,18 +502,32 @@ impl Archive {
                 Some(f)
             }
         };
-        let backends = Backends::from_config(root, &config.storage)
+        let mut backends = Backends::from_config(root, &config.storage)
             .and_then(|b| b.check_present().map(|()| b))
             .map_err(|e| ArchiveError::Config {
                 path: cfg_path.clone(),
                 message: e.to_string(),
             })?;
+        let sealing = unlock_at(root, &config)?;
+        if let Some(s) = sealing.clone() {
+            let dir = s.work_dir();
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(&dir)
+                .and_then(|()| {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                })
+                .map_err(io(&dir))?;
+            backends = backends.with_sealing(s);
+        }
         let catalog = backends.open_catalog(access == Access::Write)?;
         let blobs = backends.open_blobs()?;
         let log = backends.open_log()?;
         let keys = root.join("keys");
         let key_path = keys.join("archive.key");
-        let skey = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+        let skey = read_key_file(&keys, "archive.key", sealing.as_ref())?;
         let key_err = |path: &Path, message: String| ArchiveError::Key {
             path: path.to_owned(),
             message,
@@ -390,7 +543,7 @@ impl Archive {
             return Err(key_err(&key_path, msg));
         }
         let secret_path = keys.join("pseudonym.key");
-        let secret = std::fs::read_to_string(&secret_path).map_err(io(&secret_path))?;
+        let secret = read_key_file(&keys, "pseudonym.key", sealing.as_ref())?;
         let pseudonym_secret =
             hex::decode(secret.trim()).map_err(|e| key_err(&secret_path, e.to_string()))?;
         Ok(Archive {
@@ -428,6 +581,23 @@ impl Archive {
         CustodyLog::open(self.log.as_ref(), self.signer.clone())
     }
 
+    /// Whether the archive is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.backends.sealing().is_some()
+    }
+
+    /// Where derived and transient files go (search and similarity indexes, staged
+    /// uploads, bags being built): the root for a plain archive; for an encrypted one a
+    /// private folder in memory ([`Sealing::work_dir`]), since those files hold plain
+    /// content.
+    /// Made (mode 0700) when the archive is opened.
+    pub fn work_dir(&self) -> PathBuf {
+        match self.backends.sealing() {
+            Some(s) => s.work_dir(),
+            None => self.root.clone(),
+        }
+    }
+
     /// The verifier of this archive's checkpoints.
     pub fn verifier(&self) -> Ed25519Verifier {
         self.signer.verifier()
@@ -456,7 +626,7 @@ impl Archive {
         let keep = std::time::Duration::from_secs(self.config.uploads.keep_days() * 86_400);
         let stale_uploads = self.uploads()?.remove_stale(keep)?;
         // Bags the server was building or streaming when it stopped.
-        let exports = self.root.join("exports");
+        let exports = self.work_dir().join("exports");
         if exports.is_dir() {
             std::fs::remove_dir_all(&exports).map_err(io(&exports))?;
         }
@@ -470,7 +640,7 @@ impl Archive {
 
     /// The staged uploads (`uploads/`).
     pub fn uploads(&self) -> Result<Uploads, StoreError> {
-        Uploads::open(&self.root)
+        Uploads::open(&self.work_dir())
     }
 
     /// Makes a completely received upload an item by the normal ingest steps (needs

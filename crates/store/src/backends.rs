@@ -19,6 +19,7 @@ use athar_core::log::LogStore;
 use athar_core::{BlobStore, Database, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::sealed::Sealing;
 use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
 
 /// `[storage]` in `athar.toml`.
@@ -79,13 +80,15 @@ enum LogAt {
 
 /// The backends of one archive, parsed from its `[storage]`: opens each part. Cheap to
 /// clone; the server keeps one to open its read-only catalog connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Backends {
     catalog: CatalogAt,
     blobs: BlobsAt,
     log: LogAt,
     /// The locations as written, for messages: catalog, blobs, log.
     written: [String; 3],
+    /// An encrypted archive's keys, once unlocked.
+    sealing: Option<Sealing>,
 }
 
 /// Splits `scheme:rest`, checks the scheme is one of `known`, and resolves `rest` as a
@@ -140,6 +143,7 @@ impl Backends {
             blobs: BlobsAt::File(blobs_at),
             log: LogAt::File(log_at),
             written: [catalog, blobs, log],
+            sealing: None,
         })
     }
 
@@ -161,8 +165,9 @@ impl Backends {
             return Err(missing("catalog", &self.written[0], catalog));
         }
         let BlobsAt::File(blobs) = &self.blobs;
+        // Plain blobs live under `sha256/`, sealed ones under `sealed/`.
         let top = blobs.join("sha256");
-        if !top.is_dir() {
+        if !top.is_dir() && !blobs.join("sealed").is_dir() {
             return Err(missing("blobs", &self.written[1], &top));
         }
         let LogAt::File(log) = &self.log;
@@ -175,16 +180,34 @@ impl Backends {
 
     /// Opens the catalog: read-write (creating it and running pending migrations), or
     /// read-only (refused when migrations are pending). See [`Backends::check_present`].
+    /// The same backends, opened through an encrypted archive's keys.
+    pub fn with_sealing(mut self, sealing: Sealing) -> Backends {
+        self.sealing = Some(sealing);
+        self
+    }
+
+    /// The keys the parts are opened with (None for a plain archive).
+    pub fn sealing(&self) -> Option<&Sealing> {
+        self.sealing.as_ref()
+    }
+
     pub fn open_catalog(&self, writable: bool) -> Result<Box<dyn Database>, StoreError> {
         match &self.catalog {
-            CatalogAt::Sqlite(path) => Ok(Box::new(SqliteCatalog::open(path, writable)?)),
+            CatalogAt::Sqlite(path) => Ok(Box::new(SqliteCatalog::open_keyed(
+                path,
+                writable,
+                self.sealing.as_ref().map(|s| &s.catalog),
+            )?)),
         }
     }
 
     /// Opens (creating if needed) the blob store.
     pub fn open_blobs(&self) -> Result<Box<dyn BlobStore>, StoreError> {
         match &self.blobs {
-            BlobsAt::File(path) => Ok(Box::new(FsBlobStore::open(path)?)),
+            BlobsAt::File(path) => Ok(Box::new(match &self.sealing {
+                Some(s) => FsBlobStore::open_sealed(path, s.clone())?,
+                None => FsBlobStore::open(path)?,
+            })),
         }
     }
 
@@ -207,7 +230,11 @@ mod tests {
     #[test]
     fn defaults_are_the_embedded_backends_under_the_root() {
         let b = parse(StorageSection::default()).expect("defaults");
-        assert_eq!(b, parse(StorageSection::embedded()).expect("spelt out"));
+        let spelt = parse(StorageSection::embedded()).expect("spelt out");
+        assert_eq!(
+            (&b.catalog, &b.blobs, &b.log),
+            (&spelt.catalog, &spelt.blobs, &spelt.log)
+        );
         assert_eq!(
             b.catalog,
             CatalogAt::Sqlite(PathBuf::from("/archive/catalog.sqlite"))

@@ -1,7 +1,9 @@
 //! Content-addressed blob store on the filesystem.
 //!
 //! Layout: `sha256/<h0h1>/<64 hex>` for blobs (read-only files; the 256 folders are made
-//! when the store is created), `tmp/` for blobs being written. A blob becomes visible only by an atomic rename after its bytes are
+//! when the store is created), `tmp/` for blobs being written. A sealed store (an encrypted
+//! archive's) keeps each blob sealed in the age format under `sealed/<n0n1>/<64 hex>`,
+//! where the name is the keyed permutation of the SHA-256 ([`athar_crypt::KeyedName`]). A blob becomes visible only by an atomic rename after its bytes are
 //! durable; a visible blob is never written again.
 
 use std::collections::HashSet;
@@ -15,6 +17,7 @@ use std::thread::JoinHandle;
 use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreError};
 
 use crate::disk::Disk;
+use crate::sealed::{Sealing, SealingWriter};
 
 /// Files at least this large are written by a separate thread, so writing overlaps the
 /// caller's reading and hashing.
@@ -35,7 +38,13 @@ pub struct FsBlobStore {
     pid: u32,
     /// Every create, write, sync, rename and removal goes through it.
     disk: Disk,
+    /// An encrypted archive's keys: blobs are sealed and keyed-named.
+    sealing: Option<Sealing>,
 }
+
+/// The folder of plain blobs, and of sealed ones.
+const PLAIN: &str = "sha256";
+const SEALED: &str = "sealed";
 
 /// Folders under `tmp/` that temporary files are spread over.
 const TEMP_DIRS: u64 = 16;
@@ -83,8 +92,22 @@ impl FsBlobStore {
 
     /// [`FsBlobStore::open`] with its file operations going through `disk` (crash tests).
     pub fn open_on(root: &Path, disk: Disk) -> Result<FsBlobStore, StoreError> {
+        FsBlobStore::open_with(root, disk, None)
+    }
+
+    /// A sealed store: blobs are written sealed under `sealing`'s keys and read back
+    /// through them.
+    pub fn open_sealed(root: &Path, sealing: Sealing) -> Result<FsBlobStore, StoreError> {
+        FsBlobStore::open_with(root, Disk::real(), Some(sealing))
+    }
+
+    fn open_with(
+        root: &Path,
+        disk: Disk,
+        sealing: Option<Sealing>,
+    ) -> Result<FsBlobStore, StoreError> {
         let tmp = root.join("tmp");
-        let top = root.join("sha256");
+        let top = root.join(if sealing.is_some() { SEALED } else { PLAIN });
         if !top.join("ff").is_dir() {
             for d in [root.to_path_buf(), top.clone(), tmp.clone()] {
                 disk.create_dir_all(&d).map_err(io(&d))?;
@@ -106,22 +129,60 @@ impl FsBlobStore {
             next_temp: AtomicU64::new(0),
             pid: std::process::id(),
             disk,
+            sealing,
         })
     }
 
     /// The path of a blob.
     pub fn path_of(&self, sha: &Sha256) -> PathBuf {
-        let hex = sha.to_hex();
-        self.root.join("sha256").join(&hex[0..2]).join(hex)
+        match &self.sealing {
+            Some(s) => {
+                let hex = hex::encode(s.names.encode(&sha.0));
+                self.root.join(SEALED).join(&hex[0..2]).join(hex)
+            }
+            None => {
+                let hex = sha.to_hex();
+                self.root.join(PLAIN).join(&hex[0..2]).join(hex)
+            }
+        }
+    }
+
+    /// Whether blobs are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.sealing.is_some()
+    }
+
+    fn open_file(&self, sha256: &Sha256) -> Result<File, StoreError> {
+        let p = self.path_of(sha256);
+        match File::open(&p) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("blob {sha256}")))
+            }
+            Err(e) => Err(StoreError::io(p, e)),
+        }
+    }
+
+    fn unseal(
+        &self,
+        s: &Sealing,
+        sha256: &Sha256,
+        file: File,
+    ) -> Result<athar_crypt::SealedReader<std::io::BufReader<File>>, StoreError> {
+        s.blobs
+            .open(std::io::BufReader::with_capacity(1 << 16, file))
+            .map_err(|e| StoreError::Corrupt(format!("blob {sha256}: cannot be unsealed: {e}")))
     }
 
     /// Temporary files are spread over `TEMP_DIRS` folders: files created at once in one
     /// folder contend for its lock (measured: a third of ingest time for many small files).
     fn temp_path(&self) -> PathBuf {
         let n = self.next_temp.fetch_add(1, Ordering::Relaxed);
+        // A plain and a sealed store of one process (conversion) never share a name.
+        let kind = if self.sealing.is_some() { "s" } else { "" };
         self.tmp
             .join(format!("{:x}", n % TEMP_DIRS))
-            .join(format!("{}-{n}.part", self.pid))
+            .join(format!("{kind}{}-{n}.part", self.pid))
     }
 
     /// Flushes everything written to this filesystem.
@@ -144,19 +205,19 @@ impl BlobStore for FsBlobStore {
     fn writer(&self, size_hint: u64) -> Result<Box<dyn BlobWriter>, StoreError> {
         let path = self.temp_path();
         let file = self.disk.create_new(&path, 0o444).map_err(io(&path))?;
-        if size_hint >= THREADED_FROM {
-            Ok(Box::new(ThreadedWriter::start(
-                path,
-                file,
-                self.disk.clone(),
-            )))
+        let inner: Box<dyn BlobWriter> = if size_hint >= THREADED_FROM {
+            Box::new(ThreadedWriter::start(path, file, self.disk.clone()))
         } else {
-            Ok(Box::new(DirectWriter {
+            Box::new(DirectWriter {
                 path: Some(path),
                 file,
                 size: 0,
                 disk: self.disk.clone(),
-            }))
+            })
+        };
+        match &self.sealing {
+            Some(s) => Ok(Box::new(SealingWriter::new(&s.blobs, inner)?)),
+            None => Ok(inner),
         }
     }
 
@@ -170,17 +231,38 @@ impl BlobStore for FsBlobStore {
     }
 
     fn open(&self, sha256: &Sha256) -> Result<Box<dyn Read + Send>, StoreError> {
-        let p = self.path_of(sha256);
-        match File::open(&p) {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StoreError::NotFound(format!("blob {sha256}")))
+        let f = self.open_file(sha256)?;
+        match &self.sealing {
+            Some(s) => Ok(Box::new(self.unseal(s, sha256, f)?)),
+            None => Ok(Box::new(f)),
+        }
+    }
+
+    fn open_at(&self, sha256: &Sha256, offset: u64) -> Result<Box<dyn Read + Send>, StoreError> {
+        use std::io::{Seek as _, SeekFrom};
+        let mut f = self.open_file(sha256)?;
+        let seek_err = |e| StoreError::io(self.path_of(sha256), e);
+        match &self.sealing {
+            Some(s) => {
+                let mut r = self.unseal(s, sha256, f)?;
+                r.seek(SeekFrom::Start(offset)).map_err(seek_err)?;
+                Ok(Box::new(r))
             }
-            Err(e) => Err(StoreError::io(p, e)),
+            None => {
+                f.seek(SeekFrom::Start(offset)).map_err(seek_err)?;
+                Ok(Box::new(f))
+            }
         }
     }
 
     fn size(&self, sha256: &Sha256) -> Result<u64, StoreError> {
+        if let Some(s) = &self.sealing {
+            let f = self.open_file(sha256)?;
+            let mut r = self.unseal(s, sha256, f)?;
+            return r
+                .plain_len()
+                .map_err(|e| StoreError::Corrupt(format!("blob {sha256}: {e}")));
+        }
         let p = self.path_of(sha256);
         match std::fs::metadata(&p) {
             Ok(m) => Ok(m.len()),
@@ -269,6 +351,10 @@ impl BlobStore for FsBlobStore {
         sha256: Sha256,
         size: u64,
     ) -> Result<PendingBlob, StoreError> {
+        if self.sealing.is_some() {
+            // Staged bytes are plain: they are sealed on the way in.
+            return self.copy_in(path, sha256, size);
+        }
         // Blobs are read-only; the staged name shares the inode until the caller removes it.
         let meta = std::fs::metadata(path).map_err(io(path))?;
         if !meta.is_file() || meta.len() != size {
@@ -334,13 +420,20 @@ impl BlobStore for FsBlobStore {
     }
 
     fn local_path(&self, sha256: &Sha256) -> Option<PathBuf> {
+        if self.sealing.is_some() {
+            return None;
+        }
         let p = self.path_of(sha256);
         p.is_file().then_some(p)
     }
 
     fn list(&self) -> Result<BlobListing, StoreError> {
         let mut out = BlobListing::default();
-        let top = self.root.join("sha256");
+        let top = self.root.join(if self.sealing.is_some() {
+            SEALED
+        } else {
+            PLAIN
+        });
         for (l1, p1) in sorted_entries(&top)? {
             if !p1.is_dir() || !is_hex_pair(&l1) {
                 out.strays.push(p1.display().to_string());
@@ -348,7 +441,11 @@ impl BlobStore for FsBlobStore {
             }
             for (name, p2) in sorted_entries(&p1)? {
                 let meta = std::fs::symlink_metadata(&p2).map_err(io(&p2))?;
-                match name.parse::<Sha256>() {
+                let sha = match (&self.sealing, name.parse::<Sha256>()) {
+                    (Some(s), Ok(n)) => Ok(Sha256(s.names.decode(&n.0))),
+                    (_, parsed) => parsed,
+                };
+                match sha {
                     Ok(sha) if meta.is_file() && name[0..2] == l1 => out.blobs.push(sha),
                     _ => out.strays.push(p2.display().to_string()),
                 }

@@ -90,6 +90,16 @@ impl SqliteCatalog {
 
     /// Opens the catalog, creating it and running pending migrations when `writable`.
     pub fn open(path: &Path, writable: bool) -> Result<SqliteCatalog, StoreError> {
+        SqliteCatalog::open_keyed(path, writable, None)
+    }
+
+    /// [`SqliteCatalog::open`] for a catalog encrypted (SQLCipher) under `key`: the key is
+    /// given before anything is read, and a wrong key is refused at once.
+    pub fn open_keyed(
+        path: &Path,
+        writable: bool,
+        key: Option<&athar_crypt::Key>,
+    ) -> Result<SqliteCatalog, StoreError> {
         use rusqlite::OpenFlags;
         let flags = if writable {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
@@ -98,6 +108,23 @@ impl SqliteCatalog {
         };
         let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| StoreError::Catalog(format!("{}: {e}", path.display())))?;
+        if let Some(key) = key {
+            let raw = zeroize::Zeroizing::new(format!(
+                "PRAGMA key = \"x'{}'\"; PRAGMA secure_delete = ON;",
+                hex::encode(key.expose())
+            ));
+            conn.execute_batch(&raw).map_err(db)?;
+            // SQLCipher reads the first page only when asked: ask now.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| {
+                StoreError::Catalog(format!(
+                    "{}: cannot be read with this archive's key ({e})",
+                    path.display()
+                ))
+            })?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db)?;
         if writable {

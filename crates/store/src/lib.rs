@@ -63,6 +63,7 @@ pub mod disk;
 mod log;
 mod migrations;
 mod records;
+pub mod sealed;
 pub mod search_index;
 pub mod uploads;
 

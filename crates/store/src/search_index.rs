@@ -107,7 +107,7 @@ pub fn update(archive: &Archive) -> Result<usize, IndexError> {
 /// from `written` is used only when its custody event is the last one the catalog holds for
 /// it, so a record changed again since is read from the catalog like any other.
 pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, IndexError> {
-    let dir = index_dir(&archive.root);
+    let dir = index_dir(&archive.work_dir());
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| IndexError::Io { path, source }

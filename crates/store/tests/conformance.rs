@@ -39,6 +39,47 @@ fn fs_blob_store_conforms() {
 }
 
 #[test]
+fn sealed_fs_blob_store_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = athar_crypt::Key::random().expect("key");
+    let mut n = 0;
+    conformance::blob_store(&mut || {
+        n += 1;
+        let root = dir.path().join(format!("sealed-{n}"));
+        let sealing = athar_store::sealed::Sealing::new(key.clone());
+        Box::new(FsBlobStore::open_sealed(&root, sealing).expect("open sealed blob store"))
+    });
+}
+
+#[test]
+fn encrypted_catalog_conforms_and_refuses_another_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = athar_crypt::Key::random().expect("key");
+    let mut n = 0;
+    conformance::catalog(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("sealed-{n}.sqlite"));
+        Box::new(SqliteCatalog::open_keyed(&path, true, Some(&key)).expect("open catalog"))
+    });
+    let path = dir.path().join("sealed-1.sqlite");
+    let other = athar_crypt::Key::random().expect("key");
+    let err = SqliteCatalog::open_keyed(&path, true, Some(&other))
+        .err()
+        .expect("another key is refused");
+    assert!(
+        err.to_string()
+            .contains("cannot be read with this archive's key"),
+        "{err}"
+    );
+    assert!(
+        SqliteCatalog::open(&path, false).is_err(),
+        "opened without a key"
+    );
+    let head = std::fs::read(&path).expect("read");
+    assert!(!head.starts_with(b"SQLite format 3"));
+}
+
+#[test]
 fn fs_log_store_conforms() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut n = 0;

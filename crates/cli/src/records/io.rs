@@ -133,7 +133,7 @@ fn write_import(
     // The index is brought up to date first, so the batch can be indexed while the
     // catalog writes it (two cores busy instead of one after the other).
     athar_store::search_index::update(archive)?;
-    let root = archive.root.clone();
+    let root = archive.work_dir();
     let mut w = archive.writer()?;
     let actor = w.collector.clone();
     let changes = lines

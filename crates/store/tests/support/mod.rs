@@ -51,6 +51,7 @@ impl Env {
             &InitOptions {
                 name: Some(name.to_owned()),
                 collector: Some(COLLECTOR.to_owned()),
+                ..InitOptions::default()
             },
         )
         .expect("init archive");

@@ -1,0 +1,319 @@
+//! Encrypted archives end to end: nothing readable on disk, the passphrase required and
+//! checked, everything working as in a plain archive (ingest, jobs, search, verify, cat,
+//! range reads through the server).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{athar_bin, http, json_lines, sha256_hex};
+
+const PASSPHRASE: &str = "a synthetic passphrase for tests";
+/// Synthetic victim names (Latin and Arabic script) and a protected source's identity.
+const VICTIM: &str = "Zubayda Qarnawi-Testperson";
+const VICTIM_AR: &str = "زبيدة القرناوي التجريبية";
+const IDENTITY: &str = "Nizar Halloumi-Synthetic";
+
+struct Enc {
+    dir: tempfile::TempDir,
+    archive: PathBuf,
+    scratch: PathBuf,
+}
+
+impl Enc {
+    fn new() -> Enc {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        let scratch = dir.path().join("scratch");
+        let e = Enc {
+            dir,
+            archive,
+            scratch,
+        };
+        let out = e.run(&["init", "--encrypt", "--collector", "Test Investigator"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        e
+    }
+
+    fn cmd_with(&self, passphrase: Option<&str>) -> Command {
+        let mut c = Command::new(athar_bin());
+        c.arg("--archive")
+            .arg(&self.archive)
+            .env_remove("ATHAR_ARCHIVE")
+            .env_remove("ATHAR_PASSPHRASE")
+            .env_remove("ATHAR_PASSPHRASE_FILE")
+            .env_remove("ATHAR_IDENTITY")
+            .env("ATHAR_SCRATCH", &self.scratch)
+            .stdin(Stdio::null());
+        if let Some(p) = passphrase {
+            c.env("ATHAR_PASSPHRASE", p);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd_with(Some(PASSPHRASE)).args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "athar {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A synthetic "video": random bytes with a recognisable pattern in the middle.
+fn evidence(path: &Path, pattern: &[u8]) -> Vec<u8> {
+    let mut rng = common::Rng(0x5eed);
+    let mut bytes = vec![0u8; 400_000];
+    rng.fill(&mut bytes);
+    let mut at = 150_000;
+    for _ in 0..200 {
+        bytes[at..at + pattern.len()].copy_from_slice(pattern);
+        at += pattern.len();
+    }
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+fn records(e: &Enc) {
+    let lines = [
+        r#"{"kind":"case","case":"pits","title":"Synthetic case"}"#.to_owned(),
+        format!(
+            r#"{{"kind":"source","key":"w1","case":"pits","name":"W-1","protection":"protected","identity":"{IDENTITY}"}}"#
+        ),
+        format!(
+            r#"{{"kind":"person","key":"v1","case":"pits","names":[{{"name":"{VICTIM_AR}","source":"w1"}},{{"name":"{VICTIM}"}}],"status":"dead"}}"#
+        ),
+    ];
+    let file = e.path("records.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    e.ok(&["records", "import", file.to_str().unwrap()]);
+}
+
+#[test]
+fn an_encrypted_archive_holds_nothing_readable_and_works_as_a_plain_one() {
+    let e = Enc::new();
+    let pattern = b"SYNTHETIC-FOOTAGE-PATTERN-0123456789";
+    let clip = e.path("clip.bin");
+    let bytes = evidence(&clip, pattern);
+    let out = e.ok(&[
+        "ingest",
+        "--json",
+        "--wait",
+        "--case",
+        "pits",
+        clip.to_str().unwrap(),
+    ]);
+    let item = json_lines(out.as_bytes())[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    records(&e);
+    // Everything works as in a plain archive.
+    let cat = e
+        .cmd_with(Some(PASSPHRASE))
+        .args(["cat", &item])
+        .output()
+        .unwrap();
+    assert_eq!(cat.stdout, bytes);
+    let found = e.ok(&["search", "--json", "Qarnawi"]);
+    assert!(found.contains("\"person\""), "{found}");
+    let verified = e.ok(&["verify", "--json"]);
+    assert!(
+        verified.contains("\"ok\":true") || verified.contains("\"ok\": true"),
+        "{verified}"
+    );
+
+    // Nothing readable on disk: names, identity, the footage's bytes, plain SQLite.
+    let all = files(&e.archive);
+    assert!(all.len() > 5, "{} files", all.len());
+    for (path, data) in &all {
+        for needle in [
+            VICTIM.as_bytes(),
+            "Qarnawi".as_bytes(),
+            VICTIM_AR.as_bytes(),
+            IDENTITY.as_bytes(),
+            "Halloumi".as_bytes(),
+            &pattern[..],
+            &bytes[1000..1064],
+            b"SQLite format 3",
+        ] {
+            assert!(
+                !contains(data, needle),
+                "{} holds {:?}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    // No secret key in the clear; the keyring holds it sealed.
+    let keys: Vec<_> = std::fs::read_dir(e.archive.join("keys"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!keys.contains(&"archive.key".to_owned()), "{keys:?}");
+    assert!(!keys.contains(&"pseudonym.key".to_owned()), "{keys:?}");
+    assert!(keys.contains(&"keyring.json".to_owned()), "{keys:?}");
+    // Blob names do not give the content's SHA-256 either.
+    let sha = sha256_hex(&bytes);
+    for (path, _) in &all {
+        assert!(!path.to_string_lossy().contains(&sha), "{}", path.display());
+    }
+}
+
+#[test]
+fn a_wrong_or_missing_passphrase_is_refused_and_changes_nothing() {
+    let e = Enc::new();
+    let clip = e.path("clip.bin");
+    evidence(&clip, b"PATTERN");
+    e.ok(&["ingest", "--case", "pits", clip.to_str().unwrap()]);
+    let before = files(&e.archive);
+    let wrong = e
+        .cmd_with(Some("not the passphrase"))
+        .args(["ingest", "--case", "pits", clip.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&wrong.stderr);
+    assert!(msg.contains("wrong passphrase"), "{msg}");
+    let none = e.cmd_with(None).args(["list"]).output().unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        msg.contains("encrypted") && msg.contains("ATHAR_PASSPHRASE"),
+        "{msg}"
+    );
+    assert_eq!(
+        files(&e.archive),
+        before,
+        "a refused command changed the archive"
+    );
+    // From a file, with its final newline, it opens.
+    let file = e.path("pass.txt");
+    std::fs::write(&file, format!("{PASSPHRASE}\n")).unwrap();
+    let out = e
+        .cmd_with(None)
+        .env("ATHAR_PASSPHRASE_FILE", &file)
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_server_reads_ranges_of_sealed_blobs() {
+    let e = Enc::new();
+    let clip = e.path("clip.bin");
+    let bytes = evidence(&clip, b"RANGE-PATTERN");
+    let out = e.ok(&[
+        "ingest",
+        "--json",
+        "--wait",
+        "--case",
+        "pits",
+        clip.to_str().unwrap(),
+    ]);
+    let item = json_lines(out.as_bytes())[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut add = e
+        .cmd_with(Some(PASSPHRASE))
+        .args([
+            "user",
+            "add",
+            "rana",
+            "--role",
+            "investigator",
+            "--case",
+            "pits",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut input = add.stdin.take().unwrap();
+        input.write_all(b"a long synthetic password\n").unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+    let mut child = e
+        .cmd_with(Some(PASSPHRASE))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+    }
+    let base = line
+        .trim()
+        .strip_prefix("Listening on ")
+        .unwrap()
+        .to_owned();
+    let (cookie, csrf) = common::session(&base, "rana", "a long synthetic password");
+    let _ = csrf;
+    let url = format!("{base}/api/items/{item}/content");
+    let n = bytes.len();
+    for (range, first, last) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=200000-200099", 200_000, 200_099),
+        ("bytes=65530-65545", 65_530, 65_545),
+        ("bytes=-5", n - 5, n - 1),
+    ] {
+        let a = http("GET", &url, &[("cookie", &cookie), ("range", range)], None);
+        assert_eq!(a.status, 206, "{range}: {}", a.body);
+        assert_eq!(a.bytes, &bytes[first..=last], "{range}");
+    }
+    let whole = http("GET", &url, &[("cookie", &cookie)], None);
+    assert_eq!(whole.bytes, bytes);
+    let _ = child.kill();
+    let _ = child.wait();
+}
