@@ -28,6 +28,7 @@ use athar_core::{CoreError, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
+mod keys;
 mod logcmd;
 mod media;
 mod output;
@@ -98,6 +99,9 @@ enum Command {
     /// Accounts of the HTTP API (works while `athar serve` runs).
     #[command(subcommand)]
     User(serve::UserCommand),
+    /// The keyring of an encrypted archive: passphrases and age recipients.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
     /// Create a new archive (refuses to overwrite an existing one).
     Init(InitArgs),
     /// Preserve files and folders (recursively, in name order).
@@ -489,6 +493,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(a) => search(&cli, a),
         Command::Serve(a) => serve(&cli, a),
         Command::User(cmd) => user(&cli, cmd),
+        Command::Key(cmd) => key(&cli, cmd),
         Command::Pdq(args) => media::pdq(args),
         Command::Vpdq(args) => media::vpdq(args),
     }
@@ -825,6 +830,11 @@ fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn user(cli: &Cli, cmd: &serve::UserCommand) -> anyhow::Result<ExitCode> {
     serve::user(&cli.archive, cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key(cli: &Cli, cmd: &keys::KeyCommand) -> anyhow::Result<ExitCode> {
+    keys::run(&open(cli, Access::Write)?, cmd)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -317,3 +317,121 @@ fn the_server_reads_ranges_of_sealed_blobs() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn passphrases_and_recipients_change_without_touching_the_data() {
+    use age::secrecy::ExposeSecret as _;
+    let e = Enc::new();
+    let clip = e.path("clip.bin");
+    let bytes = evidence(&clip, b"SLOTS");
+    e.ok(&["ingest", "--case", "pits", clip.to_str().unwrap()]);
+    let blobs_before = files(&e.archive.join("blobs"));
+    let catalog_before = std::fs::read(e.archive.join("catalog.sqlite")).unwrap();
+    // A new passphrase, then the old one removed: a passphrase change.
+    let out = e
+        .cmd_with(Some(PASSPHRASE))
+        .env("ATHAR_NEW_PASSPHRASE", "the second synthetic passphrase")
+        .args(["key", "add-passphrase"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An offline recovery key.
+    let id = age::x25519::Identity::generate();
+    let recipient = id.to_public().to_string();
+    e.ok(&["key", "add-recipient", &recipient, "--label", "recovery"]);
+    e.ok(&["key", "remove", "p1"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&e_list(&e, "the second synthetic passphrase")).unwrap();
+    let kinds: Vec<_> = listed["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["slot"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("p2".to_owned(), "passphrase".to_owned()),
+            ("r1".to_owned(), "age".to_owned())
+        ]
+    );
+    let old = e
+        .cmd_with(Some(PASSPHRASE))
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        old.status.code(),
+        Some(2),
+        "the removed passphrase still opens it"
+    );
+    // The identity opens it with no passphrase at all.
+    let id_file = e.path("recovery.txt");
+    std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    let item = {
+        let out = e
+            .cmd_with(None)
+            .env("ATHAR_IDENTITY", &id_file)
+            .args(["list"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let cat = e
+        .cmd_with(None)
+        .env("ATHAR_IDENTITY", &id_file)
+        .args(["cat", &item])
+        .output()
+        .unwrap();
+    assert_eq!(cat.stdout, bytes);
+    // The last slot is never removed.
+    let last = e
+        .cmd_with(Some("the second synthetic passphrase"))
+        .args(["key", "remove", "r1"])
+        .output()
+        .unwrap();
+    assert!(last.status.success());
+    let refused = e
+        .cmd_with(Some("the second synthetic passphrase"))
+        .args(["key", "remove", "p2"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("last one"));
+    // No blob was rewritten; the catalog was not re-keyed.
+    assert_eq!(files(&e.archive.join("blobs")), blobs_before);
+    let catalog_after = std::fs::read(e.archive.join("catalog.sqlite")).unwrap();
+    assert_eq!(catalog_after[..4096], catalog_before[..4096]);
+}
+
+fn e_list(e: &Enc, pass: &str) -> String {
+    let out = e
+        .cmd_with(Some(pass))
+        .args(["key", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

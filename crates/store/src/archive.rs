@@ -598,6 +598,54 @@ impl Archive {
         }
     }
 
+    /// The keyring of an encrypted archive (None for a plain one).
+    pub fn keyring(&self) -> Result<Option<athar_crypt::Keyring>, ArchiveError> {
+        if self.backends.sealing().is_none() {
+            return Ok(None);
+        }
+        let path = self.root.join(KEYRING);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        athar_crypt::Keyring::parse(&bytes)
+            .map(Some)
+            .map_err(|e| ArchiveError::Key {
+                path,
+                message: e.to_string(),
+            })
+    }
+
+    /// Changes the keyring of an encrypted archive with `change` (given the keyring and the
+    /// archive key) and writes it back atomically and durably; the data is never touched.
+    /// Needs [`Access::Write`].
+    pub fn change_keyring<T>(
+        &self,
+        change: impl FnOnce(
+            &mut athar_crypt::Keyring,
+            &athar_crypt::Key,
+        ) -> Result<T, athar_crypt::KeyringError>,
+    ) -> Result<T, ArchiveError> {
+        let path = self.root.join(KEYRING);
+        let (Some(mut ring), Some(s)) = (self.keyring()?, self.backends.sealing()) else {
+            return Err(ArchiveError::Key {
+                path,
+                message: "the archive is not encrypted (athar init --encrypt makes one that is)"
+                    .into(),
+            });
+        };
+        let out = change(&mut ring, &s.archive).map_err(|e| ArchiveError::Key {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let tmp = self.root.join("keys/.keyring.json.new");
+        let _ = std::fs::remove_file(&tmp);
+        write_new(&tmp, &ring.to_bytes(), 0o600)?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        let keys = self.root.join("keys");
+        File::open(&keys)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&keys))?;
+        Ok(out)
+    }
+
     /// The verifier of this archive's checkpoints.
     pub fn verifier(&self) -> Ed25519Verifier {
         self.signer.verifier()
