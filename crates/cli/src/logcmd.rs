@@ -4,12 +4,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use athar_core::custody::LogEntry;
+use athar_core::custody_proof::CustodyProof;
 use athar_core::log::LogError;
 use athar_core::StoreError;
 use athar_store::Access;
 use athar_tlog::note::NoteVerifier as _;
-use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};
+use athar_tlog::Ed25519Verifier;
 use base64::Engine as _;
 use serde_json::json;
 
@@ -35,7 +35,12 @@ pub fn log_command(cli: &Cli, cmd: &LogCommand) -> anyhow::Result<ExitCode> {
         LogCommand::Vkey => vkey(cli),
         LogCommand::Checkpoint => checkpoint(cli),
         LogCommand::Proof { item, event } => proof(cli, item, *event),
-        LogCommand::VerifyProof { file, vkey, json } => verify_proof(file, vkey, *json),
+        LogCommand::VerifyProof {
+            file,
+            vkey,
+            content,
+            json,
+        } => verify_proof(file, vkey, content.as_deref(), *json),
         LogCommand::Consistency {
             old_checkpoint,
             json,
@@ -78,51 +83,65 @@ fn proof(cli: &Cli, item: &str, event: Option<u64>) -> anyhow::Result<ExitCode> 
             chosen.seq
         );
     }
-    let proof = log.proof(chosen.seq - 1)?;
+    let proof = athar_core::custody_proof::event_proof(&log, archive.catalog.as_ref(), chosen.seq)?;
     print!("{}", proof.to_text());
     Ok(ExitCode::SUCCESS)
 }
 
 /// `athar log verify-proof`.
-fn verify_proof(file: &Path, vkey: &str, json: bool) -> anyhow::Result<ExitCode> {
+fn verify_proof(
+    file: &Path,
+    vkey: &str,
+    content: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let verifier = read_vkey(vkey)?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let outcome = (|| -> Result<(LogEntry, u64, u64), String> {
-        let proof = TlogProof::parse(&bytes).map_err(|e| format!("not a valid tlog-proof: {e}"))?;
-        let extra = proof
-            .extra
-            .as_deref()
-            .ok_or("the proof carries no entry (extra line)")?;
-        let known = Verifiers::new(&[&verifier]);
-        let (cp, _) = proof
-            .verify_entry(verifier.name(), &known, extra)
-            .map_err(|e| e.to_string())?;
-        let entry = LogEntry::parse(extra)
-            .map_err(|e| format!("the logged entry is not a custody entry: {e}"))?;
-        Ok((entry, proof.index, cp.size))
-    })();
+    let content_sha = match content {
+        Some(p) => Some(
+            athar_core::Sha256::of_file(p).with_context(|| format!("reading {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let outcome = CustodyProof::parse(&bytes)
+        .and_then(|p| p.verify(&verifier))
+        .and_then(|v| match content_sha {
+            Some(sha) if sha != v.sha256 => Err(format!(
+                "the content file is not the content of the logged entry (it hashes to {sha})"
+            )),
+            _ => Ok(v),
+        });
     match outcome {
-        Ok((entry, index, size)) => {
+        Ok(v) => {
+            let e = &v.entry;
+            let content_checked = content_sha.is_some();
             if json {
                 println!(
                     "{}",
                     json!({
-                        "ok": true, "index": index, "tree_size": size,
-                        "event": entry.kind.as_str(), "item": entry.item, "sha256": entry.sha256,
-                        "time": entry.time, "actor": entry.actor, "prev": entry.prev,
-                        "details": entry.details,
+                        "ok": true, "index": v.index, "tree_size": v.tree_size,
+                        "version": e.version(),
+                        "event": e.kind.as_str(), "item": e.item, "sha256": v.sha256,
+                        "time": e.time, "actor": e.actor, "prev": e.prev,
+                        "details": v.details, "content_checked": content_checked,
                     })
                 );
             } else {
                 println!(
-                    "OK: leaf {index} of {size} in log {} (signature and inclusion verified)",
+                    "OK: leaf {} of {} in log {} (signature and inclusion verified)",
+                    v.index,
+                    v.tree_size,
                     verifier.name()
                 );
-                println!("  event   {}", term(entry.kind.as_str()));
-                println!("  item    {}", term(&entry.item));
-                println!("  sha256  {}", term(&entry.sha256));
-                println!("  time    {}", term(&entry.time));
-                println!("  actor   {}", term(&entry.actor));
+                println!("  version {}", e.version());
+                println!("  event   {}", term(e.kind.as_str()));
+                println!("  item    {}", term(&e.item));
+                println!("  sha256  {}", term(v.sha256));
+                println!("  time    {}", term(&e.time));
+                println!("  actor   {}", term(&e.actor));
+                if content_checked {
+                    println!("  content checked: the file's bytes are those the entry is about");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -338,13 +338,17 @@ enum LogCommand {
         #[arg(long)]
         event: Option<u64>,
     },
-    /// Verify a .tlog-proof offline, with no archive: signature, inclusion, entry.
+    /// Verify a .tlog-proof offline, with no archive: signature, inclusion, entry (and a
+    /// version 2 entry's opening).
     VerifyProof {
         /// The .tlog-proof file.
         file: PathBuf,
         /// The log's verifier key (C2SP vkey string, or a file holding one).
         #[arg(long)]
         vkey: String,
+        /// The content's bytes: check that they are those the logged entry is about.
+        #[arg(long)]
+        content: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -158,9 +158,13 @@ fn proofs_verify_offline_and_tampering_is_caught() {
             .stdout,
     )
     .unwrap();
-    let other_extra = other.lines().nth(1).unwrap();
+    let other_extra = other.lines().find(|l| l.starts_with("extra ")).unwrap();
     let mut swapped = lines_of.clone();
-    swapped[1] = other_extra;
+    let extra_line = lines_of
+        .iter()
+        .position(|l| l.starts_with("extra "))
+        .unwrap();
+    swapped[extra_line] = other_extra;
     check_bad("extra.tlog-proof", swapped.join("\n") + "\n", "inclusion");
     // A different archive's key.
     let stranger = Env::new();

@@ -172,6 +172,10 @@ pub const CATALOG_CHECKS: &[CatalogCheck] = &[
     ("mark_logged_drops_through", mark_logged_drops_through),
     ("received_custody_round_trip", received_custody_round_trip),
     (
+        "every_new_event_has_its_own_salt",
+        every_new_event_has_its_own_salt,
+    ),
+    (
         "enqueue_jobs_once_per_item_and_kind",
         enqueue_jobs_once_per_item_and_kind,
     ),
@@ -628,6 +632,7 @@ fn received_custody_round_trip(c: &mut dyn Catalog) {
         proof: "c2sp.org/tlog-proof@v1\n".to_owned(),
         verified: seq == 1,
         details: "{}".to_owned(),
+        salt: (seq == 2).then(|| "ab".repeat(32)),
     };
     c.add_received_custody(&a.id, &[rec(1), rec(2)])
         .expect("add received");
@@ -636,6 +641,49 @@ fn received_custody_round_trip(c: &mut dyn Catalog) {
         vec![rec(1), rec(2)]
     );
     assert!(c.received_custody(&b.id).expect("received").is_empty());
+}
+
+/// Each event an item write, an event write or a record write makes has a salt of its own
+/// (for its v2 log entry), which the catalog stores and returns with the event, the same
+/// from `event_records`, `events` and the write that made it.
+fn every_new_event_has_its_own_salt(c: &mut dyn Catalog) {
+    let (a, ingest) = put(c, sha(1), None);
+    let (_, sighting) = put(c, sha(1), None);
+    let accessed = access(c, &a.id, 0);
+    let inc = Change::incident("Shelling", "a", Some("INC-1"));
+    let written = c
+        .write_records(&[inc.create(&[])], "carol", 0)
+        .expect("write");
+    let records = c.event_records(0, usize::MAX).expect("event records");
+    assert_eq!(records.len(), 4);
+    let salts: Vec<_> = records
+        .iter()
+        .map(|r| r.salt.expect("every new event has a salt"))
+        .collect();
+    assert_eq!(
+        salts.iter().map(|s| s.0).collect::<BTreeSet<_>>().len(),
+        4,
+        "one salt per event"
+    );
+    let returned = [ingest.salt, sighting.salt, accessed.salt, written[0].salt];
+    assert_eq!(
+        returned.map(|s| s.expect("returned with the event")),
+        salts[..]
+    );
+    let of_item: Vec<_> = c
+        .events(&a.id)
+        .expect("events")
+        .into_iter()
+        .map(|e| e.salt)
+        .collect();
+    assert_eq!(
+        of_item,
+        vec![Some(salts[0]), Some(salts[1]), Some(salts[2])]
+    );
+    assert_eq!(
+        c.event_records(3, 1).expect("event records")[0].salt,
+        Some(salts[3])
+    );
 }
 
 fn enqueue_jobs_once_per_item_and_kind(c: &mut dyn Catalog) {

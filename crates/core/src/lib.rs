@@ -18,7 +18,9 @@
 //!
 //! - [`ingest`]: walk, read once, hash while storing, commit in batches, recover (below);
 //!   [`ingest::commit_staged`] commits files staged elsewhere (uploads) by the same steps.
-//! - [`custody`]: the log entry of a custody event; [`log`]: the custody log
+//! - [`custody`]: the log entry of a custody event (v1: digests in clear; v2, every new
+//!   event: salted commitments, the salt kept in the catalog); [`custody_proof`]: one
+//!   event's proof as handed out, with a v2 entry's opening (salt); [`log`]: the custody log
 //!   ([`log::CustodyLog`]: append, checkpoint, proofs) and [`log::Logger`], which appends the
 //!   events the catalog has queued for it. After a batch write it makes their entries from the
 //!   events the catalog returned when those are exactly what is queued beyond the log
@@ -66,6 +68,7 @@ pub mod accounts;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod custody;
+pub mod custody_proof;
 mod error;
 pub mod handover;
 pub mod ingest;

@@ -13,6 +13,23 @@ pub const TOOL_VERSION: &str = concat!("athar ", env!("CARGO_PKG_VERSION"));
 pub struct Sha256(pub [u8; 32]);
 
 impl Sha256 {
+    /// The digest of a file's bytes, read in 1 MiB pieces.
+    pub fn of_file(p: &std::path::Path) -> std::io::Result<Sha256> {
+        use sha2::Digest;
+        use std::io::Read;
+        let mut f = std::fs::File::open(p)?;
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(Sha256(h.finalize().into()))
+    }
+
     /// Lowercase hex form.
     pub fn to_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -360,6 +377,10 @@ pub struct CustodyEvent {
     pub at: String,
     pub actor: String,
     pub details: EventDetails,
+    /// The salt of its v2 log entry (None for an event logged as v1). Not serialized: it
+    /// opens the entry's commitments, so it is handed out only with proofs and bags.
+    #[serde(skip)]
+    pub salt: Option<crate::custody::Salt>,
 }
 
 /// An item about to be recorded, with the sighting that brought it.

@@ -227,6 +227,7 @@ mod tests {
             at: String::new(),
             actor: "a".into(),
             details,
+            salt: None,
         }
     }
 

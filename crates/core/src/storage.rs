@@ -126,6 +126,8 @@ pub struct EventRecord {
     pub details: String,
     /// The previous event of the same item.
     pub prev: Option<u64>,
+    /// The salt of its v2 log entry's commitments; None for an event logged as v1.
+    pub salt: Option<crate::custody::Salt>,
 }
 
 /// One custody event of another archive, received with an item: its entry, proof and the
@@ -145,6 +147,9 @@ pub struct ReceivedCustody {
     pub verified: bool,
     /// The sender's detail record for the event, as received (JSON).
     pub details: String,
+    /// The salt of a v2 entry's commitments, as received (hex); None for a v1 entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
 }
 
 /// A background job on an item: its fingerprints, its SHA-512, or its frame variants again.

@@ -631,11 +631,47 @@ fn check_leaf_event(
                     problems.push(log_problem(
                         ProblemKind::LogMismatch,
                         Some(r.item.to_string()),
-                        format!("custody event #{seq} of item {} differs from its custody log entry (leaf {index})", r.item),
+                        leaf_mismatch(r, index, e),
                     ));
                 }
             }
         },
+    }
+}
+
+/// Why catalog event `r` and the entry `e` logged for it at leaf `index` differ, in words
+/// naming the event (a missing or wrong salt said as such).
+fn leaf_mismatch(r: &crate::storage::EventRecord, index: u64, e: &[u8]) -> String {
+    let seq = r.seq;
+    let differs = format!(
+        "custody event #{seq} of item {} differs from its custody log entry (leaf {index})",
+        r.item
+    );
+    let Ok(logged) = crate::custody::LogEntry::parse(e) else {
+        return differs;
+    };
+    let Some(sha) = r.sha256 else {
+        return differs;
+    };
+    let details = crate::custody::details_digest(&r.details);
+    match (logged.version(), &r.salt) {
+        (2, None) => format!(
+            "custody event #{seq} of item {}: its custody log entry (leaf {index}) is version 2, \
+             but the catalog holds no salt for it",
+            r.item
+        ),
+        (1, Some(_)) => format!(
+            "custody event #{seq} of item {}: the catalog holds a salt for it, but its custody \
+             log entry (leaf {index}) is version 1",
+            r.item
+        ),
+        (2, Some(salt)) if logged.check(Some(salt), &sha, &details).is_err() => format!(
+            "custody event #{seq} of item {}: the catalog's salt, content and details do not \
+             open the commitments of its custody log entry (leaf {index}): a wrong salt, or \
+             changed content or details",
+            r.item
+        ),
+        _ => differs,
     }
 }
 

@@ -290,7 +290,10 @@ pub async fn event_proof(
                 "the event is not in the custody log yet; try again shortly",
             ));
         }
-        let proof = log.proof(seq - 1).map_err(ApiError::internal)?;
+        // A v2 entry's proof carries its opening (salt): the caller sees this event and
+        // its item, so may check the bytes against the log.
+        let proof = athar_core::custody_proof::event_proof(&log, a.catalog.as_ref(), seq)
+            .map_err(ApiError::internal)?;
         Ok((item.id, proof.to_text()))
     })
     .await?;

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use athar_core::custody::{pseudonym, LogEntry};
+use athar_core::custody::{pseudonym, Commitment, Digests, LogEntry, Salt};
 use athar_core::log::CustodyLog;
 use athar_core::{EventKind, ItemId, Sha256};
 use athar_store::FsLogStore;
@@ -29,11 +29,13 @@ fn entries(n: usize) -> Vec<Vec<u8>> {
                     EventKind::Ingest
                 },
                 item: ItemId::generate().expect("id"),
-                sha256: Sha256(sha),
                 time: "2026-11-27T00:18:43.608432Z".into(),
                 actor: pseudonym(b"bench", "Investigator A"),
                 prev: (i % 3 == 0).then_some(i as u64 / 2),
-                details: Sha256(sha),
+                digests: Digests::V2 {
+                    content: Commitment::content(&Salt(sha), &Sha256(sha)),
+                    details: Commitment::details(&Salt(sha), &Sha256(sha)),
+                },
             }
             .encode()
         })

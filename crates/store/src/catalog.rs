@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use athar_core::custody::Salt;
 use athar_core::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{
     Catalog, CustodyEvent, EventDetails, EventKind, EventRecord, Fingerprint, Item, ItemId, Job,
@@ -23,6 +24,24 @@ pub(crate) fn db(e: rusqlite::Error) -> StoreError {
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
+}
+
+/// A fresh salt for a new custody event's v2 log entry.
+pub(crate) fn new_salt() -> Result<Salt, StoreError> {
+    Salt::random().map_err(|e| StoreError::Catalog(format!("no randomness for a salt: {e}")))
+}
+
+/// An event's stored salt (None: logged as v1). A malformed one is named by its event only:
+/// it is close to a secret.
+pub(crate) fn stored_salt(seq: i64, hex: Option<String>) -> Result<Option<Salt>, StoreError> {
+    hex.map(|h| {
+        h.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "catalog holds an invalid salt for custody event #{seq}"
+            ))
+        })
+    })
+    .transpose()
 }
 
 impl SqliteCatalog {
@@ -284,7 +303,7 @@ impl Catalog for SqliteCatalog {
                 .map_err(db)?;
             let mut insert_event = tx
                 .prepare_cached(
-                    "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO custody_events (item_id, kind, at, actor, sighting, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(db)?;
             let mut link = tx
@@ -348,13 +367,15 @@ impl Catalog for SqliteCatalog {
                     ),
                 };
                 let sighting = details.to_json();
+                let salt = new_salt()?;
                 insert_event
                     .execute(params![
                         item.id.as_str(),
                         kind.as_str(),
                         e.at,
                         e.sighting.collector,
-                        sighting
+                        sighting,
+                        salt.to_hex()
                     ])
                     .map_err(db)?;
                 let seq = tx.last_insert_rowid() as u64;
@@ -370,6 +391,7 @@ impl Catalog for SqliteCatalog {
                     at: e.at.clone(),
                     actor: e.sighting.collector.clone(),
                     details,
+                    salt: Some(salt),
                 };
                 out.push(RecordedEntry { item, event, new });
             }
@@ -393,9 +415,10 @@ impl Catalog for SqliteCatalog {
             [logged_through as i64],
         )
         .map_err(db)?;
+        let salt = new_salt()?;
         tx.execute(
-            "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![item.as_str(), kind.as_str(), at, actor, details.to_json()],
+            "INSERT INTO custody_events (item_id, kind, at, actor, sighting, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![item.as_str(), kind.as_str(), at, actor, details.to_json(), salt.to_hex()],
         )
         .map_err(db)?;
         let seq = tx.last_insert_rowid();
@@ -409,6 +432,7 @@ impl Catalog for SqliteCatalog {
             at,
             actor: actor.to_owned(),
             details: details.clone(),
+            salt: Some(salt),
         })
     }
 
@@ -448,7 +472,7 @@ impl Catalog for SqliteCatalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT seq, kind, at, actor, sighting FROM custody_events WHERE item_id = ?1 ORDER BY seq",
+                "SELECT seq, kind, at, actor, sighting, salt FROM custody_events WHERE item_id = ?1 ORDER BY seq",
             )
             .map_err(db)?;
         let rows = st
@@ -459,12 +483,13 @@ impl Catalog for SqliteCatalog {
                     r.get(2)?,
                     r.get(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
-            let (seq, kind, at, actor, sighting) = r.map_err(db)?;
+            let (seq, kind, at, actor, sighting, salt) = r.map_err(db)?;
             out.push(CustodyEvent {
                 seq: seq as u64,
                 item: item.clone(),
@@ -474,6 +499,7 @@ impl Catalog for SqliteCatalog {
                 details: EventKind::parse(&kind)
                     .and_then(|k| EventDetails::from_json(k, &sighting))
                     .ok_or_else(|| corrupt("event record", &sighting))?,
+                salt: stored_salt(seq, salt)?,
             });
         }
         Ok(out)
@@ -523,8 +549,8 @@ impl Catalog for SqliteCatalog {
         {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO received_custody (item_id, origin, seq, kind, entry, proof, verified, details)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR IGNORE INTO received_custody (item_id, origin, seq, kind, entry, proof, verified, details, salt)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(db)?;
             for r in records {
@@ -536,7 +562,8 @@ impl Catalog for SqliteCatalog {
                     r.entry,
                     r.proof,
                     r.verified,
-                    r.details
+                    r.details,
+                    r.salt
                 ])
                 .map_err(db)?;
             }
@@ -548,7 +575,7 @@ impl Catalog for SqliteCatalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT origin, seq, kind, entry, proof, verified, details FROM received_custody
+                "SELECT origin, seq, kind, entry, proof, verified, details, salt FROM received_custody
                  WHERE item_id = ?1 ORDER BY origin, seq",
             )
             .map_err(db)?;
@@ -562,6 +589,7 @@ impl Catalog for SqliteCatalog {
                     proof: r.get(4)?,
                     verified: r.get(5)?,
                     details: r.get(6)?,
+                    salt: r.get(7)?,
                 })
             })
             .map_err(db)?;
@@ -882,7 +910,8 @@ impl Catalog for SqliteCatalog {
                 "SELECT e.seq, e.item_id,
                         CASE WHEN e.kind = 'record' THEN json_extract(e.sighting, '$.digest') ELSE i.sha256 END,
                         e.kind, e.at, e.actor, e.sighting,
-                        (SELECT MAX(p.seq) FROM custody_events p WHERE p.item_id = e.item_id AND p.seq < e.seq)
+                        (SELECT MAX(p.seq) FROM custody_events p WHERE p.item_id = e.item_id AND p.seq < e.seq),
+                        e.salt
                  FROM custody_events e LEFT JOIN items i ON i.id = e.item_id
                  WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
             )
@@ -898,12 +927,13 @@ impl Catalog for SqliteCatalog {
                     r.get::<_, String>(5)?,
                     r.get::<_, String>(6)?,
                     r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
                 ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
-            let (seq, item, sha, kind, at, actor, details, prev) = r.map_err(db)?;
+            let (seq, item, sha, kind, at, actor, details, prev, salt) = r.map_err(db)?;
             out.push(EventRecord {
                 seq: seq as u64,
                 item: ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?,
@@ -916,6 +946,7 @@ impl Catalog for SqliteCatalog {
                 actor,
                 details,
                 prev: prev.map(|p| p as u64),
+                salt: stored_salt(seq, salt)?,
             });
         }
         Ok(out)

@@ -196,4 +196,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Tokens made before this migration expire 90 days after it.
     "ALTER TABLE api_tokens ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;
     UPDATE api_tokens SET expires = CAST(strftime('%s', 'now') AS INTEGER) + 90 * 86400;",
+    // Custody entries v2: the random salt of each new event's commitments (hex; NULL for
+    // events logged before, as v1 entries), and the salt received with a sender's v2 entry.
+    "ALTER TABLE custody_events ADD COLUMN salt TEXT;
+    ALTER TABLE received_custody ADD COLUMN salt TEXT;",
 ];

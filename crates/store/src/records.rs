@@ -316,7 +316,7 @@ impl<'c> Statements<'c> {
             .map_err(db)?;
         let event = tx
             .prepare_cached(
-                "INSERT INTO custody_events (item_id, kind, at, actor, sighting) VALUES (?1, 'record', ?2, ?3, ?4)",
+                "INSERT INTO custody_events (item_id, kind, at, actor, sighting, salt) VALUES (?1, 'record', ?2, ?3, ?4, ?5)",
             )
             .map_err(db)?;
         let unlogged = tx
@@ -390,8 +390,9 @@ impl<'c> Statements<'c> {
                 w.id
             )));
         };
+        let salt = crate::catalog::new_salt()?;
         self.event
-            .execute(params![w.id, at, actor, details])
+            .execute(params![w.id, at, actor, details, salt.to_hex()])
             .map_err(db)?;
         Ok(EventRecord {
             seq: tx.last_insert_rowid() as u64,
@@ -402,6 +403,7 @@ impl<'c> Statements<'c> {
             actor: actor.to_owned(),
             details,
             prev: prev.map(|p| p as u64),
+            salt: Some(salt),
         })
     }
 }

@@ -457,12 +457,20 @@ fn import_keeps_the_senders_custody_and_records_a_transfer() {
         .unwrap();
         assert_eq!(r.entry, sent);
         assert!(!r.proof.is_empty());
+        // The salt is kept with the sender's v2 entry: it still opens it.
+        let salt: athar_core::custody::Salt = r.salt.as_deref().unwrap().parse().unwrap();
+        let entry = athar_core::custody::LogEntry::parse(r.entry.as_bytes()).unwrap();
+        assert_eq!(entry.check_content(Some(&salt), &items[0].sha256), Ok(()));
     }
     // New items get their jobs; everything is logged and verifies.
     assert_eq!(cat.jobs().unwrap().len(), 2);
     assert_eq!(receiver.log_size(), 4);
     assert!(receiver.verify().ok);
     assert!(receiver.verify_log().problems.is_empty());
+    // Handed over again, the receiver's own (v2) custody of the item verifies.
+    let (again, _) = export(&mut receiver, &[a], "handed-on", &options());
+    let check = handover::verify_bag(&again, Some(&receiver.archive.verifier()), &no_tokens);
+    assert!(check.ok, "{:?}", check.items);
 }
 
 #[test]
@@ -543,8 +551,13 @@ fn item_json_records_match_the_logged_entries_details_hashes() {
         assert_eq!(entry.kind, kind);
         assert_eq!(entry.time, ev["at"].as_str().unwrap());
         // The receiver can re-derive the stored detail record from item.json and check it.
+        // With the event's salt (new events are logged as v2), it opens the entry's
+        // commitments to the payload's SHA-256 and the details record.
         let details = EventDetails::from_json(kind, &ev["details"].to_string()).unwrap();
-        assert_eq!(support::sha256(details.to_json().as_bytes()), entry.details);
+        let salt: athar_core::custody::Salt = ev["salt"].as_str().unwrap().parse().unwrap();
+        assert_eq!(entry.version(), 2);
+        let digest = support::sha256(details.to_json().as_bytes());
+        assert_eq!(entry.check(Some(&salt), &items[0].sha256, &digest), Ok(()));
     }
 }
 
@@ -565,6 +578,41 @@ fn first_event_rewritten(
     let check = handover::verify_bag(&bag, Some(&env.archive.verifier()), &no_tokens);
     assert!(check.bagit_valid, "{:?}", check.bagit_errors);
     (env, items, bag, check)
+}
+
+#[test]
+fn a_changed_or_missing_salt_in_item_json_does_not_verify() {
+    let (_, _, _, check) = first_event_rewritten(|ev| {
+        let salt = ev["salt"].as_str().unwrap();
+        let flipped = if salt.starts_with('0') { "1" } else { "0" };
+        ev["salt"] = format!("{flipped}{}", &salt[1..]).into();
+    });
+    assert_eq!(
+        check.items[0].state,
+        ItemState::Altered,
+        "{:?}",
+        check.items
+    );
+    assert!(
+        check.items[0].detail.contains("event #1"),
+        "{:?}",
+        check.items
+    );
+    assert!(!check.ok);
+
+    let (_, _, _, check) = first_event_rewritten(|ev| {
+        ev.as_object_mut().unwrap().remove("salt");
+    });
+    let item = &check.items[0];
+    assert_eq!(item.state, ItemState::Unverifiable, "{item:?}");
+    assert!(item.detail.contains("no salt"), "{item:?}");
+
+    let (_, _, _, check) = first_event_rewritten(|ev| {
+        ev["salt"] = "not hex".into();
+    });
+    let item = &check.items[0];
+    assert_eq!(item.state, ItemState::Unverifiable, "{item:?}");
+    assert!(item.detail.contains("salt is not 64"), "{item:?}");
 }
 
 #[test]

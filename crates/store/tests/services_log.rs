@@ -6,7 +6,7 @@
 
 mod support;
 
-use athar_core::custody::{self, LogEntry};
+use athar_core::custody::{self, Commitment, Digests, LogEntry};
 use athar_core::log::{self, CustodyLog, LogError};
 use athar_core::verify::ProblemKind;
 use athar_core::{Access, EventDetails, EventKind};
@@ -239,20 +239,35 @@ fn entries_name_the_item_and_hash_the_details_without_personal_data() {
     for secret in [COLLECTOR, "Synthetic Victim", "W-1", "case-secret"] {
         assert!(!text.contains(secret), "{secret:?} in clear in {text}");
     }
+    // Nor the content's SHA-256, nor the details' (a new event's entry is v2).
+    let details = support::sha256(record_details(&env).as_bytes());
+    for hex in [item.sha256.to_hex(), details.to_hex()] {
+        assert!(!text.contains(&hex), "{hex} in clear in {text}");
+    }
     let parsed = log::parse_entry(0, &bytes).unwrap();
     let record = &env.archive.catalog.event_records(0, 1).unwrap()[0];
+    let salt = record.salt.expect("a new event has a salt");
     assert_eq!(
         parsed,
         LogEntry {
             kind: EventKind::Ingest,
             item: item.id.clone(),
-            sha256: item.sha256,
             time: record.at.clone(),
             actor: custody::pseudonym(&env.archive.pseudonym_secret, COLLECTOR),
             prev: None,
-            details: support::sha256(record.details.as_bytes()),
+            digests: Digests::V2 {
+                content: Commitment::content(&salt, &item.sha256),
+                details: Commitment::details(&salt, &details),
+            },
         }
     );
+    assert_eq!(parsed.check(Some(&salt), &item.sha256, &details), Ok(()));
+}
+
+fn record_details(env: &Env) -> String {
+    env.archive.catalog.event_records(0, 1).unwrap()[0]
+        .details
+        .clone()
 }
 
 #[test]

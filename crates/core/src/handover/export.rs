@@ -314,7 +314,7 @@ fn add_payload(
         let record = serde_json::json!({
             "item": p.item,
             "payload": entry.path,
-            "events": p.events,
+            "events": p.events.iter().map(event_record).collect::<Vec<_>>(),
         });
         let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
         let dir = format!("athar/items/{}", p.item.id);
@@ -324,6 +324,16 @@ fn add_payload(
         summary.bytes += p.item.size;
     }
     Ok(())
+}
+
+/// An event as `item.json` gives it: the catalog record, with the salt that opens its v2
+/// log entry's commitments (the receiver checks the payload and details against them).
+fn event_record(e: &crate::model::CustodyEvent) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    if let (Some(salt), Some(map)) = (&e.salt, v.as_object_mut()) {
+        map.insert("salt".into(), salt.to_hex().into());
+    }
+    v
 }
 
 /// Custody: every carried event's entry and proof against the checkpoint at `pin`, and that
@@ -422,9 +432,10 @@ fn readme(origin: &str, vkey: &str) -> String {
    sighting of the same bytes, each access, each transfer from another archive) is a leaf of the archive's
    custody log, a public-format transparency log (C2SP tlog, the format of Go's checksum
    database and Sigstore). For each event, athar/items/<item>/<seq>.tlog-proof proves
-   that the entry <seq>.entry is in the log whose signed head is athar/checkpoint; the
-   entry names the item's SHA-256, which must equal the payload file's SHA-256 in
-   manifest-sha256.txt.
+   that the entry <seq>.entry is in the log whose signed head is athar/checkpoint. A
+   version 1 entry names the item's SHA-256, which must equal the payload file's SHA-256
+   in manifest-sha256.txt; a version 2 entry names only a salted commitment to it, opened
+   with the event's salt in item.json (see below).
 
    athar/checkpoint is the log's signed head at the last of these events (its size is
    Athar-Log-Size in bag-info.txt), so exporting the same items again gives this same
@@ -445,7 +456,13 @@ fn readme(origin: &str, vkey: &str) -> String {
 
 Entries carry no personal data in clear: actors are pseudonyms and the details of each
 event (names, sources, notes) appear in item.json and, in the log, only as a SHA-256 of
-that record. The entry format is documented in Athar's docs/custody-log.md.
+that record (version 1) or a salted commitment to it (version 2, which also commits to
+the content instead of naming it, so the public log confirms nothing about which content
+the archive holds). A version 2 entry's `content` is the SHA-256 of the line
+`athar.custody/v2 content` with its newline, then the 32 salt bytes (the event's salt in
+item.json, in hex), then the payload's 32-byte SHA-256; its `details` likewise of the line
+`athar.custody/v2 details`, the salt and the SHA-256 of the event's details record. The
+entry format is documented in Athar's docs/custody-log.md.
 "
     )
 }

@@ -148,6 +148,7 @@ pub fn import_bag(
                     proof,
                     verified,
                     details: ev["details"].to_string(),
+                    salt: ev["salt"].as_str().map(str::to_owned),
                 });
             }
         }

@@ -1,7 +1,6 @@
 //! Checking a hand-over bag with no archive: [`verify_bag`].
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use athar_bagit::{Options, Report};
@@ -10,7 +9,7 @@ use athar_tlog::{Ed25519Verifier, TlogProof, Verifiers};
 use base64::Engine as _;
 
 use super::{BagCheck, ItemCheck, ItemState, TimestampCheck};
-use crate::custody::LogEntry;
+use crate::custody::{LogEntry, Mismatch, Salt};
 use crate::model::Sha256;
 
 /// Checks a bag with no archive: BagIt validity, then each item's custody proofs against the
@@ -187,7 +186,7 @@ fn check_bytes(
         return Err((ItemState::Missing, "payload file is missing".into()));
     }
     // The bytes themselves, against what the log will say.
-    match hash_file(&payload) {
+    match Sha256::of_file(&payload) {
         Ok(actual) if actual == sha => {}
         Ok(actual) => {
             return Err((
@@ -328,14 +327,39 @@ fn check_event(
             ))
         }
     };
-    if parsed.item.as_str() != id || parsed.sha256 != sha {
+    // A v2 entry commits to the content with a salt item.json gives (a v1 entry names
+    // the content in clear and takes none).
+    let salt = match ev.get("salt") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_str().and_then(|h| h.parse::<Salt>().ok()) {
+            Some(salt) => Some(salt),
+            None => {
+                return Err((
+                    ItemState::Unverifiable,
+                    format!("event #{seq}: item.json's salt is not 64 lowercase hex digits"),
+                ))
+            }
+        },
+    };
+    if parsed.item.as_str() != id {
         return Err((
             ItemState::Altered,
-            format!(
-                "event #{seq}: the logged entry names other content ({})",
-                parsed.sha256
-            ),
+            format!("event #{seq}: the logged entry names another item"),
         ));
+    }
+    match parsed.check_content(salt.as_ref(), &sha) {
+        Ok(()) => {}
+        Err(Mismatch::Content) => {
+            let named = parsed.clear_sha256().map_or_else(
+                || "its commitment opens to other bytes".into(),
+                |s| s.to_hex(),
+            );
+            return Err((
+                ItemState::Altered,
+                format!("event #{seq}: the logged entry names other content ({named})"),
+            ));
+        }
+        Err(e) => return Err((ItemState::Unverifiable, format!("event #{seq}: {e}"))),
     }
     if ev["kind"].as_str() != Some(parsed.kind.as_str()) {
         return Err((
@@ -378,28 +402,13 @@ fn check_event(
             ),
         ));
     }
-    if hashed != parsed.details {
+    if parsed.check_details(salt.as_ref(), &hashed).is_err() {
         return Err((
             ItemState::Altered,
             format!("event #{seq}: item.json's details are not those the log committed to"),
         ));
     }
     Ok(())
-}
-
-fn hash_file(p: &Path) -> std::io::Result<Sha256> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(p)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(Sha256(h.finalize().into()))
 }
 
 /// Checks each `athar/timestamps/<size>/`: its checkpoint is signed by `vkey`, the bag's
