@@ -63,13 +63,38 @@ impl Enc {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        String::from_utf8(self.ok_with(Some(PASSPHRASE), &[], args).stdout).unwrap()
+    }
+
+    /// Ingests `file` into case `pits`, waiting for its jobs; its item id.
+    fn ingest(&self, file: &Path) -> String {
+        let out = self.ok(&[
+            "ingest",
+            "--json",
+            "--wait",
+            "--case",
+            "pits",
+            file.to_str().unwrap(),
+        ]);
+        json_lines(out.as_bytes())[0]["item"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Runs `athar ARGS` with only `passphrase` and `env` to unlock; it must succeed.
+    fn ok_with(&self, passphrase: Option<&str>, env: &[(&str, &Path)], args: &[&str]) -> Output {
+        let mut c = self.cmd_with(passphrase);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(args).output().unwrap();
         assert!(
             out.status.success(),
             "athar {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap()
+        out
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -134,26 +159,13 @@ fn an_encrypted_archive_holds_nothing_readable_and_works_as_a_plain_one() {
     let pattern = b"SYNTHETIC-FOOTAGE-PATTERN-0123456789";
     let clip = e.path("clip.bin");
     let bytes = evidence(&clip, pattern);
-    let out = e.ok(&[
-        "ingest",
-        "--json",
-        "--wait",
-        "--case",
-        "pits",
-        clip.to_str().unwrap(),
-    ]);
-    let item = json_lines(out.as_bytes())[0]["item"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let item = e.ingest(&clip);
     records(&e);
     // Everything works as in a plain archive.
-    let cat = e
-        .cmd_with(Some(PASSPHRASE))
-        .args(["cat", &item])
-        .output()
-        .unwrap();
-    assert_eq!(cat.stdout, bytes);
+    assert_eq!(
+        e.ok_with(Some(PASSPHRASE), &[], &["cat", &item]).stdout,
+        bytes
+    );
     let found = e.ok(&["search", "--json", "Qarnawi"]);
     assert!(found.contains("\"person\""), "{found}");
     let verified = e.ok(&["verify", "--json"]);
@@ -229,17 +241,7 @@ fn a_wrong_or_missing_passphrase_is_refused_and_changes_nothing() {
     // From a file, with its final newline, it opens.
     let file = e.path("pass.txt");
     std::fs::write(&file, format!("{PASSPHRASE}\n")).unwrap();
-    let out = e
-        .cmd_with(None)
-        .env("ATHAR_PASSPHRASE_FILE", &file)
-        .args(["list"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e.ok_with(None, &[("ATHAR_PASSPHRASE_FILE", &file)], &["list"]);
 }
 
 #[test]
@@ -247,18 +249,7 @@ fn the_server_reads_ranges_of_sealed_blobs() {
     let e = Enc::new();
     let clip = e.path("clip.bin");
     let bytes = evidence(&clip, b"RANGE-PATTERN");
-    let out = e.ok(&[
-        "ingest",
-        "--json",
-        "--wait",
-        "--case",
-        "pits",
-        clip.to_str().unwrap(),
-    ]);
-    let item = json_lines(out.as_bytes())[0]["item"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let item = e.ingest(&clip);
     let mut add = e
         .cmd_with(Some(PASSPHRASE))
         .args([
@@ -377,38 +368,20 @@ fn passphrases_and_recipients_change_without_touching_the_data() {
     // The identity opens it with no passphrase at all.
     let id_file = e.path("recovery.txt");
     std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
-    let item = {
-        let out = e
-            .cmd_with(None)
-            .env("ATHAR_IDENTITY", &id_file)
-            .args(["list"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let cat = e
-        .cmd_with(None)
-        .env("ATHAR_IDENTITY", &id_file)
-        .args(["cat", &item])
-        .output()
-        .unwrap();
-    assert_eq!(cat.stdout, bytes);
+    let by_identity = [("ATHAR_IDENTITY", id_file.as_path())];
+    let listed = e.ok_with(None, &by_identity, &["list"]).stdout;
+    let item = String::from_utf8_lossy(&listed)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(e.ok_with(None, &by_identity, &["cat", &item]).stdout, bytes);
     // The last slot is never removed.
-    let last = e
-        .cmd_with(Some("the second synthetic passphrase"))
-        .args(["key", "remove", "r1"])
-        .output()
-        .unwrap();
-    assert!(last.status.success());
+    e.ok_with(
+        Some("the second synthetic passphrase"),
+        &[],
+        &["key", "remove", "r1"],
+    );
     let refused = e
         .cmd_with(Some("the second synthetic passphrase"))
         .args(["key", "remove", "p2"])
@@ -423,15 +396,9 @@ fn passphrases_and_recipients_change_without_touching_the_data() {
 }
 
 fn e_list(e: &Enc, pass: &str) -> String {
-    let out = e
-        .cmd_with(Some(pass))
-        .args(["key", "list", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(
+        e.ok_with(Some(pass), &[], &["key", "list", "--json"])
+            .stdout,
+    )
+    .unwrap()
 }

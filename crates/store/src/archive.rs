@@ -9,6 +9,9 @@
 //! keys/archive.key      Ed25519 signing key, C2SP signed-note form, mode 0600
 //! keys/archive.vkey     the matching verifier key
 //! keys/pseudonym.key    secret that turns actor names into log pseudonyms, mode 0600
+//! keys/keyring.json     encrypted archives: the archive key, sealed per passphrase or age
+//!                       recipient; the two keys above are then `*.sealed`, the catalog is
+//!                       SQLCipher and blobs are under `blobs/sealed/` (keyed names)
 //! log/                  the custody log: C2SP checkpoint and tiles
 //! lock                  held (flock) by the one process that writes
 //! index/similar.idx     similarity index over the fingerprints (a derived cache, see `athar`)
