@@ -79,14 +79,20 @@ impl Runner {
         archive: &mut Archive,
         analysed: Analysed,
     ) -> Result<Committed, AnalysisError> {
-        let mut w = archive.writer()?;
-        Ok(jobs::commit(
-            w.catalog,
-            w.blobs,
-            &mut w.logger,
-            analysed,
-            &w.collector,
-        )?)
+        // Files derived from an item of one case (review images of its footage) are
+        // sealed under that case's key, so they go when the case is erased.
+        let cases = archive.catalog.cases_of(&analysed.job().item)?;
+        let case = match cases.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        };
+        archive.write_into_case(case)?;
+        let committed = {
+            let mut w = archive.writer()?;
+            jobs::commit(w.catalog, w.blobs, &mut w.logger, analysed, &w.collector)
+        };
+        archive.write_into_case(None)?;
+        Ok(committed?)
     }
 
     /// The similarity index, opened from its file and `catalog` the first time, then kept
@@ -128,20 +134,13 @@ impl Runner {
         report: &mut dyn FnMut(&Committed),
     ) -> Result<RunSummary, AnalysisError> {
         let mut fingerprinted = false;
-        let summary = {
-            let mut w = archive.writer()?;
-            jobs::run(
-                w.catalog,
-                w.blobs,
-                &mut w.logger,
-                &self.analyzer,
-                &w.collector,
-                &mut |c| {
-                    fingerprinted |= c.fingerprinted();
-                    report(c);
-                },
-            )?
-        };
+        let mut summary = jobs::RunSummary::default();
+        while let Some(claimed) = self.claim(archive)? {
+            let committed = self.commit(archive, self.analyse(claimed))?;
+            summary.count(&committed);
+            fingerprinted |= committed.fingerprinted();
+            report(&committed);
+        }
         if fingerprinted {
             // New fingerprints go into the similarity index now, not at the next search.
             self.update_index(archive.catalog.as_ref())?;

@@ -104,6 +104,10 @@ enum Command {
     Key(keys::KeyCommand),
     /// Create a new archive (refuses to overwrite an existing one).
     Init(InitArgs),
+    /// Encrypt an existing archive in place (catalog, blobs, secret keys) under a new
+    /// archive key guarded by a passphrase (ATHAR_PASSPHRASE or ATHAR_PASSPHRASE_FILE, else
+    /// asked twice). Interrupted, it is finished by running it again.
+    Encrypt(EncryptArgs),
     /// Preserve files and folders (recursively, in name order).
     Ingest(IngestArgs),
     /// List the preserved items.
@@ -189,6 +193,13 @@ struct InitArgs {
     /// twice on the terminal.
     #[arg(long)]
     encrypt: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct EncryptArgs {
+    /// What was done, as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -471,6 +482,7 @@ fn records_run<F: records::Fields + clap::Args>(
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init(a) => init(&cli, a),
+        Command::Encrypt(a) => encrypt(&cli, a),
         Command::Ingest(a) => ingest(&cli, a),
         Command::List(a) => list(&cli, a),
         Command::Show(a) => show(&cli, a),
@@ -530,6 +542,49 @@ fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn encrypt(cli: &Cli, a: &EncryptArgs) -> anyhow::Result<ExitCode> {
+    let ask = || {
+        new_passphrase().map_err(|e| ArchiveError::Key {
+            path: cli.archive.join("keys/keyring.json"),
+            message: format!("{e:#}"),
+        })
+    };
+    let tty = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = |done: u64, total: u64| {
+        if tty {
+            eprint!("\rSealing blobs: {} of {} MiB", done >> 20, total >> 20);
+        }
+    };
+    let done = athar_store::encrypt::encrypt_in_place(&cli.archive, &ask, &progress)
+        .with_context(|| format!("encrypting archive {}", cli.archive.display()))?;
+    if tty {
+        eprintln!();
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&done)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Encrypted {}: {} blobs ({} bytes) sealed{}, catalog and keys encrypted.",
+        cli.archive.display(),
+        done.blobs,
+        done.bytes,
+        if done.resumed {
+            format!(
+                ", finishing an interrupted run ({} sealed before)",
+                done.already_sealed
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "The plain files were removed, but their bytes may remain in the disk's free space \
+         until overwritten; only full-disk encryption or a fresh disk rules that out."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A new passphrase: from the environment, else typed twice on the terminal.
 fn new_passphrase() -> anyhow::Result<zeroize::Zeroizing<String>> {
     use athar_store::sealed::unlock;
@@ -557,6 +612,7 @@ fn new_passphrase() -> anyhow::Result<zeroize::Zeroizing<String>> {
 
 fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
     let mut archive = open_writable(cli)?;
+    archive.write_into_case(a.case.as_deref())?;
     let mut w = archive.writer()?;
     let opts = IngestOptions {
         case: a.case.clone(),
@@ -576,6 +632,7 @@ fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
         &mut |p: Progress<'_>| out.progress(p),
     )?;
     out.finish(&summary);
+    archive.write_into_case(None)?;
     if a.wait {
         run_jobs(&mut archive, a.json)?;
     }

@@ -152,7 +152,8 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
                 EventDetails::Access(_)
                 | EventDetails::Export(_)
                 | EventDetails::Transfer(_)
-                | EventDetails::Record(_) => None,
+                | EventDetails::Record(_)
+                | EventDetails::Erase(_) => None,
             })
             .unwrap_or_default();
         if json {
@@ -394,6 +395,14 @@ fn show_event(out: &mut impl Write, e: &athar_core::CustodyEvent) -> anyhow::Res
             }
             writeln!(out, "      tool    {}", term(&a.tool_version))?;
         }
+        EventDetails::Erase(x) => {
+            writeln!(
+                out,
+                "      erased  with case {} ({})",
+                term(&x.case),
+                term(&x.method)
+            )?;
+        }
     }
     Ok(())
 }
@@ -468,6 +477,16 @@ pub fn verify_report(
             "Time-stamp over the checkpoint at {size} events: {} ({})",
             term(what),
             term(file)
+        )?;
+    }
+    for e in &report.erased {
+        writeln!(
+            out,
+            "Case {} was erased on {}: {} item(s) and record(s) unreadable for good; their \
+             custody events remain in the log.",
+            term(&e.case),
+            e.at,
+            e.subjects
         )?;
     }
     if report.ok {

@@ -42,6 +42,20 @@ impl Enc {
         e
     }
 
+    /// A plain archive, to be encrypted in place.
+    fn plain() -> Enc {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        let scratch = dir.path().join("scratch");
+        let e = Enc {
+            dir,
+            archive,
+            scratch,
+        };
+        e.ok_with(None, &[], &["init", "--collector", "Test Investigator"]);
+        e
+    }
+
     fn cmd_with(&self, passphrase: Option<&str>) -> Command {
         let mut c = Command::new(athar_bin());
         c.arg("--archive")
@@ -175,27 +189,7 @@ fn an_encrypted_archive_holds_nothing_readable_and_works_as_a_plain_one() {
     );
 
     // Nothing readable on disk: names, identity, the footage's bytes, plain SQLite.
-    let all = files(&e.archive);
-    assert!(all.len() > 5, "{} files", all.len());
-    for (path, data) in &all {
-        for needle in [
-            VICTIM.as_bytes(),
-            "Qarnawi".as_bytes(),
-            VICTIM_AR.as_bytes(),
-            IDENTITY.as_bytes(),
-            "Halloumi".as_bytes(),
-            &pattern[..],
-            &bytes[1000..1064],
-            b"SQLite format 3",
-        ] {
-            assert!(
-                !contains(data, needle),
-                "{} holds {:?}",
-                path.display(),
-                String::from_utf8_lossy(needle)
-            );
-        }
-    }
+    assert_nothing_readable(&e, &bytes, pattern);
     // No secret key in the clear; the keyring holds it sealed.
     let keys: Vec<_> = std::fs::read_dir(e.archive.join("keys"))
         .unwrap()
@@ -204,11 +198,6 @@ fn an_encrypted_archive_holds_nothing_readable_and_works_as_a_plain_one() {
     assert!(!keys.contains(&"archive.key".to_owned()), "{keys:?}");
     assert!(!keys.contains(&"pseudonym.key".to_owned()), "{keys:?}");
     assert!(keys.contains(&"keyring.json".to_owned()), "{keys:?}");
-    // Blob names do not give the content's SHA-256 either.
-    let sha = sha256_hex(&bytes);
-    for (path, _) in &all {
-        assert!(!path.to_string_lossy().contains(&sha), "{}", path.display());
-    }
 }
 
 #[test]
@@ -401,4 +390,129 @@ fn e_list(e: &Enc, pass: &str) -> String {
             .stdout,
     )
     .unwrap()
+}
+
+/// Every file under the archive: none holds a victim's name, the protected identity, the
+/// footage's bytes or a plain SQLite header.
+fn assert_nothing_readable(e: &Enc, footage: &[u8], pattern: &[u8]) {
+    let all = files(&e.archive);
+    assert!(all.len() > 5, "{} files", all.len());
+    let sha = sha256_hex(footage);
+    for (path, data) in &all {
+        assert!(!path.to_string_lossy().contains(&sha), "{}", path.display());
+        for needle in [
+            VICTIM.as_bytes(),
+            "Qarnawi".as_bytes(),
+            VICTIM_AR.as_bytes(),
+            IDENTITY.as_bytes(),
+            "Halloumi".as_bytes(),
+            pattern,
+            &footage[1000..1064],
+            b"SQLite format 3",
+        ] {
+            assert!(
+                !contains(data, needle),
+                "{} holds {:?}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_archive_encrypted_in_place_survives_kill_9_and_verifies() {
+    let e = Enc::plain();
+    let pattern = b"IN-PLACE-FOOTAGE-PATTERN-0123456789";
+    let clip = e.path("clip.bin");
+    let footage = evidence(&clip, pattern);
+    let item = e.ingest(&clip);
+    // Enough small files that the blobs take a while to seal.
+    let many = e.path("many");
+    std::fs::create_dir(&many).unwrap();
+    let mut rng = common::Rng(7);
+    let mut small = Vec::new();
+    for i in 0..300 {
+        let mut bytes = vec![0u8; 2_000 + (i * 37) % 9_000];
+        rng.fill(&mut bytes);
+        std::fs::write(many.join(format!("f{i:03}.bin")), &bytes).unwrap();
+        small.push(bytes);
+    }
+    e.ok_with(
+        None,
+        &[],
+        &["ingest", "--case", "pits", many.to_str().unwrap()],
+    );
+    records(&e);
+    assert!(e
+        .ok(&["search", "--json", "Qarnawi"])
+        .contains("\"person\""));
+    assert!(e.archive.join("blobs/sha256").is_dir());
+
+    // Killed at growing delays until a run finishes on its own.
+    let mut kills = 0;
+    let mut interrupted_seen = false;
+    let mut delay = std::time::Duration::from_millis(40);
+    let finished = loop {
+        let mut child = e
+            .cmd_with(Some(PASSPHRASE))
+            .args(["encrypt", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            break serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        if e.archive.join("encrypting").exists() {
+            // Meanwhile the archive names what to do, and nothing else opens it.
+            let out = e.run(&["list"]);
+            assert_eq!(out.status.code(), Some(2));
+            let msg = String::from_utf8_lossy(&out.stderr);
+            assert!(msg.contains("athar encrypt"), "{msg}");
+            interrupted_seen = true;
+        }
+        delay = delay * 3 / 2;
+    };
+    assert!(kills >= 2, "only {kills} runs were killed");
+    assert!(interrupted_seen, "no run was killed mid-way");
+    assert_eq!(finished["resumed"], true, "{finished}");
+
+    // The archive is whole, encrypted, and works.
+    let verified: serde_json::Value =
+        serde_json::from_str(e.ok(&["verify", "--json"]).trim()).unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["items"], 301, "{verified}");
+    assert_eq!(
+        e.ok_with(Some(PASSPHRASE), &[], &["cat", &item]).stdout,
+        footage
+    );
+    let listed = e.ok(&["list", "--json"]);
+    let items = json_lines(listed.as_bytes());
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    for it in &items {
+        let id = it["item"].as_str().unwrap();
+        held.push(e.ok_with(Some(PASSPHRASE), &[], &["cat", id]).stdout);
+    }
+    for bytes in &small {
+        assert!(held.contains(bytes), "a small file's bytes were lost");
+    }
+    assert!(e
+        .ok(&["search", "--json", "Qarnawi"])
+        .contains("\"person\""));
+    assert!(!e.archive.join("blobs/sha256").exists());
+    assert!(!e.archive.join("encrypting").exists());
+    assert_nothing_readable(&e, &footage, pattern);
+    let none = e.cmd_with(None).args(["list"]).output().unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    // Once is enough.
+    let again = e.run(&["encrypt"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already encrypted"));
 }

@@ -145,6 +145,37 @@ pub enum Digests {
     },
 }
 
+impl Digests {
+    /// Text form kept in the catalog for an erased event: `v1 <sha256> <details>` or
+    /// `v2 <content commitment> <details commitment>`.
+    pub fn to_text(&self) -> String {
+        match self {
+            Digests::V1 { sha256, details } => format!("v1 {sha256} {details}"),
+            Digests::V2 { content, details } => format!("v2 {content} {details}"),
+        }
+    }
+
+    /// Parses [`Digests::to_text`].
+    pub fn from_text(s: &str) -> Option<Digests> {
+        let mut parts = s.split(' ');
+        let (v, a, b) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        match v {
+            "v1" => Some(Digests::V1 {
+                sha256: a.parse().ok()?,
+                details: b.parse().ok()?,
+            }),
+            "v2" => Some(Digests::V2 {
+                content: a.parse().ok()?,
+                details: b.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// One custody event as logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -404,27 +435,37 @@ pub fn entry_for_actor<'a>(
     r: &'a EventRecord,
     pseudonym: impl FnOnce(&'a str) -> String,
 ) -> Result<LogEntry, String> {
-    let sha256 = r.sha256.ok_or_else(|| {
-        format!(
-            "custody event #{} names item {}, which is not in the catalog",
-            r.seq, r.item
-        )
-    })?;
     let kind = EventKind::parse(&r.kind)
         .ok_or_else(|| format!("custody event #{} has unknown kind {:?}", r.seq, r.kind))?;
-    let details = details_digest(&r.details);
     Ok(LogEntry {
         kind,
         item: r.item.clone(),
         time: r.at.clone(),
         actor: pseudonym(&r.actor),
         prev: r.prev.map(|p| p.saturating_sub(1)),
-        digests: match &r.salt {
-            None => Digests::V1 { sha256, details },
-            Some(salt) => Digests::V2 {
-                content: Commitment::content(salt, &sha256),
-                details: Commitment::details(salt, &details),
-            },
+        digests: digests_of(r)?,
+    })
+}
+
+/// What the log entry of a catalog event says of its content and details: the digests it
+/// was frozen with when its subject was erased, else made from the catalog's digests (in
+/// clear for v1, committed with the event's salt for v2).
+pub fn digests_of(r: &EventRecord) -> Result<Digests, String> {
+    if let Some(frozen) = r.frozen {
+        return Ok(frozen);
+    }
+    let sha256 = r.sha256.ok_or_else(|| {
+        format!(
+            "custody event #{} names item {}, which is not in the catalog",
+            r.seq, r.item
+        )
+    })?;
+    let details = details_digest(&r.details);
+    Ok(match &r.salt {
+        None => Digests::V1 { sha256, details },
+        Some(salt) => Digests::V2 {
+            content: Commitment::content(salt, &sha256),
+            details: Commitment::details(salt, &details),
         },
     })
 }
@@ -555,6 +596,7 @@ details 36ed259c3ca95c81839f18a78b8c9e496e6eaee02b560d7f8af739142049c677\n";
             details: String::new(),
             prev: Some(11),
             salt: None,
+            frozen: None,
         };
         assert_eq!(entry_for(&record, b"secret").unwrap(), sample());
         let salted = EventRecord {
@@ -562,6 +604,22 @@ details 36ed259c3ca95c81839f18a78b8c9e496e6eaee02b560d7f8af739142049c677\n";
             ..record
         };
         assert_eq!(entry_for(&salted, b"secret").unwrap(), sample_v2());
+        // Frozen digests stand in for everything erased: no item, no salt, no details.
+        let frozen = EventRecord {
+            sha256: None,
+            salt: None,
+            details: String::new(),
+            frozen: Some(sample_v2().digests),
+            ..salted
+        };
+        assert_eq!(entry_for(&frozen, b"secret").unwrap(), sample_v2());
+        let text = sample_v2().digests.to_text();
+        assert_eq!(Digests::from_text(&text), Some(sample_v2().digests));
+        assert_eq!(
+            Digests::from_text(&sample().digests.to_text()),
+            Some(sample().digests)
+        );
+        assert_eq!(Digests::from_text("v3 a b"), None);
     }
 
     #[test]

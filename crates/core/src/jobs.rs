@@ -1051,6 +1051,21 @@ mod tests {
         ) -> Result<Vec<EventRecord>, StoreError> {
             Err(unused("write_records"))
         }
+        fn case_holdings(&self, _case: &str) -> Result<crate::CaseHoldings, StoreError> {
+            Err(unused("case_holdings"))
+        }
+        fn erase_subjects(
+            &mut self,
+            _case: &str,
+            _at: &str,
+            _subjects: &[ItemId],
+            _frozen: &[(u64, crate::custody::Digests)],
+        ) -> Result<(), StoreError> {
+            Err(unused("erase_subjects"))
+        }
+        fn erased(&self) -> Result<Vec<crate::ErasedSubject>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     /// Blobs in memory; with `dir`, each also as a local file there.

@@ -85,12 +85,12 @@ pub mod verify;
 
 pub use error::{CoreError, StoreError};
 pub use model::{
-    Access, CaseName, CustodyEvent, Derived, EventDetails, EventKind, Export, Item, ItemId,
-    NewItem, RecordChange, Sha256, Sighting, TOOL_VERSION,
+    Access, CaseName, CustodyEvent, Derived, Erasure, EventDetails, EventKind, Export, Item,
+    ItemId, NewItem, RecordChange, Sha256, Sighting, TOOL_VERSION,
 };
 pub use storage::{
-    BlobListing, BlobStore, BlobWriter, Catalog, Database, EventRecord, Fingerprint, Job,
-    LocalBlob, PendingBlob, ReceivedCustody, RecordedEntry,
+    BlobListing, BlobStore, BlobWriter, CaseHoldings, Catalog, Database, ErasedSubject,
+    EventRecord, Fingerprint, Job, LocalBlob, PendingBlob, ReceivedCustody, RecordedEntry,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

@@ -176,6 +176,9 @@ pub enum EventKind {
     /// A documentation record (case, incident, person…) was created, changed or deleted;
     /// the event's subject is the record, not an item.
     Record,
+    /// The item or record was erased with its case (`athar case erase --crypto`): its
+    /// content and records made unreadable for good; the disposition step of custody.
+    Erase,
 }
 
 impl EventKind {
@@ -189,6 +192,7 @@ impl EventKind {
             EventKind::Transfer => "transfer",
             EventKind::Derived => "derived",
             EventKind::Record => "record",
+            EventKind::Erase => "erase",
         }
     }
 
@@ -202,6 +206,7 @@ impl EventKind {
             "transfer" => Some(EventKind::Transfer),
             "derived" => Some(EventKind::Derived),
             "record" => Some(EventKind::Record),
+            "erase" => Some(EventKind::Erase),
             _ => None,
         }
     }
@@ -319,6 +324,18 @@ pub struct RecordChange {
     pub tool_version: String,
 }
 
+/// An erasure: recorded on each item and record of an erased case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    pub case: String,
+    /// How: `crypto` (the case's key destroyed, its rows deleted).
+    pub method: String,
+    /// The content's SHA-256 (an item) or the last value's (a record): what the log
+    /// entry commits to.
+    pub digest: Sha256,
+    pub tool_version: String,
+}
+
 /// What an event records beyond who and when; its shape follows the event kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -335,6 +352,8 @@ pub enum EventDetails {
     Derived(Derived),
     /// For `record`.
     Record(RecordChange),
+    /// For `erase`.
+    Erase(Erasure),
 }
 
 impl EventDetails {
@@ -347,6 +366,7 @@ impl EventDetails {
             EventDetails::Transfer(t) => serde_json::to_string(t),
             EventDetails::Derived(d) => serde_json::to_string(d),
             EventDetails::Record(r) => serde_json::to_string(r),
+            EventDetails::Erase(e) => serde_json::to_string(e),
         }
         .unwrap_or_default()
     }
@@ -362,6 +382,7 @@ impl EventDetails {
             EventKind::Transfer => serde_json::from_str(json).ok().map(EventDetails::Transfer),
             EventKind::Derived => serde_json::from_str(json).ok().map(EventDetails::Derived),
             EventKind::Record => serde_json::from_str(json).ok().map(EventDetails::Record),
+            EventKind::Erase => serde_json::from_str(json).ok().map(EventDetails::Erase),
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn event_cases(event: &CustodyEvent) -> EventCases {
         EventDetails::Transfer(t) => named(t.case.iter().cloned().collect()),
         EventDetails::Derived(_) => EventCases::Item,
         EventDetails::Record(r) => named(vec![r.case.clone()]),
+        EventDetails::Erase(e) => named(vec![e.case.clone()]),
     }
 }
 

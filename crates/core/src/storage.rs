@@ -128,6 +128,30 @@ pub struct EventRecord {
     pub prev: Option<u64>,
     /// The salt of its v2 log entry's commitments; None for an event logged as v1.
     pub salt: Option<crate::custody::Salt>,
+    /// The digests its log entry names, kept once its subject was erased (the item, the
+    /// salt and the details are then gone).
+    pub frozen: Option<crate::custody::Digests>,
+}
+
+/// What a case holds, as its erasure sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseHoldings {
+    /// Items of the case in no other case, with the items made from them that belong to
+    /// no case (review images), and each one's digest.
+    pub items: Vec<(ItemId, Sha256)>,
+    /// Items of the case that other cases hold too (kept).
+    pub shared: Vec<(ItemId, Sha256)>,
+    /// The case's records, deleted ones too, with the digest of their last value.
+    pub records: Vec<(ItemId, Sha256)>,
+}
+
+/// An item or record erased with its case.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErasedSubject {
+    pub subject: String,
+    pub case: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
 }
 
 /// One custody event of another archive, received with an item: its entry, proof and the
@@ -313,6 +337,21 @@ pub trait Catalog: Send {
         actor: &str,
         logged_through: u64,
     ) -> Result<Vec<EventRecord>, StoreError>;
+    /// What `case` holds, for its erasure.
+    fn case_holdings(&self, case: &str) -> Result<CaseHoldings, StoreError>;
+    /// Erases `subjects` (items and records) of `case` in one transaction: each custody
+    /// event of theirs keeps only the digests its log entry names (`frozen`, by event
+    /// number: every one of their events must be there), their rows, values, digests,
+    /// fingerprints, jobs and links go, and each is listed as erased at `at`.
+    fn erase_subjects(
+        &mut self,
+        case: &str,
+        at: &str,
+        subjects: &[ItemId],
+        frozen: &[(u64, crate::custody::Digests)],
+    ) -> Result<(), StoreError>;
+    /// Everything erased, by subject.
+    fn erased(&self) -> Result<Vec<ErasedSubject>, StoreError>;
 }
 
 /// A catalog and the accounts kept beside it, as one backend holds them: what an archive

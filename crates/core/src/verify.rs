@@ -70,6 +70,19 @@ pub struct Report {
     pub items: usize,
     pub bytes: u64,
     pub problems: Vec<Problem>,
+    /// Cases erased for good: their events are in the log, their content and records gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<ErasedCase>,
+}
+
+/// A case erased for good, as verification finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasedCase {
+    pub case: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Items and records erased with it.
+    pub subjects: usize,
 }
 
 /// Checks everything: each blob re-hashed (on `threads` threads, 0 = one per core), each
@@ -154,6 +167,8 @@ pub fn verify(
     // Custody events: every item has some; every event has its item; no gaps.
     let (events, max_seq) = catalog.event_index()?;
     let ids: HashSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let erased_subjects = catalog.erased()?;
+    let erased: HashSet<&str> = erased_subjects.iter().map(|e| e.subject.as_str()).collect();
     let mut with_events: HashSet<&str> = HashSet::new();
     let mut seqs = BTreeSet::new();
     let mut records: BTreeSet<&str> = BTreeSet::new();
@@ -161,6 +176,8 @@ pub fn verify(
         seqs.insert(*seq);
         if ids.contains(item.as_str()) {
             with_events.insert(item.as_str());
+        } else if erased.contains(item.as_str()) {
+            // Erased with its case: its events stay, in the log and (frozen) in the catalog.
         } else if records.contains(item.as_str()) || is_record(catalog, item)? {
             records.insert(item.as_str());
         } else {
@@ -213,11 +230,23 @@ pub fn verify(
             detail: format!("custody event {span} removed from the catalog"),
         });
     }
+    let mut cases: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for e in &erased_subjects {
+        *cases.entry((e.case.as_str(), e.at.as_str())).or_default() += 1;
+    }
     Ok(Report {
         ok: problems.is_empty(),
         items: items.len(),
         bytes,
         problems,
+        erased: cases
+            .into_iter()
+            .map(|((case, at), subjects)| ErasedCase {
+                case: case.to_owned(),
+                at: at.to_owned(),
+                subjects,
+            })
+            .collect(),
     })
 }
 

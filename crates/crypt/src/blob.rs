@@ -52,10 +52,15 @@ impl BlobKey {
 
     /// Opens a sealed blob for reading (and seeking, when `input` seeks).
     pub fn open<R: Read>(&self, input: R) -> Result<SealedReader<R>, DecryptError> {
-        let d = age::Decryptor::new(input)?;
-        let inner = d.decrypt(std::iter::once(self as &dyn age::Identity))?;
-        Ok(SealedReader { inner })
+        open_with(std::slice::from_ref(self), input)
     }
+}
+
+/// Opens a blob sealed under any of `keys` (the stanza names which).
+pub fn open_with<R: Read>(keys: &[BlobKey], input: R) -> Result<SealedReader<R>, DecryptError> {
+    let d = age::Decryptor::new(input)?;
+    let inner = d.decrypt(keys.iter().map(|k| k as &dyn age::Identity))?;
+    Ok(SealedReader { inner })
 }
 
 impl age::Recipient for BlobKey {

@@ -7,13 +7,14 @@
 //!       "salt": "<b64>", "sealed": "<b64>" },
 //!     { "id": "r1", "kind": "age", "recipient": "age1…", "label": "recovery",
 //!       "sealed": "<b64 age file>" } ],
-//!   "cases": { "<case>": "<b64: case key sealed under the archive key>" },
-//!   "erased": { "<case>": "<RFC 3339 time>" } }
+//!   "cases": { "<case label>": "<b64: case key sealed under the archive key>" },
+//!   "erased": { "<case label>": "<RFC 3339 time>" } }
 //! ```
 //!
 //! A passphrase slot seals the archive key under argon2id(passphrase); an age slot is the
 //! archive key encrypted to an age recipient (X25519 or a plugin's), opened with the
-//! matching identity. Slots are added and removed without touching the data; the last slot
+//! matching identity. A case label is a keyed hash of the case's name ([`case_label`]), so
+//! the file does not list the cases. Slots are added and removed without touching the data; the last slot
 //! cannot be removed. The file holds no key in the clear, so it may be backed up with
 //! the archive.
 
@@ -133,8 +134,14 @@ fn slot_context(key_id: &str, slot: &str) -> String {
     format!("athar keyring slot {key_id} {slot}")
 }
 
-fn case_context(key_id: &str, case: &str) -> String {
-    format!("athar case key {key_id} {case}")
+fn case_context(key_id: &str, label: &str) -> String {
+    format!("athar case key {key_id} {label}")
+}
+
+/// How a case is named in the keyring: 32 hex digits of an HMAC of its name under the
+/// archive key, so the keyring (stored in the clear) does not list the cases.
+pub fn case_label(key: &Key, case: &str) -> String {
+    hex::encode(&key.mac(&[b"athar case label v1", case.as_bytes()])[..16])
 }
 
 impl Keyring {
@@ -331,32 +338,56 @@ impl Keyring {
             return Ok(k);
         }
         self.check_key(key)?;
+        let label = case_label(key, case);
         let ck = Key::random()?;
-        let sealed = key.seal(&case_context(&self.key_id, case), ck.expose())?;
-        self.cases.insert(case.to_owned(), B64.encode(sealed));
+        let sealed = key.seal(&case_context(&self.key_id, &label), ck.expose())?;
+        self.cases.insert(label, B64.encode(sealed));
         Ok(ck)
+    }
+
+    /// Every case key, by its label (to read what any case's key sealed).
+    pub fn case_keys(&self, key: &Key) -> Result<Vec<(String, Key)>, KeyringError> {
+        self.cases
+            .keys()
+            .map(|label| Ok((label.clone(), self.open_case_key(key, label)?)))
+            .collect()
+    }
+
+    /// Whether `case` was erased, and when.
+    pub fn erased_at(&self, key: &Key, case: &str) -> Option<&str> {
+        self.erased.get(&case_label(key, case)).map(String::as_str)
+    }
+
+    fn open_case_key(&self, key: &Key, label: &str) -> Result<Key, KeyringError> {
+        let sealed = self
+            .cases
+            .get(label)
+            .ok_or_else(|| KeyringError::Invalid(format!("no case key {label}")))?;
+        let sealed = B64.decode(sealed).map_err(|e| bad(label, e))?;
+        let bytes = key.open(&case_context(&self.key_id, label), &sealed)?;
+        let arr: [u8; 32] = bytes[..]
+            .try_into()
+            .map_err(|_| KeyringError::Invalid(format!("case key {label}: not 32 bytes")))?;
+        Ok(Key::from_bytes(arr))
     }
 
     /// The case's own key, if it has one. Errs for an erased case.
     pub fn case_key(&self, key: &Key, case: &str) -> Result<Option<Key>, KeyringError> {
-        if self.erased.contains_key(case) {
+        let label = case_label(key, case);
+        if self.erased.contains_key(&label) {
             return Err(KeyringError::Erased(case.to_owned()));
         }
-        let Some(sealed) = self.cases.get(case) else {
+        if !self.cases.contains_key(&label) {
             return Ok(None);
-        };
-        let sealed = B64.decode(sealed).map_err(|e| bad(case, e))?;
-        let bytes = key.open(&case_context(&self.key_id, case), &sealed)?;
-        let arr: [u8; 32] = bytes[..]
-            .try_into()
-            .map_err(|_| KeyringError::Invalid(format!("case {case}: not a 32-byte key")))?;
-        Ok(Some(Key::from_bytes(arr)))
+        }
+        self.open_case_key(key, &label).map(Some)
     }
 
     /// Destroys the case's key (the caller writes the keyring durably).
-    pub fn erase_case(&mut self, case: &str, at: &str) {
-        self.cases.remove(case);
-        self.erased.insert(case.to_owned(), at.to_owned());
+    pub fn erase_case(&mut self, key: &Key, case: &str, at: &str) {
+        let label = case_label(key, case);
+        self.cases.remove(&label);
+        self.erased.insert(label, at.to_owned());
     }
 }
 
@@ -469,7 +500,11 @@ mod tests {
             ck.expose()
         );
         assert!(r2.case_key(&key, "other").unwrap().is_none());
-        r.erase_case("pits", "2026-12-06T00:00:00Z");
+        assert!(!String::from_utf8(r.to_bytes()).unwrap().contains("pits"));
+        assert_eq!(r.case_keys(&key).unwrap().len(), 1);
+        r.erase_case(&key, "pits", "2026-12-06T00:00:00Z");
+        assert_eq!(r.erased_at(&key, "pits"), Some("2026-12-06T00:00:00Z"));
+        assert!(r.case_keys(&key).unwrap().is_empty());
         assert!(matches!(
             r.case_key(&key, "pits"),
             Err(KeyringError::Erased(_))

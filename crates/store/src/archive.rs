@@ -57,6 +57,14 @@ pub enum ArchiveError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(
+        "{}: an encryption in place was interrupted; run `athar encrypt` again to finish it \
+         (nothing is lost: every blob is either still plain or already sealed)",
+        .0.display()
+    )]
+    EncryptionInterrupted(PathBuf),
+    #[error("{}: the archive is already encrypted", .0.display())]
+    AlreadyEncrypted(PathBuf),
     #[error("{}", path.display())]
     Unlock {
         path: PathBuf,
@@ -208,10 +216,10 @@ impl std::fmt::Debug for InitOptions {
 }
 
 /// Where the keyring is, under the root.
-const KEYRING: &str = "keys/keyring.json";
+pub(crate) const KEYRING: &str = "keys/keyring.json";
 
 /// Writes a secret key file: sealed under `sealing` when the archive is encrypted.
-fn write_key_file(
+pub(crate) fn write_key_file(
     keys: &Path,
     name: &str,
     bytes: &[u8],
@@ -277,7 +285,9 @@ fn unlock_at(root: &Path, config: &Config) -> Result<Option<Sealing>, ArchiveErr
         .map_err(|e| unlock_err(crate::sealed::unlock::UnlockError::Keyring(e)))?;
     let key =
         crate::sealed::unlock::archive_key(&config.archive.name, &keyring).map_err(unlock_err)?;
-    Ok(Some(Sealing::new(key)))
+    let sealing = Sealing::new(key);
+    sealing.add_case_keys(&keyring)?;
+    Ok(Some(sealing))
 }
 
 /// An archive's parts, ready for writing.
@@ -334,7 +344,7 @@ pub struct Archive {
     pub signer: Ed25519Signer,
     /// Turns actor names into the pseudonyms the log carries.
     pub pseudonym_secret: Vec<u8>,
-    _lock: Option<File>,
+    pub(crate) lock: Option<File>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -343,7 +353,7 @@ impl std::fmt::Debug for Archive {
             .field("root", &self.root)
             .field("config", &self.config)
             .field("backends", &self.backends)
-            .field("writer", &self._lock.is_some())
+            .field("writer", &self.lock.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -455,39 +465,17 @@ impl Archive {
             storage,
             encryption,
         };
-        let text = toml::to_string_pretty(&config).map_err(|e| ArchiveError::Config {
-            path: root.join(CONFIG_FILE),
-            message: e.to_string(),
-        })?;
         // The configuration is written last and atomically: it marks a complete archive.
-        let tmp = root.join(".athar.toml.new");
-        write_new(&tmp, text.as_bytes(), 0o644)?;
-        std::fs::rename(&tmp, root.join(CONFIG_FILE)).map_err(io(root))?;
-        File::open(root)
-            .and_then(|d| d.sync_all())
-            .map_err(io(root))?;
+        write_config(root, &config)?;
         Archive::open(root, Access::Write)
     }
 
     /// Opens an existing archive.
     pub fn open(root: &Path, access: Access) -> Result<Archive, ArchiveError> {
         let cfg_path = root.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&cfg_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ArchiveError::NotAnArchive(root.to_owned()))
-            }
-            Err(e) => return Err(io(&cfg_path)(e)),
-        };
-        let config: Config = toml::from_str(&text).map_err(|e| ArchiveError::Config {
-            path: cfg_path.clone(),
-            message: e.to_string(),
-        })?;
-        if config.archive.format != FORMAT {
-            return Err(ArchiveError::Format {
-                path: cfg_path,
-                found: config.archive.format,
-            });
+        let config = read_config(root)?;
+        if root.join(crate::encrypt::MARKER).exists() {
+            return Err(ArchiveError::EncryptionInterrupted(root.to_owned()));
         }
         let lock = match access {
             Access::Read => None,
@@ -558,7 +546,7 @@ impl Archive {
             backends,
             signer,
             pseudonym_secret,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -616,6 +604,47 @@ impl Archive {
             })
     }
 
+    /// Seals the blobs written from now on under `case`'s own key, made on first use
+    /// (an encrypted archive gives each case its key, so that the case can be erased by
+    /// destroying it); under the archive's blob key when `case` is None. Nothing for a
+    /// plain archive. Refused for a case that was erased. Needs [`Access::Write`].
+    pub fn write_into_case(&mut self, case: Option<&str>) -> Result<(), ArchiveError> {
+        if self.backends.sealing().is_none() {
+            return Ok(());
+        }
+        let writing = self.case_sealing(case)?;
+        self.blobs = self.backends.clone().with_sealing(writing).open_blobs()?;
+        Ok(())
+    }
+
+    /// The keys that seal new blobs under `case`'s own key (made on first use), or under
+    /// the archive's blob key for None. Needs an encrypted archive.
+    pub(crate) fn case_sealing(&self, case: Option<&str>) -> Result<Sealing, ArchiveError> {
+        let ring_path = self.root.join(KEYRING);
+        let key_err = |message: String| ArchiveError::Key {
+            path: ring_path.clone(),
+            message,
+        };
+        let sealing = self
+            .backends
+            .sealing()
+            .cloned()
+            .ok_or_else(|| key_err("the archive is not encrypted".into()))?;
+        let Some(case) = case else {
+            return Ok(sealing);
+        };
+        let ring = self
+            .keyring()?
+            .ok_or_else(|| key_err("the archive has no keyring".into()))?;
+        let key = match ring.case_key(&sealing.archive, case) {
+            Ok(Some(k)) => k,
+            Ok(None) => self.change_keyring(|ring, key| ring.add_case_key(key, case))?,
+            Err(e) => return Err(key_err(e.to_string())),
+        };
+        let label = athar_crypt::keyring::case_label(&sealing.archive, case);
+        Ok(sealing.writing_under(&label, &key))
+    }
+
     /// Changes the keyring of an encrypted archive with `change` (given the keyring and the
     /// archive key) and writes it back atomically and durably; the data is never touched.
     /// Needs [`Access::Write`].
@@ -638,14 +667,12 @@ impl Archive {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let tmp = self.root.join("keys/.keyring.json.new");
-        let _ = std::fs::remove_file(&tmp);
-        write_new(&tmp, &ring.to_bytes(), 0o600)?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        let keys = self.root.join("keys");
-        File::open(&keys)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&keys))?;
+        replace_file(
+            &self.root.join("keys"),
+            "keyring.json",
+            &ring.to_bytes(),
+            0o600,
+        )?;
         Ok(out)
     }
 
@@ -720,7 +747,10 @@ impl Archive {
         let item = match done {
             Some(item) => item,
             None => {
-                let blob = self.blobs.adopt_local(&part, sha256, upload.length)?;
+                self.write_into_case(Some(&upload.case))?;
+                let blob = self.blobs.adopt_local(&part, sha256, upload.length);
+                self.write_into_case(None)?;
+                let blob = blob?;
                 let new = NewItem {
                     sha256,
                     size: upload.length,
@@ -812,7 +842,54 @@ impl Archive {
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ArchiveError> {
+/// Reads and checks `athar.toml`.
+pub(crate) fn read_config(root: &Path) -> Result<Config, ArchiveError> {
+    let cfg_path = root.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&cfg_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ArchiveError::NotAnArchive(root.to_owned()))
+        }
+        Err(e) => return Err(io(&cfg_path)(e)),
+    };
+    let config: Config = toml::from_str(&text).map_err(|e| ArchiveError::Config {
+        path: cfg_path.clone(),
+        message: e.to_string(),
+    })?;
+    if config.archive.format != FORMAT {
+        return Err(ArchiveError::Format {
+            path: cfg_path,
+            found: config.archive.format,
+        });
+    }
+    Ok(config)
+}
+
+/// Writes `athar.toml` atomically and durably (a temporary file renamed over it).
+pub(crate) fn write_config(root: &Path, config: &Config) -> Result<(), ArchiveError> {
+    let text = toml::to_string_pretty(config).map_err(|e| ArchiveError::Config {
+        path: root.join(CONFIG_FILE),
+        message: e.to_string(),
+    })?;
+    replace_file(root, CONFIG_FILE, text.as_bytes(), 0o644)
+}
+
+/// Replaces `dir/name` atomically and durably with `bytes`.
+pub(crate) fn replace_file(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), ArchiveError> {
+    let tmp = dir.join(format!(".{name}.new"));
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, bytes, mode)?;
+    let dest = dir.join(name);
+    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ArchiveError> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -186,6 +186,13 @@ impl Backends {
         self
     }
 
+    /// Where the embedded catalog file and the blob store's folder are.
+    pub(crate) fn embedded_paths(&self) -> (PathBuf, PathBuf) {
+        let CatalogAt::Sqlite(catalog) = &self.catalog;
+        let BlobsAt::File(blobs) = &self.blobs;
+        (catalog.clone(), blobs.clone())
+    }
+
     /// The keys the parts are opened with (None for a plain archive).
     pub fn sealing(&self) -> Option<&Sealing> {
         self.sealing.as_ref()

@@ -147,6 +147,46 @@ impl FsBlobStore {
         }
     }
 
+    /// Seals a stored blob again under this store's writing key (a case's, or the
+    /// archive's), replacing its file atomically: same name, same plaintext, checked
+    /// against its digest on the way.
+    pub fn reseal(&self, sha256: &Sha256) -> Result<(), StoreError> {
+        use sha2::Digest as _;
+        let mut reader = self.open(sha256)?;
+        let mut writer = self.writer(0)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            buf.resize(1 << 20, 0);
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| StoreError::io(self.path_of(sha256), e))?;
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            hasher.update(&buf);
+            buf = writer.write_chunk(buf)?;
+        }
+        let mut pending = writer.finish(*sha256)?;
+        if Sha256(hasher.finalize().into()) != *sha256 {
+            self.abandon(pending);
+            return Err(StoreError::Corrupt(format!(
+                "blob {sha256} no longer hashes to its digest; it was not re-sealed (athar verify)"
+            )));
+        }
+        self.sync(std::slice::from_mut(&mut pending))?;
+        let tmp = handle_path(&pending)?.clone();
+        let dest = self.path_of(sha256);
+        self.disk
+            .rename(&tmp, &dest, true)
+            .map_err(|e| StoreError::io(&dest, e))?;
+        match dest.parent() {
+            Some(dir) => self.sync_path(dir),
+            None => Ok(()),
+        }
+    }
+
     /// Whether blobs are sealed.
     pub fn is_sealed(&self) -> bool {
         self.sealing.is_some()
@@ -169,9 +209,11 @@ impl FsBlobStore {
         sha256: &Sha256,
         file: File,
     ) -> Result<athar_crypt::SealedReader<std::io::BufReader<File>>, StoreError> {
-        s.blobs
-            .open(std::io::BufReader::with_capacity(1 << 16, file))
-            .map_err(|e| StoreError::Corrupt(format!("blob {sha256}: cannot be unsealed: {e}")))
+        athar_crypt::blob::open_with(
+            &s.read_keys(),
+            std::io::BufReader::with_capacity(1 << 16, file),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("blob {sha256}: cannot be unsealed: {e}")))
     }
 
     /// Temporary files are spread over `TEMP_DIRS` folders: files created at once in one
@@ -216,7 +258,7 @@ impl BlobStore for FsBlobStore {
             })
         };
         match &self.sealing {
-            Some(s) => Ok(Box::new(SealingWriter::new(&s.blobs, inner)?)),
+            Some(s) => Ok(Box::new(SealingWriter::new(s.write_key(), inner)?)),
             None => Ok(inner),
         }
     }

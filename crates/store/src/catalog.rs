@@ -908,10 +908,12 @@ impl Catalog for SqliteCatalog {
             .conn
             .prepare_cached(
                 "SELECT e.seq, e.item_id,
-                        CASE WHEN e.kind = 'record' THEN json_extract(e.sighting, '$.digest') ELSE i.sha256 END,
+                        CASE WHEN e.frozen IS NOT NULL THEN NULL
+                             WHEN e.kind IN ('record', 'erase') THEN json_extract(e.sighting, '$.digest')
+                             ELSE i.sha256 END,
                         e.kind, e.at, e.actor, e.sighting,
                         (SELECT MAX(p.seq) FROM custody_events p WHERE p.item_id = e.item_id AND p.seq < e.seq),
-                        e.salt
+                        e.salt, e.frozen
                  FROM custody_events e LEFT JOIN items i ON i.id = e.item_id
                  WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
             )
@@ -928,12 +930,13 @@ impl Catalog for SqliteCatalog {
                     r.get::<_, String>(6)?,
                     r.get::<_, Option<i64>>(7)?,
                     r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
                 ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
-            let (seq, item, sha, kind, at, actor, details, prev, salt) = r.map_err(db)?;
+            let (seq, item, sha, kind, at, actor, details, prev, salt, frozen) = r.map_err(db)?;
             out.push(EventRecord {
                 seq: seq as u64,
                 item: ItemId::parse(&item).ok_or_else(|| corrupt("item id", &item))?,
@@ -947,6 +950,13 @@ impl Catalog for SqliteCatalog {
                 details,
                 prev: prev.map(|p| p as u64),
                 salt: stored_salt(seq, salt)?,
+                frozen: match frozen {
+                    Some(f) => Some(
+                        athar_core::custody::Digests::from_text(&f)
+                            .ok_or_else(|| corrupt("frozen digests", &f))?,
+                    ),
+                    None => None,
+                },
             });
         }
         Ok(out)
@@ -1022,6 +1032,24 @@ impl Catalog for SqliteCatalog {
         logged_through: u64,
     ) -> Result<Vec<EventRecord>, StoreError> {
         crate::records::write(&mut self.conn, writes, actor, logged_through)
+    }
+
+    fn case_holdings(&self, case: &str) -> Result<athar_core::CaseHoldings, StoreError> {
+        crate::erase::case_holdings(&self.conn, case)
+    }
+
+    fn erase_subjects(
+        &mut self,
+        case: &str,
+        at: &str,
+        subjects: &[ItemId],
+        frozen: &[(u64, athar_core::custody::Digests)],
+    ) -> Result<(), StoreError> {
+        crate::erase::erase_subjects(&mut self.conn, case, at, subjects, frozen)
+    }
+
+    fn erased(&self) -> Result<Vec<athar_core::ErasedSubject>, StoreError> {
+        crate::erase::erased(&self.conn)
     }
 }
 

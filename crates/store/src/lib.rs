@@ -60,6 +60,8 @@ pub mod backends;
 mod blobs;
 mod catalog;
 pub mod disk;
+pub mod encrypt;
+pub mod erase;
 mod log;
 mod migrations;
 mod records;

@@ -200,4 +200,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // events logged before, as v1 entries), and the salt received with a sender's v2 entry.
     "ALTER TABLE custody_events ADD COLUMN salt TEXT;
     ALTER TABLE received_custody ADD COLUMN salt TEXT;",
+    // Erased cases: an erased item's or record's events keep only the digests their log
+    // entries name (`frozen`); the subjects are listed with their case and time.
+    "ALTER TABLE custody_events ADD COLUMN frozen TEXT;
+    CREATE TABLE erased (
+        subject    TEXT PRIMARY KEY,
+        case_name  TEXT NOT NULL,
+        erased_at  TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];

@@ -404,6 +404,7 @@ impl<'c> Statements<'c> {
             details,
             prev: prev.map(|p| p as u64),
             salt: Some(salt),
+            frozen: None,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! What an encrypted archive's stores need beyond a plain one: the keys derived from the
 //! archive key, and the writer that seals a blob's bytes on their way to the disk.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use athar_core::{BlobWriter, PendingBlob, Sha256, StoreError};
 use athar_crypt::{BlobKey, Key, KeyedName};
@@ -21,6 +22,12 @@ pub struct Sealing {
     pub files: Key,
     /// The archive key itself (seals case keys in the keyring).
     pub archive: Key,
+    /// The blob keys of cases with their own key, by case label: blobs sealed under any of
+    /// them are read. Shared by every clone, so a case key made by this process is known to
+    /// all its stores.
+    cases: Arc<RwLock<BTreeMap<String, BlobKey>>>,
+    /// The case whose key new blobs are sealed under (the archive's blob key when None).
+    writing: Option<BlobKey>,
 }
 
 impl Sealing {
@@ -33,7 +40,67 @@ impl Sealing {
             names: Arc::new(KeyedName::new(archive.derive("blob names"))),
             files: archive.derive("key files"),
             archive,
+            cases: Arc::default(),
+            writing: None,
         }
+    }
+
+    /// The blob key of a case's own key.
+    pub fn case_blob_key(case_key: &Key) -> BlobKey {
+        BlobKey::new(case_key.derive("blobs"))
+    }
+
+    /// Knows the case keys of `ring` (blobs sealed under them are read).
+    pub fn add_case_keys(&self, ring: &athar_crypt::Keyring) -> Result<(), StoreError> {
+        let keys = ring
+            .case_keys(&self.archive)
+            .map_err(|e| StoreError::Corrupt(format!("keyring: {e}")))?;
+        let mut known = self.cases.write().unwrap_or_else(|p| p.into_inner());
+        for (label, key) in keys {
+            known.insert(label, Sealing::case_blob_key(&key));
+        }
+        Ok(())
+    }
+
+    /// These keys, sealing new blobs under `case_key` (a case's own key), and knowing it.
+    pub fn writing_under(&self, label: &str, case_key: &Key) -> Sealing {
+        let blob_key = Sealing::case_blob_key(case_key);
+        self.cases
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(label.to_owned(), blob_key.clone());
+        Sealing {
+            writing: Some(blob_key),
+            ..self.clone()
+        }
+    }
+
+    /// Forgets a case's key (its blobs become unreadable to this process too).
+    pub fn forget_case(&self, label: &str) {
+        self.cases
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(label);
+    }
+
+    /// The key new blobs are sealed under.
+    pub fn write_key(&self) -> &BlobKey {
+        self.writing.as_ref().unwrap_or(&self.blobs)
+    }
+
+    /// Every key a blob may be sealed under: the archive's, then each case's.
+    pub fn read_keys(&self) -> Vec<BlobKey> {
+        let cases = self.cases.read().unwrap_or_else(|p| p.into_inner());
+        std::iter::once(self.blobs.clone())
+            .chain(cases.values().cloned())
+            .collect()
+    }
+
+    /// The id of the key `blob` (a sealed blob's first bytes) is sealed under, if any.
+    pub fn sealed_under(header: &[u8]) -> Option<String> {
+        let text = std::str::from_utf8(&header[..header.len().min(512)]).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix("-> athar-key "))?;
+        Some(line.trim().to_owned())
     }
 }
 
