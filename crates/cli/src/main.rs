@@ -64,7 +64,7 @@ struct Cli {
 enum Command {
     /// Cases: investigations, the unit of access and export.
     #[command(subcommand)]
-    Case(records::Action<records::CaseFields>),
+    Case(CaseCommand),
     /// Incidents: what happened, when (an interval) and where.
     #[command(subcommand)]
     Incident(records::Action<records::IncidentFields>),
@@ -193,6 +193,33 @@ struct InitArgs {
     /// twice on the terminal.
     #[arg(long)]
     encrypt: bool,
+}
+
+/// `athar case`: the case records, and erasing a case for good.
+#[derive(Subcommand, Debug)]
+enum CaseCommand {
+    #[command(flatten)]
+    Record(records::Action<records::CaseFields>),
+    /// Erase a case for good (encrypted archives): its key is destroyed, so its items'
+    /// content (and review images) and its records can never be read again, from this
+    /// archive or any copy of it; the custody log keeps an `erase` event for each, and
+    /// `athar verify` reports the case as erased. Items other cases hold too are kept.
+    Erase(EraseArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EraseArgs {
+    case: String,
+    /// Erase by destroying the case's key (the only method).
+    #[arg(long, required = true)]
+    crypto: bool,
+    /// Confirms the erasure, which cannot be undone (else the case's name is asked for
+    /// on the terminal).
+    #[arg(long)]
+    yes: bool,
+    /// What was done, as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -496,7 +523,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(a) => export(&cli, a),
         Command::ImportBag(a) => import_bag(&cli, a),
         Command::VerifyBag(a) => verify_bag(a),
-        Command::Case(a) => records_run(&cli, a),
+        Command::Case(CaseCommand::Record(a)) => records_run(&cli, a),
+        Command::Case(CaseCommand::Erase(a)) => erase_case(&cli, a),
         Command::Incident(a) => records_run(&cli, a),
         Command::Act(a) => records_run(&cli, a),
         Command::Person(a) => records_run(&cli, a),
@@ -540,6 +568,56 @@ fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
     println!("Custody log origin: {}", archive.config.log.origin);
     println!("Verifier key: {}", archive.verifier_key()?);
     Ok(ExitCode::SUCCESS)
+}
+
+fn erase_case(cli: &Cli, a: &EraseArgs) -> anyhow::Result<ExitCode> {
+    if !a.yes {
+        let typed = ask_line(&format!(
+            "Erasing case {} cannot be undone. Type its name to confirm: ",
+            a.case
+        ));
+        if typed.as_deref() != Some(a.case.as_str()) {
+            eprintln!(
+                "athar: not confirmed; nothing was erased (give --yes to confirm without a \
+                 terminal)"
+            );
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    }
+    let mut archive = open_writable(cli)?;
+    let actor = archive.collector();
+    let done = archive
+        .erase_case(&a.case, &actor)
+        .with_context(|| format!("erasing case {:?}", a.case))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&done)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Erased case {} at {}: {} item(s) and {} record(s) unreadable for good; {} item(s) \
+         other cases hold were kept; {} erase event(s) logged.",
+        done.case, done.at, done.items, done.records, done.kept_shared, done.logged
+    );
+    if done.under_archive_key > 0 {
+        println!(
+            "{} of the erased items were sealed under the archive key (preserved before the \
+             case had its own key): their files are removed, but copies of them in backups or \
+             in the disk's free space remain readable with the archive key.",
+            done.under_archive_key
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A line typed on the terminal (None without one).
+fn ask_line(question: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{question}");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).ok()?;
+    Some(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn encrypt(cli: &Cli, a: &EncryptArgs) -> anyhow::Result<ExitCode> {

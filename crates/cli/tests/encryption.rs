@@ -105,8 +105,9 @@ impl Enc {
         let out = c.args(args).output().unwrap();
         assert!(
             out.status.success(),
-            "athar {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "athar {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         out
     }
@@ -515,4 +516,151 @@ fn an_archive_encrypted_in_place_survives_kill_9_and_verifies() {
     let again = e.run(&["encrypt"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already encrypted"));
+}
+
+/// Ingests `file` into `case` (no jobs); its item id.
+fn ingest_into(e: &Enc, case: &str, file: &Path) -> String {
+    let out = e.ok(&["ingest", "--json", "--case", case, file.to_str().unwrap()]);
+    json_lines(out.as_bytes())[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
+    let e = Enc::new();
+    let own = e.path("own.bin");
+    let own_bytes = evidence(&own, b"ERASED-CASE-FOOTAGE");
+    let own_item = ingest_into(&e, "pits", &own);
+    let other = e.path("other.bin");
+    let other_bytes = evidence(&other, b"OTHER-CASE-FOOTAGE");
+    std::fs::write(&other, [&other_bytes[..], b"other"].concat()).unwrap();
+    let other_item = ingest_into(&e, "other", &other);
+    // The same bytes preserved for both cases: kept when one goes.
+    let shared = e.path("shared.bin");
+    let mut shared_bytes = evidence(&shared, b"SHARED-FOOTAGE");
+    shared_bytes.extend_from_slice(b"shared");
+    std::fs::write(&shared, &shared_bytes).unwrap();
+    let shared_item = ingest_into(&e, "pits", &shared);
+    assert_eq!(ingest_into(&e, "other", &shared), shared_item);
+    records(&e);
+    let kept = e.path("kept.jsonl");
+    std::fs::write(
+        &kept,
+        r#"{"kind":"person","key":"k1","case":"other","names":[{"name":"Kept Syntheticperson"}]}"#,
+    )
+    .unwrap();
+    e.ok(&["records", "import", kept.to_str().unwrap()]);
+    // A proof handed out before the erasure, and the vkey to check it.
+    let proof = e.path("own.tlog-proof");
+    std::fs::write(&proof, e.ok(&["log", "proof", &own_item])).unwrap();
+    let vkey = e.ok(&["log", "vkey"]).trim().to_owned();
+    // Copies of the case's sealed blobs, as a backup or the disk's free space keeps them.
+    let before: Vec<_> = files(&e.archive.join("blobs/sealed"));
+
+    // Not without confirmation, and not in a plain archive.
+    let unconfirmed = e.run(&["case", "erase", "pits", "--crypto"]);
+    assert_eq!(unconfirmed.status.code(), Some(2), "{unconfirmed:?}");
+    assert!(e
+        .ok(&["search", "--json", "Qarnawi"])
+        .contains("\"person\""));
+
+    let done: serde_json::Value = serde_json::from_str(
+        e.ok(&["case", "erase", "pits", "--crypto", "--yes", "--json"])
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(done["items"], 1, "{done}");
+    assert_eq!(done["records"], 3, "{done}");
+    assert_eq!(done["kept_shared"], 1, "{done}");
+    assert_eq!(done["under_archive_key"], 0, "{done}");
+    assert_eq!(done["logged"], 4, "{done}");
+
+    // verify reports the case as erased, not as tampered with.
+    let verified: serde_json::Value =
+        serde_json::from_str(e.ok(&["verify", "--json"]).trim()).unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["erased"][0]["case"], "pits", "{verified}");
+    assert_eq!(verified["erased"][0]["subjects"], 4, "{verified}");
+    let text = e.ok(&["verify"]);
+    assert!(text.contains("Case pits was erased"), "{text}");
+    // Its content and records are gone; the other case's and the shared item are not.
+    let gone = e.run(&["cat", &own_item]);
+    assert_ne!(gone.status.code(), Some(0));
+    assert!(!contains(&gone.stdout, &own_bytes[1000..1064]));
+    assert_eq!(
+        e.ok_with(Some(PASSPHRASE), &[], &["cat", &shared_item])
+            .stdout,
+        shared_bytes
+    );
+    assert_eq!(
+        e.ok_with(Some(PASSPHRASE), &[], &["cat", &other_item])
+            .stdout,
+        [&other_bytes[..], b"other"].concat()
+    );
+    assert!(!e
+        .ok(&["search", "--json", "Qarnawi"])
+        .contains("\"person\""));
+    assert!(!e
+        .ok(&["search", "--json", "Halloumi"])
+        .contains("\"source\""));
+    assert!(e
+        .ok(&["search", "--json", "Syntheticperson"])
+        .contains("\"person\""));
+    let listed = e.ok(&["person", "list", "--json"]);
+    assert!(
+        !listed.contains("Qarnawi") && listed.contains("Syntheticperson"),
+        "{listed}"
+    );
+    // Nothing more can be added to it.
+    let refused = e.run(&["ingest", "--case", "pits", own.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("erased"));
+    // The proof handed out before still verifies, against the bytes too.
+    let checked = e.ok(&[
+        "log",
+        "verify-proof",
+        proof.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--content",
+        own.to_str().unwrap(),
+    ]);
+    assert!(!checked.is_empty());
+    // The keyring holds no key for it any more; and a copy of its blob, put back, cannot
+    // be read with every key the archive has.
+    let ring: serde_json::Value = serde_json::from_str(&e_list(&e, PASSPHRASE)).unwrap();
+    assert_eq!(ring["case_keys"].as_array().unwrap().len(), 1, "{ring}");
+    assert_eq!(ring["erased"].as_object().unwrap().len(), 1, "{ring}");
+    let after = files(&e.archive.join("blobs/sealed"));
+    let removed: Vec<_> = before
+        .iter()
+        .filter(|(p, _)| !after.iter().any(|(q, _)| q == p))
+        .collect();
+    assert_eq!(removed.len(), 1, "one blob file goes");
+    let (path, bytes) = removed[0];
+    std::fs::write(path, bytes).unwrap();
+    let out = e.run(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("unreadable") && report.contains("cannot be unsealed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn erasing_a_case_needs_an_encrypted_archive() {
+    let e = Enc::plain();
+    let clip = e.path("clip.bin");
+    evidence(&clip, b"PLAIN");
+    ingest_into(&e, "pits", &clip);
+    let out = e.run(&["case", "erase", "pits", "--crypto", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("encrypted archive") && msg.contains("athar encrypt"),
+        "{msg}"
+    );
 }

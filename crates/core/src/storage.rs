@@ -241,7 +241,8 @@ pub trait Catalog: Send {
     fn resolve_in_cases(&self, query: &str, cases: &[String]) -> Result<Item, StoreError>;
     /// Every item, oldest first.
     fn items(&self) -> Result<Vec<Item>, StoreError>;
-    /// An item's custody events in order.
+    /// An item's (or record's) custody events in order; none for an erased one, whose
+    /// events keep only their log digests ([`EventRecord::frozen`]).
     fn events(&self, item: &ItemId) -> Result<Vec<CustodyEvent>, StoreError>;
     /// Every event as (seq, item id) in order, and the highest seq ever issued.
     fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError>;

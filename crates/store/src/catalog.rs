@@ -472,7 +472,8 @@ impl Catalog for SqliteCatalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT seq, kind, at, actor, sighting, salt FROM custody_events WHERE item_id = ?1 ORDER BY seq",
+                "SELECT seq, kind, at, actor, sighting, salt FROM custody_events
+                 WHERE item_id = ?1 AND frozen IS NULL ORDER BY seq",
             )
             .map_err(db)?;
         let rows = st

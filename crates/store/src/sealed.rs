@@ -96,10 +96,14 @@ impl Sealing {
             .collect()
     }
 
-    /// The id of the key `blob` (a sealed blob's first bytes) is sealed under, if any.
+    /// The id of the key a sealed blob is sealed under, from its first bytes (`header`).
     pub fn sealed_under(header: &[u8]) -> Option<String> {
-        let text = std::str::from_utf8(&header[..header.len().min(512)]).ok()?;
-        let line = text.lines().find_map(|l| l.strip_prefix("-> athar-key "))?;
+        // The header is text; the payload after it is not.
+        let text = String::from_utf8_lossy(&header[..header.len().min(512)]);
+        let line = text
+            .lines()
+            .take_while(|l| !l.starts_with("---"))
+            .find_map(|l| l.strip_prefix("-> athar-key "))?;
         Some(line.trim().to_owned())
     }
 }
