@@ -758,9 +758,9 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut archive = open(cli, Access::Write)?;
     // A damaged archive cannot always be recovered; verification then says why.
     match archive.recover() {
-        Ok(r) if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 => eprintln!(
-            "athar: finished an interrupted ingest: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s)",
-            r.temporary, r.blobs, r.stale_uploads, r.logged
+        Ok(r) if r.temporary + r.blobs + r.stale_uploads + r.erasures > 0 || r.logged > 0 => eprintln!(
+            "athar: finished interrupted work: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s), finished {} case erasure(s)",
+            r.temporary, r.blobs, r.stale_uploads, r.logged, r.erasures
         ),
         Ok(_) => {}
         Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),

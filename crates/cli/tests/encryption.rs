@@ -507,6 +507,8 @@ fn an_archive_encrypted_in_place_survives_kill_9_and_verifies() {
     assert!(e
         .ok(&["search", "--json", "Qarnawi"])
         .contains("\"person\""));
+    let revealed = e.ok(&["source", "show", "w1", "--reveal-protected"]);
+    assert!(revealed.contains(IDENTITY), "{revealed}");
     assert!(!e.archive.join("blobs/sha256").exists());
     assert!(!e.archive.join("encrypting").exists());
     assert_nothing_readable(&e, &footage, pattern);
@@ -556,8 +558,15 @@ fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
     let proof = e.path("own.tlog-proof");
     std::fs::write(&proof, e.ok(&["log", "proof", &own_item])).unwrap();
     let vkey = e.ok(&["log", "vkey"]).trim().to_owned();
-    // Copies of the case's sealed blobs, as a backup or the disk's free space keeps them.
+    // Copies of the case's sealed blobs and of the catalog, as a backup or the disk's
+    // free space keeps them.
     let before: Vec<_> = files(&e.archive.join("blobs/sealed"));
+    let revealed = e.ok(&["source", "show", "w1", "--reveal-protected"]);
+    assert!(revealed.contains(IDENTITY), "{revealed}");
+    let catalog_backup: Vec<(PathBuf, Vec<u8>)> = files(&e.archive)
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("catalog.sqlite"))
+        .collect();
 
     // Not without confirmation, and not in a plain archive.
     let unconfirmed = e.run(&["case", "erase", "pits", "--crypto"]);
@@ -647,6 +656,26 @@ fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
     assert!(
         report.contains("unreadable") && report.contains("cannot be unsealed"),
         "{report}"
+    );
+    // The catalog put back from before the erasure opens with the archive key, but the
+    // protected source's identity was sealed under the case's key: it stays closed.
+    for (p, _) in files(&e.archive) {
+        if p.to_string_lossy().contains("catalog.sqlite") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    for (p, bytes) in &catalog_backup {
+        std::fs::write(p, bytes).unwrap();
+    }
+    let out = e.run(&["source", "show", "w1", "--reveal-protected"]);
+    let all = [out.stdout.clone(), out.stderr.clone()].concat();
+    assert!(
+        !contains(&all, IDENTITY.as_bytes()),
+        "the identity was read"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be opened"),
+        "{out:?}"
     );
 }
 

@@ -218,6 +218,10 @@ pub const CATALOG_CHECKS: &[CatalogCheck] = &[
         derived_item_names_its_source,
     ),
     (
+        "erasing_a_case_keeps_only_log_digests",
+        erasing_a_case_keeps_only_log_digests,
+    ),
+    (
         "write_records_create_and_read",
         write_records_create_and_read,
     ),
@@ -1104,6 +1108,95 @@ fn write_records_create_and_read(c: &mut dyn Catalog) {
         .expect("by id")
         .is_none());
     assert_eq!(c.record_value(&sha_of_nothing()).expect("value"), None);
+}
+
+/// A case's holdings split into its own items (with what was made from them), items
+/// other cases share, and its records; erasing them leaves each event only its log
+/// digests and lists them as erased, and touches nothing of the other case.
+fn erasing_a_case_keeps_only_log_digests(c: &mut dyn Catalog) {
+    let (own, _) = put(c, sha(1), Some("gone"));
+    let (shared, _) = put(c, sha(2), Some("gone"));
+    put(c, sha(2), Some("kept"));
+    let (other, _) = put(c, sha(3), Some("kept"));
+    let mut review = new_item(sha(4), at(4));
+    review.derived = Some(Derived {
+        source: own.id.clone(),
+        role: "review".to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
+    });
+    let made = c.record(&[review], None, 0).expect("record")[0]
+        .item
+        .clone();
+    access(c, &own.id, 0);
+    let person = Change::person("Synthetic Erasedperson", "gone", None);
+    let kept = Change::person("Synthetic Keptperson", "kept", None);
+    c.write_records(&[person.create(&[]), kept.create(&[])], "carol", 0)
+        .expect("write");
+    let h = c.case_holdings("gone").expect("holdings");
+    assert_eq!(
+        set(&h.items),
+        set(&[(own.id.clone(), sha(1)), (made.id.clone(), sha(4))])
+    );
+    assert_eq!(h.shared, vec![(shared.id.clone(), sha(2))]);
+    let person_id = ItemId::parse(&person.id).expect("id");
+    assert_eq!(
+        h.records,
+        vec![(person_id.clone(), person.sha().expect("sha"))]
+    );
+
+    let subjects = [own.id.clone(), made.id.clone(), person_id.clone()];
+    let before: Vec<crate::EventRecord> = c.event_records(0, 100).expect("events");
+    let frozen: Vec<(u64, crate::custody::Digests)> = before
+        .iter()
+        .filter(|r| subjects.contains(&r.item))
+        .map(|r| (r.seq, crate::custody::digests_of(r).expect("digests")))
+        .collect();
+    assert_eq!(frozen.len(), 4, "ingest, access, derived, record");
+    // Refused unless every event of the subjects is given its digests.
+    assert!(c
+        .erase_subjects("gone", &at(9), &subjects, &frozen[1..])
+        .is_err());
+    assert!(c.item_by_sha(&sha(1)).expect("by sha").is_some());
+    c.erase_subjects("gone", &at(9), &subjects, &frozen)
+        .expect("erase");
+    let after = c.event_records(0, 100).expect("events");
+    assert_eq!(after.len(), before.len(), "no event goes");
+    for (b, a) in before.iter().zip(&after) {
+        let digests = crate::custody::digests_of(a).expect("digests");
+        assert_eq!(crate::custody::digests_of(b).expect("digests"), digests);
+        if subjects.contains(&a.item) {
+            assert_eq!(a.salt, None);
+            assert!(a.details.is_empty() && a.sha256.is_none(), "{a:?}");
+        } else {
+            assert_eq!(a, b, "another subject's event changed");
+        }
+    }
+    assert!(c.item_by_sha(&sha(1)).expect("by sha").is_none());
+    assert!(c.item_by_sha(&sha(4)).expect("by sha").is_none());
+    assert!(c.events(&own.id).expect("events").is_empty());
+    assert!(c.record_by_id(&person.id).expect("by id").is_none());
+    assert_eq!(
+        c.record_value(&person.sha().expect("sha")).expect("value"),
+        None
+    );
+    assert!(c.item_by_sha(&sha(2)).expect("by sha").is_some());
+    assert!(c.item_by_sha(&sha(3)).expect("by sha").is_some());
+    assert_eq!(
+        c.cases_of(&shared.id).expect("cases"),
+        vec!["kept".to_owned()]
+    );
+    assert!(c.record_by_id(&kept.id).expect("by id").is_some());
+    assert_eq!(c.events(&other.id).expect("events").len(), 1);
+    let erased = c.erased().expect("erased");
+    assert_eq!(
+        set(&erased.iter().map(|e| e.subject.clone()).collect::<Vec<_>>()),
+        set(&subjects
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect::<Vec<_>>())
+    );
+    assert!(erased.iter().all(|e| e.case == "gone" && e.at == at(9)));
+    assert!(c.case_holdings("gone").expect("holdings").items.is_empty());
 }
 
 fn sha_of_nothing() -> Sha256 {

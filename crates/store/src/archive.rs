@@ -285,9 +285,7 @@ fn unlock_at(root: &Path, config: &Config) -> Result<Option<Sealing>, ArchiveErr
         .map_err(|e| unlock_err(crate::sealed::unlock::UnlockError::Keyring(e)))?;
     let key =
         crate::sealed::unlock::archive_key(&config.archive.name, &keyring).map_err(unlock_err)?;
-    let sealing = Sealing::new(key);
-    sealing.add_case_keys(&keyring)?;
-    Ok(Some(sealing))
+    Ok(Some(Sealing::new(key).with_keyring(&path, &keyring)?))
 }
 
 /// An archive's parts, ready for writing.
@@ -320,6 +318,8 @@ pub struct Recovered {
     pub logged: u64,
     /// Staged uploads removed because nobody touched them for `[uploads] keep_days`.
     pub stale_uploads: usize,
+    /// Case erasures finished (stopped after the case's key was destroyed).
+    pub erasures: usize,
 }
 
 /// Whether the caller will write.
@@ -620,29 +620,24 @@ impl Archive {
     /// The keys that seal new blobs under `case`'s own key (made on first use), or under
     /// the archive's blob key for None. Needs an encrypted archive.
     pub(crate) fn case_sealing(&self, case: Option<&str>) -> Result<Sealing, ArchiveError> {
-        let ring_path = self.root.join(KEYRING);
-        let key_err = |message: String| ArchiveError::Key {
-            path: ring_path.clone(),
-            message,
-        };
         let sealing = self
             .backends
             .sealing()
             .cloned()
-            .ok_or_else(|| key_err("the archive is not encrypted".into()))?;
-        let Some(case) = case else {
-            return Ok(sealing);
-        };
-        let ring = self
-            .keyring()?
-            .ok_or_else(|| key_err("the archive has no keyring".into()))?;
-        let key = match ring.case_key(&sealing.archive, case) {
-            Ok(Some(k)) => k,
-            Ok(None) => self.change_keyring(|ring, key| ring.add_case_key(key, case))?,
-            Err(e) => return Err(key_err(e.to_string())),
-        };
-        let label = athar_crypt::keyring::case_label(&sealing.archive, case);
-        Ok(sealing.writing_under(&label, &key))
+            .ok_or_else(|| ArchiveError::Key {
+                path: self.root.join(KEYRING),
+                message: "the archive is not encrypted".into(),
+            })?;
+        Ok(match case {
+            None => sealing,
+            Some(case) => {
+                let keys = sealing.case(case).map_err(|e| ArchiveError::Key {
+                    path: self.root.join(KEYRING),
+                    message: e.to_string(),
+                })?;
+                sealing.writing_under(&keys)
+            }
+        })
     }
 
     /// Changes the keyring of an encrypted archive with `change` (given the keyring and the
@@ -701,6 +696,7 @@ impl Archive {
             w.catalog.mark_logged(w.logger.log.size())?;
             n
         };
+        let erasures = self.finish_erasures()?;
         let keep = std::time::Duration::from_secs(self.config.uploads.keep_days() * 86_400);
         let stale_uploads = self.uploads()?.remove_stale(keep)?;
         // Bags the server was building or streaming when it stopped.
@@ -713,6 +709,7 @@ impl Archive {
             blobs,
             logged,
             stale_uploads,
+            erasures,
         })
     }
 

@@ -200,11 +200,17 @@ impl Backends {
 
     pub fn open_catalog(&self, writable: bool) -> Result<Box<dyn Database>, StoreError> {
         match &self.catalog {
-            CatalogAt::Sqlite(path) => Ok(Box::new(SqliteCatalog::open_keyed(
-                path,
-                writable,
-                self.sealing.as_ref().map(|s| &s.catalog),
-            )?)),
+            CatalogAt::Sqlite(path) => {
+                let catalog = SqliteCatalog::open_keyed(
+                    path,
+                    writable,
+                    self.sealing.as_ref().map(|s| &s.catalog),
+                )?;
+                Ok(Box::new(match &self.sealing {
+                    Some(s) => catalog.with_sealing(s.clone()),
+                    None => catalog,
+                }))
+            }
         }
     }
 

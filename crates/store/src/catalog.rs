@@ -16,6 +16,9 @@ use crate::migrations::MIGRATIONS;
 #[derive(Debug)]
 pub struct SqliteCatalog {
     pub(crate) conn: Connection,
+    /// An encrypted archive's keys: protected sources' identities are sealed under their
+    /// case's key in stored record values.
+    sealing: Option<crate::sealed::Sealing>,
 }
 
 pub(crate) fn db(e: rusqlite::Error) -> StoreError {
@@ -157,7 +160,10 @@ impl SqliteCatalog {
         // the same pages from the kernel over and over); only grows when used.
         conn.pragma_update(None, "cache_size", -131_072)
             .map_err(db)?;
-        let mut cat = SqliteCatalog { conn };
+        let mut cat = SqliteCatalog {
+            conn,
+            sealing: None,
+        };
         if writable {
             cat.migrate()?;
         } else {
@@ -170,6 +176,13 @@ impl SqliteCatalog {
             }
         }
         Ok(cat)
+    }
+
+    /// Seals protected sources' identities in stored record values under their case's
+    /// key (an encrypted archive's catalog).
+    pub fn with_sealing(mut self, sealing: crate::sealed::Sealing) -> SqliteCatalog {
+        self.sealing = Some(sealing);
+        self
     }
 
     fn version(&self) -> Result<i64, StoreError> {
@@ -980,7 +993,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn record_by_id(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        crate::records::by_id(&self.conn, id)
+        crate::records::by_id(&self.conn, id, self.sealing.as_ref())
     }
 
     fn records_with_key(&self, key: &str) -> Result<Vec<KeyedRecord>, StoreError> {
@@ -1019,11 +1032,11 @@ impl Catalog for SqliteCatalog {
         kind: Option<RecordKind>,
         case: Option<&str>,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        crate::records::list(&self.conn, kind, case)
+        crate::records::list(&self.conn, kind, case, self.sealing.as_ref())
     }
 
     fn record_value(&self, sha256: &Sha256) -> Result<Option<String>, StoreError> {
-        crate::records::value(&self.conn, sha256)
+        crate::records::value(&self.conn, sha256, self.sealing.as_ref())
     }
 
     fn write_records(
@@ -1032,7 +1045,13 @@ impl Catalog for SqliteCatalog {
         actor: &str,
         logged_through: u64,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        crate::records::write(&mut self.conn, writes, actor, logged_through)
+        crate::records::write(
+            &mut self.conn,
+            writes,
+            actor,
+            logged_through,
+            self.sealing.as_ref(),
+        )
     }
 
     fn case_holdings(&self, case: &str) -> Result<athar_core::CaseHoldings, StoreError> {

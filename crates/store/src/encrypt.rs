@@ -10,7 +10,8 @@
 //! 2. The keyring is made (or, on a second run, unlocked).
 //! 3. The signing key and the pseudonym secret are sealed beside their plain files.
 //! 4. The catalog is copied into a SQLCipher file (`sqlcipher_export`) that replaces it by
-//!    rename; a catalog already encrypted is left alone.
+//!    rename (a catalog already encrypted is left alone); then protected sources'
+//!    identities are sealed under their case's key.
 //! 5. Each plain blob is sealed into `blobs/sealed/` (re-hashed on the way: an altered
 //!    blob stops the work), made durable, published, and only then its plain file removed.
 //! 6. Derived files that hold plain content (search and similarity indexes, bags being
@@ -96,6 +97,11 @@ pub fn encrypt_in_place(
         seal_key_file(&keys, name, &sealing)?;
     }
     encrypt_catalog(&catalog_path, &sealing)?;
+    // Protected sources' identities, under their case's key.
+    let mut catalog =
+        crate::SqliteCatalog::open_keyed(&catalog_path, true, Some(&sealing.catalog))?;
+    crate::records::seal_identities(&mut catalog.conn, &sealing)?;
+    drop(catalog);
     let mut done = seal_blobs(&blobs_root, &sealing, progress)?;
     done.resumed = resumed;
     for derived in ["index", "exports", "uploads"] {
@@ -173,7 +179,15 @@ fn keyring(
         crate::sealed::unlock::remember(&key);
         key
     };
-    Ok(Sealing::new(key))
+    Ok(Sealing::new(key).with_keyring(&path, &read_keyring(&path)?)?)
+}
+
+fn read_keyring(path: &Path) -> Result<athar_crypt::Keyring, ArchiveError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    athar_crypt::Keyring::parse(&bytes).map_err(|e| ArchiveError::Key {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Seals `keys/<name>` into `keys/<name>.sealed` (the plain file stays until the end).

@@ -202,6 +202,12 @@ pub(crate) fn erase_subjects(
                 st.execute([s.as_str()]).map_err(db)?;
             }
         }
+        // The case holds nothing any more (items other cases hold stay theirs).
+        tx.execute(
+            "DELETE FROM case_items WHERE case_id IN (SELECT id FROM cases WHERE name = ?1)",
+            [case],
+        )
+        .map_err(db)?;
         let mut value = tx
             .prepare(
                 "DELETE FROM record_values WHERE sha256 = ?1
@@ -285,12 +291,7 @@ impl Archive {
             ..Erased::default()
         };
         if already.is_none() {
-            let case_key = ring
-                .case_key(&sealing.archive, case)
-                .map_err(|e| key_err(&ring_path, e))?;
-            let case_key_id = case_key
-                .as_ref()
-                .map(|k| crate::sealed::Sealing::case_blob_key(k).id().to_owned());
+            let case_key_id = sealing.case_blob_key_id(case);
             // What other cases need is re-sealed off this case's key first.
             for (item, sha) in &holdings.shared {
                 let under = sealed_under(&blobs_root, &sealing, sha)?;
@@ -327,9 +328,27 @@ impl Archive {
             }
         };
         sealing.forget_case(&label);
-        done.at = at.clone();
-        // The blob files, then the catalog rows.
-        let store = FsBlobStore::open_sealed(&blobs_root, sealing.clone())?;
+        self.finish_erasure(case, &at, &holdings)?;
+        done.at = at;
+        Ok(done)
+    }
+
+    /// The last step of an erasure, once the case's key is gone: the blob files, then the
+    /// catalog rows, then the derived indexes. [`Archive::recover`] runs it for an erasure
+    /// that stopped after the key went.
+    pub(crate) fn finish_erasure(
+        &mut self,
+        case: &str,
+        at: &str,
+        holdings: &CaseHoldings,
+    ) -> Result<(), ArchiveError> {
+        let (Some(sealing), (_, blobs_root)) = (
+            self.backends.sealing().cloned(),
+            self.backends.embedded_paths(),
+        ) else {
+            return Ok(());
+        };
+        let store = FsBlobStore::open_sealed(&blobs_root, sealing)?;
         for (_, sha) in &holdings.items {
             store.remove_unacknowledged(sha)?;
         }
@@ -340,13 +359,36 @@ impl Archive {
             .map(|(id, _)| id.clone())
             .collect();
         let frozen = self.frozen_digests(&subjects)?;
-        self.catalog.erase_subjects(case, &at, &subjects, &frozen)?;
+        self.catalog.erase_subjects(case, at, &subjects, &frozen)?;
         // Derived indexes held the erased content's words and fingerprints.
         let index = self.work_dir().join("index");
         if index.exists() {
             std::fs::remove_dir_all(&index).map_err(|e| StoreError::io(&index, e))?;
         }
-        Ok(done)
+        Ok(())
+    }
+
+    /// Finishes erasures that stopped after their case's key was destroyed; how many.
+    pub(crate) fn finish_erasures(&mut self) -> Result<usize, ArchiveError> {
+        let (Some(sealing), Some(ring)) = (self.backends.sealing().cloned(), self.keyring()?)
+        else {
+            return Ok(0);
+        };
+        if ring.erased.is_empty() {
+            return Ok(0);
+        }
+        let mut finished = 0;
+        for case in self.catalog.case_names()? {
+            let Some(at) = ring.erased_at(&sealing.archive, &case) else {
+                continue;
+            };
+            let h = self.catalog.case_holdings(&case)?;
+            if !(h.items.is_empty() && h.records.is_empty() && h.shared.is_empty()) {
+                self.finish_erasure(&case, at, &h)?;
+                finished += 1;
+            }
+        }
+        Ok(finished)
     }
 
     /// Logs an `erase` event on each subject that has none yet; how many were logged.
@@ -419,4 +461,124 @@ fn sealed_under(
         Err(e) => return Err(StoreError::io(&path, e).into()),
     };
     Ok(crate::sealed::Sealing::sealed_under(&head[..n]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::{Access, InitOptions};
+
+    /// An encrypted archive with one item only case `gone` holds, one item `kept` holds,
+    /// and one both hold.
+    fn archive(dir: &Path) -> Archive {
+        let mut a = Archive::init(
+            &dir.join("archive"),
+            &InitOptions {
+                collector: Some("Investigator Test-A".into()),
+                passphrase: Some(zeroize::Zeroizing::new("a synthetic passphrase".into())),
+                ..InitOptions::default()
+            },
+        )
+        .unwrap();
+        for (case, name, bytes) in [
+            (
+                "gone",
+                "own.bin",
+                &b"synthetic footage only one case holds"[..],
+            ),
+            ("kept", "other.bin", b"synthetic footage of another case"),
+            ("gone", "shared.bin", b"synthetic footage both cases hold"),
+            ("kept", "shared.bin", b"synthetic footage both cases hold"),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            a.write_into_case(Some(case)).unwrap();
+            let mut w = a.writer().unwrap();
+            let opts = athar_core::ingest::IngestOptions {
+                case: Some(case.to_owned()),
+                collector: w.collector.clone(),
+                threads: 1,
+                ..Default::default()
+            };
+            athar_core::ingest::ingest(
+                w.catalog,
+                w.blobs,
+                &mut w.logger,
+                &[path],
+                &opts,
+                &mut |_| {},
+            )
+            .unwrap();
+        }
+        a.write_into_case(None).unwrap();
+        a
+    }
+
+    fn check(a: &Archive, erased_subjects: usize) {
+        let report =
+            athar_core::verify::verify(a.catalog.as_ref(), a.blobs.as_ref(), 1, &|_| {}).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+        assert_eq!(report.items, 2);
+        assert_eq!(report.erased.len(), 1);
+        assert_eq!(report.erased[0].subjects, erased_subjects);
+        let log = athar_core::verify::verify_log(
+            a.catalog.as_ref(),
+            a.log.as_ref(),
+            &a.verifier(),
+            &a.pseudonym_secret,
+            &|_, _, _| Ok(String::new()),
+        )
+        .unwrap();
+        assert!(log.problems.is_empty(), "{:?}", log.problems);
+    }
+
+    #[test]
+    fn an_erasure_stopped_after_the_key_went_is_finished_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = archive(dir.path());
+        let work = a.work_dir();
+        let holdings = a.catalog.case_holdings("gone").unwrap();
+        assert_eq!((holdings.items.len(), holdings.shared.len()), (1, 1));
+        // Stopped right after the key was destroyed (the shared blob was not under the
+        // case's key: it was first preserved for `gone`, so it is re-sealed first here).
+        let sealing = a.backends.sealing().cloned().unwrap();
+        let (_, root) = a.backends.embedded_paths();
+        let target = a.case_sealing(Some("kept")).unwrap();
+        FsBlobStore::open_sealed(&root, target)
+            .unwrap()
+            .reseal(&holdings.shared[0].1)
+            .unwrap();
+        assert_eq!(a.log_erasure("gone", "tester", &holdings).unwrap(), 1);
+        a.change_keyring(|ring, key| {
+            ring.erase_case(key, "gone", "2026-12-06T00:00:00Z");
+            Ok(())
+        })
+        .unwrap();
+        drop(a);
+        let root = dir.path().join("archive");
+        let mut a = Archive::open(&root, Access::Write).unwrap();
+        assert_eq!(a.recover().unwrap().erasures, 1);
+        check(&a, 1);
+        assert_eq!(a.recover().unwrap().erasures, 0, "nothing left to finish");
+        drop(sealing);
+        let _ = std::fs::remove_dir_all(work);
+    }
+
+    #[test]
+    fn an_erasure_stopped_before_the_key_went_is_finished_by_running_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = archive(dir.path());
+        let work = a.work_dir();
+        let holdings = a.catalog.case_holdings("gone").unwrap();
+        assert_eq!(a.log_erasure("gone", "tester", &holdings).unwrap(), 1);
+        // Nothing went: the archive is whole; erasing again logs nothing twice.
+        let done = a.erase_case("gone", "tester").unwrap();
+        assert_eq!((done.items, done.kept_shared, done.logged), (1, 1, 0));
+        check(&a, 1);
+        let again = a.erase_case("gone", "tester").unwrap();
+        assert_eq!((again.items, again.logged, again.at), (0, 0, done.at));
+        let _ = std::fs::remove_dir_all(work);
+    }
 }

@@ -5,6 +5,8 @@ use athar_core::records::{KeyedRecord, Record, RecordKind, RecordWrite, StoredRe
 use athar_core::{EventRecord, ItemId, RecordChange, Sha256, StoreError, TOOL_VERSION};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
+use crate::sealed::Sealing;
+
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Catalog(e.to_string())
 }
@@ -21,8 +23,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn to_stored(raw: Row) -> Result<StoredRecord, StoreError> {
+fn to_stored(raw: Row, sealing: Option<&Sealing>) -> Result<StoredRecord, StoreError> {
     let (id, kind, sha, deleted, body) = raw;
+    let body = opened(body, sealing)?;
     let record = Record::from_canonical(&id, &body)
         .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
     if record.body.kind().as_str() != kind {
@@ -35,7 +38,19 @@ fn to_stored(raw: Row) -> Result<StoredRecord, StoreError> {
     })
 }
 
-pub(crate) fn by_id(conn: &Connection, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+/// A stored value as written: a protected source's identity opened.
+fn opened(body: String, sealing: Option<&Sealing>) -> Result<String, StoreError> {
+    match sealing {
+        Some(s) => s.open_identity(&body),
+        None => Ok(body),
+    }
+}
+
+pub(crate) fn by_id(
+    conn: &Connection,
+    id: &str,
+    sealing: Option<&Sealing>,
+) -> Result<Option<StoredRecord>, StoreError> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM records r JOIN record_values v ON v.sha256 = r.sha256 WHERE r.id = ?1"
     ))
@@ -43,7 +58,7 @@ pub(crate) fn by_id(conn: &Connection, id: &str) -> Result<Option<StoredRecord>,
     .query_row([id], row)
     .optional()
     .map_err(db)?
-    .map(to_stored)
+    .map(|r| to_stored(r, sealing))
     .transpose()
 }
 
@@ -127,6 +142,7 @@ pub(crate) fn list(
     conn: &Connection,
     kind: Option<RecordKind>,
     case: Option<&str>,
+    sealing: Option<&Sealing>,
 ) -> Result<Vec<StoredRecord>, StoreError> {
     let mut st = conn
         .prepare_cached(&format!(
@@ -140,17 +156,54 @@ pub(crate) fn list(
         .map_err(db)?;
     let mut out = Vec::new();
     for r in rows {
-        out.push(to_stored(r.map_err(db)?)?);
+        out.push(to_stored(r.map_err(db)?, sealing)?);
     }
     Ok(out)
 }
 
-pub(crate) fn value(conn: &Connection, sha: &Sha256) -> Result<Option<String>, StoreError> {
+pub(crate) fn value(
+    conn: &Connection,
+    sha: &Sha256,
+    sealing: Option<&Sealing>,
+) -> Result<Option<String>, StoreError> {
     conn.prepare_cached("SELECT body FROM record_values WHERE sha256 = ?1")
         .map_err(db)?
         .query_row([sha.to_hex()], |r| r.get(0))
         .optional()
-        .map_err(db)
+        .map_err(db)?
+        .map(|b| opened(b, sealing))
+        .transpose()
+}
+
+/// Seals the identities of protected sources stored in the clear (a catalog just
+/// encrypted in place); how many. Values already sealed are left as they are.
+pub(crate) fn seal_identities(
+    conn: &mut Connection,
+    sealing: &Sealing,
+) -> Result<usize, StoreError> {
+    let tx = conn.transaction().map_err(db)?;
+    let mut changed = 0;
+    {
+        let rows: Vec<(String, String)> = tx
+            .prepare("SELECT sha256, body FROM record_values WHERE body LIKE '%\"identity\"%'")
+            .map_err(db)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        let mut update = tx
+            .prepare("UPDATE record_values SET body = ?2 WHERE sha256 = ?1")
+            .map_err(db)?;
+        for (sha, body) in rows {
+            let sealed = sealing.seal_identity(&body)?;
+            if sealed != body {
+                update.execute(params![sha, sealed]).map_err(db)?;
+                changed += 1;
+            }
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(changed)
 }
 
 /// Records writes of more than this many changes get a larger page cache while they run.
@@ -165,16 +218,17 @@ pub(crate) fn write(
     writes: &[RecordWrite],
     actor: &str,
     logged_through: u64,
+    sealing: Option<&Sealing>,
 ) -> Result<Vec<EventRecord>, StoreError> {
     if writes.len() <= BULK {
-        return write_batch(conn, writes, actor, logged_through);
+        return write_batch(conn, writes, actor, logged_through, sealing);
     }
     let before: i64 = conn
         .query_row("PRAGMA cache_size", [], |r| r.get(0))
         .map_err(db)?;
     conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)
         .map_err(db)?;
-    let result = write_batch(conn, writes, actor, logged_through);
+    let result = write_batch(conn, writes, actor, logged_through, sealing);
     // The pages stay cached until the connection closes or the cache shrinks back.
     conn.pragma_update(None, "cache_size", before).map_err(db)?;
     result
@@ -185,6 +239,7 @@ fn write_batch(
     writes: &[RecordWrite],
     actor: &str,
     logged_through: u64,
+    sealing: Option<&Sealing>,
 ) -> Result<Vec<EventRecord>, StoreError> {
     let at = athar_core::now_rfc3339();
     // Each event's details, made before the transaction (on every core for a large batch).
@@ -195,7 +250,7 @@ fn write_batch(
         [logged_through as i64],
     )
     .map_err(db)?;
-    insert_values(&tx, writes)?;
+    insert_values(&tx, writes, sealing)?;
     let mut events = Vec::with_capacity(writes.len());
     {
         let mut st = Statements::prepare(&tx)?;
@@ -231,7 +286,13 @@ fn event_details(writes: &[RecordWrite]) -> Vec<Option<String>> {
 
 /// Stores every new value of `writes` once, in hash order: a large batch then fills the
 /// value table's pages one after another instead of touching them at random.
-fn insert_values(tx: &Connection, writes: &[RecordWrite]) -> Result<(), StoreError> {
+/// Stores each new value (a protected source's identity sealed under its case's key in an
+/// encrypted archive).
+fn insert_values(
+    tx: &Connection,
+    writes: &[RecordWrite],
+    sealing: Option<&Sealing>,
+) -> Result<(), StoreError> {
     let mut values: Vec<(String, &str)> = writes
         .iter()
         .filter_map(|w| match (&w.body, w.new) {
@@ -245,7 +306,11 @@ fn insert_values(tx: &Connection, writes: &[RecordWrite]) -> Result<(), StoreErr
         .prepare_cached("INSERT OR IGNORE INTO record_values (sha256, body) VALUES (?1, ?2)")
         .map_err(db)?;
     for (hex, body) in &values {
-        value.execute(params![hex, body]).map_err(db)?;
+        match sealing {
+            Some(s) => value.execute(params![hex, s.seal_identity(body)?]),
+            None => value.execute(params![hex, body]),
+        }
+        .map_err(db)?;
     }
     Ok(())
 }

@@ -22,13 +22,36 @@ pub struct Sealing {
     pub files: Key,
     /// The archive key itself (seals case keys in the keyring).
     pub archive: Key,
-    /// The blob keys of cases with their own key, by case label: blobs sealed under any of
+    /// The keys of cases with their own key, by case label: blobs sealed under any of
     /// them are read. Shared by every clone, so a case key made by this process is known to
     /// all its stores.
-    cases: Arc<RwLock<BTreeMap<String, BlobKey>>>,
+    cases: Arc<RwLock<BTreeMap<String, CaseKeys>>>,
     /// The case whose key new blobs are sealed under (the archive's blob key when None).
     writing: Option<BlobKey>,
+    /// The keyring file, where a case's key is added on first use.
+    keyring: Option<std::path::PathBuf>,
 }
+
+/// The keys one case's own key gives.
+#[derive(Debug, Clone)]
+pub struct CaseKeys {
+    /// Seals the case's blobs.
+    pub blobs: BlobKey,
+    /// Seals the identities of the case's protected sources in the catalog.
+    pub identities: Key,
+}
+
+impl CaseKeys {
+    fn new(case_key: &Key) -> CaseKeys {
+        CaseKeys {
+            blobs: BlobKey::new(case_key.derive("blobs")),
+            identities: case_key.derive("source identities"),
+        }
+    }
+}
+
+/// How a sealed source identity starts in the catalog's stored record value.
+const SEALED_IDENTITY: &str = "athar-sealed-identity:v1:";
 
 impl Sealing {
     /// The keys derived from `archive`.
@@ -42,37 +65,144 @@ impl Sealing {
             archive,
             cases: Arc::default(),
             writing: None,
+            keyring: None,
         }
     }
 
-    /// The blob key of a case's own key.
-    pub fn case_blob_key(case_key: &Key) -> BlobKey {
-        BlobKey::new(case_key.derive("blobs"))
-    }
-
-    /// Knows the case keys of `ring` (blobs sealed under them are read).
-    pub fn add_case_keys(&self, ring: &athar_crypt::Keyring) -> Result<(), StoreError> {
+    /// These keys, with the case keys of the keyring at `path` (blobs sealed under them are
+    /// read; a case's key made later is added there).
+    pub fn with_keyring(
+        mut self,
+        path: &std::path::Path,
+        ring: &athar_crypt::Keyring,
+    ) -> Result<Sealing, StoreError> {
         let keys = ring
             .case_keys(&self.archive)
-            .map_err(|e| StoreError::Corrupt(format!("keyring: {e}")))?;
-        let mut known = self.cases.write().unwrap_or_else(|p| p.into_inner());
-        for (label, key) in keys {
-            known.insert(label, Sealing::case_blob_key(&key));
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        {
+            let mut known = self.cases.write().unwrap_or_else(|p| p.into_inner());
+            for (label, key) in keys {
+                known.insert(label, CaseKeys::new(&key));
+            }
         }
-        Ok(())
+        self.keyring = Some(path.to_owned());
+        Ok(self)
     }
 
-    /// These keys, sealing new blobs under `case_key` (a case's own key), and knowing it.
-    pub fn writing_under(&self, label: &str, case_key: &Key) -> Sealing {
-        let blob_key = Sealing::case_blob_key(case_key);
+    /// The keys of `case`'s own key, made on first use and added to the keyring
+    /// (atomically and durably). Refused for a case that was erased.
+    pub fn case(&self, case: &str) -> Result<CaseKeys, StoreError> {
+        let label = athar_crypt::keyring::case_label(&self.archive, case);
+        if let Some(k) = self.known(&label) {
+            return Ok(k);
+        }
+        let path = self
+            .keyring
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("no keyring to keep a case's key in".into()))?;
+        let err =
+            |e: &dyn std::fmt::Display| StoreError::Catalog(format!("{}: {e}", path.display()));
+        let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+        let mut ring = athar_crypt::Keyring::parse(&bytes).map_err(|e| err(&e))?;
+        let key = ring
+            .add_case_key(&self.archive, case)
+            .map_err(|e| err(&e))?;
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let tmp = dir.join(".keyring.json.new");
+        let _ = std::fs::remove_file(&tmp);
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| StoreError::io(&tmp, e))?;
+            f.write_all(&ring.to_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| StoreError::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io(dir, e))?;
+        let keys = CaseKeys::new(&key);
         self.cases
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(label.to_owned(), blob_key.clone());
+            .insert(label, keys.clone());
+        Ok(keys)
+    }
+
+    fn known(&self, label: &str) -> Option<CaseKeys> {
+        self.cases
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(label)
+            .cloned()
+    }
+
+    /// The id of the blob key of `case`'s own key, when this process knows one.
+    pub fn case_blob_key_id(&self, case: &str) -> Option<String> {
+        let label = athar_crypt::keyring::case_label(&self.archive, case);
+        self.known(&label).map(|k| k.blobs.id().to_owned())
+    }
+
+    /// These keys, sealing new blobs under `keys` (a case's).
+    pub fn writing_under(&self, keys: &CaseKeys) -> Sealing {
         Sealing {
-            writing: Some(blob_key),
+            writing: Some(keys.blobs.clone()),
             ..self.clone()
         }
+    }
+
+    /// Seals the identity in a protected source's stored value (canonical JSON) under its
+    /// case's key; any other value is returned as it is.
+    pub(crate) fn seal_identity(&self, body: &str) -> Result<String, StoreError> {
+        let Some((mut v, case, identity)) = source_identity(body) else {
+            return Ok(body.to_owned());
+        };
+        if identity.starts_with(SEALED_IDENTITY) {
+            return Ok(body.to_owned());
+        }
+        let keys = self.case(&case)?;
+        let sealed = keys
+            .identities
+            .seal("athar source identity", identity.as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("sealing a source identity: {e}")))?;
+        v["identity"] = serde_json::Value::String(format!(
+            "{SEALED_IDENTITY}{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sealed)
+        ));
+        Ok(v.to_string())
+    }
+
+    /// The stored value with its source identity opened (the canonical JSON again).
+    pub(crate) fn open_identity(&self, body: &str) -> Result<String, StoreError> {
+        let Some((mut v, case, identity)) = source_identity(body) else {
+            return Ok(body.to_owned());
+        };
+        let Some(sealed) = identity.strip_prefix(SEALED_IDENTITY) else {
+            return Ok(body.to_owned());
+        };
+        let gone = || {
+            StoreError::Corrupt(format!(
+                "a protected source's identity in case {case:?} cannot be opened: the case's \
+                 key is not in the keyring"
+            ))
+        };
+        let label = athar_crypt::keyring::case_label(&self.archive, &case);
+        let keys = self.known(&label).ok_or_else(gone)?;
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
+            .map_err(|_| gone())?;
+        let plain = keys
+            .identities
+            .open("athar source identity", &bytes)
+            .map_err(|_| gone())?;
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| gone())?;
+        v["identity"] = serde_json::Value::String(text);
+        Ok(v.to_string())
     }
 
     /// Forgets a case's key (its blobs become unreadable to this process too).
@@ -92,7 +222,7 @@ impl Sealing {
     pub fn read_keys(&self) -> Vec<BlobKey> {
         let cases = self.cases.read().unwrap_or_else(|p| p.into_inner());
         std::iter::once(self.blobs.clone())
-            .chain(cases.values().cloned())
+            .chain(cases.values().map(|k| k.blobs.clone()))
             .collect()
     }
 
@@ -106,6 +236,20 @@ impl Sealing {
             .find_map(|l| l.strip_prefix("-> athar-key "))?;
         Some(line.trim().to_owned())
     }
+}
+
+/// A source record's stored value parsed, with its case and identity, when it is one.
+fn source_identity(body: &str) -> Option<(serde_json::Value, String, String)> {
+    if !body.contains("\"identity\"") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    if v.get("kind")?.as_str()? != "source" {
+        return None;
+    }
+    let case = v.get("case")?.as_str()?.to_owned();
+    let identity = v.get("identity")?.as_str()?.to_owned();
+    Some((v, case, identity))
 }
 
 /// Collects sealed bytes and hands them to the inner writer in chunks of about 1 MiB.
