@@ -693,3 +693,49 @@ fn erasing_a_case_needs_an_encrypted_archive() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_bag_from_an_encrypted_archive_verifies_like_any_other() {
+    let e = Enc::new();
+    let clip = e.path("clip.bin");
+    let bytes = evidence(&clip, b"HANDED-OVER-FOOTAGE");
+    let item = e.ingest(&clip);
+    let bag = e.path("bag");
+    e.ok(&[
+        "export",
+        "--case",
+        "pits",
+        "--to",
+        "A synthetic prosecutor's office",
+        "--out",
+        bag.to_str().unwrap(),
+    ]);
+    let vkey = e.ok(&["log", "vkey"]).trim().to_owned();
+    // Checked with no archive and no passphrase, as a receiver does.
+    let out = Command::new(athar_bin())
+        .args([
+            "--archive",
+            "/nonexistent",
+            "verify-bag",
+            "--json",
+            "--vkey",
+            &vkey,
+        ])
+        .arg(&bag)
+        .env_remove("ATHAR_PASSPHRASE")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["bagit_valid"], true, "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{v}");
+    assert!(items.iter().all(|i| i["state"] == "verified"), "{v}");
+    assert!(items.iter().any(|i| i["item"] == item.as_str()), "{v}");
+    // The payload is the plain bytes: the receiver is meant to read them.
+    let payload: Vec<_> = files(&bag.join("data"));
+    assert!(payload.iter().any(|(_, b)| *b == bytes));
+    // The bag was built in memory, not in the archive's folder.
+    assert!(!e.archive.join("exports").exists());
+}
