@@ -28,6 +28,40 @@ pub enum KeyCommand {
     Remove { slot: String },
 }
 
+/// `athar unlock`: opens the keyring with what is given (ATHAR_IDENTITY, ATHAR_PASSPHRASE,
+/// ATHAR_PASSPHRASE_FILE or the prompt), as every command does, and says which slot opened
+/// it; nothing else is done. Checks a recovery key or a new passphrase before it is needed.
+pub fn unlock(root: &std::path::Path, as_json: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let path = root.join("keys/keyring.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Not an archive at all, or a plain one: say which.
+            let archive = Archive::open(root, athar_store::Access::Read)?;
+            anyhow::ensure!(
+                archive.is_encrypted(),
+                "{}: the archive is not encrypted; there is nothing to unlock",
+                root.display()
+            );
+            return Err(e).with_context(|| path.display().to_string());
+        }
+        Err(e) => return Err(e).with_context(|| path.display().to_string()),
+    };
+    let ring = athar_crypt::Keyring::parse(&bytes).with_context(|| path.display().to_string())?;
+    let (key, slot) = athar_store::sealed::unlock::open_slot(&root.display().to_string(), &ring)
+        .map_err(|source| athar_store::ArchiveError::Unlock {
+            path: root.to_owned(),
+            source,
+        })?;
+    if as_json {
+        println!("{}", json!({"key_id": key.id(), "slot": slot}));
+    } else {
+        println!("Slot {slot} opens archive key {}", key.id());
+    }
+    Ok(())
+}
+
 /// Runs a key command on an archive opened for writing.
 pub fn run(archive: &Archive, cmd: &KeyCommand) -> anyhow::Result<()> {
     match cmd {

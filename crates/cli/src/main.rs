@@ -102,6 +102,9 @@ enum Command {
     /// The keyring of an encrypted archive: passphrases and age recipients.
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// Check that a passphrase or age identity opens the archive, and which slot it is
+    /// (ATHAR_IDENTITY, ATHAR_PASSPHRASE, ATHAR_PASSPHRASE_FILE, else asked); changes nothing.
+    Unlock(UnlockArgs),
     /// Create a new archive (refuses to overwrite an existing one).
     Init(InitArgs),
     /// Encrypt an existing archive in place (catalog, blobs, secret keys) under a new
@@ -218,6 +221,12 @@ struct EraseArgs {
     #[arg(long)]
     yes: bool,
     /// What was done, as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct UnlockArgs {
     #[arg(long)]
     json: bool,
 }
@@ -538,6 +547,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve(&cli, a),
         Command::User(cmd) => user(&cli, cmd),
         Command::Key(cmd) => key(&cli, cmd),
+        Command::Unlock(a) => unlock(&cli, a),
         Command::Pdq(args) => media::pdq(args),
         Command::Vpdq(args) => media::vpdq(args),
     }
@@ -969,6 +979,11 @@ fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn user(cli: &Cli, cmd: &serve::UserCommand) -> anyhow::Result<ExitCode> {
     serve::user(&cli.archive, cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unlock(cli: &Cli, a: &UnlockArgs) -> anyhow::Result<ExitCode> {
+    keys::unlock(&cli.archive, a.json)?;
     Ok(ExitCode::SUCCESS)
 }
 

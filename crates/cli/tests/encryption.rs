@@ -359,6 +359,19 @@ fn passphrases_and_recipients_change_without_touching_the_data() {
     let id_file = e.path("recovery.txt");
     std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
     let by_identity = [("ATHAR_IDENTITY", id_file.as_path())];
+    let unlocked = e.ok_with(None, &by_identity, &["unlock", "--json"]).stdout;
+    let unlocked: serde_json::Value = serde_json::from_slice(&unlocked).unwrap();
+    assert_eq!(unlocked["slot"], "r1", "{unlocked}");
+    let wrong = e
+        .cmd_with(Some(PASSPHRASE))
+        .args(["unlock"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "the removed passphrase unlocks"
+    );
     let listed = e.ok_with(None, &by_identity, &["list"]).stdout;
     let item = String::from_utf8_lossy(&listed)
         .split_whitespace()

@@ -432,6 +432,13 @@ pub mod unlock {
         if let Some(k) = cached(&keyring.key_id) {
             return Ok(k);
         }
+        Ok(open_slot(name, keyring)?.0)
+    }
+
+    /// The archive key `keyring` guards and the slot that opened it, from an age identity
+    /// file (`ATHAR_IDENTITY`), the passphrase in the environment, or the prompt (never
+    /// from this process's cache).
+    pub fn open_slot(name: &str, keyring: &Keyring) -> Result<(Key, String), UnlockError> {
         let how = if let Some(ids) = read_secret("ATHAR_IDENTITY")? {
             Unlock::Identities(ids)
         } else {
@@ -440,9 +447,9 @@ pub mod unlock {
                 None => return Err(UnlockError::Locked),
             }
         };
-        let (key, _slot) = keyring.unlock(&how)?;
+        let (key, slot) = keyring.unlock(&how)?;
         remember(&key);
-        Ok(key)
+        Ok((key, slot))
     }
 
     fn cached(id: &str) -> Option<Key> {
