@@ -64,6 +64,7 @@ mod export;
 pub mod openapi;
 pub mod routes;
 mod session;
+pub mod totp;
 pub mod uploads;
 mod views;
 mod web;
