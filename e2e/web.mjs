@@ -10,10 +10,13 @@
 // resumes; wait for its fingerprints; find its near-duplicate; reveal the blurred review
 // image; play the video muted with range requests; download a custody proof and the
 // verifier key; open crafted item links (an encoded path and purpose after the id) and
-// check that no access was recorded with that purpose; export the case as a bag. Screenshots and downloads go to ATHAR_ARTIFACTS.
+// check that no access was recorded with that purpose; export the case as a bag; set up a
+// second factor on the Security page, sign in again with a code, and sign another browser
+// out from the session list. Screenshots and downloads go to ATHAR_ARTIFACTS.
 // Exits non-zero on the first failed step.
 
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -29,6 +32,27 @@ const duplicate = env("ATHAR_DUPLICATE");
 mkdirSync(out, { recursive: true });
 
 const log = (...a) => console.log("e2e:", ...a);
+
+// An authenticator app: RFC 6238 codes (HMAC-SHA-1, 30 s, 6 digits) from a base32 key.
+function base32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0, acc = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, "").toUpperCase()) {
+    acc = (acc << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) { bits -= 8; out.push((acc >> bits) & 255); }
+  }
+  return Buffer.from(out);
+}
+function totp(key, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const off = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+const stepNow = () => Math.floor(Date.now() / 1000 / 30);
 function check(ok, what) {
   if (!ok) throw new Error("check failed: " + what);
   log("ok:", what);
@@ -214,6 +238,49 @@ try {
     await page.waitForSelector("main h1");
     await shot("10-" + p.split("?")[0]);
   }
+  // 11. Security: set up a second factor (the key read off the page, as one would type it
+  // into an app), confirm it, see the recovery codes once; sign in again with a code on the
+  // log-in page; end another browser's session from the list.
+  await page.goto(base + "/#/security");
+  await page.click("#factor-start");
+  await page.waitForSelector("#factor-secret");
+  check((await page.$("#second-factor svg.qr")) !== null, "QR code shown");
+  const factorKey = base32(await page.textContent("#factor-secret"));
+  const enrolled = stepNow();
+  await page.fill("#factor-code", totp(factorKey, enrolled));
+  await shot("11-factor-setup");
+  await page.click("#factor-confirm button[type=submit]");
+  await page.waitForSelector("#recovery-codes li");
+  check((await page.$$("#recovery-codes li")).length === 10, "ten recovery codes shown");
+  const recovery = (await page.textContent("#recovery-codes li code")).trim();
+  await shot("12-recovery-codes");
+  await page.click("#recovery-codes button");
+  await page.waitForSelector("#factor-on");
+  check((await page.textContent("#factor-on")).includes("10 recovery codes"), "second factor on");
+  const other = await browser.newContext();
+  const signIn = (code) => other.request.post(base + "/api/login", {
+    data: { username: env("ATHAR_USER"), password: env("ATHAR_PASSWORD"), code },
+  });
+  check((await signIn(null)).status() === 401, "without a code, no sign-in");
+  check((await signIn(totp(factorKey, enrolled + 1))).ok(), "another browser signs in with a code");
+  await page.click("#logout");
+  await page.waitForURL(/\/login$/);
+  await page.fill("input[name=username]", env("ATHAR_USER"));
+  await page.fill("input[name=password]", env("ATHAR_PASSWORD"));
+  // A recovery code in place of a code: the app opens the Security page, one code fewer.
+  await page.fill("input[name=code]", recovery);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#factor-on");
+  check((await page.textContent("#factor-on")).includes("9 recovery codes"), "a recovery code used");
+  await page.waitForSelector("#sessions tr[data-session]");
+  check((await page.$$("#sessions tr[data-session]")).length === 2, "two sessions listed");
+  check((await page.$$("#sign-ins tr")).length >= 4, "sign-ins listed");
+  await shot("13-security");
+  await page.click("#sessions tr[data-session] button");
+  await page.waitForFunction(() => document.querySelectorAll("#sessions tr[data-session]").length === 1);
+  check((await other.request.get(base + "/api/me")).status() === 401, "the other browser is signed out");
+  await other.close();
+
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));
   log("all steps passed");

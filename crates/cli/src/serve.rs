@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use athar_core::accounts::Role;
 use athar_core::jobs::{Analysed, Claimed, Committed};
+use athar_core::StoreError;
 use athar_core::{Catalog, Item, ItemId};
 use athar_server::auth::{generate_password, hash_password};
 use athar_store::Archive;
@@ -60,6 +61,21 @@ pub enum UserCommand {
         /// Remove a case membership (repeatable).
         #[arg(long = "remove-case")]
         remove_cases: Vec<String>,
+    },
+    /// Remove a user's second factor and its recovery codes (a lost phone) and end their
+    /// sessions; a role that requires one makes them set up a new one at their next
+    /// sign-in. Works for one's own account too (an admin locked out).
+    ResetSecondFactor { name: String },
+    /// Recent sign-ins and failed sign-ins (to the web app and API), newest first.
+    SignIns {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// How many (default 50).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -121,10 +137,11 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
                 } else {
                     writeln!(
                         out,
-                        "{:<20} {:<13} {:<9} {}",
+                        "{:<20} {:<13} {:<9} {:<7} {}",
                         u.name,
                         u.role.as_str(),
                         if u.disabled { "disabled" } else { "active" },
+                        if u.second_factor { "2fa" } else { "-" },
                         u.cases.join(",")
                     )?;
                 }
@@ -154,6 +171,43 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
                 }
             }
             writeln!(out, "User {name} updated")?;
+        }
+        UserCommand::ResetSecondFactor { name } => {
+            let u = cat
+                .user(name)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+            cat.remove_second_factor(u.id, true)?;
+            writeln!(out, "User {name}: second factor removed, sessions ended")?;
+        }
+        UserCommand::SignIns { user, limit, json } => {
+            let uid = match user {
+                Some(name) => Some(
+                    cat.user(name)?
+                        .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?
+                        .id,
+                ),
+                None => None,
+            };
+            for s in cat.sign_ins(uid, (*limit).max(1))? {
+                if *json {
+                    writeln!(out, "{}", serde_json::to_string(&s)?)?;
+                } else {
+                    let count = if s.count > 1 {
+                        format!(" ×{}", s.count)
+                    } else {
+                        String::new()
+                    };
+                    writeln!(
+                        out,
+                        "{} {:<20} {:<7} {:<18} {}{count}",
+                        s.at,
+                        s.name,
+                        s.outcome.as_str(),
+                        s.reason,
+                        s.address,
+                    )?;
+                }
+            }
         }
     }
     Ok(())

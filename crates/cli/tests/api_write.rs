@@ -228,6 +228,7 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 
 fn setup(dir: &Path) {
     athar(dir, &["init", "--name", "test"], None);
+    common::without_second_factor(&dir.join("archive"));
     std::fs::write(dir.join("a.txt"), b"synthetic evidence A\n").unwrap();
     std::fs::write(dir.join("b.txt"), b"synthetic evidence B\n").unwrap();
     for (f, c) in [("a.txt", "alpha"), ("b.txt", "beta")] {

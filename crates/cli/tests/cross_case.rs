@@ -128,6 +128,7 @@ fn import(env: &Env, lines: &[Value]) -> Vec<String> {
 
 fn world() -> World {
     let env = Env::new();
+    common::without_second_factor(&env.archive);
     for d in ["caseone-drop", "casetwo-drop"] {
         std::fs::create_dir_all(env.path(d)).unwrap();
     }
@@ -762,6 +763,7 @@ fn job_errors_are_for_admins() {
     );
     env.add_user("root", "admin", None, PW);
     env.add_user("viewone", "viewer", Some(ONE), PW);
+    common::without_second_factor(&env.archive);
     let served = env.serve();
     let base = served.base.as_str();
     let path = format!("/api/items/{}", item["item"].as_str().unwrap());

@@ -69,6 +69,7 @@ fn requests_answer_while_a_long_video_is_fingerprinted() {
         &["user", "add", "root", "--role", "admin", "--password-stdin"],
         Some(&format!("{PW}\n")),
     );
+    common::without_second_factor(&d.join("archive"));
     let srv = common::Served::start(&d.join("archive"));
     let url = |p: &str| format!("{}{p}", srv.base);
     let (cookie, csrf) = common::session(&srv.base, "root", PW);

@@ -78,6 +78,7 @@ fn setup(dir: &Path) -> Server {
 /// (viewer, beta).
 fn prepare(dir: &Path) {
     athar(dir, &["init", "--name", "test"], None);
+    common::without_second_factor(&dir.join("archive"));
     std::fs::write(dir.join("a.txt"), b"synthetic evidence A\n").unwrap();
     std::fs::write(dir.join("b.txt"), b"synthetic evidence B\n").unwrap();
     athar(

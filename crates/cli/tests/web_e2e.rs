@@ -6,8 +6,9 @@
 //! beforehand), reveals the blurred review image, downloads a custody proof, opens crafted
 //! item links (`#/item/<id>%2Fcontent%3Fpurpose%3D…`: an encoded path and purpose after the
 //! id) and checks that no request carried that purpose and no access event records it, and
-//! exports the case; this test then checks the proof with `athar log verify-proof` and the bag with
-//! `athar verify-bag`.
+//! exports the case, sets up a second factor on the Security page (the code computed from the
+//! key shown), signs in again with a recovery code and ends another browser's session; this
+//! test then checks the proof with `athar log verify-proof` and the bag with `athar verify-bag`.
 //!
 //! Needs chromium, node and `e2e/node_modules/playwright-core` (`scripts/ensure-deps.sh`
 //! installs them). Without them the test is skipped with a notice, unless `CI=true`.

@@ -14,7 +14,9 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::accounts::{Accounts, ReviewSettings, Role};
+use crate::accounts::{
+    Accounts, NewSession, NewSignIn, ReviewSettings, Role, SignInOutcome, SIGN_IN_KEEP_DAYS,
+};
 use crate::log::LogStore;
 use crate::records::{KeyedRecord, Record, RecordKind, RecordWrite};
 use crate::{
@@ -1901,7 +1903,47 @@ pub const ACCOUNTS_CHECKS: &[AccountsCheck] = &[
         "review_settings_safe_by_default_per_user",
         review_settings_safe_by_default_per_user,
     ),
+    (
+        "sessions_listed_touched_and_ended_by_owner",
+        sessions_listed_touched_and_ended_by_owner,
+    ),
+    (
+        "second_factor_active_only_once_confirmed",
+        second_factor_active_only_once_confirmed,
+    ),
+    (
+        "second_factor_steps_only_move_forward",
+        second_factor_steps_only_move_forward,
+    ),
+    ("recovery_codes_work_once", recovery_codes_work_once),
+    (
+        "second_factor_removed_or_reset",
+        second_factor_removed_or_reset,
+    ),
+    (
+        "sign_ins_recorded_merged_and_pruned",
+        sign_ins_recorded_merged_and_pruned,
+    ),
 ];
+
+/// A session of `user_id` (id hash `s1`…`s4`, public id `pub-s1`…), started at time 1.
+fn new_session<'a>(user_id: i64, sha256: &'a str, csrf: &'a str, expires: i64) -> NewSession<'a> {
+    let public_id = match sha256 {
+        "s1" => "pub-s1",
+        "s2" => "pub-s2",
+        "s3" => "pub-s3",
+        _ => "pub-s4",
+    };
+    NewSession {
+        user_id,
+        sha256,
+        csrf_sha256: csrf,
+        public_id,
+        user_agent: "Synthetic/1.0",
+        now: 1,
+        expires,
+    }
+}
 
 fn users_by_name_with_cases(a: &mut dyn Accounts) {
     let u = a
@@ -1932,7 +1974,8 @@ fn user_name_taken_refused(a: &mut dyn Accounts) {
 
 fn sessions_live_until_expiry(a: &mut dyn Accounts) {
     let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
-    a.add_session(u.id, "s1", "c1", 100).expect("session");
+    a.add_session(&new_session(u.id, "s1", "c1", 100))
+        .expect("session");
     let live = a.live_session("s1", 50).expect("live").expect("live at 50");
     assert_eq!((live.user.id, live.csrf_sha256.as_str()), (u.id, "c1"));
     assert!(a.session("s1", 50).expect("session").is_some());
@@ -1941,7 +1984,8 @@ fn sessions_live_until_expiry(a: &mut dyn Accounts) {
         "expired"
     );
     assert!(a.session("s1", 100).expect("session").is_none(), "expired");
-    a.add_session(u.id, "s2", "c2", 100).expect("session");
+    a.add_session(&new_session(u.id, "s2", "c2", 100))
+        .expect("session");
     a.remove_session("s2").expect("remove");
     assert!(a.session("s2", 1).expect("session").is_none(), "ended");
 }
@@ -1965,7 +2009,8 @@ fn tokens_live_until_expiry_or_revoked(a: &mut dyn Accounts) {
 fn disabling_ends_sessions_and_tokens(a: &mut dyn Accounts) {
     let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
     let t = a.add_token(u.id, "ci", "t2", 1000).expect("token");
-    a.add_session(u.id, "s2", "c2", 100).expect("session");
+    a.add_session(&new_session(u.id, "s2", "c2", 100))
+        .expect("session");
     a.set_user_disabled("amal", true).expect("disable");
     assert!(a.user("amal").expect("user").expect("kept").disabled);
     assert!(a.session("s2", 1).expect("session").is_none());
@@ -1981,7 +2026,8 @@ fn password_reset_ends_sessions_and_tokens(a: &mut dyn Accounts) {
     let other = a.add_user("badr", Role::Analyst, "h1", &[]).expect("add");
     let t = a.add_token(u.id, "ci", "t1", 1000).expect("token");
     let kept = a.add_token(other.id, "ci", "t2", 1000).expect("token");
-    a.add_session(u.id, "s1", "c1", 100).expect("session");
+    a.add_session(&new_session(u.id, "s1", "c1", 100))
+        .expect("session");
     a.set_password("amal", "h2").expect("reset");
     let c = a.credentials("amal").expect("credentials").expect("known");
     assert_eq!(c.password_hash, "h2");
@@ -2042,4 +2088,260 @@ fn review_settings_safe_by_default_per_user(a: &mut dyn Accounts) {
     };
     a.set_review_settings(u.id, &blur_only).expect("set");
     assert_eq!(a.review_settings(u.id).expect("settings"), blur_only);
+}
+
+fn sessions_listed_touched_and_ended_by_owner(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Viewer, "h", &[]).expect("add");
+    a.add_session(&NewSession {
+        now: 10,
+        ..new_session(u.id, "s1", "c1", 1000)
+    })
+    .expect("session");
+    a.add_session(&NewSession {
+        now: 20,
+        user_agent: "Other/2.0",
+        ..new_session(u.id, "s2", "c2", 1000)
+    })
+    .expect("session");
+    a.add_session(&new_session(u.id, "s3", "c3", 50))
+        .expect("session");
+    a.add_session(&new_session(v.id, "s4", "c4", 1000))
+        .expect("session");
+    let live = a.live_session("s1", 100).expect("live").expect("live");
+    assert_eq!((live.id.as_str(), live.last_seen), ("pub-s1", 10));
+    let listed = a.sessions_of(u.id, 100).expect("sessions");
+    let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["pub-s2", "pub-s1"], "live ones, newest first");
+    assert_eq!(listed[0].user_agent, "Other/2.0");
+    assert_eq!(listed[0].created_at, "1970-01-01T00:00:20.000000Z");
+    assert_eq!(listed[0].last_seen_at, "1970-01-01T00:00:20.000000Z");
+    assert_eq!(listed[0].expires_at, "1970-01-01T00:16:40.000000Z");
+    a.touch_session("s1", 70).expect("touch");
+    a.touch_session("s1", 60).expect("touch");
+    let live = a.live_session("s1", 100).expect("live").expect("live");
+    assert_eq!(live.last_seen, 70, "last seen only moves forward");
+    let listed = a.sessions_of(u.id, 100).expect("sessions");
+    assert_eq!(listed[1].last_seen_at, "1970-01-01T00:01:10.000000Z");
+    assert!(
+        !a.remove_user_session(v.id, "pub-s1").expect("remove"),
+        "not the owner's"
+    );
+    assert!(a.live_session("s1", 100).expect("live").is_some());
+    assert!(a.remove_user_session(u.id, "pub-s1").expect("remove"));
+    assert!(a.live_session("s1", 100).expect("live").is_none(), "ended");
+    assert!(
+        !a.remove_user_session(u.id, "pub-s1").expect("remove"),
+        "once"
+    );
+    assert!(
+        a.live_session("s2", 100).expect("live").is_some(),
+        "others kept"
+    );
+}
+
+fn second_factor_active_only_once_confirmed(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Admin, "h", &[]).expect("add");
+    assert!(a.second_factor(u.id).expect("factor").is_none());
+    assert!(!a.user("amal").expect("user").expect("known").second_factor);
+    assert!(a.start_second_factor(u.id, b"first-key").expect("start"));
+    assert!(a.start_second_factor(u.id, b"second-key").expect("restart"));
+    let f = a.second_factor(u.id).expect("factor").expect("enrolling");
+    assert_eq!(f.secret, b"second-key".to_vec(), "a new enrolment replaces");
+    assert!(!f.confirmed);
+    assert!(!a.user("amal").expect("user").expect("known").second_factor);
+    assert!(
+        !a.accept_second_factor_step(u.id, 5).expect("accept"),
+        "not confirmed yet"
+    );
+    let codes = vec!["r1".to_owned(), "r2".to_owned()];
+    assert!(a.confirm_second_factor(u.id, 7, &codes).expect("confirm"));
+    let f = a.second_factor(u.id).expect("factor").expect("active");
+    assert!(f.confirmed);
+    assert_eq!((f.last_step, f.recovery_codes_left), (Some(7), 2));
+    assert!(a.user("amal").expect("user").expect("known").second_factor);
+    assert!(
+        a.credentials("amal")
+            .expect("c")
+            .expect("c")
+            .user
+            .second_factor
+    );
+    assert!(
+        !a.confirm_second_factor(u.id, 9, &codes).expect("confirm"),
+        "confirmed once"
+    );
+    assert!(
+        !a.start_second_factor(u.id, b"third-key").expect("start"),
+        "an active factor is not replaced"
+    );
+    assert_eq!(
+        a.second_factor(u.id)
+            .expect("factor")
+            .expect("active")
+            .secret,
+        b"second-key".to_vec()
+    );
+}
+
+fn second_factor_steps_only_move_forward(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Admin, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Admin, "h", &[]).expect("add");
+    assert!(
+        !a.accept_second_factor_step(u.id, 1).expect("accept"),
+        "none"
+    );
+    a.start_second_factor(u.id, b"k").expect("start");
+    a.confirm_second_factor(u.id, 100, &[]).expect("confirm");
+    a.start_second_factor(v.id, b"k").expect("start");
+    a.confirm_second_factor(v.id, 100, &[]).expect("confirm");
+    assert!(
+        !a.accept_second_factor_step(u.id, 100).expect("accept"),
+        "replay"
+    );
+    assert!(
+        !a.accept_second_factor_step(u.id, 99).expect("accept"),
+        "older"
+    );
+    assert!(a.accept_second_factor_step(u.id, 101).expect("accept"));
+    assert!(
+        !a.accept_second_factor_step(u.id, 101).expect("accept"),
+        "once"
+    );
+    assert!(a.accept_second_factor_step(u.id, 103).expect("accept"));
+    assert!(!a.accept_second_factor_step(u.id, 102).expect("accept"));
+    let f = a.second_factor(u.id).expect("factor").expect("active");
+    assert_eq!(f.last_step, Some(103));
+    assert!(
+        a.accept_second_factor_step(v.id, 101).expect("accept"),
+        "steps are per user"
+    );
+}
+
+fn recovery_codes_work_once(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Admin, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Admin, "h", &[]).expect("add");
+    let codes = vec!["r1".to_owned(), "r2".to_owned()];
+    a.start_second_factor(u.id, b"k").expect("start");
+    assert!(
+        !a.use_recovery_code(u.id, "r1").expect("use"),
+        "no codes while enrolling"
+    );
+    assert!(
+        !a.set_recovery_codes(u.id, &codes).expect("set"),
+        "not confirmed"
+    );
+    a.confirm_second_factor(u.id, 1, &codes).expect("confirm");
+    assert!(
+        !a.use_recovery_code(v.id, "r1").expect("use"),
+        "another user's"
+    );
+    assert!(a.use_recovery_code(u.id, "r1").expect("use"));
+    assert!(!a.use_recovery_code(u.id, "r1").expect("use"), "used");
+    assert!(!a.use_recovery_code(u.id, "r3").expect("use"), "unknown");
+    let f = a.second_factor(u.id).expect("factor").expect("active");
+    assert_eq!(f.recovery_codes_left, 1);
+    let fresh = vec!["r4".to_owned(), "r5".to_owned(), "r6".to_owned()];
+    assert!(a.set_recovery_codes(u.id, &fresh).expect("set"));
+    assert!(!a.use_recovery_code(u.id, "r2").expect("use"), "replaced");
+    let f = a.second_factor(u.id).expect("factor").expect("active");
+    assert_eq!(f.recovery_codes_left, 3);
+    assert!(a.use_recovery_code(u.id, "r5").expect("use"));
+}
+
+fn second_factor_removed_or_reset(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Admin, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Admin, "h", &[]).expect("add");
+    for id in [u.id, v.id] {
+        a.start_second_factor(id, b"k").expect("start");
+        a.confirm_second_factor(id, 1, &["r1".to_owned()])
+            .expect("confirm");
+    }
+    a.add_session(&new_session(u.id, "s1", "c1", 1000))
+        .expect("session");
+    a.add_session(&new_session(v.id, "s2", "c2", 1000))
+        .expect("session");
+    a.remove_second_factor(u.id, false).expect("remove");
+    assert!(a.second_factor(u.id).expect("factor").is_none());
+    assert!(!a.user("amal").expect("user").expect("known").second_factor);
+    assert!(!a.use_recovery_code(u.id, "r1").expect("use"), "codes gone");
+    assert!(a.live_session("s1", 2).expect("live").is_some(), "kept");
+    assert!(a.start_second_factor(u.id, b"new").expect("start"), "again");
+    a.remove_second_factor(v.id, true).expect("reset");
+    assert!(a.second_factor(v.id).expect("factor").is_none());
+    assert!(a.live_session("s2", 2).expect("live").is_none(), "ended");
+    assert!(
+        a.live_session("s1", 2).expect("live").is_some(),
+        "others kept"
+    );
+}
+
+fn sign_ins_recorded_merged_and_pruned(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Admin, "h", &[]).expect("add");
+    // 1980-01-01T00:00:00Z.
+    let base = 315_532_800;
+    let attempt = |at: i64, user_id: Option<i64>, name: &'static str, reason: &'static str| {
+        let outcome = if reason == "password" {
+            SignInOutcome::Success
+        } else {
+            SignInOutcome::Failure
+        };
+        NewSignIn {
+            at,
+            user_id,
+            name,
+            outcome,
+            reason,
+            address: "127.0.0.1",
+            user_agent: "Synthetic/1.0",
+        }
+    };
+    a.record_sign_in(&attempt(base, Some(u.id), "amal", "password"))
+        .expect("record");
+    a.record_sign_in(&attempt(base + 1, Some(u.id), "amal", "password"))
+        .expect("record");
+    for t in [2, 3, 4] {
+        a.record_sign_in(&attempt(base + t, Some(u.id), "amal", "bad_code"))
+            .expect("record");
+    }
+    a.record_sign_in(&attempt(base + 5, None, "nobody", "bad_credentials"))
+        .expect("record");
+    a.record_sign_in(&attempt(base + 200, Some(u.id), "amal", "bad_code"))
+        .expect("record");
+    let all = a.sign_ins(None, 100).expect("sign-ins");
+    let seen: Vec<(&str, &str, i64)> = all
+        .iter()
+        .map(|s| (s.name.as_str(), s.reason.as_str(), s.count))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("amal", "bad_code", 1),
+            ("nobody", "bad_credentials", 1),
+            ("amal", "bad_code", 3),
+            ("amal", "password", 1),
+            ("amal", "password", 1),
+        ],
+        "newest first; failures within a minute merged, successes never"
+    );
+    assert_eq!(
+        all[2].at, "1980-01-01T00:00:02.000000Z",
+        "the first attempt"
+    );
+    assert_eq!(all[2].last_at, "1980-01-01T00:00:04.000000Z", "the last");
+    assert_eq!(all[1].user_id, None);
+    assert_eq!(all[3].outcome, SignInOutcome::Success);
+    assert_eq!(all[3].address, "127.0.0.1");
+    assert_eq!(all[3].user_agent, "Synthetic/1.0");
+    let mine = a.sign_ins(Some(u.id), 2).expect("sign-ins");
+    assert_eq!(mine.len(), 2, "limit");
+    assert!(mine.iter().all(|s| s.user_id == Some(u.id)));
+    assert_eq!(mine[0].id, all[0].id);
+    // A record older than the kept days goes as a new one comes.
+    let later = base + SIGN_IN_KEEP_DAYS * 86_400 + 100;
+    a.record_sign_in(&attempt(later, Some(u.id), "amal", "password"))
+        .expect("record");
+    let left = a.sign_ins(None, 100).expect("sign-ins");
+    let reasons: Vec<&str> = left.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons, vec!["password", "bad_code"], "older ones pruned");
 }

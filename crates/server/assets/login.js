@@ -1,4 +1,5 @@
-// Log-in page: posts the credentials as JSON, then opens the app.
+// Log-in page: posts the credentials (and a second-factor code, when given) as JSON, then
+// opens the app: its security page first when the account must set up a second factor.
 "use strict";
 document.getElementById("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -9,11 +10,16 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
     const res = await fetch("/api/login", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: form.username.value, password: form.password.value }),
+      body: JSON.stringify({
+        username: form.username.value,
+        password: form.password.value,
+        code: form.code.value.trim() || null,
+      }),
       credentials: "same-origin",
     });
     if (res.ok) {
-      location.href = "/#/cases";
+      const me = await res.json().catch(() => ({}));
+      location.href = me.must_enrol || me.recovery_code_used ? "/#/security" : "/#/cases";
       return;
     }
     const body = await res.json().catch(() => ({}));

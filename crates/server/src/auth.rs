@@ -1,6 +1,7 @@
 //! Secrets and who is calling: argon2id password hashes, random session ids and tokens
 //! (stored only as SHA-256), the log-in rate limiter with its device cookies, and the
-//! [`Caller`] extractor that authenticates every non-public request.
+//! [`Caller`] extractor that authenticates every non-public request and holds a caller
+//! who must still set up a second factor to the routes that set one up.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -109,7 +110,7 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 }
 
 /// Whether two byte strings are equal, in time independent of where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
@@ -287,11 +288,47 @@ impl RateLimiter {
     }
 }
 
+/// A check reserved in a one-key budget ([`RateLimiter::reserve_one`]); hand it back to
+/// [`RateLimiter::finish_one`].
+#[derive(Debug)]
+#[must_use = "an attempt holds budget until it is finished"]
+pub struct OneAttempt {
+    key: String,
+}
+
+impl RateLimiter {
+    /// Reserves one check in the budget of `key` alone (e.g. one account's second-factor
+    /// codes), or `None` when it is used up. Pending checks count like failures.
+    pub fn reserve_one(&mut self, key: &str, now: Instant) -> Option<OneAttempt> {
+        self.prune(now);
+        if self.used_up(key) {
+            return None;
+        }
+        self.buckets.entry(key.to_owned()).or_default().pending += 1;
+        Some(OneAttempt {
+            key: key.to_owned(),
+        })
+    }
+
+    /// Ends a check reserved with [`RateLimiter::reserve_one`]: a failure is counted; a
+    /// success clears the key's failures.
+    pub fn finish_one(&mut self, attempt: OneAttempt, ok: bool, now: Instant) {
+        let b = self.buckets.entry(attempt.key).or_default();
+        b.pending = b.pending.saturating_sub(1);
+        if ok {
+            b.failures.clear();
+        } else {
+            b.failures.push_back(now);
+        }
+        self.prune(now);
+    }
+}
+
 /// How a caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Via {
-    /// A session cookie; the SHA-256 of the session id.
-    Session(String),
+    /// A session cookie: the SHA-256 of the session id, and the session's public id.
+    Session { sha256: String, id: String },
     /// An API token; its id.
     Token(i64),
 }
@@ -302,9 +339,41 @@ pub enum Via {
 pub struct Caller {
     pub user: User,
     pub via: Via,
+    /// The caller's role requires a second factor and they have none yet: only the
+    /// routes marked `enrolling` in the route table let them through.
+    pub must_enrol: bool,
+}
+
+/// How often a session's last-seen time is written (at most once a minute per session).
+const TOUCH_SECONDS: i64 = 60;
+
+/// Error code of the 403 answered to a caller who must set up a second factor first.
+pub const ENROLMENT_REQUIRED: &str = "second_factor_enrolment_required";
+
+/// Whether the route the request matched may be used by a caller who must still set up a
+/// second factor (`Route::enrolling`).
+fn enrolling_route(parts: &Parts) -> bool {
+    let Some(path) = parts.extensions.get::<axum::extract::MatchedPath>() else {
+        return false;
+    };
+    crate::routes::ROUTES.iter().any(|r| {
+        r.enrolling && r.path == path.as_str() && r.method.as_str() == parts.method.as_str()
+    })
 }
 
 impl Caller {
+    /// Refuses (403, [`ENROLMENT_REQUIRED`]) a caller who must set up a second factor,
+    /// unless the route is one that sets it up.
+    fn admitted(self, parts: &Parts) -> Result<Caller, ApiError> {
+        if self.must_enrol && !enrolling_route(parts) {
+            return Err(ApiError::forbidden(
+                "your role requires a second factor: set one up first (Settings in the web app)",
+            )
+            .with_code(ENROLMENT_REQUIRED));
+        }
+        Ok(self)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.role == Role::Admin
     }
@@ -355,10 +424,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let found = crate::reading(state, move |c| Ok(c.token_user(&hash, now)?)).await?;
             return match found {
-                Some((user, id)) => Ok(Caller {
+                Some((user, id)) => Caller {
+                    must_enrol: state.must_enrol(&user),
                     user,
                     via: Via::Token(id),
-                }),
+                }
+                .admitted(parts),
                 None => Err(ApiError::unauthorized("invalid, expired or revoked token")),
             };
         }
@@ -383,10 +454,23 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 return Err(ApiError::forbidden("missing or wrong CSRF token"));
             }
         }
-        Ok(Caller {
+        if now - session.last_seen >= TOUCH_SECONDS {
+            // Informational: a failure (reported on stderr) changes nothing for the caller.
+            let st = state.clone();
+            let h = hash.clone();
+            tokio::spawn(async move {
+                let _ = crate::blocking(&st, move |a| Ok(a.catalog.touch_session(&h, now)?)).await;
+            });
+        }
+        Caller {
+            must_enrol: state.must_enrol(&session.user),
             user: session.user,
-            via: Via::Session(hash),
-        })
+            via: Via::Session {
+                sha256: hash,
+                id: session.id,
+            },
+        }
+        .admitted(parts)
     }
 }
 
@@ -493,6 +577,32 @@ mod tests {
             .reserve(&who("amal", "10.0.0.2", Some(&other)), t0)
             .unwrap();
         l.finish(a, true, t0);
+    }
+
+    #[test]
+    fn one_key_budget_counts_pending_and_failures_and_clears_on_success() {
+        let mut l = RateLimiter::new(3, Duration::from_secs(600));
+        let t0 = Instant::now();
+        let held: Vec<OneAttempt> = (0..10)
+            .filter_map(|_| l.reserve_one("code:7", t0))
+            .collect();
+        assert_eq!(held.len(), 3, "concurrent checks stop at the budget");
+        for a in held {
+            l.finish_one(a, false, t0);
+        }
+        assert!(l.reserve_one("code:7", t0).is_none(), "used up");
+        let other = l.reserve_one("code:8", t0).expect("per key");
+        l.finish_one(other, true, t0);
+        let later = t0 + Duration::from_secs(600);
+        let a = l.reserve_one("code:7", later).expect("window passed");
+        l.finish_one(a, false, later);
+        let a = l.reserve_one("code:7", later).expect("one failure");
+        l.finish_one(a, true, later);
+        for _ in 0..2 {
+            let a = l.reserve_one("code:7", later).expect("cleared");
+            l.finish_one(a, false, later);
+        }
+        assert!(l.reserve_one("code:7", later).is_some(), "two of three");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! API errors: a status and a message, sent as `{"error": "..."}`. Internal failures are
-//! reported on stderr and reach the client only as "internal error".
+//! API errors: a status and a message, sent as `{"error": "..."}` (with `"code"` where a
+//! client must tell one refusal from another, e.g. `second_factor_enrolment_required`).
+//! Internal failures are reported on stderr and reach the client only as "internal error".
 
 use athar_core::StoreError;
 use axum::http::StatusCode;
@@ -11,6 +12,8 @@ use axum::Json;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// A stable, machine-readable reason, when clients act on it.
+    pub code: Option<&'static str>,
 }
 
 impl ApiError {
@@ -18,7 +21,13 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            code: None,
         }
+    }
+    /// The same error with a machine-readable `code`.
+    pub fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = Some(code);
+        self
     }
     pub fn bad_request(m: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, m)
@@ -50,7 +59,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({ "error": self.message }));
+        let body = match self.code {
+            Some(code) => Json(serde_json::json!({ "error": self.message, "code": code })),
+            None => Json(serde_json::json!({ "error": self.message })),
+        };
         let mut res = (self.status, body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

@@ -15,7 +15,15 @@
 //!   session-bound token repeated in `X-CSRF-Token`); a log-in rate limit (5 attempts a minute
 //!   per account and per address, each reserved before its password check; a device cookie
 //!   from an earlier log-in has its own budget, so locking out unknown devices does not lock
-//!   the user out); API tokens expire and cannot mint tokens; the [`auth::Caller`] extractor.
+//!   the user out); API tokens expire and cannot mint tokens; the [`auth::Caller`] extractor,
+//!   which also holds a caller whose role requires a second factor they have not set up to
+//!   the routes marked `enrolling` (403 `second_factor_enrolment_required` elsewhere).
+//! - [`totp`] and `factor.rs`: the second factor (TOTP, RFC 6238, with recovery codes),
+//!   required for the roles `[server] second_factor` names (default: admins); signing in
+//!   then needs a code, accepted once (a replayed or older step is refused), and wrong codes
+//!   spend the log-in budgets and a per-account budget of their own ([`CODE_FAILURES`] in
+//!   [`CODE_WINDOW`], refusing silently at log-in). Also each caller's sessions (listed and
+//!   ended by their owner) and the record of sign-ins and failed sign-ins.
 //!   [`serve`] closes connections that stall on their headers, idle, or stall a body.
 //! - `api.rs`: the handlers, reading through `athar_core::scope`: an item's events and cases
 //!   are only those of the caller's cases, a record's hash is shown only with its protected
@@ -47,6 +55,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use athar_core::accounts::{Role, User};
 use athar_core::jobs::{Analysed, Claimed, Committed};
 use athar_core::Database;
 use athar_core::{Catalog, Item, ItemId};
@@ -61,9 +70,11 @@ mod api;
 pub mod auth;
 mod error;
 mod export;
+mod factor;
 pub mod openapi;
 pub mod routes;
 mod session;
+pub mod totp;
 pub mod uploads;
 mod views;
 mod web;
@@ -154,11 +165,21 @@ impl std::fmt::Debug for Options {
 /// (a video player seeking), so that one viewing is one custody event, not hundreds.
 pub const VIEWING_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// Wrong second-factor codes an account may spend in [`CODE_WINDOW`] (at log-in, further
+/// codes are refused unchecked, with the answer of a wrong one).
+pub const CODE_FAILURES: usize = 10;
+/// The window of [`CODE_FAILURES`].
+pub const CODE_WINDOW: Duration = Duration::from_secs(30 * 60);
+
 /// State shared by the handlers.
 #[derive(Debug)]
 pub struct AppState {
     archive: Mutex<Archive>,
     limiter: Mutex<auth::RateLimiter>,
+    /// Each account's budget of wrong second-factor codes (keys `code:<user id>`).
+    codes: Mutex<auth::RateLimiter>,
+    /// The roles that must use a second factor (`[server] second_factor`).
+    second_factor: Vec<Role>,
     /// When each (user, item) last had an access event logged by a content request.
     viewings: Mutex<HashMap<(i64, ItemId), Instant>>,
     options: Options,
@@ -167,6 +188,18 @@ pub struct AppState {
     readers: Readers,
     /// Opens more read-only catalog connections.
     backends: Backends,
+}
+
+impl AppState {
+    /// Whether `role` must use a second factor.
+    pub(crate) fn requires_factor(&self, role: Role) -> bool {
+        self.second_factor.contains(&role)
+    }
+
+    /// Whether `user` must set up a second factor before anything else.
+    pub(crate) fn must_enrol(&self, user: &User) -> bool {
+        self.requires_factor(user.role) && !user.second_factor
+    }
 }
 
 /// Read-only connections kept for reuse.
@@ -256,6 +289,16 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::Logout => on!(session::logout),
         Endpoint::CreateToken => on!(session::create_token),
         Endpoint::RevokeToken => on!(session::revoke_token),
+        Endpoint::SecondFactor => on!(factor::status),
+        Endpoint::StartSecondFactor => on!(factor::start),
+        Endpoint::ConfirmSecondFactor => on!(factor::confirm),
+        Endpoint::DisableSecondFactor => on!(factor::disable),
+        Endpoint::RenewRecoveryCodes => on!(factor::renew_recovery_codes),
+        Endpoint::ResetSecondFactor => on!(factor::reset),
+        Endpoint::Sessions => on!(factor::sessions),
+        Endpoint::EndSession => on!(factor::end_session),
+        Endpoint::MySignIns => on!(factor::my_sign_ins),
+        Endpoint::SignIns => on!(factor::sign_ins),
         Endpoint::Cases => on!(api::cases),
         Endpoint::Items => on!(api::items),
         Endpoint::Item => on!(api::item),
@@ -319,9 +362,12 @@ fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppSt
     let store = archive.uploads().map_err(std::io::Error::other)?;
     let max_upload = archive.config.uploads.max_bytes();
     let backends = archive.backends.clone();
+    let second_factor = archive.config.server.second_factor.clone();
     let state = Arc::new(AppState {
         archive: Mutex::new(archive),
         limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
+        codes: Mutex::new(auth::RateLimiter::new(CODE_FAILURES, CODE_WINDOW)),
+        second_factor,
         viewings: Mutex::new(HashMap::new()),
         options,
         uploads: uploads::UploadState::new(store, max_upload),

@@ -14,6 +14,8 @@ use crate::routes::{path_params, Endpoint, Method, Route, ROUTES};
 pub const ID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Z]{26}$";
 /// An upload id: 32 lower-case hex digits (`athar_store::uploads::is_upload_id`).
 pub const UPLOAD_ID_PATTERN: &str = "^[0-9a-f]{32}$";
+/// A session's public id: 32 lower-case hex digits (`factor.rs`).
+pub const SESSION_ID_PATTERN: &str = "^[0-9a-f]{32}$";
 /// Text on one line: no control characters (Rust's `char::is_control`: C0, DEL and C1).
 const ONE_LINE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 /// A search date: a year, a month or a day (days 01 to 28 are valid in every month; the
@@ -37,11 +39,26 @@ fn param_schema(r: &Route, name: &str) -> Value {
         "id" if r.path.starts_with("/api/uploads/") => {
             json!({ "type": "string", "pattern": UPLOAD_ID_PATTERN })
         }
+        "id" if r.path.starts_with("/api/me/sessions/") => {
+            json!({ "type": "string", "pattern": SESSION_ID_PATTERN })
+        }
+        // A user name (`athar user add`): 1 to 100 characters, one line.
+        "name" | "user" => {
+            json!({ "type": "string", "minLength": 1, "maxLength": 100, "pattern": ONE_LINE })
+        }
         "id" => json!({ "type": "string", "pattern": ID_PATTERN }),
         "seq" => json!({ "type": "integer", "minimum": 1, "maximum": i64::MAX }),
         "variant" => json!({ "type": "string", "enum": VARIANTS }),
         "purpose" => json!({ "type": "string", "maxLength": 500, "pattern": ONE_LINE }),
         "min_share" => json!({ "type": "number", "minimum": 0, "maximum": 1, "default": 0.2 }),
+        "limit" if r.path.ends_with("/sign-ins") => json!({
+            "type": "integer", "minimum": 0, "maximum": usize::MAX,
+            "default": crate::factor::SIGN_INS_DEFAULT,
+            "description": format!(
+                "records wanted, 1 to {} (values outside are taken as the nearest)",
+                crate::factor::SIGN_INS_MAX
+            ),
+        }),
         // Any count is taken: below 1 as 1, above 100 as 100.
         "limit" => json!({
             "type": "integer", "minimum": 0, "maximum": usize::MAX, "default": 20,
@@ -77,7 +94,11 @@ fn field_schema(name: &str, ty: &str) -> Value {
             "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
         }),
         ("kind", "string") => json!({ "type": "string", "enum": record_kinds() }),
+        // A second-factor code: six digits, or a recovery code (`xxxx-xxxx-xxxx`).
+        ("code", "string") => json!({ "type": "string", "maxLength": 100 }),
+        ("code", "string?") => json!({ "type": ["string", "null"], "maxLength": 100 }),
         (_, "string") => json!({ "type": "string" }),
+        (_, "string?") => json!({ "type": ["string", "null"] }),
         _ => json!({ "type": [ty, "null"] }),
     }
 }
@@ -104,9 +125,10 @@ pub fn statuses(r: &Route) -> Vec<u16> {
     }
     if !r.public {
         out.push(401);
-        // Cookie-authenticated changes without the CSRF token; role checks are on
-        // state-changing routes only.
-        if state_changing(r.method) {
+        // Cookie-authenticated changes without the CSRF token and role checks (on
+        // state-changing routes); a caller who must set up a second factor first (on
+        // every route but those that set it up).
+        if state_changing(r.method) || !r.enrolling {
             out.push(403);
         }
     }
@@ -134,16 +156,18 @@ fn describe(code: u16) -> &'static str {
         206 => "the requested byte range",
         400 => "invalid input",
         401 => "not logged in, or an invalid token (log-in: wrong user name or password)",
-        403 => "missing CSRF token on a cookie-authenticated change, or the caller's role may not do this",
+        403 => "missing CSRF token on a cookie-authenticated change, the caller's role may not do this, \
+            a wrong password or code where one is asked, or the caller must set up a second factor \
+            first (code second_factor_enrolment_required)",
         404 => "not found, or on a case the caller is not a member of",
-        409 => "conflict with the current state (not logged yet, still referred to, another offset)",
+        409 => "conflict with the current state (not logged yet, still referred to, another offset, a second factor already set up or not)",
         412 => "Tus-Resumable: 1.0.0 required",
         413 => "the request body is too large",
         415 => "unsupported Content-Type",
         416 => "range not satisfiable",
         422 => "the JSON body does not have the expected fields",
         423 => "another request is writing to this upload; retry shortly",
-        429 => "too many failed log-ins; wait a minute (Retry-After)",
+        429 => "too many failed log-ins or wrong codes; wait (Retry-After)",
         501 => "not available on this server (no similarity index)",
         _ => "see the summary",
     }
@@ -183,10 +207,14 @@ fn operation(r: &Route) -> Value {
         op.insert("parameters".into(), json!(params));
     }
     if !r.body.is_empty() {
+        // `name` (a string), `name?` (an optional string) or `name:type`.
         let fields: Vec<(&str, &str)> = r
             .body
             .iter()
-            .map(|f| f.split_once(':').unwrap_or((f, "string")))
+            .map(|f| match f.strip_suffix('?') {
+                Some(name) => (name, "string?"),
+                None => f.split_once(':').unwrap_or((f, "string")),
+            })
             .collect();
         let props: Map<String, Value> = fields
             .iter()
@@ -254,7 +282,13 @@ pub fn document() -> Value {
                 "Error": {
                     "type": "object",
                     "required": ["error"],
-                    "properties": { "error": { "type": "string" } },
+                    "properties": {
+                        "error": { "type": "string" },
+                        "code": {
+                            "type": "string",
+                            "description": "why, where a client acts on it: second_factor_enrolment_required, second_factor_required, bad_code, bad_credentials",
+                        },
+                    },
                 },
             },
         },

@@ -38,6 +38,16 @@ pub enum Endpoint {
     Logout,
     CreateToken,
     RevokeToken,
+    SecondFactor,
+    StartSecondFactor,
+    ConfirmSecondFactor,
+    DisableSecondFactor,
+    RenewRecoveryCodes,
+    ResetSecondFactor,
+    Sessions,
+    EndSession,
+    MySignIns,
+    SignIns,
     Cases,
     Items,
     Item,
@@ -83,6 +93,10 @@ pub struct Route {
     /// A browser page or asset rather than part of the JSON API: not in the OpenAPI
     /// document; an anonymous request for a non-public page is redirected to the log-in page.
     pub page: bool,
+    /// Usable by a caller whose role requires a second factor they have not set up yet
+    /// (the app page, who they are, log-out, and setting the factor up); every other
+    /// non-public route answers them 403 `second_factor_enrolment_required`.
+    pub enrolling: bool,
     pub summary: &'static str,
     /// Query parameters (documentation).
     pub query: &'static [&'static str],
@@ -117,6 +131,7 @@ const fn route(
         endpoint,
         public: false,
         page: false,
+        enrolling: false,
         summary,
         query: &[],
         body: &[],
@@ -146,17 +161,18 @@ pub const ROUTES: &[Route] = &[
     Route {
         statuses: &[401, 429],
         public: true,
-        body: &["username", "password"],
+        body: &["username", "password", "code?"],
         ..route(
             Method::Post,
             "/api/login",
             Endpoint::Login,
-            "Log in: sets the session and CSRF cookies, returns the CSRF token",
+            "Log in: sets the session and CSRF cookies, returns the CSRF token. With a second factor, `code` is a current code or a recovery code (one wrong part fails the whole, unsaid which)",
         )
     },
     Route {
         produces: "",
         ok: 204,
+        enrolling: true,
         ..route(
             Method::Post,
             "/api/logout",
@@ -182,6 +198,104 @@ pub const ROUTES: &[Route] = &[
             "/api/tokens/{id}",
             Endpoint::RevokeToken,
             "Revoke an API token (your own; admins any)",
+        )
+    },
+    Route {
+        enrolling: true,
+        ..route(
+            Method::Get,
+            "/api/me/second-factor",
+            Endpoint::SecondFactor,
+            "The caller's second factor: enrolled, being enrolled, required by their role, recovery codes left",
+        )
+    },
+    Route {
+        statuses: &[409],
+        enrolling: true,
+        ok: 201,
+        ..route(
+            Method::Post,
+            "/api/me/second-factor",
+            Endpoint::StartSecondFactor,
+            "Start enrolling a TOTP second factor (from a session): the key in base32, its otpauth:// URI and QR code (SVG); active once confirmed",
+        )
+    },
+    Route {
+        statuses: &[409, 429],
+        enrolling: true,
+        body: &["code"],
+        ..route(
+            Method::Post,
+            "/api/me/second-factor/confirm",
+            Endpoint::ConfirmSecondFactor,
+            "Confirm the enrolment with a current code: the factor is active; returns 10 recovery codes, shown once",
+        )
+    },
+    Route {
+        statuses: &[409, 429],
+        produces: "",
+        ok: 204,
+        body: &["password", "code"],
+        ..route(
+            Method::Delete,
+            "/api/me/second-factor",
+            Endpoint::DisableSecondFactor,
+            "Turn the caller's second factor off with their password and a current or recovery code (refused when their role requires one)",
+        )
+    },
+    Route {
+        statuses: &[409, 429],
+        body: &["code"],
+        ..route(
+            Method::Post,
+            "/api/me/second-factor/recovery-codes",
+            Endpoint::RenewRecoveryCodes,
+            "Replace the caller's recovery codes (a current code needed): 10 new ones, shown once",
+        )
+    },
+    Route {
+        produces: "",
+        ok: 204,
+        ..route(
+            Method::Delete,
+            "/api/users/{name}/second-factor",
+            Endpoint::ResetSecondFactor,
+            "Reset another user's second factor and end their sessions (admins)",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/me/sessions",
+        Endpoint::Sessions,
+        "The caller's live sessions (public ids, times, user agents; the current one marked)",
+    ),
+    Route {
+        produces: "",
+        ok: 204,
+        ..route(
+            Method::Delete,
+            "/api/me/sessions/{id}",
+            Endpoint::EndSession,
+            "End one of the caller's sessions",
+        )
+    },
+    Route {
+        query: &["limit"],
+        ..route(
+            Method::Get,
+            "/api/me/sign-ins",
+            Endpoint::MySignIns,
+            "Sign-ins and failed sign-ins to the caller's account, newest first",
+        )
+    },
+    Route {
+        statuses: &[404],
+        query: &["limit", "user"],
+        ..route(
+            Method::Get,
+            "/api/sign-ins",
+            Endpoint::SignIns,
+            "Every sign-in and failed sign-in, newest first (admins)",
         )
     },
     route(
@@ -288,12 +402,15 @@ pub const ROUTES: &[Route] = &[
             "Search items and records of the caller's cases, with facet counts",
         )
     },
-    route(
-        Method::Get,
-        "/api/me",
-        Endpoint::Me,
-        "The caller: name, role, cases and safe-review settings",
-    ),
+    Route {
+        enrolling: true,
+        ..route(
+            Method::Get,
+            "/api/me",
+            Endpoint::Me,
+            "The caller: name, role, cases, safe-review settings and second factor",
+        )
+    },
     route(
         Method::Get,
         "/api/me/settings",
@@ -374,6 +491,7 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         page: true,
+        enrolling: true,
         ..route(
             Method::Get,
             "/",

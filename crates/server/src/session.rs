@@ -16,6 +16,7 @@ use crate::auth::{
     SESSION_COOKIE, SESSION_SECONDS,
 };
 use crate::{blocking, reading, ApiError, AppState};
+use athar_core::accounts::NewSession;
 
 type St = State<Arc<AppState>>;
 
@@ -23,6 +24,95 @@ type St = State<Arc<AppState>>;
 pub struct LoginRequest {
     username: String,
     password: String,
+    /// A second-factor code or a recovery code: needed when the account has a second
+    /// factor, ignored otherwise.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// The most of a typed user name or a user agent that is kept in the sign-in record.
+const RECORDED_CHARS: usize = 100;
+
+/// `text` on one line and at most [`RECORDED_CHARS`] characters, for the sign-in record
+/// and the session list.
+pub(crate) fn recorded(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(RECORDED_CHARS)
+        .collect()
+}
+
+/// The request's `User-Agent`, as kept with a session and a sign-in.
+pub(crate) fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .map(|v| recorded(&String::from_utf8_lossy(v.as_bytes())))
+        .unwrap_or_default()
+}
+
+/// How a sign-in attempt ended, as recorded (see `athar_core::accounts::NewSignIn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Signed in with the password alone (no second factor set up).
+    Password,
+    /// Signed in with the password and a current code.
+    Code,
+    /// Signed in with the password and a recovery code (now used).
+    RecoveryCode,
+    /// Unknown user, wrong password or disabled account.
+    BadCredentials,
+    /// Right password, but the code was missing, wrong, replayed or expired, or the
+    /// account's code budget was spent.
+    BadCode,
+}
+
+impl Outcome {
+    fn ok(self) -> bool {
+        matches!(
+            self,
+            Outcome::Password | Outcome::Code | Outcome::RecoveryCode
+        )
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Outcome::Password => "password",
+            Outcome::Code => "code",
+            Outcome::RecoveryCode => "recovery_code_used",
+            Outcome::BadCredentials => "bad_credentials",
+            Outcome::BadCode => "bad_code",
+        }
+    }
+}
+
+/// Who tried to sign in, for the record.
+struct Attempted {
+    at: i64,
+    user_id: Option<i64>,
+    name: String,
+    address: String,
+    user_agent: String,
+}
+
+impl Attempted {
+    fn record(&self, a: &mut athar_store::Archive, ok: bool, reason: &str) -> Result<(), ApiError> {
+        use athar_core::accounts::{NewSignIn, SignInOutcome};
+        let outcome = if ok {
+            SignInOutcome::Success
+        } else {
+            SignInOutcome::Failure
+        };
+        a.catalog.record_sign_in(&NewSignIn {
+            at: self.at,
+            user_id: self.user_id,
+            name: &self.name,
+            outcome,
+            reason,
+            address: &self.address,
+            user_agent: &self.user_agent,
+        })?;
+        Ok(())
+    }
 }
 
 fn cookie_header(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> String {
@@ -94,12 +184,61 @@ fn too_many() -> Response {
     res
 }
 
+/// Checks the second-factor `code` (a current code or a recovery code) of user `uid`
+/// whose factor is `factor`, within the account's code budget, using it up when it is
+/// right (a code's time step, a recovery code). Runs on a blocking thread; takes the
+/// archive mutex only to write.
+fn check_code(
+    state: &AppState,
+    uid: i64,
+    factor: &athar_core::accounts::SecondFactor,
+    code: &str,
+    now: i64,
+) -> Result<Outcome, ApiError> {
+    let Some(budget) = crate::factor::CodeBudget::reserve(state, uid) else {
+        // Spent: refused unchecked, with the answer of a wrong code (so a guesser cannot
+        // tell, and learns nothing from the guesses past the budget).
+        return Ok(Outcome::BadCode);
+    };
+    let mut archive = state
+        .archive
+        .lock()
+        .map_err(|_| ApiError::internal("archive mutex poisoned"))?;
+    let outcome =
+        if let Some(step) = crate::totp::check(&factor.secret, code, now, factor.last_step) {
+            // The store refuses a step not later than the last accepted one (a replay racing
+            // this one, or one accepted since the factor was read).
+            if archive.catalog.accept_second_factor_step(uid, step)? {
+                Outcome::Code
+            } else {
+                Outcome::BadCode
+            }
+        } else if let Some(n) = crate::totp::normalize_recovery_code(code) {
+            let hash = crate::totp::recovery_code_sha256(uid, &n);
+            if archive.catalog.use_recovery_code(uid, &hash)? {
+                Outcome::RecoveryCode
+            } else {
+                Outcome::BadCode
+            }
+        } else {
+            Outcome::BadCode
+        };
+    drop(archive);
+    budget.finish(outcome.ok());
+    Ok(outcome)
+}
+
 /// Log-in. The attempt is reserved in the rate limiter before the password is checked
 /// (so concurrent attempts cannot run more checks than the budget), and its outcome is
 /// recorded by the same blocking task that checks it (so a client that hangs up does not
 /// take its attempt back). A valid device cookie for the user spends that device's own
 /// budget instead of the account's and address's (failures from elsewhere never lock a
 /// known device out); a success from a browser without one gives it one.
+///
+/// An account with a second factor needs a code too; every failure (unknown user, wrong
+/// password, missing or wrong code) has the same answer, so the answer never says that a
+/// password was right. Wrong codes spend the same budgets as wrong passwords, and the
+/// account's code budget besides. Every attempt, refused ones included, is recorded.
 pub async fn login(
     State(state): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -107,9 +246,27 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let name = req.username.clone();
-    let creds = reading(&state, move |cat| Ok(cat.credentials(&name)?)).await?;
-    let device = match (&creds, auth::cookie_in(&headers, DEVICE_COOKIE)) {
-        (Some(c), Some(v)) => Device::check(v, c.user.id, &c.password_hash),
+    let found = reading(&state, move |cat| {
+        let Some(c) = cat.credentials(&name)? else {
+            return Ok(None);
+        };
+        let factor = if c.user.second_factor {
+            cat.second_factor(c.user.id)?.filter(|f| f.confirmed)
+        } else {
+            None
+        };
+        Ok(Some((c, factor)))
+    })
+    .await?;
+    let attempted = Attempted {
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        user_id: found.as_ref().map(|(c, _)| c.user.id),
+        name: recorded(&req.username),
+        address: peer.ip().to_string(),
+        user_agent: user_agent(&headers),
+    };
+    let device = match (&found, auth::cookie_in(&headers, DEVICE_COOKIE)) {
+        (Some((c, _)), Some(v)) => Device::check(v, c.user.id, &c.password_hash),
         _ => None,
     };
     let attempt = state
@@ -125,45 +282,80 @@ pub async fn login(
             Instant::now(),
         );
     let Some(attempt) = attempt else {
+        blocking(&state, move |a| attempted.record(a, false, "rate_limited")).await?;
         return Ok(too_many());
     };
     let reserved = Reserved {
         state: state.clone(),
         attempt: Some(attempt),
     };
-    let password = req.password;
-    let creds = tokio::task::spawn_blocking(move || {
-        let ok = match creds {
-            Some(c) => {
+    let (password, code) = (req.password, req.code.unwrap_or_default());
+    let st = state.clone();
+    let (outcome, creds) = tokio::task::spawn_blocking(move || {
+        let (outcome, creds) = match found {
+            Some((c, factor)) => {
                 // Checked for disabled users too, so they take as long as the others.
                 let right = auth::verify_password(&password, &c.password_hash);
-                (right && !c.user.disabled).then_some(c)
+                let outcome = match (right && !c.user.disabled, &factor) {
+                    (false, _) => Ok(Outcome::BadCredentials),
+                    (true, None) => Ok(Outcome::Password),
+                    (true, Some(f)) => check_code(&st, c.user.id, f, &code, attempted.at),
+                };
+                (outcome, Some(c))
             }
             None => {
                 auth::verify_dummy(&password);
-                None
+                (Ok(Outcome::BadCredentials), None)
             }
         };
-        reserved.finish(ok.is_some());
-        ok
+        let ok = matches!(outcome, Ok(o) if o.ok());
+        reserved.finish(ok);
+        let outcome = outcome?;
+        let mut archive = st
+            .archive
+            .lock()
+            .map_err(|_| ApiError::internal("archive mutex poisoned"))?;
+        attempted.record(&mut archive, outcome.ok(), outcome.reason())?;
+        Ok::<_, ApiError>((outcome, creds))
     })
     .await
-    .map_err(ApiError::internal)?;
-    let Some(creds) = creds else {
-        return Err(ApiError::unauthorized("wrong user name or password"));
+    .map_err(ApiError::internal)??;
+    let creds = match creds {
+        Some(c) if outcome.ok() => c,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "wrong user name, password or code (a code is needed once you have set up a second factor)",
+            ))
+        }
     };
     let user = creds.user;
     let sid = auth::new_secret()?;
     let csrf = auth::new_secret()?;
-    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + SESSION_SECONDS;
+    let public_id = crate::factor::new_session_id()?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (sid_hash, csrf_hash, uid) = (auth::sha256_hex(&sid), auth::sha256_hex(&csrf), user.id);
+    let agent = user_agent(&headers);
     blocking(&state, move |a| {
-        Ok(a.catalog.add_session(uid, &sid_hash, &csrf_hash, expires)?)
+        Ok(a.catalog.add_session(&NewSession {
+            user_id: uid,
+            sha256: &sid_hash,
+            csrf_sha256: &csrf_hash,
+            public_id: &public_id,
+            user_agent: &agent,
+            now,
+            expires: now + SESSION_SECONDS,
+        })?)
     })
     .await?;
     let secure = state.options.secure_cookies;
     let body = Json(json!({
         "user": user.name, "role": user.role, "cases": user.cases, "csrf_token": csrf,
+        "second_factor": {
+            "enrolled": user.second_factor,
+            "required": state.requires_factor(user.role),
+        },
+        "must_enrol": state.must_enrol(&user),
+        "recovery_code_used": outcome == Outcome::RecoveryCode,
     }));
     let mut cookies = vec![
         cookie_header(SESSION_COOKIE, &sid, SESSION_SECONDS, true, secure),
@@ -191,7 +383,7 @@ pub async fn logout(State(state): St, caller: Caller) -> Result<Response, ApiErr
     let via = caller.via.clone();
     blocking(&state, move |a| {
         match via {
-            Via::Session(h) => a.catalog.remove_session(&h)?,
+            Via::Session { sha256, .. } => a.catalog.remove_session(&sha256)?,
             Via::Token(id) => a.catalog.revoke_token(id)?,
         }
         Ok(())

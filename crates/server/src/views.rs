@@ -33,6 +33,11 @@ pub async fn me(State(state): St, caller: Caller) -> Result<Json<Value>, ApiErro
         "role": caller.user.role,
         "cases": caller.user.cases,
         "settings": settings,
+        "second_factor": {
+            "enrolled": caller.user.second_factor,
+            "required": state.requires_factor(caller.user.role),
+        },
+        "must_enrol": caller.must_enrol,
     })))
 }
 

@@ -1,6 +1,7 @@
 //! The accounts of the HTTP API ([`Accounts`]) kept in the SQLite catalog (migration 9):
 //! users with a role and case memberships, sessions and API tokens (which expire:
-//! migration 12).
+//! migration 12); second factors, recovery codes, sessions' public ids and the record of
+//! sign-ins (migration 14).
 
 use athar_core::StoreError;
 use rusqlite::{params, OptionalExtension};
@@ -9,11 +10,16 @@ use crate::catalog::db;
 use crate::SqliteCatalog;
 
 pub use athar_core::accounts::{
-    Accounts, ApiToken, Credentials, ReviewSettings, Role, Session, User,
+    Accounts, ApiToken, Credentials, NewSession, NewSignIn, ReviewSettings, Role, SecondFactor,
+    Session, SessionInfo, SignIn, SignInOutcome, User, SIGN_IN_KEEP_DAYS, SIGN_IN_KEEP_ROWS,
+    SIGN_IN_MERGE_SECONDS,
 };
 
-/// SQL giving a Unix-seconds column as RFC 3339 in the catalog's format (UTC, microseconds).
-const EXPIRES_AT: &str = "strftime('%Y-%m-%dT%H:%M:%S', expires, 'unixepoch') || '.000000Z'";
+/// SQL giving Unix-seconds column `col` as RFC 3339 in the catalog's format (UTC,
+/// microseconds).
+fn rfc3339(col: &str) -> String {
+    format!("strftime('%Y-%m-%dT%H:%M:%S', {col}, 'unixepoch') || '.000000Z'")
+}
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("catalog holds an invalid {what}: {value:?}"))
@@ -23,17 +29,26 @@ fn exists(what: &str) -> StoreError {
     StoreError::Catalog(format!("{what} already exists"))
 }
 
-type UserRow = (i64, String, String, i64, String);
+type UserRow = (i64, String, String, i64, String, bool);
 
-const USER_COLUMNS: &str = "id, name, role, disabled, created_at";
+const USER_COLUMNS: &str = "id, name, role, disabled, created_at,
+    EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = users.id
+            AND f.confirmed IS NOT NULL)";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 impl SqliteCatalog {
     fn to_user(&self, raw: UserRow) -> Result<User, StoreError> {
-        let (id, name, role, disabled, created_at) = raw;
+        let (id, name, role, disabled, created_at, second_factor) = raw;
         let role = Role::parse(&role).ok_or_else(|| corrupt("role", &role))?;
         let mut st = self
             .conn
@@ -53,6 +68,7 @@ impl SqliteCatalog {
             disabled: disabled != 0,
             created_at,
             cases,
+            second_factor,
         })
     }
 
@@ -195,30 +211,24 @@ impl Accounts for SqliteCatalog {
         tx.commit().map_err(db)
     }
 
-    fn add_session(
-        &mut self,
-        user_id: i64,
-        sha256: &str,
-        csrf_sha256: &str,
-        expires: i64,
-    ) -> Result<(), StoreError> {
+    fn add_session(&mut self, new: &NewSession<'_>) -> Result<(), StoreError> {
         // Sessions that ran out go as new ones come (lookups only read).
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         self.conn
-            .execute("DELETE FROM sessions WHERE expires <= ?1", [now])
+            .execute("DELETE FROM sessions WHERE expires <= ?1", [new.now])
             .map_err(db)?;
         self.conn
             .execute(
-                "INSERT INTO sessions (sha256, user_id, csrf, created_at, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO sessions
+                     (sha256, public_id, user_id, csrf, created, last_seen, expires, user_agent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
                 params![
-                    sha256,
-                    user_id,
-                    csrf_sha256,
-                    athar_core::now_rfc3339(),
-                    expires
+                    new.sha256,
+                    new.public_id,
+                    new.user_id,
+                    new.csrf_sha256,
+                    new.now,
+                    new.expires,
+                    new.user_agent
                 ],
             )
             .map_err(db)?;
@@ -233,20 +243,61 @@ impl Accounts for SqliteCatalog {
     }
 
     fn live_session(&self, sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        let row: Option<(String, String)> = self
+        let row: Option<(String, String, String, i64)> = self
             .conn
             .query_row(
-                "SELECT u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+                "SELECT u.name, s.csrf, s.public_id, s.last_seen
+                 FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.sha256 = ?1 AND s.expires > ?2 AND u.disabled = 0",
                 params![sha256, now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(db)?;
-        let Some((name, csrf_sha256)) = row else {
+        let Some((name, csrf_sha256, id, last_seen)) = row else {
             return Ok(None);
         };
-        Ok(self.user(&name)?.map(|user| Session { user, csrf_sha256 }))
+        Ok(self.user(&name)?.map(|user| Session {
+            user,
+            csrf_sha256,
+            id,
+            last_seen,
+        }))
+    }
+
+    fn touch_session(&mut self, sha256: &str, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET last_seen = ?2 WHERE sha256 = ?1 AND last_seen < ?2",
+                params![sha256, now],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn sessions_of(&self, user_id: i64, now: i64) -> Result<Vec<SessionInfo>, StoreError> {
+        let sql = format!(
+            "SELECT public_id, {}, {}, {}, user_agent FROM sessions
+             WHERE user_id = ?1 AND expires > ?2 ORDER BY created DESC, public_id",
+            rfc3339("created"),
+            rfc3339("last_seen"),
+            rfc3339("expires")
+        );
+        let mut st = self.conn.prepare(&sql).map_err(db)?;
+        let rows = st
+            .query_map(params![user_id, now], |r| {
+                Ok(SessionInfo {
+                    id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    last_seen_at: r.get(2)?,
+                    expires_at: r.get(3)?,
+                    user_agent: r.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        Ok(rows)
     }
 
     fn remove_session(&mut self, sha256: &str) -> Result<(), StoreError> {
@@ -254,6 +305,17 @@ impl Accounts for SqliteCatalog {
             .execute("DELETE FROM sessions WHERE sha256 = ?1", [sha256])
             .map_err(db)?;
         Ok(())
+    }
+
+    fn remove_user_session(&mut self, user_id: i64, public_id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND public_id = ?2",
+                params![user_id, public_id],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
     }
 
     fn add_token(
@@ -297,8 +359,9 @@ impl Accounts for SqliteCatalog {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT id, user_id, name, created_at, {EXPIRES_AT}, revoked_at IS NOT NULL
-                     FROM api_tokens WHERE id = ?1"
+                    "SELECT id, user_id, name, created_at, {}, revoked_at IS NOT NULL
+                     FROM api_tokens WHERE id = ?1",
+                    rfc3339("expires")
                 ),
                 [id],
                 |r| {
@@ -383,6 +446,243 @@ impl Accounts for SqliteCatalog {
             .map_err(db)?;
         Ok(names)
     }
+
+    fn second_factor(&self, user_id: i64) -> Result<Option<SecondFactor>, StoreError> {
+        let row: Option<(Vec<u8>, bool, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT secret, confirmed IS NOT NULL, last_step FROM second_factors
+                 WHERE user_id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((secret, confirmed, last_step)) = row else {
+            return Ok(None);
+        };
+        let left: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+                [user_id],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        Ok(Some(SecondFactor {
+            secret,
+            confirmed,
+            last_step,
+            recovery_codes_left: usize::try_from(left).unwrap_or(0),
+        }))
+    }
+
+    fn start_second_factor(&mut self, user_id: i64, secret: &[u8]) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO second_factors (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET secret = ?2, created_at = ?3
+                     WHERE confirmed IS NULL",
+                params![user_id, secret, athar_core::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    fn confirm_second_factor(
+        &mut self,
+        user_id: i64,
+        step: i64,
+        recovery_sha256: &[String],
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE second_factors SET confirmed = ?2, last_step = ?3
+                 WHERE user_id = ?1 AND confirmed IS NULL",
+                params![user_id, athar_core::now_rfc3339(), step],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        replace_recovery_codes(&tx, user_id, recovery_sha256)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn accept_second_factor_step(&mut self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE second_factors SET last_step = ?2
+                 WHERE user_id = ?1 AND confirmed IS NOT NULL
+                     AND (last_step IS NULL OR last_step < ?2)",
+                params![user_id, step],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    fn use_recovery_code(&mut self, user_id: i64, sha256: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE recovery_codes SET used_at = ?3
+                 WHERE user_id = ?1 AND sha256 = ?2 AND used_at IS NULL
+                     AND EXISTS (SELECT 1 FROM second_factors f
+                                 WHERE f.user_id = ?1 AND f.confirmed IS NOT NULL)",
+                params![user_id, sha256, athar_core::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    fn set_recovery_codes(
+        &mut self,
+        user_id: i64,
+        recovery_sha256: &[String],
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let confirmed: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM second_factors
+                                WHERE user_id = ?1 AND confirmed IS NOT NULL)",
+                [user_id],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if !confirmed {
+            return Ok(false);
+        }
+        replace_recovery_codes(&tx, user_id, recovery_sha256)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn remove_second_factor(&mut self, user_id: i64, end_sessions: bool) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])
+            .map_err(db)?;
+        tx.execute("DELETE FROM second_factors WHERE user_id = ?1", [user_id])
+            .map_err(db)?;
+        if end_sessions {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn record_sign_in(&mut self, s: &NewSignIn<'_>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let merged = s.outcome == SignInOutcome::Failure
+            && tx
+                .execute(
+                    "UPDATE sign_ins SET count = count + 1, last_at = ?1
+                     WHERE id = (SELECT id FROM sign_ins
+                                 WHERE outcome = ?2 AND reason = ?3 AND address = ?4
+                                     AND user_id IS ?5 AND name = ?6 AND last_at > ?7
+                                 ORDER BY id DESC LIMIT 1)",
+                    params![
+                        s.at,
+                        s.outcome.as_str(),
+                        s.reason,
+                        s.address,
+                        s.user_id,
+                        s.name,
+                        s.at - SIGN_IN_MERGE_SECONDS
+                    ],
+                )
+                .map_err(db)?
+                > 0;
+        if !merged {
+            tx.execute(
+                "INSERT INTO sign_ins
+                     (at, last_at, user_id, name, outcome, reason, address, user_agent, count)
+                 VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+                params![
+                    s.at,
+                    s.user_id,
+                    s.name,
+                    s.outcome.as_str(),
+                    s.reason,
+                    s.address,
+                    s.user_agent
+                ],
+            )
+            .map_err(db)?;
+        }
+        tx.execute(
+            "DELETE FROM sign_ins WHERE last_at < ?1",
+            [s.at - SIGN_IN_KEEP_DAYS * 86_400],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "DELETE FROM sign_ins WHERE id <= (SELECT id FROM sign_ins ORDER BY id DESC
+                                               LIMIT 1 OFFSET ?1)",
+            [SIGN_IN_KEEP_ROWS],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn sign_ins(&self, user_id: Option<i64>, limit: usize) -> Result<Vec<SignIn>, StoreError> {
+        let sql = format!(
+            "SELECT id, {}, {}, user_id, name, outcome, reason, address, user_agent, count
+             FROM sign_ins WHERE ?1 IS NULL OR user_id = ?1 ORDER BY id DESC LIMIT ?2",
+            rfc3339("at"),
+            rfc3339("last_at")
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut st = self.conn.prepare(&sql).map_err(db)?;
+        let rows = st
+            .query_map(params![user_id, limit], |r| {
+                Ok((
+                    SignIn {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        last_at: r.get(2)?,
+                        user_id: r.get(3)?,
+                        name: r.get(4)?,
+                        outcome: SignInOutcome::Failure,
+                        reason: r.get(6)?,
+                        address: r.get(7)?,
+                        user_agent: r.get(8)?,
+                        count: r.get(9)?,
+                    },
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(mut s, outcome)| {
+                s.outcome =
+                    SignInOutcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?;
+                Ok(s)
+            })
+            .collect()
+    }
+}
+
+/// Replaces a user's recovery codes with `sha256` (each the hex SHA-256 of a code).
+fn replace_recovery_codes(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: i64,
+    sha256: &[String],
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])
+        .map_err(db)?;
+    for h in sha256 {
+        tx.execute(
+            "INSERT OR IGNORE INTO recovery_codes (user_id, sha256) VALUES (?1, ?2)",
+            params![user_id, h],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 fn end_all(tx: &rusqlite::Transaction<'_>, user_id: i64) -> Result<(), StoreError> {

@@ -104,6 +104,63 @@ pub struct Config {
     /// Whether the archive is encrypted at rest.
     #[serde(default, skip_serializing_if = "EncryptionSection::is_off")]
     pub encryption: EncryptionSection,
+    /// How `athar serve` signs people in.
+    #[serde(default, skip_serializing_if = "ServerSection::is_default")]
+    pub server: ServerSection,
+}
+
+/// `[server]` in `athar.toml`: how `athar serve` signs people in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The roles whose users must use a second factor (TOTP) in the web app and API;
+    /// `["admin"]` when not set, `[]` for none. Someone with such a role and no second
+    /// factor yet gets a session that can only enrol one.
+    #[serde(
+        default = "ServerSection::default_second_factor",
+        deserialize_with = "roles"
+    )]
+    pub second_factor: Vec<athar_core::accounts::Role>,
+}
+
+impl ServerSection {
+    fn default_second_factor() -> Vec<athar_core::accounts::Role> {
+        vec![athar_core::accounts::Role::Admin]
+    }
+
+    fn is_default(&self) -> bool {
+        *self == ServerSection::default()
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> ServerSection {
+        ServerSection {
+            second_factor: ServerSection::default_second_factor(),
+        }
+    }
+}
+
+/// Role names, each known (an unknown one is an error naming it and the roles there are).
+fn roles<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<athar_core::accounts::Role>, D::Error> {
+    use athar_core::accounts::Role;
+    let names = Vec::<String>::deserialize(d)?;
+    let mut out = Vec::new();
+    for n in names {
+        let role = Role::parse(&n).ok_or_else(|| {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "server.second_factor: unknown role {n:?} (roles: {})",
+                known.join(", ")
+            ))
+        })?;
+        if !out.contains(&role) {
+            out.push(role);
+        }
+    }
+    Ok(out)
 }
 
 /// `[encryption]` in `athar.toml`.
@@ -464,6 +521,7 @@ impl Archive {
             similar: SimilarSection::default(),
             storage,
             encryption,
+            server: ServerSection::default(),
         };
         // The configuration is written last and atomically: it marks a complete archive.
         write_config(root, &config)?;

@@ -200,7 +200,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // events logged before, as v1 entries), and the salt received with a sender's v2 entry.
     "ALTER TABLE custody_events ADD COLUMN salt TEXT;
     ALTER TABLE received_custody ADD COLUMN salt TEXT;",
-    // Erased cases: an erased item's or record's events keep only the digests their log
+    // 14: erased cases: an erased item's or record's events keep only the digests their log
     // entries name (`frozen`); the subjects are listed with their case and time.
     "ALTER TABLE custody_events ADD COLUMN frozen TEXT;
     CREATE TABLE erased (
@@ -208,4 +208,49 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         case_name  TEXT NOT NULL,
         erased_at  TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 15: second factor for the web app. Sessions get a public id (how their owner names
+    // one to end it), a last-seen time and the browser's user agent; the sessions made
+    // before end (everyone signs in again, with a second factor where one is required).
+    // Each user's TOTP key (`confirmed` NULL while enrolling; `last_step`, the last time
+    // step a code was accepted for, refuses replays) and recovery codes (SHA-256 only).
+    // Every sign-in and failed sign-in (failures repeated within a minute merged, `count`).
+    "DROP TABLE sessions;
+    CREATE TABLE sessions (
+        sha256      TEXT PRIMARY KEY,
+        public_id   TEXT NOT NULL UNIQUE,
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        csrf        TEXT NOT NULL,
+        created     INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        expires     INTEGER NOT NULL,
+        user_agent  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+    CREATE TABLE second_factors (
+        user_id     INTEGER PRIMARY KEY REFERENCES users(id),
+        secret      BLOB NOT NULL,
+        created_at  TEXT NOT NULL,
+        confirmed   TEXT,
+        last_step   INTEGER
+    );
+    CREATE TABLE recovery_codes (
+        user_id  INTEGER NOT NULL REFERENCES users(id),
+        sha256   TEXT NOT NULL,
+        used_at  TEXT,
+        PRIMARY KEY (user_id, sha256)
+    ) WITHOUT ROWID;
+    CREATE TABLE sign_ins (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL,
+        user_id     INTEGER REFERENCES users(id),
+        name        TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        user_agent  TEXT NOT NULL,
+        count       INTEGER NOT NULL
+    );
+    CREATE INDEX sign_ins_by_user ON sign_ins(user_id, id);
+    CREATE INDEX sign_ins_by_time ON sign_ins(last_at);",
 ];

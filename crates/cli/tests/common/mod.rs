@@ -295,6 +295,19 @@ pub fn clip_at(
     }
 }
 
+/// Lets the archive's server sign admins in without a second factor (`[server]
+/// second_factor = []` in `athar.toml`), for tests that are not about it; by default
+/// admins must set one up first. `tests/second_factor.rs` tests the default.
+pub fn without_second_factor(archive: &Path) {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(archive.join("athar.toml"))
+        .expect("open athar.toml");
+    f.write_all(b"\n[server]\nsecond_factor = []\n")
+        .expect("write athar.toml");
+}
+
 /// `athar serve` on a free loopback port (see [`Env::serve`]); killed when dropped.
 pub struct Served {
     pub child: std::process::Child,
