@@ -652,7 +652,7 @@ details 36ed259c3ca95c81839f18a78b8c9e496e6eaee02b560d7f8af739142049c677\n";
             ),
             (good.replace("prev 10", "prev 010"), "prev"),
             (good.replace("prev 10", "prev -1"), "prev"),
-            (good.replace("event sighting", "event erase"), "event"),
+            (good.replace("event sighting", "event shred"), "event"),
             (good.replace("Z\n", "+00:00\n"), "time"),
             (good.trim_end().to_owned(), "final newline"),
             (format!("{good}extra line\n"), "end of entry"),

@@ -306,7 +306,7 @@ fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, Store
 
 fn check_blob(blobs: &dyn BlobStore, sha: &Sha256, item: Option<&Item>) -> Option<Problem> {
     let item_id = item.map(|i| i.id.to_string());
-    match crate::retrieve::rehash(blobs, sha) {
+    match crate::retrieve::rehash_sized(blobs, sha, item.map(|i| i.size)) {
         Err(e) => Some(Problem {
             kind: ProblemKind::Unreadable,
             item: item_id,

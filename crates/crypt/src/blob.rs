@@ -9,7 +9,7 @@
 //! any byte range is read by decrypting the chunks it touches.
 
 use std::collections::HashSet;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
 use age::secrecy::ExposeSecret as _;
 use age::{DecryptError, EncryptError};
@@ -51,14 +51,15 @@ impl BlobKey {
     }
 
     /// Opens a sealed blob for reading (and seeking, when `input` seeks).
-    pub fn open<R: Read>(&self, input: R) -> Result<SealedReader<R>, DecryptError> {
+    pub fn open<R: BufRead>(&self, input: R) -> Result<SealedReader<R>, DecryptError> {
         open_with(std::slice::from_ref(self), input)
     }
 }
 
-/// Opens a blob sealed under any of `keys` (the stanza names which).
-pub fn open_with<R: Read>(keys: &[BlobKey], input: R) -> Result<SealedReader<R>, DecryptError> {
-    let d = age::Decryptor::new(input)?;
+/// Opens a blob sealed under any of `keys` (the stanza names which). The header is parsed
+/// from `input`'s buffer (parsing it from an unbuffered reader costs a read per few bytes).
+pub fn open_with<R: BufRead>(keys: &[BlobKey], input: R) -> Result<SealedReader<R>, DecryptError> {
+    let d = age::Decryptor::new_buffered(input)?;
     let inner = d.decrypt(keys.iter().map(|k| k as &dyn age::Identity))?;
     Ok(SealedReader { inner })
 }

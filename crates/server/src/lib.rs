@@ -615,6 +615,9 @@ async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
+        // Responses go out as written: with Nagle's algorithm a response's last segment
+        // waits for the client's delayed ACK (about 40 ms a request, a video seek each).
+        let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! The accounts of the HTTP API ([`Accounts`]) kept in the SQLite catalog (migration 9):
 //! users with a role and case memberships, sessions and API tokens (which expire:
 //! migration 12); second factors, recovery codes, sessions' public ids and the record of
-//! sign-ins (migration 14).
+//! sign-ins (migration 15).
 
 use athar_core::StoreError;
 use rusqlite::{params, OptionalExtension};

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use athar_core::{BlobListing, BlobStore, BlobWriter, PendingBlob, Sha256, StoreError};
 
 use crate::disk::Disk;
-use crate::sealed::{Sealing, SealingWriter};
+use crate::sealed::{Sealing, SealingWriter, ThreadedSealer};
 
 /// Files at least this large are written by a separate thread, so writing overlaps the
 /// caller's reading and hashing.
@@ -258,6 +258,9 @@ impl BlobStore for FsBlobStore {
             })
         };
         match &self.sealing {
+            Some(s) if size_hint >= THREADED_FROM => {
+                Ok(Box::new(ThreadedSealer::start(s.write_key(), inner)?))
+            }
             Some(s) => Ok(Box::new(SealingWriter::new(s.write_key(), inner)?)),
             None => Ok(inner),
         }

@@ -316,6 +316,98 @@ impl SealingWriter {
     }
 }
 
+/// A blob writer for large blobs that seals on a thread of its own, so that sealing
+/// overlaps the caller's reading and hashing (and the inner writer's disk writes).
+pub(crate) struct ThreadedSealer {
+    chunks: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<Result<(Chunks, u64), StoreError>>>,
+    buffers: usize,
+}
+
+const SEALER_BUFFERS: usize = 4;
+
+impl ThreadedSealer {
+    pub(crate) fn start(
+        key: &BlobKey,
+        inner: Box<dyn BlobWriter>,
+    ) -> Result<ThreadedSealer, StoreError> {
+        use std::io::Write as _;
+        let chunks = Chunks {
+            inner,
+            buf: Vec::with_capacity(CHUNK + 65_536),
+            error: None,
+        };
+        let mut stream = key
+            .seal_to(chunks)
+            .map_err(|e| StoreError::Corrupt(format!("sealing a blob: {e}")))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(SEALER_BUFFERS);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::spawn(move || {
+            let mut plain = 0u64;
+            for chunk in rx {
+                stream.write_all(&chunk).map_err(sealing_error)?;
+                plain += chunk.len() as u64;
+                let _ = spare_tx.send(chunk);
+            }
+            let mut chunks = stream.finish().map_err(sealing_error)?;
+            if let Err(e) = chunks.flush() {
+                return Err(chunks.error.take().unwrap_or_else(|| sealing_error(e)));
+            }
+            Ok((chunks, plain))
+        });
+        Ok(ThreadedSealer {
+            chunks: Some(tx),
+            spare: spare_rx,
+            thread: Some(thread),
+            buffers: 1,
+        })
+    }
+
+    fn join(&mut self) -> Result<(Chunks, u64), StoreError> {
+        self.chunks = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(StoreError::Corrupt("the sealing thread failed".into())),
+        }
+    }
+}
+
+impl BlobWriter for ThreadedSealer {
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let capacity = chunk.capacity();
+        let sent = self
+            .chunks
+            .as_ref()
+            .is_some_and(|tx| tx.send(chunk).is_ok());
+        let stopped = |s: &mut ThreadedSealer| match s.join() {
+            Err(e) => e,
+            Ok(_) => StoreError::Corrupt("the sealing thread stopped".into()),
+        };
+        if !sent {
+            return Err(stopped(self));
+        }
+        if let Ok(b) = self.spare.try_recv() {
+            return Ok(b);
+        }
+        if self.buffers < SEALER_BUFFERS + 2 {
+            self.buffers += 1;
+            return Ok(Vec::with_capacity(capacity));
+        }
+        match self.spare.recv() {
+            Ok(b) => Ok(b),
+            Err(_) => Err(stopped(self)),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, sha256: Sha256) -> Result<PendingBlob, StoreError> {
+        let (chunks, plain) = self.join()?;
+        let mut pending = chunks.inner.finish(sha256)?;
+        pending.size = plain;
+        Ok(pending)
+    }
+}
+
 fn sealing_error(e: std::io::Error) -> StoreError {
     StoreError::Corrupt(format!("sealing a blob: {e}"))
 }
