@@ -27,6 +27,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,6 +56,7 @@ ENV = {**os.environ, "ATHAR_PASSPHRASE": PASSPHRASE, "ATHAR_SCRATCH": scratch}
 ENV.pop("ATHAR_PASSPHRASE_FILE", None)
 ENV.pop("ATHAR_IDENTITY", None)
 KINDS = ("plain", "encrypted")
+UNLOCK_CPU = 0.0  # CPU seconds of the passphrase unlock, measured in main()
 
 
 def athar(arch, *args, stdin=None, check=True):
@@ -63,13 +65,17 @@ def athar(arch, *args, stdin=None, check=True):
 
 
 def timed(arch, *args):
+    """Runs one athar command; returns (wall seconds, CPU seconds: user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run([ATHAR, "--archive", arch, *args], env=ENV,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"athar {' '.join(args)} on {arch} failed ({r.returncode}): {r.stderr}")
-    return dt
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return dt, cpu
 
 
 def sync():
@@ -131,79 +137,80 @@ def make_inputs():
 def unlock_cost(archs):
     """Median `athar list` time on each kind (5 runs, alternating)."""
     t = {k: [] for k in KINDS}
+    c = {k: [] for k in KINDS}
     for r in range(5):
         for k in order(r):
-            t[k].append(timed(archs[k], "list", "--json"))
-    return {k: med(v) for k, v in t.items()}, t
+            wall, cpu = timed(archs[k], "list", "--json")
+            t[k].append(wall)
+            c[k].append(cpu)
+    return {k: med(v) for k, v in t.items()}, t, {k: med(v) for k, v in c.items()}
 
 
-def ingest_section(name, path, nbytes, nfiles):
-    """RUNS ingests of `path` into fresh archives of each kind; keeps the last run's pair."""
-    times = {k: [] for k in KINDS}
+def on_tmpfs(path):
+    out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
+    return out.stdout.strip() == "tmpfs"
+
+
+def ingest_section(name, path):
+    """RUNS ingests of `path` into fresh archives of each kind; keeps the last run's pair.
+    Returns {kind: [(wall, cpu)]} and the kept archives."""
+    runs = {k: [] for k in KINDS}
     kept = {}
+    # On disk, the 10,000-file archives stay until the end: creating files right after
+    # deleting thousands makes ext4 scan recently freed inodes, which would charge one
+    # contender for the other's clean-up (see small_files.sh). A single 1 GiB file frees
+    # cheaply, and tmpfs has no such scan, so there the earlier archives go at once.
+    eager = name == "big" or on_tmpfs(work)
     for r in range(RUNS):
         for k in order(r):
             arch = os.path.join(work, f"{name}-{k}-{r}")
             init(arch, k)
-            times[k].append(timed(arch, "ingest", "--case", CASE, path))
+            runs[k].append(timed(arch, "ingest", "--case", CASE, path))
             sync()  # write-back of one contender is not charged to the next
-            if k in kept and name == "big":
-                # 1 GiB archives: keep one per kind on disk (a single big file frees
-                # cheaply); the small ones stay until the end (see small_files.sh).
+            if k in kept and eager:
                 shutil.rmtree(kept[k])
                 sync()
             kept[k] = arch
-    return times, kept
-
-
-def ingest_report(name, times, unlock, nbytes, nfiles):
-    m = {k: med(v) for k, v in times.items()}
-    enc_wo = [t - unlock for t in times["encrypted"]]
-    row = {
-        "plain_s": m["plain"], "encrypted_s": m["encrypted"],
-        "encrypted_wo_unlock_s": med(enc_wo),
-        "plain_runs": times["plain"], "encrypted_runs": times["encrypted"],
-        "plain_MBps": nbytes / MB / m["plain"], "encrypted_MBps": nbytes / MB / m["encrypted"],
-        "plain_files_per_s": nfiles / m["plain"], "encrypted_files_per_s": nfiles / m["encrypted"],
-        "ratio": m["plain"] / m["encrypted"],
-        "ratio_wo_unlock": m["plain"] / med(enc_wo),
-    }
-    print(f"\n== ingest: {name} ({nfiles} files, {nbytes / MB:.1f} MB), median of {RUNS} ==")
-    for k in KINDS:
-        print(f"  {k:<10} {m[k]:8.3f} s  {nbytes / MB / m[k]:8.1f} MB/s  "
-              f"{nfiles / m[k]:9.1f} files/s   (runs: {runs_text(times[k])})")
-    print(f"  encrypted without unlock {row['encrypted_wo_unlock_s']:.3f} s")
-    print(f"  ratio encrypted/plain throughput: {row['ratio']:.2f}x "
-          f"({row['ratio_wo_unlock']:.2f}x without unlock)")
-    return row
+    return runs, kept
 
 
 def verify_section(archs):
-    t = {k: [] for k in KINDS}
+    runs = {k: [] for k in KINDS}
     for r in range(RUNS):
         for k in order(r):
-            a = archs[k]
-            t0 = time.perf_counter()
-            res = athar(a, "verify", "--json", check=False)
-            t[k].append(time.perf_counter() - t0)
-            if res.returncode != 0:
-                sys.exit(f"athar verify on {a} failed ({res.returncode}): "
-                         f"{res.stdout[-2000:]} {res.stderr}")
-    return t
+            runs[k].append(timed(archs[k], "verify", "--json"))
+    return runs
 
 
-def verify_report(name, t, unlock):
-    m = {k: med(v) for k, v in t.items()}
-    wo = med([x - unlock for x in t["encrypted"]])
-    print(f"\n== verify: {name}, median of {RUNS} ==")
+def report(title, runs, unlock, nbytes=None, nfiles=None):
+    """Prints one measure's medians and ratios; returns them."""
+    wall = {k: [w for w, _ in runs[k]] for k in KINDS}
+    cpu = {k: [c for _, c in runs[k]] for k in KINDS}
+    m = {k: med(v) for k, v in wall.items()}
+    mc = {k: med(v) for k, v in cpu.items()}
+    wo = med([t - unlock for t in wall["encrypted"]])
+    row = {
+        "plain_s": m["plain"], "encrypted_s": m["encrypted"], "encrypted_wo_unlock_s": wo,
+        "plain_runs": wall["plain"], "encrypted_runs": wall["encrypted"],
+        "plain_cpu_s": mc["plain"], "encrypted_cpu_s": mc["encrypted"],
+        "plain_cpu_runs": cpu["plain"], "encrypted_cpu_runs": cpu["encrypted"],
+        "ratio": m["plain"] / m["encrypted"], "ratio_wo_unlock": m["plain"] / wo,
+        "ratio_min": min(wall["plain"]) / min(wall["encrypted"]),
+        "cpu_ratio": mc["plain"] / mc["encrypted"],
+        "cpu_ratio_wo_unlock": mc["plain"] / (mc["encrypted"] - UNLOCK_CPU),
+    }
+    print(f"\n== {title}, median of {RUNS} ==")
     for k in KINDS:
-        print(f"  {k:<10} {m[k]:8.3f} s   (runs: {runs_text(t[k])})")
+        rate = ""
+        if nbytes:
+            rate = f"  {nbytes / MB / m[k]:8.1f} MB/s  {nfiles / m[k]:8.1f} files/s"
+        print(f"  {k:<10} {m[k]:8.3f} s{rate}   CPU {mc[k]:.3f} s   "
+              f"(runs: {runs_text(wall[k])}; CPU {runs_text(cpu[k])})")
     print(f"  encrypted without unlock {wo:.3f} s")
-    print(f"  ratio encrypted/plain speed: {m['plain'] / m['encrypted']:.2f}x "
-          f"({m['plain'] / wo:.2f}x without unlock)")
-    return {"plain_s": m["plain"], "encrypted_s": m["encrypted"], "encrypted_wo_unlock_s": wo,
-            "plain_runs": t["plain"], "encrypted_runs": t["encrypted"],
-            "ratio": m["plain"] / m["encrypted"], "ratio_wo_unlock": m["plain"] / wo}
+    print(f"  ratio encrypted/plain speed: {row['ratio']:.2f}x ({row['ratio_wo_unlock']:.2f}x "
+          f"without unlock; fastest runs {row['ratio_min']:.2f}x; CPU time {row['cpu_ratio']:.2f}x, "
+          f"{row['cpu_ratio_wo_unlock']:.2f}x without unlock)")
+    return row
 
 
 # ---- range reads ----
@@ -283,29 +290,31 @@ def main():
           f"({small_bytes / MB:.1f} MB), made in {time.perf_counter() - t0:.1f} s")
     summary = {"runs": RUNS, "load_start": load()}
 
-    big_t, big_arch = ingest_section("big", big, big_bytes, 1)
-    small_t, small_arch = ingest_section("small", small, small_bytes, SMALL_FILES)
-    unlock_m, unlock_t = unlock_cost(big_arch)
+    big_t, big_arch = ingest_section("big", big)
+    small_t, small_arch = ingest_section("small", small)
+    unlock_m, unlock_t, unlock_c = unlock_cost(big_arch)
     unlock = unlock_m["encrypted"] - unlock_m["plain"]
+    global UNLOCK_CPU
+    UNLOCK_CPU = unlock_c["encrypted"] - unlock_c["plain"]
     print(f"\n== unlock: `athar list --json` on the one-item archives, median of 5 ==")
     for k in KINDS:
         print(f"  {k:<10} {unlock_m[k]:.3f} s   (runs: {runs_text(unlock_t[k])})")
-    print(f"  unlock cost (encrypted - plain): {unlock:.3f} s")
+    print(f"  unlock cost (encrypted - plain): {unlock:.3f} s, CPU {UNLOCK_CPU:.3f} s")
     summary["unlock_s"] = unlock
     summary["list_s"] = unlock_m
-    summary["ingest_big"] = ingest_report(f"one {BIG_MIB} MiB file", big_t, unlock, big_bytes, 1)
-    summary["ingest_small"] = ingest_report(f"{SMALL_FILES} small files", small_t, unlock,
-                                            small_bytes, SMALL_FILES)
-
-    summary["verify_big"] = verify_report(f"archive of the {BIG_MIB} MiB file", verify_section(big_arch), unlock)
-    summary["verify_small"] = verify_report(f"archive of {SMALL_FILES} small files",
-                                            verify_section(small_arch), unlock)
+    summary["ingest_big"] = report(f"ingest: one {BIG_MIB} MiB file", big_t, unlock, big_bytes, 1)
+    summary["ingest_small"] = report(f"ingest: {SMALL_FILES} files of 1-64 KiB", small_t, unlock,
+                                     small_bytes, SMALL_FILES)
+    summary["verify_big"] = report(f"verify: archive of the {BIG_MIB} MiB file",
+                                   verify_section(big_arch), unlock)
+    summary["verify_small"] = report(f"verify: archive of the {SMALL_FILES} files",
+                                     verify_section(small_arch), unlock)
 
     # Background jobs (SHA-512 of each item) would run inside the server while it answers;
     # run them first, untimed for the targets, timed for the record.
     jobs = {}
     for k in KINDS:
-        jobs[k] = timed(big_arch[k], "jobs", "--run")
+        jobs[k] = timed(big_arch[k], "jobs", "--run")[0]
     print(f"\n== background jobs of the {BIG_MIB} MiB item (athar jobs --run, one run) ==")
     for k in KINDS:
         print(f"  {k:<10} {jobs[k]:8.3f} s")
@@ -329,33 +338,48 @@ def main():
     summary["range_reads"] = rr
     summary["load_end"] = load()
 
-    ib, is_, vb, vs = (summary[k] for k in ("ingest_big", "ingest_small", "verify_big", "verify_small"))
     print(f"\n== summary (medians of {RUNS} runs; ratio = encrypted speed / plain speed; "
           f"unlock {unlock:.3f} s; load {summary['load_start']:.1f} -> {summary['load_end']:.1f}) ==")
-    print(f"  {'measure':<34} {'plain':>12} {'encrypted':>12} {'enc. w/o unlock':>16} "
-          f"{'ratio':>7} {'w/o unlock':>10}  target")
-    def line(label, p, e, w, ratio, ratio_wo, target):
-        print(f"  {label:<34} {p:>12} {e:>12} {w:>16} {ratio:>7} {ratio_wo:>10}  {target}")
-    line(f"ingest {BIG_MIB} MiB file, s", f"{ib['plain_s']:.3f}", f"{ib['encrypted_s']:.3f}",
-         f"{ib['encrypted_wo_unlock_s']:.3f}", f"{ib['ratio']:.2f}x", f"{ib['ratio_wo_unlock']:.2f}x", ">= 0.8x")
-    line(f"ingest {BIG_MIB} MiB file, MB/s", f"{ib['plain_MBps']:.1f}", f"{ib['encrypted_MBps']:.1f}",
-         f"{big_bytes / MB / ib['encrypted_wo_unlock_s']:.1f}", "", "", "")
-    line(f"ingest {SMALL_FILES} files, s", f"{is_['plain_s']:.3f}", f"{is_['encrypted_s']:.3f}",
-         f"{is_['encrypted_wo_unlock_s']:.3f}", f"{is_['ratio']:.2f}x", f"{is_['ratio_wo_unlock']:.2f}x", ">= 0.8x")
-    line(f"ingest {SMALL_FILES} files, files/s", f"{is_['plain_files_per_s']:.0f}",
-         f"{is_['encrypted_files_per_s']:.0f}", f"{SMALL_FILES / is_['encrypted_wo_unlock_s']:.0f}", "", "", "")
-    line(f"verify, {BIG_MIB} MiB archive, s", f"{vb['plain_s']:.3f}", f"{vb['encrypted_s']:.3f}",
-         f"{vb['encrypted_wo_unlock_s']:.3f}", f"{vb['ratio']:.2f}x", f"{vb['ratio_wo_unlock']:.2f}x", ">= 0.8x")
-    line(f"verify, {SMALL_FILES}-file archive, s", f"{vs['plain_s']:.3f}", f"{vs['encrypted_s']:.3f}",
-         f"{vs['encrypted_wo_unlock_s']:.3f}", f"{vs['ratio']:.2f}x", f"{vs['ratio_wo_unlock']:.2f}x", ">= 0.8x")
+    cols = ("measure", "plain", "encrypted", "enc. w/o unlock", "ratio", "w/o unlock", "fastest",
+            "CPU w/o unlock", "target")
+    widths = (30, 9, 10, 16, 7, 10, 8, 15, 0)
+
+    def line(*cells):
+        cells = cells + ("",) * (len(widths) - len(cells))
+        *nums, target = cells
+        print("  " + " ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                              for i, (c, w) in enumerate(zip(nums, widths))).rstrip()
+              + (f"  {target}" if target else ""))
+
+    line(*cols)
+    measures = (
+        (f"ingest {BIG_MIB} MiB file, s", "ingest_big", ">= 0.8x"),
+        (f"ingest {SMALL_FILES} files, s", "ingest_small", ">= 0.8x"),
+        (f"verify, {BIG_MIB} MiB archive, s", "verify_big", ">= 0.8x"),
+        (f"verify, {SMALL_FILES}-file archive, s", "verify_small", ">= 0.8x"),
+    )
+    for label, key, target in measures:
+        x = summary[key]
+        line(label, f"{x['plain_s']:.3f}", f"{x['encrypted_s']:.3f}",
+             f"{x['encrypted_wo_unlock_s']:.3f}", f"{x['ratio']:.2f}x",
+             f"{x['ratio_wo_unlock']:.2f}x", f"{x['ratio_min']:.2f}x",
+             f"{x['cpu_ratio_wo_unlock']:.2f}x",
+             target)
+    ib, is_ = summary["ingest_big"], summary["ingest_small"]
+    line(f"ingest {BIG_MIB} MiB file, MB/s", f"{big_bytes / MB / ib['plain_s']:.1f}",
+         f"{big_bytes / MB / ib['encrypted_s']:.1f}",
+         f"{big_bytes / MB / ib['encrypted_wo_unlock_s']:.1f}")
+    line(f"ingest {SMALL_FILES} files, files/s", f"{SMALL_FILES / is_['plain_s']:.0f}",
+         f"{SMALL_FILES / is_['encrypted_s']:.0f}",
+         f"{SMALL_FILES / is_['encrypted_wo_unlock_s']:.0f}")
     for which in ("middle", "anywhere"):
         p, e = rr["plain"][which], rr["encrypted"][which]
-        line(f"range 1 MiB {which}, p50 ms", f"{p['p50']:.1f}", f"{e['p50']:.1f}", "", "", "", "")
-        line(f"range 1 MiB {which}, p95 ms", f"{p['p95']:.1f}", f"{e['p95']:.1f}", "", "", "",
-             "< 50 ms" if which == "middle" else "")
-        line(f"range 1 MiB {which}, max ms", f"{p['max']:.1f}", f"{e['max']:.1f}", "", "", "", "")
-    line("range first request (access), ms", f"{rr['plain']['first_ms']:.1f}",
-         f"{rr['encrypted']['first_ms']:.1f}", "", "", "", "")
+        for stat in ("p50", "p95", "max"):
+            target = "< 50 ms" if (which, stat) == ("middle", "p95") else ""
+            line(f"range 1 MiB {which}, {stat} ms", f"{p[stat]:.1f}", f"{e[stat]:.1f}",
+                 "", "", "", "", "", target)
+    line("range first request, ms", f"{rr['plain']['first_ms']:.1f}",
+         f"{rr['encrypted']['first_ms']:.1f}")
     if os.environ.get("JSON_OUT"):
         with open(os.environ["JSON_OUT"], "w") as f:
             json.dump(summary, f, indent=1)
