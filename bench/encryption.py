@@ -14,11 +14,14 @@ The unlock: an encrypted archive's command first derives the archive key from th
 passphrase (argon2id). Its cost is measured as the median time of `athar list` on the
 encrypted archive minus that on the plain one ("unlock"); the figures "without unlock"
 subtract it from the encrypted command's time (the plain one is left as measured).
+Each command's CPU time (user + system of the child) is recorded beside its wall time.
 
 Usage: bench/encryption.py ATHAR_BINARY
 Environment: RUNS (3), REQUESTS (200 around the middle), ANYWHERE (50 anywhere),
-SMALL_FILES (10000), BIG_MIB (1024), SEED (19), TMPDIR (work folder, ~4 GiB at most),
-ATHAR_SCRATCH (the encrypted archive's scratch; default a folder under /dev/shm).
+SMALL_FILES (10000), BIG_MIB (1024), SEED (19), TMPDIR (work folder: about 4 GB with RUNS=3,
+5 GB with RUNS=5),
+ATHAR_SCRATCH (the encrypted archive's scratch; default a folder under /dev/shm),
+JSON_OUT (a file to write the figures to as JSON).
 Exits non-zero on an error (a command failing, a wrong byte served), never on a missed
 target: the figures are printed as measured.
 """
