@@ -768,11 +768,17 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut archive = open(cli, Access::Write)?;
     // A damaged archive cannot always be recovered; verification then says why.
     match archive.recover() {
-        Ok(r) if r.temporary + r.blobs + r.stale_uploads + r.erasures > 0 || r.logged > 0 => eprintln!(
-            "athar: finished interrupted work: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s), finished {} case erasure(s)",
-            r.temporary, r.blobs, r.stale_uploads, r.logged, r.erasures
-        ),
-        Ok(_) => {}
+        Ok(r) => {
+            if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 {
+                eprintln!(
+                    "athar: finished an interrupted ingest: removed {} temporary file(s), {} unacknowledged blob(s) and {} stale upload(s), logged {} queued event(s)",
+                    r.temporary, r.blobs, r.stale_uploads, r.logged
+                );
+            }
+            if r.erasures > 0 {
+                eprintln!("athar: finished {} interrupted case erasure(s)", r.erasures);
+            }
+        }
         Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),
     }
     let bar = output::bar(!a.json && std::io::stderr().is_terminal(), 0, "verifying");

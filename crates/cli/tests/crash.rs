@@ -35,12 +35,17 @@ fn sigkill_during_ingest_leaves_a_consistent_archive() {
         })
         .collect();
 
-    // How long a whole ingest takes here, so kills land throughout it.
-    let started = Instant::now();
-    let full = src_env.run_paths(&["ingest", "--json"], &[&src]);
-    assert!(full.status.success());
-    assert_eq!(json_lines(&full.stdout).len(), files.len());
-    let whole = started.elapsed().max(Duration::from_millis(50));
+    // How long a whole ingest takes here, so kills land throughout it: the faster of a
+    // first (cold) run and a second one into a fresh archive, as the killed runs will be.
+    let mut whole = Duration::MAX;
+    for env in [&src_env, &Env::new()] {
+        let started = Instant::now();
+        let full = env.run_paths(&["ingest", "--json"], &[&src]);
+        assert!(full.status.success());
+        assert_eq!(json_lines(&full.stdout).len(), files.len());
+        whole = whole.min(started.elapsed());
+    }
+    let whole = whole.max(Duration::from_millis(50));
 
     let mut rng = Rng(0x5eed);
     let iterations = 12;
