@@ -87,12 +87,16 @@ impl Runner {
             _ => None,
         };
         archive.write_into_case(case)?;
-        let committed = {
-            let mut w = archive.writer()?;
-            jobs::commit(w.catalog, w.blobs, &mut w.logger, analysed, &w.collector)
+        let committed = match archive.writer() {
+            Ok(mut w) => jobs::commit(w.catalog, w.blobs, &mut w.logger, analysed, &w.collector)
+                .map_err(AnalysisError::from),
+            Err(e) => Err(AnalysisError::from(e)),
         };
-        archive.write_into_case(None)?;
-        Ok(committed?)
+        // Back to the archive's key whatever happened, so no later writer seals under it.
+        let reset = archive.write_into_case(None);
+        let committed = committed?;
+        reset?;
+        Ok(committed)
     }
 
     /// The similarity index, opened from its file and `catalog` the first time, then kept

@@ -604,8 +604,10 @@ fn erase_case(cli: &Cli, a: &EraseArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "Erased case {} at {}: {} item(s) and {} record(s) unreadable for good; {} item(s) \
-         other cases hold were kept; {} erase event(s) logged.",
+        "Erased case {} at {}: the content of {} item(s) and its protected sources' \
+         identities unreadable for good (their key is destroyed), {} record(s) deleted; {} \
+         item(s) other cases hold were kept; {} erase event(s) logged. Copies of the catalog \
+         made before (backups) still hold the records, readable with the archive key.",
         done.case, done.at, done.items, done.records, done.kept_shared, done.logged
     );
     if done.under_archive_key > 0 {

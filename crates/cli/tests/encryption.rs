@@ -559,6 +559,19 @@ fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
     std::fs::write(&shared, &shared_bytes).unwrap();
     let shared_item = ingest_into(&e, "pits", &shared);
     assert_eq!(ingest_into(&e, "other", &shared), shared_item);
+    // A video analysed while only this case held it: its review images were sealed under
+    // the case's key, and must stay readable for the other case that holds it too.
+    let video = common::clip_at(
+        e.path("clip.mp4"),
+        "testsrc=size=160x120:rate=10",
+        "2",
+        "null",
+    );
+    if let Some(video) = &video {
+        let id = e.ingest(video);
+        assert_eq!(ingest_into(&e, "other", video), id);
+    }
+    let kept_shared = if video.is_some() { 2 } else { 1 };
     records(&e);
     let kept = e.path("kept.jsonl");
     std::fs::write(
@@ -595,7 +608,7 @@ fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
     .unwrap();
     assert_eq!(done["items"], 1, "{done}");
     assert_eq!(done["records"], 3, "{done}");
-    assert_eq!(done["kept_shared"], 1, "{done}");
+    assert_eq!(done["kept_shared"], kept_shared, "{done}");
     assert_eq!(done["under_archive_key"], 0, "{done}");
     assert_eq!(done["logged"], 4, "{done}");
 
@@ -635,10 +648,30 @@ fn an_erased_case_is_unreadable_for_good_and_its_custody_still_proves() {
         !listed.contains("Qarnawi") && listed.contains("Syntheticperson"),
         "{listed}"
     );
-    // Nothing more can be added to it.
+    // Nothing more can be added to it: neither files nor records.
     let refused = e.run(&["ingest", "--case", "pits", own.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("erased"));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        msg.contains("was erased") && msg.matches("keyring.json").count() == 1,
+        "{msg}"
+    );
+    let refused = e.run(&[
+        "person",
+        "add",
+        "--case",
+        "pits",
+        "--name",
+        "Late Syntheticname",
+    ]);
+    assert_ne!(
+        refused.status.code(),
+        Some(0),
+        "a record was added to an erased case"
+    );
+    assert!(!e
+        .ok(&["search", "--json", "Syntheticname"])
+        .contains("Late"));
     // The proof handed out before still verifies, against the bytes too.
     let checked = e.ok(&[
         "log",

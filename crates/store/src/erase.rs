@@ -306,6 +306,25 @@ impl Archive {
                     FsBlobStore::open_sealed(&blobs_root, target)?.reseal(sha)?;
                 }
             }
+            // So are the review images that stay (made from a shared item, or from a kept
+            // one too): under the archive's blob key.
+            let own: HashSet<&ItemId> = holdings.items.iter().map(|(id, _)| id).collect();
+            let mut stays = Vec::new();
+            for (source, _) in holdings.items.iter().chain(&holdings.shared) {
+                for (made, _) in self.catalog.derived_from(source)? {
+                    if !own.contains(&made) {
+                        stays.push(made);
+                    }
+                }
+            }
+            for made in stays {
+                let item = self.catalog.resolve(made.as_str())?;
+                let under = sealed_under(&blobs_root, &sealing, &item.sha256)?;
+                if under.is_some() && under == case_key_id {
+                    let target = self.case_sealing(None)?;
+                    FsBlobStore::open_sealed(&blobs_root, target)?.reseal(&item.sha256)?;
+                }
+            }
             // The disposition, in the custody log, before anything goes.
             done.logged = self.log_erasure(case, actor, &holdings)?;
         }
@@ -348,6 +367,22 @@ impl Archive {
         ) else {
             return Ok(());
         };
+        // Nothing goes without its `erase` event (a run stopped before logging them all).
+        let actor = self.collector();
+        self.log_erasure(case, &actor, holdings)?;
+        // Derived indexes held the erased content's words and fingerprints: removed first,
+        // so that no stop leaves them behind once the rows are gone.
+        let index = self.work_dir().join("index");
+        if index.exists() {
+            std::fs::remove_dir_all(&index).map_err(|e| StoreError::io(&index, e))?;
+        }
+        // Uploads to the case (staged bytes, or a finished one's record of names and notes).
+        let uploads = self.uploads()?;
+        for id in uploads.ids()? {
+            if uploads.load(&id).is_ok_and(|u| u.case == case) {
+                uploads.remove(&id)?;
+            }
+        }
         let store = FsBlobStore::open_sealed(&blobs_root, sealing)?;
         for (_, sha) in &holdings.items {
             store.remove_unacknowledged(sha)?;
@@ -360,11 +395,6 @@ impl Archive {
             .collect();
         let frozen = self.frozen_digests(&subjects)?;
         self.catalog.erase_subjects(case, at, &subjects, &frozen)?;
-        // Derived indexes held the erased content's words and fingerprints.
-        let index = self.work_dir().join("index");
-        if index.exists() {
-            std::fs::remove_dir_all(&index).map_err(|e| StoreError::io(&index, e))?;
-        }
         Ok(())
     }
 
@@ -377,11 +407,17 @@ impl Archive {
         if ring.erased.is_empty() {
             return Ok(0);
         }
+        // An erasure is finished once its rows went (the catalog lists its subjects as
+        // erased); a case name used again after that is new data, left alone.
+        let done: HashSet<String> = self.catalog.erased()?.into_iter().map(|e| e.case).collect();
         let mut finished = 0;
         for case in self.catalog.case_names()? {
             let Some(at) = ring.erased_at(&sealing.archive, &case) else {
                 continue;
             };
+            if done.contains(&case) {
+                continue;
+            }
             let h = self.catalog.case_holdings(&case)?;
             if !(h.items.is_empty() && h.records.is_empty() && h.shared.is_empty()) {
                 self.finish_erasure(&case, at, &h)?;

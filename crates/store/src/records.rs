@@ -132,10 +132,14 @@ pub(crate) fn referrers(conn: &Connection, id: &str) -> Result<Vec<String>, Stor
 }
 
 pub(crate) fn case_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT 1 FROM cases WHERE name = ?1")
-        .map_err(db)?
-        .exists([name])
-        .map_err(db)
+    // An erased case takes nothing more.
+    conn.prepare_cached(
+        "SELECT 1 FROM cases WHERE name = ?1
+         AND NOT EXISTS (SELECT 1 FROM erased WHERE case_name = ?1)",
+    )
+    .map_err(db)?
+    .exists([name])
+    .map_err(db)
 }
 
 pub(crate) fn list(
@@ -195,7 +199,7 @@ pub(crate) fn seal_identities(
             .prepare("UPDATE record_values SET body = ?2 WHERE sha256 = ?1")
             .map_err(db)?;
         for (sha, body) in rows {
-            let sealed = sealing.seal_identity(&body)?;
+            let sealed = sealing.seal_identity_once(&body)?;
             if sealed != body {
                 update.execute(params![sha, sealed]).map_err(db)?;
                 changed += 1;

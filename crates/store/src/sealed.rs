@@ -104,9 +104,10 @@ impl Sealing {
             |e: &dyn std::fmt::Display| StoreError::Catalog(format!("{}: {e}", path.display()));
         let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
         let mut ring = athar_crypt::Keyring::parse(&bytes).map_err(|e| err(&e))?;
+        // (An erased case's refusal names the case; whoever asked names the keyring.)
         let key = ring
             .add_case_key(&self.archive, case)
-            .map_err(|e| err(&e))?;
+            .map_err(|e| StoreError::Catalog(e.to_string()))?;
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         let tmp = dir.join(".keyring.json.new");
         let _ = std::fs::remove_file(&tmp);
@@ -163,9 +164,6 @@ impl Sealing {
         let Some((mut v, case, identity)) = source_identity(body) else {
             return Ok(body.to_owned());
         };
-        if identity.starts_with(SEALED_IDENTITY) {
-            return Ok(body.to_owned());
-        }
         let keys = self.case(&case)?;
         let sealed = keys
             .identities
@@ -176,6 +174,17 @@ impl Sealing {
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sealed)
         ));
         Ok(v.to_string())
+    }
+
+    /// [`Sealing::seal_identity`] of a value that may already be sealed (a catalog being
+    /// encrypted in place, again after a stop): one whose identity opens is left as it is.
+    pub(crate) fn seal_identity_once(&self, body: &str) -> Result<String, StoreError> {
+        if let Some((_, _, identity)) = source_identity(body) {
+            if identity.starts_with(SEALED_IDENTITY) && self.open_identity(body).is_ok() {
+                return Ok(body.to_owned());
+            }
+        }
+        self.seal_identity(body)
     }
 
     /// The stored value with its source identity opened (the canonical JSON again).
