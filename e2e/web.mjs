@@ -162,6 +162,19 @@ try {
   await page.click("#load-video");
   const video = await page.waitForSelector("#video");
   check(await video.evaluate((v) => v.muted && !v.autoplay), "video muted, no autoplay");
+  // Safe review goes on into the player: blurred and greyscale first, revealed step by step.
+  const filterOf = () => video.evaluate((v) => getComputedStyle(v).filter);
+  const first = await filterOf();
+  check(first.includes("blur") && first.includes("grayscale"), "video starts blurred and greyscale: " + first);
+  await page.click("#reveal-video");
+  await page.waitForFunction(() => document.getElementById("video").dataset.variant !== "blurred");
+  const second = await filterOf();
+  check(!second.includes("blur") && second.includes("grayscale"), "then greyscale: " + second);
+  const clearAsked = page.waitForRequest((r) => r.url().includes("purpose=review-clear"));
+  await page.click("#reveal-video");
+  await clearAsked;
+  await page.waitForFunction(() => document.getElementById("video").dataset.variant === "clear");
+  check((await filterOf()) === "none", "then clear, once the server recorded it");
   const playable = await video.evaluate((v) => v.canPlayType('video/mp4; codecs="avc1.42E01E"'));
   if (playable) {
     await video.evaluate((v) => new Promise((ok, bad) => {
@@ -187,6 +200,8 @@ try {
   await page.waitForSelector("#custody tr[data-seq]");
   const kinds = await page.$$eval("#custody tr[data-seq] td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
   check(kinds.includes("ingest") && kinds.includes("access"), "custody history: " + kinds.join(", "));
+  // The clear image, the video loaded, the video revealed clear: each an access.
+  check(kinds.filter((k) => k === "access").length === 3, "three accesses: " + kinds.join(", "));
   const proofs = await page.$$("#custody a.proof");
   check(proofs.length > 0, "proof links");
   const [proof] = await Promise.all([page.waitForEvent("download"), proofs[proofs.length - 1].click()]);

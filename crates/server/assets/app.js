@@ -256,20 +256,53 @@ async function itemPage(id) {
     review.append(img, el("div", { class: "actions" }, btn));
   }).catch((e) => review.append(failure(e)));
 
-  // Video: not loaded until asked (the footage is clear); muted and still unless the user
-  // changed their defaults; seeking uses HTTP range requests.
+  // Video: not loaded until asked; muted and still unless the user changed their
+  // defaults; seeking uses HTTP range requests. It plays blurred and greyscale as the
+  // review images do (the user's settings), each step revealed by a click; the clear view
+  // is recorded as an access.
   let player = null;
   if (isVideo) {
     player = el("section", { class: "card" }, el("h2", {}, "Video"));
     const load = el("button", { type: "button", id: "load-video" }, "Load video (recorded as an access)");
     load.addEventListener("click", () => {
+      let shown = firstVariant();
       const v = el("video", {
-        controls: true, preload: "metadata", id: "video",
-        src: apiUrl(["items", id, "content"], { purpose: "review" }),
+        controls: true, preload: "metadata", id: "video", class: "view-" + shown,
+        "data-variant": shown, src: apiUrl(["items", id, "content"], { purpose: "review" }),
       });
       v.muted = me.settings.muted;
       v.autoplay = me.settings.autoplay;
-      load.replaceWith(v);
+      const btn = el("button", { type: "button", id: "reveal-video" });
+      const label = () => {
+        const n = nextVariant(shown);
+        btn.textContent = n === "clear" ? "Reveal clear video (recorded as an access)" : n ? "Show " + n : "Shown clear";
+        btn.disabled = !n;
+      };
+      btn.addEventListener("click", async () => {
+        const n = nextVariant(shown);
+        if (!n) return;
+        if (n === "clear") {
+          // The server records the clear view before the video is shown clear.
+          btn.disabled = true;
+          try {
+            // A HEAD request: recorded like any access to the content (a range request
+            // of the player's viewing would not be recorded again), no byte sent.
+            const r = await fetch(apiUrl(["items", id, "content"], { purpose: "review-clear" }),
+              { method: "HEAD", credentials: "same-origin" });
+            if (!r.ok) throw new Error("HTTP " + r.status);
+          } catch (e) {
+            player.append(failure(e));
+            label();
+            return;
+          }
+        }
+        shown = n;
+        v.className = "view-" + shown;
+        v.dataset.variant = shown;
+        label();
+      });
+      label();
+      load.replaceWith(v, el("div", { class: "actions" }, btn));
     });
     player.append(load);
   }
