@@ -427,6 +427,17 @@ fn ask_passphrase(question: &str) -> Option<zeroize::Zeroizing<String>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     athar_store::sealed::unlock::set_prompt(ask_passphrase);
+    athar_store::set_lock_wait(athar_store::LockWait {
+        limit: lock_wait(),
+        notify: |root, holder| {
+            eprintln!(
+                "athar: {} is in use by {holder}; waiting up to {} s for it (ATHAR_LOCK_WAIT \
+                 sets how long)…",
+                root.display(),
+                lock_wait().as_secs()
+            )
+        },
+    });
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -619,6 +630,16 @@ fn erase_case(cli: &Cli, a: &EraseArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a writing command waits for an archive another process holds:
+/// `ATHAR_LOCK_WAIT` seconds, else a minute.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("ATHAR_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
 }
 
 /// A line typed on the terminal (None without one).

@@ -65,6 +65,19 @@ pub enum ArchiveError {
     EncryptionInterrupted(PathBuf),
     #[error("{}: the archive is already encrypted", .0.display())]
     AlreadyEncrypted(PathBuf),
+    /// Another process writes to the archive (`athar serve`, an ingest) and kept it for
+    /// longer than this process waits.
+    #[error(
+        "{}: another Athar process ({holder}) holds the archive and did not let go within \
+         {waited} s; run this command when it is done, or stop it (commands that only read, \
+         such as list, show and similar, never wait)",
+        path.display()
+    )]
+    Busy {
+        path: PathBuf,
+        holder: String,
+        waited: u64,
+    },
     #[error("{}", path.display())]
     Unlock {
         path: PathBuf,
@@ -546,8 +559,7 @@ impl Archive {
                     .truncate(false)
                     .open(&p)
                     .map_err(io(&p))?;
-                rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-                    .map_err(|e| io(&p)(e.into()))?;
+                take_lock(root, &f)?;
                 Some(f)
             }
         };
@@ -894,6 +906,109 @@ impl Archive {
             Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
             _ => os_user(),
         }
+    }
+}
+
+/// How a writer waits for an archive another process holds (set once per process; without
+/// it, a writer waits as long as it takes).
+#[derive(Debug, Clone, Copy)]
+pub struct LockWait {
+    /// The longest wait before giving up with [`ArchiveError::Busy`].
+    pub limit: std::time::Duration,
+    /// Told once, when the wait begins, the archive and who holds it.
+    pub notify: fn(&Path, &str),
+}
+
+static LOCK_WAIT: std::sync::OnceLock<LockWait> = std::sync::OnceLock::new();
+
+/// Sets how writers of this process wait for an archive another process holds.
+pub fn set_lock_wait(wait: LockWait) {
+    let _ = LOCK_WAIT.set(wait);
+}
+
+/// Takes the writer lock on `file` (the archive's `lock`), then writes this process's id
+/// into it, so that a writer kept waiting can say who holds the archive.
+fn take_lock(root: &Path, file: &File) -> Result<(), ArchiveError> {
+    use rustix::fs::{flock, FlockOperation};
+    let p = root.join("lock");
+    let err = |e: rustix::io::Errno| io(&p)(e.into());
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => match LOCK_WAIT.get() {
+            None => flock(file, FlockOperation::LockExclusive).map_err(err)?,
+            Some(wait) => {
+                let holder = lock_holder(&p);
+                (wait.notify)(root, &holder);
+                let start = std::time::Instant::now();
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+                        Ok(()) => break,
+                        Err(e) if e == rustix::io::Errno::WOULDBLOCK => {}
+                        Err(e) => return Err(err(e)),
+                    }
+                    if start.elapsed() >= wait.limit {
+                        return Err(ArchiveError::Busy {
+                            path: root.to_owned(),
+                            holder,
+                            waited: wait.limit.as_secs(),
+                        });
+                    }
+                }
+            }
+        },
+        Err(e) => return Err(err(e)),
+    }
+    // The process id only: the lock file is in the archive's folder, which holds nothing
+    // else in plain in an encrypted archive.
+    let mut f = file;
+    f.set_len(0)
+        .and_then(|()| {
+            use std::io::Seek as _;
+            f.seek(std::io::SeekFrom::Start(0))?;
+            f.write_all(format!("{}\n", std::process::id()).as_bytes())
+        })
+        .map_err(io(&p))
+}
+
+/// Who holds the lock at `path`: its process id and command line, as far as known.
+fn lock_holder(path: &Path) -> String {
+    let Some(pid) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return "a process that did not say which".to_owned();
+    };
+    let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|b| {
+            let args: Vec<String> = b
+                .split(|c| *c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let name = args
+                .first()
+                .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
+                .unwrap_or_default();
+            // The program and its command (`athar serve`), not the paths it was given.
+            let verb = args
+                .iter()
+                .skip(1)
+                .scan(false, |value, a| {
+                    let skip = *value;
+                    *value = a == "--archive";
+                    Some((skip, a))
+                })
+                .find(|(skip, a)| !skip && !a.starts_with('-'))
+                .map(|(_, a)| a.clone())
+                .unwrap_or_default();
+            format!("{name} {verb}").trim().to_owned()
+        })
+        .filter(|c| !c.is_empty());
+    match command {
+        Some(c) => format!("{c}, process {pid}"),
+        None => format!("process {pid}"),
     }
 }
 

@@ -70,8 +70,8 @@ pub mod search_index;
 pub mod uploads;
 
 pub use archive::{
-    Access, Archive, ArchiveError, Config, InitOptions, Recovered, SimilarIndex, SimilarSection,
-    TimestampSection, TsaConfig, Writer,
+    set_lock_wait, Access, Archive, ArchiveError, Config, InitOptions, LockWait, Recovered,
+    SimilarIndex, SimilarSection, TimestampSection, TsaConfig, Writer,
 };
 pub use backends::{Backends, StorageSection};
 pub use blobs::FsBlobStore;
