@@ -607,6 +607,9 @@ impl Archive {
         let secret = read_key_file(&keys, "pseudonym.key", sealing.as_ref())?;
         let pseudonym_secret =
             hex::decode(secret.trim()).map_err(|e| key_err(&secret_path, e.to_string()))?;
+        if let Some(f) = &lock {
+            note_holder(root, f)?;
+        }
         Ok(Archive {
             root: root.to_owned(),
             config,
@@ -926,8 +929,8 @@ pub fn set_lock_wait(wait: LockWait) {
     let _ = LOCK_WAIT.set(wait);
 }
 
-/// Takes the writer lock on `file` (the archive's `lock`), then writes this process's id
-/// into it, so that a writer kept waiting can say who holds the archive.
+/// Takes the writer lock on `file` (the archive's `lock`); [`note_holder`] then says who
+/// holds it, for a writer kept waiting.
 fn take_lock(root: &Path, file: &File) -> Result<(), ArchiveError> {
     use rustix::fs::{flock, FlockOperation};
     let p = root.join("lock");
@@ -959,15 +962,18 @@ fn take_lock(root: &Path, file: &File) -> Result<(), ArchiveError> {
         },
         Err(e) => return Err(err(e)),
     }
-    // The process id only: the lock file is in the archive's folder, which holds nothing
-    // else in plain in an encrypted archive.
-    let mut f = file;
-    f.set_len(0)
-        .and_then(|()| {
-            use std::io::Seek as _;
-            f.seek(std::io::SeekFrom::Start(0))?;
-            f.write_all(format!("{}\n", std::process::id()).as_bytes())
-        })
+    Ok(())
+}
+
+/// Writes this process's id into the held lock file, once the archive is open (a command
+/// refused on the way, a wrong passphrase say, changes nothing). The process id only: the
+/// lock file is in the archive's folder, which holds nothing in plain when encrypted.
+fn note_holder(root: &Path, mut file: &File) -> Result<(), ArchiveError> {
+    use std::io::Seek as _;
+    let p = root.join("lock");
+    file.set_len(0)
+        .and_then(|()| file.seek(std::io::SeekFrom::Start(0)).map(drop))
+        .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
         .map_err(io(&p))
 }
 
