@@ -243,3 +243,29 @@ fn disk_full() {
     );
     assert_eq!(common::files_under(&archive.join("blobs/tmp")), 0);
 }
+
+/// A record flag's value that does not parse is bad input: exit 2, the flag named, nothing
+/// written.
+#[test]
+fn record_flags_that_do_not_parse_exit_2_naming_the_flag() {
+    let env = Env::new();
+    assert!(env
+        .run(&["case", "add", "--case", "pits", "--title", "Synthetic"])
+        .status
+        .success());
+    for (args, flag) in [
+        (&["--coordinates", "36.1"][..], "--coordinates"),
+        (&["--coordinates", "north,east"][..], "--coordinates"),
+        (&["--precision-m", "50"][..], "--precision-m"),
+    ] {
+        let mut all = vec!["place", "add", "--case", "pits", "--name", "Synthetic Town"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {msg}");
+        assert!(msg.contains(flag), "{args:?}: {msg}");
+    }
+    let listed = env.run(&["place", "list", "--json"]);
+    assert!(listed.status.success());
+    assert!(listed.stdout.is_empty(), "a refused place was written");
+}

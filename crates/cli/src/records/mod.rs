@@ -172,13 +172,27 @@ pub fn find(
         .ok_or_else(not_found)
 }
 
+/// A flag's value that does not parse is bad input (exit 2), not a failure of Athar's;
+/// errors of the catalog keep their own meaning.
+fn as_input(e: anyhow::Error) -> anyhow::Error {
+    if e.chain()
+        .any(|c| c.is::<athar_core::StoreError>() || c.is::<athar_core::CoreError>())
+    {
+        return e;
+    }
+    anyhow::Error::new(athar_core::CoreError::Input {
+        path: "the command line".into(),
+        message: format!("{e:#}"),
+    })
+}
+
 /// Runs one kind's action against the archive.
 pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyhow::Result<()> {
     match action {
         Action::Add { fields, common } => {
             let mut w = archive.writer()?;
-            let mut m = fields.to_fields(&*w.catalog, true)?;
-            apply_common(&mut m, common)?;
+            let mut m = fields.to_fields(&*w.catalog, true).map_err(as_input)?;
+            apply_common(&mut m, common).map_err(as_input)?;
             let case = common.case.clone().or_else(|| fields.case_name());
             let line = make_line(F::KIND, m, common.key.clone(), case, None)?;
             let actor = w.collector.clone();
@@ -206,9 +220,9 @@ pub fn run<F: Fields + Args>(archive: &mut Archive, action: &Action<F>) -> anyho
             for k in ["id", "case", "key"] {
                 m.remove(k);
             }
-            let new = fields.to_fields(&*w.catalog, false)?;
+            let new = fields.to_fields(&*w.catalog, false).map_err(as_input)?;
             m.extend(new);
-            apply_common(&mut m, common)?;
+            apply_common(&mut m, common).map_err(as_input)?;
             let key = common.key.clone().or(stored.record.key.clone());
             let case = common
                 .case
