@@ -550,18 +550,7 @@ impl Archive {
         }
         let lock = match access {
             Access::Read => None,
-            Access::Write => {
-                let p = root.join("lock");
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&p)
-                    .map_err(io(&p))?;
-                take_lock(root, &f)?;
-                Some(f)
-            }
+            Access::Write => Some(writer_lock(root)?),
         };
         let mut backends = Backends::from_config(root, &config.storage)
             .and_then(|b| b.check_present().map(|()| b))
@@ -927,6 +916,21 @@ static LOCK_WAIT: std::sync::OnceLock<LockWait> = std::sync::OnceLock::new();
 /// Sets how writers of this process wait for an archive another process holds.
 pub fn set_lock_wait(wait: LockWait) {
     let _ = LOCK_WAIT.set(wait);
+}
+
+/// Opens the archive's `lock` file and takes the writer lock on it (waiting as
+/// [`set_lock_wait`] says).
+pub(crate) fn writer_lock(root: &Path) -> Result<File, ArchiveError> {
+    let p = root.join("lock");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&p)
+        .map_err(io(&p))?;
+    take_lock(root, &f)?;
+    Ok(f)
 }
 
 /// Takes the writer lock on `file` (the archive's `lock`); [`note_holder`] then says who

@@ -79,7 +79,7 @@ pub fn encrypt_in_place(
     let (catalog_path, blobs_root) = backends.embedded_paths();
     // The writer lock, held to the end.
     let _lock = if resumed {
-        lock(root)?
+        archive::writer_lock(root)?
     } else {
         let mut plain = Archive::open(root, Access::Write)?;
         plain.recover()?;
@@ -122,20 +122,6 @@ pub fn encrypt_in_place(
     std::fs::remove_file(&marker).map_err(io(&marker))?;
     sync_dir(root)?;
     Ok(done)
-}
-
-fn lock(root: &Path) -> Result<File, ArchiveError> {
-    let p = root.join("lock");
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&p)
-        .map_err(io(&p))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| io(&p)(e.into()))?;
-    Ok(f)
 }
 
 /// Uploads still receiving bytes would be lost: they are finished or cancelled first.
