@@ -24,26 +24,18 @@ struct Enc {
 }
 
 impl Enc {
+    /// A new encrypted archive.
     fn new() -> Enc {
-        let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("archive");
-        let scratch = dir.path().join("scratch");
-        let e = Enc {
-            dir,
-            archive,
-            scratch,
-        };
-        let out = e.run(&["init", "--encrypt", "--collector", "Test Investigator"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        e
+        Enc::init(&["--encrypt"])
     }
 
     /// A plain archive, to be encrypted in place.
     fn plain() -> Enc {
+        Enc::init(&[])
+    }
+
+    /// `athar init` with `flags` in a new temporary folder; it must succeed.
+    fn init(flags: &[&str]) -> Enc {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("archive");
         let scratch = dir.path().join("scratch");
@@ -52,7 +44,9 @@ impl Enc {
             archive,
             scratch,
         };
-        e.ok_with(None, &[], &["init", "--collector", "Test Investigator"]);
+        let mut args = vec!["init", "--collector", "Test Investigator"];
+        args.extend_from_slice(flags);
+        e.ok_with(Some(PASSPHRASE), &[], &args);
         e
     }
 

@@ -193,6 +193,37 @@ fn current_code(state: &AppState, uid: i64, f: &SecondFactor, code: &str) -> Che
     step.map_or(Checked::Wrong, Checked::Right)
 }
 
+/// The time step of `code`, a current code of the user's factor (confirmed, or being set
+/// up when `confirmed` is false); `Err` holds the answer when the code budget is spent.
+async fn checked_step(
+    state: &std::sync::Arc<AppState>,
+    uid: i64,
+    confirmed: bool,
+    code: &str,
+) -> Result<Result<i64, Response>, ApiError> {
+    let f = reading(state, move |c| Ok(c.second_factor(uid)?)).await?;
+    let Some(f) = f.filter(|f| f.confirmed == confirmed) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            if confirmed {
+                "no second factor is set up"
+            } else {
+                "no second factor is being set up: start first"
+            },
+        ));
+    };
+    let st = state.clone();
+    let code = code.to_owned();
+    match tokio::task::spawn_blocking(move || current_code(&st, uid, &f, &code))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Checked::Right(step) => Ok(Ok(step)),
+        Checked::Wrong => Err(bad_code()),
+        Checked::Spent => Ok(Err(too_many_codes())),
+    }
+}
+
 fn bad_code() -> ApiError {
     ApiError::forbidden("wrong or expired code: use the one your app shows now").with_code(BAD_CODE)
 }
@@ -206,21 +237,9 @@ pub async fn confirm(
 ) -> Result<Response, ApiError> {
     session_only(&caller)?;
     let uid = caller.user.id;
-    let f = reading(&state, move |c| Ok(c.second_factor(uid)?)).await?;
-    let Some(f) = f.filter(|f| !f.confirmed) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no second factor is being set up: start first",
-        ));
-    };
-    let st = state.clone();
-    let step = match tokio::task::spawn_blocking(move || current_code(&st, uid, &f, &req.code))
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Checked::Right(step) => step,
-        Checked::Wrong => return Err(bad_code()),
-        Checked::Spent => return Ok(too_many_codes()),
+    let step = match checked_step(&state, uid, false, &req.code).await? {
+        Ok(step) => step,
+        Err(refused) => return Ok(refused),
     };
     let (codes, hashes) = recovery_codes(uid)?;
     let done = blocking(&state, move |a| {
@@ -320,21 +339,9 @@ pub async fn renew_recovery_codes(
 ) -> Result<Response, ApiError> {
     session_only(&caller)?;
     let uid = caller.user.id;
-    let f = reading(&state, move |c| Ok(c.second_factor(uid)?)).await?;
-    let Some(f) = f.filter(|f| f.confirmed) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no second factor is set up",
-        ));
-    };
-    let st = state.clone();
-    let step = match tokio::task::spawn_blocking(move || current_code(&st, uid, &f, &req.code))
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Checked::Right(step) => step,
-        Checked::Wrong => return Err(bad_code()),
-        Checked::Spent => return Ok(too_many_codes()),
+    let step = match checked_step(&state, uid, true, &req.code).await? {
+        Ok(step) => step,
+        Err(refused) => return Ok(refused),
     };
     let (codes, hashes) = recovery_codes(uid)?;
     let done = blocking(&state, move |a| {
