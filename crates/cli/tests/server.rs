@@ -311,7 +311,7 @@ fn api_end_to_end() {
             .replace("{id}", &item_a)
             .replace("{variant}", "blurred")
             .replace("{seq}", "1")
-            .replace("{name}", "app.js")
+            .replace("{*path}", "js/main.js")
             .replace("{case}", "alpha");
         let r = call(route.method.as_str(), &url(&path), &[], None);
         let what = format!("{} {}", route.method.as_str(), route.path);
@@ -327,7 +327,13 @@ fn api_end_to_end() {
     // Logged in, the same pages are served.
     let page = get(&inv, "/");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("/assets/app.js"));
+    assert!(page.body.contains("/assets/js/main.js"));
+    let script = get(&inv, "/assets/js/main.js");
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(call("GET", &url("/assets/nope.js"), &[], None).status, 404);
     assert_eq!(
         call("GET", &url("/assets/..%2Fsrc%2Flib.rs"), &[], None).status,

@@ -453,7 +453,7 @@ mod tests {
             .filter(|r| r.public && r.page)
             .map(|r| r.path)
             .collect();
-        assert_eq!(public_pages, BTreeSet::from(["/login", "/assets/{name}"]));
+        assert_eq!(public_pages, BTreeSet::from(["/login", "/assets/{*path}"]));
         for r in ROUTES.iter().filter(|r| r.page) {
             assert_eq!(r.method, crate::routes::Method::Get, "{}", r.path);
             assert!(!r.path.starts_with("/api/"), "{}", r.path);

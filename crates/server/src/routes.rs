@@ -509,7 +509,7 @@ pub const ROUTES: &[Route] = &[
         public: true,
         ..route(
             Method::Get,
-            "/assets/{name}",
+            "/assets/{*path}",
             Endpoint::Asset,
             "Static scripts, styles and images compiled into the binary",
         )
@@ -586,6 +586,10 @@ pub const ROUTES: &[Route] = &[
 /// The path parameters of a route path (`{id}` → `id`).
 pub fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .filter_map(|seg| {
+            seg.strip_prefix('{')
+                .map(|s| s.trim_start_matches('*'))
+                .and_then(|s| s.strip_suffix('}'))
+        })
         .collect()
 }

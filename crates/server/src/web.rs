@@ -1,4 +1,5 @@
-//! The browser app: two HTML pages and their static assets, compiled into the binary.
+//! The browser app: two HTML pages and their static assets (every file under `assets/`,
+//! listed by `build.rs`), compiled into the binary.
 //! Nothing is fetched from elsewhere and nothing is inline (the policy is
 //! `default-src 'self'`): the scripts read the JSON API like any other client.
 //! A request for the app without a valid session is redirected to the log-in page.
@@ -17,39 +18,8 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/app.js"),
-    },
-    Asset {
-        name: "login.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/login.js"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/app.css"),
-    },
-    Asset {
-        name: "outline.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/outline.js"),
-    },
-    // tus-js-client 4.3.1 (MIT), its dist bundle as published on npm, with its licence.
-    Asset {
-        name: "tus.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/vendor/tus-js-client/tus.min.js"),
-    },
-    Asset {
-        name: "tus-js-client-LICENSE.txt",
-        content_type: "text/plain; charset=utf-8",
-        bytes: include_bytes!("../assets/vendor/tus-js-client/LICENSE"),
-    },
-];
+/// Every file under `assets/` (see `build.rs`).
+const ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const LOGIN_HTML: &str = include_str!("../assets/login.html");

@@ -1,0 +1,144 @@
+// Athar's browser app, shared parts: building nodes, calling the JSON API, ids and
+// addresses, the review variants, the caller (state.me) and the message catalogue (t).
+// No framework and no network access beyond this server.
+import { t, dateTime } from "./i18n.js";
+
+export { t };
+
+const main = document.getElementById("main");
+
+// The caller ({ user, role, cases, settings, must_enrol }) once signed in.
+export const state = { me: null };
+
+let router = () => {};
+// The page router (main.js sets it); pages call rerender() after a change.
+export function setRouter(f) { router = f; }
+export function rerender() { return router(); }
+
+export function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export const SVG = "http://www.w3.org/2000/svg";
+export function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export function csrf() {
+  const m = document.cookie.match(/(?:^|;\s*)athar_csrf=([^;]+)/);
+  return m ? m[1] : "";
+}
+
+export class HttpError extends Error {
+  constructor(status, message, code) { super(message); this.status = status; this.code = code; }
+}
+
+export async function api(path, opts = {}) {
+  const init = { credentials: "same-origin", headers: {} };
+  if (opts.method && opts.method !== "GET") {
+    init.method = opts.method;
+    init.headers["X-CSRF-Token"] = csrf();
+  }
+  if (opts.body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(opts.body);
+  }
+  const res = await fetch(path, init);
+  if (res.status === 401) {
+    location.href = "/login";
+    throw new HttpError(401, "logged out");
+  }
+  if (!res.ok) {
+    const b = await res.json().catch(() => ({}));
+    if (b.code === "second_factor_enrolment_required" && location.hash !== "#/security") {
+      location.hash = "#/security";
+    }
+    throw new HttpError(res.status, b.error || res.statusText, b.code);
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get("content-type") || "";
+  return type.includes("json") ? res.json() : res;
+}
+
+export function show(...nodes) {
+  main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
+}
+
+export function failure(e) {
+  return el("p", { class: "error" }, String(e.message || e));
+}
+
+export function bytes(n) {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+
+// The review variant shown first, from the user's settings.
+export function firstVariant() {
+  const s = state.me.settings;
+  return s.blur ? "blurred" : s.greyscale ? "greyscale" : "clear";
+}
+// What a click reveals next: blurred → greyscale (if the user wants it) → clear.
+export function nextVariant(v) {
+  if (v === "blurred" && state.me.settings.greyscale) return "greyscale";
+  if (v === "blurred" || v === "greyscale") return "clear";
+  return null;
+}
+
+// Item and record ids: 26 characters of Crockford's base 32, upper case (ItemId::parse).
+export const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+// An id taken from the URL fragment or a response, checked before it goes into a request:
+// a crafted link (#/item/ID%2Fcontent%3Fpurpose%3D...) must not choose another route.
+export function checkedId(id) {
+  if (typeof id !== "string" || !ID.test(id)) throw new HttpError(400, "Not an item id.");
+  return id;
+}
+
+// An API address: each path segment percent-encoded, the query built by URLSearchParams
+// (empty values left out).
+export function apiUrl(segments, query) {
+  let url = "/api/" + segments.map((s) => encodeURIComponent(String(s))).join("/");
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== null && v !== undefined && v !== "") q.set(k, String(v));
+    }
+    const text = q.toString();
+    if (text) url += "?" + text;
+  }
+  return url;
+}
+
+// The app's own address of an item page.
+export function itemHref(id) {
+  return "#/item/" + encodeURIComponent(id);
+}
+
+export function reviewUrl(id, variant, purpose) {
+  return apiUrl(["items", checkedId(id), "review", variant], { purpose });
+}
+
+/** An instant as a <time>: the user's zone and language, the UTC value on hover. */
+export function when(iso) {
+  if (!iso) return "";
+  return el("time", { datetime: iso, title: iso }, dateTime(iso));
+}

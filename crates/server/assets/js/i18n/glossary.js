@@ -1,0 +1,7 @@
+// Messages of the app's "glossary" area, in English and Arabic (see ../i18n.js).
+export default {
+  en: {
+  },
+  ar: {
+  },
+};

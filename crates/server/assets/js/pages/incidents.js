@@ -1,0 +1,18 @@
+// Incidents: timeline, map and list.
+import { el, api, apiUrl, show } from "../core.js";
+import { timeline } from "../timeline.js";
+import { incidentMap as map } from "../map.js";
+
+export async function incidentsPage() {
+  const { incidents } = await api(apiUrl(["incidents"]));
+  const dated = incidents.filter((i) => i.start || i.end);
+  show(
+    el("h1", {}, "Incidents"),
+    el("section", { class: "card" }, el("h2", {}, "Timeline"), dated.length ? timeline(dated) : el("p", { class: "muted" }, "No dated incidents.")),
+    el("section", { class: "card" }, el("h2", {}, "Map"), map(incidents)),
+    el("table", {}, el("tr", {}, ...["Incident", "Case", "Date", "Places", "Status"].map((h) => el("th", {}, h))),
+      incidents.map((i) => el("tr", {},
+        el("td", {}, i.title), el("td", {}, i.case), el("td", {}, i.date || "unknown"),
+        el("td", {}, i.places.map((p) => p.name).join(", ")), el("td", {}, i.status || "")))),
+  );
+}
