@@ -5,10 +5,9 @@ import { incidentMap as map } from "../map.js";
 
 export async function incidentsPage() {
   const { incidents } = await api(apiUrl(["incidents"]));
-  const dated = incidents.filter((i) => i.start || i.end);
   show(
     el("h1", {}, "Incidents"),
-    el("section", { class: "card" }, el("h2", {}, "Timeline"), dated.length ? timeline(dated) : el("p", { class: "muted" }, "No dated incidents.")),
+    el("section", { class: "card" }, el("h2", {}, "Timeline"), timeline(incidents)),
     el("section", { class: "card" }, el("h2", {}, "Map"), map(incidents)),
     el("table", {}, el("tr", {}, ...["Incident", "Case", "Date", "Places", "Status"].map((h) => el("th", {}, h))),
       incidents.map((i) => el("tr", {},
