@@ -66,8 +66,12 @@ function baseMap(box, status) {
         maxBoundsViscosity: 1,
         renderer: L.svg({ padding: 0.5 }),
       });
-      // A view first: Leaflet adds layers (and makes markers' elements) only once it has one.
-      map.fitBounds(SYRIA);
+      // No zooming out past the region: beyond it the map has no data. Set before the first
+      // view (so that no zoom is animated to meet it).
+      const fit = () => map.setMinZoom(Math.max(4, map.getBoundsZoom(bounds, true)));
+      fit();
+      // A view next: Leaflet adds layers (and makes markers' elements) only once it has one.
+      map.fitBounds(SYRIA, { animate: false });
       L.control.zoom({ zoomInTitle: t("map.zoomIn"), zoomOutTitle: t("map.zoomOut") }).addTo(map);
       L.control.attribution({ prefix: false }).addAttribution(t("map.sources")).addTo(map);
       map.createPane("labels").classList.add("map-labels");
@@ -95,9 +99,6 @@ function baseMap(box, status) {
         box.dataset.center = c.lat.toFixed(5) + "," + c.lng.toFixed(5);
       };
       map.on("zoomend moveend", moved);
-      // No zooming out past the region: beyond it the map has no data.
-      const fit = () => map.setMinZoom(Math.max(4, map.getBoundsZoom(bounds, true)));
-      fit();
       moved();
       // Later changes of the box's size (a rotated phone, a resized window).
       new ResizeObserver(() => { map.invalidateSize(); fit(); }).observe(box);
@@ -206,7 +207,7 @@ export function incidentMap(incidents) {
       node.dataset.place = [...at.ids].join(" ");
       all.push([at.lat, at.lon]);
     }
-    if (all.length) map.fitBounds(L.latLngBounds(all).pad(0.2), { maxZoom: 9 });
+    if (all.length) map.fitBounds(L.latLngBounds(all).pad(0.2), { maxZoom: 9, animate: false });
     box.dataset.ready = "true";
   });
   return el("div", { class: "map" }, box, status, note);
@@ -259,7 +260,7 @@ export function placePicker({ lat, lon, onPick }) {
       pick(p.lat, p.lng, false);
     });
     if (has(lat) && has(lon)) {
-      map.setView([lat, lon], 9);
+      map.setView([lat, lon], 9, { animate: false });
       put(lat, lon, false);
     }
     box.dataset.ready = "true";

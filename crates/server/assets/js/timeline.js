@@ -40,10 +40,13 @@ export function ticks(lo, hi) {
   const b = unit === "day" ? hi : add(floor(hi - 1), 1);
   const total = count(a, b);
   const step = steps.find((s) => total / s <= 10) || steps[steps.length - 1];
-  // Align the start to the step (years to multiples of it) and pad to at least 3 ticks.
+  // Align the start to the step (years to multiples of it, months to quarters or halves)
+  // and pad to at least 3 ticks.
   if (unit === "year") {
     const y = dateOf(a).getUTCFullYear();
     a = add(a, -(((y % step) + step) % step));
+  } else if (unit === "month") {
+    a = add(a, -(dateOf(a).getUTCMonth() % step));
   }
   const list = [];
   for (let d = a; ; d = add(d, step)) {
