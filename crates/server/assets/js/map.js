@@ -129,7 +129,11 @@ function townLabels(map, towns) {
   return () => {
     const zoom = map.getZoom(), view = map.getBounds().pad(0.1), size = map.getSize();
     const rtl = document.documentElement.dir === "rtl";
-    const placed = [];
+    // The incidents' markers first: no town name is laid over one.
+    const placed = (map.athar_markers || []).map((ll) => {
+      const p = map.latLngToContainerPoint(ll);
+      return [p.x - 13, p.y - 13, p.x + 13, p.y + 13];
+    });
     const shown = new Set();
     for (const town of towns) {
       if (town[3] > zoom + 0.01 || !view.contains([town[1], town[0]])) continue;
@@ -207,6 +211,7 @@ export function incidentMap(incidents) {
       node.dataset.place = [...at.ids].join(" ");
       all.push([at.lat, at.lon]);
     }
+    map.athar_markers = all;
     if (all.length) map.fitBounds(L.latLngBounds(all).pad(0.2), { maxZoom: 9, animate: false });
     box.dataset.ready = "true";
   });
