@@ -336,9 +336,17 @@ struct ExportArgs {
     /// The recipient (recorded in the custody log's detail record and in bag-info).
     #[arg(long)]
     to: Option<String>,
+    /// Why it is handed over (recorded like --to).
+    #[arg(long)]
+    purpose: Option<String>,
     /// A description for bag-info.txt.
     #[arg(long)]
     description: Option<String>,
+    /// Put the case's documentation records in the bag (athar/records.jsonl, in an order
+    /// that imports in one pass, with their custody history; non-public sources'
+    /// identities as [protected]). Needs --case.
+    #[arg(long, requires = "case")]
+    records: bool,
     /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
     /// links to the archive's read-only blobs: the same files, not copies.
     #[arg(long)]
@@ -901,6 +909,8 @@ fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
         copy: a.copy,
         recompute_sha512: a.recompute_sha512,
         case: a.case.clone(),
+        purpose: a.purpose.clone(),
+        records: a.records,
     };
     let summary = athar_core::handover::export(
         w.catalog,
@@ -923,6 +933,12 @@ fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
             summary.log_size,
             a.out.display()
         );
+        if a.records {
+            println!(
+                "With {} record(s) and {} of their custody event(s) (athar/records.jsonl)",
+                summary.records, summary.record_events
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -955,6 +971,15 @@ fn import_bag(cli: &Cli, a: &BagArgs) -> anyhow::Result<ExitCode> {
                 "NOT all proved (see athar show)"
             }
         );
+        if summary.records > 0 {
+            println!(
+                "Records of case {}: {} in the bag, {} written, {} already held as they are",
+                summary.case.as_deref().unwrap_or("?"),
+                summary.records,
+                summary.new_records,
+                summary.unchanged_records
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
