@@ -345,7 +345,7 @@ struct ExportArgs {
     /// Put the case's documentation records in the bag (athar/records.jsonl, in an order
     /// that imports in one pass, with their custody history; non-public sources'
     /// identities as [protected]). Needs --case.
-    #[arg(long, requires = "case")]
+    #[arg(long)]
     records: bool,
     /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
     /// links to the archive's read-only blobs: the same files, not copies.
@@ -890,6 +890,12 @@ fn jobs(cli: &Cli, a: &JobsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if a.records && a.case.is_none() {
+        return Err(anyhow::Error::new(CoreError::Input {
+            path: "--records".into(),
+            message: "needs --case: a bag carries the records of the case it hands over".into(),
+        }));
+    }
     let mut archive = open_writable(cli)?;
     let chosen = match &a.case {
         Some(c) => archive.catalog.case_items(c)?,
