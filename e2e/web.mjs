@@ -237,14 +237,25 @@ try {
     `no access event with the crafted purpose (${recorded.length} events read)`);
   await shot("08-crafted-link");
 
-  // 9. Export the case as a bag.
+  // 9. Hand the case over: "Export as bag" opens the hand-over page, which asks for the
+  // recipient and the purpose; a missing recipient is named next to its field.
   await page.goto(base + "/#/cases");
-  const exportButton = await page.waitForSelector(`[data-export="${caseName}"]`);
-  const [bag] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), exportButton.click()]);
+  await (await page.waitForSelector(`[data-export="${caseName}"]`)).click();
+  await page.waitForSelector("#handover-recipient");
+  check(await page.isChecked("#handover-records"), "the case's records are included by default");
+  await page.fill("#handover-purpose", "Synthetic trial preparation");
+  await page.click("#handover-submit");
+  await page.waitForFunction(() => document.getElementById("handover-status").dataset.state === "refused");
+  check((await page.textContent("#handover-recipient-error")).startsWith("recipient"),
+    "a missing recipient is shown next to its field");
+  const recipient = "Synthetic Prosecutor's Office";
+  await page.fill("#handover-recipient", recipient);
+  const [bag] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click("#handover-submit")]);
   const bagName = bag.suggestedFilename();
   await bag.saveAs(join(out, "export-" + bagName));
   summary.export = "export-" + bagName;
-  await page.waitForFunction(() => document.getElementById("export-status").textContent.startsWith("Exported"));
+  summary.recipient = recipient;
+  await page.waitForFunction(() => document.getElementById("handover-status").dataset.state === "done");
   await shot("09-exported");
 
   // 10. The other pages render without errors.

@@ -336,9 +336,17 @@ struct ExportArgs {
     /// The recipient (recorded in the custody log's detail record and in bag-info).
     #[arg(long)]
     to: Option<String>,
+    /// Why it is handed over (recorded like --to).
+    #[arg(long)]
+    purpose: Option<String>,
     /// A description for bag-info.txt.
     #[arg(long)]
     description: Option<String>,
+    /// Put the case's documentation records in the bag (athar/records.jsonl, in an order
+    /// that imports in one pass, with their custody history; non-public sources'
+    /// identities as [protected]). Needs --case.
+    #[arg(long)]
+    records: bool,
     /// Copy the payload bytes. Without it, a bag on the archive's file system gets hard
     /// links to the archive's read-only blobs: the same files, not copies.
     #[arg(long)]
@@ -882,6 +890,12 @@ fn jobs(cli: &Cli, a: &JobsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if a.records && a.case.is_none() {
+        return Err(anyhow::Error::new(CoreError::Input {
+            path: "--records".into(),
+            message: "needs --case: a bag carries the records of the case it hands over".into(),
+        }));
+    }
     let mut archive = open_writable(cli)?;
     let chosen = match &a.case {
         Some(c) => archive.catalog.case_items(c)?,
@@ -901,6 +915,8 @@ fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
         copy: a.copy,
         recompute_sha512: a.recompute_sha512,
         case: a.case.clone(),
+        purpose: a.purpose.clone(),
+        records: a.records,
     };
     let summary = athar_core::handover::export(
         w.catalog,
@@ -923,6 +939,12 @@ fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
             summary.log_size,
             a.out.display()
         );
+        if a.records {
+            println!(
+                "With {} record(s) and {} of their custody event(s) (athar/records.jsonl)",
+                summary.records, summary.record_events
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -955,6 +977,15 @@ fn import_bag(cli: &Cli, a: &BagArgs) -> anyhow::Result<ExitCode> {
                 "NOT all proved (see athar show)"
             }
         );
+        if summary.records > 0 {
+            println!(
+                "Records of case {}: {} in the bag, {} written, {} already held as they are",
+                summary.case.as_deref().unwrap_or("?"),
+                summary.records,
+                summary.new_records,
+                summary.unchanged_records
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -545,6 +545,18 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
             term(&i.detail)
         )?;
     }
+    for r in &c.records {
+        let state = serde_json::to_value(&r.state)?;
+        writeln!(
+            out,
+            "{:<13} {}  {} {}: {}",
+            state.as_str().unwrap_or("?"),
+            term(&r.at),
+            term(r.kind.as_deref().unwrap_or("record")),
+            term(r.id.as_deref().unwrap_or("")),
+            term(&r.detail)
+        )?;
+    }
     for t in &c.timestamps {
         let state = if t.ok { "time-stamp" } else { "TIME-STAMP BAD" };
         writeln!(
@@ -559,7 +571,11 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
         out,
         "{}",
         if c.ok {
-            "OK: every item verified."
+            if c.records.is_empty() {
+                "OK: every item verified."
+            } else {
+                "OK: every item and record verified (withheld records excepted)."
+            }
         } else {
             "NOT VERIFIED: see above."
         }

@@ -728,20 +728,22 @@ fn records_by_role_and_case_membership() {
     );
 
     // Export: a tar of the case's bag; investigators and admins of the case only.
+    let asked = br#"{"recipient":"Synthetic Tribunal","purpose":"synthetic trial"}"#;
     let export = |who: &str, case: &str| {
         call(
             "POST",
-            &url(&format!("/api/cases/{case}/export?to=Synthetic%20Tribunal")),
-            &[("authorization", who)],
-            None,
+            &url(&format!("/api/cases/{case}/export")),
+            &[("authorization", who), ("content-type", "application/json")],
+            Some(asked),
         )
     };
     assert_eq!(export(&ana, "alpha").status, 403);
     assert_eq!(export(&invb, "alpha").status, 404);
     assert_eq!(export(&inv, "no-such-case").status, 404);
-    let resp = ureq::post(&url("/api/cases/alpha/export?to=Synthetic%20Tribunal"))
+    let resp = ureq::post(&url("/api/cases/alpha/export"))
         .set("authorization", &inv)
-        .call()
+        .set("content-type", "application/json")
+        .send_bytes(asked)
         .unwrap();
     assert_eq!(resp.content_type(), "application/x-tar");
     let disposition = resp.header("content-disposition").unwrap().to_owned();

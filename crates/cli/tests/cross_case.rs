@@ -221,8 +221,8 @@ fn second_case_acts(base: &str, w: &World) {
         base,
         &two,
         "POST",
-        &format!("/api/cases/{TWO}/export?to=C2RECIPIENT"),
-        None,
+        &format!("/api/cases/{TWO}/export"),
+        Some(&json!({"recipient": "C2RECIPIENT", "purpose": "C2PURPOSE"})),
     );
     assert_eq!(r.status, 200, "{}", r.body);
 }
@@ -375,12 +375,25 @@ fn nothing_of_another_case_reaches_a_case_member() {
         base,
         &inv,
         "POST",
-        &format!("/api/cases/{ONE}/export?to=synthetic-court"),
-        None,
+        &format!("/api/cases/{ONE}/export"),
+        Some(&json!({"recipient": "synthetic-court", "purpose": "synthetic trial"})),
     );
     assert_eq!(bag.status, 200, "{}", bag.body);
     assert!(bag.body.contains("item.json"), "a tar of a bag");
     no_secret("the first case's bag", &bag.body);
+    // The case's records go with it, its protected source's identity not in clear.
+    assert!(
+        bag.body.contains("athar/records.jsonl"),
+        "records in the bag"
+    );
+    assert!(
+        bag.body.contains("W-1"),
+        "the source's code name in the bag"
+    );
+    assert!(
+        !bag.body.contains("Synthetic Witness Identity"),
+        "a protected identity in the bag"
+    );
     let tar = w.env.path("one.tar");
     std::fs::write(&tar, &bag.bytes).unwrap();
     let out_dir = w.env.path("bag");

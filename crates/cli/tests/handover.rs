@@ -794,3 +794,499 @@ fn imported_items_get_their_jobs_queued_and_run() {
     assert_eq!(show["fingerprints"], serde_json::json!([]), "{show}");
     receiver.assert_verifies();
 }
+
+/// A synthetic case with evidence and records of every kind that refers to another: a
+/// public and a protected source, an org under another, a place within another, a person,
+/// an incident, an act with a victim and a perpetrator unit, a claim, and a link from an
+/// item (a time range) to the incident. Returns the items' ingest lines.
+fn documented_case(env: &Env, case: &str) -> Vec<serde_json::Value> {
+    let src = env.path("case-files");
+    common::make_files(&src, 3, 20_000, 11);
+    let out = env.run_paths(&["ingest", "--json", "--case", case], &[&src]);
+    assert!(out.status.success());
+    let items = json_lines(&out.stdout);
+    let item = items[0]["item"].as_str().unwrap();
+    let lines = [
+        serde_json::json!({"kind":"case","case":case,"title":"Synthetic hand-over case"}),
+        // Children before parents in the file: the export puts them in order.
+        serde_json::json!({"kind":"org","case":case,"key":"unit","names":[{"name":"Synthetic Unit 9"}],"parent":"division","org_type":"army"}),
+        serde_json::json!({"kind":"org","case":case,"key":"division","names":[{"name":"Synthetic Division"}],"org_type":"army"}),
+        serde_json::json!({"kind":"place","case":case,"key":"yard","names":[{"name":"ساحة تجريبية"},{"name":"Synthetic Yard"}],"place_type":"area","parent":"town"}),
+        serde_json::json!({"kind":"place","case":case,"key":"town","names":[{"name":"Synthetic Town"}],"place_type":"town","coordinates":{"lat":35.1,"lon":36.7}}),
+        serde_json::json!({"kind":"source","case":case,"key":"outlet","name":"Synthetic Outlet","protection":"public","source_type":"outlet"}),
+        serde_json::json!({"kind":"source","case":case,"key":"w7","name":"W-7","protection":"protected","source_type":"witness","identity":"Synthetic Identity Q-7, +000 222"}),
+        serde_json::json!({"kind":"person","case":case,"key":"victim","names":[{"name":"سامر التجريبي","source":"outlet"},{"name":"Samer Synthetic"}],"status":"detained"}),
+        serde_json::json!({"kind":"incident","case":case,"key":"raid","title":"Synthetic raid","date":"2013-04","places":["yard"]}),
+        serde_json::json!({"kind":"incident","case":case,"key":"raid-2","title":"Synthetic second raid","date":"2013-05","related":["raid"]}),
+        serde_json::json!({"kind":"act","case":case,"key":"detention","incident":"raid","violation":"arbitrary_detention","victims":[{"person":"victim"}],"perpetrators":[{"org":"unit","involvement":"carried_out"}]}),
+        serde_json::json!({"kind":"claim","case":case,"key":"says","source":"w7","about":"raid","statement":"Synthetic statement","stance":"asserts"}),
+        serde_json::json!({"kind":"link","case":case,"key":"clip","item":item,"target":"raid","start":1.5,"end":4,"verification":"geolocated"}),
+    ];
+    let file = env.path("case-records.jsonl");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let out = env.run(&["records", "import", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    items
+}
+
+/// `athar records export --case` of an archive, as JSON values.
+fn records_of(env: &Env, case: &str) -> Vec<serde_json::Value> {
+    let out = env.run(&["records", "export", "--case", case]);
+    assert!(out.status.success());
+    json_lines(&out.stdout)
+}
+
+fn vkey_of(env: &Env) -> String {
+    std::fs::read_to_string(env.archive.join("keys/archive.vkey"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn import_bag(env: &Env, bag: &Path, vkey: &str) -> std::process::Output {
+    env.run(&[
+        "import-bag",
+        "--json",
+        "--vkey",
+        vkey,
+        bag.to_str().unwrap(),
+    ])
+}
+
+/// Every string inside a JSON value.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_case_handed_over_with_its_records_imports_them_once() {
+    let sender = Env::new();
+    let case = "Case Records";
+    let items = documented_case(&sender, case);
+    let bag = sender.path("records-bag");
+    let summary = export_case(
+        &sender,
+        case,
+        &bag,
+        &["--records", "--purpose", "Synthetic trial preparation"],
+    );
+    assert_eq!(summary["records"], 13, "{summary}");
+    assert!(
+        summary["record_events"].as_u64().unwrap() >= 12,
+        "{summary}"
+    );
+    let vkey = vkey_of(&sender);
+
+    // bag-info and the export events name the recipient and the purpose.
+    let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    for line in [
+        "Athar-Recipient: Synthetic Tribunal",
+        "Athar-Purpose: Synthetic trial preparation",
+        "Athar-Case: Case Records",
+        "Athar-Records: 13",
+    ] {
+        assert!(info.lines().any(|l| l == line), "{line}: {info}");
+    }
+    let show: serde_json::Value = serde_json::from_slice(
+        &sender
+            .run(&["show", "--json", items[0]["item"].as_str().unwrap()])
+            .stdout,
+    )
+    .unwrap();
+    let export = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "export")
+        .unwrap();
+    assert_eq!(export["details"]["to"], "Synthetic Tribunal", "{export}");
+    assert_eq!(export["details"]["purpose"], "Synthetic trial preparation");
+    assert_eq!(export["details"]["records"], 13);
+
+    // The records file: every line after the records it refers to.
+    let text = std::fs::read_to_string(bag.join("athar/records.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 13);
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    for (i, l) in lines.iter().enumerate() {
+        let mut refs = Vec::new();
+        let mut body = l.clone();
+        body.as_object_mut().unwrap().remove("id");
+        strings(&body, &mut refs);
+        for r in refs.iter().filter(|r| ids.contains(r)) {
+            let at = ids.iter().position(|x| x == r).unwrap();
+            assert!(
+                at < i,
+                "line {} refers to line {} below it: {l}",
+                i + 1,
+                at + 1
+            );
+        }
+    }
+    // The protected identity is nowhere in the bag; the code name is.
+    for (name, bytes) in tree(&bag) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("Synthetic Identity Q-7"),
+            "{name} holds the identity"
+        );
+    }
+    assert!(
+        text.contains("\"W-7\"") && text.contains("[protected]"),
+        "{text}"
+    );
+
+    // verify-bag: items and records proved, the protected source withheld.
+    let (code, v) = verify_bag(&bag, Some(&vkey));
+    assert_eq!(code, 0, "{v}");
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), 13);
+    for r in records {
+        let expected = if r["kind"] == "source"
+            && lines
+                .iter()
+                .any(|l| l["id"] == r["id"] && l["protection"] == "protected")
+        {
+            "withheld"
+        } else {
+            "verified"
+        };
+        assert_eq!(r["state"], expected, "{r}");
+    }
+
+    // Into a fresh archive: the records, with the same ids, in the case the bag names.
+    let receiver = Env::new();
+    let out = import_bag(&receiver, &bag, &vkey);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["case"], case, "{v}");
+    assert_eq!(
+        (v["records"].as_u64(), v["new_records"].as_u64()),
+        (Some(13), Some(13)),
+        "{v}"
+    );
+    receiver.assert_verifies();
+    let sent = records_of(&sender, case);
+    let got = records_of(&receiver, case);
+    assert_eq!(sent.len(), got.len());
+    // A link names the receiver's item with the same bytes.
+    let sender_sha: std::collections::BTreeMap<String, String> = items
+        .iter()
+        .map(|i| {
+            (
+                i["item"].as_str().unwrap().to_owned(),
+                i["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let received: Vec<serde_json::Value> = json_lines(&receiver.run(&["list", "--json"]).stdout);
+    assert_eq!(received.len(), items.len());
+    let receiver_item = |sha: &str| -> String {
+        received.iter().find(|r| r["sha256"] == sha).unwrap()["item"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let by_id =
+        |rs: &[serde_json::Value]| -> std::collections::BTreeMap<String, serde_json::Value> {
+            rs.iter()
+                .map(|r| (r["id"].as_str().unwrap().to_owned(), r.clone()))
+                .collect()
+        };
+    let (sent, got) = (by_id(&sent), by_id(&got));
+    for (id, s) in &sent {
+        let mut s = s.clone();
+        if s["kind"] == "link" {
+            let item = receiver_item(&sender_sha[s["item"].as_str().unwrap()]);
+            s["item"] = item.clone().into();
+            // The link's item resolves here, and is in the case.
+            let show: serde_json::Value =
+                serde_json::from_slice(&receiver.run(&["show", "--json", &item]).stdout).unwrap();
+            assert!(show["cases"].to_string().contains(case), "{show}");
+        }
+        assert_eq!(Some(&s), got.get(id), "record {id}");
+    }
+
+    // Each record has its own custody event here: its creation by this import.
+    let histories = |env: &Env| -> Vec<usize> {
+        got.values()
+            .map(|r| {
+                let id = r["id"].as_str().unwrap();
+                let out = env.run(&[r["kind"].as_str().unwrap(), "show", "--json", id]);
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                v["history"].as_array().unwrap().len()
+            })
+            .collect()
+    };
+    let before = histories(&receiver);
+    assert!(before.iter().all(|&n| n == 1), "{before:?}");
+    // A second import of the same bag writes no record.
+    let out = import_bag(&receiver, &bag, &vkey);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["new_records"].as_u64(), v["unchanged_records"].as_u64()),
+        (Some(0), Some(13)),
+        "{v}"
+    );
+    assert_eq!(by_id(&records_of(&receiver, case)), got);
+    assert_eq!(histories(&receiver), before);
+
+    // A record held with other content is a conflict: named, and nothing imported.
+    let raid = got.values().find(|r| r["key"] == "raid").unwrap().clone();
+    let mut changed = raid.clone();
+    changed["title"] = "Synthetic raid, retitled here".into();
+    let file = receiver.path("edit.jsonl");
+    std::fs::write(&file, format!("{changed}\n")).unwrap();
+    assert!(receiver
+        .run(&["records", "import", file.to_str().unwrap()])
+        .status
+        .success());
+    let listed = json_lines(&receiver.run(&["list", "--json"]).stdout).len();
+    let bag2 = sender.path("records-bag-2");
+    // A new item in the sender's case: the conflict must not let it in.
+    let more = sender.path("more");
+    common::make_files(&more, 1, 5_000, 99);
+    assert!(sender
+        .run_paths(&["ingest", "--case", case], &[&more])
+        .status
+        .success());
+    export_case(&sender, case, &bag2, &["--records", "--purpose", "p"]);
+    let out = import_bag(&receiver, &bag2, &vkey);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(raid["id"].as_str().unwrap())
+            && err.contains("nothing imported")
+            && err.contains("athar/records.jsonl line"),
+        "{err}"
+    );
+    assert_eq!(
+        json_lines(&receiver.run(&["list", "--json"]).stdout).len(),
+        listed
+    );
+    assert_eq!(
+        records_of(&receiver, case)
+            .iter()
+            .find(|r| r["key"] == "raid")
+            .unwrap()["title"],
+        "Synthetic raid, retitled here"
+    );
+    receiver.assert_verifies();
+}
+
+#[test]
+fn an_altered_records_file_fails_verify_bag_and_import_naming_it() {
+    let env = Env::new();
+    let case = "Case Altered";
+    documented_case(&env, case);
+    let bag = env.path("bag");
+    export_case(
+        &env,
+        case,
+        &bag,
+        &["--records", "--purpose", "Synthetic review"],
+    );
+    let vkey = vkey_of(&env);
+    assert_eq!(verify_bag(&bag, Some(&vkey)).0, 0);
+    let file = bag.join("athar/records.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let n = text
+        .lines()
+        .position(|l| l.contains("Synthetic raid"))
+        .unwrap()
+        + 1;
+    writable(&file);
+    std::fs::write(
+        &file,
+        text.replace("\"Synthetic raid\"", "\"Synthetic raid, altered\""),
+    )
+    .unwrap();
+    let (code, v) = verify_bag(&bag, Some(&vkey));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["bagit_errors"]
+            .to_string()
+            .contains("athar/records.jsonl"),
+        "{v}"
+    );
+    // With the tag manifests fixed too, the records' custody still catches it.
+    refresh_tag_manifests(&bag, "athar/records.jsonl");
+    let (code, v) = verify_bag(&bag, Some(&vkey));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["bagit_valid"], true, "{v}");
+    let altered: Vec<&serde_json::Value> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "altered")
+        .collect();
+    assert_eq!(altered.len(), 1, "{v}");
+    assert_eq!(altered[0]["at"], format!("athar/records.jsonl line {n}"));
+    let human = env.run(&["verify-bag", "--vkey", &vkey, bag.to_str().unwrap()]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&human.stdout)
+            .contains(&format!("altered       athar/records.jsonl line {n}")),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    // And import takes nothing from it.
+    let receiver = Env::new();
+    let out = import_bag(&receiver, &bag, &vkey);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("athar/records.jsonl line") && err.contains("nothing imported"),
+        "{err}"
+    );
+    assert!(json_lines(&receiver.run(&["list", "--json"]).stdout).is_empty());
+    assert!(records_of(&receiver, case).is_empty());
+}
+
+#[test]
+fn records_need_a_case() {
+    let env = Env::new();
+    let src = env.path("f");
+    common::make_files(&src, 1, 1_000, 3);
+    let ids = env.ingest_ids(&[&src]);
+    let bag = env.path("bag");
+    let out = env.run(&[
+        "export",
+        "--records",
+        "--out",
+        bag.to_str().unwrap(),
+        &ids[0],
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--case"));
+    assert!(!bag.exists());
+}
+
+#[test]
+fn the_web_export_asks_for_the_recipient_and_purpose() {
+    let env = Env::new();
+    common::without_second_factor(&env.archive);
+    let case = "webcase";
+    documented_case(&env, case);
+    env.add_user("inv", "investigator", Some(case), "synthetic-pass-1234");
+    let served = env.serve();
+    let base = served.base.as_str();
+    let (cookie, csrf) = common::session(base, "inv", "synthetic-pass-1234");
+    let post = |body: &serde_json::Value| {
+        common::http(
+            "POST",
+            &format!("{base}/api/cases/{case}/export"),
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(&body.to_string()),
+        )
+    };
+    for (body, field) in [
+        (
+            serde_json::json!({"purpose": "Synthetic trial"}),
+            "recipient",
+        ),
+        (
+            serde_json::json!({"recipient": " ", "purpose": "Synthetic trial"}),
+            "recipient",
+        ),
+        (
+            serde_json::json!({"recipient": "Synthetic Court"}),
+            "purpose",
+        ),
+    ] {
+        let a = post(&body);
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert!(
+            a.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
+            "{}",
+            a.body
+        );
+    }
+    assert!(
+        !env.archive.join("exports").exists()
+            || common::files_under(&env.archive.join("exports")) == 0
+    );
+    let a = post(&serde_json::json!({
+        "recipient": "Synthetic Court",
+        "purpose": "Synthetic trial",
+        "description": "Synthetic description",
+        "records": true,
+    }));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let tar = env.path("web.tar");
+    std::fs::write(&tar, &a.bytes).unwrap();
+    let out = env.path("unpacked");
+    std::fs::create_dir(&out).unwrap();
+    assert!(Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&out)
+        .status()
+        .unwrap()
+        .success());
+    let bag = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    for line in [
+        "Athar-Recipient: Synthetic Court",
+        "Athar-Purpose: Synthetic trial",
+        "External-Description: Synthetic description",
+        "Athar-Records: 13",
+    ] {
+        assert!(info.lines().any(|l| l == line), "{line}: {info}");
+    }
+    let records = std::fs::read_to_string(bag.join("athar/records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 13);
+    assert!(!records.contains("Synthetic Identity Q-7"), "{records}");
+    drop(served);
+    let (code, v) = verify_bag(&bag, Some(&vkey_of(&env)));
+    assert_eq!(code, 0, "{v}");
+    let item = json_lines(&env.run(&["list", "--json"]).stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let show: serde_json::Value =
+        serde_json::from_slice(&env.run(&["show", "--json", &item]).stdout).unwrap();
+    let export = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "export")
+        .unwrap();
+    assert_eq!(export["actor"], "inv");
+    assert_eq!(export["details"]["to"], "Synthetic Court");
+    assert_eq!(export["details"]["purpose"], "Synthetic trial");
+}

@@ -223,12 +223,27 @@ fn browser_end_to_end() {
     // The exported bag: unpacked and checked by athar's own offline bag verifier.
     let export = artifacts.join(summary["export"].as_str().unwrap());
     assert!(std::fs::metadata(&export).unwrap().len() > 0);
-    check_bag(d, &export, &artifacts.join("athar.vkey"));
+    let bag = check_bag(d, &export, &artifacts.join("athar.vkey"));
+    // Handed over from the hand-over page: the recipient and purpose typed there.
+    let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let recipient = summary["recipient"].as_str().unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l == format!("Athar-Recipient: {recipient}")),
+        "{info}"
+    );
+    assert!(
+        info.lines()
+            .any(|l| l == "Athar-Purpose: Synthetic trial preparation"),
+        "{info}"
+    );
+    assert!(bag.join("athar/records.jsonl").is_file());
     athar(d, &["verify"], None);
 }
 
-/// Unpacks the downloaded bag (a tar or zip archive) and verifies it offline.
-fn check_bag(d: &Path, export: &Path, vkey: &Path) {
+/// Unpacks the downloaded bag (a tar or zip archive), verifies it offline, and returns
+/// where it is.
+fn check_bag(d: &Path, export: &Path, vkey: &Path) -> PathBuf {
     let unpacked = d.join("bag");
     std::fs::create_dir_all(&unpacked).unwrap();
     let name = export.to_string_lossy().to_string();
@@ -259,6 +274,7 @@ fn check_bag(d: &Path, export: &Path, vkey: &Path) {
         ],
         None,
     );
+    bag
 }
 
 fn find_bag(dir: &Path) -> Option<PathBuf> {

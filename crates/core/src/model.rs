@@ -271,6 +271,12 @@ pub struct Export {
     /// The case handed over, when a case was (not a choice of items).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub case: Option<CaseName>,
+    /// Why it was handed over, as the person exporting said.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub purpose: Option<String>,
+    /// Documentation records of the case carried in the package, when it carries them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub records: Option<u64>,
 }
 
 /// Where a received item came from: recorded with every transfer into the archive.

@@ -1,6 +1,9 @@
 //! `POST /api/cases/{case}/export`: a case handed over as a reproducible BagIt bag (the same
 //! `athar_core::handover::export` as `athar export --case`, recording one `export` custody
-//! event per item with the user as actor), streamed as a tar download.
+//! event per item with the user as actor), streamed as a tar download. The JSON body names
+//! the recipient and the purpose (both required: they go into the export events and
+//! `bag-info.txt`), optionally a description, and whether the case's records go in the bag
+//! (`records`, true unless false: `athar export --records`).
 //!
 //! The bag is built under the archive's `exports/` folder (same filesystem: payload files
 //! are hard links to the blobs, nothing is copied), then streamed in name order with fixed
@@ -14,20 +17,66 @@ use std::sync::Arc;
 
 use athar_core::accounts::Role;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use serde::Deserialize;
+use axum::Json;
+use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::{blocking, ApiError, AppState};
 
 type St = State<Arc<AppState>>;
 
-#[derive(Deserialize)]
-pub struct ExportQuery {
-    to: Option<String>,
+/// What the body of an export asks for.
+#[derive(Debug, PartialEq)]
+struct ExportRequest {
+    recipient: String,
+    purpose: String,
     description: Option<String>,
+    records: bool,
+}
+
+/// Reads the body, naming the field at fault: `recipient` and `purpose` required, one line
+/// of at most 1000 bytes each (as `description`); `records` a boolean; nothing else.
+fn parse_request(body: &Value) -> Result<ExportRequest, ApiError> {
+    let Value::Object(m) = body else {
+        return Err(ApiError::bad_request("body: must be a JSON object"));
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["recipient", "purpose", "description", "records"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!("{k}: unknown field")));
+    }
+    let text = |name: &str, required: bool| -> Result<Option<String>, ApiError> {
+        let v = match m.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()),
+            Some(_) => return Err(ApiError::bad_request(format!("{name}: must be text"))),
+        };
+        match v {
+            None if required => Err(ApiError::bad_request(format!("{name}: required"))),
+            Some(s) if s.len() > 1000 || s.chars().any(char::is_control) => Err(
+                ApiError::bad_request(format!("{name}: at most 1000 bytes on one line")),
+            ),
+            v => Ok(v.map(str::to_owned)),
+        }
+    };
+    let recipient = text("recipient", true)?.unwrap_or_default();
+    let purpose = text("purpose", true)?.unwrap_or_default();
+    let description = text("description", false)?;
+    let records = match m.get("records") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("records: must be true or false")),
+    };
+    Ok(ExportRequest {
+        recipient,
+        purpose,
+        description,
+        records,
+    })
 }
 
 /// A file name made of the case name's safe characters.
@@ -63,17 +112,9 @@ pub async fn export(
     State(state): St,
     caller: Caller,
     Path(case): Path<String>,
-    Query(q): Query<ExportQuery>,
+    Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    for (name, v) in [("to", &q.to), ("description", &q.description)] {
-        if v.as_ref()
-            .is_some_and(|s| s.len() > 1000 || s.chars().any(char::is_control))
-        {
-            return Err(ApiError::bad_request(format!(
-                "{name}: at most 1000 bytes on one line"
-            )));
-        }
-    }
+    let q = parse_request(&body)?;
     if !caller.can_see(&case) {
         return Err(ApiError::not_found("no such case"));
     }
@@ -104,13 +145,15 @@ pub async fn export(
         let organisation = a.config.archive.name.clone();
         let mut w = a.writer().map_err(ApiError::internal)?;
         let opts = athar_core::handover::ExportOptions {
-            to: q.to,
+            to: Some(q.recipient),
             organisation,
             contact: who,
             description: q.description,
             copy: false,
             recompute_sha512: false,
             case: Some(case),
+            purpose: Some(q.purpose),
+            records: q.records,
         };
         athar_core::handover::export(
             w.catalog,
@@ -335,6 +378,47 @@ mod tests {
             std::fs::read(again.join("bag-1").join(&deep).join("x".repeat(60))).unwrap(),
             vec![7u8; 1000]
         );
+    }
+
+    #[test]
+    fn export_body_names_the_field_at_fault() {
+        let parse = |v: Value| parse_request(&v).map_err(|e| e.message);
+        assert_eq!(
+            parse(serde_json::json!({"recipient": " Synthetic Court ", "purpose": "trial"})),
+            Ok(ExportRequest {
+                recipient: "Synthetic Court".into(),
+                purpose: "trial".into(),
+                description: None,
+                records: true,
+            })
+        );
+        for (body, field) in [
+            (
+                serde_json::json!({"purpose": "trial"}),
+                "recipient: required",
+            ),
+            (
+                serde_json::json!({"recipient": "  ", "purpose": "trial"}),
+                "recipient: required",
+            ),
+            (serde_json::json!({"recipient": "c"}), "purpose: required"),
+            (
+                serde_json::json!({"recipient": "c", "purpose": "a\nb"}),
+                "purpose: at most",
+            ),
+            (
+                serde_json::json!({"recipient": "c", "purpose": "p", "records": "yes"}),
+                "records:",
+            ),
+            (
+                serde_json::json!({"recipient": "c", "purpose": "p", "to": "x"}),
+                "to: unknown",
+            ),
+            (serde_json::json!([1]), "body:"),
+        ] {
+            let e = parse(body.clone()).unwrap_err();
+            assert!(e.starts_with(field), "{body}: {e}");
+        }
     }
 
     #[test]

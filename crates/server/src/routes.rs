@@ -306,12 +306,12 @@ pub const ROUTES: &[Route] = &[
     ),
     Route {
         produces: "application/x-tar",
-        query: &["to", "description"],
+        body: &["recipient", "purpose", "description?", "records:boolean"],
         ..route(
             Method::Post,
             "/api/cases/{case}/export",
             Endpoint::ExportCase,
-            "Hand over a case: its items as a reproducible BagIt bag with proofs, streamed as a tar (an export custody event per item); admin, investigator",
+            "Hand over a case: its items (and, unless records is false, its records as JSON Lines) as a reproducible BagIt bag with proofs, streamed as a tar (an export custody event per item, naming recipient and purpose); admin, investigator",
         )
     },
     Route {

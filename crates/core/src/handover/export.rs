@@ -75,6 +75,15 @@ pub fn export(
             message: "exists (left by an interrupted export?); remove it and export again".into(),
         });
     }
+    let records_case = match (&opts.case, opts.records) {
+        (Some(c), true) => Some(c.clone()),
+        (None, true) => {
+            return Err(refuse(
+                "records are handed over with a case: name the case".into(),
+            ))
+        }
+        (_, false) => None,
+    };
     // Everything recorded so far is in the log before proofs are made from it.
     logger.catch_up(catalog)?;
 
@@ -113,6 +122,13 @@ pub fn export(
         }
         planned.push(Planned { item, events, name });
     }
+    let records = match &records_case {
+        Some(case) => super::records::plan(&*catalog, case)?,
+        None => Vec::new(),
+    };
+    for r in &records {
+        pin = pin.max(r.events.last().map_or(0, |e| e.seq));
+    }
     if pin > logger.log.size() {
         return Err(CoreError::Log(crate::log::LogError::Invalid(format!(
             "custody event #{pin} is not in the log yet (it holds {} events)",
@@ -121,7 +137,7 @@ pub fn export(
     }
 
     let written = write_bag(
-        catalog, blobs, log_store, logger, &planned, pin, &staging, opts,
+        catalog, blobs, log_store, logger, &planned, &records, pin, &staging, opts,
     )
     .and_then(|summary| {
         // The hand-over itself: logged before the bag appears under its name.
@@ -135,6 +151,8 @@ pub fn export(
             log_size: Some(pin),
             tagmanifest_sha256: Some(hex::encode(sha2::Sha256::digest(&tagmanifest))),
             case: opts.case.clone(),
+            purpose: opts.purpose.clone(),
+            records: records_case.as_ref().map(|_| records.len() as u64),
         });
         let mut summary = summary;
         for p in &planned {
@@ -188,13 +206,14 @@ fn write_bag(
     log_store: &dyn LogStore,
     logger: &Logger<'_>,
     planned: &[Planned],
+    records: &[super::records::PlannedRecord],
     pin: u64,
     dir: &Path,
     opts: &ExportOptions,
 ) -> Result<ExportSummary, CoreError> {
     let log = &logger.log;
     let mut bag = BagWriter::create(dir).map_err(bag_err)?;
-    add_bag_info(&mut bag, log, planned.len(), pin, opts)?;
+    add_bag_info(&mut bag, log, planned.len(), pin, opts, records.len())?;
     let mut summary = ExportSummary {
         items: 0,
         bytes: 0,
@@ -203,9 +222,14 @@ fn write_bag(
         linked: 0,
         sha512_computed: 0,
         export_events: Vec::new(),
+        records: 0,
+        record_events: 0,
     };
     add_payload(&mut bag, catalog, blobs, planned, opts, &mut summary)?;
     add_custody(&mut bag, log_store, log, planned, pin, &mut summary)?;
+    if opts.records {
+        add_records(&mut bag, log_store, log, records, pin, &mut summary)?;
+    }
     add_timestamps(&mut bag, log_store, log, pin)?;
     bag.add_tag_file("athar/log.vkey", format!("{}\n", log.vkey()).as_bytes())
         .map_err(bag_err)?;
@@ -225,6 +249,7 @@ fn add_bag_info(
     items: usize,
     pin: u64,
     opts: &ExportOptions,
+    records: usize,
 ) -> Result<(), CoreError> {
     bag.add_info("Source-Organization", &opts.organisation)
         .map_err(bag_err)?;
@@ -235,6 +260,16 @@ fn add_bag_info(
     }
     if let Some(t) = &opts.to {
         bag.add_info("Athar-Recipient", t).map_err(bag_err)?;
+    }
+    if let Some(p) = &opts.purpose {
+        bag.add_info("Athar-Purpose", p).map_err(bag_err)?;
+    }
+    if let Some(c) = &opts.case {
+        bag.add_info("Athar-Case", c).map_err(bag_err)?;
+    }
+    if opts.records {
+        bag.add_info("Athar-Records", &records.to_string())
+            .map_err(bag_err)?;
     }
     bag.add_info("Athar-Items", &items.to_string())
         .map_err(bag_err)?;
@@ -349,27 +384,74 @@ fn add_custody(
     let checkpoint = log.checkpoint_at(pin)?;
     for p in planned {
         let dir = format!("athar/items/{}", p.item.id);
-        for e in &p.events {
-            let index = e.seq - 1;
-            let entry_bytes = crate::log::read_entry(log_store, log.size(), index)?;
-            let proof = TlogProof {
-                extra: Some(entry_bytes.clone()),
-                index,
-                hashes: log.inclusion_proof_at(index, pin)?,
-                checkpoint: checkpoint.clone(),
-            };
-            bag.add_tag_file(&format!("{dir}/{}.entry", e.seq), entry_bytes.as_slice())
-                .map_err(bag_err)?;
-            bag.add_tag_file(
-                &format!("{dir}/{}.tlog-proof", e.seq),
-                proof.to_text().as_bytes(),
-            )
-            .map_err(bag_err)?;
-            summary.events += 1;
-        }
+        summary.events += add_event_files(bag, log_store, log, &dir, &p.events, pin, &checkpoint)?;
     }
     bag.add_tag_file("athar/checkpoint", checkpoint.as_bytes())
         .map_err(bag_err)?;
+    Ok(())
+}
+
+/// Each of `events`' log entry and proof against `checkpoint` (at `pin`) under `dir`.
+fn add_event_files(
+    bag: &mut BagWriter,
+    log_store: &dyn LogStore,
+    log: &CustodyLog<'_>,
+    dir: &str,
+    events: &[crate::model::CustodyEvent],
+    pin: u64,
+    checkpoint: &str,
+) -> Result<u64, CoreError> {
+    for e in events {
+        let index = e.seq - 1;
+        let entry_bytes = crate::log::read_entry(log_store, log.size(), index)?;
+        let proof = TlogProof {
+            extra: Some(entry_bytes.clone()),
+            index,
+            hashes: log.inclusion_proof_at(index, pin)?,
+            checkpoint: checkpoint.to_owned(),
+        };
+        bag.add_tag_file(&format!("{dir}/{}.entry", e.seq), entry_bytes.as_slice())
+            .map_err(bag_err)?;
+        bag.add_tag_file(
+            &format!("{dir}/{}.tlog-proof", e.seq),
+            proof.to_text().as_bytes(),
+        )
+        .map_err(bag_err)?;
+    }
+    Ok(events.len() as u64)
+}
+
+/// The case's records: `athar/records.jsonl`, and each carried record's custody events
+/// (`record.json`, entries, proofs against the bag's checkpoint).
+fn add_records(
+    bag: &mut BagWriter,
+    log_store: &dyn LogStore,
+    log: &CustodyLog<'_>,
+    records: &[super::records::PlannedRecord],
+    pin: u64,
+    summary: &mut ExportSummary,
+) -> Result<(), CoreError> {
+    use super::records::{jsonl, RECORDS_DIR, RECORDS_FILE};
+    bag.add_tag_file(RECORDS_FILE, jsonl(records).as_slice())
+        .map_err(bag_err)?;
+    let checkpoint = log.checkpoint_at(pin)?;
+    for r in records {
+        summary.records += 1;
+        if r.events.is_empty() {
+            continue;
+        }
+        let dir = format!("{RECORDS_DIR}/{}", r.record.id);
+        let json = serde_json::json!({
+            "id": r.record.id,
+            "kind": r.record.body.kind(),
+            "events": r.events.iter().map(event_record).collect::<Vec<_>>(),
+        });
+        let json = serde_json::to_vec_pretty(&json).unwrap_or_default();
+        bag.add_tag_file(&format!("{dir}/record.json"), json.as_slice())
+            .map_err(bag_err)?;
+        summary.record_events +=
+            add_event_files(bag, log_store, log, &dir, &r.events, pin, &checkpoint)?;
+    }
     Ok(())
 }
 
@@ -463,6 +545,16 @@ the archive holds). A version 2 entry's `content` is the SHA-256 of the line
 item.json, in hex), then the payload's 32-byte SHA-256; its `details` likewise of the line
 `athar.custody/v2 details`, the salt and the SHA-256 of the event's details record. The
 entry format is documented in Athar's docs/custody-log.md.
+
+3. When athar/records.jsonl is present, it holds the case's documentation records (incidents,
+   acts, persons, organisations, places, sources, claims, links), one JSON object a line,
+   each line after the records it refers to, so it imports in one pass (`athar import-bag`
+   does). athar/records/<id>/ holds a record's custody events (record.json), each with its
+   log entry and proof as above; the last event's `new` is the SHA-256 of the record's
+   canonical JSON (the line without its `id`, keys sorted, no spaces). The identity of a
+   non-public source is shown as [protected] and its custody history is left out, since
+   its hashes would confirm a guess of the identity; ask the sender for it by another
+   channel if you need it.
 "
     )
 }

@@ -12,6 +12,8 @@
 //! athar/timestamps/<size>/checkpoint        a time-stamped checkpoint of the log
 //! athar/timestamps/<size>/*.tsr             its RFC 3161 tokens
 //! athar/timestamps/<size>/consistency       consistency proof between it and athar/checkpoint
+//! athar/records.jsonl                       with `records`: the case's documentation records
+//! athar/records/<id>/...                    their custody events, entries and proofs (see `records`)
 //! ```
 //!
 //! A bag is pinned to the log size that ends with the last custody event it carries, and
@@ -23,10 +25,12 @@
 
 mod export;
 mod import;
+mod records;
 mod verify;
 
 pub use export::export;
 pub use import::import_bag;
+pub use records::{one_pass_order, RecordCheck, RecordState, RECORDS_DIR, RECORDS_FILE};
 pub use verify::verify_bag;
 
 use serde::Serialize;
@@ -48,6 +52,11 @@ pub struct ExportOptions {
     /// custody events of that case (see [`crate::scope`]), never another case's sightings,
     /// accesses or exports of the same bytes, and the export events name it.
     pub case: Option<String>,
+    /// Why it is handed over (the export events and `bag-info.txt` record it).
+    pub purpose: Option<String>,
+    /// Carry the case's documentation records (`athar/records.jsonl`) with their custody
+    /// history; only for a case's hand-over.
+    pub records: bool,
 }
 
 /// What an export wrote.
@@ -65,6 +74,10 @@ pub struct ExportSummary {
     pub sha512_computed: u64,
     /// The `export` custody events recorded for this hand-over, one per item.
     pub export_events: Vec<u64>,
+    /// Documentation records carried (`athar/records.jsonl`).
+    pub records: u64,
+    /// Custody events of those records carried, each with its entry and proof.
+    pub record_events: u64,
 }
 
 /// What a receiver learns about one item of a bag.
@@ -97,7 +110,8 @@ pub struct ItemCheck {
 /// The outcome of checking a bag.
 #[derive(Debug, Clone, Serialize)]
 pub struct BagCheck {
-    /// True only when the bag is valid BagIt and every item is verified.
+    /// True only when the bag is valid BagIt, every item is verified, and every record is
+    /// verified or (a non-public source) withheld.
     pub ok: bool,
     pub bagit_valid: bool,
     pub bagit_errors: Vec<String>,
@@ -106,6 +120,9 @@ pub struct BagCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_size: Option<u64>,
     pub items: Vec<ItemCheck>,
+    /// The records file's records, when the bag carries one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordCheck>,
     /// RFC 3161 tokens over earlier checkpoints of the log, each with what was checked.
     pub timestamps: Vec<TimestampCheck>,
 }
@@ -129,4 +146,13 @@ pub struct ImportSummary {
     pub sender_events: u64,
     /// True when every item's sender custody was proved against a trusted key.
     pub sender_custody_verified: bool,
+    /// The case the bag names, which its items and records were taken into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// Records in the bag's records file.
+    pub records: u64,
+    /// Of those, records written here (each a `record` custody event of this archive).
+    pub new_records: u64,
+    /// Of those, records this archive already held as they are (nothing written).
+    pub unchanged_records: u64,
 }

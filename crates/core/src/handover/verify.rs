@@ -43,6 +43,7 @@ pub fn verify_bag(
         bagit_warnings: report.warnings.iter().map(ToString::to_string).collect(),
         log_size: None,
         items: Vec::new(),
+        records: Vec::new(),
         timestamps: Vec::new(),
     };
     let athar = dir.join("athar");
@@ -89,13 +90,20 @@ pub fn verify_bag(
         }
     }
     check.items = claimed.into_values().collect();
+    check.records = super::records::check(dir, vkey, checkpoint.as_deref());
     if let (Some(vkey), Some(cp)) = (vkey, checkpoint.as_deref()) {
         check.timestamps = check_bag_timestamps(dir, vkey, cp, check_token);
     }
     check.ok = bagit_valid
         && !check.items.is_empty()
         && check.items.iter().all(|i| i.state == ItemState::Verified)
-        && check.timestamps.iter().all(|t| t.ok);
+        && check.timestamps.iter().all(|t| t.ok)
+        && check.records.iter().all(|r| {
+            matches!(
+                r.state,
+                super::RecordState::Verified | super::RecordState::Withheld
+            )
+        });
     check
 }
 
@@ -268,7 +276,7 @@ fn check_custody(
 /// Checks one custody event `ev` of item `id`: its entry and proof files exist, the proof
 /// is for that entry against `cp_bytes` and verifies under `vkey`, and the entry names the
 /// item, `sha` and the event's kind.
-fn check_event(
+pub(super) fn check_event(
     base: &Path,
     id: &str,
     sha: Sha256,

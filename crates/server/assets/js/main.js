@@ -14,6 +14,7 @@ import { searchPage } from "./pages/search.js";
 import { uploadPage } from "./pages/upload.js";
 import { settingsPage } from "./pages/settings.js";
 import { securityPage } from "./pages/security.js";
+import { handoverPage } from "./pages/handover.js";
 
 const main = document.getElementById("main");
 
@@ -31,7 +32,7 @@ async function route() {
     // Until a second factor the role requires is set up, setting it up is all there is.
     if (state.me.must_enrol) return await securityPage();
     switch (parts[0]) {
-      case "case": return await casePage(parts[1]);
+      case "case": return parts[2] === "handover" ? await handoverPage(parts[1]) : await casePage(parts[1]);
       case "item": return await itemPage(checkedId(parts[1]));
       case "incidents": return await incidentsPage();
       case "persons": return await personsPage();

@@ -6,7 +6,7 @@ export async function casesPage() {
   const rows = cases.map((c) =>
     el("tr", {},
       el("td", {}, el("a", { href: "#/case/" + encodeURIComponent(c) }, c)),
-      el("td", {}, el("button", { type: "button", class: "secondary", "data-export": c, onclick: () => exportCase(c) }, "Export as bag")),
+      el("td", {}, el("button", { type: "button", class: "secondary", "data-export": c, onclick: () => { location.hash = "#/case/" + encodeURIComponent(c) + "/handover"; } }, "Export as bag")),
     ));
   show(
     el("h1", {}, "Cases"),
