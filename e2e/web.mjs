@@ -19,6 +19,7 @@ import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { documentationSteps } from "./documentation.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -133,6 +134,7 @@ try {
   // 4. Its near-duplicate: the re-encoded copy ingested beforehand.
   await page.waitForSelector(`#near-duplicates [data-match="${duplicate}"]`, { timeout: 30_000 });
   check(true, "near-duplicate " + duplicate + " listed");
+  summary.documentation = await documentationSteps(page, { base, check, shot, log, item, caseName });
 
   // 5. The review image is blurred first; a click shows greyscale, another the clear one.
   const img = await page.waitForSelector("#review-image");

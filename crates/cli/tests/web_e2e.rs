@@ -3,7 +3,8 @@
 //! driven by `e2e/web.mjs` (Debian's chromium, headless, through playwright-core). The
 //! script logs in, uploads a synthetic video by tus over a dropped and resumed connection,
 //! waits for its fingerprints, finds its near-duplicate (a re-encoded copy ingested here
-//! beforehand), reveals the blurred review image, downloads a custody proof, opens crafted
+//! beforehand), documents an incident in the web app and links a range of the video to it
+//! (`e2e/documentation.mjs`), reveals the blurred review image, downloads a custody proof, opens crafted
 //! item links (`#/item/<id>%2Fcontent%3Fpurpose%3D…`: an encoded path and purpose after the
 //! id) and checks that no request carried that purpose and no access event records it, and
 //! exports the case, sets up a second factor on the Security page (the code computed from the

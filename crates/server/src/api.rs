@@ -37,18 +37,6 @@ pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
 
-pub async fn cases(State(state): St, caller: Caller) -> Result<Json<Value>, ApiError> {
-    reading(&state, move |cat| {
-        let names: Vec<String> = cat
-            .case_names()?
-            .into_iter()
-            .filter(|c| caller.can_see(c))
-            .collect();
-        Ok(Json(json!({ "cases": names })))
-    })
-    .await
-}
-
 /// Parses an item or record id (26 Crockford base-32 characters): nothing else reaches
 /// the catalog.
 pub(crate) fn parse_id(id: &str) -> Result<ItemId, ApiError> {

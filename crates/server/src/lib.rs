@@ -68,6 +68,7 @@ use axum::Router;
 
 mod api;
 pub mod auth;
+mod documentation;
 mod error;
 mod export;
 mod factor;
@@ -299,12 +300,13 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::EndSession => on!(factor::end_session),
         Endpoint::MySignIns => on!(factor::my_sign_ins),
         Endpoint::SignIns => on!(factor::sign_ins),
-        Endpoint::Cases => on!(api::cases),
+        Endpoint::Cases => on!(documentation::cases),
         Endpoint::Items => on!(api::items),
         Endpoint::Item => on!(api::item),
         Endpoint::ItemContent => on!(api::item_content),
         Endpoint::Records => on!(api::records),
         Endpoint::Record => on!(api::record),
+        Endpoint::RecordHistory => on!(documentation::record_history),
         Endpoint::Search => on!(api::search),
         Endpoint::Me => on!(views::me),
         Endpoint::Settings => on!(views::settings),

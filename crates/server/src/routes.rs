@@ -54,6 +54,7 @@ pub enum Endpoint {
     ItemContent,
     Records,
     Record,
+    RecordHistory,
     Search,
     Me,
     Settings,
@@ -302,7 +303,7 @@ pub const ROUTES: &[Route] = &[
         Method::Get,
         "/api/cases",
         Endpoint::Cases,
-        "Cases the caller may see (admins: all)",
+        "Cases the caller may see (admins: all): names, and each one's title, description, readers of protected sources, case record id, and counts of items and records",
     ),
     Route {
         produces: "application/x-tar",
@@ -349,6 +350,12 @@ pub const ROUTES: &[Route] = &[
             "Documentation records of the caller's cases",
         )
     },
+    route(
+        Method::Get,
+        "/api/records/{id}/history",
+        Endpoint::RecordHistory,
+        "A record's history: its custody events (create, edit, delete), oldest first, each with the version it wrote (protected source identities redacted, and their hashes left out, unless admin or a role the case lists)",
+    ),
     route(
         Method::Get,
         "/api/records/{id}",

@@ -10,6 +10,8 @@ import { casePage } from "./pages/case.js";
 import { itemPage } from "./pages/item.js";
 import { incidentsPage } from "./pages/incidents.js";
 import { personsPage } from "./pages/persons.js";
+import { incidentPage, personPage, orgPage, placePage, recordPage } from "./pages/record.js";
+import { newRecordPage, editRecordPage } from "./pages/record-form.js";
 import { searchPage } from "./pages/search.js";
 import { uploadPage } from "./pages/upload.js";
 import { settingsPage } from "./pages/settings.js";
@@ -34,8 +36,16 @@ async function route() {
     switch (parts[0]) {
       case "case": return parts[2] === "handover" ? await handoverPage(parts[1]) : await casePage(parts[1]);
       case "item": return await itemPage(checkedId(parts[1]));
-      case "incidents": return await incidentsPage();
-      case "persons": return await personsPage();
+      case "incidents": return await incidentsPage(new URLSearchParams(query));
+      case "persons": return await personsPage(new URLSearchParams(query));
+      case "incident": return await incidentPage(checkedId(parts[1]));
+      case "person": return await personPage(checkedId(parts[1]));
+      case "org": return await orgPage(checkedId(parts[1]));
+      case "place": return await placePage(checkedId(parts[1]));
+      case "record":
+        if (parts[1] === "new") return await newRecordPage(new URLSearchParams(query));
+        if (parts[2] === "edit") return await editRecordPage(checkedId(parts[1]));
+        return await recordPage(checkedId(parts[1]));
       case "search": return await searchPage(new URLSearchParams(query));
       case "upload": return await uploadPage();
       case "settings": return await settingsPage();

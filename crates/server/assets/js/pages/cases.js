@@ -1,46 +1,37 @@
-// Cases: the list, and hand-over as a bag.
-import { el, api, apiUrl, show, bytes, csrf } from "../core.js";
+// Cases: the list (title, counts of items and records), creating and editing a case
+// (admins: a case is its case record), and the way to hand-over as a bag.
+import { el as node, api, apiUrl, show, state, t } from "../core.js";
+import { number } from "../i18n.js";
+import { newRecordHref } from "../records.js";
+
+// Elements whose children may be nested lists (flattened whole).
+const el = (tag, attrs, ...children) => node(tag, attrs, ...children.flat(Infinity));
 
 export async function casesPage() {
-  const { cases } = await api(apiUrl(["cases"]));
-  const rows = cases.map((c) =>
-    el("tr", {},
-      el("td", {}, el("a", { href: "#/case/" + encodeURIComponent(c) }, c)),
-      el("td", {}, el("button", { type: "button", class: "secondary", "data-export": c, onclick: () => { location.hash = "#/case/" + encodeURIComponent(c) + "/handover"; } }, "Export as bag")),
+  const { details } = await api(apiUrl(["cases"]));
+  const admin = state.me.role === "admin";
+  const rows = details.map((c) =>
+    el("tr", { "data-case": c.name },
+      el("td", {}, el("a", { href: "#/case/" + encodeURIComponent(c.name), dir: "auto" }, c.name)),
+      el("td", { dir: "auto", "data-field": "title" }, c.title || el("span", { class: "muted" }, t("caselist.untitled")),
+        c.description ? el("div", { class: "muted small", dir: "auto" }, c.description) : null),
+      el("td", { "data-field": "items" }, number(c.items)),
+      el("td", { "data-field": "records" }, number(c.records)),
+      el("td", {}, el("div", { class: "actions" },
+        el("a", { href: "#/incidents?case=" + encodeURIComponent(c.name), class: "button secondary" }, t("caselist.incidents")),
+        admin ? el("a", {
+          class: "button secondary", "data-edit-case": c.name,
+          href: c.record ? "#/record/" + encodeURIComponent(c.record) + "/edit" : newRecordHref("case", { case: c.name }),
+        }, t("caselist.edit")) : null,
+        el("button", { type: "button", class: "secondary", "data-export": c.name, onclick: () => { location.hash = "#/case/" + encodeURIComponent(c.name) + "/handover"; } }, t("caselist.export")))),
     ));
   show(
-    el("h1", {}, "Cases"),
-    cases.length ? el("table", {}, el("tr", {}, el("th", {}, "Case"), el("th", {}, "Hand-over")), rows)
-      : el("p", { class: "muted" }, "You are not a member of any case yet."),
-    el("p", { id: "export-status", class: "muted" }),
+    el("h1", {}, t("caselist.title")),
+    admin ? el("p", {}, el("a", { class: "button", id: "new-case", href: newRecordHref("case") }, t("caselist.new"))) : null,
+    details.length
+      ? el("div", { class: "table-scroll" }, el("table", { id: "cases" },
+        el("thead", {}, el("tr", {}, ...["name", "title", "items", "records", "actions"].map((k) => el("th", { scope: "col" }, t("caselist.col." + k))))),
+        el("tbody", {}, rows)))
+      : el("p", { class: "muted" }, t("caselist.none")),
   );
-}
-
-async function exportCase(c) {
-  const status = document.getElementById("export-status");
-  status.textContent = "Exporting " + c + "…";
-  try {
-    const res = await fetch(exportUrl(c), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRF-Token": csrf() },
-    });
-    if (!res.ok) {
-      const b = await res.json().catch(() => ({}));
-      throw new Error(b.error || res.statusText);
-    }
-    const blob = await res.blob();
-    const name = (res.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
-    const a = el("a", { href: URL.createObjectURL(blob), download: name ? name[1] : c + ".tar" });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    status.textContent = "Exported " + c + " (" + bytes(blob.size) + ").";
-  } catch (e) {
-    status.textContent = "Export failed: " + e.message;
-  }
-}
-
-function exportUrl(c) {
-  return apiUrl(["cases", c, "export"]);
 }

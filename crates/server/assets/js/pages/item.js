@@ -1,5 +1,6 @@
 // An item: its metadata, review images, video (safe review), near-duplicates and custody.
 import { el, api, apiUrl, show, failure, bytes, checkedId, itemHref, reviewUrl, firstVariant, nextVariant, state } from "../core.js";
+import { evidenceSection } from "../evidence.js";
 
 export async function itemPage(id) {
   checkedId(id);
@@ -125,6 +126,7 @@ export async function itemPage(id) {
           : el("span", { class: "muted" }, "not logged yet"))))));
 
   show(el("h1", {}, "Item"), el("section", { class: "card" }, meta), review, player, dups, custody);
+  document.getElementById("main").append(evidenceSection(item.id, d.cases));
 }
 
 function summary(details) {

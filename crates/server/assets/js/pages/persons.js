@@ -1,12 +1,23 @@
-// Persons.
-import { el, api, apiUrl, show } from "../core.js";
+// Persons: the list of the caller's cases (or one case), each opening its page; a new person.
+import { el as node, api, apiUrl, show, t } from "../core.js";
+import { term, dateText, newRecordHref, mayWrite } from "../records.js";
 
-export async function personsPage() {
-  const { records } = await api(apiUrl(["records"], { kind: "person" }));
-  show(el("h1", {}, "Persons"),
-    records.length ? el("table", {}, el("tr", {}, ...["Names", "Case", "Status", "Sex", "Born"].map((h) => el("th", {}, h))),
-      records.map((r) => el("tr", {},
-        el("td", {}, (r.names || []).map((n) => n.name).join(" · ")), el("td", {}, r.case),
-        el("td", {}, r.status || ""), el("td", {}, r.sex || ""), el("td", {}, r.birth_date || ""))))
-      : el("p", { class: "muted" }, "No persons recorded in your cases."));
+// Elements whose children may be nested lists (flattened whole).
+const el = (tag, attrs, ...children) => node(tag, attrs, ...children.flat(Infinity));
+
+export async function personsPage(params) {
+  const caseName = params && params.get("case") ? params.get("case") : undefined;
+  const { records } = await api(apiUrl(["records"], { kind: "person", case: caseName }));
+  show(el("h1", {}, t("persons.title")),
+    mayWrite("person") ? el("p", { class: "actions" },
+      el("a", { class: "button", id: "new-person", href: newRecordHref("person", caseName ? { case: caseName } : {}) }, t("persons.new")),
+      el("a", { class: "button secondary", href: newRecordHref("org", caseName ? { case: caseName } : {}) }, t("persons.new_org"))) : null,
+    records.length ? el("div", { class: "table-scroll" }, el("table", { id: "person-list" },
+      el("thead", {}, el("tr", {}, ...["names", "case", "status", "sex", "born"].map((k) => el("th", { scope: "col" }, t("persons.col." + k))))),
+      el("tbody", {}, records.map((r) => el("tr", { "data-person": r.id },
+        el("td", {}, el("a", { href: "#/person/" + encodeURIComponent(r.id) },
+          (r.names || []).map((n, i) => [i ? " · " : "", el("span", { dir: "auto" }, n.name)]))),
+        el("td", {}, r.case),
+        el("td", {}, term(r.status)), el("td", {}, term(r.sex)), el("td", {}, dateText(r.birth_date)))))))
+      : el("p", { class: "muted" }, t("persons.none")));
 }

@@ -29,6 +29,6 @@ export async function searchPage(params) {
   out.append(el("p", { class: "muted" }, r.total + " found"), facets,
     el("table", {}, el("tr", {}, ...["Kind", "Title", "Case"].map((h) => el("th", {}, h))),
       r.hits.map((h) => el("tr", {}, el("td", {}, h.kind),
-        el("td", {}, h.kind === "item" ? el("a", { href: itemHref(h.id) }, h.title || h.id) : h.title),
+        el("td", {}, el("a", { href: h.kind === "item" ? itemHref(h.id) : "#/" + (["incident", "person", "org", "place"].includes(h.kind) ? h.kind : "record") + "/" + encodeURIComponent(h.id), dir: "auto", "data-hit": h.id }, h.title || h.id)),
         el("td", {}, h.case)))));
 }
