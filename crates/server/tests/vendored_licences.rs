@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Every third-party file compiled into the web app comes with its licence and source:
 //! each folder under `assets/vendor/` holds a non-empty `LICENSE`; `assets/geo/SOURCES.txt`
 //! names every other file in `assets/geo/` (the data and the licences of the packages it
