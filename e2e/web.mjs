@@ -20,6 +20,7 @@ import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { documentationSteps } from "./documentation.mjs";
+import { mapSteps } from "./map.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -308,6 +309,8 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#sessions tr[data-session]").length === 1);
   check((await other.request.get(base + "/api/me")).status() === 401, "the other browser is signed out");
   await other.close();
+
+  await mapSteps(page, { base, check, shot, log });
 
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));

@@ -157,6 +157,27 @@ fn browser_end_to_end() {
         Some(&format!("{password}\n")),
     );
 
+    // For the map and timeline steps (e2e/map.mjs, which names these titles): a place with
+    // coordinates, an incident dated at it, and an undated incident.
+    let map_records = d.join("map-records.jsonl");
+    std::fs::write(
+        &map_records,
+        concat!(
+            r#"{"kind":"place","key":"e2e-map-square","case":"alpha","names":[{"name":"ساحة الاختبار"},{"name":"Test Square"}],"coordinates":{"lat":35.1318,"lon":36.7578}}"#,
+            "\n",
+            r#"{"kind":"incident","key":"e2e-map-dated","case":"alpha","title":"Synthetic shelling near the test square","date":"2013-03/2013-05-10","places":["e2e-map-square"]}"#,
+            "\n",
+            r#"{"kind":"incident","key":"e2e-map-undated","case":"alpha","title":"Synthetic undated detention","date":"unknown"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    athar(
+        d,
+        &["records", "import", map_records.to_str().unwrap()],
+        None,
+    );
+
     let mut child = Command::new(env!("CARGO_BIN_EXE_athar"))
         .arg("--archive")
         .arg(d.join("archive"))
