@@ -892,11 +892,11 @@ fn recover_for_verify(archive: &mut Archive) {
     }
 }
 
+/// What one pass of `athar verify` found: the report, the log's size, its time-stamps.
+type Verified = (athar_core::verify::Report, u64, Vec<(u64, String, String)>);
+
 /// One pass of `athar verify`: the blobs re-hashed against the catalog, then the log.
-fn verify_once(
-    archive: &Archive,
-    json: bool,
-) -> anyhow::Result<(athar_core::verify::Report, u64, Vec<(u64, String, String)>)> {
+fn verify_once(archive: &Archive, json: bool) -> anyhow::Result<Verified> {
     let bar = output::bar(!json && std::io::stderr().is_terminal(), 0, "verifying");
     let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();
     bar.set_length(total);
