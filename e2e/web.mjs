@@ -109,14 +109,53 @@ try {
   await page.setInputFiles("#upload-file", env("ATHAR_VIDEO"));
   await page.selectOption("#upload-case", caseName);
   await page.fill("input[name=source]", "synthetic test pattern");
+  await page.fill("input[name=note]", "first upload");
   await page.click("#upload button[type=submit]");
-  const link = await page.waitForSelector("#uploaded-item", { timeout: 120_000 });
-  const item = (await link.textContent()).trim();
+  const link = await page.waitForSelector("#upload-results li:nth-child(1) a.uploaded-item", { timeout: 120_000 });
+  const item = await link.getAttribute("data-item");
   await page.unroute("**/api/uploads/**");
   check(aborted && heads >= 1, `upload interrupted and resumed (${patches} PATCH, ${heads} HEAD)`);
   check(offsets.slice(2).some((o) => o > 0), "resumed from a non-zero offset: " + offsets.join(","));
+  check((await page.inputValue("input[name=source]")) === "" && (await page.inputValue("input[name=note]")) === "",
+    "source and note cleared for the next files");
+  check((await page.getAttribute("#upload-results li:nth-child(1)", "data-state")) === "new", "a new item");
   summary.item = item;
   await shot("03-uploaded");
+
+  // The same bytes again: the form says they were already held, and which item they are.
+  await page.setInputFiles("#upload-file", env("ATHAR_VIDEO"));
+  await page.click("#upload button[type=submit]");
+  const again = await page.waitForSelector("#upload-results li:nth-child(2)[data-state=held] a.uploaded-item", { timeout: 60_000 });
+  check((await again.getAttribute("data-item")) === item, "the same bytes are the same item");
+  check((await page.textContent("#upload-results li:nth-child(2)")).includes("Already held"), "said to be already held");
+
+  // Two files at once: each its own upload, in turn, each with its result.
+  const files = ["witness-a.txt", "witness-b.txt"].map((name, i) => ({
+    name, mimeType: "text/plain", buffer: Buffer.from(`synthetic statement ${i} ${Date.now()}\n`),
+  }));
+  await page.setInputFiles("#upload-file", files);
+  await page.click("#upload button[type=submit]");
+  await page.waitForSelector("#upload-results li:nth-child(4) a.uploaded-item", { timeout: 60_000 });
+  const two = await page.$$eval("#upload-results li:nth-child(n+3)", (lis) => lis.map((li) => ({
+    name: li.querySelector(".upload-name").textContent, state: li.dataset.state,
+    item: li.querySelector("a.uploaded-item")?.dataset.item,
+  })));
+  check(two.length === 2 && two.every((f) => f.state === "new" && f.item) && two[0].item !== two[1].item
+    && two[0].name === "witness-a.txt" && two[1].name === "witness-b.txt", "two files uploaded at once: " + JSON.stringify(two));
+  await shot("03b-uploads");
+
+  // The case's grid names each item by its file name, leaves out review images, and
+  // finds items by name.
+  const videoName = env("ATHAR_VIDEO").split("/").pop();
+  await page.goto(base + "/#/case/" + encodeURIComponent(caseName));
+  const tile = await page.waitForSelector(`.tile[data-item="${item}"] .tile-name`);
+  check((await tile.textContent()) === videoName, "the grid shows the uploaded file's name");
+  await page.fill("#grid-find", "witness-b");
+  await page.waitForFunction(() => document.querySelectorAll(".tile").length === 1);
+  check((await page.textContent(".tile .tile-name")) === "witness-b.txt", "found by file name");
+  await page.fill("#grid-find", "");
+  const tiles = await page.$$eval(".tile", (ts) => ts.length);
+  check(tiles === 4, "the grid lists the evidence, not review images: " + tiles + " tiles");
 
   // 3. Wait for the background jobs: fingerprints and review images.
   const deadline = Date.now() + 180_000;

@@ -8,13 +8,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/ensure-deps.sh" run
+echo "Building athar (release; the first build takes several minutes, later ones seconds)…"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin athar
+echo "Built."
 athar="${CARGO_TARGET_DIR:-$here/target}/release/athar"
 export ATHAR_ARCHIVE=${ATHAR_ARCHIVE:-./athar-archive}
 listen=${ATHAR_LISTEN:-127.0.0.1:8080}
 case_name=${ATHAR_CASE:-demo}
 
 if [ ! -f "$ATHAR_ARCHIVE/athar.toml" ]; then
+  echo "Creating the archive at $ATHAR_ARCHIVE…"
   "$athar" init
   # A first case, so there is somewhere to upload into.
   "$athar" case add "$case_name" --title "First case" >/dev/null
@@ -22,6 +25,7 @@ fi
 
 src=${1:-}
 if [ -n "$src" ]; then
+  echo "Preserving $src into case $case_name, then verifying (the server fingerprints it)…"
   "$athar" ingest --case "$case_name" --source "${ATHAR_SOURCE:-scripts/run.sh}" "$src"
   "$athar" verify
 fi

@@ -137,9 +137,21 @@ impl Runner {
         archive: &mut Archive,
         report: &mut dyn FnMut(&Committed),
     ) -> Result<RunSummary, AnalysisError> {
+        self.run_all_showing(archive, &mut |_, _| {}, report)
+    }
+
+    /// [`Runner::run_all`], telling `starting` of each job before it is analysed (with the
+    /// archive, to read what it is about).
+    pub fn run_all_showing(
+        &self,
+        archive: &mut Archive,
+        starting: &mut dyn FnMut(&Archive, &athar_core::Job),
+        report: &mut dyn FnMut(&Committed),
+    ) -> Result<RunSummary, AnalysisError> {
         let mut fingerprinted = false;
         let mut summary = jobs::RunSummary::default();
         while let Some(claimed) = self.claim(archive)? {
+            starting(archive, claimed.job());
             let committed = self.commit(archive, self.analyse(claimed))?;
             summary.count(&committed);
             fingerprinted |= committed.fingerprinted();

@@ -265,6 +265,9 @@ struct ListArgs {
     /// One JSON object per item.
     #[arg(long)]
     json: bool,
+    /// Also list the items Athar made (review images), not only the evidence collected.
+    #[arg(long, alias = "all")]
+    derived: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -507,10 +510,38 @@ fn open_writable(cli: &Cli) -> anyhow::Result<Archive> {
 }
 
 /// Runs the queued jobs (the one runner the server uses too), reporting each failure on
-/// stderr.
+/// stderr. On a terminal (or with `ATHAR_PROGRESS=1`), and not with `--json`, a status line
+/// says how many are done and what is being worked on.
 fn run_jobs(archive: &mut Archive, json: bool) -> anyhow::Result<()> {
-    let summary = athar_analysis::runner::Runner::new(archive)
-        .run_all(archive, &mut |c| report_failure("athar", c))?;
+    let shown = !json
+        && (std::io::stderr().is_terminal()
+            || std::env::var("ATHAR_PROGRESS").is_ok_and(|v| v == "1"));
+    let total = archive.catalog.waiting_jobs()?;
+    let done = std::cell::Cell::new(0u64);
+    let status = std::cell::RefCell::new(output::JobStatus::new(shown));
+    let summary = athar_analysis::runner::Runner::new(archive).run_all_showing(
+        archive,
+        &mut |a, job| {
+            let name = a
+                .catalog
+                .resolve(job.item.as_str())
+                .and_then(|item| {
+                    let events = a.catalog.events(&item.id)?;
+                    athar_core::label::label(a.catalog.as_ref(), &item, &events)
+                })
+                .map(|l| l.text)
+                .unwrap_or_else(|_| job.item.to_string());
+            status
+                .borrow_mut()
+                .show(done.get(), total, &job.kind, &name);
+        },
+        &mut |c| {
+            done.set(done.get() + 1);
+            status.borrow_mut().clear();
+            report_failure("athar", c);
+        },
+    )?;
+    status.borrow_mut().finish(done.get(), total);
     if !json {
         eprintln!(
             "Jobs: {} done, {} failed, {} to retry.",
@@ -764,7 +795,7 @@ fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
 
 fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
     let archive = open(cli, Access::Read)?;
-    output::list(archive.catalog.as_ref(), a.json)?;
+    output::list(archive.catalog.as_ref(), a.derived, a.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -795,9 +826,64 @@ fn cat(cli: &Cli, a: &CatArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Verifying never waits: while another process (`athar serve`) holds the archive, it
+/// verifies read-only, leaves any interrupted ingest for the holder to finish, and reports a
+/// result only from a run during which the archive did not change (or says it kept changing).
 fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let mut archive = open(cli, Access::Write)?;
-    // A damaged archive cannot always be recovered; verification then says why.
+    let (archive, holder) = match open_if_free(cli)? {
+        Ok(mut archive) => {
+            recover_for_verify(&mut archive);
+            (archive, None)
+        }
+        Err(holder) => (open(cli, Access::Read)?, Some(holder)),
+    };
+    if let Some(h) = &holder {
+        eprintln!(
+            "athar: the archive is in use by {h}; verifying it read-only (nothing is recovered \
+             or recorded by this run)"
+        );
+    }
+    let mut attempt = 1;
+    let (report, size, timestamps) = loop {
+        let before = holder.as_ref().map(|_| changes(&archive)).transpose()?;
+        let (report, size, timestamps) = verify_once(&archive, a.json)?;
+        let after = holder.as_ref().map(|_| changes(&archive)).transpose()?;
+        // Another writer's work in progress can look like a problem (a blob published just
+        // before its item, an event logged after the checkpoint was read): such a result
+        // counts only from a run the archive did not change during.
+        let settled = before == after && before.as_ref().is_none_or(|c| c.1 == 0);
+        if report.ok || settled {
+            break (report, size, timestamps);
+        }
+        if attempt == 3 {
+            eprintln!(
+                "athar: the archive kept changing while it was verified; some problems below \
+                 may be writes in progress by {}: verify again when it is idle",
+                holder.as_deref().unwrap_or("another process")
+            );
+            break (report, size, timestamps);
+        }
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    output::verify_report(&report, size, &timestamps, a.json)?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEM)
+    })
+}
+
+/// What changes while a writer works: the last event issued, the blobs being published,
+/// the events waiting for the log.
+fn changes(archive: &Archive) -> anyhow::Result<(u64, usize, Vec<u64>)> {
+    let c = archive.catalog.as_ref();
+    Ok((c.event_index()?.1, c.pending()?.len(), c.unlogged()?))
+}
+
+/// Finishes what an interrupted run left, saying what it did (a damaged archive cannot
+/// always be recovered; verification then says why).
+fn recover_for_verify(archive: &mut Archive) {
     match archive.recover() {
         Ok(r) => {
             if r.temporary + r.blobs + r.stale_uploads > 0 || r.logged > 0 {
@@ -812,7 +898,14 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => eprintln!("athar: could not finish an interrupted ingest: {e}"),
     }
-    let bar = output::bar(!a.json && std::io::stderr().is_terminal(), 0, "verifying");
+}
+
+/// What one pass of `athar verify` found: the report, the log's size, its time-stamps.
+type Verified = (athar_core::verify::Report, u64, Vec<(u64, String, String)>);
+
+/// One pass of `athar verify`: the blobs re-hashed against the catalog, then the log.
+fn verify_once(archive: &Archive, json: bool) -> anyhow::Result<Verified> {
+    let bar = output::bar(!json && std::io::stderr().is_terminal(), 0, "verifying");
     let total: u64 = archive.catalog.items()?.iter().map(|i| i.size).sum();
     bar.set_length(total);
     let mut report =
@@ -838,12 +931,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     )?;
     report.problems.extend(log.problems);
     report.ok = report.problems.is_empty();
-    output::verify_report(&report, log.size, &log.timestamps, a.json)?;
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_PROBLEM)
-    })
+    Ok((report, log.size, log.timestamps))
 }
 
 fn similar(cli: &Cli, a: &SimilarArgs) -> anyhow::Result<ExitCode> {
@@ -1014,21 +1102,40 @@ fn records_bulk(cli: &Cli, cmd: &records::RecordsCommand) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// Searching never waits: with the archive free it keeps the shared index up to date;
+/// while another process (`athar serve`) holds it, it searches an index of its own.
 fn search(cli: &Cli, a: &SearchArgs) -> anyhow::Result<ExitCode> {
-    let archive = open_writable(cli)?;
+    let (archive, shared) = match open_if_free(cli)? {
+        Ok(mut archive) => {
+            archive
+                .recover()
+                .context("recovering an interrupted ingest")?;
+            (archive, true)
+        }
+        Err(_) => (open(cli, Access::Read)?, false),
+    };
     search::command(
         &archive,
-        &a.query,
-        a.case.clone(),
-        a.kind.clone(),
-        a.date.clone(),
-        a.place.clone(),
-        a.violation.clone(),
-        a.verification.clone(),
+        shared,
+        &search::Filters {
+            query: a.query.clone(),
+            case: a.case.clone(),
+            kind: a.kind.clone(),
+            date: a.date.clone(),
+            place: a.place.clone(),
+            violation: a.violation.clone(),
+            verification: a.verification.clone(),
+        },
         a.limit,
         a.json,
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The archive opened for writing if no other process holds it, else who holds it.
+fn open_if_free(cli: &Cli) -> anyhow::Result<Result<Archive, String>> {
+    Archive::open_if_free(&cli.archive)
+        .with_context(|| format!("opening archive {}", cli.archive.display()))
 }
 
 fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {

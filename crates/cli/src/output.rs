@@ -76,6 +76,54 @@ pub fn bar(visible: bool, len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// The status line of `athar ingest --wait` and `athar jobs --run` while jobs run: jobs
+/// done of the total and what is being worked on, rewritten in place on stderr; nothing
+/// when not shown.
+pub struct JobStatus {
+    shown: bool,
+    drawn: bool,
+}
+
+impl JobStatus {
+    pub fn new(shown: bool) -> JobStatus {
+        JobStatus {
+            shown,
+            drawn: false,
+        }
+    }
+
+    /// Before a job: `done` of `total` finished, this one on `what` (an item's label).
+    pub fn show(&mut self, done: u64, total: u64, kind: &str, what: &str) {
+        if !self.shown {
+            return;
+        }
+        // Jobs queued while running (none from the CLI today) still count.
+        let total = total.max(done + 1);
+        let what: String = term(what).to_string().chars().take(60).collect();
+        eprint!(
+            "\r\x1b[2KFingerprinting: {done} of {total} job(s) done; now {} on {what}",
+            term(kind)
+        );
+        self.drawn = true;
+    }
+
+    /// After a job, before anything else is printed on stderr.
+    pub fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+
+    /// Once all have run.
+    pub fn finish(&mut self, done: u64, total: u64) {
+        self.clear();
+        if self.shown && done > 0 {
+            eprintln!("Fingerprinting: {done} of {} job(s) done.", total.max(done));
+        }
+    }
+}
+
 /// Output of `athar ingest`.
 pub struct IngestOutput {
     json: bool,
@@ -139,23 +187,21 @@ impl IngestOutput {
 }
 
 /// `athar list`.
-pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
+pub fn list(catalog: &dyn Catalog, derived: bool, json: bool) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for item in catalog.items()? {
-        let name = catalog
-            .events(&item.id)?
-            .first()
-            .and_then(|e| match &e.details {
-                EventDetails::Sighting(s) => Some(s.original_name.clone()),
-                EventDetails::Derived(d) => Some(format!("{} of {}", d.role, d.source)),
-                EventDetails::Access(_)
-                | EventDetails::Export(_)
-                | EventDetails::Transfer(_)
-                | EventDetails::Record(_)
-                | EventDetails::Erase(_) => None,
-            })
-            .unwrap_or_default();
+        let events = catalog.events(&item.id)?;
+        // Review images and other items Athar made are not evidence: listed only when asked.
+        if !derived && athar_core::label::is_derived(&events) {
+            continue;
+        }
+        let label = athar_core::label::label(catalog, &item, &events)?;
+        let name = match (&label.name, &label.derived) {
+            (Some(n), _) => n.clone(),
+            (None, Some(d)) => format!("{} of {}", d.role, d.source),
+            (None, None) => String::new(),
+        };
         if json {
             let v = json!({
                 "item": item.id,
@@ -164,6 +210,7 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
                 "media_type": item.media_type,
                 "created_at": item.created_at,
                 "name": name,
+                "label": label,
             });
             writeln!(out, "{v}")?;
         } else {
@@ -175,7 +222,7 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
                 item.size,
                 term(&item.media_type),
                 item.created_at,
-                term(&name)
+                term(&label.text)
             )?;
         }
     }
@@ -183,7 +230,7 @@ pub fn list(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `athar show`.
+/// Prints an item's details (human form) or one JSON document.
 pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()> {
     let item = catalog.resolve(query)?;
     let events = catalog.events(&item.id)?;
@@ -196,11 +243,13 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         .iter()
         .find(|f| Kind::parse(&f.algorithm) == Some(Kind::Metadata))
         .and_then(|f| serde_json::from_str(&f.data).ok());
+    let label = athar_core::label::label(catalog, &item, &events)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
         let v = json!({
             "item": item,
+            "label": label,
             "cases": cases,
             "fingerprints": prints.iter().filter(|f| Kind::parse(&f.algorithm) != Some(Kind::Metadata)).collect::<Vec<_>>(),
             "metadata": metadata,
@@ -212,6 +261,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
+    writeln!(out, "Label       {}", term(&label.text))?;
     show_item(&mut out, &item, &cases, metadata.as_ref())?;
     for (id, role) in &derived {
         writeln!(out, "Review      {}: item {id}", term(role))?;

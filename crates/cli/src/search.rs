@@ -5,36 +5,51 @@ use std::io::Write;
 use crate::output::term;
 
 use athar_search::{Query, SearchIndex};
-use athar_store::search_index::{check_filters, index_dir, update};
+use athar_store::search_index::{check_filters, index_dir, private_index, update};
 use athar_store::Archive;
 
-/// `athar search`.
-#[allow(clippy::too_many_arguments)]
+/// What `athar search` looks for.
+pub struct Filters {
+    pub query: String,
+    pub case: Option<String>,
+    pub kind: Option<String>,
+    pub date: Option<String>,
+    pub place: Option<String>,
+    pub violation: Option<String>,
+    pub verification: Option<String>,
+}
+
+/// `athar search`: `shared` when this process holds the archive and may bring its index up
+/// to date; otherwise the search runs on an index of its own (see [`private_index`]).
 pub fn command(
     archive: &Archive,
-    query: &str,
-    case: Option<String>,
-    kind: Option<String>,
-    date: Option<String>,
-    place: Option<String>,
-    violation: Option<String>,
-    verification: Option<String>,
+    shared: bool,
+    f: &Filters,
     limit: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let date = check_filters(kind.as_deref(), date.as_deref())
+    let date = check_filters(f.kind.as_deref(), f.date.as_deref())
         .map_err(|e| crate::records::input_error(&format!("--{}", e.field), e.message))?;
-    update(archive)?;
-    let index = SearchIndex::open_or_create(&index_dir(&archive.work_dir()))?;
+    let private = if shared {
+        update(archive)?;
+        None
+    } else {
+        Some(private_index(archive)?)
+    };
+    let dir = match &private {
+        Some(p) => p.dir().to_path_buf(),
+        None => index_dir(&archive.work_dir()),
+    };
+    let index = SearchIndex::open_or_create(&dir)?;
     let results = index.search(&Query {
-        text: query.to_owned(),
+        text: f.query.clone(),
         cases: None,
-        kind,
-        case,
+        kind: f.kind.clone(),
+        case: f.case.clone(),
         date,
-        place,
-        violation,
-        verification,
+        place: f.place.clone(),
+        violation: f.violation.clone(),
+        verification: f.verification.clone(),
         limit,
     })?;
     let stdout = std::io::stdout();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use athar_analysis::similarity::{self, Archived, Similarity};
 use athar_analysis::Kind;
-use athar_core::{Catalog, EventDetails, Item};
+use athar_core::{label, Catalog, EventDetails, Item};
 use athar_media::similar::Match;
 use athar_media::vpdq::QueryHashes;
 use athar_store::Archive;
@@ -67,9 +67,18 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
             Ok((m, item))
         })
         .collect::<anyhow::Result<_>>()?;
+    let mut labels = std::collections::HashMap::new();
+    for (_, item) in &matches {
+        let events = catalog.events(&item.id)?;
+        labels.insert(item.id.clone(), label::label(catalog, item, &events)?);
+    }
     let rows: Vec<serde_json::Value> = matches
         .iter()
-        .map(|(m, item)| similarity::match_json(item, m))
+        .map(|(m, item)| {
+            let mut row = similarity::match_json(item, m);
+            row["label"] = json!(labels.get(&item.id));
+            row
+        })
         .collect();
     if json {
         println!(
@@ -86,9 +95,10 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
     }
     for (m, item) in &matches {
         let mut line = format!(
-            "{}  {}  query {:.0}%  item {:.0}%  distance {}",
+            "{}  {}  {}  query {:.0}%  item {:.0}%  distance {}",
             item.id,
             &item.sha256.to_hex()[..12],
+            crate::output::term(labels.get(&item.id).map_or("", |l| l.text.as_str())),
             m.query_match * 100.0,
             m.item_match * 100.0,
             m.distance
@@ -167,7 +177,8 @@ pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result
                 .find(|f| Kind::parse(&f.algorithm) == Some(Kind::Metadata))
                 .and_then(|f| serde_json::from_str::<serde_json::Value>(&f.data).ok())
                 .and_then(|v| v["creation_time"].as_str().map(str::to_owned));
-            rows.push((item.clone(), created, sources));
+            let label = label::label(catalog, item, &events)?;
+            rows.push((item.clone(), created, sources, label));
         }
         let earliest_custody = rows
             .iter()
@@ -181,8 +192,8 @@ pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result
         out.push(json!({
             "earliest_by_custody": earliest_custody,
             "earliest_by_creation_time": earliest_created,
-            "members": rows.iter().map(|(item, created, sources)| json!({
-                "item": item.id, "sha256": item.sha256, "preserved": item.created_at,
+            "members": rows.iter().map(|(item, created, sources, label)| json!({
+                "item": item.id, "label": label, "sha256": item.sha256, "preserved": item.created_at,
                 "creation_time": created, "sources": sources,
             })).collect::<Vec<_>>(),
         }));
@@ -204,8 +215,9 @@ pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result
         );
         for m in c["members"].as_array().into_iter().flatten() {
             println!(
-                "  {}  preserved {}  created {}  from {}",
+                "  {}  {}  preserved {}  created {}  from {}",
                 crate::output::term(m["item"].as_str().unwrap_or_default()),
+                crate::output::term(m["label"]["text"].as_str().unwrap_or_default()),
                 crate::output::term(m["preserved"].as_str().unwrap_or_default()),
                 crate::output::term(m["creation_time"].as_str().unwrap_or("-")),
                 m["sources"]

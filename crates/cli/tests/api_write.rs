@@ -886,3 +886,82 @@ fn copies_uploaded_to_a_running_server_are_found_as_near_duplicates() {
     assert_eq!(seen[1].as_deref(), Some(&[original.clone()][..]));
     assert_eq!(seen[2].as_deref(), Some(&[][..]), "unrelated footage");
 }
+
+/// Creates an upload of `bytes` into `case` and sends it in one PATCH: the final answer.
+fn upload_into(base: &str, auth: &str, case: &str, bytes: &[u8]) -> Resp {
+    let c = create(base, auth, bytes.len() as u64, case);
+    assert_eq!(c.status, 201, "{}", c.body);
+    let url = format!("{base}{}", c.header("location").unwrap());
+    let r = patch(&url, auth, 0, bytes);
+    assert_eq!(r.status, 204, "{}", r.body);
+    // A HEAD after the end says the same.
+    let h = head(&url, auth);
+    assert_eq!(
+        h.header("athar-already-held"),
+        r.header("athar-already-held")
+    );
+    r
+}
+
+#[test]
+fn an_upload_says_when_its_bytes_were_already_held_and_labels_follow_the_callers_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let srv = start(dir.path());
+    let base = srv.base.clone();
+    let inv = token(&base, "inv");
+    let invb = token(&base, "invb");
+
+    // New bytes: not held before; the same bytes again: held.
+    let fresh = data(3000, 9);
+    let first = upload_into(&base, &inv, "alpha", &fresh);
+    assert_eq!(first.header("athar-already-held"), Some("false"));
+    let again = upload_into(&base, &inv, "alpha", &fresh);
+    assert_eq!(again.header("athar-already-held"), Some("true"));
+    assert_eq!(again.header("athar-item"), first.header("athar-item"));
+
+    // Bytes the caller's case holds already (ingested as a.txt into alpha).
+    let a = upload_into(&base, &inv, "alpha", b"synthetic evidence A\n");
+    assert_eq!(a.header("athar-already-held"), Some("true"));
+    let a_item = a.header("athar-item").unwrap().to_owned();
+
+    // Held only in a case the caller is not on: not said (it would confirm the holding).
+    let b = upload_into(&base, &invb, "beta", b"synthetic evidence A\n");
+    assert_eq!(b.header("athar-already-held"), Some("false"));
+    assert_eq!(b.header("athar-item"), Some(a_item.as_str()));
+
+    // Each caller sees the item under the name their own case recorded first.
+    let label = |auth: &str| {
+        call(
+            "GET",
+            &format!("{base}/api/items/{a_item}"),
+            &[("authorization", auth)],
+            None,
+        )
+        .json()["label"]
+            .clone()
+    };
+    assert_eq!(label(&inv)["name"], "a.txt");
+    assert_eq!(label(&invb)["name"], "clip one.mp4");
+    assert!(label(&inv)["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("a.txt · "));
+    // The grid's list carries labels too, and no derived item unless asked.
+    let listed = call(
+        "GET",
+        &format!("{base}/api/items?case=alpha"),
+        &[("authorization", &inv)],
+        None,
+    )
+    .json();
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"]["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"a.txt"), "{names:?}");
+    assert!(names.contains(&"clip one.mp4"), "{names:?}");
+    drop(srv);
+}

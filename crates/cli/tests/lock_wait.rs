@@ -67,3 +67,78 @@ fn a_write_while_the_server_runs_explains_itself_within_its_limit() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("in use by"));
     env.assert_verifies();
 }
+
+/// `athar search` and `athar verify` beside a running server: both answer at once, search
+/// from an index of its own that catches up with what the catalog holds, verify read-only
+/// and saying so, still finding tampering.
+#[test]
+fn search_and_verify_answer_at_once_while_the_server_runs() {
+    let env = Env::new();
+    let first = env.path("first statement.txt");
+    std::fs::write(&first, b"a synthetic witness statement\n").unwrap();
+    let out = env.run_paths(&["ingest"], &[&first]);
+    assert!(out.status.success());
+    // The shared index now reflects the first file only.
+    assert!(env.run(&["search", "--json", "statement"]).status.success());
+    let second = env.path("second testimony.txt");
+    std::fs::write(&second, b"another synthetic statement\n").unwrap();
+    let out = env.run_paths(&["ingest", "--json"], &[&second]);
+    assert!(out.status.success());
+    let second_id = common::first_item(&out.stdout);
+    let index = env.archive.join("index/search");
+    let shared_before = std::fs::read_to_string(index.join("athar-indexed-through")).unwrap();
+
+    let served = env.serve();
+    let quick = |args: &[&str]| {
+        let started = Instant::now();
+        let out = env
+            .cmd()
+            .env("ATHAR_LOCK_WAIT", "30")
+            .args(args)
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "{args:?} waited {took:?}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!err.contains("waiting up to"), "{args:?}: {err}");
+        (out, err)
+    };
+
+    // Found, though the shared index has not seen it and the server holds the archive.
+    let (out, err) = quick(&["search", "--json", "testimony"]);
+    assert!(out.status.success(), "{err}");
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hits["hits"][0]["id"], second_id.as_str(), "{hits}");
+    // The server's index is left to the server; the private one is gone.
+    assert_eq!(
+        std::fs::read_to_string(index.join("athar-indexed-through")).unwrap(),
+        shared_before
+    );
+    let left: Vec<_> = std::fs::read_dir(env.archive.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("search-private"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    let (out, err) = quick(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("in use by athar serve"), "{err}");
+    assert!(err.contains("verifying it read-only"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+
+    // Read-only, it still finds an altered blob.
+    let sha = common::sha256_hex(b"another synthetic statement\n");
+    let blob = env.archive.join("blobs/sha256").join(&sha[0..2]).join(&sha);
+    let mut perms = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).unwrap();
+    std::fs::write(&blob, b"another synthetic statemenT\n").unwrap();
+    let (out, err) = quick(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains(&sha), "{report}");
+    drop(served);
+}

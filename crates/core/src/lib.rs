@@ -73,6 +73,7 @@ mod error;
 pub mod handover;
 pub mod ingest;
 pub mod jobs;
+pub mod label;
 pub mod log;
 pub mod media_type;
 mod model;

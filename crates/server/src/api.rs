@@ -69,6 +69,9 @@ pub(crate) fn visible_item(
 pub struct CaseFilter {
     case: Option<String>,
     kind: Option<String>,
+    /// Also the items Athar made (review images); by default only collected evidence.
+    #[serde(default)]
+    derived: bool,
 }
 
 pub async fn items(
@@ -101,8 +104,16 @@ pub async fn items(
         let scope = scope(&caller);
         let mut out = Vec::with_capacity(items.len());
         for i in items {
-            let cases = scope.visible_cases(&cat.cases_of(&i.id)?);
-            out.push(json!({ "item": i, "cases": cases }));
+            let all_cases = cat.cases_of(&i.id)?;
+            // The label is made from the events the caller sees: a name recorded under
+            // another case is not shown.
+            let events = scope.events(cat.events(&i.id)?, &all_cases);
+            if !q.derived && athar_core::label::is_derived(&events) {
+                continue;
+            }
+            let label = athar_core::label::label(cat, &i, &events)?;
+            let cases = scope.visible_cases(&all_cases);
+            out.push(json!({ "item": i, "label": label, "cases": cases }));
         }
         Ok(Json(json!({ "items": out })))
     })
@@ -143,8 +154,9 @@ pub async fn item(
             })
             .collect();
         let logged_through = a.custody_log().map_err(ApiError::internal)?.size();
+        let label = athar_core::label::label(a.catalog.as_ref(), &item, &events)?;
         Ok(Json(json!({
-            "item": item, "cases": cases, "events": events,
+            "item": item, "label": label, "cases": cases, "events": events,
             "fingerprints": fingerprints, "jobs": jobs, "log_size": logged_through,
         })))
     })
@@ -571,7 +583,23 @@ pub async fn search(
                 athar_search::Error::InvalidQuery(m) => ApiError::bad_request(m),
                 e => ApiError::internal(e),
             })?;
-        Ok(Json(athar_store::search_index::results_json(&results)))
+        let mut out = athar_store::search_index::results_json(&results);
+        // An item hit gets its label, made from the events the caller sees.
+        let scope = scope(&caller);
+        let cat = a.catalog.as_ref();
+        for hit in out["hits"].as_array_mut().into_iter().flatten() {
+            let Some(id) = (hit["kind"] == "item")
+                .then(|| hit["id"].as_str().and_then(ItemId::parse))
+                .flatten()
+            else {
+                continue;
+            };
+            if let Some((item, cases)) = scope.item(cat, &id)? {
+                let events = scope.events(cat.events(&id)?, &cases);
+                hit["label"] = json!(athar_core::label::label(cat, &item, &events)?);
+            }
+        }
+        Ok(Json(out))
     })
     .await
 }

@@ -292,6 +292,7 @@ pub async fn create(
         created: athar_core::now_rfc3339(),
         item: None,
         sha256: None,
+        already_held: false,
     };
     let store = state.uploads.store.clone();
     let up = upload.clone();
@@ -303,10 +304,11 @@ pub async fn create(
     guard.upload = Some(upload);
     guard.hasher = Some(sha2::Sha256::new());
     let done = if length == 0 {
-        Some(finish(&state, &mut guard).await?)
+        Some(finish(&state, &caller, &mut guard).await?)
     } else {
         None
     };
+    let guard_held = guard.upload.as_ref().map(|u| u.already_held);
     drop(guard);
     let mut res = StatusCode::CREATED.into_response();
     let hd = res.headers_mut();
@@ -315,6 +317,11 @@ pub async fn create(
     if let Some((item, sha)) = done {
         hd.insert(h("athar-item"), hv(item)?);
         hd.insert(h("athar-sha256"), hv(sha)?);
+        let held = guard_held.unwrap_or(false);
+        hd.insert(
+            h("athar-already-held"),
+            HeaderValue::from_static(if held { "true" } else { "false" }),
+        );
     }
     Ok(res)
 }
@@ -396,7 +403,11 @@ async fn hasher(state: &Arc<AppState>, slot: &mut Slot) -> Result<sha2::Sha256, 
 }
 
 /// Turns a fully received upload into an item (once); returns (item id, SHA-256 hex).
-async fn finish(state: &Arc<AppState>, slot: &mut Slot) -> Result<(String, String), ApiError> {
+async fn finish(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    slot: &mut Slot,
+) -> Result<(String, String), ApiError> {
     if let Some(u) = &slot.upload {
         if let (Some(item), Some(sha)) = (&u.item, &u.sha256) {
             return Ok((item.clone(), sha.clone()));
@@ -429,7 +440,9 @@ async fn finish(state: &Arc<AppState>, slot: &mut Slot) -> Result<(String, Strin
     })
     .await
     .map_err(ApiError::internal)??;
+    let scope = crate::api::scope(caller);
     let (item, upload) = blocking(state, move |a| {
+        upload.already_held = held_before(a, &scope, &upload, &sha)?;
         let item = a
             .ingest_upload(&mut upload, sha, media_type)
             .map_err(ApiError::internal)?;
@@ -440,6 +453,26 @@ async fn finish(state: &Arc<AppState>, slot: &mut Slot) -> Result<(String, Strin
     Ok((item.id.to_string(), sha.to_hex()))
 }
 
+/// Whether the caller could already see these bytes before this upload (an item of one of
+/// their cases, not made by this very upload): only then is it said, since telling anyone
+/// of bytes held in a case they are not on would confirm the holding (the upload then
+/// simply adds a sighting in the caller's case).
+fn held_before(
+    a: &athar_store::Archive,
+    scope: &athar_core::scope::Scope,
+    upload: &Upload,
+    sha: &Sha256,
+) -> Result<bool, ApiError> {
+    let Some(item) = a.catalog.item_by_sha(sha)? else {
+        return Ok(false);
+    };
+    let marker = format!("upload:{}", upload.id);
+    let ours = a.catalog.events(&item.id)?.iter().any(|e| {
+        matches!(&e.details, athar_core::EventDetails::Sighting(s) if s.original_path == marker)
+    });
+    Ok(!ours && scope.sees_item(&a.catalog.cases_of(&item.id)?))
+}
+
 fn progress_headers(res: &mut Response, u: &Upload) -> Result<(), ApiError> {
     let hd = res.headers_mut();
     hd.insert(h("upload-offset"), HeaderValue::from(u.offset));
@@ -448,6 +481,10 @@ fn progress_headers(res: &mut Response, u: &Upload) -> Result<(), ApiError> {
     if let (Some(item), Some(sha)) = (&u.item, &u.sha256) {
         hd.insert(h("athar-item"), hv(item)?);
         hd.insert(h("athar-sha256"), hv(sha)?);
+        hd.insert(
+            h("athar-already-held"),
+            HeaderValue::from_static(if u.already_held { "true" } else { "false" }),
+        );
     }
     Ok(())
 }
@@ -455,13 +492,13 @@ fn progress_headers(res: &mut Response, u: &Upload) -> Result<(), ApiError> {
 /// Finishes an upload whose bytes all arrived but whose ingest was cut short (a crash or
 /// restart right after the last byte), so a client that sees offset = length can rely on
 /// the item existing.
-async fn settle(state: &Arc<AppState>, slot: &mut Slot) -> Result<(), ApiError> {
+async fn settle(state: &Arc<AppState>, caller: &Caller, slot: &mut Slot) -> Result<(), ApiError> {
     let pending = slot
         .upload
         .as_ref()
         .is_some_and(|u| u.offset == u.length && u.item.is_none());
     if pending {
-        finish(state, slot).await?;
+        finish(state, caller, slot).await?;
     }
     Ok(())
 }
@@ -476,7 +513,7 @@ pub async fn head(
         return Ok(r);
     }
     let mut slot = locked(&state, &caller, &id).await?;
-    settle(&state, &mut slot).await?;
+    settle(&state, &caller, &mut slot).await?;
     let mut res = StatusCode::OK.into_response();
     if let Some(u) = &slot.upload {
         progress_headers(&mut res, u)?;
@@ -490,7 +527,7 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut slot = locked(&state, &caller, &id).await?;
-    settle(&state, &mut slot).await?;
+    settle(&state, &caller, &mut slot).await?;
     let u = slot
         .upload
         .as_ref()
@@ -701,7 +738,7 @@ pub async fn patch(
         ));
     }
     if up.offset == up.length {
-        finish(&state, &mut slot).await?;
+        finish(&state, &caller, &mut slot).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     if let Some(u) = &slot.upload {

@@ -241,8 +241,15 @@ pub async fn near_duplicates(
         for (other, mut m) in found {
             let cases = cat.cases_of(&other)?;
             if scope.sees_item(&cases) {
+                let events = scope.events(cat.events(&other)?, &cases);
+                let label = match cat.resolve(other.as_str()) {
+                    Ok(o) => Some(athar_core::label::label(cat, &o, &events)?),
+                    Err(athar_core::StoreError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                };
                 if let Value::Object(o) = &mut m {
                     o.insert("cases".into(), json!(scope.visible_cases(&cases)));
+                    o.insert("label".into(), json!(label));
                 }
                 matches.push(m);
             }

@@ -543,6 +543,24 @@ impl Archive {
 
     /// Opens an existing archive.
     pub fn open(root: &Path, access: Access) -> Result<Archive, ArchiveError> {
+        Archive::open_locked(root, access, true)
+    }
+
+    /// Opens the archive for writing if no other process holds it, without waiting: `None`
+    /// at once when one does (a running `athar serve`, say). For commands that write only
+    /// what they may also leave out (a derived index, the recovery of an interrupted run).
+    /// `Err(holder)` names who holds it.
+    pub fn open_if_free(root: &Path) -> Result<Result<Archive, String>, ArchiveError> {
+        match Archive::open_locked(root, Access::Write, false) {
+            Ok(a) => Ok(Ok(a)),
+            Err(ArchiveError::Busy {
+                waited: 0, holder, ..
+            }) => Ok(Err(holder)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_locked(root: &Path, access: Access, wait: bool) -> Result<Archive, ArchiveError> {
         let cfg_path = root.join(CONFIG_FILE);
         let config = read_config(root)?;
         if root.join(crate::encrypt::MARKER).exists() {
@@ -550,7 +568,7 @@ impl Archive {
         }
         let lock = match access {
             Access::Read => None,
-            Access::Write => Some(writer_lock(root)?),
+            Access::Write => Some(lock_file(root, wait)?),
         };
         let mut backends = Backends::from_config(root, &config.storage)
             .and_then(|b| b.check_present().map(|()| b))
@@ -921,6 +939,12 @@ pub fn set_lock_wait(wait: LockWait) {
 /// Opens the archive's `lock` file and takes the writer lock on it (waiting as
 /// [`set_lock_wait`] says).
 pub(crate) fn writer_lock(root: &Path) -> Result<File, ArchiveError> {
+    lock_file(root, true)
+}
+
+/// [`writer_lock`]; without `wait`, an archive another process holds is at once
+/// [`ArchiveError::Busy`] with `waited: 0`.
+fn lock_file(root: &Path, wait: bool) -> Result<File, ArchiveError> {
     let p = root.join("lock");
     let f = OpenOptions::new()
         .read(true)
@@ -929,18 +953,25 @@ pub(crate) fn writer_lock(root: &Path) -> Result<File, ArchiveError> {
         .truncate(false)
         .open(&p)
         .map_err(io(&p))?;
-    take_lock(root, &f)?;
+    take_lock(root, &f, wait)?;
     Ok(f)
 }
 
 /// Takes the writer lock on `file` (the archive's `lock`); [`note_holder`] then says who
 /// holds it, for a writer kept waiting.
-fn take_lock(root: &Path, file: &File) -> Result<(), ArchiveError> {
+fn take_lock(root: &Path, file: &File, wait: bool) -> Result<(), ArchiveError> {
     use rustix::fs::{flock, FlockOperation};
     let p = root.join("lock");
     let err = |e: rustix::io::Errno| io(&p)(e.into());
     match flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK && !wait => {
+            return Err(ArchiveError::Busy {
+                path: root.to_owned(),
+                holder: lock_holder(&p),
+                waited: 0,
+            });
+        }
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => match LOCK_WAIT.get() {
             None => flock(file, FlockOperation::LockExclusive).map_err(err)?,
             Some(wait) => {

@@ -107,7 +107,74 @@ pub fn update(archive: &Archive) -> Result<usize, IndexError> {
 /// from `written` is used only when its custody event is the last one the catalog holds for
 /// it, so a record changed again since is read from the catalog like any other.
 pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, IndexError> {
-    let dir = index_dir(&archive.work_dir());
+    update_in(archive, &index_dir(&archive.work_dir()), written)
+}
+
+/// A search index of one process's own, for a reader that may not write the archive's
+/// (another process holds the archive and keeps that one): a copy of the shared index
+/// brought up to date with the catalog, or, when the copy cannot be used (caught half
+/// written), one built afresh. Kept in the archive's work folder (in memory when the
+/// archive is encrypted) and removed when dropped.
+#[derive(Debug)]
+pub struct PrivateIndex {
+    dir: PathBuf,
+}
+
+impl PrivateIndex {
+    /// The index's folder, for [`SearchIndex::open_or_create`].
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for PrivateIndex {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// See [`PrivateIndex`]: the shared index is only read (its files copied), never written.
+pub fn private_index(archive: &Archive) -> Result<PrivateIndex, IndexError> {
+    let shared = index_dir(&archive.work_dir());
+    let parent = archive.work_dir().join("index");
+    std::fs::create_dir_all(&parent).map_err(|source| IndexError::Io {
+        path: parent.clone(),
+        source,
+    })?;
+    // One per process: a folder left by a process that died under the same id is stale.
+    let private = PrivateIndex {
+        dir: parent.join(format!("search-private-{}", std::process::id())),
+    };
+    let _ = std::fs::remove_dir_all(&private.dir);
+    std::fs::create_dir(&private.dir).map_err(|source| IndexError::Io {
+        path: private.dir.clone(),
+        source,
+    })?;
+    let copied = copy_files(&shared, &private.dir).is_ok();
+    if copied && update_in(archive, &private.dir, &[]).is_ok() {
+        return Ok(private);
+    }
+    // Caught while the other process rewrote it: build one from the catalog alone.
+    let _ = std::fs::remove_dir_all(&private.dir);
+    update_in(archive, &private.dir, &[])?;
+    Ok(private)
+}
+
+/// Copies the plain files of `from` (tantivy's segments, meta and Athar's state files; not
+/// its lock files) into `to`.
+fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if entry.file_type()?.is_file() && !name.to_string_lossy().starts_with(".tantivy-") {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+fn update_in(archive: &Archive, dir: &Path, written: &[Written]) -> Result<usize, IndexError> {
+    let dir = dir.to_path_buf();
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| IndexError::Io { path, source }
@@ -148,7 +215,7 @@ pub fn update_with(archive: &Archive, written: &[Written]) -> Result<usize, Inde
         // Written by another version of Athar: it is derived data, so start again.
         Err(athar_search::Error::SchemaMismatch(_)) => {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
-            return update_with(archive, written);
+            return update_in(archive, &dir, written);
         }
         r => r?,
     };

@@ -74,6 +74,9 @@ pub struct Upload {
     pub item: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Set with `item`: the bytes were an item the uploader could already see.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_held: bool,
 }
 
 /// The `uploads/` folder of an archive.
@@ -295,6 +298,7 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             item: None,
             sha256: None,
+            already_held: false,
         }
     }
 

@@ -1,39 +1,44 @@
-// A case's items: the grid of review images, filtered by type and found by id or hash.
-import { el, api, apiUrl, show, bytes, itemHref, reviewUrl, firstVariant } from "../core.js";
+// A case's items: the grid of review images, filtered by type and found by name, id or
+// hash. Only the evidence collected: the review images Athar made are not items to list.
+import { el, api, apiUrl, show, bytes, itemHref, reviewUrl, firstVariant, t } from "../core.js";
+import { labelName, labelDetails } from "./item.js";
 
 export async function casePage(name) {
   const { items } = await api(apiUrl(["items"], { case: name }));
-  const typeSel = el("select", { name: "type" },
-    el("option", { value: "" }, "all"), el("option", { value: "video/" }, "videos"),
-    el("option", { value: "image/" }, "images"), el("option", { value: "other" }, "other"));
-  const text = el("input", { name: "q", placeholder: "id or SHA-256" });
+  const typeSel = el("select", { name: "type", id: "grid-type" },
+    el("option", { value: "" }, t("grid.type.all")), el("option", { value: "video/" }, t("grid.type.videos")),
+    el("option", { value: "image/" }, t("grid.type.images")), el("option", { value: "other" }, t("grid.type.other")));
+  const text = el("input", { name: "q", id: "grid-find", type: "search", placeholder: t("grid.find-placeholder") });
   const grid = el("div", { class: "grid" });
   const variant = firstVariant();
+  const count = el("span", { class: "muted", id: "grid-count" });
   function render() {
-    const t = typeSel.value, q = text.value.trim().toLowerCase();
-    const shown = items.filter(({ item }) => {
+    const kind = typeSel.value, q = text.value.trim().toLowerCase();
+    const shown = items.filter(({ item, label }) => {
       const mt = item.media_type;
-      if (t === "other" && (mt.startsWith("video/") || mt.startsWith("image/"))) return false;
-      if (t && t !== "other" && !mt.startsWith(t)) return false;
-      return !q || item.id.toLowerCase().includes(q) || item.sha256.includes(q);
+      if (kind === "other" && (mt.startsWith("video/") || mt.startsWith("image/"))) return false;
+      if (kind && kind !== "other" && !mt.startsWith(kind)) return false;
+      const name = (label && label.name ? label.name : "").toLowerCase();
+      return !q || name.includes(q) || item.id.toLowerCase().includes(q) || item.sha256.includes(q);
     });
-    grid.replaceChildren(...shown.map(({ item }) => {
+    count.textContent = t("grid.count", { n: shown.length, total: items.length });
+    grid.replaceChildren(...shown.map(({ item, label }) => {
       const media = item.media_type.startsWith("video/") || item.media_type.startsWith("image/");
       const pic = media
-        ? el("img", { src: reviewUrl(item.id, variant), alt: variant + " review image", loading: "lazy", class: "thumb " + variant })
+        ? el("img", { src: reviewUrl(item.id, variant), alt: t("grid.review-alt", { variant: t("item.variant." + variant) }), loading: "lazy", class: "thumb " + variant })
         : el("div", { class: "noimg" }, item.media_type);
-      if (media) pic.addEventListener("error", () => pic.replaceWith(el("div", { class: "noimg" }, "no review image yet")));
+      if (media) pic.addEventListener("error", () => pic.replaceWith(el("div", { class: "noimg" }, t("grid.no-review-image"))));
       return el("a", { class: "tile", href: itemHref(item.id), "data-item": item.id }, pic,
-        el("span", {}, item.media_type + " · " + bytes(item.size)),
-        el("span", { class: "muted" }, item.id));
+        el("span", { class: "tile-name", dir: "auto", "data-name": "" }, labelName(label, item.id)),
+        el("span", {}, labelDetails(label) + " · " + bytes(item.size)),
+        el("span", { class: "muted tile-id" }, item.id));
     }));
   }
   typeSel.addEventListener("change", render);
   text.addEventListener("input", render);
   show(
-    el("h1", {}, "Case ", name),
-    el("div", { class: "filters" }, el("label", {}, "Type", typeSel), el("label", {}, "Find", text),
-      el("span", { class: "muted" }, items.length + " items; review images " + variant)),
+    el("h1", {}, t("grid.title"), " ", el("bdi", {}, name)),
+    el("div", { class: "filters" }, el("label", {}, t("grid.type"), typeSel), el("label", {}, t("grid.find"), text), count),
     grid,
   );
   render();

@@ -1,32 +1,90 @@
-// An item: its metadata, review images, video (safe review), near-duplicates and custody.
-import { el, api, apiUrl, show, failure, bytes, checkedId, itemHref, reviewUrl, firstVariant, nextVariant, state } from "../core.js";
+// An item: its label and metadata, review images, video (safe review), near-duplicates and
+// custody. Terms of the trade are shown in plain words, explained on hover and focus
+// (../glossary.js); instants in the user's zone with the UTC value on hover (when).
+import { el, api, apiUrl, show, failure, bytes, checkedId, itemHref, reviewUrl, firstVariant, nextVariant, state, t, when } from "../core.js";
+import { number, calendarDate } from "../i18n.js";
+import { term } from "../glossary.js";
 import { evidenceSection } from "../evidence.js";
+
+/** A duration in seconds as m:ss (h:mm:ss from an hour), digits of the language shown. */
+export function clock(s) {
+  s = Math.max(0, Math.round(s));
+  const two = (n) => number(n, { minimumIntegerDigits: 2 });
+  return s >= 3600
+    ? number(Math.floor(s / 3600)) + ":" + two(Math.floor(s / 60) % 60) + ":" + two(s % 60)
+    : number(Math.floor(s / 60)) + ":" + two(s % 60);
+}
+
+/** What an item is, in words: its kind (video, image…) in the language shown. */
+export function kindName(kind) {
+  return ["video", "image", "audio", "pdf"].includes(kind) ? t("label.kind." + kind) : kind;
+}
+
+/** An item's name from its label (the API's `label`): the file name, or what it was made from. */
+export function labelName(label, id) {
+  if (!label) return id;
+  if (label.name) return label.name;
+  if (label.derived) return t("label.derived", { role: label.derived.role, source: label.derived.source });
+  return kindName(label.kind);
+}
+
+/** The rest of a label: kind, duration and date, in the language shown. */
+export function labelDetails(label) {
+  if (!label) return "";
+  const parts = [kindName(label.kind)];
+  if (label.duration_s) parts.push(clock(label.duration_s));
+  parts.push(calendarDate(label.date));
+  return parts.join(" · ");
+}
+
+// How a copy differs from the item: the variants the similarity search knows.
+const TRANSFORMS = ["original", "rot90", "rot180", "rot270", "flipx", "flipy", "flip+1", "flip-1",
+  "unbordered", "mirrored", "cropped", "inner", "band", "area", "window"];
+function transformName(x) {
+  return TRANSFORMS.includes(x) ? t("item.transform." + x) : x;
+}
+
+function jobState(s) {
+  return ["queued", "running", "done", "failed"].includes(s) ? t("g.job." + s) : s;
+}
 
 export async function itemPage(id) {
   checkedId(id);
   const d = await api(apiUrl(["items", id]));
   const item = d.item;
   const isVideo = item.media_type.startsWith("video/");
+  const joined = (nodes) => nodes.flatMap((n, i) => (i ? [", ", n] : [n]));
+  const rows = [
+    ["name", t("item.name"), el("span", { dir: "auto" }, labelName(d.label, item.id))],
+    ["id", t("item.id"), el("code", {}, item.id)],
+    ["sha-256", term("sha256"), el("code", { class: "hash" }, item.sha256)],
+    ["size", t("item.size"), bytes(item.size)],
+    ["type", t("item.type"), item.media_type],
+    d.label && d.label.duration_s ? ["duration", t("item.duration"), clock(d.label.duration_s)] : null,
+    ["preserved", t("item.preserved"), when(item.created_at)],
+    ["cases", t("item.cases"), el("span", { dir: "auto" }, d.cases.join(", "))],
+    ["fingerprints", t("item.fingerprints"), d.fingerprints.length ? joined(d.fingerprints.map(term)) : t("item.none-yet")],
+    ["jobs", t("item.jobs"), d.jobs.length
+      ? joined(d.jobs.map((j) => el("span", {}, term(j.kind), ": ", jobState(j.state))))
+      : t("item.none")],
+  ].filter(Boolean);
   const meta = el("dl", { class: "meta" },
-    ...[["Id", item.id], ["SHA-256", item.sha256], ["Size", bytes(item.size)], ["Type", item.media_type],
-      ["Preserved", item.created_at], ["Cases", d.cases.join(", ")],
-      ["Fingerprints", d.fingerprints.length ? d.fingerprints.join(", ") : "none yet"],
-      ["Jobs", d.jobs.map((j) => j.kind + ": " + j.state).join(", ") || "none"]]
-      .flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k.toLowerCase() }, v)]));
+    ...rows.flatMap(([key, label, value]) => [el("dt", {}, label), el("dd", { "data-field": key }, value)]));
 
   // Review images: the safe variant first, each step revealed by a click.
-  const review = el("section", { class: "card review", id: "review" }, el("h2", {}, "Review image"));
+  const review = el("section", { class: "card review", id: "review" }, el("h2", {}, term("review-image")));
+  const variantName = (v) => t("item.variant." + v);
   api(apiUrl(["items", id, "review"])).then((r) => {
     if (!r.images.length) {
-      review.append(el("p", { class: "muted" }, "No review image (yet)."));
+      review.append(el("p", { class: "muted" }, t("item.no-review-image")));
       return;
     }
     let v = firstVariant();
-    const img = el("img", { src: reviewUrl(id, v), alt: v + " review image", "data-variant": v, id: "review-image" });
+    const img = el("img", { src: reviewUrl(id, v), alt: t("item.review-alt", { variant: variantName(v) }), "data-variant": v, id: "review-image" });
     const btn = el("button", { type: "button", id: "reveal" });
     const label = () => {
       const n = nextVariant(v);
-      btn.textContent = n === "clear" ? "Reveal clear image (recorded as an access)" : n ? "Show " + n : "Shown clear";
+      btn.textContent = n === "clear" ? t("item.reveal-clear-image") : n ? t("item.show-variant", { variant: variantName(n) }) : t("item.shown-clear");
       btn.disabled = !n;
     };
     btn.addEventListener("click", () => {
@@ -34,7 +92,7 @@ export async function itemPage(id) {
       if (!n) return;
       v = n;
       img.src = reviewUrl(id, v, v === "clear" ? "review" : null);
-      img.alt = v + " review image";
+      img.alt = t("item.review-alt", { variant: variantName(v) });
       img.dataset.variant = v;
       label();
     });
@@ -48,8 +106,8 @@ export async function itemPage(id) {
   // is recorded as an access.
   let player = null;
   if (isVideo) {
-    player = el("section", { class: "card" }, el("h2", {}, "Video"));
-    const load = el("button", { type: "button", id: "load-video" }, "Load video (recorded as an access)");
+    player = el("section", { class: "card" }, el("h2", {}, t("item.video")));
+    const load = el("button", { type: "button", id: "load-video" }, t("item.load-video"));
     load.addEventListener("click", () => {
       let shown = firstVariant();
       const v = el("video", {
@@ -61,7 +119,7 @@ export async function itemPage(id) {
       const btn = el("button", { type: "button", id: "reveal-video" });
       const label = () => {
         const n = nextVariant(shown);
-        btn.textContent = n === "clear" ? "Reveal clear video (recorded as an access)" : n ? "Show " + n : "Shown clear";
+        btn.textContent = n === "clear" ? t("item.reveal-clear-video") : n ? t("item.show-variant", { variant: variantName(n) }) : t("item.shown-clear");
         btn.disabled = !n;
       };
       btn.addEventListener("click", async () => {
@@ -93,39 +151,45 @@ export async function itemPage(id) {
     player.append(load);
   }
 
-  const dups = el("section", { class: "card", id: "near-duplicates" }, el("h2", {}, "Near-duplicates"));
+  const dups = el("section", { class: "card", id: "near-duplicates" }, el("h2", {}, t("item.near-duplicates")));
   api(apiUrl(["items", id, "similar"])).then((r) => {
     if (!r.fingerprinted) {
-      dups.append(el("p", { class: "muted" }, "No fingerprints yet."));
+      dups.append(el("p", { class: "muted" }, t("item.no-fingerprints")));
     } else if (!r.matches.length) {
-      dups.append(el("p", { class: "muted" }, "No other item of your cases shares footage with this one."));
+      dups.append(el("p", { class: "muted" }, t("item.no-matches")));
     } else {
-      dups.append(el("table", {},
-        el("tr", {}, ...["Item", "Type", "Shared (this / that)", "Transform", "Cases"].map((h) => el("th", {}, h))),
+      const percent = (x) => number(x, { style: "percent", maximumFractionDigits: 0 });
+      dups.append(el("div", { class: "table-scroll" }, el("table", {},
+        el("tr", {}, ...["item.col.item", "item.col.details", "item.col.shared", "item.col.transform", "item.col.cases"]
+          .map((k) => el("th", {}, t(k)))),
         r.matches.map((m) => el("tr", { "data-match": m.item },
-          el("td", {}, el("a", { href: itemHref(m.item) }, m.item)),
-          el("td", {}, m.media_type),
-          el("td", {}, Math.round(m.query_match * 100) + "% / " + Math.round(m.item_match * 100) + "%"),
-          el("td", {}, m.transform),
-          el("td", {}, (m.cases || []).join(", "))))));
+          el("td", {}, el("a", { href: itemHref(m.item), title: m.item, dir: "auto" }, labelName(m.label, m.item))),
+          el("td", {}, m.label ? labelDetails(m.label) : m.media_type),
+          el("td", {}, t("item.shared", { this: percent(m.query_match), that: percent(m.item_match) })),
+          el("td", {}, transformName(m.transform)),
+          el("td", { dir: "auto" }, (m.cases || []).join(", ")))))));
     }
   }).catch((e) => dups.append(failure(e)));
 
-  const custody = el("section", { class: "card", id: "custody" }, el("h2", {}, "Chain of custody"),
-    el("p", { class: "muted" }, "Each event is a leaf of the signed custody log. Check a proof offline with ",
-      el("code", {}, "athar log verify-proof FILE --vkey KEY"), " using the ",
-      el("a", { href: apiUrl(["log", "vkey"]), download: "athar.vkey", id: "vkey" }, "verifier key"), " (latest ",
-      el("a", { href: apiUrl(["log", "checkpoint"]), download: "checkpoint" }, "checkpoint"), ")."),
-    el("table", {},
-      el("tr", {}, ...["#", "Event", "When", "Who", "Details", "Proof"].map((h) => el("th", {}, h))),
+  const custody = el("section", { class: "card", id: "custody" }, el("h2", {}, t("item.custody")),
+    el("p", { class: "muted" }, t("item.custody-intro"), " ",
+      el("code", { dir: "ltr" }, "athar log verify-proof FILE --vkey KEY"), " ",
+      el("a", { href: apiUrl(["log", "vkey"]), download: "athar.vkey", id: "vkey" }, t("item.verifier-key")), " · ",
+      el("a", { href: apiUrl(["log", "checkpoint"]), download: "checkpoint" }, t("item.checkpoint"))),
+    el("div", { class: "table-scroll" }, el("table", {},
+      el("tr", {}, el("th", {}, "#"), el("th", {}, t("item.col.event")), el("th", {}, t("item.col.when")),
+        el("th", {}, t("item.col.who")), el("th", {}, t("item.col.event-details")), el("th", {}, term("tlog-proof"))),
       d.events.map((e) => el("tr", { "data-seq": e.seq },
-        el("td", {}, e.seq), el("td", {}, e.kind), el("td", {}, e.at), el("td", {}, e.actor),
-        el("td", {}, summary(e.details)),
+        el("td", {}, number(e.seq)), el("td", {}, term("event." + e.kind)), el("td", {}, when(e.at)),
+        el("td", { dir: "auto" }, e.actor),
+        el("td", { dir: "auto" }, summary(e.details)),
         el("td", {}, e.seq <= d.log_size
-          ? el("a", { href: apiUrl(["items", id, "events", e.seq, "proof"]), download: id + "-event-" + e.seq + ".tlog-proof", class: "proof" }, ".tlog-proof")
-          : el("span", { class: "muted" }, "not logged yet"))))));
+          ? el("a", { href: apiUrl(["items", id, "events", e.seq, "proof"]), download: id + "-event-" + e.seq + ".tlog-proof", class: "proof" }, t("item.download-proof"))
+          : el("span", { class: "muted" }, t("item.not-logged"))))))));
 
-  show(el("h1", {}, "Item"), el("section", { class: "card" }, meta), review, player, dups, custody);
+  const heading = el("h1", { dir: "auto", class: "item-title" }, labelName(d.label, item.id));
+  const sub = el("p", { class: "muted item-subtitle" }, labelDetails(d.label));
+  show(heading, sub, el("section", { class: "card" }, meta), review, player, dups, custody);
   document.getElementById("main").append(evidenceSection(item.id, d.cases));
 }
 
