@@ -19,6 +19,7 @@ import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { interfaceSteps } from "./interface.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -295,6 +296,9 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#sessions tr[data-session]").length === 1);
   check((await other.request.get(base + "/api/me")).status() === 401, "the other browser is signed out");
   await other.close();
+
+  // 12. The interface in Arabic and English, at 1280 and 390 px, on every page.
+  await interfaceSteps(page, browser, { base, out, check, shot, log, caseName, item });
 
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));
