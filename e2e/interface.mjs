@@ -33,7 +33,7 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 const PAGES = [
   { route: "cases", path: () => "/cases", pending: ["text"] },
   { route: "case", path: (c) => "/case/" + encodeURIComponent(c.caseName), pending: ["text"] },
-  { route: "item", path: (c) => "/item/" + c.item, pending: ["text"] },
+  { route: "item", path: (c) => "/item/" + c.item, pending: ["text", "scroll"] },
   { route: "incidents", path: () => "/incidents", pending: ["text"] },
   { route: "persons", path: () => "/persons", pending: ["text"] },
   { route: "search", path: () => "/search?q=synthetic" },
@@ -121,14 +121,23 @@ export async function interfaceSteps(page, browser, { base, out, check, shot, lo
       await page.screenshot({ path: join(out, `i18n-${language}-${name}-1280.png`), fullPage: true });
 
       await page.setViewportSize(NARROW);
-      await page.waitForTimeout(150);
+      // Layout settles (images arriving, fonts) before it is measured.
+      await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, null, { timeout: 3000 })
+        .catch(() => {});
       const sizes = await page.evaluate(() => ({
         scroll: document.documentElement.scrollWidth,
         inner: window.innerWidth,
         header: document.querySelector("header").getBoundingClientRect().height,
-        wide: [...document.querySelectorAll("main *")]
-          .filter((e) => !e.closest(".table-scroll") && e.getBoundingClientRect().right > window.innerWidth + 1)
-          .slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "")),
+        wide: [...document.querySelectorAll("body *")]
+          .filter((e) => {
+            // What a scrolling region holds scrolls inside it (unless positioned outside it).
+            const region = e.parentElement && e.parentElement.closest(".table-scroll");
+            if (region && getComputedStyle(e).position !== "absolute" && getComputedStyle(e).position !== "fixed") return false;
+            const r = e.getBoundingClientRect();
+            return r.right > window.innerWidth + 0.5 || r.left < -0.5;
+          })
+          .slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "")
+            + " " + Math.round(e.getBoundingClientRect().left) + ".." + Math.round(e.getBoundingClientRect().right)),
       }));
       const scroll = `${where}: no horizontal scroll at 390 px (${sizes.scroll} <= ${sizes.inner})`
         + (sizes.wide.length ? "; too wide: " + sizes.wide.join(", ") : "");
