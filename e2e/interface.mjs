@@ -130,9 +130,8 @@ export async function interfaceSteps(page, browser, { base, out, check, shot, lo
         header: document.querySelector("header").getBoundingClientRect().height,
         wide: [...document.querySelectorAll("body *")]
           .filter((e) => {
-            // What a scrolling region holds scrolls inside it (unless positioned outside it).
-            const region = e.parentElement && e.parentElement.closest(".table-scroll");
-            if (region && getComputedStyle(e).position !== "absolute" && getComputedStyle(e).position !== "fixed") return false;
+            // What a scrolling region holds scrolls inside it.
+            if (e.parentElement && e.parentElement.closest(".table-scroll")) return false;
             const r = e.getBoundingClientRect();
             return r.right > window.innerWidth + 0.5 || r.left < -0.5;
           })
@@ -175,7 +174,28 @@ export async function interfaceSteps(page, browser, { base, out, check, shot, lo
   check((await settings()).lang === "en", "the switch kept by the server");
   await visitAll("en");
 
-  // 3. Back to the browser's language, as before these steps.
+  // 3. The log-in page, before anyone signs in: in the browser's language (here Arabic),
+  // right to left, its refusals in Arabic too.
+  const arabicBrowser = await browser.newContext({ locale: "ar-SY", viewport: NARROW });
+  try {
+    const login = await arabicBrowser.newPage();
+    await login.goto(base + "/login");
+    await login.waitForFunction(() => document.documentElement.dir === "rtl");
+    check((await login.textContent("button[type=submit]")).trim() === "دخول", "the log-in page in the browser's Arabic");
+    check(await login.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "the log-in page fits 390 px");
+    await axeCheck(login, { route: "login" }, "log-in (ar) at 390 px", check, notice);
+    await login.fill("input[name=username]", "synthetic-nobody");
+    await login.fill("input[name=password]", "not-the-password");
+    await login.click("button[type=submit]");
+    await login.waitForFunction(() => document.getElementById("error").textContent !== "");
+    check((await login.textContent("#error")).startsWith("اسم المستخدم أو كلمة المرور أو الرمز غير صحيح"), "a refused log-in explained in Arabic: " + await login.textContent("#error"));
+    await login.screenshot({ path: join(out, "i18n-ar-login-390.png"), fullPage: true });
+    check(await login.evaluate(() => window.ATHAR_MISSING.length === 0), "the log-in page: every message translated");
+  } finally {
+    await arabicBrowser.close();
+  }
+
+  // 4. Back to the browser's language, as before these steps.
   await page.setViewportSize(WIDE);
   await page.goto(base + "/#/settings");
   await page.waitForSelector("#settings-lang");

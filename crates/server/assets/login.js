@@ -15,9 +15,9 @@ switcher.addEventListener("change", () => {
 // Why a log-in was refused, in the language shown (the server's `code`, or its status).
 function refusal(status, body) {
   if (status === 429) return t("login.too_many");
-  if (body.code === "bad_credentials") return t("login.bad_credentials");
   if (body.code === "second_factor_required") return t("login.code_required");
   if (body.code === "bad_code") return t("login.bad_code");
+  if (status === 401 || body.code === "bad_credentials") return t("login.bad_credentials");
   return t("login.failed", { status: String(status) });
 }
 
