@@ -326,7 +326,7 @@ fn the_checks_find_what_they_look_for() {
     );
     assert_eq!(
         cat(
-            r#""a": { one: "1" }"#,
+            r#""a": { one: "{n}" }"#,
             r#""a": { one: "1", several: "{n}", other: "{n}" }"#
         )
         .len(),
