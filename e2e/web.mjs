@@ -21,6 +21,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { documentationSteps } from "./documentation.mjs";
 import { mapSteps } from "./map.mjs";
+import { interfaceSteps } from "./interface.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -350,6 +351,9 @@ try {
   await other.close();
 
   await mapSteps(page, { base, check, shot, log });
+
+  // 12. The interface in Arabic and English, at 1280 and 390 px, on every page.
+  await interfaceSteps(page, browser, { base, out, check, shot, log, caseName, item });
 
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));

@@ -47,10 +47,12 @@ if [ "$what" = test ] && ! python3 -c 'import bagit' >/dev/null 2>&1; then
   echo "Installing bagit-python (pip)" >&2
   python3 -m pip install --quiet bagit 2>/dev/null || python3 -m pip install --quiet --break-system-packages bagit
 fi
-if [ "$what" = test ] && [ ! -d "$(dirname "$0")/../e2e/node_modules/playwright-core" ]; then
-  # playwright-core (npm, the version pinned in e2e/package-lock.json) drives chromium in
-  # the browser end-to-end test; no browser is downloaded (Debian's chromium is used).
-  echo "Installing playwright-core (npm ci in e2e/)" >&2
+e2e_modules="$(dirname "$0")/../e2e/node_modules"
+if [ "$what" = test ] && { [ ! -d "$e2e_modules/playwright-core" ] || [ ! -d "$e2e_modules/axe-core" ]; }; then
+  # playwright-core (npm, the versions pinned in e2e/package-lock.json) drives chromium in
+  # the browser end-to-end test, axe-core checks its pages' accessibility there; no browser
+  # is downloaded (Debian's chromium is used).
+  echo "Installing playwright-core and axe-core (npm ci in e2e/)" >&2
   (cd "$(dirname "$0")/../e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 if ! command -v cargo >/dev/null 2>&1; then

@@ -538,7 +538,7 @@ fn review_views_settings_ranges_proofs_incidents() {
     assert_eq!(m["cases"], serde_json::json!(["alpha"]));
     assert_eq!(
         m["settings"],
-        serde_json::json!({"blur": true, "greyscale": true, "muted": true, "autoplay": false})
+        serde_json::json!({"blur": true, "greyscale": true, "muted": true, "autoplay": false, "lang": ""})
     );
     let change = Some(r#"{"blur":false,"autoplay":true}"#);
     let post = |s: &Session, csrf: Option<&str>, body: Option<&str>| {
@@ -553,7 +553,7 @@ fn review_views_settings_ranges_proofs_incidents() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
-        serde_json::json!({"blur": false, "greyscale": true, "muted": true, "autoplay": true})
+        serde_json::json!({"blur": false, "greyscale": true, "muted": true, "autoplay": true, "lang": ""})
     );
     assert_eq!(get(&ana, "/api/me/settings").json()["blur"], false);
     assert_eq!(
@@ -877,6 +877,83 @@ fn review_views_settings_ranges_proofs_incidents() {
 
 /// A video analysed by an earlier build (here: before frame variants existed) gets the
 /// current variants from the server's job runner, without `athar jobs --run`.
+/// The web app's language per user: `"en"`, `"ar"` or `""` (the browser's), kept with the
+/// other settings; anything else is refused naming the field, and changes nothing.
+#[test]
+fn language_setting_per_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = setup(dir.path());
+    let base = &srv.base;
+    let ana = session(base, "ana", PW);
+    let inv = session(base, "inv", PW);
+    let settings = |s: &Session| {
+        call(
+            "GET",
+            &format!("{base}/api/me/settings"),
+            &[("cookie", &s.cookie)],
+            None,
+        )
+        .json()
+    };
+    let post = |s: &Session, body: &str| {
+        call(
+            "POST",
+            &format!("{base}/api/me/settings"),
+            &[("cookie", &s.cookie), ("x-csrf-token", &s.csrf)],
+            Some(body),
+        )
+    };
+    assert_eq!(settings(&ana)["lang"], "", "the browser's until chosen");
+    let check = |body: &str, status: u16, lang: &str| {
+        let r = post(&ana, body);
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        if status == 200 {
+            assert_eq!(r.json()["lang"], lang, "{body}");
+        } else {
+            assert!(
+                r.json()["error"].as_str().unwrap().contains("lang"),
+                "{body}: {}",
+                r.body
+            );
+        }
+        assert_eq!(settings(&ana)["lang"], lang, "{body}: kept");
+    };
+    check(r#"{"lang":"ar"}"#, 200, "ar");
+    // Another field left out keeps its value; lang left out or null keeps it too.
+    check(r#"{"blur":false}"#, 200, "ar");
+    check(r#"{"lang":null}"#, 200, "ar");
+    assert_eq!(
+        settings(&ana)["blur"],
+        false,
+        "a language change keeps the rest"
+    );
+    check(r#"{"lang":"fr"}"#, 400, "ar");
+    check(r#"{"lang":"AR"}"#, 400, "ar");
+    check(r#"{"lang":"ar-SY"}"#, 400, "ar");
+    check(r#"{"lang":5}"#, 400, "ar");
+    check(r#"{"lang":"en"}"#, 200, "en");
+    check(r#"{"lang":""}"#, 200, "");
+    check(r#"{"lang":"ar"}"#, 200, "ar");
+    let me = call(
+        "GET",
+        &format!("{base}/api/me"),
+        &[("cookie", &ana.cookie)],
+        None,
+    )
+    .json();
+    assert_eq!(me["settings"]["lang"], "ar", "in /api/me for the app");
+    assert_eq!(settings(&inv)["lang"], "", "per user");
+    // CSRF-guarded like every change.
+    let r = call(
+        "POST",
+        &format!("{base}/api/me/settings"),
+        &[("cookie", &inv.cookie)],
+        Some(r#"{"lang":"ar"}"#),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(settings(&inv)["lang"], "");
+}
+
 #[test]
 fn the_server_makes_out_of_date_frame_variants_again() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,11 +8,13 @@
 //! item links (`#/item/<id>%2Fcontent%3Fpurpose%3D…`: an encoded path and purpose after the
 //! id) and checks that no request carried that purpose and no access event records it, and
 //! exports the case, sets up a second factor on the Security page (the code computed from the
-//! key shown), signs in again with a recovery code and ends another browser's session; this
+//! key shown), signs in again with a recovery code and ends another browser's session, then
+//! (`e2e/interface.mjs`) shows every page in Arabic and English at 1280 and 390 px: right to
+//! left, nothing untranslated, no horizontal page scroll, no serious axe-core finding; this
 //! test then checks the proof with `athar log verify-proof` and the bag with `athar verify-bag`.
 //!
-//! Needs chromium, node and `e2e/node_modules/playwright-core` (`scripts/ensure-deps.sh`
-//! installs them). Without them the test is skipped with a notice, unless `CI=true`.
+//! Needs chromium, node and `e2e/node_modules/playwright-core` and `axe-core`
+//! (`scripts/ensure-deps.sh` installs them). Without them the test is skipped with a notice, unless `CI=true`.
 //! Screenshots and downloads are kept under `target/tmp/e2e` (or `ATHAR_E2E_ARTIFACTS`).
 
 mod common;
@@ -45,8 +47,12 @@ fn missing_tools() -> Option<String> {
     if Command::new("node").arg("--version").output().is_err() {
         return Some("no node".into());
     }
-    if !repo().join("e2e/node_modules/playwright-core").is_dir() {
-        return Some("no e2e/node_modules/playwright-core (run scripts/ensure-deps.sh)".into());
+    for module in ["playwright-core", "axe-core"] {
+        if !repo().join("e2e/node_modules").join(module).is_dir() {
+            return Some(format!(
+                "no e2e/node_modules/{module} (run scripts/ensure-deps.sh)"
+            ));
+        }
     }
     if Command::new("ffmpeg").arg("-version").output().is_err() {
         return Some("no ffmpeg".into());

@@ -196,8 +196,47 @@ pub const SIGN_IN_KEEP_DAYS: i64 = 90;
 /// At most this many sign-in records are kept (the oldest go first).
 pub const SIGN_IN_KEEP_ROWS: i64 = 100_000;
 
-/// A user's safe-review defaults: how evidence images and videos are first shown in the
-/// web pages. The defaults are the safe ones; revealing is always a deliberate click.
+/// The language a user reads the web app in: English, Arabic, or (the default) whichever
+/// of them their browser prefers. Written as `"en"`, `"ar"` and `""`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Language {
+    /// The browser's preferred language (English when it prefers neither).
+    #[default]
+    #[serde(rename = "")]
+    Browser,
+    #[serde(rename = "en")]
+    English,
+    #[serde(rename = "ar")]
+    Arabic,
+}
+
+impl Language {
+    /// Every language, as written.
+    pub const CODES: [&'static str; 3] = ["", "en", "ar"];
+
+    /// How it is written (`""`, `"en"`, `"ar"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Browser => "",
+            Language::English => "en",
+            Language::Arabic => "ar",
+        }
+    }
+
+    /// The language written `code`, if it is one of [`Language::CODES`].
+    pub fn from_code(code: &str) -> Option<Language> {
+        match code {
+            "" => Some(Language::Browser),
+            "en" => Some(Language::English),
+            "ar" => Some(Language::Arabic),
+            _ => None,
+        }
+    }
+}
+
+/// A user's settings for the web pages: safe-review defaults (how evidence images and
+/// videos are first shown; the defaults are the safe ones, revealing is always a deliberate
+/// click) and the language of the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewSettings {
     /// Review images are shown blurred until clicked.
@@ -208,6 +247,8 @@ pub struct ReviewSettings {
     pub muted: bool,
     /// Videos start playing on their own once loaded.
     pub autoplay: bool,
+    /// The interface's language.
+    pub lang: Language,
 }
 
 impl Default for ReviewSettings {
@@ -217,6 +258,7 @@ impl Default for ReviewSettings {
             greyscale: true,
             muted: true,
             autoplay: false,
+            lang: Language::Browser,
         }
     }
 }
@@ -294,9 +336,10 @@ pub trait Accounts: Send {
     fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
     /// Revokes a token (kept, marked revoked).
     fn revoke_token(&mut self, id: i64) -> Result<(), StoreError>;
-    /// A user's safe-review defaults (the safe defaults when never set).
+    /// A user's safe-review defaults and language (the safe defaults and the browser's
+    /// language when never set).
     fn review_settings(&self, user_id: i64) -> Result<ReviewSettings, StoreError>;
-    /// Stores a user's safe-review defaults.
+    /// Stores a user's safe-review defaults and language.
     fn set_review_settings(&mut self, user_id: i64, s: &ReviewSettings) -> Result<(), StoreError>;
     /// Names of every case: made by `ingest --case` or by a case record.
     fn case_names(&self) -> Result<Vec<String>, StoreError>;

@@ -15,7 +15,8 @@ use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::accounts::{
-    Accounts, NewSession, NewSignIn, ReviewSettings, Role, SignInOutcome, SIGN_IN_KEEP_DAYS,
+    Accounts, Language, NewSession, NewSignIn, ReviewSettings, Role, SignInOutcome,
+    SIGN_IN_KEEP_DAYS,
 };
 use crate::log::LogStore;
 use crate::records::{KeyedRecord, Record, RecordKind, RecordWrite};
@@ -1903,6 +1904,7 @@ pub const ACCOUNTS_CHECKS: &[AccountsCheck] = &[
         "review_settings_safe_by_default_per_user",
         review_settings_safe_by_default_per_user,
     ),
+    ("language_kept_per_user", language_kept_per_user),
     (
         "sessions_listed_touched_and_ended_by_owner",
         sessions_listed_touched_and_ended_by_owner,
@@ -2075,6 +2077,7 @@ fn review_settings_safe_by_default_per_user(a: &mut dyn Accounts) {
         greyscale: false,
         muted: false,
         autoplay: true,
+        lang: Language::Arabic,
     };
     a.set_review_settings(u.id, &open).expect("set");
     assert_eq!(a.review_settings(u.id).expect("settings"), open);
@@ -2088,6 +2091,38 @@ fn review_settings_safe_by_default_per_user(a: &mut dyn Accounts) {
     };
     a.set_review_settings(u.id, &blur_only).expect("set");
     assert_eq!(a.review_settings(u.id).expect("settings"), blur_only);
+}
+
+fn language_kept_per_user(a: &mut dyn Accounts) {
+    let u = a.add_user("amal", Role::Analyst, "h", &[]).expect("add");
+    let v = a.add_user("badr", Role::Viewer, "h", &[]).expect("add");
+    assert_eq!(
+        a.review_settings(u.id).expect("settings").lang,
+        Language::Browser,
+        "the browser's language until chosen"
+    );
+    for lang in [Language::Arabic, Language::English, Language::Browser] {
+        let s = ReviewSettings {
+            lang,
+            ..a.review_settings(u.id).expect("settings")
+        };
+        a.set_review_settings(u.id, &s).expect("set");
+        assert_eq!(a.review_settings(u.id).expect("settings"), s);
+    }
+    let arabic = ReviewSettings {
+        lang: Language::Arabic,
+        ..ReviewSettings::default()
+    };
+    a.set_review_settings(v.id, &arabic).expect("set");
+    assert_eq!(
+        a.review_settings(v.id).expect("settings").lang,
+        Language::Arabic
+    );
+    assert_eq!(
+        a.review_settings(u.id).expect("settings").lang,
+        Language::Browser,
+        "per user"
+    );
 }
 
 fn sessions_listed_touched_and_ended_by_owner(a: &mut dyn Accounts) {

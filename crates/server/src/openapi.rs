@@ -97,6 +97,11 @@ fn field_schema(name: &str, ty: &str) -> Value {
         // A second-factor code: six digits, or a recovery code (`xxxx-xxxx-xxxx`).
         ("code", "string") => json!({ "type": "string", "maxLength": 100 }),
         ("code", "string?") => json!({ "type": ["string", "null"], "maxLength": 100 }),
+        // The web app's language: English, Arabic, or "" for the browser's.
+        ("lang", "string?") => json!({
+            "type": ["string", "null"],
+            "enum": athar_core::accounts::Language::CODES.iter().map(|c| json!(c)).chain([Value::Null]).collect::<Vec<_>>(),
+        }),
         (_, "string") => json!({ "type": "string" }),
         (_, "string?") => json!({ "type": ["string", "null"] }),
         _ => json!({ "type": [ty, "null"] }),

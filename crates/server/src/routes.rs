@@ -415,22 +415,22 @@ pub const ROUTES: &[Route] = &[
             Method::Get,
             "/api/me",
             Endpoint::Me,
-            "The caller: name, role, cases, safe-review settings and second factor",
+            "The caller: name, role, cases, safe-review settings, language and second factor",
         )
     },
     route(
         Method::Get,
         "/api/me/settings",
         Endpoint::Settings,
-        "The caller's safe-review defaults (blurred, greyscale, muted, no autoplay unless changed)",
+        "The caller's safe-review defaults (blurred, greyscale, muted, no autoplay unless changed) and language",
     ),
     Route {
-        body: &["blur:boolean", "greyscale:boolean", "muted:boolean", "autoplay:boolean"],
+        body: &["blur:boolean", "greyscale:boolean", "muted:boolean", "autoplay:boolean", "lang?"],
         ..route(
             Method::Post,
             "/api/me/settings",
             Endpoint::SetSettings,
-            "Change the caller's safe-review defaults (fields left out keep their value)",
+            "Change the caller's safe-review defaults or language (fields left out keep their value)",
         )
     },
     route(

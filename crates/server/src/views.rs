@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::Arc;
 
-use athar_core::accounts::ReviewSettings;
+use athar_core::accounts::{Language, ReviewSettings};
 use athar_core::records::{Body, RecordKind, StoredRecord};
 use athar_core::{ItemId, Sha256};
 use athar_store::Archive;
@@ -55,6 +55,8 @@ pub struct SettingsChange {
     greyscale: Option<bool>,
     muted: Option<bool>,
     autoplay: Option<bool>,
+    /// `"en"`, `"ar"`, or `""` for the browser's language.
+    lang: Option<String>,
 }
 
 pub async fn set_settings(
@@ -63,6 +65,14 @@ pub async fn set_settings(
     body: Result<Json<SettingsChange>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ReviewSettings>, ApiError> {
     let Json(change) = body.map_err(|e| ApiError::bad_request(format!("settings: {e}")))?;
+    let lang = match change.lang.as_deref() {
+        None => None,
+        Some(code) => Some(Language::from_code(code).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "lang: unknown language {code:?} (\"en\", \"ar\", or \"\" for the browser's)"
+            ))
+        })?),
+    };
     let uid = caller.user.id;
     let s = blocking(&state, move |a| {
         let mut s = a.catalog.review_settings(uid)?;
@@ -70,6 +80,7 @@ pub async fn set_settings(
         s.greyscale = change.greyscale.unwrap_or(s.greyscale);
         s.muted = change.muted.unwrap_or(s.muted);
         s.autoplay = change.autoplay.unwrap_or(s.autoplay);
+        s.lang = lang.unwrap_or(s.lang);
         a.catalog.set_review_settings(uid, &s)?;
         Ok(s)
     })

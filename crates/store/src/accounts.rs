@@ -10,9 +10,9 @@ use crate::catalog::db;
 use crate::SqliteCatalog;
 
 pub use athar_core::accounts::{
-    Accounts, ApiToken, Credentials, NewSession, NewSignIn, ReviewSettings, Role, SecondFactor,
-    Session, SessionInfo, SignIn, SignInOutcome, User, SIGN_IN_KEEP_DAYS, SIGN_IN_KEEP_ROWS,
-    SIGN_IN_MERGE_SECONDS,
+    Accounts, ApiToken, Credentials, Language, NewSession, NewSignIn, ReviewSettings, Role,
+    SecondFactor, Session, SessionInfo, SignIn, SignInOutcome, User, SIGN_IN_KEEP_DAYS,
+    SIGN_IN_KEEP_ROWS, SIGN_IN_MERGE_SECONDS,
 };
 
 /// SQL giving Unix-seconds column `col` as RFC 3339 in the catalog's format (UTC,
@@ -390,22 +390,25 @@ impl Accounts for SqliteCatalog {
     }
 
     fn review_settings(&self, user_id: i64) -> Result<ReviewSettings, StoreError> {
-        let row: Option<(bool, bool, bool, bool)> = self
+        let row: Option<(bool, bool, bool, bool, String)> = self
             .conn
             .query_row(
-                "SELECT blur, greyscale, muted, autoplay FROM user_settings WHERE user_id = ?1",
+                "SELECT blur, greyscale, muted, autoplay, lang FROM user_settings
+                 WHERE user_id = ?1",
                 [user_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(db)?;
         Ok(row.map_or_else(
             ReviewSettings::default,
-            |(blur, greyscale, muted, autoplay)| ReviewSettings {
+            |(blur, greyscale, muted, autoplay, lang)| ReviewSettings {
                 blur,
                 greyscale,
                 muted,
                 autoplay,
+                // Only known codes are written; anything else reads as the browser's.
+                lang: Language::from_code(&lang).unwrap_or_default(),
             },
         ))
     }
@@ -413,16 +416,18 @@ impl Accounts for SqliteCatalog {
     fn set_review_settings(&mut self, user_id: i64, s: &ReviewSettings) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO user_settings (user_id, blur, greyscale, muted, autoplay, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO user_settings (user_id, blur, greyscale, muted, autoplay, lang,
+                     updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (user_id) DO UPDATE SET blur = ?2, greyscale = ?3, muted = ?4,
-                     autoplay = ?5, updated_at = ?6",
+                     autoplay = ?5, lang = ?6, updated_at = ?7",
                 params![
                     user_id,
                     s.blur,
                     s.greyscale,
                     s.muted,
                     s.autoplay,
+                    s.lang.code(),
                     athar_core::now_rfc3339()
                 ],
             )

@@ -253,4 +253,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sign_ins_by_user ON sign_ins(user_id, id);
     CREATE INDEX sign_ins_by_time ON sign_ins(last_at);",
+    // 16: each user's language for the web app: "en", "ar", or "" for the browser's.
+    "ALTER TABLE user_settings ADD COLUMN lang TEXT NOT NULL DEFAULT '';",
 ];

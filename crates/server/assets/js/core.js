@@ -1,9 +1,9 @@
 // Athar's browser app, shared parts: building nodes, calling the JSON API, ids and
 // addresses, the review variants, the caller (state.me) and the message catalogue (t).
 // No framework and no network access beyond this server.
-import { t, dateTime } from "./i18n.js";
+import { t, dateTime, number, applyLanguage, rememberLanguage } from "./i18n.js";
 
-export { t };
+export { t, number };
 
 const main = document.getElementById("main");
 
@@ -11,12 +11,31 @@ const main = document.getElementById("main");
 export const state = { me: null };
 
 let router = () => {};
+let shell = () => {};
 // The page router (main.js sets it); pages call rerender() after a change.
 export function setRouter(f) { router = f; }
 export function rerender() { return router(); }
+// What redraws the header in the language shown (main.js sets it).
+export function setShell(f) { shell = f; }
+
+/** Saves the caller's language ("en", "ar", "" for the browser's) and shows the app in it
+ * at once, without a reload; remembered on this device for the log-in page. */
+export async function setLanguage(lang) {
+  state.me.settings = await api(apiUrl(["me", "settings"]), { method: "POST", body: { lang } });
+  applyLanguage(state.me.settings.lang);
+  rememberLanguage(state.me.settings.lang);
+  shell();
+  return rerender();
+}
+
+// Text fields whose direction follows what is typed in them (a name in Arabic script in
+// the English interface, or the reverse) unless the page says otherwise.
+const TYPED = /^(text|search|email|url|tel|)$/;
 
 export function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
+  if ((tag === "textarea" || (tag === "input" && TYPED.test((attrs && attrs.type) || "")))
+    && !(attrs && "dir" in attrs)) e.dir = "auto";
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
@@ -62,7 +81,7 @@ export async function api(path, opts = {}) {
   const res = await fetch(path, init);
   if (res.status === 401) {
     location.href = "/login";
-    throw new HttpError(401, "logged out");
+    throw new HttpError(401, t("error.logged_out"));
   }
   if (!res.ok) {
     const b = await res.json().catch(() => ({}));
@@ -80,15 +99,36 @@ export function show(...nodes) {
   main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
 }
 
+/** What went wrong, as a paragraph in the language shown. The server's own explanation of
+ * a refused input (400, 409, 422…) is kept: it names the field and the rule. */
 export function failure(e) {
-  return el("p", { class: "error" }, String(e.message || e));
+  let text;
+  if (!(e instanceof HttpError)) text = e instanceof TypeError && /fetch|network/i.test(e.message) ? t("error.unreachable") : String(e.message || e);
+  else if (e.status === 404) text = t("error.not_found");
+  else if (e.status === 403) text = t("error.forbidden", { message: e.message });
+  else if (e.status >= 500) text = t("error.server", { status: String(e.status), message: e.message });
+  else text = e.message;
+  return el("p", { class: "error", role: "alert" }, text);
 }
 
 export function bytes(n) {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : n) + " " + u[i];
+  return number(n, { maximumFractionDigits: i ? 1 : 0, minimumFractionDigits: i ? 1 : 0 }) + " " + t("unit." + u[i]);
+}
+
+/** A table that may be wider than a phone's screen: it scrolls sideways inside its own
+ * region (reachable by keyboard, named by `label`), never the page. */
+export function tableScroll(label, table) {
+  return el("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": label }, table);
+}
+
+/** Data (a name, a title, a place…) isolated in its own direction: Arabic inside the English
+ * interface or Latin script inside the Arabic one reads as written, and its punctuation
+ * stays with it. */
+export function bidi(text) {
+  return el("bdi", {}, text === null || text === undefined ? "" : String(text));
 }
 
 // The review variant shown first, from the user's settings.
@@ -109,7 +149,7 @@ export const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 // An id taken from the URL fragment or a response, checked before it goes into a request:
 // a crafted link (#/item/ID%2Fcontent%3Fpurpose%3D...) must not choose another route.
 export function checkedId(id) {
-  if (typeof id !== "string" || !ID.test(id)) throw new HttpError(400, "Not an item id.");
+  if (typeof id !== "string" || !ID.test(id)) throw new HttpError(400, t("error.not_item_id"));
   return id;
 }
 

@@ -43,6 +43,30 @@ export function chooseLanguage(setting) {
   return "en";
 }
 
+// The language chosen on this device (the signed-in user's last setting), read by the
+// log-in page before anyone has signed in.
+const DEVICE_KEY = "athar.lang";
+
+/** The setting remembered on this device ("" when none: the browser's language). */
+export function deviceLanguage() {
+  try {
+    const v = localStorage.getItem(DEVICE_KEY) || "";
+    return catalogue[v] ? v : "";
+  } catch (e) {
+    return "";
+  }
+}
+
+/** Remembers a setting on this device ("" forgets it: the browser's language). */
+export function rememberLanguage(setting) {
+  try {
+    if (setting && catalogue[setting]) localStorage.setItem(DEVICE_KEY, setting);
+    else localStorage.removeItem(DEVICE_KEY);
+  } catch (e) {
+    // Storage refused (a private window): the browser's language is used before sign-in.
+  }
+}
+
 /** Shows the app in a language: <html lang dir>, and what t() returns from now on. */
 export function applyLanguage(setting) {
   current = chooseLanguage(setting);

@@ -3,8 +3,8 @@
 // Evidence is shown the safe way first (the user's review settings: blurred, greyscale,
 // muted, no autoplay); every clear view is a deliberate click and is recorded by the server
 // as an access custody event.
-import { el, api, apiUrl, show, failure, checkedId, state, setRouter, t } from "./core.js";
-import { applyLanguage } from "./i18n.js";
+import { el, api, apiUrl, show, failure, checkedId, state, setRouter, setShell, setLanguage, t } from "./core.js";
+import { applyLanguage, deviceLanguage, rememberLanguage, lang } from "./i18n.js";
 import { casesPage } from "./pages/cases.js";
 import { casePage } from "./pages/case.js";
 import { itemPage } from "./pages/item.js";
@@ -20,8 +20,43 @@ import { handoverPage } from "./pages/handover.js";
 
 const main = document.getElementById("main");
 
+const shell = document.getElementById("shell");
+const menu = document.getElementById("menu");
+const langSwitch = document.getElementById("lang-switch");
+
+// The header in the language shown: the caller's name (in its own direction) and role,
+// and the quick language switch showing the language in use.
+function renderShell() {
+  const who = document.getElementById("who");
+  if (state.me) {
+    who.textContent = t("header.who", { user: "\u2068" + state.me.user + "\u2069", role: t("role." + state.me.role) });
+  }
+  langSwitch.value = lang();
+}
+
+// On a narrow screen the navigation folds behind the menu button; it closes again on
+// every page change.
+function openMenu(open) {
+  shell.classList.toggle("open", open);
+  menu.setAttribute("aria-expanded", String(open));
+}
+menu.addEventListener("click", () => openMenu(!shell.classList.contains("open")));
+
+langSwitch.addEventListener("change", () => {
+  setLanguage(langSwitch.value).catch((e) => show(failure(e)));
+});
+
+// The navigation link of the page shown is marked as the current one.
+function markCurrent(page) {
+  for (const a of shell.querySelectorAll("nav a")) {
+    if (a.getAttribute("href") === "#/" + page) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
 async function route() {
-  main.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  openMenu(false);
+  main.replaceChildren(el("p", { class: "muted" }, t("common.loading")));
   try {
     // The fragment is whatever a link said: each part is decoded once (a malformed one is
     // refused), ids are checked against the id pattern, and every request address is
@@ -31,6 +66,7 @@ async function route() {
     const path = cut < 0 ? hash : hash.slice(0, cut);
     const query = cut < 0 ? "" : hash.slice(cut + 1);
     const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    markCurrent(parts[0] || "cases");
     // Until a second factor the role requires is set up, setting it up is all there is.
     if (state.me.must_enrol) return await securityPage();
     switch (parts[0]) {
@@ -58,6 +94,7 @@ async function route() {
 }
 
 setRouter(route);
+setShell(renderShell);
 
 document.getElementById("logout").addEventListener("click", async () => {
   await api(apiUrl(["logout"]), { method: "POST" }).catch(() => {});
@@ -65,13 +102,17 @@ document.getElementById("logout").addEventListener("click", async () => {
 });
 
 (async () => {
+  // Until the caller's own setting arrives: the language last chosen on this device.
+  applyLanguage(deviceLanguage());
   try {
     state.me = await api(apiUrl(["me"]));
   } catch (e) {
+    if (e.status !== 401) show(failure(e));
     return;
   }
   applyLanguage(state.me.settings.lang);
-  document.getElementById("who").textContent = state.me.user + " (" + state.me.role + ")";
+  rememberLanguage(state.me.settings.lang);
+  renderShell();
   window.addEventListener("hashchange", route);
   route();
 })();
