@@ -21,7 +21,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { documentationSteps } from "./documentation.mjs";
 import { mapSteps } from "./map.mjs";
-import { interfaceSteps } from "./interface.mjs";
+import { interfaceSteps, axeRun } from "./interface.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -71,7 +71,11 @@ const page = await context.newPage();
 const problems = [];
 page.on("pageerror", (e) => problems.push("page error: " + e.message));
 page.on("console", (m) => {
-  if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push("console: " + m.text());
+  const axeStyle = axeRun.running && /Applying inline style violates/.test(m.text());
+  if (m.type() === "error" && !/Failed to load resource/.test(m.text()) && !axeStyle) {
+    problems.push("console: " + m.text() + " (on " + page.url() + ")");
+    log("console error on " + page.url() + ": " + m.text().slice(0, 120));
+  }
 });
 const shot = async (name) => page.screenshot({ path: join(out, name + ".png"), fullPage: true });
 const summary = {};

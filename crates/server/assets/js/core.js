@@ -182,3 +182,14 @@ export function when(iso) {
   if (!iso) return "";
   return el("time", { datetime: iso, title: iso }, dateTime(iso));
 }
+
+/** A message as nodes: like t(), but each text it names (a case, a person…) is put in a
+ *  <bdi>, so it keeps its own direction inside either language's sentence. */
+export function tb(key, vars) {
+  const numbers = {};
+  for (const [k, v] of Object.entries(vars || {})) if (typeof v === "number") numbers[k] = v;
+  return t(key, numbers).split(/(\{\w+\})/).filter((part) => part !== "").map((part) => {
+    const m = /^\{(\w+)\}$/.exec(part);
+    return m && vars && m[1] in vars ? bidi(vars[m[1]]) : part;
+  });
+}

@@ -118,7 +118,7 @@ function townLabels(map, towns) {
     if (!m) {
       const name = (arabic && town[5]) || town[4];
       m = L.marker([town[1], town[0]], {
-        icon: L.divIcon({ className: "map-town", html: el("span", { lang: arabic && town[5] ? "ar" : null }, name), iconSize: null }),
+        icon: L.divIcon({ className: "map-town", html: el("span", { lang: arabic && town[5] ? "ar" : "en", dir: "auto" }, name), iconSize: null }),
         interactive: false, keyboard: false, pane: "labels",
       });
       m.width = 12 + name.length * 7;

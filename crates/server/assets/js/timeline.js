@@ -101,7 +101,7 @@ export function timeline(incidents) {
     const rows = el("ol", { class: "tl-rows" }, spans.map((s) => {
       const bar = place(el("span", { class: "tl-bar" + (s.open ? " open" : "") }), at(s.a), Math.max(0, at(s.b) - at(s.a)));
       return el("li", {}, el("a", { class: "tl-row", href: href(s.i), "data-incident": s.i.id },
-        el("span", { class: "tl-label" }, el("span", { class: "tl-title" }, s.i.title), " ",
+        el("span", { class: "tl-label" }, el("span", { class: "tl-title", dir: "auto" }, s.i.title), " ",
           el("span", { class: "tl-date" }, dateText(s.i))),
         el("span", { class: "tl-track" }, bar)));
     }));
@@ -115,7 +115,7 @@ export function timeline(incidents) {
   if (undated.length) {
     parts.push(el("section", { class: "tl-undated" },
       el("h3", {}, t("timeline.undated", { n: undated.length })),
-      el("ul", {}, undated.map((i) => el("li", {}, el("a", { href: href(i), "data-incident": i.id }, i.title))))));
+      el("ul", {}, undated.map((i) => el("li", {}, el("a", { href: href(i), "data-incident": i.id, dir: "auto" }, i.title))))));
   }
   return el("div", { class: "timeline" }, parts);
 }

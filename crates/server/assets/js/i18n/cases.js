@@ -22,7 +22,7 @@ export default {
     "grid.type.images": "الصور",
     "grid.type.other": "غير ذلك",
     "grid.find": "بحث",
-    "grid.find-placeholder": "اسم الملف أو المعرّف أو SHA-256",
+    "grid.find-placeholder": "اسم الملف أو المعرّف أو ⁨SHA-256⁩",
     "grid.count": {
       zero: "لا عناصر من {total}",
       one: "عنصر واحد من {total}",

@@ -62,7 +62,7 @@ export default {
     "header.logout": "تسجيل الخروج",
     "header.language": "اللغة",
     "lang.browser": "لغة المتصفح",
-    "lang.en": "English",
+    "lang.en": "⁨English⁩",
     "lang.ar": "العربية",
     "role.admin": "مدير",
     "role.investigator": "محقق",

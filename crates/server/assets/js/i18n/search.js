@@ -35,7 +35,7 @@ export default {
     "search.title": "البحث",
     "search.q": "كلمات أو أسماء",
     "search.kind": "النوع",
-    "search.kind_hint": "item أو person أو incident…",
+    "search.kind_hint": "⁨item⁩ أو ⁨person⁩ أو ⁨incident⁩…",
     "search.case": "القضية",
     "search.date": "التاريخ",
     "search.date_hint": "2012 أو 2011/2013",

@@ -1,6 +1,6 @@
 // A case's items: the grid of review images, filtered by type and found by name, id or
 // hash. Only the evidence collected: the review images Athar made are not items to list.
-import { el, api, apiUrl, show, bytes, itemHref, reviewUrl, firstVariant, t } from "../core.js";
+import { el, api, apiUrl, show, bytes, itemHref, reviewUrl, firstVariant, t, bidi } from "../core.js";
 import { labelName, labelDetails } from "./item.js";
 
 export async function casePage(name) {
@@ -26,12 +26,12 @@ export async function casePage(name) {
       const media = item.media_type.startsWith("video/") || item.media_type.startsWith("image/");
       const pic = media
         ? el("img", { src: reviewUrl(item.id, variant), alt: t("grid.review-alt", { variant: t("item.variant." + variant) }), loading: "lazy", class: "thumb " + variant })
-        : el("div", { class: "noimg" }, item.media_type);
+        : el("div", { class: "noimg" }, bidi(item.media_type));
       if (media) pic.addEventListener("error", () => pic.replaceWith(el("div", { class: "noimg" }, t("grid.no-review-image"))));
       return el("a", { class: "tile", href: itemHref(item.id), "data-item": item.id }, pic,
         el("span", { class: "tile-name", dir: "auto", "data-name": "" }, labelName(label, item.id)),
-        el("span", {}, labelDetails(label) + " · " + bytes(item.size)),
-        el("span", { class: "muted tile-id" }, item.id));
+        el("span", {}, labelDetails(label), " · ", bytes(item.size)),
+        el("span", { class: "muted tile-id" }, bidi(item.id)));
     }));
   }
   typeSel.addEventListener("change", render);

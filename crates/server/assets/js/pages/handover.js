@@ -3,7 +3,7 @@
 // the bag (JSON Lines, checked by default), a description; then the bag, built by the server
 // as a tar, is received with its progress shown and downloaded. The server checks the form:
 // a field it refuses is named in its answer, and the message is shown next to that field.
-import { el, apiUrl, show, bytes, csrf, t } from "../core.js";
+import { el, apiUrl, show, bytes, csrf, t, tb } from "../core.js";
 
 const FIELDS = ["recipient", "purpose", "description", "records"];
 
@@ -37,7 +37,7 @@ export async function handoverPage(name) {
     field("purpose", purpose, t("handover.purpose_hint")),
     el("div", { class: "field" },
       el("label", { class: "check" }, records, t("handover.records")),
-      el("p", { class: "muted", id: "handover-records-hint" }, t("handover.records_hint")),
+      el("p", { class: "muted", id: "handover-records-hint" }, tb("handover.records_hint", { format: "JSON Lines", marker: "[protected]" })),
       errors.records),
     field("description", description, null),
     submit);
@@ -78,10 +78,10 @@ export async function handoverPage(name) {
     }
   });
   show(
-    el("h1", {}, t("handover.title", { case: name })),
+    el("h1", {}, tb("handover.title", { case: name })),
     el("p", { class: "muted" }, t("handover.intro")),
     form, progress, status, result,
-    el("p", {}, el("a", { href: "#/case/" + encodeURIComponent(name) }, t("handover.back", { case: name }))),
+    el("p", {}, el("a", { href: "#/case/" + encodeURIComponent(name) }, tb("handover.back", { case: name }))),
   );
 }
 

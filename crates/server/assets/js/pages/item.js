@@ -1,7 +1,7 @@
 // An item: its label and metadata, review images, video (safe review), near-duplicates and
 // custody. Terms of the trade are shown in plain words, explained on hover and focus
 // (../glossary.js); instants in the user's zone with the UTC value on hover (when).
-import { el, api, apiUrl, show, failure, bytes, checkedId, itemHref, reviewUrl, firstVariant, nextVariant, state, t, when } from "../core.js";
+import { el, api, apiUrl, show, failure, bytes, checkedId, itemHref, reviewUrl, firstVariant, nextVariant, state, t, when, bidi } from "../core.js";
 import { number, calendarDate } from "../i18n.js";
 import { term } from "../glossary.js";
 import { evidenceSection } from "../evidence.js";
@@ -17,7 +17,7 @@ export function clock(s) {
 
 /** What an item is, in words: its kind (video, image…) in the language shown. */
 export function kindName(kind) {
-  return ["video", "image", "audio", "pdf"].includes(kind) ? t("label.kind." + kind) : kind;
+  return ["video", "image", "audio", "pdf"].includes(kind) ? t("label.kind." + kind) : bidi(kind);
 }
 
 /** An item's name from its label (the API's `label`): the file name, or what it was made from. */
@@ -31,17 +31,19 @@ export function labelName(label, id) {
 /** The rest of a label: kind, duration and date, in the language shown. */
 export function labelDetails(label) {
   if (!label) return "";
+  // Nodes, not one string: a media type the app has no word for stays in its own direction.
   const parts = [kindName(label.kind)];
   if (label.duration_s) parts.push(clock(label.duration_s));
   parts.push(calendarDate(label.date));
-  return parts.join(" · ");
+  return parts.flatMap((p, n) => (n ? [" · ", p] : [p]));
 }
 
 // How a copy differs from the item: the variants the similarity search knows.
 const TRANSFORMS = ["original", "rot90", "rot180", "rot270", "flipx", "flipy", "flip+1", "flip-1",
-  "unbordered", "mirrored", "cropped", "inner", "band", "area", "window"];
+  "unbordered", "mirrored", "cropped", "inner", "band", "area", "window", "borders-removed", "overlay",
+  "rescaled-or-recoloured"];
 function transformName(x) {
-  return TRANSFORMS.includes(x) ? t("item.transform." + x) : x;
+  return TRANSFORMS.includes(x) ? t("item.transform." + x) : bidi(x);
 }
 
 function jobState(s) {
@@ -59,7 +61,7 @@ export async function itemPage(id) {
     ["id", t("item.id"), el("code", {}, item.id)],
     ["sha-256", term("sha256"), el("code", { class: "hash" }, item.sha256)],
     ["size", t("item.size"), bytes(item.size)],
-    ["type", t("item.type"), item.media_type],
+    ["type", t("item.type"), bidi(item.media_type)],
     d.label && d.label.duration_s ? ["duration", t("item.duration"), clock(d.label.duration_s)] : null,
     ["preserved", t("item.preserved"), when(item.created_at)],
     ["cases", t("item.cases"), el("span", { dir: "auto" }, d.cases.join(", "))],
@@ -164,7 +166,7 @@ export async function itemPage(id) {
           .map((k) => el("th", {}, t(k)))),
         r.matches.map((m) => el("tr", { "data-match": m.item },
           el("td", {}, el("a", { href: itemHref(m.item), title: m.item, dir: "auto" }, labelName(m.label, m.item))),
-          el("td", {}, m.label ? labelDetails(m.label) : m.media_type),
+          el("td", {}, m.label ? labelDetails(m.label) : bidi(m.media_type)),
           el("td", {}, t("item.shared", { this: percent(m.query_match), that: percent(m.item_match) })),
           el("td", {}, transformName(m.transform)),
           el("td", { dir: "auto" }, (m.cases || []).join(", ")))))));

@@ -17,7 +17,7 @@ export async function personsPage(params) {
       el("tbody", {}, records.map((r) => el("tr", { "data-person": r.id },
         el("td", {}, el("a", { href: "#/person/" + encodeURIComponent(r.id) },
           (r.names || []).map((n, i) => [i ? " · " : "", el("span", { dir: "auto" }, n.name)]))),
-        el("td", {}, r.case),
+        el("td", { dir: "auto" }, r.case),
         el("td", {}, term(r.status)), el("td", {}, term(r.sex)), el("td", {}, dateText(r.birth_date)))))))
       : el("p", { class: "muted" }, t("persons.none")));
 }

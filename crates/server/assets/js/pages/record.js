@@ -2,7 +2,7 @@
 // linked evidence with time ranges, claims for and against), a person (names, the sources
 // they appear in, incidents), an org (its hierarchy, members and incidents), a place (its
 // incidents, the places within it), and any other record; each with its history.
-import { el as node, show, itemHref, t } from "../core.js";
+import { el as node, show, itemHref, t, tb } from "../core.js";
 import { incidentMap } from "../map.js";
 import {
   term, kindName, recordTitle, recordLink, dateText, quantityText, secondsText, getRecord,
@@ -30,7 +30,7 @@ const refLink = (map, id) => (map.has(id) ? recordLink(map.get(id)) : el("span",
 
 function header(r, extra) {
   return [
-    el("p", { class: "muted kind-line" }, kindName(r.kind), " · ", t("records.in_case", { case: r.case })),
+    el("p", { class: "muted kind-line" }, kindName(r.kind), " · ", tb("records.in_case", { case: r.case })),
     el("h1", { dir: "auto", id: "record-title" }, recordTitle(r) || r.id),
     recordActions(r), extra || null,
   ];
