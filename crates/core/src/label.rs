@@ -132,13 +132,11 @@ fn kind_of(media_type: &str) -> String {
     }
 }
 
-/// Control characters (a file name may hold a newline) become spaces.
+/// The name as given, without surrounding spaces. Control characters a file name may hold
+/// (a newline, an escape sequence) are kept: the label shows what is there, and each output
+/// escapes them (the CLI's terminal output) or shows them as text (the web app).
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    s.trim().to_owned()
 }
 
 #[cfg(test)]
@@ -185,9 +183,9 @@ mod tests {
         ];
         let meta = r#"{"duration_s": 3725.4, "raw": {"format": {"tags": {"title": "T"}}}}"#;
         let l = label_from(&v, &events, Some(meta));
-        assert_eq!(l.name.as_deref(), Some("march day.mp4"));
+        assert_eq!(l.name.as_deref(), Some("march\nday.mp4"));
         assert_eq!(l.duration_s, Some(3725.4));
-        assert_eq!(l.text, "march day.mp4 · video · 1:02:05 · 2026-03-04");
+        assert_eq!(l.text, "march\nday.mp4 · video · 1:02:05 · 2026-03-04");
         assert!(!is_derived(&events));
     }
 
