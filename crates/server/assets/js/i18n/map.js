@@ -38,7 +38,7 @@ export default {
     "map.zoomIn": "تكبير",
     "map.zoomOut": "تصغير",
     "map.closePopup": "إغلاق",
-    "map.sources": "الحدود: \⁨u2068Natural⁩ ⁨Earth⁩\⁨u2069⁩ · البلدات: \⁨u2068GeoNames⁩ (⁨CC⁩ ⁨BY⁩ 4.0)\⁨u2069⁩",
+    "map.sources": "الحدود: \u2068Natural Earth\u2069 · البلدات: \u2068GeoNames (CC BY 4.0)\u2069",
     "map.incidentsLabel": "خريطة أماكن الحوادث",
     "map.placesShown": {
       zero: "لا أماكن على الخريطة.",
