@@ -197,7 +197,7 @@ fn export(
         .map_err(|e| input_error("--kind", e))?;
     let mut all = archive.catalog.records(kind, case)?;
     // Records before what refers to them, so the file imports in one pass.
-    all.sort_by_key(|s| (kind_order(s.record.body.kind()), s.record.id.clone()));
+    all.sort_by_key(|s| (s.record.body.kind().export_order(), s.record.id.clone()));
     let sink: Box<dyn Write> = match out {
         Some(p) => {
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -236,21 +236,6 @@ fn export(
     }
     sink.flush()?;
     Ok(())
-}
-
-/// Export order: what others refer to comes first.
-pub(super) fn kind_order(k: RecordKind) -> u8 {
-    match k {
-        RecordKind::Case => 0,
-        RecordKind::Source => 1,
-        RecordKind::Org => 2,
-        RecordKind::Place => 3,
-        RecordKind::Person => 4,
-        RecordKind::Incident => 5,
-        RecordKind::Act => 6,
-        RecordKind::Claim => 7,
-        RecordKind::Link => 8,
-    }
 }
 
 /// Reads JSON Lines: every line parsed and checked; the first problem names its line.

@@ -49,21 +49,6 @@ fn custody_withheld(body: &Body) -> bool {
     matches!(body, Body::Source(s) if s.protection != Protection::Public) || body.has_protected()
 }
 
-/// Export order of kinds: what others refer to comes first.
-fn kind_order(k: RecordKind) -> u8 {
-    match k {
-        RecordKind::Case => 0,
-        RecordKind::Source => 1,
-        RecordKind::Org => 2,
-        RecordKind::Place => 3,
-        RecordKind::Person => 4,
-        RecordKind::Incident => 5,
-        RecordKind::Act => 6,
-        RecordKind::Claim => 7,
-        RecordKind::Link => 8,
-    }
-}
-
 /// `records` in an order that imports in one pass: by kind (cases, sources, orgs, places,
 /// persons, incidents, acts, claims, links) and id, then moved so that every record comes
 /// after the records of the list it refers to (an org after its parent, an incident after
@@ -71,7 +56,7 @@ fn kind_order(k: RecordKind) -> u8 {
 /// other in a cycle keep the first order (an import resolves references within its batch).
 pub fn one_pass_order(mut records: Vec<Record>) -> Vec<Record> {
     records.sort_by(|a, b| {
-        (kind_order(a.body.kind()), &a.id).cmp(&(kind_order(b.body.kind()), &b.id))
+        (a.body.kind().export_order(), &a.id).cmp(&(b.body.kind().export_order(), &b.id))
     });
     let index: HashMap<&str, usize> = records
         .iter()

@@ -79,6 +79,24 @@ vocabulary! {
     }
 }
 
+impl RecordKind {
+    /// Where this kind comes in an export that imports in one pass: kinds others refer to
+    /// come first.
+    pub fn export_order(self) -> u8 {
+        match self {
+            RecordKind::Case => 0,
+            RecordKind::Source => 1,
+            RecordKind::Org => 2,
+            RecordKind::Place => 3,
+            RecordKind::Person => 4,
+            RecordKind::Incident => 5,
+            RecordKind::Act => 6,
+            RecordKind::Claim => 7,
+            RecordKind::Link => 8,
+        }
+    }
+}
+
 vocabulary! {
     /// Violations an act can be (the controlled vocabulary of acts).
     Violation {
