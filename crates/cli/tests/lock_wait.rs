@@ -10,6 +10,25 @@ use std::time::{Duration, Instant};
 
 use common::Env;
 
+/// Runs `athar ARGS` with `ATHAR_LOCK_WAIT` set to `wait` seconds: its output, how long it
+/// took, and its stderr as text.
+fn timed(
+    env: &Env,
+    wait: &str,
+    args: &[&std::ffi::OsStr],
+) -> (std::process::Output, Duration, String) {
+    let started = Instant::now();
+    let out = env
+        .cmd()
+        .env("ATHAR_LOCK_WAIT", wait)
+        .args(args)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, took, err)
+}
+
 #[test]
 fn a_write_while_the_server_runs_explains_itself_within_its_limit() {
     let env = Env::new();
@@ -17,16 +36,7 @@ fn a_write_while_the_server_runs_explains_itself_within_its_limit() {
     std::fs::write(&file, b"a synthetic witness statement\n").unwrap();
     let served = env.serve();
 
-    let started = Instant::now();
-    let out = env
-        .cmd()
-        .env("ATHAR_LOCK_WAIT", "2")
-        .arg("ingest")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    let msg = String::from_utf8_lossy(&out.stderr);
+    let (out, took, msg) = timed(&env, "2", &["ingest".as_ref(), file.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "{msg}");
     assert!(took >= Duration::from_secs(2), "gave up after {took:?}");
     assert!(took < Duration::from_secs(15), "waited {took:?}");
@@ -40,31 +50,15 @@ fn a_write_while_the_server_runs_explains_itself_within_its_limit() {
     );
 
     // Reading never waits.
-    let started = Instant::now();
-    let listed = env
-        .cmd()
-        .env("ATHAR_LOCK_WAIT", "30")
-        .arg("list")
-        .output()
-        .unwrap();
+    let (listed, took, _) = timed(&env, "30", &["list".as_ref()]);
     assert!(listed.status.success());
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(took < Duration::from_secs(10));
 
     // Once the server is gone, the same command goes through at once.
     drop(served);
-    let out = env
-        .cmd()
-        .env("ATHAR_LOCK_WAIT", "2")
-        .arg("ingest")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("in use by"));
+    let (out, _, err) = timed(&env, "2", &["ingest".as_ref(), file.as_os_str()]);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("in use by"), "{err}");
     env.assert_verifies();
 }
 
@@ -90,16 +84,9 @@ fn search_and_verify_answer_at_once_while_the_server_runs() {
 
     let served = env.serve();
     let quick = |args: &[&str]| {
-        let started = Instant::now();
-        let out = env
-            .cmd()
-            .env("ATHAR_LOCK_WAIT", "30")
-            .args(args)
-            .output()
-            .unwrap();
-        let took = started.elapsed();
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        let (out, took, err) = timed(&env, "30", &args);
         assert!(took < Duration::from_secs(10), "{args:?} waited {took:?}");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!err.contains("waiting up to"), "{args:?}: {err}");
         (out, err)
     };
