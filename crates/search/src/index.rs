@@ -2,16 +2,19 @@
 //!
 //! One tantivy document per record ([`Doc`]). Free text (title, text) is indexed through
 //! [`normalize`] with the variants of [`index_variants`] (article stripped, compound parts);
-//! names, places and the words of titles are also indexed by their [`name_keys`]. Filters
-//! (case, kind, violation, verification) are raw terms with fast columns for facet counts;
-//! dates are two integer columns (first and last day) so that interval overlap is two range
-//! conditions.
+//! each word of the names, places and title is also indexed under each of its name keys
+//! ([`name_keys`](crate::name_keys)) as a `key` U+0001 `word` term. Filters (case, kind,
+//! violation, verification) are raw terms with fast columns for facet counts; dates are two
+//! integer columns (first and last day) so that interval overlap is two range conditions.
 //!
 //! A query word matches a record when it occurs (normalised) in the title or text, or when
-//! its name keys occur in the record's names, places or title. Key matches are coarse by
-//! design (recall); before hits are returned, a word found only through keys must also pass
-//! [`name_coverage`] ≥ [`NAME_THRESHOLD`] against one of the record's names, places or its
-//! title, so that `محمد` does not return `Mahmoud`.
+//! one of the record's name words is alike enough: the name words that share a key with the
+//! query word are read from the term dictionary and scored once per query with the name
+//! engine's word similarity, so that `محمد` finds `Mohamed` and `Muhammad` but not
+//! `Mahmoud`. Queries are ranked, not all-or-nothing: one name word of a query may be
+//! missing or misspelt, which lowers the rank (see [`SearchIndex::search`]). Membership is
+//! decided in the index alone, so the total and the facet counts are those of the hits; the
+//! best candidates are then reordered by how well the whole query covers a record's name.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,9 @@ use std::path::{Path, PathBuf};
 use tantivy::collector::{Collector, FilterCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
     STORED, STRING,
@@ -30,8 +35,26 @@ use tantivy::{
     TantivyDocument, Term,
 };
 
-use crate::names::{name_coverage, word_keys, NAME_THRESHOLD};
+use crate::names::{
+    keys_of_word, name_coverage, name_tokens, token_units, word_keys, word_similarity, Word,
+    NAME_THRESHOLD,
+};
 use crate::normalize::{index_variants, is_query_stopword, normalize, query_term};
+
+/// Ends the key in a name-word term (`key` U+0001 `word`).
+const KEY_END: char = '\u{1}';
+/// Index words looked at per key of a query word (a bound for degenerate keys).
+const MAX_WORDS_PER_KEY: usize = 5_000;
+/// Similarity from which a name word that does not count as the query word still ranks.
+const WORD_NEAR: f32 = 0.6;
+/// Weight of a near word against a matching one (1).
+const NEAR_WEIGHT: f32 = 0.5;
+/// Weight of a matching particle (`abu`, `abd`).
+const PARTICLE_WEIGHT: f32 = 0.3;
+/// Weight of text relevance (BM25), which orders hits that match equally.
+const TEXT_WEIGHT: f32 = 0.01;
+/// Weight of the whole query's coverage of a record's best name in the final order.
+const COVERAGE_WEIGHT: f32 = 0.5;
 
 /// Errors of the search index.
 #[derive(Debug, thiserror::Error)]
@@ -119,9 +142,8 @@ pub struct Facets {
 
 /// Hits with the size of the matched set and its facets.
 ///
-/// `total` and `facets` count the records the index matched; `hits` have in addition
-/// passed the name-similarity check, so a name query's facet counts may include a few
-/// records with names that only resemble the query.
+/// `total` and `facets` count exactly the records that are hits: the first `limit` of them
+/// are in `hits`, best first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SearchResults {
     pub hits: Vec<Hit>,
@@ -164,6 +186,7 @@ impl Options {
 
 const TEXT_TOKENIZER: &str = "athar_text";
 const NAME_TOKENIZER: &str = "athar_names";
+const NAME_WORDS_TOKENIZER: &str = "athar_name_words";
 
 #[derive(Clone, Copy, Debug)]
 struct Fields {
@@ -178,8 +201,10 @@ struct Fields {
     names: Field,
     /// Name keys, stored: the place filter.
     places: Field,
-    /// Name keys of names, places and title words.
-    keys: Field,
+    /// Each word of the names, places and title under each of its name keys
+    /// (`key` U+0001 `word`), and name particles (`~abu`): a query word finds the words
+    /// that share one of its keys and scores each.
+    name_words: Field,
     violation: Field,
     verification: Field,
     /// Years a record's date interval touches (coarse date filter, inverted index).
@@ -205,8 +230,15 @@ fn schema() -> (Schema, Fields) {
         title: b.add_text_field("title", STORED),
         words: b.add_text_field("words", text),
         names: b.add_text_field("names", STORED),
-        places: b.add_text_field("places", keys.clone().set_stored()),
-        keys: b.add_text_field("keys", keys),
+        places: b.add_text_field("place_keys", keys.set_stored()),
+        name_words: b.add_text_field(
+            "name_words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(NAME_WORDS_TOKENIZER)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
         violation: b.add_text_field("violation", STRING | FAST),
         verification: b.add_text_field("verification", STRING | FAST),
         years: b.add_i64_field("years", NumericOptions::default().set_indexed()),
@@ -264,6 +296,9 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(NAME_TOKENIZER, NameTokenizer::default());
+        index
+            .tokenizers()
+            .register(NAME_WORDS_TOKENIZER, NameWordsTokenizer::default());
         // Segments are searched in parallel, one thread per core (up to 4).
         let search_threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -314,17 +349,17 @@ impl SearchIndex {
         }
         d.add_text(f.title, &doc.title);
         d.add_text(f.words, &doc.title);
-        d.add_text(f.keys, &doc.title);
+        d.add_text(f.name_words, &doc.title);
         if !doc.text.is_empty() {
             d.add_text(f.words, &doc.text);
         }
         for n in &doc.names {
             d.add_text(f.names, n);
-            d.add_text(f.keys, n);
+            d.add_text(f.name_words, n);
         }
         for p in &doc.places {
             d.add_text(f.places, p);
-            d.add_text(f.keys, p);
+            d.add_text(f.name_words, p);
         }
         for v in &doc.violations {
             d.add_text(f.violation, v);
@@ -449,6 +484,13 @@ impl SearchIndex {
     }
 
     /// Run a search.
+    ///
+    /// A query with words is ranked, not all-or-nothing: a record is a hit when it matches
+    /// every word of the query except at most one name word (a query of one name word needs
+    /// it; numbers and codes are always needed; particles such as `abu` alone only rank),
+    /// each word either as written (normalised) in the title or text or as a name word alike
+    /// enough ([`NAME_THRESHOLD`]) in the names, places or title. Hits are ranked by how many words match and how well; the filters stay exact.
+    /// `total` and the facets count exactly the hits.
     pub fn search(&self, q: &Query) -> Result<SearchResults, Error> {
         if let Some((lo, hi)) = q.date {
             if lo > hi {
@@ -463,11 +505,13 @@ impl SearchIndex {
         let Some(mut must) = self.filters(q) else {
             return Ok(SearchResults::default());
         };
-        let words = query_words(&q.text);
-        let word_queries = self.word_queries(&words, &mut must);
         let searcher = self.reader.searcher();
+        let words = self.query_words(&searcher, &q.text)?;
+        if !words.is_empty() {
+            must.push(self.ranked_words(&words));
+        }
         let (total, counts, top) = self.candidates(&searcher, q, must, words.is_empty())?;
-        let hits = self.confirm(&searcher, q.limit, &word_queries, top)?;
+        let hits = self.rank(&searcher, q, top)?;
         let [kind, case, violation, verification] = counts;
         Ok(SearchResults {
             hits,
@@ -479,6 +523,151 @@ impl SearchIndex {
                 verification,
             },
         })
+    }
+
+    /// The words of a query, each with the name words of the index it may stand for.
+    fn query_words(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+    ) -> Result<Vec<QueryWord>, Error> {
+        let tokens = name_tokens(text);
+        let mut words: Vec<QueryWord> = Vec::with_capacity(tokens.len());
+        let mut scored: HashMap<String, Vec<Word>> = HashMap::new();
+        for token in &tokens {
+            let norm = normalize(token);
+            if norm.is_empty() || norm.contains(' ') && norm.split(' ').all(is_query_stopword) {
+                continue;
+            }
+            let mut word = QueryWord {
+                exact: query_term(&norm).to_owned(),
+                stopword: is_query_stopword(&norm),
+                ..QueryWord::default()
+            };
+            for unit in token_units(token) {
+                match unit {
+                    Word::Particle(p) => word.particles.push(p.key().to_owned()),
+                    Word::Sounds(_) => {
+                        word.name = !token.bytes().any(|b| b.is_ascii_digit());
+                        self.similar_words(searcher, &unit, &mut scored, &mut word)?;
+                    }
+                }
+            }
+            words.push(word);
+        }
+        // Lone articles and particles count only when the query is nothing else.
+        if words.iter().any(|w| !w.stopword) {
+            words.retain(|w| !w.stopword);
+        }
+        let counted = words.iter().filter(|w| w.counts()).count();
+        for w in &mut words {
+            w.counted = counted == 0 || w.counts();
+        }
+        Ok(words)
+    }
+
+    /// Adds to `word` the name words of the index that share a key with `unit`, with their
+    /// similarity to it (`cache`: the words of each index word, parsed once per query).
+    fn similar_words(
+        &self,
+        searcher: &tantivy::Searcher,
+        unit: &Word,
+        cache: &mut HashMap<String, Vec<Word>>,
+        word: &mut QueryWord,
+    ) -> Result<(), Error> {
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        for key in keys_of_word(unit) {
+            let mut lo = key.clone().into_bytes();
+            lo.push(KEY_END as u8);
+            let mut hi = key.into_bytes();
+            hi.push(KEY_END as u8 + 1);
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(self.fields.name_words)?;
+                let mut stream = inverted
+                    .terms()
+                    .range()
+                    .ge(&lo)
+                    .lt(&hi)
+                    .into_stream()
+                    .map_err(|e| Error::Tantivy(e.into()))?;
+                let mut n = 0;
+                while stream.advance() && n < MAX_WORDS_PER_KEY {
+                    n += 1;
+                    let Ok(term) = std::str::from_utf8(stream.key()) else {
+                        continue;
+                    };
+                    if seen.contains_key(term) {
+                        continue;
+                    }
+                    seen.insert(term.to_owned(), ());
+                    let token = &term[lo.len()..];
+                    let units = cache
+                        .entry(token.to_owned())
+                        .or_insert_with(|| token_units(token));
+                    let sim = units
+                        .iter()
+                        .map(|u| word_similarity(unit, u))
+                        .fold(0.0f32, f32::max);
+                    if sim >= NAME_THRESHOLD {
+                        word.matches.push((term.to_owned(), sim));
+                    } else if sim >= WORD_NEAR {
+                        word.near.push((term.to_owned(), sim));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The clause for the words of a query: all of them but one must match (see
+    /// [`SearchIndex::search`]); what matches and how well is the score.
+    fn ranked_words(&self, words: &[QueryWord]) -> Box<dyn tantivy::query::Query> {
+        let f = &self.fields;
+        let score = |field: Field, t: &str, s: f32| -> Box<dyn tantivy::query::Query> {
+            Box::new(ConstScoreQuery::new(term(field, t), s))
+        };
+        let mut required: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
+        let mut names: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
+        let mut optional: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
+        for w in words {
+            let mut alts: Vec<Box<dyn tantivy::query::Query>> = vec![score(f.words, &w.exact, 1.0)];
+            alts.extend(w.matches.iter().map(|(t, s)| score(f.name_words, t, *s)));
+            let clause: Box<dyn tantivy::query::Query> = Box::new(DisjunctionMaxQuery::new(alts));
+            if !w.counted {
+                optional.push((Occur::Should, clause));
+            } else if w.name {
+                names.push((Occur::Should, clause));
+            } else {
+                required.push((Occur::Must, clause));
+            }
+            if !w.near.is_empty() {
+                let near: Vec<_> = w
+                    .near
+                    .iter()
+                    .map(|(t, s)| score(f.name_words, t, s * NEAR_WEIGHT))
+                    .collect();
+                optional.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(near))));
+            }
+            for p in &w.particles {
+                optional.push((Occur::Should, score(f.name_words, p, PARTICLE_WEIGHT)));
+            }
+            // Relevance of the word in the text, only to order otherwise equal hits.
+            optional.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(term(f.words, &w.exact), TEXT_WEIGHT)),
+            ));
+        }
+        let n = names.len();
+        if n > 0 {
+            let need = if n == 1 { 1 } else { n - 1 };
+            required.push((
+                Occur::Must,
+                Box::new(BooleanQuery::with_minimum_required_clauses(names, need)),
+            ));
+        }
+        let mut clauses = required;
+        clauses.extend(optional);
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// The clauses every hit must match apart from its words: cases, exact fields, the
@@ -522,33 +711,6 @@ impl SearchIndex {
             }
         }
         Some(must)
-    }
-
-    /// Adds to `must` one clause per query word (the word itself, or all its name keys);
-    /// returns each word with its exact-term query, to confirm key-only matches later.
-    fn word_queries<'w>(
-        &self,
-        words: &'w [String],
-        must: &mut Vec<Box<dyn tantivy::query::Query>>,
-    ) -> Vec<(&'w str, Box<dyn tantivy::query::Query>)> {
-        let f = &self.fields;
-        let mut word_queries = Vec::with_capacity(words.len());
-        for w in words {
-            let t = query_term(w);
-            let exact = term(f.words, t);
-            let groups = word_keys(w);
-            let mut alts = vec![(Occur::Should, exact.box_clone())];
-            if !groups.is_empty() {
-                let all: Vec<_> = groups
-                    .iter()
-                    .map(|g| (Occur::Must, any_term(f.keys, g)))
-                    .collect();
-                alts.push((Occur::Should, Box::new(BooleanQuery::new(all))));
-            }
-            must.push(Box::new(BooleanQuery::new(alts)));
-            word_queries.push((w.as_str(), exact));
-        }
-        word_queries
     }
 
     /// The total, the facet counts and the candidate records (scored when there are
@@ -597,7 +759,7 @@ impl SearchIndex {
             let (total, counts, first) = searcher.search(&query, &counter)?;
             return Ok((total, counts, first.into_iter().map(|a| (0.0, a)).collect()));
         }
-        let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(20));
+        let candidates = TopDocs::with_limit(q.limit.saturating_mul(2).saturating_add(50));
         let (top, (total, counts, _)) = match q.date {
             Some((lo, hi)) => searcher.search(
                 &query,
@@ -615,97 +777,72 @@ impl SearchIndex {
         Ok((total, counts, top))
     }
 
-    /// The hits among the candidates `top`: a word that matched only through name keys must
-    /// also cover one of the record's names, places or title well enough (which adds to
-    /// the score). Best first, at most `limit`.
-    fn confirm(
+    /// The hits among the candidates `top`, best first, at most `q.limit`: the index's
+    /// score refined by how well the whole query covers one of the record's names, places
+    /// or its title (word order and the words that matched only nearly count there).
+    fn rank(
         &self,
         searcher: &tantivy::Searcher,
-        limit: usize,
-        word_queries: &[(&str, Box<dyn tantivy::query::Query>)],
+        q: &Query,
         top: Vec<(Score, DocAddress)>,
     ) -> Result<Vec<Hit>, Error> {
         let f = &self.fields;
-        // Confirm words that matched only through name keys.
-        let mut exact_checks = Vec::with_capacity(word_queries.len());
-        for (w, exact) in word_queries {
-            let weight = exact.weight(EnableScoring::disabled_from_searcher(searcher))?;
-            exact_checks.push((*w, weight));
-        }
-        let mut by_segment: Vec<(DocAddress, Score)> =
-            top.into_iter().map(|(s, a)| (a, s)).collect();
-        by_segment.sort_by_key(|(a, _)| (a.segment_ord, a.doc_id));
-        let mut exact_hit = vec![vec![false; exact_checks.len()]; by_segment.len()];
-        for (k, (_, weight)) in exact_checks.iter().enumerate() {
-            let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
-            for (i, (addr, _)) in by_segment.iter().enumerate() {
-                if current.as_ref().is_none_or(|(s, _)| *s != addr.segment_ord) {
-                    let reader = searcher.segment_reader(addr.segment_ord);
-                    current = Some((addr.segment_ord, weight.scorer(reader, 1.0)?));
-                }
-                if let Some((_, scorer)) = current.as_mut() {
-                    let mut d = scorer.doc();
-                    if d < addr.doc_id {
-                        d = scorer.seek(addr.doc_id);
-                    }
-                    exact_hit[i][k] = d == addr.doc_id;
-                }
-            }
-        }
-
-        let mut hits = Vec::with_capacity(limit);
-        for (i, (addr, score)) in by_segment.iter().enumerate() {
-            let stored: TantivyDocument = searcher.doc(*addr)?;
+        let mut hits = Vec::with_capacity(top.len());
+        let ranked = !q.text.trim().is_empty();
+        for (score, addr) in top {
+            let stored: TantivyDocument = searcher.doc(addr)?;
             let title = first_str(&stored, f.title).unwrap_or_default();
-            let mut keep = true;
-            let mut bonus = 0.0;
-            for (k, (w, _)) in exact_checks.iter().enumerate() {
-                if exact_hit[i][k] {
-                    continue;
-                }
-                let best = stored
+            let coverage = if ranked {
+                stored
                     .get_all(f.names)
                     .chain(stored.get_all(f.places))
                     .filter_map(|v| v.as_str())
                     .chain(std::iter::once(title.as_str()))
-                    .map(|n| name_coverage(w, n))
-                    .fold(0.0f32, f32::max);
-                if best < NAME_THRESHOLD {
-                    keep = false;
-                    break;
-                }
-                bonus += best;
-            }
-            if !keep {
-                continue;
-            }
+                    .map(|n| name_coverage(&q.text, n))
+                    .fold(0.0f32, f32::max)
+            } else {
+                0.0
+            };
             hits.push(Hit {
                 id: first_str(&stored, f.id).unwrap_or_default(),
                 kind: first_str(&stored, f.kind).unwrap_or_default(),
                 case: first_str(&stored, f.case),
                 title,
-                score: *score + bonus,
+                score: score + COVERAGE_WEIGHT * coverage,
             });
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        hits.truncate(limit);
+        if ranked {
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        }
+        hits.truncate(q.limit);
         Ok(hits)
     }
 }
 
-/// Normalised query words, without lone articles (unless the query is nothing else).
-fn query_words(text: &str) -> Vec<String> {
-    let norm = normalize(text);
-    let all: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
-    let kept: Vec<String> = all
-        .iter()
-        .filter(|w| !is_query_stopword(w))
-        .map(|w| w.to_string())
-        .collect();
-    if kept.is_empty() {
-        all.iter().map(|w| w.to_string()).collect()
-    } else {
-        kept
+/// One word of a query and what it may match.
+#[derive(Debug, Default)]
+struct QueryWord {
+    /// The word as the text index holds it.
+    exact: String,
+    /// Whether it reads as a name word (not a number, a code or a particle alone): one
+    /// name word of a query may be missing from a hit, other words may not.
+    name: bool,
+    /// A lone article (`al`, `ال`).
+    stopword: bool,
+    /// Name particles it carries (`abu`, `abd`…), by key.
+    particles: Vec<String>,
+    /// Index name words alike enough to count as this word, with their similarity.
+    matches: Vec<(String, f32)>,
+    /// Index name words close to it that do not count but add to the rank.
+    near: Vec<(String, f32)>,
+    /// Whether it must match (name words: all of them but one).
+    counted: bool,
+}
+
+impl QueryWord {
+    /// Particles alone (`abu`, `bin`) only add to the rank.
+    fn counts(&self) -> bool {
+        self.name || self.particles.is_empty()
     }
 }
 
@@ -1084,6 +1221,13 @@ struct NameTokenizer {
     buf: TokenBuf,
 }
 
+/// A name: each word under each of its keys (`key` U+0001 `word`), particles by their key.
+#[derive(Clone, Default)]
+struct NameWordsTokenizer {
+    buf: TokenBuf,
+    term: String,
+}
+
 struct VecTokenStream<'a> {
     tokens: &'a mut [Token],
     next: usize,
@@ -1126,6 +1270,29 @@ impl Tokenizer for NameTokenizer {
         for (pos, group) in word_keys(text).iter().enumerate() {
             for k in group {
                 self.buf.push(pos, k);
+            }
+        }
+        self.buf.stream()
+    }
+}
+
+impl Tokenizer for NameWordsTokenizer {
+    type TokenStream<'a> = VecTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
+        self.buf.clear();
+        for (pos, token) in name_tokens(text).iter().enumerate() {
+            for unit in token_units(token) {
+                for key in keys_of_word(&unit) {
+                    if matches!(unit, Word::Particle(_)) {
+                        self.buf.push(pos, &key);
+                    } else {
+                        self.term.clear();
+                        self.term.push_str(&key);
+                        self.term.push(KEY_END);
+                        self.term.push_str(token);
+                        self.buf.push(pos, &self.term);
+                    }
+                }
             }
         }
         self.buf.stream()

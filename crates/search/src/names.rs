@@ -18,7 +18,7 @@
 //! `q`/`k`/`g`, `th`/`t`) and which change the name (a long vowel that one spelling has and the
 //! other has not: `محمد`/`Muhammad` against `محمود`/`Mahmoud`): it is the precision step.
 
-use crate::normalize::fold;
+use crate::normalize::{fold, join_compounds};
 
 /// Similarity at and above which two names are taken to be the same name
 /// (see `tests/name_eval.rs` for the precision and recall measured at this threshold).
@@ -26,7 +26,7 @@ pub const NAME_THRESHOLD: f32 = 0.85;
 
 /// Name particles, recognised joined or apart, compared as whole units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Particle {
+pub(crate) enum Particle {
     Abd,
     Abu,
     Ibn,
@@ -35,7 +35,7 @@ enum Particle {
 }
 
 impl Particle {
-    fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Particle::Abd => "~abd",
             Particle::Abu => "~abu",
@@ -48,19 +48,23 @@ impl Particle {
 
 /// One word of a name: a particle, or the phonetic spellings it may stand for.
 #[derive(Clone, Debug)]
-enum Word {
+pub(crate) enum Word {
     Particle(Particle),
     /// Alternative readings (article stripped or kept, digraph or separate letters).
     Sounds(Vec<Vec<char>>),
 }
 
+/// `Abd`, with its article joined, as English, French, Turkish and Kurdish write it (longest
+/// first within each spelling of `abd`).
 const LATIN_ABD: &[&str] = &[
-    "abdoul", "abdul", "abdel", "abdal", "abdol", "abdur", "abdar", "abder", "abdil", "abdu", "abd",
+    "abdoul", "abdul", "abdel", "abdal", "abdol", "abdur", "abdar", "abder", "abdil", "abdu",
+    "abd", "ebdoul", "ebdul", "ebdel", "ebdil", "ebdur", "ebdu", "ebd", "evdul", "evdel", "evdil",
+    "evdi", "evd",
 ];
 const LATIN_ABU: &[&str] = &["abou", "abu"];
 const LATIN_ARTICLES: &[&str] = &[
     "al", "el", "ul", "il", "ad", "an", "ar", "as", "at", "az", "ash", "ath", "adh", "ed", "en",
-    "er", "es", "et", "ez",
+    "er", "es", "et", "ez", "esh", "eth", "edh", "ud", "un", "ur", "us", "ut", "uz", "ush",
 ];
 
 fn latin_particle(w: &str) -> Option<Particle> {
@@ -92,81 +96,132 @@ fn is_arabic(w: &str) -> bool {
 
 /// Split a name into words: particles separated, articles noted as optional.
 fn words(name: &str) -> Vec<Word> {
-    let folded = fold(name, true);
+    let folded = fold(&turkish(name), true);
     let toks: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
     let mut out = Vec::new();
     for (i, tok) in toks.iter().enumerate() {
-        let tok = *tok;
-        if is_arabic(tok) {
-            if let Some(p) = arabic_particle(tok) {
-                out.push(Word::Particle(p));
-                continue;
-            }
-            if tok == "ال" {
-                continue;
-            }
-            let mut rest = tok;
-            if let Some(r) = tok.strip_prefix("عبد").filter(|r| r.chars().count() >= 2) {
-                out.push(Word::Particle(Particle::Abd));
-                rest = r;
-            } else if let Some(r) = tok.strip_prefix("ابو").filter(|r| r.chars().count() >= 3) {
-                out.push(Word::Particle(Particle::Abu));
-                rest = r;
-            }
-            let mut variants = Vec::with_capacity(2);
-            if let Some(r) = rest.strip_prefix("ال").filter(|r| r.chars().count() >= 2) {
-                variants.push(arabic_sounds(r));
-            }
-            variants.push(arabic_sounds(rest));
-            variants.retain(|v| !v.is_empty());
-            if !variants.is_empty() {
-                out.push(Word::Sounds(variants));
-            }
-        } else {
-            if let Some(p) = latin_particle(tok) {
-                out.push(Word::Particle(p));
-                continue;
-            }
-            if LATIN_ARTICLES.contains(&tok) && i + 1 < toks.len() {
-                continue;
-            }
-            let mut rest = tok;
-            // `Abdulah`, `Abdurahman`: the article's consonant, written once, also begins
-            // the name (`abdu` + `lah`).
-            let mut assimilated = None;
-            if let Some((p, r)) = strip_longest(tok, LATIN_ABD, 2) {
-                out.push(Word::Particle(Particle::Abd));
-                rest = r;
-                if let Some(c) = p.strip_prefix("abd").and_then(|a| a.chars().last()) {
-                    if matches!(c, 'l' | 'r') && !r.starts_with(c) {
-                        assimilated = Some(format!("{c}{r}"));
-                    }
-                }
-            } else if let Some((_, r)) = strip_longest(tok, LATIN_ABU, 3) {
-                out.push(Word::Particle(Particle::Abu));
-                rest = r;
-            }
-            let mut variants = Vec::with_capacity(4);
-            let stripped = ["al", "el"]
-                .iter()
-                .find_map(|a| rest.strip_prefix(a).filter(|r| r.len() >= 3));
-            let forms = stripped
-                .into_iter()
-                .chain(std::iter::once(rest))
-                .chain(assimilated.as_deref());
-            for form in forms {
-                variants.push(latin_sounds(form, true));
-                if has_split_digraph(form) {
-                    variants.push(latin_sounds(form, false));
-                }
-            }
-            variants.retain(|v| !v.is_empty());
-            if !variants.is_empty() {
-                out.push(Word::Sounds(variants));
-            }
-        }
+        token_words(tok, i + 1 == toks.len(), &mut out);
     }
     out
+}
+
+/// Turkish and Kurdish letters whose sound the accent-stripping fold would lose:
+/// `ş` → `sh`, `ç` → `ch`, `ğ` → `gh`.
+fn turkish(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['ş', 'Ş', 'ç', 'Ç', 'ğ', 'Ğ']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        match c {
+            'ş' | 'Ş' => out.push_str("sh"),
+            'ç' | 'Ç' => out.push_str("ch"),
+            'ğ' | 'Ğ' => out.push_str("gh"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The tokens of a name as the index stores them and queries look them up: folded (`ة` and
+/// `ى` kept), compound names joined (`عبد الله` → `عبدالله`, `Abu Bakr` → `abubakr`).
+pub(crate) fn name_tokens(text: &str) -> Vec<String> {
+    join_compounds(fold(&turkish(text), true))
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The words one token stands for (a joined compound gives its particle and its name).
+pub(crate) fn token_units(token: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    for tok in fold(&turkish(token), true)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+    {
+        token_words(tok, true, &mut out);
+    }
+    out
+}
+
+/// Adds the words of one folded token to `out`; `last`: no word follows it in the name.
+fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
+    if is_arabic(tok) {
+        if let Some(p) = arabic_particle(tok) {
+            out.push(Word::Particle(p));
+            return;
+        }
+        if tok == "ال" {
+            return;
+        }
+        let mut rest = tok;
+        if let Some(r) = tok.strip_prefix("عبد").filter(|r| r.chars().count() >= 2) {
+            out.push(Word::Particle(Particle::Abd));
+            rest = r;
+        } else if let Some(r) = tok.strip_prefix("ابو").filter(|r| r.chars().count() >= 3) {
+            out.push(Word::Particle(Particle::Abu));
+            rest = r;
+        }
+        let mut variants = Vec::with_capacity(2);
+        if matches!(rest, "الله" | "اللة" | "لله" | "اله") {
+            // Allah: its final ه is silent (`Abdullah`, `Abdulla`).
+            variants.push(vec!['l', 'Ā', 'ℎ']);
+        } else if let Some(r) = rest.strip_prefix("ال").filter(|r| r.chars().count() >= 2) {
+            variants.push(arabic_sounds(r));
+        }
+        variants.push(arabic_sounds(rest));
+        variants.retain(|v| !v.is_empty());
+        if !variants.is_empty() {
+            out.push(Word::Sounds(variants));
+        }
+    } else {
+        if let Some(p) = latin_particle(tok) {
+            out.push(Word::Particle(p));
+            return;
+        }
+        if LATIN_ARTICLES.contains(&tok) && !last {
+            return;
+        }
+        let mut rest = tok;
+        // `Abdulah`, `Abdurahman`: the article's consonant, written once, also begins
+        // the name (`abdu` + `lah`).
+        let mut assimilated = None;
+        if let Some((p, r)) = strip_longest(tok, LATIN_ABD, 2) {
+            out.push(Word::Particle(Particle::Abd));
+            rest = r;
+            let after_abd = p.get(3..).filter(|_| p.len() > 3);
+            if let Some(c) = after_abd.and_then(|a| a.chars().last()) {
+                if matches!(c, 'l' | 'r') && !r.starts_with(c) {
+                    assimilated = Some(format!("{c}{r}"));
+                }
+            }
+        } else if let Some((_, r)) = strip_longest(tok, LATIN_ABU, 3) {
+            out.push(Word::Particle(Particle::Abu));
+            rest = r;
+        }
+        let mut variants = Vec::with_capacity(4);
+        let stripped = ["al", "el"]
+            .iter()
+            .find_map(|a| rest.strip_prefix(a).filter(|r| r.len() >= 3))
+            .or_else(|| strip_assimilated_article(rest));
+        let forms = stripped
+            .into_iter()
+            .chain(std::iter::once(rest))
+            .chain(assimilated.as_deref());
+        for form in forms {
+            for spelling in latin_spellings(form) {
+                variants.push(latin_sounds(&spelling, true));
+                if has_split_digraph(&spelling) {
+                    variants.push(latin_sounds(&spelling, false));
+                }
+            }
+        }
+        variants.retain(|v| !v.is_empty());
+        if !variants.is_empty() {
+            out.push(Word::Sounds(variants));
+        }
+    }
 }
 
 fn strip_longest<'a, 'p>(
@@ -175,10 +230,72 @@ fn strip_longest<'a, 'p>(
     min_rest: usize,
 ) -> Option<(&'p str, &'a str)> {
     // `prefixes` are listed longest first.
-    prefixes
-        .iter()
-        .find_map(|p| w.strip_prefix(p).map(|r| (*p, r)))
-        .filter(|(_, r)| r.chars().count() >= min_rest)
+    prefixes.iter().find_map(|p| {
+        w.strip_prefix(p)
+            .filter(|r| r.chars().count() >= min_rest)
+            .map(|r| (*p, r))
+    })
+}
+
+/// A joined article assimilated to the sun letter it precedes, as French and Maghreb
+/// spellings write it: `Essaid` (السعيد), `Ennasser`, `Eddine`, `Arrachid`.
+fn strip_assimilated_article(w: &str) -> Option<&str> {
+    let b = w.as_bytes();
+    if b.len() >= 6
+        && matches!(b[0], b'a' | b'e')
+        && b[1] == b[2]
+        && matches!(b[1], b's' | b'n' | b'd' | b'r' | b't' | b'z')
+    {
+        return w.get(2..);
+    }
+    None
+}
+
+/// The spellings a romanised word may stand for, itself first: a `c` read as Turkish `j`
+/// (`Cemal`) or French `s` (`Youcef`); a final `t` or `p` devoiced in Turkish (`Ahmet`,
+/// `Recep`); a final `-at`/`-et` for the ta marbuta of a name in construct (`Fatimat`).
+fn latin_spellings(w: &str) -> Vec<String> {
+    let mut out = vec![w.to_owned()];
+    let b = w.as_bytes();
+    let lone_c = b.iter().enumerate().any(|(i, &c)| {
+        c == b'c'
+            && !matches!(b.get(i + 1), Some(b'h' | b'k'))
+            && !(i > 0 && matches!(b[i - 1], b's' | b't'))
+    });
+    if lone_c {
+        let soft = |with: &str| {
+            let mut s = String::with_capacity(w.len() + 1);
+            for (i, ch) in w.char_indices() {
+                let next = b.get(i + 1).copied();
+                let prev = i.checked_sub(1).map(|j| b[j]);
+                if ch == 'c'
+                    && !matches!(next, Some(b'h' | b'k'))
+                    && !matches!(prev, Some(b's' | b't'))
+                {
+                    s.push_str(with);
+                } else {
+                    s.push(ch);
+                }
+            }
+            s
+        };
+        out.push(soft("j"));
+        out.push(soft("s"));
+    }
+    let n = b.len();
+    if n >= 4 && is_vowel_letter(b[n - 2]) {
+        match b[n - 1] {
+            b't' => {
+                out.push(format!("{}d", &w[..n - 1]));
+                if matches!(b[n - 2], b'a' | b'e') && n >= 5 {
+                    out.push(format!("{}h", &w[..n - 1]));
+                }
+            }
+            b'p' => out.push(format!("{}b", &w[..n - 1])),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn has_split_digraph(w: &str) -> bool {
@@ -269,6 +386,9 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
             0
         }
     };
+    let consonant =
+        |c: u8| c.is_ascii_alphabetic() && !is_vowel_letter(c) && c != b'y' && c != b'w';
+    let cluster = |j: usize| consonant(at(j)) && consonant(at(j + 1)) && at(j) != at(j + 1);
     while i < n {
         let c = b[i];
         let c2 = at(i + 1);
@@ -290,6 +410,8 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
             (b'c', b'k') => ('k', 2),
             (b'a', b'a') => ('Ā', 2),
             (b'e', b'e') | (b'i', b'i') => ('Ī', 2),
+            // Before two different consonants the vowel is short (`Naboulsi`, نابلسي).
+            (b'o', b'o') | (b'o', b'u') | (b'u', b'u') if cluster(i + 2) => ('u', 2),
             (b'o', b'o') | (b'o', b'u') | (b'u', b'u') => ('Ū', 2),
             (b'i', b'y') if !is_vowel_letter(at(i + 2)) => ('Ī', 2),
             // A word-initial vowel is the alef (or ayn) that Arabic writes: a letter.
@@ -473,6 +595,7 @@ fn pair_cost(x: char, y: char) -> Option<f32> {
         // consonants
         ('t', 'θ', 0.1),
         ('s', 'θ', 0.2),
+        ('z', 'θ', 0.2),
         ('d', 'ð', 0.1),
         ('z', 'ð', 0.1),
         ('θ', 'ð', 0.1),
@@ -546,7 +669,7 @@ fn sound_similarity(a: &[char], b: &[char]) -> f32 {
     (1.0 - cost / norm).max(0.0)
 }
 
-fn word_similarity(a: &Word, b: &Word) -> f32 {
+pub(crate) fn word_similarity(a: &Word, b: &Word) -> f32 {
     match (a, b) {
         (Word::Particle(x), Word::Particle(y)) if x == y => 1.0,
         (Word::Sounds(va), Word::Sounds(vb)) => {
@@ -697,7 +820,7 @@ pub fn word_keys(name: &str) -> Vec<Vec<String>> {
     words(name).iter().map(keys_of_word).collect()
 }
 
-fn keys_of_word(w: &Word) -> Vec<String> {
+pub(crate) fn keys_of_word(w: &Word) -> Vec<String> {
     match w {
         Word::Particle(p) => vec![p.key().to_string()],
         Word::Sounds(variants) => {
@@ -718,15 +841,20 @@ fn keys_of_word(w: &Word) -> Vec<String> {
 fn class(p: char) -> &'static [char] {
     match p {
         'b' | 'p' => &['b'],
-        't' | 'θ' => &['t'],
+        't' => &['t'],
+        // ث is also said s or t; a romanised `th` may also be ذ or ظ.
+        'θ' => &['t', 's', 'd'],
         'd' | 'ð' | 'ḍ' | 'ẓ' | 'z' => &['d'],
         's' => &['s'],
         'š' | 'č' => &['c'],
         'j' => &['j'],
         'g' => &['k', 'j', 'g'],
-        'q' | 'k' => &['k'],
+        'k' => &['k'],
+        // ق said as a glottal stop is often written as an apostrophe or not at all.
+        'q' => &['k', SILENT],
         'ɣ' => &['g'],
-        'x' => &['x'],
+        // خ is `h` in Turkish (`Halil`).
+        'x' => &['x', 'h'],
         'h' => &['h'],
         'f' | 'v' => &['f'],
         'l' => &['l'],
@@ -736,6 +864,9 @@ fn class(p: char) -> &'static [char] {
         _ => &[],
     }
 }
+
+/// In [`class`]: the letter may be unwritten.
+const SILENT: char = '_';
 
 const MAX_KEYS_PER_READING: usize = 6;
 
@@ -762,7 +893,7 @@ fn skeletons(sounds: &[char]) -> Vec<String> {
         for k in &keys {
             for &c in classes {
                 let mut k2 = k.clone();
-                if !k2.ends_with(c) {
+                if c != SILENT && !k2.ends_with(c) {
                     k2.push(c);
                 }
                 if !next.contains(&k2) {

@@ -453,3 +453,105 @@ fn a_record_in_several_cases_is_found_from_each() {
     );
     assert_eq!(res.hits[0].case.as_deref(), Some("case-daraa"));
 }
+
+/// Persons with namesakes that share two of their three names, as lists record them.
+fn namesakes() -> Vec<Doc> {
+    let person = |id: &str, case: &str, name: &str| Doc {
+        id: id.into(),
+        kind: "person".into(),
+        cases: vec![case.into()],
+        title: name.into(),
+        names: vec![name.into()],
+        ..Doc::default()
+    };
+    vec![
+        person("tarek", "case-a", "Tarek Kassem Al Naboulsi"),
+        person("tarek-2", "case-a", "Tarek Hassan Al Naboulsi"),
+        person("tarek-3", "case-b", "Ziad Kassem Al Naboulsi"),
+        person("tarek-4", "case-b", "Tarek Kassem Al Halabi"),
+        person("omar", "case-a", "Omar Moaz Al Meqdad"),
+        person("omar-2", "case-a", "Omar Khaled Al Meqdad"),
+        person("omar-3", "case-b", "Omar Moaz Al Zoubi"),
+        person("omar-4", "case-b", "Ahmad Moaz Al Meqdad"),
+        person("yaser", "case-a", "ياسر عبد الله المسالمة"),
+        person("yaser-2", "case-a", "ياسر محمد المسالمة"),
+        person("yaser-3", "case-b", "ياسر عبد الله الحريري"),
+        person("yaser-4", "case-b", "خالد عبد الله المسالمة"),
+        person("unrelated", "case-a", "Samira Haddad"),
+    ]
+}
+
+#[test]
+fn one_unmatched_word_lowers_the_rank_and_does_not_remove_the_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = SearchIndex::open_or_create(dir.path()).unwrap();
+    for d in namesakes() {
+        index.add(&d).unwrap();
+    }
+    index.commit().unwrap();
+    for (query, want) in [
+        ("طارق قاسم النابلسي", "tarek"),
+        ("Omar Muath al-Miqdad", "omar"),
+        ("Yaser Abdulla al-Masalmeh", "yaser"),
+        // one word misspelt beyond any romanisation: still first
+        ("Tarek Kassem Al Nabxulsi", "tarek"),
+        // the family name first, as lists sorted by it write names
+        ("al-Meqdad Omar Moaz", "omar"),
+    ] {
+        let res = index
+            .search(&Query {
+                text: query.into(),
+                limit: 20,
+                ..Query::default()
+            })
+            .unwrap();
+        let got: Vec<&str> = res.hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(got.first(), Some(&want), "{query}: {got:?}");
+        // Namesakes that share two names follow; the unrelated person is not listed.
+        assert!(got.len() >= 2, "{query}: {got:?}");
+        assert!(!got.contains(&"unrelated"), "{query}: {got:?}");
+        // The full match scores clearly above every namesake.
+        assert!(
+            res.hits[0].score > res.hits[1].score + 0.15,
+            "{query}: {:?}",
+            res.hits
+        );
+        // Facets count what the list shows.
+        assert_eq!(res.total as usize, got.len(), "{query}");
+        let kinds: u64 = res.facets.kind.iter().map(|(_, n)| n).sum();
+        assert_eq!(kinds, res.total, "{query}");
+        let cases: u64 = res.facets.case.iter().map(|(_, n)| n).sum();
+        assert_eq!(cases, res.total, "{query}");
+    }
+    // Two unmatched words of three remove the person; a single word must match.
+    assert!(ids(&index, text("Tarek Xyzzy Qwrtp")).is_empty());
+    assert!(ids(&index, text("Mahmoud")).is_empty());
+    // Filters stay exact: the case restriction removes the namesakes of the other case.
+    let q = Query {
+        text: "Omar Muath al-Miqdad".into(),
+        cases: Some(vec!["case-b".into()]),
+        limit: 20,
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, q), ["omar-3", "omar-4"]);
+    // Numbers and codes are never the word left out.
+    let mut index = index;
+    index
+        .add(&Doc {
+            id: "item-0".into(),
+            kind: "item".into(),
+            title: "release-0.mp4".into(),
+            ..Doc::default()
+        })
+        .unwrap();
+    index
+        .add(&Doc {
+            id: "item-1".into(),
+            kind: "item".into(),
+            title: "release-1.mp4".into(),
+            ..Doc::default()
+        })
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, text("release-0.mp4")), ["item-0"]);
+}
