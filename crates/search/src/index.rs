@@ -54,7 +54,7 @@ const PARTICLE_WEIGHT: f32 = 0.3;
 /// Weight of text relevance (BM25), which orders hits that match equally.
 const TEXT_WEIGHT: f32 = 0.01;
 /// Weight of the whole query's coverage of a record's best name in the final order.
-const COVERAGE_WEIGHT: f32 = 0.5;
+const COVERAGE_WEIGHT: f32 = 2.0;
 
 /// Errors of the search index.
 #[derive(Debug, thiserror::Error)]
@@ -630,12 +630,21 @@ impl SearchIndex {
         let mut names: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
         let mut optional: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
         for w in words {
+            if !w.counted {
+                // A particle alone (`bin`, `abu`): only ranks, however it is found.
+                let mut alts = vec![score(f.words, &w.exact, PARTICLE_WEIGHT)];
+                alts.extend(
+                    w.particles
+                        .iter()
+                        .map(|p| score(f.name_words, p, PARTICLE_WEIGHT)),
+                );
+                optional.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(alts))));
+                continue;
+            }
             let mut alts: Vec<Box<dyn tantivy::query::Query>> = vec![score(f.words, &w.exact, 1.0)];
             alts.extend(w.matches.iter().map(|(t, s)| score(f.name_words, t, *s)));
             let clause: Box<dyn tantivy::query::Query> = Box::new(DisjunctionMaxQuery::new(alts));
-            if !w.counted {
-                optional.push((Occur::Should, clause));
-            } else if w.name {
+            if w.name {
                 names.push((Occur::Should, clause));
             } else {
                 required.push((Occur::Must, clause));

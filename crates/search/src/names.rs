@@ -18,7 +18,7 @@
 //! `q`/`k`/`g`, `th`/`t`) and which change the name (a long vowel that one spelling has and the
 //! other has not: `محمد`/`Muhammad` against `محمود`/`Mahmoud`): it is the precision step.
 
-use crate::normalize::{fold, join_compounds};
+use crate::normalize::fold;
 
 /// Similarity at and above which two names are taken to be the same name
 /// (see `tests/name_eval.rs` for the precision and recall measured at this threshold).
@@ -59,17 +59,31 @@ pub(crate) enum Word {
 const LATIN_ABD: &[&str] = &[
     "abdoul", "abdul", "abdel", "abdal", "abdol", "abdur", "abdar", "abder", "abdil", "abdu",
     "abd", "ebdoul", "ebdul", "ebdel", "ebdil", "ebdur", "ebdu", "ebd", "evdul", "evdel", "evdil",
-    "evdi", "evd",
+    "evdi", "evd", "abde",
 ];
-const LATIN_ABU: &[&str] = &["abou", "abu"];
+
+/// `Abd` with its article assimilated to the sun letter that follows (`Abden Nasser`,
+/// `Abdessalam`, `Abdesh-Shakur`): `abd` + a vowel + the letter.
+fn abd_assimilated(w: &str) -> Option<&str> {
+    let rest = w.strip_prefix("abd")?;
+    let rest = rest.strip_prefix(['a', 'e', 'u'])?;
+    ["sh", "th", "dh", "n", "s", "r", "t", "z", "d"]
+        .iter()
+        .find(|c| rest.starts_with(*c))
+        .map(|_| rest)
+}
+const LATIN_ABU: &[&str] = &["abou", "abu", "ebou", "ebu"];
 const LATIN_ARTICLES: &[&str] = &[
     "al", "el", "ul", "il", "ad", "an", "ar", "as", "at", "az", "ash", "ath", "adh", "ed", "en",
     "er", "es", "et", "ez", "esh", "eth", "edh", "ud", "un", "ur", "us", "ut", "uz", "ush",
 ];
 
 fn latin_particle(w: &str) -> Option<Particle> {
+    if w.len() <= 6 && abd_assimilated(w).is_some_and(|r| r.len() <= 2) {
+        return Some(Particle::Abd);
+    }
     Some(match w {
-        "abu" | "abou" | "abo" | "abi" | "aba" => Particle::Abu,
+        "abu" | "abou" | "abo" | "abi" | "aba" | "ebu" | "bou" | "bu" => Particle::Abu,
         "abd" | "abdul" | "abdel" | "abdal" | "abdol" | "abdoul" | "abdur" | "abdar" | "abder"
         | "abdil" | "abdu" => Particle::Abd,
         "ibn" | "bin" | "ben" | "bn" | "ibni" => Particle::Ibn,
@@ -97,7 +111,13 @@ fn is_arabic(w: &str) -> bool {
 /// Split a name into words: particles separated, articles noted as optional.
 fn words(name: &str) -> Vec<Word> {
     let folded = fold(&turkish(name), true);
-    let toks: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+    let toks: Vec<String> = join_compound_ends(
+        folded
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    );
     let mut out = Vec::new();
     for (i, tok) in toks.iter().enumerate() {
         token_words(tok, i + 1 == toks.len(), &mut out);
@@ -107,30 +127,84 @@ fn words(name: &str) -> Vec<Word> {
 
 /// Turkish and Kurdish letters whose sound the accent-stripping fold would lose:
 /// `ş` → `sh`, `ç` → `ch`, `ğ` → `gh`.
+///
+/// An apostrophe between two Latin letters is kept as a glottal stop `ʔ` (`Shu'eir` شقير,
+/// `Sa'id` سعيد): it stands for ع, ء or a ق said as a glottal stop.
 fn turkish(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['ş', 'Ş', 'ç', 'Ç', 'ğ', 'Ğ']) {
+    const APOSTROPHES: [char; 7] = ['\'', '`', '’', 'ʼ', 'ʿ', 'ʾ', '‘'];
+    if !text.contains(['ş', 'Ş', 'ç', 'Ç', 'ğ', 'Ğ']) && !text.contains(APOSTROPHES) {
         return std::borrow::Cow::Borrowed(text);
     }
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 4);
-    for c in text.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         match c {
             'ş' | 'Ş' => out.push_str("sh"),
             'ç' | 'Ç' => out.push_str("ch"),
             'ğ' | 'Ğ' => out.push_str("gh"),
+            c if APOSTROPHES.contains(&c) => {
+                let latin = |j: Option<usize>| {
+                    j.and_then(|j| chars.get(j))
+                        .is_some_and(|c| c.is_alphabetic() && !is_arabic_char(*c))
+                };
+                if latin(i.checked_sub(1)) && latin(Some(i + 1)) {
+                    out.push('ʔ');
+                }
+            }
             c => out.push(c),
         }
     }
     std::borrow::Cow::Owned(out)
 }
 
+fn is_arabic_char(c: char) -> bool {
+    ('\u{0600}'..='\u{06FF}').contains(&c)
+}
+
 /// The tokens of a name as the index stores them and queries look them up: folded (`ة` and
 /// `ى` kept), compound names joined (`عبد الله` → `عبدالله`, `Abu Bakr` → `abubakr`).
 pub(crate) fn name_tokens(text: &str) -> Vec<String> {
-    join_compounds(fold(&turkish(text), true))
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
+    let tokens = join_compound_ends(join_name_particles(&fold(&turkish(text), true)));
+    // An article written apart belongs to the next word.
+    let n = tokens.len();
+    tokens
+        .into_iter()
+        .enumerate()
+        .filter(|(i, t)| i + 1 == n || !(t == "ال" || LATIN_ARTICLES.contains(&t.as_str())))
+        .map(|(_, t)| t)
         .collect()
+}
+
+/// Joins `abu` and `abd` (with an article written apart) to the name they begin:
+/// `ابو بكر` → `ابوبكر`, `Abd al Rahman` → `abdalrahman`. `ibn`, `bin` and `umm` stay
+/// apart: they introduce another person's name (`bin Isam`).
+fn join_name_particles(folded: &str) -> Vec<String> {
+    let joins = |t: &str| {
+        if is_arabic(t) {
+            matches!(arabic_particle(t), Some(Particle::Abu | Particle::Abd))
+        } else {
+            matches!(latin_particle(t), Some(Particle::Abu | Particle::Abd))
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut pending = String::new();
+    for t in folded.split(' ').filter(|w| !w.is_empty()) {
+        if !pending.is_empty() {
+            pending.push_str(t);
+            let continues = joins(t) || (!is_arabic(t) && LATIN_ARTICLES.contains(&t));
+            if !continues {
+                out.push(std::mem::take(&mut pending));
+            }
+        } else if joins(t) {
+            pending.push_str(t);
+        } else {
+            out.push(t.to_owned());
+        }
+    }
+    if !pending.is_empty() {
+        out.push(pending);
+    }
+    out
 }
 
 /// The words one token stands for (a joined compound gives its particle and its name).
@@ -155,6 +229,14 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
         if tok == "ال" {
             return;
         }
+        // `بنخليفة`: `bin` written joined; the word is also read whole (`بنكيران`).
+        let mut whole = None;
+        let mut tok = tok;
+        if let Some(r) = tok.strip_prefix("بن").filter(|r| r.chars().count() >= 4) {
+            out.push(Word::Particle(Particle::Ibn));
+            whole = Some(tok);
+            tok = r;
+        }
         let mut rest = tok;
         if let Some(r) = tok.strip_prefix("عبد").filter(|r| r.chars().count() >= 2) {
             out.push(Word::Particle(Particle::Abd));
@@ -164,13 +246,16 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
             rest = r;
         }
         let mut variants = Vec::with_capacity(2);
-        if matches!(rest, "الله" | "اللة" | "لله" | "اله") {
+        if let Some(sounds) = arabic_compound(rest) {
+            variants.push(sounds);
+        } else if matches!(rest, "الله" | "اللة" | "لله" | "اله") {
             // Allah: its final ه is silent (`Abdullah`, `Abdulla`).
             variants.push(vec!['l', 'Ā', 'ℎ']);
         } else if let Some(r) = rest.strip_prefix("ال").filter(|r| r.chars().count() >= 2) {
             variants.push(arabic_sounds(r));
         }
         variants.push(arabic_sounds(rest));
+        variants.extend(whole.map(arabic_sounds));
         variants.retain(|v| !v.is_empty());
         if !variants.is_empty() {
             out.push(Word::Sounds(variants));
@@ -183,11 +268,24 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
         if LATIN_ARTICLES.contains(&tok) && !last {
             return;
         }
+        // `Bensalem`, `Ibnyoussef`: `bin` written joined to the name it introduces. The
+        // word is also read whole (`Bennani`, `Benkirane`).
+        let mut whole = None;
+        let mut tok = tok;
+        if let Some((_, r)) = strip_longest(tok, &["ibn", "bin", "ben"], 4) {
+            out.push(Word::Particle(Particle::Ibn));
+            whole = Some(tok);
+            tok = r;
+        }
         let mut rest = tok;
         // `Abdulah`, `Abdurahman`: the article's consonant, written once, also begins
         // the name (`abdu` + `lah`).
         let mut assimilated = None;
-        if let Some((p, r)) = strip_longest(tok, LATIN_ABD, 2) {
+        if let Some(r) = abd_assimilated(tok).filter(|r| r.len() >= 4) {
+            // `abdessalam`: the sun letter begins the name.
+            out.push(Word::Particle(Particle::Abd));
+            rest = r;
+        } else if let Some((p, r)) = strip_longest(tok, LATIN_ABD, 2) {
             out.push(Word::Particle(Particle::Abd));
             rest = r;
             let after_abd = p.get(3..).filter(|_| p.len() > 3);
@@ -208,7 +306,8 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
         let forms = stripped
             .into_iter()
             .chain(std::iter::once(rest))
-            .chain(assimilated.as_deref());
+            .chain(assimilated.as_deref())
+            .chain(whole);
         for form in forms {
             for spelling in latin_spellings(form) {
                 variants.push(latin_sounds(&spelling, true));
@@ -222,6 +321,87 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
             out.push(Word::Sounds(variants));
         }
     }
+}
+
+/// The second halves of compound names (`نور الدين`, `فتح الله`) that are joined to the word
+/// before them: in Arabic script, and romanised (`ad-Din`, `Eddine`, `Allah`, `ullah`).
+const ARABIC_COMPOUND_ENDS: &[&str] = &["الدين", "الله", "اللة", "لله"];
+const LATIN_COMPOUND_ENDS: &[&str] = &[
+    "din", "deen", "dine", "dien", "ddin", "ddine", "ddeen", "eddin", "eddine", "eddeen", "edine",
+    "uddin", "uddeen", "uddine", "iddin", "addin", "addeen", "addine", "aldin", "aldeen", "aldine",
+    "eldin", "eldeen", "eldine", "uldin", "allah", "ullah", "llah", "alla", "ulla", "ella",
+    "illah", "ellah", "allahi",
+];
+
+/// Joins the second halves of compound names to the word before them (with an article
+/// written apart between them): `نور الدين` → `نورالدين`, `Nur ad-Din` → `nuraddin`,
+/// `Fath Allah` → `fathallah`, so that each spelling is one word whether written joined
+/// or apart.
+fn join_compound_ends(tokens: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        let end = if is_arabic(&t) {
+            ARABIC_COMPOUND_ENDS.contains(&t.as_str())
+        } else {
+            LATIN_COMPOUND_ENDS.contains(&t.as_str())
+        };
+        let n = out.len();
+        if end && n > 0 {
+            // An article apart only goes with an end that has none (`ad Din`, not the
+            // name `Ez` in `Ez Eldin`).
+            let article = !is_arabic(&t)
+                && t.starts_with('d')
+                && LATIN_ARTICLES.contains(&out[n - 1].as_str());
+            if article && n > 1 && !is_particle_token(&out[n - 2]) {
+                let a = out.pop().unwrap_or_default();
+                let last = out.len() - 1;
+                out[last].push_str(&a);
+                out[last].push_str(&t);
+                continue;
+            }
+            if !article && !is_particle_token(&out[n - 1]) {
+                out[n - 1].push_str(&t);
+                continue;
+            }
+        }
+        out.push(t);
+    }
+    out
+}
+
+fn is_particle_token(t: &str) -> bool {
+    arabic_particle(t).is_some() || latin_particle(t).is_some()
+}
+
+/// The sounds of an Arabic compound ending in `الدين` or `الله` (`نورالدين`, `جابالله`),
+/// with the article's vowel and (before a sun letter) its l optional, as romanisations
+/// write them (`Nureddin`, `Nur al-Din`, `Jaballah`, `Gaballa`).
+fn arabic_compound(w: &str) -> Option<Vec<char>> {
+    let (stem, end): (&str, &[char]) = if let Some(stem) = w.strip_suffix("الدين") {
+        (stem, &['ə', 'ʟ', 'd', 'Ī', 'n'])
+    } else if let Some(stem) = w
+        .strip_suffix("الله")
+        .or_else(|| w.strip_suffix("اللة"))
+        .or_else(|| w.strip_suffix("لله"))
+    {
+        (stem, &['ə', 'l', 'Ā', 'ℎ'])
+    } else {
+        return None;
+    };
+    if stem.chars().count() < 2 {
+        return None;
+    }
+    let mut sounds = arabic_sounds(stem);
+    // The stem's last letter is not final: a final ه or ي there is a consonant.
+    if let Some(last) = sounds.last_mut() {
+        match *last {
+            'ℎ' => *last = 'h',
+            'Ÿ' => *last = 'Y',
+            _ => {}
+        }
+    }
+    sounds.extend_from_slice(end);
+    Some(sounds)
 }
 
 fn strip_longest<'a, 'p>(
@@ -256,33 +436,82 @@ fn strip_assimilated_article(w: &str) -> Option<&str> {
 /// `Recep`); a final `-at`/`-et` for the ta marbuta of a name in construct (`Fatimat`).
 fn latin_spellings(w: &str) -> Vec<String> {
     let mut out = vec![w.to_owned()];
+    out.extend(soft_c(w));
+    let mut with_ends = Vec::with_capacity(out.len() * 2);
+    for v in &out {
+        with_ends.extend(compound_end_spellings(v));
+    }
+    out.extend(with_ends);
+    let mut devoiced = Vec::with_capacity(out.len() * 2);
+    for v in &out {
+        devoiced.extend(devoiced_spellings(v));
+    }
+    out.extend(devoiced);
+    out.dedup();
+    out
+}
+
+/// A lone `c` read as Turkish `j` (`Cemal`) and as French `s` (`Youcef`).
+fn soft_c(w: &str) -> Vec<String> {
     let b = w.as_bytes();
-    let lone_c = b.iter().enumerate().any(|(i, &c)| {
-        c == b'c'
+    let lone = |i: usize| {
+        b[i] == b'c'
             && !matches!(b.get(i + 1), Some(b'h' | b'k'))
             && !(i > 0 && matches!(b[i - 1], b's' | b't'))
-    });
-    if lone_c {
-        let soft = |with: &str| {
+    };
+    if !(0..b.len()).any(lone) {
+        return Vec::new();
+    }
+    ["j", "s"]
+        .iter()
+        .map(|with| {
             let mut s = String::with_capacity(w.len() + 1);
             for (i, ch) in w.char_indices() {
-                let next = b.get(i + 1).copied();
-                let prev = i.checked_sub(1).map(|j| b[j]);
-                if ch == 'c'
-                    && !matches!(next, Some(b'h' | b'k'))
-                    && !matches!(prev, Some(b's' | b't'))
-                {
+                if ch == 'c' && lone(i) {
                     s.push_str(with);
                 } else {
                     s.push(ch);
                 }
             }
             s
-        };
-        out.push(soft("j"));
-        out.push(soft("s"));
+        })
+        .collect()
+}
+
+/// ad-Din with its article's l written or assimilated (`Nur al-Din`, `Nureddin`), and the
+/// Turkish `-ettin` (`Seyfettin`, `Selahattin`).
+fn compound_end_spellings(w: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (a, b) in [
+        ("aldin", "addin"),
+        ("eldin", "eddin"),
+        ("uldin", "uddin"),
+        ("aldeen", "addeen"),
+        ("eldeen", "eddeen"),
+        ("aldine", "addine"),
+        ("eldine", "eddine"),
+        ("ettin", "eddin"),
+        ("attin", "addin"),
+        ("uttin", "uddin"),
+        ("ittin", "iddin"),
+    ] {
+        if let Some(stem) = w.strip_suffix(a) {
+            out.push(format!("{stem}{b}"));
+        } else if let Some(stem) = w.strip_suffix(b) {
+            if !a.ends_with("tin") {
+                out.push(format!("{stem}{a}"));
+            }
+        }
     }
+    out
+}
+
+/// A final `t` or `p` devoiced in Turkish (`Ahmet`, `Recep`), and a final `-at`/`-et` for
+/// the ta marbuta of a name in construct (`Fatimat`).
+fn devoiced_spellings(w: &str) -> Vec<String> {
+    let b = w.as_bytes();
     let n = b.len();
+    let mut out = Vec::new();
     if n >= 4 && is_vowel_letter(b[n - 2]) {
         match b[n - 1] {
             b't' => {
@@ -389,12 +618,16 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
     let consonant =
         |c: u8| c.is_ascii_alphabetic() && !is_vowel_letter(c) && c != b'y' && c != b'w';
     let cluster = |j: usize| consonant(at(j)) && consonant(at(j + 1)) && at(j) != at(j + 1);
+    let open_syllable = |j: usize| {
+        let k = if at(j + 1) == at(j) { j + 1 } else { j };
+        consonant(at(j)) && is_vowel_letter(at(k + 1))
+    };
     while i < n {
         let c = b[i];
         let c2 = at(i + 1);
-        let prev_vowel = out
-            .last()
-            .is_some_and(|&p| matches!(p, 'a' | 'e' | 'i' | 'o' | 'u' | 'Ā' | 'Ī' | 'Ū' | 'V'));
+        let prev_vowel = out.last().is_some_and(|&p| {
+            matches!(p, 'a' | 'e' | 'i' | 'o' | 'u' | 'Ā' | 'Ī' | 'Ū' | 'V' | 'Ǔ')
+        });
         let (sound, len): (char, usize) = match (c, c2) {
             (b's', b'c') if at(i + 2) == b'h' => ('š', 3),
             (b't', b'c') if at(i + 2) == b'h' => ('č', 3),
@@ -412,6 +645,9 @@ fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
             (b'e', b'e') | (b'i', b'i') => ('Ī', 2),
             // Before two different consonants the vowel is short (`Naboulsi`, نابلسي).
             (b'o', b'o') | (b'o', b'u') | (b'u', b'u') if cluster(i + 2) => ('u', 2),
+            // French `ou` before another syllable is u, long or short (`Youssef` يوسف,
+            // `Roukaya` رقية); in the last syllable it is long (`Mahmoud` محمود).
+            (b'o', b'u') if open_syllable(i + 2) => ('Ǔ', 2),
             (b'o', b'o') | (b'o', b'u') | (b'u', b'u') => ('Ū', 2),
             (b'i', b'y') if !is_vowel_letter(at(i + 2)) => ('Ī', 2),
             // A word-initial vowel is the alef (or ayn) that Arabic writes: a letter.
@@ -482,18 +718,36 @@ fn is_long(p: char) -> bool {
     matches!(p, 'Ā' | 'Ī' | 'Ū' | 'Y' | 'W' | 'Ÿ')
 }
 
+// 'Ǔ': a romanised `ou` that may be long or short (see `latin_sounds`).
+
 fn is_vowelish(p: char) -> bool {
     matches!(
         p,
-        'a' | 'e' | 'i' | 'o' | 'u' | 'Ā' | 'Ī' | 'Ū' | 'Y' | 'W' | 'y' | 'w' | 'V' | 'ɑ' | 'Ÿ'
+        'a' | 'e'
+            | 'i'
+            | 'o'
+            | 'u'
+            | 'Ā'
+            | 'Ī'
+            | 'Ū'
+            | 'Y'
+            | 'W'
+            | 'y'
+            | 'w'
+            | 'V'
+            | 'ɑ'
+            | 'Ÿ'
+            | 'ə'
+            | 'Ǔ'
     )
 }
 
 /// Weight of a sound in a word's length (for turning a cost into a similarity).
 fn weight(p: char) -> f32 {
     match p {
-        'a' | 'e' | 'i' | 'o' | 'u' | 'V' => 0.3,
-        'ℎ' => 0.3,
+        'a' | 'e' | 'i' | 'o' | 'u' | 'V' | 'ə' => 0.3,
+        'Ǔ' => 0.5,
+        'ℎ' | 'ʟ' => 0.3,
         'ʕ' | 'ʔ' | 'ɑ' => 0.5,
         'Ā' | 'Ī' | 'Ū' | 'Y' | 'W' | 'y' | 'w' | 'Ÿ' => 0.8,
         _ => 1.0,
@@ -505,10 +759,10 @@ fn indel(p: char) -> f32 {
     match p {
         'a' | 'e' => 0.1,
         'i' => 0.15,
-        'o' | 'u' => 0.3,
+        'o' | 'u' | 'Ǔ' => 0.3,
         'V' => 0.4,
         'ℎ' => 0.1,
-        'ʕ' | 'ʔ' => 0.15,
+        'ʕ' | 'ʔ' | 'ə' | 'ʟ' => 0.15,
         'ɑ' => 0.2,
         'y' | 'w' => 0.45,
         'Ā' => 0.6,
@@ -620,7 +874,7 @@ fn pair_cost(x: char, y: char) -> Option<f32> {
         ('v', 'w', 0.2),
         ('v', 'W', 0.2),
         ('b', 'p', 0.1),
-        ('s', 'š', 0.5),
+        ('s', 'š', 0.4),
         ('č', 'š', 0.2),
         ('j', 'č', 0.3),
         ('h', 'ℎ', 0.0),
@@ -630,6 +884,27 @@ fn pair_cost(x: char, y: char) -> Option<f32> {
         ('o', 'ʕ', 0.1),
         ('u', 'ʕ', 0.1),
         ('Ā', 'ʕ', 0.3),
+        ('u', 'Ǔ', 0.0),
+        ('o', 'Ǔ', 0.05),
+        ('Ū', 'Ǔ', 0.0),
+        ('W', 'Ǔ', 0.0),
+        ('w', 'Ǔ', 0.1),
+        ('ʕ', 'Ǔ', 0.1),
+        ('ʔ', 'Ǔ', 0.1),
+        ('V', 'Ǔ', 0.15),
+        ('y', 'ʕ', 0.3),
+        // ق said as a glottal stop (`Shu'eir`, شقير)
+        ('q', 'ʔ', 0.2),
+        ('y', 'ʔ', 0.3),
+        // the vowel and l of an article inside a compound
+        ('l', 'ʟ', 0.0),
+        ('a', 'ə', 0.0),
+        ('e', 'ə', 0.0),
+        ('i', 'ə', 0.05),
+        ('o', 'ə', 0.05),
+        ('u', 'ə', 0.0),
+        ('V', 'ə', 0.05),
+        ('Ā', 'ə', 0.1),
         ('a', 'ʔ', 0.1),
         ('e', 'ʔ', 0.1),
         ('i', 'ʔ', 0.1),
@@ -846,17 +1121,24 @@ fn class(p: char) -> &'static [char] {
         'θ' => &['t', 's', 'd'],
         'd' | 'ð' | 'ḍ' | 'ẓ' | 'z' => &['d'],
         's' => &['s'],
-        'š' | 'č' => &['c'],
+        // ش is often typed as s (`Kuresi` for Kureşi, القرشي).
+        'š' | 'č' => &['s'],
+        // A final h that may be silent (ة, `-ah`) or a real ح or ه (`Saleh`, صالح).
+        'ℎ' => &['h', SILENT],
+        // The optional l of an article inside a compound (`Nureddin`, نور الدين).
+        'ʟ' => &['l', SILENT],
         'j' => &['j'],
         'g' => &['k', 'j', 'g'],
         'k' => &['k'],
         // ق said as a glottal stop is often written as an apostrophe or not at all.
         'q' => &['k', SILENT],
         'ɣ' => &['g'],
-        // خ is `h` in Turkish (`Halil`).
-        'x' => &['x', 'h'],
+        // خ is `h` in Turkish (`Halil`), and sometimes typed `k`.
+        'x' => &['x', 'h', 'k'],
         'h' => &['h'],
-        'f' | 'v' => &['f'],
+        'f' => &['f'],
+        // v is w in Turkish and Kurdish (`Mervan`, مروان).
+        'v' => &['f', SILENT],
         'l' => &['l'],
         'm' => &['m'],
         'n' => &['n'],
@@ -873,7 +1155,7 @@ const MAX_KEYS_PER_READING: usize = 6;
 fn skeletons(sounds: &[char]) -> Vec<String> {
     let mut keys: Vec<String> = vec![String::new()];
     for &p in sounds {
-        if is_vowelish(p) || matches!(p, 'ʕ' | 'ʔ' | 'ℎ') {
+        if is_vowelish(p) || matches!(p, 'ʕ' | 'ʔ') {
             continue;
         }
         let classes = class(p);

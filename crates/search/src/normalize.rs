@@ -179,7 +179,7 @@ fn fold_char(c: char, keep_marbuta: bool) -> Folded {
     }
 }
 
-pub(crate) fn join_compounds(folded: String) -> String {
+fn join_compounds(folded: String) -> String {
     let has_particle = folded
         .split(' ')
         .any(|w| may_be_particle(w) && (AR_PARTICLES.contains(&w) || LATIN_PARTICLES.contains(&w)));

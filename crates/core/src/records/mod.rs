@@ -975,6 +975,16 @@ impl Body {
             }
             Body::Person(x) => {
                 f.names = x.names.iter().map(|n| n.name.clone()).collect();
+                // Where the father's name is known, each name is also searched in the
+                // given–father–family order that lists write (`Mohammed al-Khatib` with
+                // father `Khaled` as `Mohammed Khaled al-Khatib`).
+                if let Some(father) = &x.father_name {
+                    for n in &x.names {
+                        if let Some(full) = with_father(&n.name, father) {
+                            f.names.push(full);
+                        }
+                    }
+                }
                 f.names.extend(x.father_name.iter().cloned());
                 f.names.extend(x.mother_name.iter().cloned());
                 push(&mut f.text, &x.notes);
@@ -1192,9 +1202,47 @@ pub fn is_record_id(s: &str) -> bool {
     crate::model::ItemId::parse(s).is_some()
 }
 
+/// `name` with the father's name after its first word, when it has at least two words and
+/// does not already contain the father's name.
+fn with_father(name: &str, father: &str) -> Option<String> {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let father_words: Vec<String> = father.split_whitespace().map(str::to_lowercase).collect();
+    if words.len() < 2 || father_words.is_empty() {
+        return None;
+    }
+    let name_words: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    if name_words
+        .windows(father_words.len())
+        .any(|w| w == father_words.as_slice())
+    {
+        return None;
+    }
+    Some(format!(
+        "{} {} {}",
+        words[0],
+        father.split_whitespace().collect::<Vec<_>>().join(" "),
+        words[1..].join(" ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_father_is_searched_in_its_place() {
+        assert_eq!(
+            with_father("Mohammed al-Khatib", " Khaled ").as_deref(),
+            Some("Mohammed Khaled al-Khatib")
+        );
+        assert_eq!(
+            with_father("محمد الخطيب", "خالد").as_deref(),
+            Some("محمد خالد الخطيب")
+        );
+        assert_eq!(with_father("Mohammed Khaled al-Khatib", "khaled"), None);
+        assert_eq!(with_father("Mohammed", "Khaled"), None);
+        assert_eq!(with_father("Mohammed al-Khatib", "  "), None);
+    }
 
     fn line(json: &str) -> Result<Line, FieldError> {
         parse_line(serde_json::from_str(json).unwrap())
