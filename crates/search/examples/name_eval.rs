@@ -102,7 +102,12 @@ fn report(set: &name_search_eval::EvalSet) {
         started.elapsed().as_secs_f64(),
         out.table()
     );
-    for (kind, q, stored, first) in out.misses.iter().take(15) {
+    let shown = if std::env::var_os("ATHAR_NAME_EVAL_MISSES").is_some() {
+        usize::MAX
+    } else {
+        15
+    };
+    for (kind, q, stored, first) in out.misses.iter().take(shown) {
         println!("  miss {kind}: {q:?} (stored {stored:?}) → first {first:?}");
     }
     println!();

@@ -36,8 +36,8 @@ use tantivy::{
 };
 
 use crate::names::{
-    keys_of_word, name_coverage, name_tokens, token_units, word_keys, word_similarity, Word,
-    NAME_THRESHOLD,
+    keys_of_word, name_coverage, name_tokens, token_units, word_keys, word_similarity, Particle,
+    Word, NAME_THRESHOLD,
 };
 use crate::normalize::{index_variants, is_query_stopword, normalize, query_term};
 
@@ -49,6 +49,12 @@ const MAX_WORDS_PER_KEY: usize = 5_000;
 const WORD_NEAR: f32 = 0.6;
 /// Weight of a near word against a matching one (1).
 const NEAR_WEIGHT: f32 = 0.5;
+/// Similarity kept by a name word with `abd` or `abu` where the query word has none, or
+/// the other way round.
+const PARTICLE_MISMATCH: f32 = 0.8;
+/// Score of a name word found as written in the title or text (as a compound's part, say):
+/// below a name word's own match, so a spelling in the query's script has no edge.
+const EXACT_NAME_WORD: f32 = 0.8;
 /// Weight of a matching particle (`abu`, `abd`).
 const PARTICLE_WEIGHT: f32 = 0.3;
 /// Weight of text relevance (BM25), which orders hits that match equally.
@@ -544,12 +550,14 @@ impl SearchIndex {
                 stopword: is_query_stopword(&norm),
                 ..QueryWord::default()
             };
-            for unit in token_units(token) {
+            let units = token_units(token);
+            let own = name_particles(&units);
+            for unit in &units {
                 match unit {
                     Word::Particle(p) => word.particles.push(p.key().to_owned()),
                     Word::Sounds(_) => {
                         word.name = !token.bytes().any(|b| b.is_ascii_digit());
-                        self.similar_words(searcher, &unit, &mut scored, &mut word)?;
+                        self.similar_words(searcher, unit, own, &mut scored, &mut word)?;
                     }
                 }
             }
@@ -572,6 +580,7 @@ impl SearchIndex {
         &self,
         searcher: &tantivy::Searcher,
         unit: &Word,
+        particles: (bool, bool),
         cache: &mut HashMap<String, Vec<Word>>,
         word: &mut QueryWord,
     ) -> Result<(), Error> {
@@ -604,10 +613,14 @@ impl SearchIndex {
                     let units = cache
                         .entry(token.to_owned())
                         .or_insert_with(|| token_units(token));
-                    let sim = units
+                    let mut sim = units
                         .iter()
                         .map(|u| word_similarity(unit, u))
                         .fold(0.0f32, f32::max);
+                    // `Abd al-Karim` is not `Karim`, nor `Abu Omar` `Omar`.
+                    if name_particles(units) != particles {
+                        sim *= PARTICLE_MISMATCH;
+                    }
                     if sim >= NAME_THRESHOLD {
                         word.matches.push((term.to_owned(), sim));
                     } else if sim >= WORD_NEAR {
@@ -641,7 +654,9 @@ impl SearchIndex {
                 optional.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(alts))));
                 continue;
             }
-            let mut alts: Vec<Box<dyn tantivy::query::Query>> = vec![score(f.words, &w.exact, 1.0)];
+            let exact = if w.name { EXACT_NAME_WORD } else { 1.0 };
+            let mut alts: Vec<Box<dyn tantivy::query::Query>> =
+                vec![score(f.words, &w.exact, exact)];
             alts.extend(w.matches.iter().map(|(t, s)| score(f.name_words, t, *s)));
             let clause: Box<dyn tantivy::query::Query> = Box::new(DisjunctionMaxQuery::new(alts));
             if w.name {
@@ -826,6 +841,17 @@ impl SearchIndex {
         hits.truncate(q.limit);
         Ok(hits)
     }
+}
+
+/// Whether the words of one token begin with `abd` and with `abu`: a name with one of them
+/// is another name than the same name without it.
+fn name_particles(units: &[Word]) -> (bool, bool) {
+    let has = |p: Particle| {
+        units
+            .iter()
+            .any(|u| matches!(u, Word::Particle(q) if *q == p))
+    };
+    (has(Particle::Abd), has(Particle::Abu))
 }
 
 /// One word of a query and what it may match.

@@ -72,7 +72,7 @@ fn abd_assimilated(w: &str) -> Option<&str> {
         .find(|c| rest.starts_with(*c))
         .map(|_| rest)
 }
-const LATIN_ABU: &[&str] = &["abou", "abu", "ebou", "ebu"];
+const LATIN_ABU: &[&str] = &["abou", "abu", "abo", "ebou", "ebu"];
 const LATIN_ARTICLES: &[&str] = &[
     "al", "el", "ul", "il", "ad", "an", "ar", "as", "at", "az", "ash", "ath", "adh", "ed", "en",
     "er", "es", "et", "ez", "esh", "eth", "edh", "ud", "un", "ur", "us", "ut", "uz", "ush",
@@ -84,8 +84,11 @@ fn latin_particle(w: &str) -> Option<Particle> {
     }
     Some(match w {
         "abu" | "abou" | "abo" | "abi" | "aba" | "ebu" | "bou" | "bu" => Particle::Abu,
-        "abd" | "abdul" | "abdel" | "abdal" | "abdol" | "abdoul" | "abdur" | "abdar" | "abder"
-        | "abdil" | "abdu" => Particle::Abd,
+        // Every spelling of `abd` written apart, with the article or a vowel after it
+        // (`Abdel`, `Abde`, `Ebdal`, `Evdil`); not `Abdo` and `Abdi`, names of their own.
+        w if LATIN_ABD.contains(&w) || matches!(w, "abda" | "ebda" | "ebde" | "ebdal") => {
+            Particle::Abd
+        }
         "ibn" | "bin" | "ben" | "bn" | "ibni" => Particle::Ibn,
         "umm" | "um" | "oum" | "om" | "omm" => Particle::Umm,
         "bint" | "bent" => Particle::Bint,
@@ -196,7 +199,9 @@ fn join_name_particles(folded: &str) -> Vec<String> {
                 out.push(std::mem::take(&mut pending));
             }
         } else if joins(t) {
-            pending.push_str(t);
+            // `Bou Omar`, `Abo Omar`: Abu as the words it is joined to are read.
+            let abu = !is_arabic(t) && latin_particle(t) == Some(Particle::Abu);
+            pending.push_str(if abu { "abu" } else { t });
         } else {
             out.push(t.to_owned());
         }
@@ -235,6 +240,13 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
         if let Some(r) = tok.strip_prefix("بن").filter(|r| r.chars().count() >= 4) {
             out.push(Word::Particle(Particle::Ibn));
             whole = Some(tok);
+            tok = r;
+        }
+        // A family name `العبد الله`, `الابو ...`: the article before the particle.
+        if let Some(r) = tok
+            .strip_prefix("ال")
+            .filter(|r| r.starts_with("عبد") || r.starts_with("ابو"))
+        {
             tok = r;
         }
         let mut rest = tok;
@@ -281,6 +293,15 @@ fn token_words(tok: &str, last: bool, out: &mut Vec<Word>) {
         // `Abdulah`, `Abdurahman`: the article's consonant, written once, also begins
         // the name (`abdu` + `lah`).
         let mut assimilated = None;
+        // `Al-Abdallah` written joined: the article before the particle.
+        if let Some(r) = ["al", "el"]
+            .iter()
+            .find_map(|a| tok.strip_prefix(a))
+            .filter(|r| r.starts_with("abd") || r.starts_with("abu") || r.starts_with("abou"))
+        {
+            tok = r;
+            rest = r;
+        }
         if let Some(r) = abd_assimilated(tok).filter(|r| r.len() >= 4) {
             // `abdessalam`: the sun letter begins the name.
             out.push(Word::Particle(Particle::Abd));
@@ -467,7 +488,9 @@ fn soft_c(w: &str) -> Vec<String> {
         .map(|with| {
             let mut s = String::with_capacity(w.len() + 1);
             for (i, ch) in w.char_indices() {
-                if ch == 'c' && lone(i) {
+                // French c is s only before e, i, y; Turkish c is always j.
+                let soft = *with == "j" || matches!(b.get(i + 1), Some(b'e' | b'i' | b'y'));
+                if ch == 'c' && lone(i) && soft {
                     s.push_str(with);
                 } else {
                     s.push(ch);
@@ -475,6 +498,7 @@ fn soft_c(w: &str) -> Vec<String> {
             }
             s
         })
+        .filter(|s| s != w)
         .collect()
 }
 
@@ -920,6 +944,8 @@ fn pair_cost(x: char, y: char) -> Option<f32> {
 /// Similarity of two phonetic spellings: 1 − weighted edit cost / the longer one's weight.
 fn sound_similarity(a: &[char], b: &[char]) -> f32 {
     let m = b.len();
+    // Three rows: the one before the previous serves transpositions.
+    let mut before = vec![0.0f32; m + 1];
     let mut prev: Vec<f32> = Vec::with_capacity(m + 1);
     prev.push(0.0);
     for j in 0..m {
@@ -927,14 +953,20 @@ fn sound_similarity(a: &[char], b: &[char]) -> f32 {
         prev.push(v);
     }
     let mut cur = vec![0.0f32; m + 1];
-    for &x in a {
+    for (i, &x) in a.iter().enumerate() {
         cur[0] = prev[0] + indel(x);
         for j in 0..m {
             let s = prev[j] + subst(x, b[j]);
             let d = prev[j + 1] + indel(x);
             let ins = cur[j] + indel(b[j]);
-            cur[j + 1] = s.min(d).min(ins);
+            let mut best = s.min(d).min(ins);
+            // Two neighbouring consonants typed in the wrong order (`Sarbi` for `Sabri`).
+            if i > 0 && j > 0 && x == b[j - 1] && a[i - 1] == b[j] && x != b[j] {
+                best = best.min(before[j - 1] + TRANSPOSITION);
+            }
+            cur[j + 1] = best;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     let cost = prev[m];
@@ -943,6 +975,9 @@ fn sound_similarity(a: &[char], b: &[char]) -> f32 {
     let norm = wa.max(wb).max(1.0);
     (1.0 - cost / norm).max(0.0)
 }
+
+/// Cost of two neighbouring sounds swapped.
+const TRANSPOSITION: f32 = 0.6;
 
 pub(crate) fn word_similarity(a: &Word, b: &Word) -> f32 {
     match (a, b) {

@@ -326,7 +326,8 @@ pub struct Outcome {
     pub all: Tally,
     /// Time of each search, in the order run.
     pub times: Vec<Duration>,
-    /// Up to 40 queries whose person was not first: (kind, query, stored, first hit).
+    /// Queries whose person was not first (up to `ATHAR_NAME_EVAL_MISSES`, default 40):
+    /// (kind, query, stored, first hit).
     pub misses: Vec<(String, String, String, String)>,
 }
 
@@ -364,6 +365,14 @@ impl Outcome {
         }
         out
     }
+}
+
+/// How many misses [`run`] keeps: `ATHAR_NAME_EVAL_MISSES`, 40 by default.
+fn max_misses() -> usize {
+    std::env::var("ATHAR_NAME_EVAL_MISSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
 }
 
 /// Index `set` in `dir` and run its queries.
@@ -409,7 +418,7 @@ pub fn run(set: &EvalSet, dir: &std::path::Path) -> Outcome {
         t.missing += usize::from(rank.is_none());
         let before = &ids[..rank.unwrap_or(ids.len())];
         t.namesake_first += usize::from(before.iter().any(|j| set.namesakes[*want].contains(j)));
-        if rank != Some(0) && misses.len() < 40 {
+        if rank != Some(0) && misses.len() < max_misses() {
             let first = ids
                 .first()
                 .map(|&j| set.stored[j].clone())
