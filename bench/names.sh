@@ -46,7 +46,7 @@ rss = int(p.stderr.strip().splitlines()[-1]) / 1024
 records = sum(1 for _ in open(os.path.join(work, "records.jsonl")))
 print(f"== {records:,} records imported in {elapsed:.1f} s ({records / elapsed:,.0f}/s), peak RSS {rss:.0f} MiB ==")
 queries = [l.rstrip("\n").split("\t") for l in open(os.path.join(work, "queries.tsv"))]
-lat, first, top5, kinds = [], 0, 0, {}
+lat, first, top5, kinds, misses = [], 0, 0, {}, []
 for kind, text, want in queries:
     t = time.perf_counter()
     out = subprocess.run([athar, "--archive", arch, "search", "--json", "--limit", "5", text],
@@ -54,6 +54,8 @@ for kind, text, want in queries:
     lat.append((time.perf_counter() - t) * 1000)
     titles = [h["title"] for h in json.loads(out)["hits"]]
     rank = titles.index(want) if want in titles else None
+    if rank != 0 and len(misses) < 25:
+        misses.append(f"    miss {kind}: {text!r} (stored {want!r}) -> rank {rank}, first {titles[:2]!r}")
     k = kinds.setdefault(kind, [0, 0, 0])
     k[0] += 1
     k[1] += rank == 0
@@ -66,5 +68,6 @@ print(f"  {len(queries)} name queries over {records:,} records, whole command:")
 for kind, (nq, f1, f5) in sorted(kinds.items()):
     print(f"    {kind:24} {nq:4}  first {f1 / nq:.3f}  top 5 {f5 / nq:.3f}")
 print(f"    {'all':24} {len(queries):4}  first {first / len(queries):.3f}  top 5 {top5 / len(queries):.3f}")
+print("\n".join(misses))
 print(f"  latency: p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, max {lat[-1]:.1f} ms (load {os.getloadavg()[0]:.2f})")
 PY

@@ -7,8 +7,13 @@
 //!   names joined: `ابو بكر` = `ابوبكر`);
 //! * [`name_keys`] and [`name_similarity`] match names across scripts and romanisations
 //!   (`محمد` ↔ `Mohammed`, `المسمية` ↔ `al-Masmiyah`) without confusing `محمد` and `محمود`;
-//! * [`SearchIndex`] indexes [`Doc`]s and answers [`Query`]s with hits and facet counts,
-//!   with date-interval overlap and case restriction.
+//! * [`SearchIndex`] indexes [`Doc`]s and answers [`Query`]s with ranked hits and facet
+//!   counts, with date-interval overlap and case restriction: one name word of a query may
+//!   be missing or misspelt (it lowers the rank), and the facets count exactly the hits.
+//!
+//! How well names are found is measured by `tests/name_search.rs` (a small run with the
+//! targets) and `examples/name_eval.rs` (the full run, `bench/names.sh`) on synthetic
+//! persons with namesakes, and on name parts from published spelling pairs.
 //!
 //! What this crate must not do:
 //!

@@ -1,22 +1,33 @@
 //! Transliteration-insensitive matching of personal and place names.
 //!
-//! A name in Arabic script and its romanisations (`محمد`, `Muhammad`, `Mohamed`, `Mohammed`)
-//! are read into one phonetic alphabet, word by word:
+//! A name in Arabic script and its romanisations (`محمد`, `Muhammad`, `Mohamed`, `Mehmet`,
+//! `Mihemed`) are read into one phonetic alphabet, word by word:
 //!
 //! * Arabic letters map to their sounds; `ا` (after the first letter), `و` and `ي` are long
 //!   vowels or glides, short vowels are unwritten; `ة` is a final `-a(h)`, `ع` and `ء` are
 //!   weak consonants;
 //! * Latin spellings are read with the usual digraphs (`sh ch kh gh th dh zh dj ph`, `ou oo ee
-//!   aa`), doubled letters collapsed, a final `h` after a vowel treated as optional;
-//! * the article (`ال`, `al-`, `el-`, `ad-`…) is optional, the particles of compound names
-//!   (`abu`, `abd`/`abdul`/`abdel`…, `ibn`/`bin`, `umm`) are recognised joined or apart.
+//!   aa`), doubled letters collapsed, a final `h` after a vowel treated as optional; French
+//!   `ou` before another syllable as u of either length (`Roukaya` رقية), `c` as Turkish `j`
+//!   or French `s` (`Cemal`, `Youcef`), Turkish `ş ç ğ` and final devoicing (`Ahmet`,
+//!   `Recep`), `-at` for ta marbuta in construct, an apostrophe as a glottal stop (`Shu'eir`
+//!   شقير, ق said as `'`);
+//! * the article (`ال`, `al-`, `el-`, assimilated `ad-`, `esh-`, joined `Essaid`) is optional;
+//!   the particles of compound names (`abu`, `abd` in every spelling: `Abdul`, `Abd al-`,
+//!   `Abdel`, `Abde`, `Abden`, `Ebdul`, `Evdil`…; `ibn`/`bin`/`ben`, joined or apart: `Bensalem`
+//!   بن سالم; `umm`) are units of their own; the second halves `الدين` and `الله` are joined to
+//!   the word before them (`نور الدين` = `Nureddin` = `Nur ad-Din`, `Nasrallah`), with the
+//!   article's l optional before a sun letter.
 //!
 //! [`name_keys`] gives coarse, script-independent keys (the consonant skeleton in broad
-//! classes: `q k g` together, `d dh z ḍ ẓ` together…) for finding candidates in an index:
-//! they aim at recall. [`name_similarity`] then aligns the phonetic spellings with costs
-//! that know which differences are mere romanisation (a short vowel written or not, `o`/`u`,
-//! `q`/`k`/`g`, `th`/`t`) and which change the name (a long vowel that one spelling has and the
-//! other has not: `محمد`/`Muhammad` against `محمود`/`Mahmoud`): it is the precision step.
+//! classes: `q k g` together, `d dh z ḍ ẓ` together, ث also as `s` and `t`, ق also unwritten,
+//! `v` also as `w`…) for finding candidates in an index: they aim at recall.
+//! [`name_similarity`] then aligns the phonetic spellings with costs that know which
+//! differences are mere romanisation (a short vowel written or not, `o`/`u`, `q`/`k`/`g`,
+//! `th`/`t`, two neighbouring letters swapped) and which change the name (a long vowel that
+//! one spelling has and the other has not: `محمد`/`Muhammad` against `محمود`/`Mahmoud`): it
+//! is the precision step. The search index scores each name word of the index once per
+//! query this way (see `index`).
 
 use crate::normalize::fold;
 
@@ -630,6 +641,19 @@ fn is_vowel_letter(b: u8) -> bool {
 fn latin_sounds(w: &str, digraphs: bool) -> Vec<char> {
     let b = w.as_bytes();
     let n = b.len();
+    // Two letters, a vowel then a consonant (`Id`, `Ed` عيد): the vowel is long.
+    if n == 2 && is_vowel_letter(b[0]) && b[1].is_ascii_alphabetic() && !is_vowel_letter(b[1]) {
+        let long = match b[0] {
+            b'a' => 'Ā',
+            b'o' | b'u' => 'Ū',
+            _ => 'Ī',
+        };
+        return vec!['V', long, b[1] as char];
+    }
+    // `Amr`, `Amro`: عمرو, whose final و is unwritten in the spelling, not `Omar` عمر.
+    if matches!(w, "amr" | "amro" | "amru" | "amrou" | "amrr") {
+        return vec!['V', 'm', 'r', 'W'];
+    }
     let mut out: Vec<char> = Vec::with_capacity(n);
     let mut i = 0;
     let at = |j: usize| -> u8 {
@@ -1002,6 +1026,10 @@ fn word_weight(w: &Word) -> f32 {
     }
 }
 
+/// What is kept of a name's score when its words come in another order than the query's
+/// (other than rotated): `Ahmed Mohammed` is the son of `Mohammed Ahmed`.
+const ORDER_PENALTY: f32 = 0.7;
+
 /// Greedy one-to-one alignment of the words of `a` with those of `b`.
 /// Returns (weighted sum of matched similarities, lowest matched similarity of a full word).
 fn align(a: &[Word], b: &[Word]) -> (f32, f32) {
@@ -1047,8 +1075,8 @@ fn align(a: &[Word], b: &[Word]) -> (f32, f32) {
     let rotation =
         descents == 0 || (descents == 1 && seq.first().zip(seq.last()).is_some_and(|(f, l)| l < f));
     if !rotation {
-        sum *= 0.8;
-        min *= 0.8;
+        sum *= ORDER_PENALTY;
+        min *= ORDER_PENALTY;
     }
     (sum, min)
 }
