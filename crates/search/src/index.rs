@@ -36,8 +36,8 @@ use tantivy::{
 };
 
 use crate::names::{
-    keys_of_word, name_coverage, name_tokens, token_units, word_keys, word_similarity, Particle,
-    Word, NAME_THRESHOLD,
+    coverage_of, keys_of_word, name_tokens, name_words, token_units, word_keys, word_similarity,
+    Particle, Word, NAME_THRESHOLD,
 };
 use crate::normalize::{index_variants, is_query_stopword, normalize, query_term};
 
@@ -813,6 +813,11 @@ impl SearchIndex {
         let f = &self.fields;
         let mut hits = Vec::with_capacity(top.len());
         let ranked = !q.text.trim().is_empty();
+        let query = if ranked {
+            name_words(&q.text)
+        } else {
+            Vec::new()
+        };
         for (score, addr) in top {
             let stored: TantivyDocument = searcher.doc(addr)?;
             let title = first_str(&stored, f.title).unwrap_or_default();
@@ -822,7 +827,7 @@ impl SearchIndex {
                     .chain(stored.get_all(f.places))
                     .filter_map(|v| v.as_str())
                     .chain(std::iter::once(title.as_str()))
-                    .map(|n| name_coverage(&q.text, n))
+                    .map(|n| coverage_of(&query, n))
                     .fold(0.0f32, f32::max)
             } else {
                 0.0

@@ -1123,9 +1123,19 @@ pub fn name_similarity(a: &str, b: &str) -> f32 {
 /// words of `name` that the query does not mention cost nothing (`Mohammed` covers
 /// `محمد أحمد المصري` fully).
 pub fn name_coverage(query: &str, name: &str) -> f32 {
-    let (wq, wn) = (words(query), words(name));
-    let (sum, min) = align(&wq, &wn);
-    let total = wq.iter().map(word_weight).sum::<f32>();
+    coverage_of(&name_words(query), name)
+}
+
+/// The words of a name, read once for many [`coverage_of`] calls.
+pub(crate) fn name_words(name: &str) -> Vec<Word> {
+    words(name)
+}
+
+/// [`name_coverage`] with the query's words already read.
+pub(crate) fn coverage_of(query: &[Word], name: &str) -> f32 {
+    let wn = words(name);
+    let (sum, min) = align(query, &wn);
+    let total = query.iter().map(word_weight).sum::<f32>();
     combine(sum, total, min)
 }
 
