@@ -30,5 +30,5 @@ pub mod names;
 pub mod normalize;
 
 pub use index::{Doc, Error, Facets, Hit, Options, Query, SearchIndex, SearchResults};
-pub use names::{name_coverage, name_keys, name_similarity, word_keys, NAME_THRESHOLD};
+pub use names::{name_coverage, name_keys, name_similarity, word_keys, ParsedName, NAME_THRESHOLD};
 pub use normalize::normalize;

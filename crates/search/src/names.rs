@@ -1099,24 +1099,58 @@ fn combine(sum: f32, total: f32, min: f32) -> f32 {
 /// assert!(name_similarity("محمد", "Mahmoud") < NAME_THRESHOLD);
 /// ```
 pub fn name_similarity(a: &str, b: &str) -> f32 {
-    let (wa, wb) = (words(a), words(b));
-    let (a_short, b_long) = if wa.len() <= wb.len() {
-        (&wa, &wb)
-    } else {
-        (&wb, &wa)
-    };
-    let (sum, mut min) = align(a_short, b_long);
-    let total = wa
-        .iter()
-        .map(word_weight)
-        .sum::<f32>()
-        .max(wb.iter().map(word_weight).sum::<f32>());
-    if wa.iter().filter(|w| matches!(w, Word::Sounds(_))).count()
-        != wb.iter().filter(|w| matches!(w, Word::Sounds(_))).count()
-    {
-        min = min.min(0.5);
+    ParsedName::new(a).similarity(&ParsedName::new(b))
+}
+
+/// A name read once into the phonetic alphabet, to be compared with many others (record
+/// linkage compares each name with every candidate's).
+#[derive(Clone, Debug, Default)]
+pub struct ParsedName {
+    words: Vec<Word>,
+}
+
+impl ParsedName {
+    pub fn new(name: &str) -> ParsedName {
+        ParsedName { words: words(name) }
     }
-    combine(sum, total, min)
+
+    /// Whether the name has no word at all.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// [`name_similarity`] of the two names.
+    pub fn similarity(&self, other: &ParsedName) -> f32 {
+        let (wa, wb) = (&self.words, &other.words);
+        let (a_short, b_long) = if wa.len() <= wb.len() {
+            (wa, wb)
+        } else {
+            (wb, wa)
+        };
+        let (sum, mut min) = align(a_short, b_long);
+        let total = wa
+            .iter()
+            .map(word_weight)
+            .sum::<f32>()
+            .max(wb.iter().map(word_weight).sum::<f32>());
+        if wa.iter().filter(|w| matches!(w, Word::Sounds(_))).count()
+            != wb.iter().filter(|w| matches!(w, Word::Sounds(_))).count()
+        {
+            min = min.min(0.5);
+        }
+        combine(sum, total, min)
+    }
+
+    /// The [`name_keys`] of the name.
+    pub fn keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for k in self.words.iter().flat_map(keys_of_word) {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
 }
 
 /// How well the words of `query` are found in `name` (0..1): like [`name_similarity`] but

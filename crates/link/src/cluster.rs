@@ -1,0 +1,111 @@
+//! Clustering linked pairs into persons, best pair first, never putting two records of one
+//! list into one person: lists are deduplicated, so a pair that would do so is a wrong link
+//! (or the weaker of two), and one weak link cannot chain two unrelated groups together.
+
+use std::collections::HashSet;
+
+use crate::model::Pair;
+use crate::record::Record;
+
+/// Persons: each a list of record indices (at least two), and the cluster of each record.
+#[derive(Clone, Debug, Default)]
+pub struct Clusters {
+    pub persons: Vec<Vec<u32>>,
+    /// For each record, the index of its person in `persons`, if linked.
+    pub of: Vec<Option<u32>>,
+}
+
+/// Clusters the `pairs` (best first) with probability ≥ `accept`.
+pub fn clusters(records: &[Record], pairs: &[Pair], accept: f64) -> Clusters {
+    let n = records.len();
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut lists: Vec<HashSet<&str>> = records
+        .iter()
+        .map(|r| std::iter::once(r.list.as_str()).collect())
+        .collect();
+    fn root(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    for p in pairs.iter().filter(|p| p.probability >= accept) {
+        let (ra, rb) = (root(&mut parent, p.a), root(&mut parent, p.b));
+        if ra == rb || !lists[ra as usize].is_disjoint(&lists[rb as usize]) {
+            continue;
+        }
+        let (keep, gone) = if lists[ra as usize].len() >= lists[rb as usize].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        parent[gone as usize] = keep;
+        let moved = std::mem::take(&mut lists[gone as usize]);
+        lists[keep as usize].extend(moved);
+    }
+    let mut index: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut members: Vec<Vec<u32>> = Vec::new();
+    for r in 0..n as u32 {
+        let root = root(&mut parent, r);
+        let i = *index.entry(root).or_insert_with(|| {
+            members.push(Vec::new());
+            (members.len() - 1) as u32
+        });
+        members[i as usize].push(r);
+    }
+    let mut out = Clusters {
+        persons: Vec::new(),
+        of: vec![None; n],
+    };
+    for m in members.into_iter().filter(|m| m.len() > 1) {
+        let id = out.persons.len() as u32;
+        for &r in &m {
+            out.of[r as usize] = Some(id);
+        }
+        out.persons.push(m);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(list: &str) -> Record {
+        Record {
+            list: list.into(),
+            ..Record::default()
+        }
+    }
+
+    fn pair(a: u32, b: u32, probability: f64) -> Pair {
+        Pair {
+            a,
+            b,
+            probability,
+            weights: [0.0; 9],
+            levels: [0; 9],
+        }
+    }
+
+    #[test]
+    fn one_weak_link_does_not_chain_two_persons() {
+        // 0 (A) – 1 (B) strong, 2 (A) – 3 (C) strong, 1 – 2 a weaker link that would put
+        // two records of list A in one person: refused.
+        let records = [rec("A"), rec("B"), rec("A"), rec("C"), rec("D")];
+        let pairs = [
+            pair(0, 1, 0.99),
+            pair(2, 3, 0.98),
+            pair(1, 2, 0.95),
+            pair(3, 4, 0.5),
+        ];
+        let c = clusters(&records, &pairs, 0.9);
+        assert_eq!(c.persons.len(), 2);
+        assert_eq!(c.of[0], c.of[1]);
+        assert_eq!(c.of[2], c.of[3]);
+        assert_ne!(c.of[0], c.of[2]);
+        assert_eq!(c.of[4], None, "below the threshold");
+    }
+}
