@@ -136,20 +136,31 @@ pub fn estimate(
         })
         .collect();
     m = normalise_known(&m);
-    let (names_m, _) = em(&m, &u, training, options.em_rounds);
-    let (mut m, lambda) = em(&m, &u, vectors, options.em_rounds);
+    // As Splink trains each comparison on pairs blocked without it: the names on the pairs
+    // blocked on other fields, the other fields on the pairs blocked on names, each session
+    // leaving out the fields its pairs were chosen by (they agree there by construction).
+    let names = [true, true, true, true, true, false, false, false, false];
+    let others = names.map(|n| !n);
+    let rounds = options.em_rounds;
+    let (names_m, _) = em(&m, &u, training, rounds, &names, None);
+    let (mut m, _) = em(&m, &u, vectors, rounds, &others, None);
     if !training.is_empty() {
         m[..5].clone_from_slice(&names_m[..5]);
     }
+    // The share of matches among the candidates, with every field and m, u fixed.
+    let (_, lambda) = em(&m, &u, vectors, rounds, &[true; 9], Some(()));
     Model { m, u, lambda }
 }
 
 /// Expectation–maximisation of m and the share of matches over `vectors`, u fixed.
+/// `used`: the fields the likelihood reads; `fixed_m`: only the share is estimated.
 fn em(
     start: &[Vec<f64>],
     u: &[Vec<f64>],
     vectors: &[[Level; 9]],
     rounds: usize,
+    used: &[bool; 9],
+    fixed_m: Option<()>,
 ) -> (Vec<Vec<f64>>, f64) {
     let mut m = start.to_vec();
     let mut lambda: f64 = 0.1;
@@ -159,7 +170,7 @@ fn em(
         for v in vectors {
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
             for (f, &l) in v.iter().enumerate() {
-                if l == 0 {
+                if l == 0 || !used[f] {
                     continue;
                 }
                 pm *= m[f][l as usize];
@@ -171,7 +182,9 @@ fn em(
                 mc[f][l as usize] += post;
             }
         }
-        m = normalise_known(&mc);
+        if fixed_m.is_none() {
+            m = normalise_known(&mc);
+        }
         if !vectors.is_empty() {
             lambda = (sum_p / vectors.len() as f64).clamp(1e-6, 1.0 - 1e-6);
         }

@@ -33,9 +33,7 @@ fn lists_in_two_scripts_are_linked() {
             .collect();
         println!("  {:12} {}", field.as_str(), w.join(" "));
     }
-    // Measured 0.905 and 0.956 (the target for pairwise F1 is 0.95: not reached yet,
-    // see the crate's docs); these bounds keep what is reached.
-    assert!(f >= 0.90, "pairwise F1 {f:.3}");
+    assert!(f >= 0.95, "pairwise F1 {f:.3}");
     assert!(bf >= 0.95, "B-cubed F1 {bf:.3}");
     // Every pair explains itself: its probability follows from its field weights.
     let best = &out.pairs[0];
