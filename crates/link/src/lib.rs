@@ -19,9 +19,10 @@
 //!
 //! Status: on four synthetic lists mixing Arabic and Latin spellings (`tests/linkage.rs`,
 //! 2,708 records of 1,500 persons) it reaches pairwise F1 0.966 and B-cubed F1 0.984. Not
-//! yet wired to the CLI, the catalog or review. What this crate must not do: read or write storage, or
-//! know what a record of the documentation model is; the caller turns its persons into
-//! [`Record`]s.
+//! yet wired to the CLI, the catalog or review.
+//!
+//! What this crate must not do: read or write storage, or know what a record of the
+//! documentation model is; the caller turns its persons into [`Record`]s.
 #![forbid(unsafe_code)]
 
 pub mod block;
