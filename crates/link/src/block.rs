@@ -11,36 +11,62 @@ use crate::compare::Prepared;
 /// records says little).
 const MAX_GROUP: usize = 300;
 
+/// The keys of a record in one part of a blocking pass.
+type KeysOf<'a> = dyn Fn(usize) -> Vec<String> + 'a;
+
 /// The candidate pairs `(a, b)`, `a < b`, of records of different lists.
 pub fn candidates(p: &Prepared<'_>) -> Vec<(u32, u32)> {
     let n = p.records.len();
-    let keys_of = |r: usize, slot: usize| -> &[String] {
+    let keys_of = |r: usize, slot: usize| -> Vec<String> {
         match p.names[r][slot] {
-            Some(id) => &p.keys[id as usize],
-            None => &[],
+            Some(id) => p.keys[id as usize].clone(),
+            None => Vec::new(),
         }
     };
-    let year =
-        |r: usize| -> Option<String> { p.records[r].birth.map(|b| format!("y{}", b.year())) };
+    let year = |r: usize| -> Vec<String> {
+        p.records[r]
+            .birth
+            .map(|b| format!("y{}", b.year()))
+            .into_iter()
+            .collect()
+    };
+    let day = |r: usize| -> Vec<String> {
+        p.records[r]
+            .birth
+            .filter(|b| b.first == b.last)
+            .map(|b| format!("d{}", b.first))
+            .into_iter()
+            .collect()
+    };
+    let place = |r: usize| -> Vec<String> {
+        p.places[r]
+            .first()
+            .map(|id| format!("p{id}"))
+            .into_iter()
+            .collect()
+    };
+    // Pairs of keys: (given, family), (given, father), (father, family), (family, birth
+    // year), (given, birth year), (given, place), (family, place), (place, birth year), and
+    // the exact date of birth alone, so that a person is compared when any two of their
+    // names, or a name and their birth or place, or their date of birth agree.
+    let passes: [(&KeysOf<'_>, &KeysOf<'_>); 9] = [
+        (&|r| keys_of(r, 0), &|r| keys_of(r, 3)),
+        (&|r| keys_of(r, 0), &|r| keys_of(r, 1)),
+        (&|r| keys_of(r, 1), &|r| keys_of(r, 3)),
+        (&|r| keys_of(r, 3), &year),
+        (&|r| keys_of(r, 0), &year),
+        (&|r| keys_of(r, 0), &place),
+        (&|r| keys_of(r, 3), &place),
+        (&place, &year),
+        (&day, &|_| vec![String::new()]),
+    ];
     let mut seen: HashSet<(u32, u32)> = HashSet::new();
     let mut out = Vec::new();
-    // (given, family), (given, father), (father, family), (family, birth year),
-    // (given, birth year).
-    const PASSES: [(usize, Option<usize>); 5] = [
-        (0, Some(3)),
-        (0, Some(1)),
-        (1, Some(3)),
-        (3, None),
-        (0, None),
-    ];
-    for (first, second) in PASSES {
+    for (first, second) in passes {
         let mut groups: HashMap<(String, String), Vec<u32>> = HashMap::new();
         for r in 0..n {
-            let seconds: Vec<String> = match second {
-                Some(slot) => keys_of(r, slot).to_vec(),
-                None => year(r).into_iter().collect(),
-            };
-            for k1 in keys_of(r, first) {
+            let seconds = second(r);
+            for k1 in first(r) {
                 for k2 in &seconds {
                     groups
                         .entry((k1.clone(), k2.clone()))
@@ -76,7 +102,12 @@ pub fn candidates(p: &Prepared<'_>) -> Vec<(u32, u32)> {
 /// their alike names (as Splink trains each comparison on a blocking rule without it).
 pub fn training_pairs(p: &Prepared<'_>) -> Vec<(u32, u32)> {
     let n = p.records.len();
-    let broad = |r: usize| p.places[r].last().cloned().unwrap_or_default();
+    let broad = |r: usize| {
+        p.places[r]
+            .last()
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    };
     let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
     for r in 0..n {
         let rec = &p.records[r];

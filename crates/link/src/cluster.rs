@@ -1,6 +1,7 @@
 //! Clustering linked pairs into persons, best pair first, never putting two records of one
-//! list into one person: lists are deduplicated, so a pair that would do so is a wrong link
-//! (or the weaker of two), and one weak link cannot chain two unrelated groups together.
+//! list into one person (lists are deduplicated, so a pair that would do so is a wrong link
+//! or the weaker of two), and joining two groups only when every record of one is a likely
+//! match of every record of the other: one strong link cannot chain two unrelated groups.
 
 use std::collections::HashSet;
 
@@ -15,8 +16,16 @@ pub struct Clusters {
     pub of: Vec<Option<u32>>,
 }
 
-/// Clusters the `pairs` (best first) with probability ≥ `accept`.
-pub fn clusters(records: &[Record], pairs: &[Pair], accept: f64) -> Clusters {
+/// Clusters the `pairs` (best first) with probability ≥ `accept`; `score` gives the match
+/// probability of any two records, and two groups are joined only when every pair across
+/// them reaches `support`.
+pub fn clusters(
+    records: &[Record],
+    pairs: &[Pair],
+    accept: f64,
+    support: f64,
+    score: &mut dyn FnMut(u32, u32) -> f64,
+) -> Clusters {
     let n = records.len();
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut lists: Vec<HashSet<&str>> = records
@@ -31,9 +40,18 @@ pub fn clusters(records: &[Record], pairs: &[Pair], accept: f64) -> Clusters {
         }
         x
     }
+    let mut members: Vec<Vec<u32>> = (0..n as u32).map(|r| vec![r]).collect();
     for p in pairs.iter().filter(|p| p.probability >= accept) {
         let (ra, rb) = (root(&mut parent, p.a), root(&mut parent, p.b));
         if ra == rb || !lists[ra as usize].is_disjoint(&lists[rb as usize]) {
+            continue;
+        }
+        let supported = members[ra as usize].iter().all(|&x| {
+            members[rb as usize]
+                .iter()
+                .all(|&y| (x == p.a && y == p.b) || score(x, y) >= support)
+        });
+        if !supported {
             continue;
         }
         let (keep, gone) = if lists[ra as usize].len() >= lists[rb as usize].len() {
@@ -44,6 +62,8 @@ pub fn clusters(records: &[Record], pairs: &[Pair], accept: f64) -> Clusters {
         parent[gone as usize] = keep;
         let moved = std::mem::take(&mut lists[gone as usize]);
         lists[keep as usize].extend(moved);
+        let moved = std::mem::take(&mut members[gone as usize]);
+        members[keep as usize].extend(moved);
     }
     let mut index: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut members: Vec<Vec<u32>> = Vec::new();
@@ -101,11 +121,25 @@ mod tests {
             pair(1, 2, 0.95),
             pair(3, 4, 0.5),
         ];
-        let c = clusters(&records, &pairs, 0.9);
+        let c = clusters(&records, &pairs, 0.9, 0.5, &mut |_, _| 0.9);
         assert_eq!(c.persons.len(), 2);
         assert_eq!(c.of[0], c.of[1]);
         assert_eq!(c.of[2], c.of[3]);
         assert_ne!(c.of[0], c.of[2]);
         assert_eq!(c.of[4], None, "below the threshold");
+        // 0 (A) – 1 (B) and 2 (C) – 3 (D) strong, 1 – 2 strong, but 0 and 3 unlike: the two
+        // persons stay apart.
+        let records = [rec("A"), rec("B"), rec("C"), rec("D")];
+        let pairs = [pair(0, 1, 0.99), pair(2, 3, 0.98), pair(1, 2, 0.95)];
+        let mut score = |a: u32, b: u32| {
+            if (a, b) == (0, 3) || (a, b) == (3, 0) {
+                0.01
+            } else {
+                0.9
+            }
+        };
+        let c = clusters(&records, &pairs, 0.9, 0.5, &mut score);
+        assert_eq!(c.persons.len(), 2, "{c:?}");
+        assert_ne!(c.of[1], c.of[2]);
     }
 }

@@ -110,8 +110,8 @@ pub struct Prepared<'a> {
     pub parsed: Vec<ParsedName>,
     /// Their name keys.
     pub keys: Vec<Vec<String>>,
-    /// Per record, its place names folded to lower case.
-    pub places: Vec<Vec<String>>,
+    /// Per record, its place names (interned like the names), the most precise first.
+    pub places: Vec<Vec<u32>>,
 }
 
 /// Name particles that belong to the word after them when a whole name is split in parts.
@@ -120,8 +120,29 @@ const JOINED: &[&str] = &[
     "abo", "bin", "ibn", "ben", "al", "el", "bint",
 ];
 
+/// Second halves of compound names, which belong to the part before them (`نور الدين`,
+/// `Nur ad-Din`, `Fath Allah`), compared without diacritics and case.
+const COMPOUND_ENDS: &[&str] = &[
+    "الدين",
+    "الله",
+    "اللة",
+    "din",
+    "deen",
+    "dine",
+    "dien",
+    "eddin",
+    "eddine",
+    "uddin",
+    "allah",
+    "ullah",
+    "alla",
+    "ulla",
+    "illah",
+];
+
 /// The parts of a whole name written given, father, grandfather…, family: particles and
-/// articles stay with the word after them.
+/// articles stay with the word after them, the second halves of compound names with the
+/// word before them.
 pub fn split_name(name: &str) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut pending = String::new();
@@ -129,11 +150,30 @@ pub fn split_name(name: &str) -> Vec<String> {
         .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
         .filter(|w| !w.is_empty())
     {
+        let bare: String = w
+            .chars()
+            .filter(|c| !('\u{064B}'..='\u{065F}').contains(c) && *c != 'ـ')
+            .collect::<String>()
+            .to_lowercase();
+        let pending_article = pending.is_empty()
+            || ["ال", "al", "el", "ad", "ed", "ud", "ul"]
+                .contains(&pending.to_lowercase().as_str());
+        if COMPOUND_ENDS.contains(&bare.as_str()) && pending_article {
+            if let Some(last) = parts.last_mut() {
+                last.push(' ');
+                if !pending.is_empty() {
+                    last.push_str(&std::mem::take(&mut pending));
+                    last.push(' ');
+                }
+                last.push_str(w);
+                continue;
+            }
+        }
         if !pending.is_empty() {
             pending.push(' ');
         }
         pending.push_str(w);
-        if !JOINED.contains(&w.to_lowercase().as_str()) {
+        if !JOINED.contains(&bare.as_str()) {
             parts.push(std::mem::take(&mut pending));
         }
     }
@@ -197,13 +237,7 @@ impl<'a> Prepared<'a> {
         }
         let places = records
             .iter()
-            .map(|r| {
-                r.place
-                    .iter()
-                    .map(|p| p.trim().to_lowercase())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
+            .map(|r| r.place.iter().filter_map(|p| intern(p)).collect())
             .collect();
         Prepared {
             records,
@@ -234,11 +268,7 @@ pub fn compare(
     let mut v = [0; 9];
     for (slot, level) in v.iter_mut().take(5).enumerate() {
         if let (Some(x), Some(y)) = (p.names[a][slot], p.names[b][slot]) {
-            let key = (x.min(y), x.max(y));
-            let s = *cache
-                .entry(key)
-                .or_insert_with(|| p.parsed[x as usize].similarity(&p.parsed[y as usize]));
-            *level = name_level(s);
+            *level = name_level(similarity(p, x, y, cache));
         }
     }
     let (ra, rb) = (&p.records[a], &p.records[b]);
@@ -271,8 +301,18 @@ pub fn compare(
         }
         _ => 0,
     };
-    v[8] = place_level(&p.places[a], &p.places[b]);
+    v[8] = place_level(p, &p.places[a], &p.places[b], cache);
     v
+}
+
+/// The similarity of two interned names or places, computed once.
+fn similarity(p: &Prepared<'_>, x: u32, y: u32, cache: &mut HashMap<(u32, u32), f32>) -> f32 {
+    if x == y {
+        return 1.0;
+    }
+    *cache
+        .entry((x.min(y), x.max(y)))
+        .or_insert_with(|| p.parsed[x as usize].similarity(&p.parsed[y as usize]))
 }
 
 fn name_level(s: f32) -> Level {
@@ -284,12 +324,18 @@ fn name_level(s: f32) -> Level {
 }
 
 /// 1: the same place; 2: one is in the other (a village and its governorate); 3: neither.
-fn place_level(a: &[String], b: &[String]) -> Level {
+fn place_level(
+    p: &Prepared<'_>,
+    a: &[u32],
+    b: &[u32],
+    cache: &mut HashMap<(u32, u32), f32>,
+) -> Level {
+    let mut same = |x: u32, y: u32| similarity(p, x, y, cache) >= 0.9;
     match (a.first(), b.first()) {
-        (Some(x), Some(y)) => {
-            if same_place(x, y) {
+        (Some(&x), Some(&y)) => {
+            if same(x, y) {
                 1
-            } else if a.iter().any(|p| same_place(p, y)) || b.iter().any(|p| same_place(p, x)) {
+            } else if a.iter().any(|&q| same(q, y)) || b.iter().any(|&q| same(q, x)) {
                 2
             } else {
                 3
@@ -297,10 +343,6 @@ fn place_level(a: &[String], b: &[String]) -> Level {
         }
         _ => 0,
     }
-}
-
-fn same_place(a: &str, b: &str) -> bool {
-    a == b || athar_search::name_similarity(a, b) >= 0.9
 }
 
 #[cfg(test)]
@@ -326,6 +368,14 @@ mod tests {
         assert_eq!(
             split_name("ياسر عبد الله المسالمة"),
             ["ياسر", "عبد الله", "المسالمة"]
+        );
+        assert_eq!(
+            split_name("سيف الدين عامر العمر"),
+            ["سيف الدين", "عامر", "العمر"]
+        );
+        assert_eq!(
+            split_name("Sayf al-Din Rif'at Nasr Allah"),
+            ["Sayf al Din", "Rif'at", "Nasr Allah"]
         );
         assert_eq!(split_name("  "), Vec::<String>::new());
     }

@@ -63,7 +63,12 @@ pub fn link(records: &[Record], options: &Options) -> Linkage {
         .map(|(&(a, b), v)| model.pair(a, b, v))
         .collect();
     pairs.sort_by(|x, y| y.probability.total_cmp(&x.probability));
-    let clusters = clusters(records, &pairs, options.accept);
+    let mut cache = std::collections::HashMap::new();
+    let mut score = |a: u32, b: u32| {
+        let v = compare::compare(&prepared, a as usize, b as usize, &mut cache);
+        model.pair(a, b, &v).probability
+    };
+    let clusters = clusters(records, &pairs, options.accept, options.review, &mut score);
     Linkage {
         candidates: candidates.len(),
         pairs,

@@ -44,6 +44,18 @@ impl Interval {
         }
     }
 
+    /// The interval as [`Interval::parse`] reads it (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`), or
+    /// its first and last day joined by `/` when it is none of these.
+    pub fn text(&self) -> String {
+        let (y, m, d) = civil(self.first);
+        let day = |(y, m, d): (i32, i32, i32)| format!("{y:04}-{m:02}-{d:02}");
+        let candidates = [format!("{y:04}"), format!("{y:04}-{m:02}"), day((y, m, d))];
+        candidates
+            .into_iter()
+            .find(|t| Interval::parse(t) == Some(*self))
+            .unwrap_or_else(|| format!("{}/{}", day((y, m, d)), day(civil(self.last))))
+    }
+
     /// The year of its first day.
     pub fn year(&self) -> i32 {
         civil(self.first).0
@@ -161,6 +173,9 @@ mod tests {
         assert!(!d.swapped(&d));
         assert!(!d.swapped(&Interval::parse("2013-12-06").unwrap()));
         assert!(!y.swapped(&d));
+        for t in ["2013", "2013-05", "2013-05-12", "2012-02"] {
+            assert_eq!(Interval::parse(t).unwrap().text(), t);
+        }
         for day in [-1000, 0, 15_000, 20_000] {
             let (y, m, d) = civil(day);
             assert_eq!(days(y, m, d), Some(day));
