@@ -6,24 +6,8 @@
 
 mod common;
 
-use common::Env;
+use common::{ok, search, Env};
 use serde_json::Value;
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = env.run(args);
-    assert!(
-        out.status.success(),
-        "athar {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn search(env: &Env, args: &[&str]) -> Value {
-    let mut a = vec!["search", "--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(ok(env, &a).trim()).unwrap()
-}
 
 fn titles(v: &Value) -> Vec<String> {
     v["hits"]

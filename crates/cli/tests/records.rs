@@ -8,18 +8,8 @@
 
 mod common;
 
-use common::{json_lines, tamper_sql, Env};
+use common::{json_lines, ok, search, tamper_sql, Env};
 use serde_json::Value;
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = env.run(args);
-    assert!(
-        out.status.success(),
-        "athar {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Runs an add with --json and returns the new record's id.
 fn add(env: &Env, args: &[&str]) -> String {
@@ -30,12 +20,6 @@ fn add(env: &Env, args: &[&str]) -> String {
     assert_eq!(v["action"], "create", "{out}");
     assert!(v["event"].as_u64().unwrap() > 0);
     v["id"].as_str().unwrap().to_owned()
-}
-
-fn search(env: &Env, args: &[&str]) -> Value {
-    let mut a = vec!["search", "--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(ok(env, &a).trim()).unwrap()
 }
 
 fn hit_ids(v: &Value) -> Vec<String> {

@@ -466,3 +466,23 @@ pub fn session(base: &str, user: &str, password: &str) -> (String, String) {
         .to_owned();
     (cookies, csrf)
 }
+
+/// `athar ARGS` on `env`, which must succeed; its standard output.
+#[allow(clippy::unwrap_used)]
+pub fn ok(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    assert!(
+        out.status.success(),
+        "athar {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `athar search --json ARGS` on `env`, parsed.
+#[allow(clippy::unwrap_used)]
+pub fn search(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["search", "--json"];
+    a.extend_from_slice(args);
+    serde_json::from_str(ok(env, &a).trim()).unwrap()
+}
