@@ -78,6 +78,7 @@ pub mod log;
 pub mod media_type;
 mod model;
 pub mod par;
+pub mod persons;
 pub mod records;
 pub mod retrieve;
 pub mod scope;

@@ -26,6 +26,20 @@ pub fn clusters(
     support: f64,
     score: &mut dyn FnMut(u32, u32) -> f64,
 ) -> Clusters {
+    clusters_with(records, pairs, accept, support, score, &|_, _| false)
+}
+
+/// [`clusters`], where a pair that `forced` names (a reviewer said they are one person)
+/// joins its two groups whatever the lists and the other pairs say, unless a pair across
+/// them scores 0 (a reviewer said different).
+pub fn clusters_with(
+    records: &[Record],
+    pairs: &[Pair],
+    accept: f64,
+    support: f64,
+    score: &mut dyn FnMut(u32, u32) -> f64,
+    forced: &dyn Fn(u32, u32) -> bool,
+) -> Clusters {
     let n = records.len();
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut lists: Vec<HashSet<&str>> = records
@@ -43,13 +57,15 @@ pub fn clusters(
     let mut members: Vec<Vec<u32>> = (0..n as u32).map(|r| vec![r]).collect();
     for p in pairs.iter().filter(|p| p.probability >= accept) {
         let (ra, rb) = (root(&mut parent, p.a), root(&mut parent, p.b));
-        if ra == rb || !lists[ra as usize].is_disjoint(&lists[rb as usize]) {
+        let forced = forced(p.a, p.b);
+        if ra == rb || (!forced && !lists[ra as usize].is_disjoint(&lists[rb as usize])) {
             continue;
         }
+        let least = if forced { f64::MIN_POSITIVE } else { support };
         let supported = members[ra as usize].iter().all(|&x| {
             members[rb as usize]
                 .iter()
-                .all(|&y| (x == p.a && y == p.b) || score(x, y) >= support)
+                .all(|&y| (x == p.a && y == p.b) || score(x, y) >= least)
         });
         if !supported {
             continue;

@@ -32,7 +32,7 @@ pub mod compare;
 pub mod model;
 pub mod record;
 
-pub use cluster::{clusters, Clusters};
+pub use cluster::{clusters, clusters_with, Clusters};
 pub use compare::{Field, Level, FIELDS};
 pub use model::{Model, Options, Pair};
 pub use record::{Interval, Record};
@@ -50,26 +50,78 @@ pub struct Linkage {
     pub candidates: usize,
 }
 
+/// A reviewer's decision on two records (indices into the input): one person or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub a: u32,
+    pub b: u32,
+    pub same: bool,
+}
+
+/// How much the model's own estimate of m weighs against reviewers' decisions, in pairs.
+const REFINE_STRENGTH: f64 = 100.0;
+
 /// Link `records`: block, compare, estimate the model, score every candidate pair, and
 /// cluster the pairs at or above `options.accept`.
 pub fn link(records: &[Record], options: &Options) -> Linkage {
+    link_with(records, options, &[])
+}
+
+/// [`link`], bound by reviewers' `decisions`: pairs decided one person refine the model's
+/// m and are linked (probability 1) whatever the model says, pairs decided different are
+/// never in one person (probability 0).
+pub fn link_with(records: &[Record], options: &Options, decisions: &[Decision]) -> Linkage {
     let prepared = compare::Prepared::new(records);
     let candidates = block::candidates(&prepared);
     let vectors = compare::vectors(&prepared, &candidates);
     let training = compare::vectors(&prepared, &block::training_pairs(&prepared));
-    let model = model::estimate(&prepared, &vectors, &training, options);
+    let mut model = model::estimate(&prepared, &vectors, &training, options);
+    let key = |a: u32, b: u32| (a.min(b), a.max(b));
+    let decided: std::collections::HashMap<(u32, u32), bool> = decisions
+        .iter()
+        .filter(|d| d.a != d.b && (d.a as usize) < records.len() && (d.b as usize) < records.len())
+        .map(|d| (key(d.a, d.b), d.same))
+        .collect();
+    let mut cache = std::collections::HashMap::new();
+    let same: Vec<_> = decided
+        .iter()
+        .filter(|(_, &same)| same)
+        .map(|(&(a, b), _)| compare::compare(&prepared, a as usize, b as usize, &mut cache))
+        .collect();
+    model.refine(&same, REFINE_STRENGTH);
     let mut pairs: Vec<Pair> = candidates
         .iter()
         .zip(&vectors)
         .map(|(&(a, b), v)| model.pair(a, b, v))
         .collect();
-    pairs.sort_by(|x, y| y.probability.total_cmp(&x.probability));
-    let mut cache = std::collections::HashMap::new();
-    let mut score = |a: u32, b: u32| {
+    let blocked: std::collections::HashSet<(u32, u32)> =
+        candidates.iter().map(|&(a, b)| key(a, b)).collect();
+    for &(a, b) in decided.keys().filter(|k| !blocked.contains(k)) {
         let v = compare::compare(&prepared, a as usize, b as usize, &mut cache);
-        model.pair(a, b, &v).probability
+        pairs.push(model.pair(a, b, &v));
+    }
+    for p in &mut pairs {
+        if let Some(&same) = decided.get(&key(p.a, p.b)) {
+            p.probability = if same { 1.0 } else { 0.0 };
+        }
+    }
+    pairs.sort_by(|x, y| y.probability.total_cmp(&x.probability));
+    let mut score = |a: u32, b: u32| match decided.get(&key(a, b)) {
+        Some(&same) => f64::from(u8::from(same)),
+        None => {
+            let v = compare::compare(&prepared, a as usize, b as usize, &mut cache);
+            model.pair(a, b, &v).probability
+        }
     };
-    let clusters = clusters(records, &pairs, options.accept, options.review, &mut score);
+    let forced = |a: u32, b: u32| decided.get(&key(a, b)) == Some(&true);
+    let clusters = cluster::clusters_with(
+        records,
+        &pairs,
+        options.accept,
+        options.review,
+        &mut score,
+        &forced,
+    );
     Linkage {
         candidates: candidates.len(),
         pairs,

@@ -152,6 +152,31 @@ pub fn estimate(
     Model { m, u, lambda }
 }
 
+impl Model {
+    /// Refines m with the comparison vectors of pairs reviewers decided are one person:
+    /// each field's m becomes the mix of the estimate, weighing as much as `strength` pairs,
+    /// and what the decided pairs show. (Pairs decided different are hard cases, not a
+    /// sample of non-matches: they bind the clustering, not u.)
+    pub fn refine(&mut self, same: &[[Level; 9]], strength: f64) {
+        if same.is_empty() {
+            return;
+        }
+        for (f, m) in self.m.iter_mut().enumerate() {
+            let mut counts = vec![0.0; m.len()];
+            for v in same {
+                counts[v[f] as usize] += 1.0;
+            }
+            let known: f64 = counts.iter().skip(1).sum();
+            if known == 0.0 {
+                continue;
+            }
+            for l in 1..m.len() {
+                m[l] = (m[l] * strength + counts[l]) / (strength + known);
+            }
+        }
+    }
+}
+
 /// Expectation–maximisation of m and the share of matches over `vectors`, u fixed.
 /// `used`: the fields the likelihood reads; `fixed_m`: only the share is estimated.
 fn em(

@@ -77,6 +77,68 @@ pub fn results_json(results: &athar_search::SearchResults) -> serde_json::Value 
     })
 }
 
+/// The most records one person's hit gathers.
+const MOST_LINKED: usize = 200;
+
+/// Shows a person once: a person hit whose record is joined by `same` matches to the record
+/// of an earlier hit is dropped, and the hit kept lists every record of the person
+/// (`same_as`: id, list and names) and every spelling of their names (`names`). Only
+/// records of the hit's own case are gathered. Returns how many hits were folded.
+pub fn fold_persons(
+    catalog: &dyn athar_core::Catalog,
+    results: &mut serde_json::Value,
+) -> Result<usize, athar_core::StoreError> {
+    use athar_core::records::Body;
+    let Some(hits) = results["hits"].as_array_mut() else {
+        return Ok(0);
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::with_capacity(hits.len());
+    let mut folded = 0;
+    for mut hit in hits.drain(..) {
+        let id = hit["id"].as_str().unwrap_or_default().to_owned();
+        if hit["kind"] != "person" {
+            kept.push(hit);
+            continue;
+        }
+        if seen.contains(&id) {
+            folded += 1;
+            continue;
+        }
+        let group = athar_core::persons::same_as(catalog, &id, MOST_LINKED)?;
+        if group.len() > 1 {
+            let mut names: Vec<String> = Vec::new();
+            let mut records = Vec::new();
+            for r in &group {
+                let Some(s) = catalog.record_by_id(r)? else {
+                    continue;
+                };
+                let Body::Person(p) = &s.record.body else {
+                    continue;
+                };
+                for n in &p.names {
+                    if !names.contains(&n.name) {
+                        names.push(n.name.clone());
+                    }
+                }
+                records.push(serde_json::json!({
+                    "id": r,
+                    "source": p.source,
+                    "source_row": p.source_row,
+                    "names": p.names.iter().map(|n| &n.name).collect::<Vec<_>>(),
+                }));
+            }
+            hit["same_as"] = serde_json::Value::Array(records);
+            hit["names"] = serde_json::json!(names);
+        }
+        seen.extend(group);
+        kept.push(hit);
+    }
+    *hits = kept;
+    results["folded"] = serde_json::json!(folded);
+    Ok(folded)
+}
+
 /// Where an archive keeps its search index.
 pub fn index_dir(root: &Path) -> PathBuf {
     root.join("index").join("search")

@@ -76,6 +76,7 @@ vocabulary! {
         Source = "source",
         Claim = "claim",
         Link = "link",
+        Match = "match",
     }
 }
 
@@ -93,6 +94,7 @@ impl RecordKind {
             RecordKind::Act => 6,
             RecordKind::Claim => 7,
             RecordKind::Link => 8,
+            RecordKind::Match => 9,
         }
     }
 }
@@ -244,6 +246,25 @@ vocabulary! {
         Chronolocated = "chronolocated",
         Verified = "verified",
         Disputed = "disputed",
+    }
+}
+
+vocabulary! {
+    /// What is decided about two person records: whether they are one person (`review`:
+    /// not decided, the linkage model was unsure and a reviewer is to look).
+    MatchDecision {
+        Review = "review",
+        Same = "same",
+        Different = "different",
+    }
+}
+
+vocabulary! {
+    /// Who made a match's decision: the linkage model (`athar persons link`, which never
+    /// overrides a reviewer's decision) or a reviewer.
+    Decider {
+        Model = "model",
+        Reviewer = "reviewer",
     }
 }
 
@@ -440,10 +461,24 @@ pub struct Person {
     pub age: Option<Quantity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PersonStatus>,
+    /// When the person died, was detained or disappeared (what `status` says), as the list
+    /// gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_date: Option<DateValue>,
+    /// Where, as the list names it (a village, a town, a governorate); a place record of
+    /// the case with this name places it in its hierarchy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_place: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub affiliations: Vec<Affiliation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The list (a source record) this record comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Ref>,
+    /// The list's own id of the row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_row: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -555,6 +590,27 @@ pub struct Link {
     pub note: Option<String>,
 }
 
+/// Whether two person records are one person: a `same_as` link when the decision is
+/// `same`. Persons are never merged: deleting the match, or deciding it otherwise, undoes
+/// the link, and every decision is a custody event with who made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// The two person records.
+    pub persons: Vec<Ref>,
+    pub decision: MatchDecision,
+    pub by: Decider,
+    /// The model's match probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// The model's evidence: the weight (log2 of m/u) of each compared field, for (> 0) or
+    /// against (< 0).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub weights: std::collections::BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// A record's typed content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -568,6 +624,7 @@ pub enum Body {
     Source(Source),
     Claim(Claim),
     Link(Link),
+    Match(Match),
 }
 
 /// A record as stored: id, optional key, case, body.
@@ -630,6 +687,7 @@ impl Body {
             Body::Source(_) => RecordKind::Source,
             Body::Claim(_) => RecordKind::Claim,
             Body::Link(_) => RecordKind::Link,
+            Body::Match(_) => RecordKind::Match,
         }
     }
 
@@ -685,6 +743,9 @@ impl Body {
                 for (i, a) in x.affiliations.iter().enumerate() {
                     add(format!("affiliations[{i}].org"), &a.org, &[K::Org]);
                 }
+                if let Some(s) = &x.source {
+                    add("source".into(), s, &[K::Source]);
+                }
             }
             Body::Org(x) => {
                 names(&x.names, &mut add);
@@ -718,6 +779,11 @@ impl Body {
                 &x.target,
                 &[K::Incident, K::Act, K::Person, K::Place],
             ),
+            Body::Match(x) => {
+                for (i, p) in x.persons.iter().enumerate() {
+                    add(format!("persons[{i}]"), p, &[K::Person]);
+                }
+            }
         }
         out
     }
@@ -764,6 +830,9 @@ impl Body {
                 for (i, a) in x.affiliations.iter_mut().enumerate() {
                     a.org = f(&format!("affiliations[{i}].org"), &a.org);
                 }
+                if let Some(s) = &x.source {
+                    x.source = Some(f("source", s));
+                }
             }
             Body::Org(x) => {
                 names(&mut x.names, f);
@@ -784,6 +853,7 @@ impl Body {
                 list(&mut x.contradicts, "contradicts", f);
             }
             Body::Link(x) => x.target = f("target", &x.target),
+            Body::Match(x) => list(&mut x.persons, "persons", f),
         }
     }
 
@@ -859,6 +929,8 @@ impl Body {
                 opt("father_name", &x.father_name)?;
                 opt("mother_name", &x.mother_name)?;
                 opt("notes", &x.notes)?;
+                opt("event_place", &x.event_place)?;
+                opt("source_row", &x.source_row)?;
                 if let Some(q) = &x.age {
                     qty("age", q)?;
                     if q.max > 150 || q.per.is_some() {
@@ -914,6 +986,29 @@ impl Body {
                     }
                 }
             }
+            Body::Match(x) => {
+                if x.persons.len() != 2 {
+                    return Err(field_error("persons", "must name exactly two persons"));
+                }
+                if x.persons[0] == x.persons[1] {
+                    return Err(field_error("persons[1]", "must differ from persons[0]"));
+                }
+                if x.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                    return Err(field_error("probability", "must be within 0..1"));
+                }
+                for (k, w) in &x.weights {
+                    if !w.is_finite() {
+                        return Err(field_error(format!("weights.{k}"), "must be a number"));
+                    }
+                }
+                if x.decision == MatchDecision::Review && x.by == Decider::Reviewer {
+                    return Err(field_error(
+                        "decision",
+                        "a reviewer decides same or different",
+                    ));
+                }
+                opt("note", &x.note)?;
+            }
         }
         Ok(())
     }
@@ -931,6 +1026,7 @@ impl Body {
             Body::Source(x) => x.name.clone(),
             Body::Claim(x) => x.statement.chars().take(120).collect(),
             Body::Link(x) => format!("{} → {} ({})", x.item, x.target, x.verification),
+            Body::Match(x) => format!("{} {}", x.persons.join(" ~ "), x.decision),
         }
     }
 
@@ -988,9 +1084,11 @@ impl Body {
                 f.names.extend(x.father_name.iter().cloned());
                 f.names.extend(x.mother_name.iter().cloned());
                 push(&mut f.text, &x.notes);
+                push(&mut f.text, &x.event_place);
                 if let Some(s) = x.status {
                     f.text.push_str(s.as_str());
                 }
+                f.date = days(&x.event_date);
             }
             Body::Org(x) => {
                 f.names = x.names.iter().map(|n| n.name.clone()).collect();
@@ -1016,6 +1114,7 @@ impl Body {
                 push(&mut f.text, &x.note);
                 f.verification.push(x.verification.as_str().to_owned());
             }
+            Body::Match(x) => push(&mut f.text, &x.note),
         }
         f
     }
@@ -1188,6 +1287,7 @@ fn body_from(kind: RecordKind, v: Value) -> Result<Body, FieldError> {
         RecordKind::Source => Body::Source(de(v)?),
         RecordKind::Claim => Body::Claim(de(v)?),
         RecordKind::Link => Body::Link(de(v)?),
+        RecordKind::Match => Body::Match(de(v)?),
     })
 }
 
