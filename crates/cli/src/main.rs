@@ -32,6 +32,7 @@ mod keys;
 mod logcmd;
 mod media;
 mod output;
+mod persons;
 mod records;
 mod records_csv;
 mod search;
@@ -89,6 +90,10 @@ enum Command {
     /// Links between evidence items (or a time range of a video) and records.
     #[command(subcommand)]
     Link(records::Action<records::LinkFields>),
+    /// Persons across lists: link the records of one person, review, the persons and the
+    /// list-overlap table.
+    #[command(subcommand)]
+    Persons(persons::PersonsCommand),
     /// Bulk import and export of records (JSON Lines, CSV).
     #[command(subcommand)]
     Records(records::RecordsCommand),
@@ -593,6 +598,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Claim(a) => records_run(&cli, a),
         Command::Link(a) => records_run(&cli, a),
         Command::Records(cmd) => records_bulk(&cli, cmd),
+        Command::Persons(cmd) => persons_command(&cli, cmd),
         Command::Search(a) => search(&cli, a),
         Command::Serve(a) => serve(&cli, a),
         Command::User(cmd) => user(&cli, cmd),
@@ -1099,6 +1105,57 @@ fn verify_bag(a: &BagArgs) -> anyhow::Result<ExitCode> {
 fn records_bulk(cli: &Cli, cmd: &records::RecordsCommand) -> anyhow::Result<ExitCode> {
     let mut archive = open_writable(cli)?;
     records::records_command(&mut archive, cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn persons_command(cli: &Cli, cmd: &persons::PersonsCommand) -> anyhow::Result<ExitCode> {
+    use persons::PersonsCommand as P;
+    match cmd {
+        P::Link {
+            case,
+            accept,
+            review,
+            json,
+        } => {
+            let options = athar_core::persons::LinkOptions {
+                accept: *accept,
+                review: *review,
+                ..Default::default()
+            };
+            persons::link(&mut open_writable(cli)?, case.as_deref(), &options, *json)?;
+        }
+        P::List {
+            case,
+            format,
+            linked,
+            out,
+        } => persons::list(
+            &open(cli, Access::Read)?,
+            case.as_deref(),
+            format.as_deref(),
+            *linked,
+            out.as_deref(),
+        )?,
+        P::Overlap { case, json } => {
+            persons::overlap(&open(cli, Access::Read)?, case.as_deref(), *json)?;
+        }
+        P::Review { case, limit, json } => {
+            persons::review(&open(cli, Access::Read)?, case.as_deref(), *limit, *json)?;
+        }
+        P::Show { r#match, json } => persons::show(&open(cli, Access::Read)?, r#match, *json)?,
+        P::Decide {
+            r#match,
+            decision,
+            note,
+            json,
+        } => persons::decide(
+            &mut open_writable(cli)?,
+            r#match,
+            decision,
+            note.as_deref(),
+            *json,
+        )?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -54,20 +54,32 @@ pub fn command(
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut v = athar_store::search_index::results_json(&results);
+    athar_store::search_index::fold_persons(archive.catalog.as_ref(), &mut v)?;
     if json {
-        let v = athar_store::search_index::results_json(&results);
         writeln!(out, "{v}")?;
         return Ok(());
     }
-    for h in &results.hits {
+    let hits = v["hits"].as_array().cloned().unwrap_or_default();
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or("-").to_owned();
+    for h in &hits {
         writeln!(
             out,
             "{:<9} {}  {:<12} {}",
-            term(&h.kind),
-            term(&h.id),
-            term(h.case.as_deref().unwrap_or("-")),
-            term(&h.title)
+            term(&text(&h["kind"])),
+            term(&text(&h["id"])),
+            term(&text(&h["case"])),
+            term(&text(&h["title"]))
         )?;
+        if let Some(names) = h["names"].as_array() {
+            let names: Vec<String> = names.iter().map(text).collect();
+            let records = h["same_as"].as_array().map_or(0, Vec::len);
+            writeln!(
+                out,
+                "          one person in {records} records: {}",
+                term(names.join(" · "))
+            )?;
+        }
     }
     let facet = |name: &str, v: &[(String, u64)]| {
         if v.is_empty() {
@@ -79,7 +91,7 @@ pub fn command(
     writeln!(
         out,
         "{} hit(s){}{}{}{}",
-        results.hits.len(),
+        hits.len(),
         facet("kind", &results.facets.kind),
         facet("case", &results.facets.case),
         facet("violation", &results.facets.violation),

@@ -117,11 +117,23 @@ pub struct PersonFields {
     /// detained, disappeared, dead, released, alive, unknown.
     #[arg(long)]
     status: Option<String>,
+    /// When the person died, was detained or disappeared (what --status says).
+    #[arg(long)]
+    event_date: Option<String>,
+    /// Where, as the list names it (a village, a town, a governorate).
+    #[arg(long)]
+    event_place: Option<String>,
     /// Membership of an org: `REF[=role]`; repeat for several.
     #[arg(long = "affiliation", value_name = "REF[=ROLE]")]
     affiliations: Vec<String>,
     #[arg(long)]
     notes: Option<String>,
+    /// The list (a source record) this record comes from.
+    #[arg(long)]
+    source: Option<String>,
+    /// The list's own id of the row.
+    #[arg(long)]
+    source_row: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -450,7 +462,11 @@ impl Fields for PersonFields {
         put(&mut m, "birth_date", text(&self.birth_date));
         put(&mut m, "age", quantity("age", &self.age)?);
         put(&mut m, "status", text(&self.status));
+        put(&mut m, "event_date", text(&self.event_date));
+        put(&mut m, "event_place", text(&self.event_place));
         put(&mut m, "notes", text(&self.notes));
+        put(&mut m, "source", text(&self.source));
+        put(&mut m, "source_row", text(&self.source_row));
         let affs: Vec<Value> = self
             .affiliations
             .iter()

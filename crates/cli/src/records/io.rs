@@ -20,15 +20,23 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
             format,
             kind,
             case,
+            map,
+            source,
             json,
-        } => import(
-            archive,
-            file,
-            format.as_deref(),
-            kind.as_deref(),
-            case.as_deref(),
-            *json,
-        ),
+        } => {
+            let mapping = crate::records_csv::Mapping::parse(map, source.clone())?;
+            import(
+                archive,
+                file,
+                &ImportFormat {
+                    format: format.as_deref(),
+                    kind: kind.as_deref(),
+                    case: case.as_deref(),
+                    mapping: &mapping,
+                },
+                *json,
+            )
+        }
         RecordsCommand::Export {
             case,
             kind,
@@ -46,16 +54,22 @@ pub fn records_command(archive: &mut Archive, cmd: &RecordsCommand) -> anyhow::R
     }
 }
 
+/// How `athar records import` reads its file.
+struct ImportFormat<'a> {
+    format: Option<&'a str>,
+    kind: Option<&'a str>,
+    case: Option<&'a str>,
+    mapping: &'a crate::records_csv::Mapping,
+}
+
 /// `athar records import`.
 fn import(
     archive: &mut Archive,
     file: &Path,
-    format: Option<&str>,
-    kind: Option<&str>,
-    case: Option<&str>,
+    how: &ImportFormat<'_>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (lines, numbers, name) = read_import(file, format, kind, case)?;
+    let (lines, numbers, name) = read_import(file, how)?;
     let count = lines.len();
     let applied = write_import(archive, lines, &numbers, &name)?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -78,11 +92,9 @@ fn import(
 /// lines, the line number of each, and the name to report problems under.
 fn read_import(
     file: &Path,
-    format: Option<&str>,
-    kind: Option<&str>,
-    case: Option<&str>,
+    how: &ImportFormat<'_>,
 ) -> anyhow::Result<(Vec<Line>, Vec<usize>, String)> {
-    let format = format.map(str::to_owned).unwrap_or_else(|| {
+    let format = how.format.map(str::to_owned).unwrap_or_else(|| {
         if file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
@@ -104,13 +116,22 @@ fn read_import(
     };
     let name = file.display().to_string();
     let (lines, numbers) = match format.as_str() {
-        "jsonl" => read_jsonl(reader, &name)?,
+        "jsonl" => {
+            if !how.mapping.columns.is_empty() || how.mapping.source.is_some() {
+                return Err(input_error(
+                    "--map",
+                    "--map and --source are for CSV; JSON Lines names its fields",
+                ));
+            }
+            read_jsonl(reader, &name)?
+        }
         "csv" => {
-            let kind = kind
+            let kind = how
+                .kind
                 .context("--kind person or --kind incident is needed for CSV")
                 .map_err(|e| input_error("--kind", format!("{e}")))?;
             let kind = RecordKind::parse(kind).map_err(|e| input_error("--kind", e))?;
-            crate::records_csv::read(reader, &name, kind, case)?
+            crate::records_csv::read(reader, &name, kind, how.case, how.mapping)?
         }
         f => {
             return Err(input_error(

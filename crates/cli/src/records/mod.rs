@@ -81,6 +81,15 @@ pub enum RecordsCommand {
         /// For CSV: the case of rows whose `case` column is empty.
         #[arg(long)]
         case: Option<String>,
+        /// For CSV: read a column of the list under another name, `HEADER=FIELD` (e.g.
+        /// `الاسم=names`, `اسم الأب=father_name`; `HEADER=-` leaves it out); repeat for
+        /// each, or `@FILE` for a file of such lines.
+        #[arg(long = "map", value_name = "HEADER=FIELD")]
+        map: Vec<String>,
+        /// For CSV of persons: the list (a source record) the rows come from; rows without
+        /// a `source_row` get their row number.
+        #[arg(long)]
+        source: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -328,7 +337,7 @@ pub(super) fn label(catalog: &dyn Catalog, id: &str) -> String {
     }
 }
 
-pub(super) fn show(
+pub(crate) fn show(
     catalog: &dyn Catalog,
     r: &str,
     kind: RecordKind,
