@@ -584,9 +584,12 @@ pub async fn search(
                 e => ApiError::internal(e),
             })?;
         let mut out = athar_store::search_index::results_json(&results);
+        let cat = a.catalog.as_ref();
+        // A person linked across lists is shown once, with all their records and spellings
+        // (of the hit's case, which the caller is on).
+        athar_store::search_index::fold_persons(cat, &mut out)?;
         // An item hit gets its label, made from the events the caller sees.
         let scope = scope(&caller);
-        let cat = a.catalog.as_ref();
         for hit in out["hits"].as_array_mut().into_iter().flatten() {
             let Some(id) = (hit["kind"] == "item")
                 .then(|| hit["id"].as_str().and_then(ItemId::parse))

@@ -73,6 +73,7 @@ mod error;
 mod export;
 mod factor;
 pub mod openapi;
+mod persons;
 pub mod routes;
 mod session;
 pub mod totp;
@@ -331,6 +332,10 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::EditRecord => on!(write::edit),
         Endpoint::DeleteRecord => on!(write::delete),
         Endpoint::ExportCase => on!(export::export),
+        Endpoint::ReviewQueue => on!(persons::queue),
+        Endpoint::DecideMatch => on!(persons::decide),
+        Endpoint::LinkedPersons => on!(persons::linked),
+        Endpoint::LinkPersons => on!(persons::run),
     }
 }
 

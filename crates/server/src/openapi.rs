@@ -59,6 +59,15 @@ fn param_schema(r: &Route, name: &str) -> Value {
                 crate::factor::SIGN_INS_MAX
             ),
         }),
+        "limit" if r.path.ends_with("/review") => json!({
+            "type": "integer", "minimum": 0, "maximum": usize::MAX, "default": 50,
+            "description": "pairs wanted, at most 500 (more are taken as 500)",
+        }),
+        "offset" => json!({ "type": "integer", "minimum": 0, "maximum": usize::MAX, "default": 0 }),
+        "linked" => json!({
+            "type": "boolean", "enum": [true, false], "default": false,
+            "description": "only persons found in more than one record",
+        }),
         // Any count is taken: below 1 as 1, above 100 as 100.
         "limit" => json!({
             "type": "integer", "minimum": 0, "maximum": usize::MAX, "default": 20,

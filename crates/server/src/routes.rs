@@ -79,6 +79,10 @@ pub enum Endpoint {
     EditRecord,
     DeleteRecord,
     ExportCase,
+    ReviewQueue,
+    DecideMatch,
+    LinkedPersons,
+    LinkPersons,
 }
 
 /// One route.
@@ -304,6 +308,39 @@ pub const ROUTES: &[Route] = &[
         "/api/cases",
         Endpoint::Cases,
         "Cases the caller may see (admins: all): names, and each one's title, description, readers of protected sources, case record id, and counts of items and records",
+    ),
+    Route {
+        query: &["limit", "offset"],
+        ..route(
+            Method::Get,
+            "/api/cases/{case}/review",
+            Endpoint::ReviewQueue,
+            "Pairs of person records waiting for a reviewer, most likely first, each with its match probability and the weight of each field",
+        )
+    },
+    Route {
+        body: &["decision", "note?"],
+        ..route(
+            Method::Post,
+            "/api/matches/{id}/decision",
+            Endpoint::DecideMatch,
+            "Decide a pair of person records: same, different, or review to undo (a custody event with the reviewer); admin, investigator, analyst",
+        )
+    },
+    Route {
+        query: &["linked"],
+        ..route(
+            Method::Get,
+            "/api/cases/{case}/persons",
+            Endpoint::LinkedPersons,
+            "The persons the same-as matches make, each with its records and lists, and the list-overlap table",
+        )
+    },
+    route(
+        Method::Post,
+        "/api/cases/{case}/link",
+        Endpoint::LinkPersons,
+        "Link the case's person records across their lists now; admin, investigator",
     ),
     Route {
         produces: "application/x-tar",

@@ -4,7 +4,8 @@
 //! Who may write what: admins and investigators create, edit and delete records of every
 //! kind on their cases (admins: every case; only admins create new cases); analysts
 //! annotate: they create and edit `link` records (an item, or a range of a video, linked to
-//! an incident, act, person or place with a verification status and a note) on their cases;
+//! an incident, act, person or place with a verification status and a note) and `match`
+//! records (whether two person records are one person) on their cases;
 //! viewers write nothing. Everything a change touches — its case, the case it was in, the
 //! records it refers to, a link's item — must be on the caller's cases, else it is refused
 //! as if it did not exist.
@@ -31,7 +32,7 @@ fn may_write(caller: &Caller, kind: RecordKind) -> bool {
     match caller.user.role {
         Role::Admin => true,
         Role::Investigator => kind != RecordKind::Case,
-        Role::Analyst => kind == RecordKind::Link,
+        Role::Analyst => matches!(kind, RecordKind::Link | RecordKind::Match),
         Role::Viewer => false,
     }
 }
@@ -55,7 +56,7 @@ fn change_error(e: ChangeError, conflict: bool) -> ApiError {
 
 /// Applies one change as the caller, brings the search index up to date, and answers with
 /// the outcome and the record as stored.
-fn apply_one(
+pub(crate) fn apply_one(
     a: &mut athar_store::Archive,
     caller: &Caller,
     change: Change,

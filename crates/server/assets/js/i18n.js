@@ -17,10 +17,11 @@ import settings from "./i18n/settings.js";
 import security from "./i18n/security.js";
 import handover from "./i18n/handover.js";
 import glossary from "./i18n/glossary.js";
+import review from "./i18n/review.js";
 
 export const LANGUAGES = { en: "English", ar: "العربية" };
 const AREAS = [common, cases, item, incidents, records, map, persons, search, upload, settings,
-  security, handover, glossary];
+  security, handover, glossary, review];
 
 export const catalogue = { en: {}, ar: {} };
 for (const area of AREAS) {

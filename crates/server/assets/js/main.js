@@ -10,6 +10,7 @@ import { casePage } from "./pages/case.js";
 import { itemPage } from "./pages/item.js";
 import { incidentsPage } from "./pages/incidents.js";
 import { personsPage } from "./pages/persons.js";
+import { reviewPage } from "./pages/review.js";
 import { incidentPage, personPage, orgPage, placePage, recordPage } from "./pages/record.js";
 import { newRecordPage, editRecordPage } from "./pages/record-form.js";
 import { searchPage } from "./pages/search.js";
@@ -74,6 +75,7 @@ async function route() {
       case "item": return await itemPage(checkedId(parts[1]));
       case "incidents": return await incidentsPage(new URLSearchParams(query));
       case "persons": return await personsPage(new URLSearchParams(query));
+      case "review": return await reviewPage(new URLSearchParams(query));
       case "incident": return await incidentPage(checkedId(parts[1]));
       case "person": return await personPage(checkedId(parts[1]));
       case "org": return await orgPage(checkedId(parts[1]));

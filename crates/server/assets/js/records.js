@@ -32,7 +32,7 @@ export const VOCAB = {
   per: ["day", "week", "month", "year"],
 };
 
-export const KINDS = ["case", "incident", "act", "person", "org", "place", "source", "claim", "link"];
+export const KINDS = ["case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match"];
 
 /** A vocabulary term in the language shown. */
 export function term(value) {
@@ -63,6 +63,7 @@ export function recordTitle(r) {
     case "source": return r.name;
     case "claim": return String(r.statement || "").slice(0, 120);
     case "link": return t("records.link.title", { item: r.item });
+    case "match": return t("records.match.title", { decision: term(r.decision) });
     default: return r.id;
   }
 }
