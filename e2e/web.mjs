@@ -12,7 +12,7 @@
 // verifier key; open crafted item links (an encoded path and purpose after the id) and
 // check that no access was recorded with that purpose; export the case as a bag; set up a
 // second factor on the Security page, sign in again with a code, and sign another browser
-// out from the session list. Screenshots and downloads go to ATHAR_ARTIFACTS.
+// out from the session list; review a pair of person records (e2e/review.mjs). Screenshots and downloads go to ATHAR_ARTIFACTS.
 // Exits non-zero on the first failed step.
 
 import { chromium } from "playwright-core";
@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { documentationSteps } from "./documentation.mjs";
 import { mapSteps } from "./map.mjs";
 import { interfaceSteps, axeRun } from "./interface.mjs";
+import { reviewSteps } from "./review.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -355,6 +356,9 @@ try {
   await other.close();
 
   await mapSteps(page, { base, check, shot, log });
+
+  // 11b. Review of person matches: side by side, decided from the keyboard, undone.
+  await reviewSteps(page, { base, check, shot, caseName, user: env("ATHAR_USER") });
 
   // 12. The interface in Arabic and English, at 1280 and 390 px, on every page.
   await interfaceSteps(page, browser, { base, out, check, shot, log, caseName, item });

@@ -175,6 +175,18 @@ fn browser_end_to_end() {
             "\n",
             r#"{"kind":"incident","key":"e2e-map-undated","case":"alpha","title":"Synthetic undated detention","date":"unknown"}"#,
             "\n",
+            // For the review step (e2e/review.mjs): two lists, a record in each, and the
+            // match the model left for review.
+            r#"{"kind":"source","key":"e2e-list-a","case":"alpha","name":"Synthetic list A","protection":"public"}"#,
+            "\n",
+            r#"{"kind":"source","key":"e2e-list-b","case":"alpha","name":"Synthetic list B","protection":"public"}"#,
+            "\n",
+            r#"{"kind":"person","key":"e2e-p1","case":"alpha","names":[{"name":"Synthetic Reviewed One"}],"father_name":"Khaled","birth_date":"1980","event_date":"2013-05","source":"e2e-list-a","source_row":"7"}"#,
+            "\n",
+            r#"{"kind":"person","key":"e2e-p2","case":"alpha","names":[{"name":"سامر المراجع"}],"father_name":"خالد","birth_date":"1984","event_date":"2013-05-12","source":"e2e-list-b","source_row":"31"}"#,
+            "\n",
+            r#"{"kind":"match","case":"alpha","persons":["e2e-p1","e2e-p2"],"decision":"review","by":"model","probability":0.62,"weights":{"given":2.4,"father":3.1,"birth":-1.8,"date":1.2}}"#,
+            "\n",
         ),
     )
     .unwrap();

@@ -1,0 +1,64 @@
+// Review of person matches (called from web.mjs, signed in as an investigator of the case):
+// the pair the test prepared (two synthetic records of two lists, a `review` match) is shown
+// side by side with the evidence for and against; S from the keyboard decides "same person",
+// U undoes it, the Different button decides "different persons"; each decision is read back
+// from the API: the match's decision, `by: reviewer`, and a custody event naming the user.
+// The pair is left in the queue, so the interface checks (interface.mjs) see it.
+// The persons page of the case then shows the list-overlap table and the way to the review.
+
+export async function reviewSteps(page, { base, check, shot, caseName, user }) {
+  const match = async () => {
+    const r = await page.evaluate(async (c) => {
+      const res = await fetch("/api/records?kind=match&case=" + encodeURIComponent(c), { credentials: "same-origin" });
+      return res.json();
+    }, caseName);
+    return r.records[0];
+  };
+  const history = (id) => page.evaluate(async (i) => {
+    const res = await fetch("/api/records/" + i + "/history", { credentials: "same-origin" });
+    return res.json();
+  }, id);
+
+  await page.goto(base + "/#/review?case=" + encodeURIComponent(caseName));
+  await page.waitForSelector("#review-side");
+  const side = await page.textContent("#review-side");
+  check(side.includes("Synthetic Reviewed One") && side.includes("سامر المراجع"), "the two records side by side");
+  check((await page.$$("#review-weights li")).length >= 3, "the evidence: one line per field weighed");
+  check((await page.$$("#review-weights .weight.for")).length >= 1 && (await page.$$("#review-weights .weight.against")).length >= 1,
+    "evidence for and against");
+  await shot("review-pair");
+
+  // S: same person, from the keyboard.
+  await page.click("main h1");
+  await page.keyboard.press("s");
+  await page.waitForSelector("#review-empty");
+  let m = await match();
+  check(m.decision === "same" && m.by === "reviewer", "S decided same person: " + JSON.stringify(m));
+  let h = await history(m.id);
+  check(h.events[h.events.length - 1].actor === user, "the decision is a custody event naming the reviewer");
+
+  // U: undone, back in the queue.
+  await page.keyboard.press("u");
+  await page.waitForSelector("#review-side");
+  m = await match();
+  check(m.decision === "review", "U undid it: " + m.decision);
+
+  // The button: different persons.
+  await page.click("#review-different");
+  await page.waitForSelector("#review-empty");
+  m = await match();
+  check(m.decision === "different" && m.by === "reviewer", "the Different button: " + m.decision);
+  h = await history(m.id);
+  check(h.events.length === 4, "create, same, undo, different: " + h.events.length + " events");
+  // Undone again, so the pages checked in both languages and widths show a pair.
+  await page.click("main h1");
+  await page.keyboard.press("u");
+  await page.waitForSelector("#review-side");
+  check((await match()).decision === "review", "undone again: back to review");
+
+  // The persons page: the overlap table and the way to the review.
+  await page.goto(base + "/#/persons?case=" + encodeURIComponent(caseName));
+  await page.waitForSelector("#list-overlap");
+  check(await page.isVisible("#review-link"), "the persons page leads to the review");
+  await shot("persons-across-lists");
+}
