@@ -255,6 +255,7 @@ pub fn link_case(
         }
     }
     let linkage = athar_link::link_with(&input, options, &decisions);
+    let rivals = Rivals::new(&input, &linkage);
     // What the model holds now: the pairs within each person, and the unsure pairs
     // across persons.
     let mut wanted: BTreeMap<String, Match> = BTreeMap::new();
@@ -263,7 +264,10 @@ pub fn link_case(
             && linkage.clusters.of[p.a as usize] == linkage.clusters.of[p.b as usize];
         let decision = if same {
             MatchDecision::Same
-        } else if p.probability >= options.review && p.probability > 0.0 {
+        } else if p.probability >= options.review
+            && p.probability > 0.0
+            && rivals.open(p.a, p.b, p.probability)
+        {
             MatchDecision::Review
         } else {
             continue;
@@ -345,6 +349,61 @@ pub fn link_case(
         records::apply(catalog, logger, changes, actor)?
     };
     Ok((report, applied))
+}
+
+/// How much likelier, in odds, a link already made must be than a rival pair for the rival
+/// to stay out of review.
+const RIVAL_ODDS: f64 = 2.0;
+
+/// The links a pair across two persons competes with. Lists are deduplicated, so when the
+/// person of `a` already holds a record `x` of `b`'s list, `a ~ b` is `a ~ x`'s rival (and
+/// likewise from `b`'s side); such a pair is worth a reviewer's time only when it is nearly
+/// as likely as the link it would replace. A pair with no rival always is.
+struct Rivals<'a> {
+    linkage: &'a athar_link::Linkage,
+    records: &'a [athar_link::Record],
+    probability: HashMap<(u32, u32), f64>,
+}
+
+impl<'a> Rivals<'a> {
+    fn new(records: &'a [athar_link::Record], linkage: &'a athar_link::Linkage) -> Self {
+        let probability = linkage
+            .pairs
+            .iter()
+            .filter(|p| linkage.clusters.of[p.a as usize].is_some())
+            .map(|p| ((p.a.min(p.b), p.a.max(p.b)), p.probability))
+            .collect();
+        Rivals {
+            linkage,
+            records,
+            probability,
+        }
+    }
+
+    /// Whether `a ~ b` (with probability `p`) is a question still open.
+    fn open(&self, a: u32, b: u32, p: f64) -> bool {
+        let odds = |p: f64| p / (1.0 - p).max(1e-12);
+        self.rival(a, b)
+            .into_iter()
+            .chain(self.rival(b, a))
+            .all(|q| odds(p) * RIVAL_ODDS >= odds(q))
+    }
+
+    /// The best link of `a`'s person to a record of `b`'s list, if it has one.
+    fn rival(&self, a: u32, b: u32) -> Option<f64> {
+        let person = self.linkage.clusters.of[a as usize]?;
+        let list = &self.records[b as usize].list;
+        self.linkage.clusters.persons[person as usize]
+            .iter()
+            .filter(|&&x| x != a && self.records[x as usize].list == *list)
+            .map(|&x| {
+                self.probability
+                    .get(&(a.min(x), a.max(x)))
+                    .copied()
+                    .unwrap_or(1.0)
+            })
+            .reduce(f64::max)
+    }
 }
 
 fn round(x: f64, scale: f64) -> f64 {

@@ -338,3 +338,41 @@ fn an_age_at_the_event_places_the_birth_and_places_are_placed_in_their_hierarchy
     // A record of no list is a list of its own.
     assert!(r.list.starts_with("record "));
 }
+
+#[test]
+fn a_pair_that_rivals_a_much_likelier_link_is_not_queued() {
+    let mut env = Env::new();
+    three_lists(&mut env, "k");
+    // A namesake of person 0 in list b, born the same year, who died elsewhere and later:
+    // person 0 already holds b0 of list b, far likelier.
+    apply(
+        &mut env,
+        vec![put(
+            r#"{"kind":"person","case":"k","key":"k-b8","names":[{"name":"Mohammed Khaled al-Halabi"}],"sex":"male","birth_date":"1975","event_date":"2016","source":"k-list-b","source_row":"8"}"#,
+        )],
+    );
+    link(&mut env, "k");
+    let b8 = id_of(&env, "k-b8");
+    let a0 = id_of(&env, "k-a0");
+    let c0 = id_of(&env, "k-c0");
+    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
+    let with = |r: &str| {
+        people
+            .iter()
+            .position(|p| p.records.iter().any(|x| x == r))
+            .unwrap()
+    };
+    assert_ne!(with(&b8), with(&a0), "the namesake is not person 0");
+    assert_eq!(with(&a0), with(&id_of(&env, "k-b0")));
+    let queued: Vec<_> = matches(&env, "k")
+        .into_iter()
+        .filter(|(_, m)| m.decision == MatchDecision::Review)
+        .filter(|(_, m)| m.persons.contains(&b8))
+        .collect();
+    for (_, m) in &queued {
+        assert!(
+            !m.persons.contains(&a0) && !m.persons.contains(&c0),
+            "queued against a much likelier link: {m:?}"
+        );
+    }
+}
