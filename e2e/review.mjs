@@ -56,6 +56,31 @@ export async function reviewSteps(page, { base, check, shot, caseName, user }) {
   await page.waitForSelector("#review-side");
   check((await match()).decision === "review", "undone again: back to review");
 
+  // Decided the same person, search shows the two records as one hit with both spellings;
+  // then the pair goes back to review.
+  const decide = (id, decision) => page.evaluate(async ([i, d]) => {
+    const csrf = (document.cookie.match(/(?:^|;\s*)athar_csrf=([^;]+)/) || [])[1] || "";
+    const res = await fetch("/api/matches/" + i + "/decision", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify({ decision: d }) });
+    return res.status;
+  }, [id, decision]);
+  check((await decide(m.id, "same")) === 200, "decided same through the API");
+  await page.goto(base + "/#/search?kind=person&q=" + encodeURIComponent("Synthetic Reviewed One"));
+  await page.waitForSelector("#search-total");
+  const hits = await page.$$eval("[data-hit]", (as) => as.map((a) => a.getAttribute("data-hit")));
+  check(m.persons.filter((x) => hits.includes(x)).length === 1, "search shows the person once: " + hits.join(", "));
+  const also = await page.textContent("[data-same-as]");
+  check(also.includes("سامر المراجع") && also.includes("Synthetic Reviewed One"), "with both spellings: " + also);
+  check((await decide(m.id, "review")) === 200, "back to review");
+  await page.goto(base + "/#/review?case=" + encodeURIComponent(caseName));
+  await page.waitForSelector("#review-side");
+
+  // Record A's page lists the pair waiting for review and leads to it.
+  await page.click("#review-side thead a");
+  await page.waitForSelector("#same-person [data-match]");
+  check((await page.textContent("#same-person")).includes("سامر المراجع"), "the person's page shows the record it may be");
+  check(await page.isVisible("#same-person a[href^='#/review']"), "and leads to its review");
+
   // The persons page: the overlap table and the way to the review.
   await page.goto(base + "/#/persons?case=" + encodeURIComponent(caseName));
   await page.waitForSelector("#list-overlap");

@@ -192,6 +192,9 @@ export default {
 
     "records.link.title": "evidence {item}",
     "records.match.title": "match: {decision}",
+    "records.person.same": "The same person in other records",
+    "records.person.no_same": "Not linked to records of other lists.",
+    "records.person.to_review": "review",
     "records.in_case": "case {case}",
     "records.open": "open",
     "records.edit": "Edit",
@@ -515,6 +518,9 @@ export default {
 
     "records.link.title": "الدليل {item}",
     "records.match.title": "مطابقة: {decision}",
+    "records.person.same": "الشخص نفسه في سجلات أخرى",
+    "records.person.no_same": "غير مرتبط بسجلات من قوائم أخرى.",
+    "records.person.to_review": "راجِع",
     "records.in_case": "القضية {case}",
     "records.open": "فتح",
     "records.edit": "تعديل",

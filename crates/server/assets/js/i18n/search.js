@@ -29,6 +29,8 @@ export default {
     "search.kind.source": "source",
     "search.kind.claim": "claim",
     "search.kind.link": "link",
+    "search.kind.match": "match of two person records",
+    "search.same_as": "one person in {n} records:",
   },
   ar: {
     "search.title": "البحث",
@@ -66,5 +68,7 @@ export default {
     "search.kind.source": "مصدر",
     "search.kind.claim": "ادعاء",
     "search.kind.link": "رابط",
+    "search.kind.match": "مطابقة سجلَّي شخص",
+    "search.same_as": "شخص واحد في {n} سجلات:",
   },
 };

@@ -141,9 +141,12 @@ export async function personPage(id) {
   const p = d.record;
   const refs = await referrers(d);
   const acts = refs.filter((r) => r.kind === "act");
+  // Matches with records of other lists: decided the same person, or waiting for review.
+  const matches = refs.filter((r) => r.kind === "match" && r.decision !== "different");
+  const other = (m) => m.persons.find((x) => x !== p.id);
   const names = await records([
     ...(p.names || []).map((n) => n.source), ...(p.affiliations || []).map((a) => a.org),
-    ...acts.map((a) => a.incident),
+    ...acts.map((a) => a.incident), p.source, ...matches.map(other),
   ]);
   const claims = refs.filter((r) => r.kind === "claim");
   const claimSources = await records(claims.map((c) => c.source));
@@ -169,10 +172,19 @@ export async function personPage(id) {
       ["records.field.birth_date", dateText(p.birth_date)],
       ["records.field.age", quantityText(p.age)],
       ["records.field.status", term(p.status)],
+      ["records.field.event_date", dateText(p.event_date)],
+      ["records.field.event_place", p.event_place, { dir: "auto" }],
+      ["records.field.source", p.source ? refLink(names, p.source) : null],
+      ["records.field.source_row", p.source_row, { dir: "auto" }],
       ["records.field.affiliations", (p.affiliations || []).map((a) => el("div", {}, refLink(names, a.org),
         a.role ? [" — ", el("span", { dir: "auto" }, a.role)] : null, a.date ? " · " + dateText(a.date) : null))],
       ["records.field.notes", p.notes, { dir: "auto" }],
     ]),
+    section("same-person", t("records.person.same"),
+      matches.length ? el("ul", {}, matches.map((m) => el("li", { "data-match": m.id }, refLink(names, other(m)), " · ",
+        term(m.decision), " (", term(m.by), ")",
+        m.decision === "review" ? [" · ", el("a", { href: "#/review?case=" + encodeURIComponent(p.case) }, t("records.person.to_review"))] : null)))
+        : el("p", { class: "muted" }, t("records.person.no_same"))),
     section("sources", t("records.person.sources"),
       sources.size ? el("ul", {}, [...sources.values()].map((s) => el("li", {}, recordLink(s), " · ", term(s.source_type))))
         : el("p", { class: "muted" }, t("records.person.no_sources"))),

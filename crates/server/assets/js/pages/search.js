@@ -3,7 +3,7 @@ import { el, api, apiUrl, show, itemHref, t, number, bidi, tableScroll } from ".
 
 // A record kind or `item`, in the language shown (an unknown one as the server wrote it).
 function kindName(kind) {
-  return ["item", "case", "incident", "act", "person", "org", "place", "source", "claim", "link"].includes(kind)
+  return ["item", "case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match"].includes(kind)
     ? t("search.kind." + kind) : bidi(kind);
 }
 
@@ -41,8 +41,17 @@ export async function searchPage(params) {
     tableScroll(t("search.results"), el("table", {},
       el("thead", {}, el("tr", {}, ["search.col_kind", "search.col_title", "search.col_case"].map((h) => el("th", { scope: "col" }, t(h))))),
       el("tbody", {}, r.hits.map((h) => el("tr", {}, el("td", {}, kindName(h.kind)),
-        el("td", {}, el("a", { href: hitHref(h), "data-hit": h.id }, title(h))),
+        el("td", {}, el("a", { href: hitHref(h), "data-hit": h.id }, title(h)), sameAs(h)),
         el("td", {}, bidi(h.case))))))));
+}
+
+// A person linked across lists is one hit: every spelling the lists give, and how many
+// records they are.
+function sameAs(h) {
+  if (!h.same_as || !h.names) return null;
+  return el("div", { class: "muted small", "data-same-as": h.same_as.length },
+    t("search.same_as", { n: number(h.same_as.length) }), " ",
+    h.names.flatMap((n, i) => [i ? " · " : "", el("bdi", {}, n)]));
 }
 
 // The page a hit opens: an item's page, or the record's (incident, person, org and place
