@@ -111,11 +111,15 @@ pub async fn decide(
     State(state): St,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<DecisionBody>,
+    Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     if !athar_core::records::is_record_id(&id) {
         return Err(ApiError::bad_request("id: 26 characters of base 32"));
     }
+    // Read here rather than by the extractor: a body that is not a decision is bad input
+    // (400), the same whether or not the match exists.
+    let body: DecisionBody = serde_path_to_error::deserialize(body)
+        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.path(), e.inner())))?;
     let decision = MatchDecision::parse(&body.decision)
         .map_err(|e| ApiError::bad_request(format!("decision: {e}")))?;
     if matches!(caller.user.role, Role::Viewer) {
