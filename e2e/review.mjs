@@ -87,3 +87,21 @@ export async function reviewSteps(page, { base, check, shot, caseName, user }) {
   check(await page.isVisible("#review-link"), "the persons page leads to the review");
   await shot("persons-across-lists");
 }
+
+// The investigator links the case's persons from the review page (after the interface
+// checks, which see the prepared pair): the page reports the run, and the API's persons
+// count every person record of the case once.
+export async function linkageRunStep(page, { base, check, caseName }) {
+  await page.goto(base + "/#/review?case=" + encodeURIComponent(caseName));
+  await page.waitForSelector("#review-run");
+  await page.click("#review-run");
+  await page.waitForFunction(() => /\d+ records make \d+ persons/.test(document.getElementById("review-status").textContent));
+  const status = await page.textContent("#review-status");
+  const counts = await page.evaluate(async (c) => {
+    const p = await (await fetch("/api/cases/" + encodeURIComponent(c) + "/persons", { credentials: "same-origin" })).json();
+    const r = await (await fetch("/api/records?kind=person&case=" + encodeURIComponent(c), { credentials: "same-origin" })).json();
+    return { persons: p.count, records: r.records.length };
+  }, caseName);
+  check(status.includes(counts.records + " records make " + counts.persons + " persons"),
+    "the run from the review page: " + status + " " + JSON.stringify(counts));
+}

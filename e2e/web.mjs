@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { documentationSteps } from "./documentation.mjs";
 import { mapSteps } from "./map.mjs";
 import { interfaceSteps, axeRun } from "./interface.mjs";
-import { reviewSteps } from "./review.mjs";
+import { reviewSteps, linkageRunStep } from "./review.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -362,6 +362,7 @@ try {
 
   // 12. The interface in Arabic and English, at 1280 and 390 px, on every page.
   await interfaceSteps(page, browser, { base, out, check, shot, log, caseName, item });
+  await linkageRunStep(page, { base, check, caseName });
 
   check(problems.length === 0, "no script errors" + (problems.length ? ": " + problems.join("; ") : ""));
   writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2));
