@@ -87,8 +87,14 @@ struct Facts {
 
 /// `persons` synthetic persons written by `k` lists.
 pub fn lists(seed: u64, persons: usize, k: usize) -> Lists {
+    lists_with_namesakes(seed, persons, k, 0)
+}
+
+/// [`lists`] of `persons` persons and `namesakes` more for each, sharing two of its given,
+/// father's and family names (the hard cases of precision).
+pub fn lists_with_namesakes(seed: u64, persons: usize, k: usize, namesakes: usize) -> Lists {
     let mut rng = Rng(seed);
-    let people = population(&mut rng, persons, 0);
+    let people = population(&mut rng, persons, namesakes);
     let facts: Vec<Facts> = people
         .into_iter()
         .map(|p| {
