@@ -85,6 +85,15 @@ impl Mapping {
                     format!("{v:?} is not HEADER=FIELD"),
                 ));
             }
+            if columns
+                .iter()
+                .any(|(c, _): &(String, String)| same_header(c, &h))
+            {
+                return Err(crate::records::input_error(
+                    at,
+                    format!("column {h:?} is mapped twice"),
+                ));
+            }
             columns.push((h, f));
             Ok(())
         };
@@ -94,7 +103,7 @@ impl Mapping {
                     let text = std::fs::read_to_string(file).map_err(|e| {
                         crate::records::input_error(file, format!("reading the column map: {e}"))
                     })?;
-                    for (i, l) in text.lines().enumerate() {
+                    for (i, l) in text.trim_start_matches('\u{feff}').lines().enumerate() {
                         let l = l.trim();
                         if l.is_empty() || l.starts_with('#') {
                             continue;
@@ -111,9 +120,24 @@ impl Mapping {
     fn field_of(&self, header: &str) -> String {
         self.columns
             .iter()
-            .find(|(h, _)| h == header)
-            .map_or_else(|| header.to_ascii_lowercase(), |(_, f)| f.clone())
+            .find(|(h, _)| same_header(h, header))
+            .map_or_else(
+                // A column headed `-` is not left out unless a map says so.
+                || {
+                    if header == SKIP {
+                        format!("column {header}")
+                    } else {
+                        header.to_ascii_lowercase()
+                    }
+                },
+                |(_, f)| f.clone(),
+            )
     }
+}
+
+/// Headers are matched as written, but for letter case.
+fn same_header(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 fn clean_header(h: &str) -> String {
@@ -197,7 +221,7 @@ pub fn read(
                 ),
             ));
         }
-        if !written.iter().any(|w| w == h) {
+        if !written.iter().any(|w| same_header(w, h)) {
             return Err(crate::records::input_error(
                 "--map",
                 format!("{name} has no column {h:?}"),

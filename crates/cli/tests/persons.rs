@@ -470,6 +470,22 @@ fn column_maps_and_list_values_are_checked() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("هاتف") && err.contains("--map"), "{err}");
+    // A column mapped twice is refused; a header is matched whatever its letter case.
+    let out = env.run(&[
+        "records",
+        "import",
+        "--kind",
+        "person",
+        "--case",
+        "c",
+        "--map",
+        "الاسم=names",
+        "--map",
+        "الاسم=notes",
+        f,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mapped twice"));
     // A map to a field that is not one, or from a column the file lacks.
     for bad in ["الاسم=nombre", "العمر=age"] {
         let args = [
@@ -499,6 +515,24 @@ fn column_maps_and_list_values_are_checked() {
     let layla = rows.iter().find(|r| r["father_name"].is_null()).unwrap();
     assert_eq!(layla["status"], "detained");
     assert_eq!(layla["source_row"], "2");
+    // Latin headers are matched whatever their case.
+    std::fs::write(&file, "Full Name,SEX\nSamer Test,m\n").unwrap();
+    ok(
+        &env,
+        &[
+            "records",
+            "import",
+            "--kind",
+            "person",
+            "--case",
+            "c",
+            "--map",
+            "full name=names",
+            "--map",
+            "sex=sex",
+            f,
+        ],
+    );
     // A bad value still names its line and field.
     std::fs::write(&file, "الاسم,الجنس\nسامر,ربما\n").unwrap();
     let out = env.run(&[

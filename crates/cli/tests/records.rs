@@ -723,10 +723,10 @@ fn csv_persons_and_incidents_round_trip() {
     let mut rows = out.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "id,key,case,names,father_name,mother_name,sex,birth_date,age,status,affiliations,notes"
+        "id,key,case,names,father_name,mother_name,sex,birth_date,age,status,event_date,event_place,affiliations,notes,source,source_row"
     );
     let row1 = rows.find(|r| r.contains(",p1,")).unwrap();
-    assert!(row1.ends_with(",list,سامر الحلبي|Samer al-Halabi,خالد,,male,1980,30-35,disappeared,,\"synthetic, row 1\""), "{row1}");
+    assert!(row1.ends_with(",list,سامر الحلبي|Samer al-Halabi,خالد,,male,1980,30-35,disappeared,,,,\"synthetic, row 1\",,"), "{row1}");
     // The exported CSV imports back unchanged.
     let again = env.path("again.csv");
     std::fs::write(&again, &out).unwrap();

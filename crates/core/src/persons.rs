@@ -236,24 +236,53 @@ pub fn link_case(
         .enumerate()
         .map(|(i, s)| (s.record.id.as_str(), i as u32))
         .collect();
+    // The match of each pair: a reviewer's before the model's, and of two reviewers'
+    // decisions that disagree (written before matches were one per pair) `different`, so
+    // nothing is joined on a disagreement. The model's duplicates are deleted.
     let mut existing: HashMap<String, (&StoredRecord, &Match)> = HashMap::new();
-    let mut decisions = Vec::new();
+    let mut duplicates = Vec::new();
+    let rank = |m: &Match| match (m.by, m.decision) {
+        (Decider::Reviewer, MatchDecision::Different) => 3,
+        (Decider::Reviewer, _) => 2,
+        (Decider::Model, _) => 1,
+    };
     for s in &matches {
         let Body::Match(m) = &s.record.body else {
             continue;
         };
-        let [a, b] = [&m.persons[0], &m.persons[1]];
-        existing.insert(match_key(a, b), (s, m));
-        if m.by == Decider::Reviewer {
-            if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
-                decisions.push(Decision {
-                    a,
-                    b,
-                    same: m.decision == MatchDecision::Same,
-                });
+        let key = match_key(&m.persons[0], &m.persons[1]);
+        match existing.get(&key) {
+            Some(&(_, old)) if rank(old) >= rank(m) => {
+                if m.by == Decider::Model {
+                    duplicates.push(s.record.id.clone());
+                }
+            }
+            Some(&(old_s, old)) => {
+                if old.by == Decider::Model {
+                    duplicates.push(old_s.record.id.clone());
+                }
+                existing.insert(key, (s, m));
+            }
+            None => {
+                existing.insert(key, (s, m));
             }
         }
     }
+    let mut decisions = Vec::new();
+    for (_, m) in existing.values() {
+        if m.by != Decider::Reviewer {
+            continue;
+        }
+        let (a, b) = (m.persons[0].as_str(), m.persons[1].as_str());
+        if let (Some(&a), Some(&b)) = (index.get(a), index.get(b)) {
+            decisions.push(Decision {
+                a,
+                b,
+                same: m.decision == MatchDecision::Same,
+            });
+        }
+    }
+    decisions.sort_by_key(|d| (d.a, d.b));
     let linkage = athar_link::link_with(&input, options, &decisions);
     let rivals = Rivals::new(&input, &linkage);
     // What the model holds now: the pairs within each person, and the unsure pairs
@@ -343,6 +372,8 @@ pub fn link_case(
             changes.push(Change::Delete(s.record.id.clone()));
         }
     }
+    report.deleted += duplicates.len();
+    changes.extend(duplicates.into_iter().map(Change::Delete));
     let applied = if changes.is_empty() {
         Vec::new()
     } else {
@@ -456,20 +487,50 @@ pub fn group(
         }
         x
     }
+    // Reviewers' `same` first, then the model's; never a join across a pair decided
+    // different.
+    let pair_of = |m: &Match| {
+        Some((
+            *index.get(m.persons[0].as_str())?,
+            *index.get(m.persons[1].as_str())?,
+        ))
+    };
+    let mut apart: HashSet<(usize, usize)> = HashSet::new();
+    let mut joins: Vec<(u8, usize, usize)> = Vec::new();
     for s in matches {
         let Body::Match(m) = &s.record.body else {
             continue;
         };
-        if m.decision != MatchDecision::Same {
+        let Some((a, b)) = pair_of(m) else {
+            continue;
+        };
+        match m.decision {
+            MatchDecision::Different => {
+                apart.insert((a.min(b), a.max(b)));
+            }
+            MatchDecision::Same => joins.push((u8::from(m.by == Decider::Model), a, b)),
+            MatchDecision::Review => {}
+        }
+    }
+    joins.sort_unstable();
+    let mut members: Vec<Vec<usize>> = (0..persons.len()).map(|i| vec![i]).collect();
+    for (_, a, b) in joins {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra == rb || apart.contains(&(a.min(b), a.max(b))) {
             continue;
         }
-        if let (Some(&a), Some(&b)) = (
-            index.get(m.persons[0].as_str()),
-            index.get(m.persons[1].as_str()),
-        ) {
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            parent[ra.max(rb)] = ra.min(rb);
+        let split = members[ra].iter().any(|&x| {
+            members[rb]
+                .iter()
+                .any(|&y| apart.contains(&(x.min(y), x.max(y))))
+        });
+        if split {
+            continue;
         }
+        let (keep, gone) = (ra.min(rb), ra.max(rb));
+        parent[gone] = keep;
+        let moved = std::mem::take(&mut members[gone]);
+        members[keep].extend(moved);
     }
     let source_name: HashMap<&str, &str> = sources
         .iter()
@@ -561,8 +622,12 @@ pub fn review_queue(catalog: &dyn Catalog, case: &str) -> Result<Vec<Pending>, S
         if m.decision != MatchDecision::Review {
             continue;
         }
-        let a = catalog.record_by_id(&m.persons[0])?;
-        let b = catalog.record_by_id(&m.persons[1])?;
+        // Only live persons of the match's own case: a person since moved to another case
+        // or deleted is not shown here.
+        let live =
+            |x: Option<StoredRecord>| x.filter(|x| !x.deleted && x.record.case == s.record.case);
+        let a = live(catalog.record_by_id(&m.persons[0])?);
+        let b = live(catalog.record_by_id(&m.persons[1])?);
         if let (Some(a), Some(b)) = (a, b) {
             out.push(Pending {
                 matched: s,
@@ -601,7 +666,7 @@ pub fn decision_change(
     } else {
         Decider::Reviewer
     };
-    if note.is_some() {
+    if note.is_some() || decision == MatchDecision::Review {
         m.note = note;
     }
     Some(Change::Put(Box::new(Line {

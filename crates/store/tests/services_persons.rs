@@ -283,21 +283,108 @@ fn a_person_is_gathered_only_within_its_case() {
     link(&mut env, "k");
     link(&mut env, "other");
     let a0 = id_of(&env, "k-a0");
+    let b1 = id_of(&env, "k-b1");
     let other = id_of(&env, "other-a0");
-    // An operator's cross-case `same` match (refs may cross cases for the operator).
-    apply(
-        &mut env,
+    // A match across cases is refused, even to the archive's operator.
+    let mut w = env.archive.writer().unwrap();
+    let err = records::apply(
+        w.catalog,
+        &mut w.logger,
         vec![put(&format!(
             r#"{{"kind":"match","case":"k","persons":["{a0}","{other}"],"decision":"same","by":"reviewer"}}"#
         ))],
+        ACTOR,
+    )
+    .unwrap_err();
+    drop(w);
+    assert!(err.to_string().contains("persons[1]"), "{err}");
+    // So is a second match of one pair: the decision is made on the one there is.
+    let b0 = id_of(&env, "k-b0");
+    let mut w = env.archive.writer().unwrap();
+    let err = records::apply(
+        w.catalog,
+        &mut w.logger,
+        vec![put(&format!(
+            r#"{{"kind":"match","case":"k","persons":["{b0}","{a0}"],"decision":"different","by":"reviewer"}}"#
+        ))],
+        ACTOR,
+    )
+    .unwrap_err();
+    drop(w);
+    assert!(err.to_string().contains("already joins"), "{err}");
+    // A reviewer joins a0 and b1; then b1 is moved to the other case: a0's person no longer
+    // gathers it, and no pair with it is shown for review in case k.
+    apply(
+        &mut env,
+        vec![put(&format!(
+            r#"{{"kind":"match","case":"k","persons":["{a0}","{b1}"],"decision":"same","by":"reviewer"}}"#
+        ))],
+    );
+    assert!(persons::same_as(&*env.archive.catalog, &a0, 100)
+        .unwrap()
+        .contains(&b1));
+    let moved = env.archive.catalog.record_by_id(&b1).unwrap().unwrap();
+    let mut line = moved.record.to_line();
+    line["case"] = serde_json::json!("other");
+    line["source"] = serde_json::Value::Null;
+    apply(
+        &mut env,
+        vec![Change::Put(Box::new(records::parse_line(line).unwrap()))],
     );
     let group = persons::same_as(&*env.archive.catalog, &a0, 100).unwrap();
     assert_eq!(group[0], a0);
-    assert_eq!(group.len(), 3, "{group:?}");
+    assert!(!group.contains(&b1), "{group:?}");
     for r in &group {
         let s = env.archive.catalog.record_by_id(r).unwrap().unwrap();
         assert_eq!(s.record.case, "k");
     }
+    for p in persons::review_queue(&*env.archive.catalog, "k").unwrap() {
+        for x in &p.persons {
+            assert_eq!(x.record.case, "k");
+        }
+    }
+}
+
+#[test]
+fn a_reviewers_different_is_never_joined_over() {
+    let mut env = Env::new();
+    three_lists(&mut env, "k");
+    link(&mut env, "k");
+    let (a0, b0, c0) = (
+        id_of(&env, "k-a0"),
+        id_of(&env, "k-b0"),
+        id_of(&env, "k-c0"),
+    );
+    // The model joined a0, b0 and c0; a reviewer says a0 and c0 are different persons. Even
+    // before the model runs again, the persons do not put them together.
+    let key = persons::match_key(&a0, &c0);
+    let (id, _) = matches(&env, "k")
+        .into_iter()
+        .find(|(_, m)| persons::match_key(&m.persons[0], &m.persons[1]) == key)
+        .expect("a0 ~ c0");
+    let current = env.archive.catalog.record_by_id(&id).unwrap().unwrap();
+    apply(
+        &mut env,
+        vec![persons::decision_change(&current, MatchDecision::Different, None).unwrap()],
+    );
+    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
+    let with = |r: &str| {
+        people
+            .iter()
+            .position(|p| p.records.iter().any(|x| x == r))
+            .unwrap()
+    };
+    assert_ne!(with(&a0), with(&c0), "{people:?}");
+    assert!(with(&b0) == with(&a0) || with(&b0) == with(&c0));
+    link(&mut env, "k");
+    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
+    let with = |r: &str| {
+        people
+            .iter()
+            .position(|p| p.records.iter().any(|x| x == r))
+            .unwrap()
+    };
+    assert_ne!(with(&a0), with(&c0));
 }
 
 #[test]

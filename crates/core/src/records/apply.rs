@@ -733,6 +733,9 @@ impl Batch<'_> {
                 return Err(invalid(index, "item", NO_ITEM));
             }
         }
+        if let Body::Match(m) = &record.body {
+            check_match(catalog, index, &record.id, &record.case, m)?;
+        }
         if record.body.kind() != RecordKind::Case
             && !self.cases.contains(&record.case)
             && !self.case_known(catalog, &record.case)?
@@ -864,4 +867,52 @@ impl Batch<'_> {
             )),
         }
     }
+}
+
+/// A match joins two persons of its own case (a person's records are gathered only within
+/// it), and is the only match of its pair: a second one would let two decisions disagree.
+fn check_match(
+    catalog: &dyn Catalog,
+    index: usize,
+    id: &str,
+    case: &str,
+    m: &super::Match,
+) -> Result<(), ChangeError> {
+    for (i, p) in m.persons.iter().enumerate() {
+        if let Some(person) = catalog.record_by_id(p)? {
+            if person.record.case != case {
+                return Err(invalid(
+                    index,
+                    format!("persons[{i}]"),
+                    "must be a person of the match's case",
+                ));
+            }
+        }
+    }
+    let pair = |x: &[String]| {
+        let (a, b) = (&x[0], &x[1]);
+        if a <= b {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        }
+    };
+    let this = pair(&m.persons);
+    for r in catalog.referrers(&m.persons[0])? {
+        if r == id {
+            continue;
+        }
+        if let Some(other) = catalog.record_by_id(&r)? {
+            if let Body::Match(o) = &other.record.body {
+                if !other.deleted && o.persons.len() == 2 && pair(&o.persons) == this {
+                    return Err(invalid(
+                        index,
+                        "persons",
+                        format!("match {r} already joins these two records: decide that one"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -34,6 +34,9 @@ function bar(w, max) {
 let keyHandler = null;
 
 export async function reviewPage(params) {
+  // A handler left by an earlier review page never answers for this one.
+  if (keyHandler) document.removeEventListener("keydown", keyHandler);
+  keyHandler = null;
   const caseName = params.get("case");
   if (!caseName) {
     const cases = (state.me && state.me.cases) || [];
@@ -53,9 +56,12 @@ export async function reviewPage(params) {
     return api(apiUrl(["cases", caseName, "review"], { limit: 200 }));
   }
 
+  // One decision at a time: a key held down or pressed twice decides one pair once.
+  let busy = false;
   async function decide(decision) {
     const pair = queue.pairs[at];
-    if (!pair || !mayDecide) return;
+    if (!pair || !mayDecide || busy) return;
+    busy = true;
     const note = pane.querySelector("#review-note");
     const body = { decision };
     if (note && note.value.trim()) body.note = note.value.trim();
@@ -68,12 +74,15 @@ export async function reviewPage(params) {
       render();
     } catch (e) {
       status.replaceChildren(failure(e));
+    } finally {
+      busy = false;
     }
   }
 
   async function undoLast() {
+    if (busy || !undo.length) return;
+    busy = true;
     const id = undo.shift();
-    if (!id) return;
     try {
       await api(apiUrl(["matches", id, "decision"]), { method: "POST", body: { decision: "review" } });
       queue = await load();
@@ -82,6 +91,8 @@ export async function reviewPage(params) {
       render();
     } catch (e) {
       status.replaceChildren(failure(e));
+    } finally {
+      busy = false;
     }
   }
 
@@ -130,9 +141,9 @@ export async function reviewPage(params) {
     );
   }
 
-  if (keyHandler) document.removeEventListener("keydown", keyHandler);
   keyHandler = (e) => {
-    if (!location.hash.startsWith("#/review")) {
+    if (e.repeat) return;
+    if (!location.hash.startsWith("#/review") || new URLSearchParams(location.hash.split("?")[1] || "").get("case") !== caseName) {
       document.removeEventListener("keydown", keyHandler);
       keyHandler = null;
       return;
