@@ -62,19 +62,24 @@ pub struct LinkReport {
     pub unchanged: usize,
 }
 
+/// Each list's name (a source record's `name`, its code name when protected) by id.
+fn list_names(sources: &[StoredRecord]) -> HashMap<&str, &str> {
+    sources
+        .iter()
+        .filter_map(|s| match &s.record.body {
+            Body::Source(x) => Some((s.record.id.as_str(), x.name.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The case's person records as `athar-link` reads them, in the order of `persons`.
 pub fn link_records(
     persons: &[StoredRecord],
     places: &[StoredRecord],
     sources: &[StoredRecord],
 ) -> Vec<athar_link::Record> {
-    let source_name: HashMap<&str, &str> = sources
-        .iter()
-        .filter_map(|s| match &s.record.body {
-            Body::Source(x) => Some((s.record.id.as_str(), x.name.as_str())),
-            _ => None,
-        })
-        .collect();
+    let source_name = list_names(sources);
     let hierarchy = PlaceHierarchy::new(places);
     persons
         .iter()
@@ -532,13 +537,7 @@ pub fn group(
         let moved = std::mem::take(&mut members[gone]);
         members[keep].extend(moved);
     }
-    let source_name: HashMap<&str, &str> = sources
-        .iter()
-        .filter_map(|s| match &s.record.body {
-            Body::Source(x) => Some((s.record.id.as_str(), x.name.as_str())),
-            _ => None,
-        })
-        .collect();
+    let source_name = list_names(sources);
     let mut groups: BTreeMap<usize, LinkedPerson> = BTreeMap::new();
     for (i, s) in persons.iter().enumerate() {
         let r = root(&mut parent, i);

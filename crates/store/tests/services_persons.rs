@@ -26,6 +26,14 @@ fn apply(env: &mut Env, changes: Vec<Change>) {
     records::apply(w.catalog, &mut w.logger, changes, ACTOR).unwrap();
 }
 
+/// Why one record line is refused (it must be).
+fn refused(env: &mut Env, json: &str) -> String {
+    let mut w = env.archive.writer().unwrap();
+    records::apply(w.catalog, &mut w.logger, vec![put(json)], ACTOR)
+        .unwrap_err()
+        .to_string()
+}
+
 fn link(env: &mut Env, case: &str) -> persons::LinkReport {
     let mut w = env.archive.writer().unwrap();
     persons::link_case(
@@ -286,32 +294,22 @@ fn a_person_is_gathered_only_within_its_case() {
     let b1 = id_of(&env, "k-b1");
     let other = id_of(&env, "other-a0");
     // A match across cases is refused, even to the archive's operator.
-    let mut w = env.archive.writer().unwrap();
-    let err = records::apply(
-        w.catalog,
-        &mut w.logger,
-        vec![put(&format!(
+    let err = refused(
+        &mut env,
+        &format!(
             r#"{{"kind":"match","case":"k","persons":["{a0}","{other}"],"decision":"same","by":"reviewer"}}"#
-        ))],
-        ACTOR,
-    )
-    .unwrap_err();
-    drop(w);
-    assert!(err.to_string().contains("persons[1]"), "{err}");
+        ),
+    );
+    assert!(err.contains("persons[1]"), "{err}");
     // So is a second match of one pair: the decision is made on the one there is.
     let b0 = id_of(&env, "k-b0");
-    let mut w = env.archive.writer().unwrap();
-    let err = records::apply(
-        w.catalog,
-        &mut w.logger,
-        vec![put(&format!(
+    let err = refused(
+        &mut env,
+        &format!(
             r#"{{"kind":"match","case":"k","persons":["{b0}","{a0}"],"decision":"different","by":"reviewer"}}"#
-        ))],
-        ACTOR,
-    )
-    .unwrap_err();
-    drop(w);
-    assert!(err.to_string().contains("already joins"), "{err}");
+        ),
+    );
+    assert!(err.contains("already joins"), "{err}");
     // A reviewer joins a0 and b1; then b1 is moved to the other case: a0's person no longer
     // gathers it, and no pair with it is shown for review in case k.
     apply(
