@@ -63,7 +63,7 @@ pub struct LinkReport {
 }
 
 /// Each list's name (a source record's `name`, its code name when protected) by id.
-fn list_names(sources: &[StoredRecord]) -> HashMap<&str, &str> {
+pub fn list_names(sources: &[StoredRecord]) -> HashMap<&str, &str> {
     sources
         .iter()
         .filter_map(|s| match &s.record.body {

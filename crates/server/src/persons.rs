@@ -13,7 +13,6 @@ use std::sync::Arc;
 use athar_core::accounts::Role;
 use athar_core::persons;
 use athar_core::records::{Body, MatchDecision, RecordKind, StoredRecord};
-use athar_core::Catalog;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -28,24 +27,14 @@ fn missing_case() -> ApiError {
     ApiError::not_found("no such case")
 }
 
-fn list_names(cat: &dyn Catalog, case: &str) -> Result<HashMap<String, String>, ApiError> {
-    Ok(cat
-        .records(Some(RecordKind::Source), Some(case))?
-        .into_iter()
-        .filter_map(|s| match s.record.body {
-            Body::Source(x) => Some((s.record.id, x.name)),
-            _ => None,
-        })
-        .collect())
-}
-
 /// A person record as the review shows it: its JSON form, the list by name.
-fn person_json(s: &StoredRecord, lists: &HashMap<String, String>) -> Value {
+fn person_json(s: &StoredRecord, lists: &HashMap<&str, &str>) -> Value {
     let mut v = s.record.to_line();
     if let Body::Person(p) = &s.record.body {
-        v["list"] = json!(p.source.as_ref().map_or(persons::NO_LIST, |id| lists
-            .get(id)
-            .map_or(id.as_str(), String::as_str)));
+        v["list"] = json!(p
+            .source
+            .as_deref()
+            .map_or(persons::NO_LIST, |id| lists.get(id).copied().unwrap_or(id)));
     }
     v["deleted"] = json!(s.deleted);
     v
@@ -74,7 +63,8 @@ pub async fn queue(
             return Err(missing_case());
         }
         let queue = persons::review_queue(cat, &case)?;
-        let lists = list_names(cat, &case)?;
+        let sources = cat.records(Some(RecordKind::Source), Some(&case))?;
+        let lists = persons::list_names(&sources);
         let pairs: Vec<Value> = queue
             .iter()
             .skip(offset)

@@ -34,6 +34,17 @@ fn refused(env: &mut Env, json: &str) -> String {
         .to_string()
 }
 
+/// Which person (an index into `persons::persons`) each record of `case` is now in.
+fn person_of(env: &Env, case: &str) -> impl Fn(&str) -> usize {
+    let people = persons::persons(&*env.archive.catalog, case).unwrap();
+    move |r: &str| {
+        people
+            .iter()
+            .position(|p| p.records.iter().any(|x| x == r))
+            .unwrap()
+    }
+}
+
 fn link(env: &mut Env, case: &str) -> persons::LinkReport {
     let mut w = env.archive.writer().unwrap();
     persons::link_case(
@@ -218,13 +229,7 @@ fn reviewers_decisions_bind_the_model_and_can_be_undone() {
     apply(&mut env, vec![change]);
     let report = link(&mut env, "k");
     assert_eq!(report.decisions, 1);
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
+    let with = person_of(&env, "k");
     assert_ne!(
         with(&a0),
         with(&b0),
@@ -251,13 +256,7 @@ fn reviewers_decisions_bind_the_model_and_can_be_undone() {
     let change = persons::decision_change(&kept, MatchDecision::Review, None).unwrap();
     apply(&mut env, vec![change]);
     link(&mut env, "k");
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
+    let with = person_of(&env, "k");
     assert_eq!(with(&a0), with(&b0));
     // A reviewer says the namesake is c0's person: a `same` match the model did not
     // propose joins them, whatever the lists say.
@@ -269,13 +268,7 @@ fn reviewers_decisions_bind_the_model_and_can_be_undone() {
     );
     let report = link(&mut env, "k");
     assert_eq!(report.decisions, 1);
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
+    let with = person_of(&env, "k");
     assert_eq!(with(&namesake), with(&c0));
     // A reviewer may not leave a pair "to review" in their own name.
     let bad = serde_json::json!({"kind":"match","case":"k","persons":[a0, c0],"decision":"review","by":"reviewer"});
@@ -365,23 +358,11 @@ fn a_reviewers_different_is_never_joined_over() {
         &mut env,
         vec![persons::decision_change(&current, MatchDecision::Different, None).unwrap()],
     );
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
-    assert_ne!(with(&a0), with(&c0), "{people:?}");
+    let with = person_of(&env, "k");
+    assert_ne!(with(&a0), with(&c0), "a reviewer said different");
     assert!(with(&b0) == with(&a0) || with(&b0) == with(&c0));
     link(&mut env, "k");
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
+    let with = person_of(&env, "k");
     assert_ne!(with(&a0), with(&c0));
 }
 
@@ -440,13 +421,7 @@ fn a_pair_that_rivals_a_much_likelier_link_is_not_queued() {
     let b8 = id_of(&env, "k-b8");
     let a0 = id_of(&env, "k-a0");
     let c0 = id_of(&env, "k-c0");
-    let people = persons::persons(&*env.archive.catalog, "k").unwrap();
-    let with = |r: &str| {
-        people
-            .iter()
-            .position(|p| p.records.iter().any(|x| x == r))
-            .unwrap()
-    };
+    let with = person_of(&env, "k");
     assert_ne!(with(&b8), with(&a0), "the namesake is not person 0");
     assert_eq!(with(&a0), with(&id_of(&env, "k-b0")));
     let queued: Vec<_> = matches(&env, "k")
