@@ -19,7 +19,8 @@ declare -A need=(
   [npm]=npm
 )
 if [ "$what" = run ]; then
-  need=([sha256sum]=coreutils)
+  # Captures drive Debian's headless Chromium; media goes through FFmpeg.
+  need=([sha256sum]=coreutils [python3]=python3 [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [chromium]=chromium)
 fi
 
 missing=()
@@ -46,6 +47,29 @@ if [ "$what" = test ] && ! python3 -c 'import bagit' >/dev/null 2>&1; then
   fi
   echo "Installing bagit-python (pip)" >&2
   python3 -m pip install --quiet bagit 2>/dev/null || python3 -m pip install --quiet --break-system-packages bagit
+fi
+# Athar's own tool environment (a Python venv, never touched at run time): yt-dlp for media
+# in captures; for the tests also py-wacz (`wacz validate`) and pywb (replay). Versions
+# pinned in scripts/tools-requirements*.txt.
+tools="${ATHAR_TOOLS:-$HOME/.local/share/athar/tools}"
+want_reqs=("$(dirname "$0")/tools-requirements.txt")
+[ "$what" = test ] && want_reqs+=("$(dirname "$0")/tools-requirements-test.txt")
+stamp="$tools/.installed"
+want_sum=$(cat "${want_reqs[@]}" | sha256sum | cut -c1-64)
+if [ ! -x "$tools/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_sum" ]; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "Installing Athar's tools (yt-dlp…) into $tools" >&2
+  mkdir -p "$tools"
+  [ -x "$tools/bin/python" ] || python3 -m venv "$tools"
+  req_args=()
+  for r in "${want_reqs[@]}"; do req_args+=(-r "$r"); done
+  "$tools/bin/python" -m pip install --quiet --disable-pip-version-check "${req_args[@]}"
+  echo "$want_sum" > "$stamp"
 fi
 e2e_modules="$(dirname "$0")/../e2e/node_modules"
 if [ "$what" = test ] && { [ ! -d "$e2e_modules/playwright-core" ] || [ ! -d "$e2e_modules/axe-core" ]; }; then

@@ -28,6 +28,7 @@ use athar_core::{CoreError, EventKind, StoreError};
 use athar_store::{Access, Archive, ArchiveError, InitOptions};
 use clap::{Parser, Subcommand};
 
+mod capture;
 mod keys;
 mod logcmd;
 mod media;
@@ -118,6 +119,11 @@ enum Command {
     Encrypt(EncryptArgs),
     /// Preserve files and folders (recursively, in name order).
     Ingest(IngestArgs),
+    /// Capture web addresses into a case: WACZ, screenshots, PDF, HTML, media, network
+    /// context, each file an item; every address becomes a watched source.
+    Capture(capture::CaptureArgs),
+    /// The captured sources and what the deletion watch last found (`check` checks them).
+    Sources(capture::SourcesArgs),
     /// List the preserved items.
     List(ListArgs),
     /// Show an item, its cases and its chain of custody.
@@ -575,6 +581,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(a) => init(&cli, a),
         Command::Encrypt(a) => encrypt(&cli, a),
         Command::Ingest(a) => ingest(&cli, a),
+        Command::Capture(a) => capture::capture(&cli, a),
+        Command::Sources(a) => capture::sources(&cli, a),
         Command::List(a) => list(&cli, a),
         Command::Show(a) => show(&cli, a),
         Command::Cat(a) => cat(&cli, a),
@@ -776,6 +784,7 @@ fn ingest(cli: &Cli, a: &IngestArgs) -> anyhow::Result<ExitCode> {
         note: a.note.clone(),
         collector: w.collector.clone(),
         threads: 0,
+        capture: None,
     };
     let mut out = output::IngestOutput::new(a.json);
     // The ingest queues the new items' jobs itself.

@@ -28,7 +28,7 @@ use sha2::Digest;
 
 use crate::error::{CoreError, StoreError};
 use crate::log::Logger;
-use crate::model::{NewItem, Sha256, Sighting, TOOL_VERSION};
+use crate::model::{CaptureOrigin, NewItem, Sha256, Sighting, TOOL_VERSION};
 use crate::storage::{BlobStore, Catalog, PendingBlob, RecordedEntry};
 
 /// Bytes read per chunk.
@@ -55,6 +55,20 @@ pub struct IngestOptions {
     pub collector: String,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// When the files are a web capture's bundle: each gets a `capture` custody event.
+    pub capture: Option<CaptureFiles>,
+}
+
+/// A web capture's bundle being preserved: where it is, what was captured, what each file is.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureFiles {
+    /// The bundle's folder (absolute).
+    pub dir: PathBuf,
+    pub url: String,
+    /// When the capture started (RFC 3339, UTC).
+    pub started: String,
+    /// Each file's role, by its path within `dir`.
+    pub roles: BTreeMap<PathBuf, String>,
 }
 
 /// A file that could not be preserved, and why.
@@ -653,4 +667,17 @@ fn annotate(s: &mut Sighting, opts: &IngestOptions) {
     s.source.clone_from(&opts.source);
     s.note.clone_from(&opts.note);
     s.case.clone_from(&opts.case);
+    if let Some(c) = &opts.capture {
+        let role = Path::new(&s.original_path)
+            .strip_prefix(&c.dir)
+            .ok()
+            .and_then(|rel| c.roles.get(rel))
+            .cloned()
+            .unwrap_or_else(|| "file".to_owned());
+        s.capture = Some(CaptureOrigin {
+            url: c.url.clone(),
+            role,
+            started: c.started.clone(),
+        });
+    }
 }

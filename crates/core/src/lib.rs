@@ -65,6 +65,7 @@
 //! [`verify`], never silently repaired.
 
 pub mod accounts;
+pub mod capture;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod custody;

@@ -165,6 +165,9 @@ pub enum EventKind {
     Ingest,
     /// Bytes already preserved were collected again (another name, path or source).
     Sighting,
+    /// The bytes are a file of a web capture (its WACZ, a screenshot, the media…): collected
+    /// from the address its sighting names, new or not.
+    Capture,
     /// Someone retrieved the item's content.
     Access,
     /// The item was handed over in a package (a BagIt bag).
@@ -187,6 +190,7 @@ impl EventKind {
         match self {
             EventKind::Ingest => "ingest",
             EventKind::Sighting => "sighting",
+            EventKind::Capture => "capture",
             EventKind::Access => "access",
             EventKind::Export => "export",
             EventKind::Transfer => "transfer",
@@ -201,6 +205,7 @@ impl EventKind {
         match s {
             "ingest" => Some(EventKind::Ingest),
             "sighting" => Some(EventKind::Sighting),
+            "capture" => Some(EventKind::Capture),
             "access" => Some(EventKind::Access),
             "export" => Some(EventKind::Export),
             "transfer" => Some(EventKind::Transfer),
@@ -232,6 +237,20 @@ pub struct Sighting {
     pub case: Option<CaseName>,
     /// The software that collected it.
     pub tool_version: String,
+    /// For a file of a web capture: the address and what the file is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub capture: Option<CaptureOrigin>,
+}
+
+/// Where a web capture's file came from: recorded on its `capture` custody event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureOrigin {
+    /// The address captured.
+    pub url: String,
+    /// What the file is in the bundle (`wacz`, `screenshot`, `media`…).
+    pub role: String,
+    /// When the capture started (RFC 3339, UTC).
+    pub started: String,
 }
 
 /// Who retrieved an item's content, how and why: recorded with every access.
@@ -380,7 +399,7 @@ impl EventDetails {
     /// Parses a stored record of an event of `kind`.
     pub fn from_json(kind: EventKind, json: &str) -> Option<EventDetails> {
         match kind {
-            EventKind::Ingest | EventKind::Sighting => {
+            EventKind::Ingest | EventKind::Sighting | EventKind::Capture => {
                 serde_json::from_str(json).ok().map(EventDetails::Sighting)
             }
             EventKind::Access => serde_json::from_str(json).ok().map(EventDetails::Access),

@@ -27,8 +27,12 @@ type St = State<Arc<AppState>>;
 
 /// Whether the caller's role may write records of `kind` (case membership is checked
 /// separately). A case's record says who may read its protected sources: only admins
-/// write it.
+/// write it. Nobody writes a capture record by hand.
 fn may_write(caller: &Caller, kind: RecordKind) -> bool {
+    // Captures are written by the capture service only: their files' custody is theirs.
+    if kind == RecordKind::Capture {
+        return false;
+    }
     match caller.user.role {
         Role::Admin => true,
         Role::Investigator => kind != RecordKind::Case,

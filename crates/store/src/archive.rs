@@ -842,6 +842,7 @@ impl Archive {
                         note: upload.note.clone(),
                         case: Some(upload.case.clone()),
                         tool_version: athar_core::TOOL_VERSION.to_owned(),
+                        capture: None,
                     },
                     at: String::new(),
                 };

@@ -370,6 +370,10 @@ impl Catalog for SqliteCatalog {
                         .map_err(db)?;
                         (EventKind::Derived, EventDetails::Derived(d.clone()))
                     }
+                    None if e.sighting.capture.is_some() => (
+                        EventKind::Capture,
+                        EventDetails::Sighting(e.sighting.clone()),
+                    ),
                     None if new => (
                         EventKind::Ingest,
                         EventDetails::Sighting(e.sighting.clone()),

@@ -77,6 +77,7 @@ vocabulary! {
         Claim = "claim",
         Link = "link",
         Match = "match",
+        Capture = "capture",
     }
 }
 
@@ -95,6 +96,7 @@ impl RecordKind {
             RecordKind::Claim => 7,
             RecordKind::Link => 8,
             RecordKind::Match => 9,
+            RecordKind::Capture => 10,
         }
     }
 }
@@ -611,6 +613,152 @@ pub struct Match {
     pub note: Option<String>,
 }
 
+/// A capture of a web address: what was asked for, what came back, the files it made
+/// (each an item with a `capture` custody event) and what the deletion watch last found.
+/// Written by `athar capture`; each change of the watch's state is an edit, so a custody
+/// event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    /// The address asked for.
+    pub url: String,
+    /// The page's address once loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    /// The hops on the way there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<CaptureHop>,
+    /// The final document's HTTP status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub ended: String,
+    /// Whether every step finished; otherwise `problems` says what is missing and why.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the page says of itself (meta tags, JSON-LD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_url: Option<String>,
+    /// What yt-dlp said of each media entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<CapturedMedia>,
+    /// Tool and version.
+    #[serde(default)]
+    pub tools: std::collections::BTreeMap<String, String>,
+    pub network: CaptureNetwork,
+    /// Requests recorded in the WACZ.
+    #[serde(default)]
+    pub requests: u64,
+    /// The bundle's files.
+    pub artefacts: Vec<CaptureArtefact>,
+    /// SHA-256 of the served page's text, which the watch compares against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+    /// What the deletion watch last found.
+    pub watch: Watch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureHop {
+    pub url: String,
+    /// The HTTP status that sent the browser on (none: the page itself did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+/// The searchable parts of a media entry's info.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapturedMedia {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploader: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploader_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webpage_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// What the network said during a capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureNetwork {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cipher: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_chain_sha256: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// One file of a capture: an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureArtefact {
+    /// `wacz`, `screenshot`, `pdf`, `html-served`, `media`…
+    pub role: String,
+    /// Its name in the bundle.
+    pub name: String,
+    /// The item.
+    pub item: String,
+    pub sha256: String,
+}
+
+/// The deletion watch's last finding on a captured source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watch {
+    /// `available`, `changed`, `gone`, `login` or `unreachable`.
+    pub state: String,
+    /// When it was first found in this state (RFC 3339, UTC).
+    pub since: String,
+    /// Why (a status, a phrase the page shows, an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The text hash the page has now, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+}
+
+/// The deletion watch's states.
+pub const WATCH_STATES: &[&str] = &["available", "changed", "gone", "login", "unreachable"];
+
 /// A record's typed content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -625,6 +773,7 @@ pub enum Body {
     Claim(Claim),
     Link(Link),
     Match(Match),
+    Capture(Box<Capture>),
 }
 
 /// A record as stored: id, optional key, case, body.
@@ -688,6 +837,7 @@ impl Body {
             Body::Claim(_) => RecordKind::Claim,
             Body::Link(_) => RecordKind::Link,
             Body::Match(_) => RecordKind::Match,
+            Body::Capture(_) => RecordKind::Capture,
         }
     }
 
@@ -784,6 +934,7 @@ impl Body {
                     add(format!("persons[{i}]"), p, &[K::Person]);
                 }
             }
+            Body::Capture(_) => {}
         }
         out
     }
@@ -854,6 +1005,7 @@ impl Body {
             }
             Body::Link(x) => x.target = f("target", &x.target),
             Body::Match(x) => list(&mut x.persons, "persons", f),
+            Body::Capture(_) => {}
         }
     }
 
@@ -1009,6 +1161,44 @@ impl Body {
                 }
                 opt("note", &x.note)?;
             }
+            Body::Capture(x) => {
+                text("url", &x.url)?;
+                if !(x.url.starts_with("http://") || x.url.starts_with("https://")) {
+                    return Err(field_error("url", "must be an http:// or https:// address"));
+                }
+                text("started", &x.started)?;
+                text("ended", &x.ended)?;
+                if x.complete && !x.problems.is_empty() {
+                    return Err(field_error(
+                        "complete",
+                        "a capture with problems is not complete",
+                    ));
+                }
+                if x.artefacts.is_empty() {
+                    return Err(field_error(
+                        "artefacts",
+                        "a capture holds at least one file",
+                    ));
+                }
+                for (i, a) in x.artefacts.iter().enumerate() {
+                    text(&format!("artefacts[{i}].role"), &a.role)?;
+                    text(&format!("artefacts[{i}].item"), &a.item)?;
+                    if a.sha256.parse::<crate::model::Sha256>().is_err() {
+                        return Err(field_error(
+                            format!("artefacts[{i}].sha256"),
+                            "must be a SHA-256 in lower-case hex",
+                        ));
+                    }
+                }
+                if !WATCH_STATES.contains(&x.watch.state.as_str()) {
+                    return Err(field_error(
+                        "watch.state",
+                        format!("must be one of {}", WATCH_STATES.join(", ")),
+                    ));
+                }
+                text("watch.since", &x.watch.since)?;
+                opt("note", &x.note)?;
+            }
         }
         Ok(())
     }
@@ -1027,6 +1217,7 @@ impl Body {
             Body::Claim(x) => x.statement.chars().take(120).collect(),
             Body::Link(x) => format!("{} → {} ({})", x.item, x.target, x.verification),
             Body::Match(x) => format!("{} {}", x.persons.join(" ~ "), x.decision),
+            Body::Capture(x) => x.title.clone().unwrap_or_else(|| x.url.clone()),
         }
     }
 
@@ -1115,6 +1306,41 @@ impl Body {
                 f.verification.push(x.verification.as_str().to_owned());
             }
             Body::Match(x) => push(&mut f.text, &x.note),
+            Body::Capture(x) => {
+                // Found by address (whole, and each part of the host: `example.org` finds
+                // `www.example.org`), by uploader, channel and title.
+                for u in std::iter::once(&x.url).chain(&x.final_url) {
+                    f.text.push_str(u);
+                    f.text.push('\n');
+                    if let Some(host) = u
+                        .split("://")
+                        .nth(1)
+                        .and_then(|r| r.split(['/', '?', '#', ':']).next())
+                    {
+                        f.text.push_str(&host.replace('.', " "));
+                        f.text.push('\n');
+                        f.text.push_str(host.trim_start_matches("www."));
+                        f.text.push('\n');
+                    }
+                }
+                for v in [&x.author, &x.site_name, &x.description] {
+                    push(&mut f.text, v);
+                }
+                for m in &x.media {
+                    for v in [
+                        &m.title,
+                        &m.uploader,
+                        &m.uploader_id,
+                        &m.channel,
+                        &m.channel_id,
+                        &m.description,
+                    ] {
+                        push(&mut f.text, v);
+                    }
+                }
+                push(&mut f.text, &x.note);
+                f.text.push_str(&x.watch.state);
+            }
         }
         f
     }
@@ -1288,6 +1514,7 @@ fn body_from(kind: RecordKind, v: Value) -> Result<Body, FieldError> {
         RecordKind::Claim => Body::Claim(de(v)?),
         RecordKind::Link => Body::Link(de(v)?),
         RecordKind::Match => Body::Match(de(v)?),
+        RecordKind::Capture => Body::Capture(de(v)?),
     })
 }
 
