@@ -1002,11 +1002,14 @@ fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
     let mut archive = open_writable(cli)?;
     let chosen = match &a.case {
         Some(c) => archive.catalog.case_items(c)?,
-        None => a
-            .items
-            .iter()
-            .map(|q| archive.catalog.resolve(q))
-            .collect::<Result<Vec<_>, _>>()?,
+        // A file of a web capture goes with the rest of its bundle.
+        None => athar_core::capture::whole_bundles(
+            archive.catalog.as_ref(),
+            a.items
+                .iter()
+                .map(|q| archive.catalog.resolve(q))
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
     };
     let organisation = archive.config.archive.name.clone();
     let mut w = archive.writer()?;

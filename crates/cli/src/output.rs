@@ -239,6 +239,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
     let prints = catalog.fingerprints(&item.id)?;
     let derived = catalog.derived_from(&item.id)?;
     let links = item_links(catalog, &item)?;
+    let captures = item_captures(catalog, &item)?;
     let metadata: Option<serde_json::Value> = prints
         .iter()
         .find(|f| Kind::parse(&f.algorithm) == Some(Kind::Metadata))
@@ -257,6 +258,7 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             "events": events,
             "received_custody": received,
             "links": links,
+            "captures": captures,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
@@ -274,6 +276,38 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             term(l["verification"].as_str().unwrap_or_default()),
             term(l["link"].as_str().unwrap_or_default())
         )?;
+    }
+    for c in &captures {
+        let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        writeln!(
+            out,
+            "Captured    {} of {} at {} ({}), capture {}",
+            term(s(&c["role"])),
+            term(s(&c["url"])),
+            s(&c["captured"]),
+            if c["complete"] == true {
+                "complete"
+            } else {
+                "PARTIAL"
+            },
+            s(&c["capture"])
+        )?;
+        for f in c["files"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "  file      {:<20} item {}",
+                term(s(&f["role"])),
+                s(&f["item"])
+            )?;
+        }
+        let mut line = String::new();
+        for h in c["source"]["history"].as_array().into_iter().flatten() {
+            line.push_str(&format!(" {} since {};", s(&h["state"]), s(&h["at"])));
+        }
+        writeln!(out, "  source   {}", term(line.trim_end_matches(';')))?;
+        if c["source"]["state"] == "gone" {
+            writeln!(out, "  the source is gone: the archive holds the only copy")?;
+        }
     }
     show_fingerprints(&mut out, &prints)?;
     writeln!(out, "\nChain of custody ({} event(s)):", events.len())?;
@@ -304,6 +338,49 @@ fn item_links(
         }
     }
     Ok(links)
+}
+
+/// The captures an item is a file of: each with its address, its role there, the other
+/// files of the bundle and what the deletion watch found (with its history of states).
+fn item_captures(
+    catalog: &dyn Catalog,
+    item: &athar_core::Item,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for id in catalog.referrers(item.id.as_str())? {
+        let Some(s) = catalog.record_by_id(&id)? else {
+            continue;
+        };
+        let athar_core::records::Body::Capture(c) = &s.record.body else {
+            continue;
+        };
+        let Some(subject) = athar_core::ItemId::parse(&id) else {
+            continue;
+        };
+        // Each edit of a capture is a change of its watch's state: its history.
+        let mut states = Vec::new();
+        for e in catalog.events(&subject)? {
+            if let EventDetails::Record(r) = &e.details {
+                let state = r
+                    .new
+                    .and_then(|sha| catalog.record_value(&sha).ok().flatten())
+                    .and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+                    .and_then(|v| v["watch"]["state"].as_str().map(str::to_owned));
+                states.push(json!({"seq": e.seq, "at": e.at, "state": state}));
+            }
+        }
+        out.push(json!({
+            "capture": id,
+            "url": c.url,
+            "final_url": c.final_url,
+            "captured": c.started,
+            "complete": c.complete,
+            "role": c.artefacts.iter().find(|a| a.item == item.id.as_str()).map(|a| a.role.clone()),
+            "files": c.artefacts,
+            "source": {"state": c.watch.state, "since": c.watch.since, "history": states},
+        }));
+    }
+    Ok(out)
 }
 
 /// `athar show`'s first lines: the item, its cases and its container metadata.

@@ -209,6 +209,50 @@ fn captures_are_items_with_custody_and_sources_are_watched() {
     assert_eq!(record_events(&env, &second), before.1 + 1);
     check(&env, ca.to_str().unwrap());
     assert_eq!(record_events(&env, &first), before.0 + 1);
+    // `athar show` of any file of the capture names it, its files and its source's history.
+    let wacz = lines
+        .iter()
+        .find(|l| l["capture"] == first.as_str())
+        .unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == "wacz")
+        .unwrap()["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = env.run(&["show", "--json", &wacz]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["captures"][0];
+    assert_eq!(c["capture"], first.as_str());
+    assert_eq!(c["role"], "wacz");
+    assert_eq!(c["source"]["state"], "gone");
+    let states: Vec<_> = c["source"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["available", "gone"]);
+    // Handing over one file of a capture hands over its whole bundle.
+    let bag = env.path("bag");
+    let out = env.run(&["export", "--json", "--out", bag.to_str().unwrap(), &wacz]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let distinct: std::collections::HashSet<_> = c["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["item"].clone())
+        .collect();
+    assert_eq!(summary["items"].as_u64().unwrap() as usize, distinct.len());
+    let text = env.run(&["show", &wacz]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("the archive holds the only copy"));
     let out = env.run(&["sources", "--gone", "--json"]);
     let gone = json_lines(&out.stdout);
     assert_eq!(gone.len(), 1);

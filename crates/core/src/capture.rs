@@ -201,6 +201,37 @@ pub fn captures(
     Ok(out)
 }
 
+/// `items` with, for each that is a file of a capture, every other file of that capture
+/// (so a hand-over carries whole bundles), in the order first met, without repeats.
+pub fn whole_bundles(
+    catalog: &dyn Catalog,
+    items: Vec<crate::Item>,
+) -> Result<Vec<crate::Item>, crate::StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let referrers = catalog.referrers(item.id.as_str())?;
+        if seen.insert(item.id.clone()) {
+            out.push(item);
+        }
+        for id in referrers {
+            let Some(s) = catalog.record_by_id(&id)? else {
+                continue;
+            };
+            let Body::Capture(c) = &s.record.body else {
+                continue;
+            };
+            for a in &c.artefacts {
+                let other = catalog.resolve(&a.item)?;
+                if seen.insert(other.id.clone()) {
+                    out.push(other);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What a check found, to keep on a capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

@@ -316,6 +316,10 @@ fn prepared_writes(checked: Vec<Plan>) -> Prepared {
                 if let Body::Link(link) = &record.body {
                     refs.push(link.item.clone());
                 }
+                // A capture refers to its files' items, so each item can name its capture.
+                if let Body::Capture(c) = &record.body {
+                    refs.extend(c.artefacts.iter().map(|a| a.item.clone()));
+                }
                 refs.sort();
                 refs.dedup();
                 writes.push(RecordWrite {
