@@ -263,6 +263,8 @@ pub fn capture(
         extra_roots: opts.extra_roots.clone(),
         max_response_bytes: opts.size_limit,
         max_total_bytes: opts.size_limit,
+        // A public page may not reach into the local network through the browser.
+        refuse_local: opts.proxy.is_none() && !proxy::is_local_host(url),
         ..proxy::ProxyConfig::default()
     })
     .map_err(|e| CaptureError::Proxy(e.to_string()))?;

@@ -96,6 +96,11 @@ pub struct ProxyConfig {
     /// The most time one exchange may take, from name lookup to the last body byte;
     /// default 60 s.
     pub request_timeout: Duration,
+    /// Refuse to connect to loopback, private, link-local and other non-public addresses
+    /// (a captured public page must not reach into the local network). Off by default;
+    /// [`crate::capture`] and the watch turn it on unless the address captured is itself
+    /// local ([`is_local_host`]).
+    pub refuse_local: bool,
 }
 
 impl Default for ProxyConfig {
@@ -106,6 +111,7 @@ impl Default for ProxyConfig {
             max_response_bytes: 256 * 1024 * 1024,
             max_total_bytes: 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
+            refuse_local: false,
         }
     }
 }
@@ -313,6 +319,7 @@ struct Shared {
     max_response: u64,
     max_total: u64,
     timeout: Duration,
+    refuse_local: bool,
     client_tls: Arc<ClientConfig>,
     mint: Mint,
     stopping: AtomicBool,
@@ -349,6 +356,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// With `refuse_local`, fails when any address of `host` is not a public one.
+    fn check_public(&self, host: &str, ips: &[IpAddr]) -> Result<(), Fail> {
+        if self.refuse_local && ips.iter().any(|ip| is_local(*ip)) {
+            return Err(Fail::new(format!(
+                "refused: {host} is a local or private address, which a captured page may not reach"
+            )));
+        }
+        Ok(())
+    }
+
     fn new(cfg: &ProxyConfig) -> Result<Shared, ProxyError> {
         let via = Via::parse(cfg.upstream.as_deref())?;
         let provider = ring_provider();
@@ -359,6 +376,7 @@ impl Shared {
             max_response: cfg.max_response_bytes,
             max_total: cfg.max_total_bytes,
             timeout: cfg.request_timeout,
+            refuse_local: cfg.refuse_local,
             client_tls,
             mint,
             stopping: AtomicBool::new(false),
@@ -1801,6 +1819,7 @@ fn connect(
     let tcp = match &shared.via {
         Via::Direct => {
             let ips = lookup(shared, host, deadline, true)?;
+            shared.check_public(host, &ips)?;
             shared.note_host(
                 host,
                 port,
@@ -1832,6 +1851,7 @@ fn connect(
                 tcp
             } else {
                 let ips = lookup(shared, host, deadline, true)?;
+                shared.check_public(host, &ips)?;
                 shared.note_host(
                     host,
                     port,
@@ -2284,4 +2304,53 @@ mod tests {
         assert!(chunk_size(b"zz\r\n").is_err());
         assert!(chunk_size(b"11111111111111111\r\n").is_err());
     }
+}
+
+/// Whether an address is not a public one: loopback, private, shared (CGNAT), link-local,
+/// unspecified, broadcast, multicast, documentation, or IPv6 unique-local and link-local
+/// (IPv4-mapped addresses judged as IPv4).
+pub fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (18..20).contains(&o[1]))
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+        }
+    }
+}
+
+/// Whether the host of `url` is local (an address [`is_local`] calls local, or a name that
+/// resolves to one): captures of such an address may reach local addresses, others may not.
+pub fn is_local_host(url: &str) -> bool {
+    let Some((host, port)) = crate::host_of(url) else {
+        return false;
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return is_local(ip);
+    }
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .map(|mut a| a.any(|a| is_local(a.ip())))
+        .unwrap_or(false)
 }

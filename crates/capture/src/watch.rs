@@ -54,6 +54,7 @@ pub fn check_source(url: &str, captured: Option<&str>, cfg: &CheckConfig) -> Fin
         max_response_bytes: cfg.max_bytes,
         max_total_bytes: cfg.max_bytes,
         request_timeout: cfg.timeout,
+        refuse_local: cfg.proxy.is_none() && !crate::proxy::is_local_host(url),
     };
     let mut wait = cfg.backoff;
     let mut finding = None;

@@ -776,3 +776,49 @@ fn fetch_without_a_browser() {
     assert_eq!(o.seen.lock().unwrap().len(), 1);
     assert!(athar_capture::proxy::fetch(&config(), "ftp://x/").is_err());
 }
+
+#[test]
+fn a_public_capture_may_not_reach_the_local_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/admin", listener.local_addr().unwrap());
+    let cfg = ProxyConfig {
+        refuse_local: true,
+        ..config()
+    };
+    let ex = athar_capture::proxy::fetch(&cfg, &url).unwrap();
+    assert!(
+        ex.error.as_deref().is_some_and(|e| e.contains("refused")),
+        "{:?}",
+        ex.error
+    );
+    assert!(listener.accept().is_err(), "the local address was reached");
+    for (ip, local) in [
+        ("127.0.0.1", true),
+        ("10.1.2.3", true),
+        ("172.20.0.1", true),
+        ("192.168.1.1", true),
+        ("169.254.169.254", true),
+        ("100.64.0.1", true),
+        ("0.0.0.0", true),
+        ("::1", true),
+        ("fd00::1", true),
+        ("fe80::1", true),
+        ("::ffff:10.0.0.1", true),
+        ("8.8.8.8", false),
+        ("2a00:1450::1", false),
+        ("172.32.0.1", false),
+    ] {
+        assert_eq!(
+            athar_capture::proxy::is_local(ip.parse().unwrap()),
+            local,
+            "{ip}"
+        );
+    }
+    assert!(athar_capture::proxy::is_local_host(
+        "http://localhost:8080/"
+    ));
+    assert!(!athar_capture::proxy::is_local_host(
+        "https://93.184.215.14/"
+    ));
+}
