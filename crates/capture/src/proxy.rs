@@ -2177,6 +2177,55 @@ fn socks5_request(
     Ok(())
 }
 
+/// Whether an address is not a public one: loopback, private, shared (CGNAT), link-local,
+/// unspecified, broadcast, multicast, documentation, or IPv6 unique-local and link-local
+/// (IPv4-mapped addresses judged as IPv4).
+pub fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (18..20).contains(&o[1]))
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+        }
+    }
+}
+
+/// Whether the host of `url` is local (an address [`is_local`] calls local, or a name that
+/// resolves to one): captures of such an address may reach local addresses, others may not.
+pub fn is_local_host(url: &str) -> bool {
+    let Some((host, port)) = crate::host_of(url) else {
+        return false;
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return is_local(ip);
+    }
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .map(|mut a| a.any(|a| is_local(a.ip())))
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2304,53 +2353,4 @@ mod tests {
         assert!(chunk_size(b"zz\r\n").is_err());
         assert!(chunk_size(b"11111111111111111\r\n").is_err());
     }
-}
-
-/// Whether an address is not a public one: loopback, private, shared (CGNAT), link-local,
-/// unspecified, broadcast, multicast, documentation, or IPv6 unique-local and link-local
-/// (IPv4-mapped addresses judged as IPv4).
-pub fn is_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (18..20).contains(&o[1]))
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_local(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-        }
-    }
-}
-
-/// Whether the host of `url` is local (an address [`is_local`] calls local, or a name that
-/// resolves to one): captures of such an address may reach local addresses, others may not.
-pub fn is_local_host(url: &str) -> bool {
-    let Some((host, port)) = crate::host_of(url) else {
-        return false;
-    };
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return is_local(ip);
-    }
-    (host.as_str(), port)
-        .to_socket_addrs()
-        .map(|mut a| a.any(|a| is_local(a.ip())))
-        .unwrap_or(false)
 }

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use athar_capture::fixture::FixtureSite;
+
+#[path = "support/webrecorder.rs"]
+mod webrecorder;
 use athar_capture::{capture, Bundle, CaptureOptions};
 
 fn key() -> p256::ecdsa::SigningKey {
@@ -142,6 +145,21 @@ fn a_video_post_over_http_is_captured_whole() {
         String::from_utf8_lossy(&validate.stdout),
         String::from_utf8_lossy(&validate.stderr)
     );
+    // pywb replays the captured page from the WACZ: the text as served, the video's bytes.
+    let pywb = webrecorder::Pywb::start(&file(&b, "wacz"), out.path());
+    let ts: String = m
+        .started
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect();
+    let (status, page) = pywb.get(&ts, &url);
+    assert_eq!(status, 200);
+    assert_eq!(
+        page,
+        std::fs::read(file(&b, "html-served")).expect("served")
+    );
+    drop(pywb);
     // Media: the original file and yt-dlp's info.
     assert_eq!(m.media.len(), 1, "{:?}", m.media);
     let info: serde_json::Value =
