@@ -143,6 +143,38 @@ fn captures_are_items_with_custody_and_sources_are_watched() {
     }
     env.assert_verifies();
 
+    // Captured media are fingerprinted like any item: the site's own file finds them.
+    assert!(env.run(&["jobs", "--run"]).status.success());
+    let out = env.run(&[
+        "similar",
+        "--json",
+        media.path().join("0.mp4").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let media_item = lines
+        .iter()
+        .find(|l| l["url"].as_str().unwrap().ends_with("/video/0"))
+        .unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == "media")
+        .unwrap()["item"]
+        .clone();
+    assert!(
+        found["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["item"] == media_item),
+        "{found}"
+    );
+
     // Search: by address, domain, uploader, title.
     for q in ["localhost", "Uploader 1", "video/0"] {
         let out = env.run(&["search", "--json", q]);
