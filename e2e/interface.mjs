@@ -44,6 +44,7 @@ const PAGES = [
   { route: "record", name: "record-new", path: () => "/record/new?kind=incident" },
   { route: "record", name: "record-edit", path: (c, links) => links.get("incident") && links.get("incident").replace("/incident/", "/record/") + "/edit" },
   { route: "review", path: (c) => "/review?case=" + encodeURIComponent(c.caseName) },
+  { route: "captures", path: (c) => "/captures?case=" + encodeURIComponent(c.caseName) },
   { route: "search", path: () => "/search?q=synthetic" },
   { route: "upload", path: () => "/upload" },
   { route: "settings", path: () => "/settings" },

@@ -12,7 +12,9 @@
 // verifier key; open crafted item links (an encoded path and purpose after the id) and
 // check that no access was recorded with that purpose; export the case as a bag; set up a
 // second factor on the Security page, sign in again with a code, and sign another browser
-// out from the session list; review a pair of person records (e2e/review.mjs). Screenshots and downloads go to ATHAR_ARTIFACTS.
+// out from the session list; review a pair of person records (e2e/review.mjs); capture a
+// page of the fixture web site (ATHAR_CAPTURE_URL, e2e/captures.mjs). Screenshots and
+// downloads go to ATHAR_ARTIFACTS.
 // Exits non-zero on the first failed step.
 
 import { chromium } from "playwright-core";
@@ -23,6 +25,7 @@ import { documentationSteps } from "./documentation.mjs";
 import { mapSteps } from "./map.mjs";
 import { interfaceSteps, axeRun } from "./interface.mjs";
 import { reviewSteps, linkageRunStep } from "./review.mjs";
+import { captureSteps } from "./captures.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -359,6 +362,13 @@ try {
 
   // 11b. Review of person matches: side by side, decided from the keyboard, undone.
   await reviewSteps(page, { base, check, shot, caseName, user: env("ATHAR_USER") });
+
+  // 11c. Web captures: a page of the fixture site pasted, captured, kept (e2e/captures.mjs).
+  if (process.env.ATHAR_CAPTURE_URL) {
+    await captureSteps(page, { base, check, shot, caseName, url: process.env.ATHAR_CAPTURE_URL });
+  } else {
+    log("notice: no ATHAR_CAPTURE_URL: web capture not tried");
+  }
 
   // 12. The interface in Arabic and English, at 1280 and 390 px, on every page.
   await interfaceSteps(page, browser, { base, out, check, shot, log, caseName, item });

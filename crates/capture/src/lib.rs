@@ -13,6 +13,9 @@
 //! that fails or runs out leaves a problem in the manifest and the bundle is marked partial,
 //! never complete.
 //!
+//! When captures start and when a source is checked again is [`schedule`]'s, for the CLI
+//! and the server alike.
+//!
 //! Knows nothing of the catalog, the blob store or the log: the caller preserves the bundle
 //! (`athar_core::capture`).
 
@@ -23,6 +26,7 @@ pub mod fixture;
 pub mod http;
 pub mod media;
 pub mod proxy;
+pub mod schedule;
 pub mod wacz;
 pub mod warc;
 pub mod watch;

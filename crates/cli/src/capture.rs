@@ -1,16 +1,18 @@
 //! `athar capture` and `athar sources`: capture web addresses into a case, and watch the
-//! captured sources disappear. The work is `athar_capture`'s (the bundle) and
-//! `athar_core::capture`'s (keeping it); this schedules, reports and exits.
+//! captured sources disappear. The work is `athar_capture`'s (the bundle, the schedule) and
+//! `athar_core::capture`'s (keeping it); this runs, reports and exits. Also web capture for
+//! `athar serve` ([`ServerCapture`], the server's `WebCapture`), on the same schedule.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use athar_capture::schedule::{self, CheckLog, Schedule};
 use athar_capture::{Bundle, CaptureOptions};
 use athar_core::capture::{self as keep, Finding};
 use athar_core::ingest::IngestOptions;
@@ -187,8 +189,8 @@ pub fn signing_key(archive: &Archive) -> anyhow::Result<p256::ecdsa::SigningKey>
     }
 }
 
-/// Reads PEM certificates (for `--ca`).
-fn read_roots(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+/// Reads PEM certificates (for `--ca`, and `ATHAR_CAPTURE_CA` for the server).
+pub(crate) fn read_roots(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     use base64::Engine;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -215,12 +217,12 @@ fn read_roots(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// Where captures are made before they are kept (inside the archive's work folder).
-fn staging(archive: &Archive) -> PathBuf {
+pub(crate) fn staging(archive: &Archive) -> PathBuf {
     archive.work_dir().join("captures")
 }
 
 /// Removes what captures killed before they were kept left behind (their process gone).
-fn sweep_staging(dir: &Path) {
+pub(crate) fn sweep_staging(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -285,7 +287,7 @@ pub fn capture(cli: &Cli, a: &CaptureArgs) -> anyhow::Result<ExitCode> {
     let progress = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr())
         || std::env::var_os("ATHAR_PROGRESS").is_some();
 
-    let queue = Arc::new(Mutex::new(Schedule::new(
+    let queue = Arc::new(Mutex::new(Schedule::<()>::of(
         urls,
         Duration::from_secs_f64(a.host_interval.max(0.0)),
     )));
@@ -300,12 +302,12 @@ pub fn capture(cli: &Cli, a: &CaptureArgs) -> anyhow::Result<ExitCode> {
         let signing = Arc::clone(&signing);
         let stage = stage.clone();
         workers.push(std::thread::spawn(move || {
-            while let Some(url) = Schedule::next(&queue) {
+            while let Some((url, ())) = schedule::next(&queue) {
                 if progress {
                     eprintln!("capturing {url}");
                 }
                 let result = capture_with_retries(&url, &stage, &opts, &signing);
-                Schedule::done(&queue, &url);
+                schedule::done(&queue, &url);
                 if tx.send((url, result)).is_err() {
                     break;
                 }
@@ -422,9 +424,10 @@ fn profile_dir(archive: &Archive, name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// One capture, tried again (after 2 s, then 6 s) while the page could not be reached at
-/// all.
-fn capture_with_retries(
+/// One capture into a new folder under `stage` (named for this process, so that one left
+/// by a killed process is swept), tried again (after 2 s, then 6 s) while the page could
+/// not be reached at all.
+pub(crate) fn capture_with_retries(
     url: &str,
     stage: &Path,
     opts: &CaptureOptions,
@@ -487,63 +490,6 @@ fn keep_bundle(cli: &Cli, a: &CaptureArgs, bundle: &Bundle) -> anyhow::Result<ke
     )?;
     archive.write_into_case(None)?;
     Ok(kept)
-}
-
-/// Which address is captured next: never two at once on one host, and at least `interval`
-/// between two starts on one host.
-struct Schedule {
-    waiting: VecDeque<String>,
-    busy: HashMap<String, ()>,
-    last_start: HashMap<String, Instant>,
-    interval: Duration,
-}
-
-impl Schedule {
-    fn new(urls: Vec<String>, interval: Duration) -> Schedule {
-        Schedule {
-            waiting: urls.into(),
-            busy: HashMap::new(),
-            last_start: HashMap::new(),
-            interval,
-        }
-    }
-
-    fn host(url: &str) -> String {
-        athar_capture::host_of(url).map_or_else(|| url.to_owned(), |(h, _)| h)
-    }
-
-    /// Blocks until an address may start; None when none is left.
-    fn next(me: &Mutex<Schedule>) -> Option<String> {
-        loop {
-            {
-                let mut s = me.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if s.waiting.is_empty() {
-                    return None;
-                }
-                let now = Instant::now();
-                let pos = s.waiting.iter().position(|u| {
-                    let h = Schedule::host(u);
-                    !s.busy.contains_key(&h)
-                        && s.last_start
-                            .get(&h)
-                            .is_none_or(|t| now.duration_since(*t) >= s.interval)
-                });
-                if let Some(i) = pos {
-                    let url = s.waiting.remove(i)?;
-                    let h = Schedule::host(&url);
-                    s.busy.insert(h.clone(), ());
-                    s.last_start.insert(h, now);
-                    return Some(url);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn done(me: &Mutex<Schedule>, url: &str) {
-        let mut s = me.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        s.busy.remove(&Schedule::host(url));
-    }
 }
 
 /// Runs `athar sources` (and `athar sources check`).
@@ -632,24 +578,11 @@ struct CheckRun {
     tries: u32,
 }
 
-/// When each address was last checked, kept beside the indexes (derived: losing it only
-/// makes every source due).
-fn checked_path(archive: &Archive) -> PathBuf {
-    archive
-        .work_dir()
-        .join("index")
-        .join("sources-checked.json")
-}
-
 fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode> {
     let archive = open(cli, Access::Read)?;
     let captures = keep::captures(archive.catalog.as_ref(), a.case.as_deref())?;
-    let state_file = checked_path(&archive);
+    let mut checked = CheckLog::load(&CheckLog::path_in(&archive.work_dir()));
     drop(archive);
-    let mut checked: BTreeMap<String, String> = std::fs::read(&state_file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
     // One check per address; its finding is kept on every capture of it.
     let mut by_url: BTreeMap<String, Vec<(String, Capture)>> = BTreeMap::new();
     for (s, c) in captures {
@@ -661,7 +594,7 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
     let now = time::OffsetDateTime::now_utc();
     let stdout = std::io::stdout();
     for (url, caps) in by_url {
-        if run.due && !is_due(&url, checked.get(&url), now, run.every) {
+        if run.due && !checked.is_due(&url, now, run.every) {
             continue;
         }
         let captured = caps
@@ -698,7 +631,7 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
             }
         }
         drop(archive);
-        checked.insert(url.clone(), at.clone());
+        checked.mark(&url, &at);
         let mut out = stdout.lock();
         if a.json {
             let line = json!({
@@ -722,65 +655,217 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
         }
         out.flush()?;
     }
-    if let Some(dir) = state_file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = state_file.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&checked)?)?;
-    std::fs::rename(&tmp, &state_file)?;
+    checked
+        .save()
+        .context("saving when each source was checked")?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `url` is due: never checked, or checked longer ago than `every` stretched by a
-/// jitter of up to ±10 % fixed per address (so a day's checks spread out).
-fn is_due(url: &str, last: Option<&String>, now: time::OffsetDateTime, every: Duration) -> bool {
-    use sha2::Digest;
-    let Some(last) = last.and_then(|l| {
-        time::OffsetDateTime::parse(l, &time::format_description::well_known::Rfc3339).ok()
-    }) else {
-        return true;
-    };
-    let h = sha2::Sha256::digest(url.as_bytes());
-    let jitter = 0.9 + 0.2 * f64::from(h[0]) / 255.0;
-    let due_after = every.mul_f64(jitter);
-    let elapsed = now - last;
-    elapsed.whole_milliseconds() >= due_after.as_millis() as i128
+/// Web capture for `athar serve` ([`athar_server::WebCapture`]): captures run in worker
+/// threads of their own (at most one per core, started as addresses are queued and gone
+/// once none waits) under the same [`Schedule`] as `athar capture` (one at a time on one
+/// host, `HOST_INTERVAL` between two starts on one host); the deletion watch checks as
+/// `athar sources check` does and shares its record of checks. The server keeps what it is
+/// given; nothing here touches the archive.
+pub(crate) struct ServerCapture {
+    opts: Arc<CaptureOptions>,
+    signing: Arc<p256::ecdsa::SigningKey>,
+    /// Extra trusted roots (`ATHAR_CAPTURE_CA`), for checks too.
+    roots: Vec<Vec<u8>>,
+    queue: Arc<Mutex<Workers>>,
+    /// The most captures at once.
+    max: usize,
+    checks: Mutex<CheckLog>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl std::fmt::Debug for ServerCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCapture")
+            .field("max", &self.max)
+            .field("roots", &self.roots.len())
+            .finish_non_exhaustive()
+    }
+}
 
-    #[test]
-    fn due_with_jitter() {
-        let now = time::OffsetDateTime::now_utc();
-        let day = Duration::from_secs(86400);
-        assert!(is_due("https://a.example/", None, now, day));
-        let fmt = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
+/// Seconds between two captures on one host, for the server.
+const HOST_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A capture waiting its turn, and what to tell of it.
+struct Queued {
+    stage: PathBuf,
+    report: Box<dyn FnMut(athar_server::CaptureProgress) + Send>,
+}
+
+/// The schedule and how many workers run it.
+struct Workers {
+    schedule: Schedule<Queued>,
+    running: usize,
+}
+
+impl ServerCapture {
+    /// The capture service of `archive`: its WACZ signing key, the roots
+    /// `ATHAR_CAPTURE_CA` names (a PEM file, for a TLS-intercepting proxy or a test site),
+    /// its staging folder swept of what killed captures left.
+    pub(crate) fn new(archive: &Archive) -> anyhow::Result<ServerCapture> {
+        let roots = match std::env::var_os("ATHAR_CAPTURE_CA") {
+            Some(p) if !p.is_empty() => read_roots(Path::new(&p)).context("ATHAR_CAPTURE_CA")?,
+            _ => Vec::new(),
         };
-        let recent = fmt(now - time::Duration::hours(1));
-        assert!(!is_due("https://a.example/", Some(&recent), now, day));
-        let old = fmt(now - time::Duration::hours(27));
-        assert!(is_due("https://a.example/", Some(&old), now, day));
+        let stage = staging(archive);
+        std::fs::create_dir_all(&stage).with_context(|| format!("making {}", stage.display()))?;
+        sweep_staging(&stage);
+        Ok(ServerCapture {
+            opts: Arc::new(CaptureOptions {
+                extra_roots: roots.clone(),
+                ..CaptureOptions::default()
+            }),
+            signing: Arc::new(signing_key(archive)?),
+            roots,
+            queue: Arc::new(Mutex::new(Workers {
+                schedule: Schedule::new(HOST_INTERVAL),
+                running: 0,
+            })),
+            max: std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 16)),
+            checks: Mutex::new(CheckLog::load(&CheckLog::path_in(&archive.work_dir()))),
+        })
+    }
+}
+
+/// One worker: captures what the schedule lets start until nothing waits.
+fn capture_worker(
+    queue: Arc<Mutex<Workers>>,
+    opts: Arc<CaptureOptions>,
+    signing: Arc<p256::ecdsa::SigningKey>,
+) {
+    use athar_server::{CaptureProgress, CapturedBundle};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    fn lock(q: &Mutex<Workers>) -> std::sync::MutexGuard<'_, Workers> {
+        q.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    loop {
+        let next = {
+            let mut w = lock(&queue);
+            match w.schedule.start(std::time::Instant::now()) {
+                Some(job) => Some(job),
+                None if w.schedule.is_empty() => {
+                    // Decided under the lock a new address is queued under: never an
+                    // address left with no worker.
+                    w.running -= 1;
+                    return;
+                }
+                None => None,
+            }
+        };
+        let Some((url, mut job)) = next else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        let _ = catch_unwind(AssertUnwindSafe(|| (job.report)(CaptureProgress::Started)));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            capture_with_retries(&url, &job.stage, &opts, &signing)
+        }))
+        .unwrap_or_else(|_| Err("the capture failed unexpectedly".to_owned()))
+        .and_then(|b| {
+            let manifest = serde_json::to_value(&b.manifest).map_err(|e| e.to_string());
+            if manifest.is_err() {
+                let _ = std::fs::remove_dir_all(&b.dir);
+            }
+            Ok(CapturedBundle {
+                dir: b.dir,
+                manifest: manifest?,
+            })
+        });
+        lock(&queue).schedule.done(&url);
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            (job.report)(CaptureProgress::Finished(result))
+        }));
+    }
+}
+
+impl athar_server::WebCapture for ServerCapture {
+    fn check_url(&self, url: &str) -> Result<(), String> {
+        match athar_capture::check_url(url) {
+            Ok(()) => Ok(()),
+            Err(athar_capture::CaptureError::Url { why, .. }) => Err(why),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
-    #[test]
-    fn one_capture_per_host_at_a_time() {
-        let s = Mutex::new(Schedule::new(
-            vec![
-                "https://a.example/1".into(),
-                "https://a.example/2".into(),
-                "https://b.example/1".into(),
-            ],
-            Duration::ZERO,
-        ));
-        assert_eq!(Schedule::next(&s).as_deref(), Some("https://a.example/1"));
-        // a.example is busy: b.example comes first.
-        assert_eq!(Schedule::next(&s).as_deref(), Some("https://b.example/1"));
-        Schedule::done(&s, "https://a.example/1");
-        assert_eq!(Schedule::next(&s).as_deref(), Some("https://a.example/2"));
-        assert_eq!(Schedule::next(&s), None);
+    fn queue(
+        &self,
+        url: &str,
+        stage: &Path,
+        report: Box<dyn FnMut(athar_server::CaptureProgress) + Send>,
+    ) -> Result<(), String> {
+        std::fs::create_dir_all(stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+        let mut w = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A worker started under the lock waits for it, so it finds the address queued.
+        if w.running < self.max {
+            let (queue, opts, signing) = (
+                Arc::clone(&self.queue),
+                Arc::clone(&self.opts),
+                Arc::clone(&self.signing),
+            );
+            std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || capture_worker(queue, opts, signing))
+                .map_err(|e| format!("starting a capture: {e}"))?;
+            w.running += 1;
+        }
+        w.schedule.push(
+            url.to_owned(),
+            Queued {
+                stage: stage.to_owned(),
+                report,
+            },
+        );
+        Ok(())
+    }
+
+    fn due_sources(&self, urls: &[String], every: Duration) -> Vec<String> {
+        let checks = self
+            .checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = time::OffsetDateTime::now_utc();
+        urls.iter()
+            .filter(|u| checks.is_due(u, now, every))
+            .cloned()
+            .collect()
+    }
+
+    fn check_source(
+        &self,
+        url: &str,
+        captured_sha256: Option<&str>,
+        has_media: bool,
+    ) -> athar_server::SourceCheck {
+        let cfg = athar_capture::watch::CheckConfig {
+            extra_roots: self.roots.clone(),
+            ytdlp: has_media
+                .then(|| athar_capture::media::ytdlp_program(&athar_capture::media::tools_dir())),
+            ..athar_capture::watch::CheckConfig::default()
+        };
+        let f = athar_capture::watch::check_source(url, captured_sha256, &cfg);
+        athar_server::SourceCheck {
+            state: f.state.as_str().to_owned(),
+            detail: f.detail,
+            content_sha256: f.content_sha256,
+            at: athar_capture::now_rfc3339(),
+        }
+    }
+
+    fn source_checked(&self, url: &str, at: &str) -> Result<(), String> {
+        let mut checks = self
+            .checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        checks.mark(url, at);
+        checks
+            .save()
+            .map_err(|e| format!("saving when each source was checked: {e}"))
     }
 }

@@ -213,10 +213,12 @@ pub fn user(root: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the server needs from the media side: the similarity index and the job runner.
+/// What the server needs from the media side (the similarity index and the job runner)
+/// and web capture.
 #[derive(Debug)]
 struct MediaExtensions {
     runner: Runner,
+    capture: crate::capture::ServerCapture,
     /// Whether the videos analysed by an earlier build were queued for the current frame
     /// variants (once per server start: what this build analyses is current).
     stale_queued: std::sync::atomic::AtomicBool,
@@ -283,11 +285,38 @@ impl athar_server::Extensions for MediaExtensions {
             .and_then(|_| self.runner.update_index(catalog))
             .map_err(|e| format!("updating the similarity index: {e}"))
     }
+
+    fn web_capture(&self) -> Option<&dyn athar_server::WebCapture> {
+        Some(&self.capture)
+    }
+}
+
+/// How often the deletion watch checks each source: `[capture] check_every_hours` (24 when
+/// not set, 0 for never), or `ATHAR_CHECK_SOURCES_EVERY` seconds (for tests and trials).
+fn check_sources_every(archive: &Archive) -> anyhow::Result<Option<std::time::Duration>> {
+    use std::time::Duration;
+    if let Some(v) = std::env::var_os("ATHAR_CHECK_SOURCES_EVERY") {
+        let secs: f64 = v
+            .to_str()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .context("ATHAR_CHECK_SOURCES_EVERY: seconds")?;
+        return Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)));
+    }
+    Ok(match archive.config.capture.check_every_hours {
+        None => Some(athar_server::CHECK_SOURCES_EVERY),
+        Some(0) => None,
+        Some(h) => Some(Duration::from_secs(u64::from(h) * 3600)),
+    })
 }
 
 /// `athar serve`: prints the address it listens on, then serves until Ctrl-C. Queued
-/// background jobs (fingerprints, review images) run inside the server as they arrive.
+/// background jobs (fingerprints, review images) run inside the server as they arrive;
+/// web captures queued through the API run in threads of their own, and the deletion watch
+/// checks the captured sources on a schedule (`check_sources_every`).
 pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Result<()> {
+    let capture = crate::capture::ServerCapture::new(&archive)?;
+    let check_sources_every = check_sources_every(&archive)?;
     let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     {
@@ -299,8 +328,10 @@ pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Re
         secure_cookies,
         extensions: Some(std::sync::Arc::new(MediaExtensions {
             runner: Runner::new(&archive),
+            capture,
             stale_queued: std::sync::atomic::AtomicBool::new(false),
         })),
+        check_sources_every,
         ..athar_server::Options::default()
     };
     athar_server::serve(archive, listener, options).context("serving")?;

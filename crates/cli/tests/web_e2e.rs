@@ -8,7 +8,10 @@
 //! item links (`#/item/<id>%2Fcontent%3Fpurpose%3D…`: an encoded path and purpose after the
 //! id) and checks that no request carried that purpose and no access event records it, and
 //! exports the case, sets up a second factor on the Security page (the code computed from the
-//! key shown), signs in again with a recovery code and ends another browser's session, then
+//! key shown), signs in again with a recovery code and ends another browser's session,
+//! pastes a page of the fixture web site (`athar_capture::fixture`, run here) on the case's
+//! captures page and sees it captured and kept, each file linking to its item
+//! (`e2e/captures.mjs`), then
 //! (`e2e/interface.mjs`) shows every page in Arabic and English at 1280 and 390 px: right to
 //! left, nothing untranslated, no horizontal page scroll, no serious axe-core finding; this
 //! test then checks the proof with `athar log verify-proof` and the bag with `athar verify-bag`.
@@ -196,6 +199,11 @@ fn browser_end_to_end() {
         None,
     );
 
+    // The web site the captures page captures a page of (e2e/captures.mjs).
+    let site_files = tempfile::tempdir().unwrap();
+    let site = athar_capture::fixture::FixtureSite::start(site_files.path(), 1).unwrap();
+    let capture_url = format!("{}/video/0", site.http_base());
+
     let mut child = Command::new(env!("CARGO_BIN_EXE_athar"))
         .arg("--archive")
         .arg(d.join("archive"))
@@ -223,6 +231,7 @@ fn browser_end_to_end() {
         .env("ATHAR_CASE", "alpha")
         .env("ATHAR_VIDEO", &video)
         .env("ATHAR_DUPLICATE", &copy_item)
+        .env("ATHAR_CAPTURE_URL", &capture_url)
         .env("ATHAR_ARTIFACTS", &artifacts)
         .status()
         .unwrap();

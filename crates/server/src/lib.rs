@@ -38,6 +38,11 @@
 //! - `export.rs`: a case's bag built under `exports/` and streamed as a reproducible tar.
 //! - [`uploads`]: tus 1.0.0 resumable uploads, streamed and hashed into `uploads/<id>.part`
 //!   without the archive mutex, then made items by [`Archive::ingest_upload`].
+//! - `captures.rs`: web captures queued into a case (admins, investigators), made by the
+//!   binary's [`WebCapture`] in threads of its own without the archive, each bundle kept
+//!   (items with `capture` events, then the capture record) under the archive mutex; the
+//!   case's captures and the jobs still queued, running or failed; the deletion watch, a
+//!   loop checking the sources due and keeping each change of state as one custody event.
 //! - `web.rs`: the browser app: two HTML pages and their scripts and styles from `assets/`,
 //!   compiled in, no inline code, `tus-js-client` vendored; a plain front end over the JSON
 //!   API.
@@ -45,13 +50,15 @@
 //! What needs the media libraries is handed in by the binary as [`Extensions`]: the similarity
 //! index (near-duplicates search it in memory, on a blocking thread with a read-only catalog
 //! connection) and the job runner, whose claim and commit take the archive mutex and whose
-//! analysis runs without it (an idle server looks for queued jobs about once a second).
+//! analysis runs without it (an idle server looks for queued jobs about once a second); and
+//! web capture ([`WebCapture`]: a browser, a recording proxy, yt-dlp, the network).
 //!
 //! Depends on `athar-core`, `athar-store` and `athar-search`. Must not: link `athar-media`,
-//! `athar-analysis` or any media decoder, serve content with an executable type, or log
+//! `athar-analysis`, `athar-capture` or any media decoder, run a browser, serve content with an executable type, or log
 //! secrets.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +75,7 @@ use axum::Router;
 
 mod api;
 pub mod auth;
+mod captures;
 mod documentation;
 mod error;
 mod export;
@@ -116,6 +124,75 @@ pub trait Extensions: Send + Sync {
     /// After fingerprint jobs: brings what is derived from fingerprints (the similarity
     /// index) up to date. Called with a read-only catalog connection, without the archive.
     fn fingerprints_changed(&self, catalog: &dyn Catalog) -> Result<(), String>;
+    /// Web capture and the deletion watch, when the binary has them; without them the
+    /// capture routes answer 501 and no source is checked.
+    fn web_capture(&self) -> Option<&dyn WebCapture> {
+        None
+    }
+}
+
+/// What the binary adds for web capture (`athar-capture`: a browser, a recording proxy,
+/// yt-dlp, the network), which the server never runs itself. None of it touches the
+/// archive: the server keeps what it gives back.
+pub trait WebCapture: Send + Sync {
+    /// Whether `url` is an address the archive captures; why not, in words, otherwise.
+    fn check_url(&self, url: &str) -> Result<(), String>;
+    /// Queues a capture of `url` and returns at once. The binary runs it when its schedule
+    /// allows (a bounded number at once, one at a time on one host, a gap between two on
+    /// one host), in a new folder under `stage`, and tells `report`, on its own thread:
+    /// [`CaptureProgress::Started`], then [`CaptureProgress::Finished`] with the bundle
+    /// (whose folder is then the caller's to keep and remove) or why nothing was captured.
+    fn queue(
+        &self,
+        url: &str,
+        stage: &Path,
+        report: Box<dyn FnMut(CaptureProgress) + Send>,
+    ) -> Result<(), String>;
+    /// Which of `urls` are due for a check (never checked, or last checked longer than
+    /// `every` ago, stretched by a jitter fixed per address), by the record of checks it
+    /// shares with `athar sources check`.
+    fn due_sources(&self, urls: &[String], every: Duration) -> Vec<String>;
+    /// Checks whether a captured source is still there (over the network, tried again
+    /// while it cannot be reached: it may take a minute). `captured_sha256` is the hash of
+    /// the page's text when captured; `has_media`: ask yt-dlp too.
+    fn check_source(
+        &self,
+        url: &str,
+        captured_sha256: Option<&str>,
+        has_media: bool,
+    ) -> SourceCheck;
+    /// Records that `url` was checked at `at` (RFC 3339), once its finding is kept.
+    fn source_checked(&self, url: &str, at: &str) -> Result<(), String>;
+}
+
+/// How a queued capture goes ([`WebCapture::queue`]).
+#[derive(Debug)]
+pub enum CaptureProgress {
+    /// Its turn came: the browser runs.
+    Started,
+    /// Done: the bundle, or why nothing could be captured.
+    Finished(Result<CapturedBundle, String>),
+}
+
+/// A capture's bundle: its folder and its manifest (`capture.json`, which
+/// `athar_core::capture::record_of` makes the capture record from).
+#[derive(Debug)]
+pub struct CapturedBundle {
+    pub dir: PathBuf,
+    pub manifest: serde_json::Value,
+}
+
+/// What a check of a source found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCheck {
+    /// `available`, `changed`, `gone`, `login` or `unreachable`.
+    pub state: String,
+    /// Why, in words (a status, a phrase the page shows, an error).
+    pub detail: String,
+    /// The hash of the page's text now, when it answered with a page.
+    pub content_sha256: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub at: String,
 }
 
 /// How the server is run.
@@ -134,7 +211,14 @@ pub struct Options {
     /// the handler then sees an error and the connection is closed. Default
     /// [`BODY_STALL_TIMEOUT`].
     pub body_stall_timeout: Duration,
+    /// How often the deletion watch checks each captured source (stretched by a jitter of
+    /// up to ±10 % per address), when the extensions capture; None: never. Default a day
+    /// ([`CHECK_SOURCES_EVERY`]).
+    pub check_sources_every: Option<Duration>,
 }
+
+/// Default [`Options::check_sources_every`].
+pub const CHECK_SOURCES_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Default [`Options::header_timeout`].
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -148,6 +232,7 @@ impl Default for Options {
             extensions: None,
             header_timeout: HEADER_TIMEOUT,
             body_stall_timeout: BODY_STALL_TIMEOUT,
+            check_sources_every: Some(CHECK_SOURCES_EVERY),
         }
     }
 }
@@ -159,6 +244,7 @@ impl std::fmt::Debug for Options {
             .field("extensions", &self.extensions.is_some())
             .field("header_timeout", &self.header_timeout)
             .field("body_stall_timeout", &self.body_stall_timeout)
+            .field("check_sources_every", &self.check_sources_every)
             .finish()
     }
 }
@@ -190,6 +276,10 @@ pub struct AppState {
     readers: Readers,
     /// Opens more read-only catalog connections.
     backends: Backends,
+    /// Web captures queued, running or failed.
+    captures: captures::Jobs,
+    /// Where captures are made before they are kept (`captures/` in the work folder).
+    capture_stage: PathBuf,
 }
 
 impl AppState {
@@ -336,6 +426,8 @@ fn method_router(method: Method, endpoint: Endpoint) -> MethodRouter<Arc<AppStat
         Endpoint::DecideMatch => on!(persons::decide),
         Endpoint::LinkedPersons => on!(persons::linked),
         Endpoint::LinkPersons => on!(persons::run),
+        Endpoint::CreateCaptures => on!(captures::create),
+        Endpoint::CaseCaptures => on!(captures::list),
     }
 }
 
@@ -370,6 +462,7 @@ fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppSt
     let max_upload = archive.config.uploads.max_bytes();
     let backends = archive.backends.clone();
     let second_factor = archive.config.server.second_factor.clone();
+    let capture_stage = archive.work_dir().join("captures");
     let state = Arc::new(AppState {
         archive: Mutex::new(archive),
         limiter: Mutex::new(auth::RateLimiter::new(5, Duration::from_secs(60))),
@@ -380,6 +473,8 @@ fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppSt
         uploads: uploads::UploadState::new(store, max_upload),
         readers: Readers::default(),
         backends,
+        captures: captures::Jobs::default(),
+        capture_stage,
     });
     let router = routes_of(state.clone());
     Ok((router, state))
@@ -547,8 +642,12 @@ pub fn serve(
             header: options.header_timeout,
             body_stall: options.body_stall_timeout,
         };
+        let watch = options.check_sources_every;
         let (router, state) = app(archive, options)?;
         if let Some(ext) = ext {
+            if let Some(every) = watch.filter(|_| captures::watches(&ext)) {
+                tokio::spawn(captures::watch_loop(state.clone(), ext.clone(), every));
+            }
             tokio::spawn(job_loop(state, ext, Duration::from_secs(1)));
         }
         serve_connections(listener, router, timeouts, async {

@@ -103,6 +103,11 @@ fn field_schema(name: &str, ty: &str) -> Value {
             "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
         }),
         ("kind", "string") => json!({ "type": "string", "enum": record_kinds() }),
+        // The addresses to capture: http(s), one or more.
+        ("urls", "array") => json!({
+            "type": "array", "minItems": 1, "maxItems": crate::captures::MAX_URLS,
+            "items": { "type": "string", "maxLength": 8192, "pattern": "^\\s*https?://" },
+        }),
         // A second-factor code: six digits, or a recovery code (`xxxx-xxxx-xxxx`).
         ("code", "string") => json!({ "type": "string", "maxLength": 100 }),
         ("code", "string?") => json!({ "type": ["string", "null"], "maxLength": 100 }),
@@ -166,6 +171,7 @@ fn describe(code: u16) -> &'static str {
     match code {
         200 => "success",
         201 => "created",
+        202 => "accepted: queued, done in the background",
         204 => "success, no content",
         206 => "the requested byte range",
         400 => "invalid input",
@@ -182,7 +188,7 @@ fn describe(code: u16) -> &'static str {
         422 => "the JSON body does not have the expected fields",
         423 => "another request is writing to this upload; retry shortly",
         429 => "too many failed log-ins or wrong codes; wait (Retry-After)",
-        501 => "not available on this server (no similarity index)",
+        501 => "not available on this server (no similarity index, no web capture)",
         _ => "see the summary",
     }
 }
@@ -234,10 +240,11 @@ fn operation(r: &Route) -> Value {
             .iter()
             .map(|(name, ty)| ((*name).to_owned(), field_schema(name, ty)))
             .collect();
-        // Typed fields (settings) are optional: left out, they keep their value.
+        // Typed fields (settings) are optional: left out, they keep their value; a list
+        // (what a request acts on) is required.
         let required: Vec<&str> = fields
             .iter()
-            .filter(|(_, ty)| *ty == "string")
+            .filter(|(_, ty)| *ty == "string" || *ty == "array")
             .map(|(name, _)| *name)
             .collect();
         let mut schema = json!({ "type": "object", "required": required, "properties": props });

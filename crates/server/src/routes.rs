@@ -83,6 +83,8 @@ pub enum Endpoint {
     DecideMatch,
     LinkedPersons,
     LinkPersons,
+    CreateCaptures,
+    CaseCaptures,
 }
 
 /// One route.
@@ -352,6 +354,23 @@ pub const ROUTES: &[Route] = &[
             "Hand over a case: its items (and, unless records is false, its records as JSON Lines) as a reproducible BagIt bag with proofs, streamed as a tar (an export custody event per item, naming recipient and purpose); admin, investigator",
         )
     },
+    Route {
+        statuses: &[404, 501],
+        body: &["case", "urls:array", "source?", "note?"],
+        ok: 202,
+        ..route(
+            Method::Post,
+            "/api/captures",
+            Endpoint::CreateCaptures,
+            "Capture web addresses into a case (admin, investigator on it): every address is checked first (400 naming the bad one), then each is queued and captured in the background (WACZ, screenshots, PDF, HTML, media, network context), its files kept as items with capture custody events and one capture record",
+        )
+    },
+    route(
+        Method::Get,
+        "/api/cases/{case}/captures",
+        Endpoint::CaseCaptures,
+        "A case's web captures (address, title, files with their items, what the deletion watch last found: available, changed, gone, login, unreachable) and its captures still queued, running or failed",
+    ),
     Route {
         query: &["case"],
         ..route(

@@ -211,6 +211,11 @@ pub async fn delete(
         if stored.deleted || !caller.can_see(&stored.record.case) {
             return Err(missing());
         }
+        if !may_write(&caller, stored.record.body.kind()) {
+            return Err(ApiError::forbidden(
+                "a capture is kept by the capture service, not deleted by hand",
+            ));
+        }
         apply_one(a, &caller, Change::Delete(id), true).map(Json)
     })
     .await

@@ -120,6 +120,26 @@ pub struct Config {
     /// How `athar serve` signs people in.
     #[serde(default, skip_serializing_if = "ServerSection::is_default")]
     pub server: ServerSection,
+    /// Web capture: how often `athar serve` checks the captured sources.
+    #[serde(default, skip_serializing_if = "CaptureSection::is_default")]
+    pub capture: CaptureSection,
+}
+
+/// `[capture]` in `athar.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// Hours between two checks of a captured source by `athar serve`'s deletion watch
+    /// (stretched by a jitter of up to ±10 % fixed per address); 24 when not set, 0 for no
+    /// watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_every_hours: Option<u32>,
+}
+
+impl CaptureSection {
+    fn is_default(&self) -> bool {
+        *self == CaptureSection::default()
+    }
 }
 
 /// `[server]` in `athar.toml`: how `athar serve` signs people in.
@@ -535,6 +555,7 @@ impl Archive {
             storage,
             encryption,
             server: ServerSection::default(),
+            capture: CaptureSection::default(),
         };
         // The configuration is written last and atomically: it marks a complete archive.
         write_config(root, &config)?;

@@ -18,10 +18,11 @@ import security from "./i18n/security.js";
 import handover from "./i18n/handover.js";
 import glossary from "./i18n/glossary.js";
 import review from "./i18n/review.js";
+import captures from "./i18n/captures.js";
 
 export const LANGUAGES = { en: "English", ar: "العربية" };
 const AREAS = [common, cases, item, incidents, records, map, persons, search, upload, settings,
-  security, handover, glossary, review];
+  security, handover, glossary, review, captures];
 
 export const catalogue = { en: {}, ar: {} };
 for (const area of AREAS) {

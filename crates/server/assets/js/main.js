@@ -18,6 +18,7 @@ import { uploadPage } from "./pages/upload.js";
 import { settingsPage } from "./pages/settings.js";
 import { securityPage } from "./pages/security.js";
 import { handoverPage } from "./pages/handover.js";
+import { capturesPage } from "./pages/captures.js";
 
 const main = document.getElementById("main");
 
@@ -76,6 +77,7 @@ async function route() {
       case "incidents": return await incidentsPage(new URLSearchParams(query));
       case "persons": return await personsPage(new URLSearchParams(query));
       case "review": return await reviewPage(new URLSearchParams(query));
+      case "captures": return await capturesPage(new URLSearchParams(query));
       case "incident": return await incidentPage(checkedId(parts[1]));
       case "person": return await personPage(checkedId(parts[1]));
       case "org": return await orgPage(checkedId(parts[1]));

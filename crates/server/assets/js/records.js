@@ -32,7 +32,8 @@ export const VOCAB = {
   per: ["day", "week", "month", "year"],
 };
 
-export const KINDS = ["case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match"];
+// Every record kind; `capture` records are written by the server only (web captures).
+export const KINDS = ["case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match", "capture"];
 
 /** A vocabulary term in the language shown. */
 export function term(value) {
@@ -64,6 +65,7 @@ export function recordTitle(r) {
     case "claim": return String(r.statement || "").slice(0, 120);
     case "link": return t("records.link.title", { item: r.item });
     case "match": return t("records.match.title", { decision: term(r.decision) });
+    case "capture": return r.title || r.url;
     default: return r.id;
   }
 }
@@ -123,6 +125,8 @@ export async function listRecords(kind, caseName) {
 
 /** Whether the caller may create and edit records of this kind (the server decides too). */
 export function mayWrite(kind) {
+  // Captures are the server's: their files' custody is theirs.
+  if (kind === "capture") return false;
   const role = state.me && state.me.role;
   if (role === "admin") return true;
   if (role === "investigator") return kind !== "case";

@@ -30,6 +30,7 @@ export default {
     "search.kind.claim": "claim",
     "search.kind.link": "link",
     "search.kind.match": "match of two person records",
+    "search.kind.capture": "web capture",
     "search.same_as": "one person in {n} records:",
   },
   ar: {
@@ -69,6 +70,7 @@ export default {
     "search.kind.claim": "ادعاء",
     "search.kind.link": "رابط",
     "search.kind.match": "مطابقة سجلَّي شخص",
+    "search.kind.capture": "لقطة ويب",
     "search.same_as": "شخص واحد في {n} سجلات:",
   },
 };

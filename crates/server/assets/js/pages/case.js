@@ -38,6 +38,8 @@ export async function casePage(name) {
   text.addEventListener("input", render);
   show(
     el("h1", {}, t("grid.title"), " ", el("bdi", {}, name)),
+    el("p", { class: "actions" }, el("a", { class: "button secondary", id: "case-captures",
+      href: "#/captures?case=" + encodeURIComponent(name) }, t("captures.open"))),
     el("div", { class: "filters" }, el("label", {}, t("grid.type"), typeSel), el("label", {}, t("grid.find"), text), count),
     grid,
   );

@@ -198,6 +198,9 @@ export async function itemPage(id) {
 function summary(details) {
   if (!details || typeof details !== "object") return "";
   const d = details.sighting || details.access || details.derived || details.export || details;
-  return Object.entries(d).filter(([k, v]) => v !== null && typeof v !== "object" && k !== "tool_version")
-    .map(([k, v]) => k + ": " + v).join("; ");
+  const parts = Object.entries(d).filter(([k, v]) => v !== null && typeof v !== "object" && k !== "tool_version")
+    .map(([k, v]) => k + ": " + v);
+  // A file of a web capture: what it is and the address captured.
+  if (d.capture && typeof d.capture === "object") parts.unshift("capture: " + d.capture.role + " " + d.capture.url);
+  return parts.join("; ");
 }

@@ -47,7 +47,8 @@ const uid = (name) => "f-" + name + "-" + (++serial);
 /** `#/record/new?kind=K&case=C&FIELD=…`: a form for a new record. */
 export async function newRecordPage(params) {
   const kind = params.get("kind") || "incident";
-  if (!KINDS.includes(kind)) throw new Error(t("records.form.bad_kind", { kind }));
+  // Only the kinds people write have a form (a capture is the server's).
+  if (!KINDS.includes(kind) || !FIELDS[kind]) throw new Error(t("records.form.bad_kind", { kind }));
   const cases = state.me.role === "admin" ? (await api(apiUrl(["cases"]))).cases : state.me.cases;
   const initial = { kind };
   for (const [k, v] of params) if (k !== "kind" && k !== "case") initial[k] = FIELDS[kind].some(([f, ed]) => f === k && ed === "refs") ? [v] : v;

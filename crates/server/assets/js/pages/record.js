@@ -290,6 +290,8 @@ export async function recordPage(id) {
     if (k === "item" && typeof v === "string") return el("a", { href: itemHref(v) }, el("code", {}, v));
     if (k === "date" || k === "made" || k === "birth_date" || k === "valid") return dateText(v);
     if (k === "start" || k === "end") return secondsText(v);
+    // The tools of a capture and their versions: names, not fields.
+    if (k === "tools" && v && typeof v === "object") return el("ul", {}, Object.entries(v).map(([n, ver]) => el("li", {}, el("bdi", {}, n + " " + ver))));
     if (typeof v === "string") return el("span", { dir: "auto" }, /^[a-z_]+$/.test(v) ? term(v) : v);
     if (Array.isArray(v)) return el("ul", {}, v.map((x) => el("li", {}, shown("", x))));
     if (v && typeof v === "object") {
@@ -301,6 +303,8 @@ export async function recordPage(id) {
   const skip = new Set(["id", "kind", "case", "key"]);
   show(
     ...header(r),
+    // A capture is shown whole, with its files and its state, on its case's captures page.
+    r.kind === "capture" ? el("p", {}, el("a", { class: "button secondary", href: "#/captures?case=" + encodeURIComponent(r.case) }, t("captures.open"))) : null,
     el("dl", { class: "meta", id: "record-fields" }, Object.entries(r).filter(([k]) => !skip.has(k)).flatMap(([k, v]) =>
       [el("dt", {}, t("records.field." + k)), el("dd", { "data-field": k }, shown(k, v))])),
     d.referred_by.length ? section("referred-by", t("records.referred_by"),

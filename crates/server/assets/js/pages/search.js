@@ -3,7 +3,7 @@ import { el, api, apiUrl, show, itemHref, t, number, bidi, tableScroll } from ".
 
 // A record kind or `item`, in the language shown (an unknown one as the server wrote it).
 function kindName(kind) {
-  return ["item", "case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match"].includes(kind)
+  return ["item", "case", "incident", "act", "person", "org", "place", "source", "claim", "link", "match", "capture"].includes(kind)
     ? t("search.kind." + kind) : bidi(kind);
 }
 
