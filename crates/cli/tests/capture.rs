@@ -315,6 +315,55 @@ fn captures_are_items_with_custody_and_sources_are_watched() {
     assert!(c.iter().any(|x| x["state"] == "gone"), "{c:?}");
     env.assert_verifies();
 
+    // A case's hand-over carries its captures whole: received elsewhere, each capture
+    // names the receiving archive's items, and any of them names its capture.
+    let bag = env.path("case-bag");
+    let out = env.run(&[
+        "export",
+        "--json",
+        "--case",
+        "Web",
+        "--records",
+        "--out",
+        bag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vkey = std::fs::read_to_string(env.archive.join("keys/archive.vkey")).unwrap();
+    let receiver = Env::new();
+    let out = receiver.run(&[
+        "import-bag",
+        "--json",
+        "--vkey",
+        vkey.trim(),
+        bag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = sources(&receiver);
+    assert_eq!(received.len(), 2, "{received:?}");
+    for r in &received {
+        let shown = show_capture(&receiver, r["capture"].as_str().unwrap());
+        for f in shown["record"]["artefacts"].as_array().unwrap() {
+            let out = receiver.run(&["show", "--json", f["item"].as_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{f}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["item"]["sha256"], f["sha256"]);
+            assert_eq!(v["captures"][0]["capture"], r["capture"], "{v}");
+        }
+    }
+    receiver.assert_verifies();
+
     // `--due` checks nothing just checked.
     let out = env.run(&[
         "sources",

@@ -439,8 +439,8 @@ pub(super) fn plan_import(
 }
 
 /// Checks the records `plan` writes as one batch would, without writing: references,
-/// keys, cases. Links are left out (their items are not held before the import stores
-/// them); `case` is known to exist by then (the import stores the items in it).
+/// keys, cases. Links and captures are left out (their items are not held before the
+/// import stores them); `case` is known to exist by then (the import stores the items in it).
 pub(super) fn dry_run(
     catalog: &dyn Catalog,
     plan: &ImportPlan,
@@ -449,7 +449,7 @@ pub(super) fn dry_run(
     let mut lines: Vec<(usize, Line)> = plan
         .write
         .iter()
-        .filter(|(_, l)| l.body.kind() != RecordKind::Link)
+        .filter(|(_, l)| !matches!(l.body.kind(), RecordKind::Link | RecordKind::Capture))
         .cloned()
         .collect();
     if let Some(case) = case {

@@ -694,6 +694,29 @@ impl Batch<'_> {
             })?;
             link.item = item.id.to_string();
         }
+        // A capture's files are named by their bytes: each artefact names the item holding
+        // its SHA-256 here (the same item for a capture made here; this archive's for one
+        // received in a bag), and must be held.
+        if let Body::Capture(c) = &mut record.body {
+            for (i, a) in c.artefacts.iter_mut().enumerate() {
+                let sha: crate::model::Sha256 = a.sha256.parse().map_err(|_| {
+                    invalid(index, format!("artefacts[{i}].sha256"), "not a SHA-256")
+                })?;
+                let item = catalog.item_by_sha(&sha)?.ok_or_else(|| {
+                    invalid(index, format!("artefacts[{i}].sha256"), "no such item")
+                })?;
+                if let Some(r) = self.restriction {
+                    if r.scope.resolve_item(catalog, item.id.as_str()).is_err() {
+                        return Err(invalid(
+                            index,
+                            format!("artefacts[{i}].sha256"),
+                            "no such item",
+                        ));
+                    }
+                }
+                a.item = item.id.to_string();
+            }
+        }
         if !self.sees(&record.case) {
             return Err(invalid(index, "case", NO_CASE));
         }
