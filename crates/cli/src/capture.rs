@@ -461,13 +461,6 @@ pub(crate) fn capture_with_retries(
 
 /// Keeps one bundle: its files as items, then its record.
 fn keep_bundle(cli: &Cli, a: &CaptureArgs, bundle: &Bundle) -> anyhow::Result<keep::Kept> {
-    let capture = keep::record_of(serde_json::to_value(&bundle.manifest)?, a.note.as_deref())?;
-    let files: Vec<(PathBuf, String)> = bundle
-        .manifest
-        .artefacts
-        .iter()
-        .map(|f| (PathBuf::from(&f.name), f.role.clone()))
-        .collect();
     let mut archive = open_writable(cli)?;
     archive.write_into_case(Some(&a.case))?;
     let mut w = archive.writer()?;
@@ -479,13 +472,12 @@ fn keep_bundle(cli: &Cli, a: &CaptureArgs, bundle: &Bundle) -> anyhow::Result<ke
         threads: 0,
         capture: None,
     };
-    let kept = keep::keep(
+    let kept = keep::keep_bundle(
         w.catalog,
         w.blobs,
         &mut w.logger,
         &bundle.dir,
-        &files,
-        capture,
+        serde_json::to_value(&bundle.manifest)?,
         &opts,
     )?;
     archive.write_into_case(None)?;

@@ -92,6 +92,32 @@ pub fn record_of(
     })
 }
 
+/// Keeps the bundle at `dir` whose manifest (`capture.json`) is `manifest`: its record made
+/// by [`record_of`] (with `opts.note`), its files (the manifest's `artefacts`, by `name` and
+/// `role`) preserved by [`keep`] into `opts.case`.
+pub fn keep_bundle(
+    catalog: &mut dyn Catalog,
+    blobs: &dyn BlobStore,
+    logger: &mut Logger<'_>,
+    dir: &Path,
+    manifest: serde_json::Value,
+    opts: &IngestOptions,
+) -> Result<Kept, CaptureKeepError> {
+    let files: Vec<(PathBuf, String)> = manifest["artefacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            Some((
+                PathBuf::from(a["name"].as_str()?),
+                a["role"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let capture = record_of(manifest, opts.note.as_deref())?;
+    keep(catalog, blobs, logger, dir, &files, capture, opts)
+}
+
 /// Preserves the files of a bundle at `dir` (`files`: path within `dir` and role, in
 /// order) and then writes `capture` (its artefacts filled in from the items) into
 /// `opts.case`. A file that cannot be preserved is left out and named among the record's

@@ -14,7 +14,6 @@
 //! next start), one that failed is listed for [`FAILED_SHOWN`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -300,19 +299,6 @@ fn reporter(state: Arc<AppState>, id: u64) -> Box<dyn FnMut(CaptureProgress) + S
 /// Keeps one bundle in the job's case: its files as items, then its record. Returns the
 /// record's id.
 fn keep_bundle(state: &AppState, job: &Job, bundle: &CapturedBundle) -> Result<String, String> {
-    let capture =
-        keep::record_of(bundle.manifest.clone(), job.note.as_deref()).map_err(|e| e.to_string())?;
-    let files: Vec<(PathBuf, String)> = bundle.manifest["artefacts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| {
-            Some((
-                PathBuf::from(a["name"].as_str()?),
-                a["role"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
     let mut a = state
         .archive
         .lock()
@@ -329,13 +315,12 @@ fn keep_bundle(state: &AppState, job: &Job, bundle: &CapturedBundle) -> Result<S
             threads: 0,
             capture: None,
         };
-        keep::keep(
+        keep::keep_bundle(
             w.catalog,
             w.blobs,
             &mut w.logger,
             &bundle.dir,
-            &files,
-            capture,
+            bundle.manifest.clone(),
             &opts,
         )
         .map_err(|e| e.to_string())
