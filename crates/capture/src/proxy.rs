@@ -366,6 +366,20 @@ impl Shared {
         Ok(())
     }
 
+    /// Looks `host` up here (not through a proxy), refuses it when it must be public and is
+    /// not, and records the answers for the host's context (none for an address literal).
+    fn resolve_here(&self, host: &str, port: u16, deadline: Instant) -> Result<Vec<IpAddr>, Fail> {
+        let ips = lookup(self, host, deadline, true)?;
+        self.check_public(host, &ips)?;
+        let answered: &[IpAddr] = if host.parse::<IpAddr>().is_ok() {
+            &[]
+        } else {
+            &ips
+        };
+        self.note_host(host, port, answered);
+        Ok(ips)
+    }
+
     fn new(cfg: &ProxyConfig) -> Result<Shared, ProxyError> {
         let via = Via::parse(cfg.upstream.as_deref())?;
         let provider = ring_provider();
@@ -1818,17 +1832,7 @@ fn connect(
     let timeout = shared.timeout;
     let tcp = match &shared.via {
         Via::Direct => {
-            let ips = lookup(shared, host, deadline, true)?;
-            shared.check_public(host, &ips)?;
-            shared.note_host(
-                host,
-                port,
-                if host.parse::<IpAddr>().is_ok() {
-                    &[]
-                } else {
-                    &ips
-                },
-            );
+            let ips = shared.resolve_here(host, port, deadline)?;
             connect_any(shared, &ips, port, deadline)?
         }
         Via::Http { host: ph, port: pp } => {
@@ -1850,17 +1854,7 @@ fn connect(
                 socks5_connect(&tcp, SocksTarget::Name(host), port, deadline, timeout)?;
                 tcp
             } else {
-                let ips = lookup(shared, host, deadline, true)?;
-                shared.check_public(host, &ips)?;
-                shared.note_host(
-                    host,
-                    port,
-                    if host.parse::<IpAddr>().is_ok() {
-                        &[]
-                    } else {
-                        &ips
-                    },
-                );
+                let ips = shared.resolve_here(host, port, deadline)?;
                 let mut errors = Vec::new();
                 let mut found = None;
                 for ip in &ips {
