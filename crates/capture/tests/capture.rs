@@ -167,10 +167,8 @@ fn a_video_post_over_http_is_captured_whole() {
             .expect("json");
     assert!(info.get("webpage_url").is_some() && info.get("http_headers").is_some());
     let mp4 = std::fs::read(file(&b, "media")).expect("media");
-    let original = std::fs::read(media.path().join("0.mp4")).ok();
-    if let Some(original) = original {
-        assert_eq!(mp4, original, "the media is not the file the site serves");
-    }
+    let original = std::fs::read(media.path().join("0.mp4")).expect("the site's file");
+    assert_eq!(mp4, original, "the media is not the file the site serves");
 }
 
 #[test]
