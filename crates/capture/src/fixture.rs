@@ -15,7 +15,8 @@
 //! - `/hls` a page whose `<video>` plays `/media/stream/index.m3u8` (segments `segK.ts`);
 //! - `/redirect/301` → 301 → `/redirect/301b` → 302 → `/video/0`; `/redirect/meta` (a meta
 //!   refresh to `/video/1`); `/redirect/loop` (302 to itself, `?n=` counting up, forever);
-//! - `/login` (a form; a POST gets "wrong password"), `/members` (always 302 to `/login`);
+//! - `/login` (a form; a POST gets "wrong password"), `/members` (302 to `/login`, except
+//!   with the [`MEMBER_COOKIE`]: a members' video post, which renews the cookie);
 //! - `/endless` (no length, trickles forever), `/huge` (Content-Length 4 GiB), `/bomb` (gzip
 //!   that inflates to 1 GiB of zeros), `/download` (an attachment), `/scroll` (infinite
 //!   scroll, fed by `/scroll/more?page=K`), `/gzip` (gzip'd HTML), `/chunked` (chunked HTML);
@@ -249,6 +250,9 @@ fn path_only(target: &str) -> &str {
 
 /// Socket timeout: how often a blocked connection thread looks at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
+
+/// The session cookie (name, value) that opens `/members`: what a log-in profile carries.
+pub const MEMBER_COOKIE: (&str, &str) = ("fixture_session", "synthetic-member-7f3a9c");
 
 fn accept_loop(
     listener: &TcpListener,
@@ -1078,7 +1082,25 @@ fn route(shared: &Shared, req: &Request, base: &str, changed: bool) -> Response 
              <button type=\"submit\">Log in</button>\n</form>\n</main>",
             changed,
         )),
-        "/members" => Response::redirect(302, "/login"),
+        "/members" => {
+            let (name, value) = MEMBER_COOKIE;
+            let member = req.header("cookie").is_some_and(|c| {
+                c.split(';')
+                    .any(|kv| kv.trim().split_once('=') == Some((name, value)))
+            });
+            if member {
+                Response::html(
+                    200,
+                    video_page(0, base, changed).replace("Test video 0", "Members video 0"),
+                )
+                .header(
+                    "Set-Cookie",
+                    &format!("{name}={value}; Path=/; Max-Age=3600; HttpOnly"),
+                )
+            } else {
+                Response::redirect(302, "/login")
+            }
+        }
         "/endless" => Response {
             status: 200,
             headers: vec![("Content-Type", "text/html; charset=utf-8".into())],

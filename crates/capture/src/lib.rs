@@ -20,6 +20,7 @@
 //! (`athar_core::capture`).
 
 pub mod browser;
+pub mod cookies;
 pub mod exchange;
 #[cfg(feature = "fixture")]
 pub mod fixture;
@@ -35,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use browser::{Browser, BrowserConfig};
 use exchange::Exchange;
@@ -58,6 +59,8 @@ pub enum CaptureError {
     Wacz(String),
     #[error("bad URL {url:?}: {why}")]
     Url { url: String, why: String },
+    #[error("log-in profile: {0}")]
+    Profile(String),
 }
 
 /// How to capture.
@@ -68,7 +71,8 @@ pub struct CaptureOptions {
     pub ytdlp: Option<PathBuf>,
     /// Where traffic goes on (`http://…`, `socks5h://…` for Tor); recorded in the manifest.
     pub proxy: Option<String>,
-    /// A named log-in profile: a Chromium profile folder (and `cookies.txt` in it for yt-dlp).
+    /// A named log-in profile: a Chromium profile folder, and its `cookies.txt` (Netscape
+    /// format) given to the browser and to yt-dlp ([`cookies`]).
     pub profile: Option<PathBuf>,
     /// The profile's name, for the manifest.
     pub profile_name: Option<String>,
@@ -241,13 +245,34 @@ pub fn check_url(url: &str) -> Result<(), CaptureError> {
     Ok(())
 }
 
+/// The file of a log-in profile that holds its cookies (Netscape format).
+pub const COOKIES_FILE: &str = "cookies.txt";
+
+/// The cookies of a log-in profile's [`COOKIES_FILE`], when it has one; an unreadable or
+/// malformed file is an error naming it and the line.
+pub fn profile_cookies(
+    profile: Option<&Path>,
+) -> Result<Option<Vec<cookies::Cookie>>, CaptureError> {
+    let Some(path) = profile.map(|p| p.join(COOKIES_FILE)) else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CaptureError::Profile(format!("{}: {e}", path.display()))),
+    };
+    cookies::parse_netscape(&text)
+        .map(Some)
+        .map_err(|e| CaptureError::Profile(format!("{}: {e}", path.display())))
+}
+
 /// Captures `url` into `dir` (made empty first). Errors only when nothing could be
 /// captured at all (no browser, no folder); any other failure leaves a partial bundle.
 pub fn capture(
     url: &str,
     dir: &Path,
     opts: &CaptureOptions,
-    signing: &p256::ecdsa::SigningKey,
+    signing: &p384::ecdsa::SigningKey,
 ) -> Result<Bundle, CaptureError> {
     check_url(url)?;
     std::fs::create_dir_all(dir)?;
@@ -275,7 +300,14 @@ pub fn capture(
     // The browser's share of the time: what yt-dlp does not need (at least half).
     let page_deadline = start + opts.time_limit / 2;
     let page = browse(url, dir, opts, &proxy, page_deadline, &mut m);
-    let recording = proxy.finish();
+    let mut recording = proxy.finish();
+    // The capturer's credentials stay out of what is kept (`cookies`).
+    for x in &mut recording.exchanges {
+        x.request_head = cookies::withhold(&x.request_head, cookies::REQUEST_CREDENTIALS);
+        if opts.profile.is_some() {
+            x.response_head = cookies::withhold(&x.response_head, &["set-cookie"]);
+        }
+    }
     let page = match page {
         Ok(p) => Some(p),
         Err(e) => {
@@ -380,6 +412,17 @@ pub fn capture(
         if left < Duration::from_secs(2) {
             m.problems.push("media: no time left".to_owned());
         } else {
+            // yt-dlp writes its cookie jar back: it gets a private copy of the profile's.
+            let cookie_jar = match opts.profile.as_ref().map(|p| p.join(COOKIES_FILE)) {
+                Some(p) if p.is_file() => {
+                    let jar = tempfile::Builder::new()
+                        .prefix("athar-cookies-")
+                        .tempfile()?;
+                    std::fs::copy(&p, jar.path())?;
+                    Some(jar)
+                }
+                _ => None,
+            };
             let ca_file = if opts.extra_roots.is_empty() {
                 None
             } else {
@@ -393,11 +436,7 @@ pub fn capture(
                 ca_file: ca_file.clone(),
                 comments: opts.comments,
                 max_bytes: opts.size_limit,
-                cookies: opts
-                    .profile
-                    .as_ref()
-                    .map(|p| p.join("cookies.txt"))
-                    .filter(|p| p.is_file()),
+                cookies: cookie_jar.as_ref().map(|j| j.path().to_owned()),
             };
             let target = page
                 .as_ref()
@@ -517,6 +556,15 @@ fn browse(
         step(Duration::from_secs(30)),
     )?;
     let browser = b.version(step(Duration::from_secs(10)))?;
+    if let Some(jar) = profile_cookies(opts.profile.as_deref())? {
+        let cookies: Vec<Value> = jar.iter().map(cookies::Cookie::to_cdp).collect();
+        b.call(
+            None,
+            "Storage.setCookies",
+            json!({ "cookies": cookies }),
+            step(Duration::from_secs(10)),
+        )?;
+    }
     let s = b.new_page(step(Duration::from_secs(10)))?;
     let s = s.as_str();
     let short = Duration::from_secs(10);

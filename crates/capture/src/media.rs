@@ -121,7 +121,11 @@ pub fn fetch(
     files.sort();
     for f in &files {
         if f.to_string_lossy().ends_with(".info.json") {
-            if let Ok(Ok(v)) = std::fs::read(f).map(|b| serde_json::from_slice::<Value>(&b)) {
+            if let Ok(Ok(mut v)) = std::fs::read(f).map(|b| serde_json::from_slice::<Value>(&b)) {
+                // The cookies yt-dlp was given or was set stay out of the bundle.
+                if crate::cookies::withhold_in_info(&mut v) {
+                    std::fs::write(f, serde_json::to_vec(&v).map_err(std::io::Error::other)?)?;
+                }
                 out.infos.push(v);
             }
         }

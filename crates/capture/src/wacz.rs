@@ -12,9 +12,11 @@
 //!   `text` (full-text search in ReplayWeb.page);
 //! - `datapackage.json`: each of the above with its size and `sha256:` hash;
 //! - `datapackage-digest.json`: the hash of `datapackage.json` and `signedData`: that hash
-//!   signed with ECDSA P-256 / SHA-256 over its UTF-8 text, the signature base64 of the raw
-//!   64-byte `r‖s` form (as WebCrypto, and so ArchiveWeb.page, produce it), the public key
-//!   base64 of its SubjectPublicKeyInfo DER.
+//!   signed with ECDSA P-384 / SHA-256 over its UTF-8 text, the signature base64 of the raw
+//!   96-byte `r‖s` form, the public key base64 of its SubjectPublicKeyInfo DER: what
+//!   ArchiveWeb.page makes and ReplayWeb.page checks (WebCrypto, `namedCurve: "P-384"`,
+//!   `hash: "SHA-256"`). Signatures of P-256 keys (Athar's bundles before this) still
+//!   verify, raw or DER.
 //!
 //! The signature proves only that whoever holds the key made the package: the verifier
 //! must compare [`VerifiedWacz::public_key`] with the key it expects.
@@ -25,9 +27,9 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use base64::Engine as _;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
+use p384::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
+use p384::ecdsa::SigningKey;
+use p384::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
@@ -198,9 +200,10 @@ pub struct VerifiedWacz {
     pub title: Option<String>,
     /// `mainPageURL`, if present.
     pub main_page_url: Option<String>,
-    /// The key whose valid signature `datapackage-digest.json` holds; None when unsigned.
-    /// Anyone can sign: compare it with the key expected.
-    pub public_key: Option<VerifyingKey>,
+    /// The key whose valid signature `datapackage-digest.json` holds (its
+    /// SubjectPublicKeyInfo DER, base64, as written there); None when unsigned. Anyone can
+    /// sign: compare it with the key expected ([`public_key_of`]).
+    pub public_key: Option<String>,
 }
 
 /// Writes a signed WACZ to `path` (replacing it; written beside it first, then renamed).
@@ -288,14 +291,12 @@ pub fn write_wacz(path: &Path, input: &WaczInput<'_>) -> Result<WaczSummary, Wac
     let datapackage_bytes = to_json(&datapackage);
     let datapackage_hash = format!("sha256:{}", hex::encode(Sha256::digest(&datapackage_bytes)));
 
-    let signature: Signature = input.signing_key.sign(datapackage_hash.as_bytes());
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let public_key = input
+    let signature: p384::ecdsa::Signature = input
         .signing_key
-        .verifying_key()
-        .to_public_key_der()
-        .map_err(|e| WaczError::Input(format!("encoding the public key: {e}")))?;
-    let public_key = b64.encode(public_key.as_bytes());
+        .sign_prehash(&Sha256::digest(datapackage_hash.as_bytes()))
+        .map_err(|e| WaczError::Input(format!("signing: {e}")))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let public_key = public_key_of(input.signing_key)?;
     let digest = DigestFile {
         path: DATAPACKAGE_PATH.to_owned(),
         hash: datapackage_hash.clone(),
@@ -643,11 +644,52 @@ fn zip_time(time: OffsetDateTime) -> zip::DateTime {
 // ---------------------------------------------------------------------------------------
 // Verification helpers
 
+/// `key`'s public half as `signedData.publicKey` holds it: SubjectPublicKeyInfo DER,
+/// base64.
+pub fn public_key_of(key: &SigningKey) -> Result<String, WaczError> {
+    let der = key
+        .verifying_key()
+        .to_public_key_der()
+        .map_err(|e| WaczError::Input(format!("encoding the public key: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(der.as_bytes()))
+}
+
+/// Checks an ECDSA signature over SHA-256 of `message` with a P-384 or P-256 key (SPKI
+/// DER), the signature raw `r‖s` (WebCrypto) or DER (authsign, OpenSSL).
+fn verify_ecdsa(spki: &[u8], message: &[u8], raw: &[u8]) -> Result<(), WaczError> {
+    let bad = |e: String| WaczError::Signature(e);
+    let prehash = Sha256::digest(message);
+    if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(spki) {
+        let sig = if raw.len() == 96 {
+            p384::ecdsa::Signature::from_slice(raw)
+        } else {
+            p384::ecdsa::Signature::from_der(raw)
+        }
+        .map_err(|e| bad(format!("malformed signature: {e}")))?;
+        return key
+            .verify_prehash(&prehash, &sig)
+            .map_err(|_| bad("does not verify with publicKey".to_owned()));
+    }
+    let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki)
+        .map_err(|e| bad(format!("publicKey is not a P-384 or P-256 key: {e}")))?;
+    let sig = if raw.len() == 64 {
+        p256::ecdsa::Signature::from_slice(raw)
+    } else {
+        p256::ecdsa::Signature::from_der(raw)
+    }
+    .map_err(|e| bad(format!("malformed signature: {e}")))?;
+    {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+        key.verify_prehash(&prehash, &sig)
+    }
+    .map_err(|_| bad("does not verify with publicKey".to_owned()))
+}
+
 fn check_signature(
     signed: &SignedData,
     datapackage_hash: &str,
     datapackage: &DataPackage,
-) -> Result<VerifyingKey, WaczError> {
+) -> Result<String, WaczError> {
     if signed.hash != datapackage_hash {
         return Err(WaczError::Signature(format!(
             "signs {}, not datapackage.json's {datapackage_hash}",
@@ -669,21 +711,11 @@ fn check_signature(
     let der = b64
         .decode(public_key.trim())
         .map_err(|e| WaczError::Signature(format!("publicKey is not base64: {e}")))?;
-    let key = VerifyingKey::from_public_key_der(&der)
-        .map_err(|e| WaczError::Signature(format!("publicKey is not a P-256 key: {e}")))?;
     let raw = b64
         .decode(signed.signature.trim())
         .map_err(|e| WaczError::Signature(format!("signature is not base64: {e}")))?;
-    // Raw r‖s (WebCrypto) or DER (authsign, OpenSSL).
-    let signature = if raw.len() == 64 {
-        Signature::from_slice(&raw)
-    } else {
-        Signature::from_der(&raw)
-    }
-    .map_err(|e| WaczError::Signature(format!("malformed signature: {e}")))?;
-    key.verify(signed.hash.as_bytes(), &signature)
-        .map_err(|_| WaczError::Signature("does not verify with publicKey".to_owned()))?;
-    Ok(key)
+    verify_ecdsa(&der, signed.hash.as_bytes(), &raw)?;
+    Ok(public_key.trim().to_owned())
 }
 
 /// Reads a small entry whole.

@@ -14,8 +14,8 @@ use athar_capture::fixture::FixtureSite;
 mod webrecorder;
 use athar_capture::{capture, Bundle, CaptureOptions};
 
-fn key() -> p256::ecdsa::SigningKey {
-    p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("key")
+fn key() -> p384::ecdsa::SigningKey {
+    p384::ecdsa::SigningKey::from_slice(&[7u8; 48]).expect("key")
 }
 
 fn tools() -> PathBuf {
@@ -133,7 +133,10 @@ fn a_video_post_over_http_is_captured_whole() {
         .starts_with(b"%PDF"));
     // The WACZ: verified here with our key, accepted by py-wacz, holds the page's text.
     let v = athar_capture::wacz::verify_wacz(&file(&b, "wacz")).expect("wacz verifies");
-    assert_eq!(v.public_key, Some(*key().verifying_key()));
+    assert_eq!(
+        v.public_key,
+        Some(athar_capture::wacz::public_key_of(&key()).expect("spki"))
+    );
     let validate = std::process::Command::new(tools().join("bin/wacz"))
         .args(["validate", "-f"])
         .arg(file(&b, "wacz"))

@@ -16,9 +16,9 @@ use athar_capture::warc;
 use base64::Engine as _;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::EncodePublicKey as _;
+use p384::ecdsa::signature::hazmat::PrehashSigner as _;
+use p384::ecdsa::SigningKey;
+use p384::pkcs8::EncodePublicKey as _;
 use sha2::{Digest, Sha256};
 
 #[path = "support/webrecorder.rs"]
@@ -32,7 +32,19 @@ const PAGE_TEXT: &str = "Witness statement: the ferry left the eastern bank at d
 const NOTES_TEXT: &str = "Field notes: the bridge at the northern ford was intact at noon.";
 
 fn key(seed: u8) -> SigningKey {
-    SigningKey::from_slice(&[seed; 32]).expect("a valid P-256 scalar")
+    SigningKey::from_slice(&[seed; 48]).expect("a valid P-384 scalar")
+}
+
+/// `text` signed as WebCrypto does (ECDSA over SHA-256 of it), raw `r‖s`.
+fn sign(key: &SigningKey, text: &str) -> Vec<u8> {
+    let sig: p384::ecdsa::Signature = key
+        .sign_prehash(&Sha256::digest(text.as_bytes()))
+        .expect("sign");
+    sig.to_bytes().to_vec()
+}
+
+fn spki(key: &SigningKey) -> String {
+    wacz::public_key_of(key).expect("spki")
 }
 
 fn page_html() -> String {
@@ -231,7 +243,7 @@ fn verify_accepts_it_and_names_the_tampered_entry() {
     let signer = key(7);
     let path = build(dir.path(), &signer);
     let verified = wacz::verify_wacz(&path).expect("our own WACZ verifies");
-    assert_eq!(verified.public_key, Some(*signer.verifying_key()));
+    assert_eq!(verified.public_key, Some(spki(&signer)));
     assert_eq!(verified.wacz_version, "1.1.1");
     assert_eq!(verified.main_page_url.as_deref(), Some(MAIN_URL));
     let paths: Vec<&str> = verified.resources.iter().map(|r| r.path.as_str()).collect();
@@ -368,9 +380,9 @@ fn a_signature_by_another_key_fails() {
 
     // Their signature under our public key.
     let forged = dir.path().join("forged.wacz");
-    let their_signature: Signature = theirs.sign(hash.as_bytes());
+    let their_signature = sign(&theirs, &hash);
     resign(&path, &forged, |signed| {
-        signed["signature"] = b64(&their_signature.to_bytes()).into();
+        signed["signature"] = b64(&their_signature).into();
     });
     match wacz::verify_wacz(&forged) {
         Err(WaczError::Signature(_)) => {}
@@ -381,20 +393,20 @@ fn a_signature_by_another_key_fails() {
     let theirs_whole = dir.path().join("theirs.wacz");
     let their_key = theirs.verifying_key().to_public_key_der().expect("spki");
     resign(&path, &theirs_whole, |signed| {
-        signed["signature"] = b64(&their_signature.to_bytes()).into();
+        signed["signature"] = b64(&their_signature).into();
         signed["publicKey"] = b64(their_key.as_bytes()).into();
     });
     let verified = wacz::verify_wacz(&theirs_whole).expect("a valid signature by another key");
-    assert_eq!(verified.public_key, Some(*theirs.verifying_key()));
-    assert_ne!(verified.public_key, Some(*ours.verifying_key()));
+    assert_eq!(verified.public_key, Some(spki(&theirs)));
+    assert_ne!(verified.public_key, Some(spki(&ours)));
 
     // Our key signing some other hash.
     let other_hash = dir.path().join("other-hash.wacz");
     let other = format!("sha256:{}", hex::encode(Sha256::digest(b"something else")));
-    let other_signature: Signature = ours.sign(other.as_bytes());
+    let other_signature = sign(&ours, &other);
     resign(&path, &other_hash, |signed| {
         signed["hash"] = other.clone().into();
-        signed["signature"] = b64(&other_signature.to_bytes()).into();
+        signed["signature"] = b64(&other_signature).into();
     });
     assert!(matches!(
         wacz::verify_wacz(&other_hash),
@@ -403,11 +415,55 @@ fn a_signature_by_another_key_fails() {
 
     // A DER signature (as authsign writes) is accepted too.
     let der = dir.path().join("der.wacz");
-    let our_signature: Signature = ours.sign(hash.as_bytes());
+    let our_signature = p384::ecdsa::Signature::from_slice(&sign(&ours, &hash)).expect("raw");
     resign(&path, &der, |signed| {
         signed["signature"] = b64(our_signature.to_der().as_bytes()).into();
     });
     wacz::verify_wacz(&der).expect("a DER signature verifies");
+
+    // A P-256 signature (Athar's bundles before P-384) still verifies, raw or DER; one
+    // under a P-256 key that did not make it does not.
+    let old = p256::ecdsa::SigningKey::from_slice(&[7; 32]).expect("a valid P-256 scalar");
+    let old_sig: p256::ecdsa::Signature = {
+        use p256::ecdsa::signature::Signer as _;
+        old.sign(hash.as_bytes())
+    };
+    let old_key = {
+        use p256::pkcs8::EncodePublicKey as _;
+        old.verifying_key().to_public_key_der().expect("spki")
+    };
+    for (name, bytes) in [
+        ("p256-raw.wacz", old_sig.to_bytes().to_vec()),
+        ("p256-der.wacz", old_sig.to_der().as_bytes().to_vec()),
+    ] {
+        let p = dir.path().join(name);
+        resign(&path, &p, |signed| {
+            signed["signature"] = b64(&bytes).into();
+            signed["publicKey"] = b64(old_key.as_bytes()).into();
+        });
+        let v = wacz::verify_wacz(&p).expect("a P-256 signature verifies");
+        assert_eq!(v.public_key, Some(b64(old_key.as_bytes())));
+    }
+    let p = dir.path().join("p256-forged.wacz");
+    resign(&path, &p, |signed| {
+        signed["signature"] = b64(&old_sig.to_bytes()).into();
+        signed["publicKey"] = b64(
+            {
+                use p256::pkcs8::EncodePublicKey as _;
+                p256::ecdsa::SigningKey::from_slice(&[9; 32])
+                    .expect("scalar")
+                    .verifying_key()
+                    .to_public_key_der()
+                    .expect("spki")
+            }
+            .as_bytes(),
+        )
+        .into();
+    });
+    assert!(matches!(
+        wacz::verify_wacz(&p),
+        Err(WaczError::Signature(_))
+    ));
 }
 
 #[test]
@@ -558,7 +614,8 @@ fn py_wacz_validates_it() {
 }
 
 /// An independent implementation (Python `cryptography`, OpenSSL) checks the signature the
-/// way a WebCrypto verifier would: ECDSA P-256/SHA-256 over the `hash` text, raw r‖s.
+/// way ReplayWeb.page's WebCrypto verifier does: ECDSA P-384/SHA-256 over the `hash` text,
+/// raw r‖s.
 const CHECK_SIGNATURE_PY: &str = r#"
 import base64, hashlib, json, sys, zipfile
 from cryptography.hazmat.primitives import hashes, serialization
@@ -573,10 +630,10 @@ signed = digest["signedData"]
 assert signed["hash"] == digest["hash"]
 assert signed["created"] == json.loads(package)["created"]
 key = serialization.load_der_public_key(base64.b64decode(signed["publicKey"]))
-assert isinstance(key.curve, ec.SECP256R1)
+assert isinstance(key.curve, ec.SECP384R1)
 raw = base64.b64decode(signed["signature"])
-assert len(raw) == 64
-der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+assert len(raw) == 96
+der = encode_dss_signature(int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big"))
 key.verify(der, signed["hash"].encode(), ec.ECDSA(hashes.SHA256()))
 print("signature OK")
 "#;
@@ -594,10 +651,8 @@ fn an_independent_verifier_accepts_the_signature() {
 
     let forged = dir.path().join("forged.wacz");
     let hash = wacz::verify_wacz(&path).expect("verifies").datapackage_hash;
-    let signature: Signature = key(9).sign(hash.as_bytes());
-    resign(&path, &forged, |signed| {
-        signed["signature"] = b64(&signature.to_bytes()).into()
-    });
+    let signature = sign(&key(9), &hash);
+    resign(&path, &forged, |signed| signed["signature"] = b64(&signature).into());
     let (ok, output) = run(Command::new(&python)
         .arg("-c")
         .arg(CHECK_SIGNATURE_PY)

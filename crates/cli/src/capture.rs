@@ -44,8 +44,9 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub proxy: Option<String>,
     /// Capture logged in, with this named profile (a Chromium profile folder under the
-    /// archive's `profiles/`, readable by its owner only; `cookies.txt` in it is given to
-    /// yt-dlp).
+    /// archive's `profiles/`, readable by its owner only; a `cookies.txt` in it, exported
+    /// from a browser, is given to Chromium and yt-dlp). The account's cookies are withheld
+    /// from what is kept.
     #[arg(long)]
     pub profile: Option<String>,
     /// Also take the comments of the media.
@@ -101,12 +102,15 @@ pub enum SourcesCommand {
     /// Check whether each captured source is still there; each change of state is a
     /// custody event on its capture.
     Check {
-        /// Only sources not checked within `--every` hours (with jitter).
+        /// Only sources not checked within their interval (with jitter): `--every`, else
+        /// their case's `[capture.cases."<case>"] check_every_hours`, else `[capture]
+        /// check_every_hours` (24 when not set); sources whose cases are not watched (0) are
+        /// left out.
         #[arg(long)]
         due: bool,
-        /// Hours between two checks of a source, for `--due`.
-        #[arg(long, default_value_t = 24.0)]
-        every: f64,
+        /// Hours between two checks of every source, for `--due`.
+        #[arg(long)]
+        every: Option<f64>,
         /// Trust these certificate authorities too (PEM).
         #[arg(long)]
         ca: Option<PathBuf>,
@@ -172,15 +176,15 @@ fn addresses(a: &CaptureArgs) -> anyhow::Result<Vec<String>> {
 
 /// The key that signs an archive's WACZ files: derived from its pseudonym secret, so the
 /// same archive always signs with the same key and no new secret is stored.
-pub fn signing_key(archive: &Archive) -> anyhow::Result<p256::ecdsa::SigningKey> {
+pub fn signing_key(archive: &Archive) -> anyhow::Result<p384::ecdsa::SigningKey> {
     use sha2::Digest;
     let mut counter = 0u8;
     loop {
-        let mut h = sha2::Sha256::new();
-        h.update(b"athar wacz signing key v1\0");
+        let mut h = sha2::Sha384::new();
+        h.update(b"athar wacz signing key v2 (P-384)\0");
         h.update([counter]);
         h.update(&archive.pseudonym_secret);
-        if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&h.finalize()) {
+        if let Ok(k) = p384::ecdsa::SigningKey::from_slice(&h.finalize()) {
             return Ok(k);
         }
         counter = counter
@@ -410,7 +414,7 @@ fn profile_dir(archive: &Archive, name: &str) -> anyhow::Result<PathBuf> {
     let dir = archive.root.join("profiles").join(name);
     let meta = std::fs::metadata(&dir).with_context(|| {
         format!(
-            "--profile {name}: no profile at {} (make it with `chromium --user-data-dir={}`, log in, close it)",
+            "--profile {name}: no profile at {} (make it with `chromium --user-data-dir={}`, log in, close it; or put a cookies.txt exported from your browser in it)",
             dir.display(),
             dir.display()
         )
@@ -421,6 +425,17 @@ fn profile_dir(archive: &Archive, name: &str) -> anyhow::Result<PathBuf> {
             dir.display()
         );
     }
+    let jar = dir.join(athar_capture::COOKIES_FILE);
+    if let Ok(m) = std::fs::metadata(&jar) {
+        if m.permissions().mode() & 0o077 != 0 {
+            bail!(
+                "--profile {name}: {} is readable by others; `chmod 600` it first",
+                jar.display()
+            );
+        }
+    }
+    athar_capture::profile_cookies(Some(&dir))
+        .map_err(|e| anyhow::anyhow!("--profile {name}: {e}"))?;
     Ok(dir)
 }
 
@@ -431,7 +446,7 @@ pub(crate) fn capture_with_retries(
     url: &str,
     stage: &Path,
     opts: &CaptureOptions,
-    signing: &p256::ecdsa::SigningKey,
+    signing: &p384::ecdsa::SigningKey,
 ) -> Result<Bundle, String> {
     let mut wait = Duration::from_secs(2);
     let mut tries = 0;
@@ -515,7 +530,7 @@ pub fn sources(cli: &Cli, a: &SourcesArgs) -> anyhow::Result<ExitCode> {
                 a,
                 &CheckRun {
                     due: *due,
-                    every: Duration::from_secs_f64(every.max(0.0) * 3600.0),
+                    every: every.map(|h| Duration::from_secs_f64(h.max(0.0) * 3600.0)),
                     roots,
                     proxy: proxy.clone(),
                     tries: (*tries).max(1),
@@ -564,7 +579,8 @@ fn list(cli: &Cli, a: &SourcesArgs) -> anyhow::Result<ExitCode> {
 
 struct CheckRun {
     due: bool,
-    every: Duration,
+    /// `--every`: one interval for every source, instead of the configured schedule.
+    every: Option<Duration>,
     roots: Vec<Vec<u8>>,
     proxy: Option<String>,
     tries: u32,
@@ -574,26 +590,34 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
     let archive = open(cli, Access::Read)?;
     let captures = keep::captures(archive.catalog.as_ref(), a.case.as_deref())?;
     let mut checked = CheckLog::load(&CheckLog::path_in(&archive.work_dir()));
+    let schedule = match run.every {
+        Some(every) => athar_store::WatchSchedule::uniform(Some(every)),
+        None => archive.config.capture.schedule(),
+    };
     drop(archive);
     // One check per address; its finding is kept on every capture of it.
-    let mut by_url: BTreeMap<String, Vec<(String, Capture)>> = BTreeMap::new();
+    let mut by_url: BTreeMap<String, Vec<(String, String, Capture)>> = BTreeMap::new();
     for (s, c) in captures {
-        by_url
-            .entry(c.url.clone())
-            .or_default()
-            .push((s.record.id.clone(), c));
+        by_url.entry(c.url.clone()).or_default().push((
+            s.record.id.clone(),
+            s.record.case.clone(),
+            c,
+        ));
     }
     let now = time::OffsetDateTime::now_utc();
     let stdout = std::io::stdout();
     for (url, caps) in by_url {
-        if run.due && !checked.is_due(&url, now, run.every) {
-            continue;
+        if run.due {
+            let every = schedule.of_cases(caps.iter().map(|(_, case, _)| case.as_str()));
+            if every.is_none_or(|every| !checked.is_due(&url, now, every)) {
+                continue;
+            }
         }
         let captured = caps
             .iter()
             .rev()
-            .find_map(|(_, c)| c.content_sha256.clone());
-        let has_media = caps.iter().any(|(_, c)| !c.media.is_empty());
+            .find_map(|(_, _, c)| c.content_sha256.clone());
+        let has_media = caps.iter().any(|(_, _, c)| !c.media.is_empty());
         let cfg = athar_capture::watch::CheckConfig {
             proxy: run.proxy.clone(),
             extra_roots: run.roots.clone(),
@@ -614,7 +638,7 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
         let mut events = Vec::new();
         {
             let mut w = archive.writer()?;
-            for (id, _) in &caps {
+            for (id, _, _) in &caps {
                 if let Some(e) =
                     keep::note_finding(w.catalog, &mut w.logger, id, &finding, &w.collector)?
                 {
@@ -661,7 +685,7 @@ fn check(cli: &Cli, a: &SourcesArgs, run: &CheckRun) -> anyhow::Result<ExitCode>
 /// given; nothing here touches the archive.
 pub(crate) struct ServerCapture {
     opts: Arc<CaptureOptions>,
-    signing: Arc<p256::ecdsa::SigningKey>,
+    signing: Arc<p384::ecdsa::SigningKey>,
     /// Extra trusted roots (`ATHAR_CAPTURE_CA`), for checks too.
     roots: Vec<Vec<u8>>,
     queue: Arc<Mutex<Workers>>,
@@ -727,7 +751,7 @@ impl ServerCapture {
 fn capture_worker(
     queue: Arc<Mutex<Workers>>,
     opts: Arc<CaptureOptions>,
-    signing: Arc<p256::ecdsa::SigningKey>,
+    signing: Arc<p384::ecdsa::SigningKey>,
 ) {
     use athar_server::{CaptureProgress, CapturedBundle};
     use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -817,15 +841,16 @@ impl athar_server::WebCapture for ServerCapture {
         Ok(())
     }
 
-    fn due_sources(&self, urls: &[String], every: Duration) -> Vec<String> {
+    fn due_sources(&self, sources: &[(String, Duration)]) -> Vec<String> {
         let checks = self
             .checks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = time::OffsetDateTime::now_utc();
-        urls.iter()
-            .filter(|u| checks.is_due(u, now, every))
-            .cloned()
+        sources
+            .iter()
+            .filter(|(u, every)| checks.is_due(u, now, *every))
+            .map(|(u, _)| u.clone())
             .collect()
     }
 

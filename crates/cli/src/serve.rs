@@ -292,31 +292,28 @@ impl athar_server::Extensions for MediaExtensions {
 }
 
 /// How often the deletion watch checks each source: `[capture] check_every_hours` (24 when
-/// not set, 0 for never), or `ATHAR_CHECK_SOURCES_EVERY` seconds (for tests and trials).
-fn check_sources_every(archive: &Archive) -> anyhow::Result<Option<std::time::Duration>> {
-    use std::time::Duration;
+/// not set, 0 for never) and each case's `[capture.cases."<case>"]`;
+/// `ATHAR_CHECK_SOURCES_EVERY` seconds stand for the first (for tests and trials).
+fn check_sources(archive: &Archive) -> anyhow::Result<athar_server::WatchSchedule> {
+    let mut schedule = archive.config.capture.schedule();
     if let Some(v) = std::env::var_os("ATHAR_CHECK_SOURCES_EVERY") {
         let secs: f64 = v
             .to_str()
             .and_then(|s| s.trim().parse().ok())
             .filter(|s: &f64| s.is_finite() && *s >= 0.0)
             .context("ATHAR_CHECK_SOURCES_EVERY: seconds")?;
-        return Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)));
+        schedule.every = (secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs));
     }
-    Ok(match archive.config.capture.check_every_hours {
-        None => Some(athar_server::CHECK_SOURCES_EVERY),
-        Some(0) => None,
-        Some(h) => Some(Duration::from_secs(u64::from(h) * 3600)),
-    })
+    Ok(schedule)
 }
 
 /// `athar serve`: prints the address it listens on, then serves until Ctrl-C. Queued
 /// background jobs (fingerprints, review images) run inside the server as they arrive;
 /// web captures queued through the API run in threads of their own, and the deletion watch
-/// checks the captured sources on a schedule (`check_sources_every`).
+/// checks the captured sources on a schedule (`check_sources`).
 pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Result<()> {
     let capture = crate::capture::ServerCapture::new(&archive)?;
-    let check_sources_every = check_sources_every(&archive)?;
+    let check_sources = check_sources(&archive)?;
     let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     {
@@ -331,7 +328,7 @@ pub fn serve(archive: Archive, listen: &str, secure_cookies: bool) -> anyhow::Re
             capture,
             stale_queued: std::sync::atomic::AtomicBool::new(false),
         })),
-        check_sources_every,
+        check_sources,
         ..athar_server::Options::default()
     };
     athar_server::serve(archive, listener, options).context("serving")?;

@@ -439,3 +439,174 @@ fn kill_9_mid_capture_leaves_a_consistent_archive() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Every byte the kept artefacts of capture `line` hold, the WACZ's WARCs and files
+/// uncompressed, one entry per file.
+fn kept_bytes(env: &Env, line: &Value) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    for f in line["files"].as_array().unwrap() {
+        let cat = env.cat(f["item"].as_str().unwrap());
+        assert!(cat.status.success());
+        let name = f["name"].as_str().unwrap_or("?").to_owned();
+        if f["role"] == "wacz" {
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(cat.stdout)).unwrap();
+            for i in 0..zip.len() {
+                let mut entry = zip.by_index(i).unwrap();
+                let entry_name = entry.name().to_owned();
+                let mut raw = Vec::new();
+                entry.read_to_end(&mut raw).unwrap();
+                let bytes = if entry_name.ends_with(".gz") {
+                    let mut plain = Vec::new();
+                    flate2::read::MultiGzDecoder::new(raw.as_slice())
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                    plain
+                } else {
+                    raw
+                };
+                out.push((format!("{name}/{entry_name}"), bytes));
+            }
+        } else {
+            out.push((name, cat.stdout));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_profile_captures_logged_in_and_its_cookies_are_not_kept_and_hls_is_taken() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let media = tempfile::tempdir().unwrap();
+    let site = FixtureSite::start(media.path(), 1).unwrap();
+    let env = Env::new();
+    let members = format!("{}/members", site.http_base());
+    let (name, secret) = athar_capture::fixture::MEMBER_COOKIE;
+
+    // Without the profile the page is a log-in wall.
+    let lines = capture(&env, &["--no-media", &members]);
+    let record = &show_capture(&env, lines[0]["capture"].as_str().unwrap())["record"];
+    assert!(
+        record["final_url"].as_str().unwrap().ends_with("/login"),
+        "{record:#}"
+    );
+
+    // A profile made of a cookies.txt exported from a browser: refused while others may
+    // read it, or while a line is malformed, naming the file.
+    let profile = env.archive.join("profiles").join("member");
+    std::fs::create_dir_all(&profile).unwrap();
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let jar = profile.join("cookies.txt");
+    let host = site
+        .http_base()
+        .split("//")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&jar, "# Netscape HTTP Cookie File\nbroken line\n").unwrap();
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = env.run(&["capture", "--case", "Web", "--profile", "member", &members]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cookies.txt") && err.contains("line 2"),
+        "{err}"
+    );
+    std::fs::write(
+        &jar,
+        format!(
+            "# Netscape HTTP Cookie File\n#HttpOnly_{host}\tFALSE\t/\tFALSE\t0\t{name}\t{secret}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.run(&["capture", "--case", "Web", "--profile", "member", &members]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Logged in: the members' page and its video, the browser and yt-dlp both let in.
+    let lines = capture(&env, &["--profile", "member", &members]);
+    let line = &lines[0];
+    assert_eq!(line["complete"], true, "{line}");
+    let record = &show_capture(&env, line["capture"].as_str().unwrap())["record"];
+    assert_eq!(record["final_url"].as_str().unwrap(), members, "{record:#}");
+    assert!(
+        record["title"]
+            .as_str()
+            .unwrap()
+            .contains("Members video 0"),
+        "{record:#}"
+    );
+    assert_eq!(record["network"]["profile"], "member");
+    let mp4 = std::fs::read(media.path().join("0.mp4")).unwrap();
+    let media_file = line["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == "media")
+        .unwrap_or_else(|| panic!("yt-dlp took no media logged in: {line}"));
+    assert_eq!(
+        env.cat(media_file["item"].as_str().unwrap()).stdout,
+        mp4,
+        "the members' video is the site's file"
+    );
+    // The account's cookie is in none of the kept files (the WARC, the info JSON, the
+    // HTML…), though it was sent and renewed: the WARC says where it was withheld.
+    let kept = kept_bytes(&env, line);
+    for (file, bytes) in &kept {
+        assert!(
+            !contains(bytes, secret.as_bytes()),
+            "{file} holds the session cookie"
+        );
+    }
+    let warc = kept
+        .iter()
+        .find(|(f, _)| f.ends_with(".warc.gz"))
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .expect("a WARC in the WACZ");
+    assert!(
+        warc.contains("Cookie: [withheld by Athar]"),
+        "request cookie"
+    );
+    assert!(
+        warc.contains("Set-Cookie: [withheld by Athar]"),
+        "renewed cookie"
+    );
+    // The profile's own file is as it was (yt-dlp wrote to a copy).
+    assert!(
+        std::fs::read_to_string(&jar).unwrap().contains(secret),
+        "the profile's cookies.txt was changed"
+    );
+
+    // A page playing an HLS stream: yt-dlp takes the stream whole.
+    let lines = capture(&env, &[&format!("{}/hls", site.http_base())]);
+    let line = &lines[0];
+    assert_eq!(line["complete"], true, "{line}");
+    let stream = line["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == "media")
+        .unwrap_or_else(|| panic!("no media from the HLS page: {line}"));
+    let probe = env.cat(stream["item"].as_str().unwrap()).stdout;
+    assert!(probe.len() > 10_000, "the stream is {} bytes", probe.len());
+    let record = &show_capture(&env, line["capture"].as_str().unwrap())["record"];
+    assert!(
+        !record["media"].as_array().unwrap().is_empty(),
+        "{record:#}"
+    );
+    assert!(site.hits("/media/stream/index.m3u8") >= 1);
+    env.assert_verifies();
+}

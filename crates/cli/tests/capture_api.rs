@@ -6,7 +6,9 @@
 //! someone not on the case gets the answer a case that does not exist gets. Then the
 //! server's deletion watch (every few seconds here, `ATHAR_CHECK_SOURCES_EVERY`) finds a
 //! source taken down: its capture turns `gone` with exactly one new custody event, and the
-//! other source, unchanged, gets none.
+//! other source, unchanged, gets none; a case set not to be watched
+//! (`[capture.cases."quiet"] check_every_hours = 0`) has its source taken down and never
+//! checked. Captures queued when the server is killed are made once it starts again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -78,8 +80,8 @@ impl Who {
     }
 }
 
-/// Reads the case's captures until `done` says so (or fails after `limit`, showing the
-/// last answer).
+/// Reads the captures of case `web` until `done` says so (or fails after `limit`, showing
+/// the last answer).
 fn wait_for(
     who: &Who,
     base: &str,
@@ -87,9 +89,22 @@ fn wait_for(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    wait_for_case(who, base, "web", limit, what, done)
+}
+
+/// Reads `case`'s captures until `done` says so (or fails after `limit`, showing the last
+/// answer).
+fn wait_for_case(
+    who: &Who,
+    base: &str,
+    case: &str,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let started = Instant::now();
     loop {
-        let r = who.get(base, "/api/cases/web/captures");
+        let r = who.get(base, &format!("/api/cases/{case}/captures"));
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
         if done(&v) {
@@ -122,7 +137,7 @@ fn capture_of<'a>(v: &'a Value, url: &str) -> &'a Value {
 #[test]
 fn captures_over_the_api_are_kept_and_watched() {
     let media = tempfile::tempdir().unwrap();
-    let site = FixtureSite::start(media.path(), 2).unwrap();
+    let site = FixtureSite::start(media.path(), 3).unwrap();
     let env = Env::new();
     let cases = env.path("cases.jsonl");
     std::fs::write(
@@ -130,6 +145,7 @@ fn captures_over_the_api_are_kept_and_watched() {
         [
             json!({"kind":"case","case":"web","title":"Synthetic web case"}),
             json!({"kind":"case","case":"other","title":"Synthetic other case"}),
+            json!({"kind":"case","case":"quiet","title":"Synthetic unwatched case"}),
         ]
         .map(|v| v.to_string())
         .join("\n"),
@@ -139,6 +155,12 @@ fn captures_over_the_api_are_kept_and_watched() {
     env.add_user("inv", "investigator", Some("web"), PW);
     env.add_user("view", "viewer", Some("web"), PW);
     env.add_user("outsider", "investigator", Some("other"), PW);
+    env.add_user("admin", "admin", None, PW);
+    common::without_second_factor(&env.archive);
+    append_config(
+        &env.archive,
+        "\n[capture.cases.quiet]\ncheck_every_hours = 0\n",
+    );
     let ca = env.path("ca.pem");
     std::fs::write(&ca, site.ca_pem()).unwrap();
     let served = serve_with(
@@ -155,6 +177,7 @@ fn captures_over_the_api_are_kept_and_watched() {
 
     let first = format!("{}/video/0", site.https_base());
     let second = format!("{}/video/1", site.http_base());
+    let quiet = format!("{}/video/2", site.http_base());
 
     // Nothing yet; the server captures.
     let v = inv.get(base, "/api/cases/web/captures").json();
@@ -299,6 +322,28 @@ fn captures_over_the_api_are_kept_and_watched() {
     assert_eq!(seen.status, 200);
     assert_eq!(seen.json()["captures"], v["captures"]);
 
+    // A capture into the case that is not watched.
+    let admin = Who::new(base, "admin");
+    let r = admin.post(
+        base,
+        "/api/captures",
+        &json!({"case": "quiet", "urls": [quiet]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let q = wait_for_case(
+        &admin,
+        base,
+        "quiet",
+        Duration::from_secs(300),
+        "the quiet capture",
+        |v| {
+            v["jobs"].as_array().unwrap().is_empty() && v["captures"].as_array().unwrap().len() == 1
+        },
+    );
+    let quiet_id = q["captures"][0]["id"].as_str().unwrap().to_owned();
+    site.set_state("/video/2", PathState::Removed);
+    let quiet_hits = site.hits("/video/2");
+
     // The watch: the first source taken down becomes gone (the archive holds the only
     // copy) with one custody event; more rounds add none; the other source stays as it was.
     let gone_id = capture_of(&v, &first)["id"].as_str().unwrap().to_owned();
@@ -328,6 +373,15 @@ fn captures_over_the_api_are_kept_and_watched() {
     let v = inv.get(base, "/api/cases/web/captures").json();
     assert_eq!(capture_of(&v, &second)["watch"]["state"], "available");
     assert_eq!(capture_of(&v, &first)["watch"]["state"], "gone");
+    // The unwatched case's source was never asked again, and its capture says available.
+    assert_eq!(
+        site.hits("/video/2"),
+        quiet_hits,
+        "an unwatched source was checked"
+    );
+    let q = admin.get(base, "/api/cases/quiet/captures").json();
+    assert_eq!(q["captures"][0]["watch"]["state"], "available", "{q:#}");
+    assert_eq!(history(&admin, base, &quiet_id).len(), 1);
 
     // Nobody deletes or writes a capture by hand.
     let r = http(
@@ -341,9 +395,114 @@ fn captures_over_the_api_are_kept_and_watched() {
 
     drop(served);
     env.assert_verifies();
-    // Nothing is left in the staging folder.
-    let left: Vec<_> = std::fs::read_dir(env.archive.join("captures"))
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+    // Nothing is left in the staging folder but the queue, empty.
+    assert_staging_empty(&env.archive);
+}
+
+/// Only the capture queue is in the staging folder, and it holds no job.
+fn assert_staging_empty(archive: &Path) {
+    let stage = archive.join("captures");
+    let left: Vec<_> = std::fs::read_dir(&stage)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "queue.json")
+                .collect()
+        })
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
+    let queue: Value = serde_json::from_slice(&std::fs::read(stage.join("queue.json")).unwrap())
+        .expect("the queue is JSON");
+    assert_eq!(queue, json!([]), "jobs left in the queue");
+}
+
+/// Appends `text` to the archive's `athar.toml`.
+fn append_config(archive: &Path, text: &str) {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(archive.join("athar.toml"))
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+#[test]
+fn captures_queued_when_the_server_is_killed_are_made_after_it_restarts() {
+    let media = tempfile::tempdir().unwrap();
+    let site = FixtureSite::start(media.path(), 3).unwrap();
+    let env = Env::new();
+    let cases = env.path("cases.jsonl");
+    std::fs::write(
+        &cases,
+        json!({"kind":"case","case":"web","title":"Synthetic web case"}).to_string(),
+    )
+    .unwrap();
+    common::ok(&env, &["records", "import", cases.to_str().unwrap()]);
+    env.add_user("inv", "investigator", Some("web"), PW);
+    let urls: Vec<String> = (0..3)
+        .map(|i| format!("{}/video/{i}", site.http_base()))
+        .collect();
+    // No watch here: only the captures reach the site.
+    let no_watch = [("ATHAR_CHECK_SOURCES_EVERY", "0")];
+    let served = serve_with(&env.archive, &no_watch);
+    let inv = Who::new(&served.base, "inv");
+    let r = inv.post(
+        &served.base,
+        "/api/captures",
+        &json!({"case": "web", "urls": urls, "note": "synthetic"}),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    // Killed (SIGKILL) at once: one address at a time per host, so none is kept yet.
+    drop(served);
+    let queue: Value = serde_json::from_slice(
+        &std::fs::read(env.archive.join("captures").join("queue.json")).unwrap(),
+    )
+    .unwrap();
+    let queued: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(queued, urls, "the acknowledged jobs are kept: {queue:#}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(env.archive.join("captures").join("queue.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the queue is the owner's only: {mode:o}");
+    }
+
+    let served = serve_with(&env.archive, &no_watch);
+    let base = served.base.as_str();
+    let inv = Who::new(base, "inv");
+    let v = wait_for(
+        &inv,
+        base,
+        Duration::from_secs(300),
+        "the three captures",
+        |v| {
+            let failed: Vec<&Value> = v["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|j| j["state"] == "failed")
+                .collect();
+            assert!(failed.is_empty(), "a capture failed: {failed:?}");
+            v["jobs"].as_array().unwrap().is_empty() && v["captures"].as_array().unwrap().len() >= 3
+        },
+    );
+    // Each address captured once, whole, with the note it was queued with.
+    assert_eq!(v["captures"].as_array().unwrap().len(), 3, "{v:#}");
+    for url in &urls {
+        let c = capture_of(&v, url);
+        assert_eq!(c["complete"], true, "{c:#}");
+        assert_eq!(c["note"], "synthetic");
+    }
+    drop(served);
+    env.assert_verifies();
+    assert_staging_empty(&env.archive);
 }

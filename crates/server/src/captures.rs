@@ -9,13 +9,17 @@
 //!
 //! Who may do what: admins and investigators capture into their cases (as they collect
 //! uploads); every role reads the captures of its cases. A case the caller is not on
-//! answers as one that does not exist (404). Queued captures live in memory: a capture
-//! still waiting when the server stops is not made (its staging folder is swept at the
-//! next start), one that failed is listed for [`FAILED_SHOWN`].
+//! answers as one that does not exist (404). The queue is kept in the archive's work folder
+//! (`captures/queue.json`, owner-only) before a request is acknowledged: a capture waiting
+//! or running when the server stops is made when it starts again (one cut short starts
+//! over; its staging folder is swept), one that failed is listed for [`FAILED_SHOWN`]. A
+//! bundle kept just before a crash, before its job left the queue, is captured again:
+//! two captures of one address, never none.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use athar_core::accounts::Role;
 use athar_core::capture::{self as keep, Finding};
@@ -24,11 +28,14 @@ use athar_core::records::Capture;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
-use crate::{blocking, reading, ApiError, AppState, CaptureProgress, CapturedBundle, Extensions};
+use crate::{
+    blocking, reading, ApiError, AppState, CaptureProgress, CapturedBundle, Extensions,
+    WatchSchedule,
+};
 
 type St = State<Arc<AppState>>;
 
@@ -40,7 +47,8 @@ pub const FAILED_SHOWN: Duration = Duration::from_secs(24 * 3600);
 const WATCH_TICK: Duration = Duration::from_secs(10 * 60);
 
 /// Where a capture job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum JobState {
     Queued,
     Running,
@@ -58,7 +66,7 @@ impl JobState {
 }
 
 /// One address queued for capture.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Job {
     id: u64,
     case: String,
@@ -71,10 +79,26 @@ struct Job {
     error: Option<String>,
     /// When it was queued (RFC 3339).
     queued: String,
-    failed_at: Option<Instant>,
+    /// When it failed (seconds since the Unix epoch).
+    failed_at: Option<u64>,
 }
 
-/// The captures queued, running or failed (those kept are their records).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Job {
+    /// Whether it is still listed: not failed, or failed less than [`FAILED_SHOWN`] ago.
+    fn shown(&self) -> bool {
+        self.failed_at
+            .is_none_or(|at| unix_now().saturating_sub(at) < FAILED_SHOWN.as_secs())
+    }
+}
+
+/// The captures queued, running or failed (those kept are their records), kept in a file
+/// of the archive's work folder so that a capture queued survives the server's stop.
 #[derive(Debug, Default)]
 pub(crate) struct Jobs(Mutex<JobTable>);
 
@@ -82,23 +106,80 @@ pub(crate) struct Jobs(Mutex<JobTable>);
 struct JobTable {
     next: u64,
     jobs: Vec<Job>,
+    /// Where the table is kept (None: in memory only, as in a router made for tests).
+    file: Option<PathBuf>,
+}
+
+impl JobTable {
+    /// Writes the table to its file (a temporary file, made durable, renamed over it):
+    /// a crash leaves the old table or the new one.
+    fn save(&self) -> std::io::Result<()> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&serde_json::to_vec(&self.jobs)?)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
 }
 
 impl Jobs {
+    /// The table kept at `path`: its jobs as they were when the server stopped (none when
+    /// the file is missing). An unreadable file is an error naming it, never emptied.
+    pub(crate) fn load(path: &std::path::Path) -> std::io::Result<Jobs> {
+        let jobs: Vec<Job> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::other(format!("{}: not a capture queue: {e}", path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(std::io::Error::other(format!("{}: {e}", path.display()))),
+        };
+        let next = jobs.iter().map(|j| j.id).max().unwrap_or(0);
+        Ok(Jobs(Mutex::new(JobTable {
+            next,
+            jobs,
+            file: Some(path.to_owned()),
+        })))
+    }
+
     fn table(&self) -> std::sync::MutexGuard<'_, JobTable> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn add(&self, mut job: Job) -> Job {
+    /// Adds a job, kept before this returns (the caller acknowledges it afterwards).
+    fn add(&self, mut job: Job) -> Result<Job, ApiError> {
         let mut t = self.table();
         t.next += 1;
         job.id = t.next;
-        t.jobs
-            .retain(|j| j.failed_at.is_none_or(|at| at.elapsed() < FAILED_SHOWN));
+        t.jobs.retain(Job::shown);
         t.jobs.push(job.clone());
-        job
+        if let Err(e) = t.save() {
+            t.jobs.retain(|j| j.id != job.id);
+            return Err(ApiError::internal(format!(
+                "keeping the capture queue: {e}"
+            )));
+        }
+        Ok(job)
     }
 
     fn get(&self, id: u64) -> Option<Job> {
@@ -111,13 +192,32 @@ impl Jobs {
             j.state = state;
             j.error = error;
             if state == JobState::Failed {
-                j.failed_at = Some(Instant::now());
+                j.failed_at = Some(unix_now());
             }
         }
+        saved(&t);
     }
 
     fn remove(&self, id: u64) {
-        self.table().jobs.retain(|j| j.id != id);
+        let mut t = self.table();
+        t.jobs.retain(|j| j.id != id);
+        saved(&t);
+    }
+
+    /// The jobs that were waiting or running when the server stopped, queued again.
+    fn unfinished(&self) -> Vec<Job> {
+        let mut t = self.table();
+        let out: Vec<Job> = t
+            .jobs
+            .iter_mut()
+            .filter(|j| j.state != JobState::Failed)
+            .map(|j| {
+                j.state = JobState::Queued;
+                j.clone()
+            })
+            .collect();
+        saved(&t);
+        out
     }
 
     /// The jobs of `case` as the caller sees them: why one failed only to admins and to
@@ -126,8 +226,7 @@ impl Jobs {
         self.table()
             .jobs
             .iter()
-            .filter(|j| j.case == case)
-            .filter(|j| j.failed_at.is_none_or(|at| at.elapsed() < FAILED_SHOWN))
+            .filter(|j| j.case == case && j.shown())
             .map(|j| {
                 let own = caller.is_admin() || caller.user.name == j.user;
                 json!({
@@ -140,6 +239,14 @@ impl Jobs {
                 })
             })
             .collect()
+    }
+}
+
+/// Saves a table changed after its job was acknowledged: a failure is reported on stderr
+/// (the change holds in memory; the next save carries it).
+fn saved(t: &JobTable) {
+    if let Err(e) = t.save() {
+        eprintln!("athar serve: keeping the capture queue: {e}");
     }
 }
 
@@ -257,18 +364,34 @@ pub async fn create(
             error: None,
             queued: athar_core::now_rfc3339(),
             failed_at: None,
-        });
-        let report = reporter(state.clone(), job.id);
-        if let Err(e) = capture.queue(&url, &state.capture_stage, report) {
-            eprintln!("athar serve: capture of {url}: {e}");
-            state.captures.set(job.id, JobState::Failed, Some(e));
-        }
+        })?;
+        start(&state, capture, &job);
         queued.push(json!({ "id": job.id, "url": url, "state": "queued" }));
     }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "case": case, "jobs": queued })),
     ))
+}
+
+/// Hands a job to the binary's capture queue.
+fn start(state: &Arc<AppState>, capture: &dyn crate::WebCapture, job: &Job) {
+    let report = reporter(state.clone(), job.id);
+    if let Err(e) = capture.queue(&job.url, &state.capture_stage, report) {
+        eprintln!("athar serve: capture of {}: {e}", job.url);
+        state.captures.set(job.id, JobState::Failed, Some(e));
+    }
+}
+
+/// Queues again the captures that were waiting or running when the server last stopped
+/// (one that was running starts over: its folder was swept).
+pub(crate) fn resume(state: &Arc<AppState>, ext: &Arc<dyn Extensions>) {
+    let Some(capture) = ext.web_capture() else {
+        return;
+    };
+    for job in state.captures.unfinished() {
+        start(state, capture, &job);
+    }
 }
 
 /// What a queued capture reports, acted on in the binary's thread: the bundle is kept
@@ -407,16 +530,25 @@ pub async fn list(
     .await
 }
 
-/// The deletion watch: every round (a quarter of `every`, at most ten minutes, at least a
-/// second) checks the captured sources that are due, one address at a time, each over the
-/// network without the archive; a finding is kept on every capture of its address under
-/// the archive's mutex (one custody event per change of state).
-pub(crate) async fn watch_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, every: Duration) {
-    let tick = (every / 4).clamp(Duration::from_secs(1), WATCH_TICK);
+/// The deletion watch: every round (a quarter of the shortest interval, at most ten
+/// minutes, at least a second) checks the captured sources that are due, one address at a
+/// time, each over the network without the archive; a finding is kept on every capture of
+/// its address under the archive's mutex (one custody event per change of state). A
+/// source is due by the interval of its case, the shortest of its cases' when it was
+/// captured into several ([`WatchSchedule::of_cases`]).
+pub(crate) async fn watch_loop(
+    state: Arc<AppState>,
+    ext: Arc<dyn Extensions>,
+    schedule: WatchSchedule,
+) {
+    let Some(shortest) = schedule.shortest() else {
+        return;
+    };
+    let tick = (shortest / 4).clamp(Duration::from_secs(1), WATCH_TICK);
     loop {
         tokio::time::sleep(tick).await;
         // A failure is reported on stderr (`ApiError::internal`) and waits a round.
-        let _ = watch_round(&state, &ext, every).await;
+        let _ = watch_round(&state, &ext, &schedule).await;
     }
 }
 
@@ -424,6 +556,7 @@ pub(crate) async fn watch_loop(state: Arc<AppState>, ext: Arc<dyn Extensions>, e
 #[derive(Debug, Default)]
 struct Source {
     captures: Vec<String>,
+    cases: Vec<String>,
     captured_sha256: Option<String>,
     has_media: bool,
 }
@@ -431,27 +564,35 @@ struct Source {
 async fn watch_round(
     state: &Arc<AppState>,
     ext: &Arc<dyn Extensions>,
-    every: Duration,
+    schedule: &WatchSchedule,
 ) -> Result<(), ApiError> {
     let captures = reading(state, |cat| Ok(keep::captures(cat, None)?)).await?;
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
     for (s, c) in captures {
         let src = sources.entry(c.url.clone()).or_default();
         src.captures.push(s.record.id.clone());
+        src.cases.push(s.record.case.clone());
         // The latest capture's text is what a change is measured against.
         if c.content_sha256.is_some() {
             src.captured_sha256 = c.content_sha256.clone();
         }
         src.has_media |= !c.media.is_empty();
     }
-    if sources.is_empty() {
+    // Sources whose cases do not watch them are left out.
+    let watched: Vec<(String, Duration)> = sources
+        .iter()
+        .filter_map(|(url, src)| {
+            let every = schedule.of_cases(src.cases.iter().map(String::as_str))?;
+            Some((url.clone(), every))
+        })
+        .collect();
+    if watched.is_empty() {
         return Ok(());
     }
-    let urls: Vec<String> = sources.keys().cloned().collect();
     let e = ext.clone();
     let due = tokio::task::spawn_blocking(move || {
         e.web_capture()
-            .map(|w| w.due_sources(&urls, every))
+            .map(|w| w.due_sources(&watched))
             .unwrap_or_default()
     })
     .await

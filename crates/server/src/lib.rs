@@ -148,10 +148,11 @@ pub trait WebCapture: Send + Sync {
         stage: &Path,
         report: Box<dyn FnMut(CaptureProgress) + Send>,
     ) -> Result<(), String>;
-    /// Which of `urls` are due for a check (never checked, or last checked longer than
-    /// `every` ago, stretched by a jitter fixed per address), by the record of checks it
-    /// shares with `athar sources check`.
-    fn due_sources(&self, urls: &[String], every: Duration) -> Vec<String>;
+    /// Which of `sources` (each an address and how often it is checked) are due for a
+    /// check (never checked, or last checked longer than its interval ago, stretched by a
+    /// jitter fixed per address), by the record of checks it shares with `athar sources
+    /// check`.
+    fn due_sources(&self, sources: &[(String, Duration)]) -> Vec<String>;
     /// Checks whether a captured source is still there (over the network, tried again
     /// while it cannot be reached: it may take a minute). `captured_sha256` is the hash of
     /// the page's text when captured; `has_media`: ask yt-dlp too.
@@ -212,13 +213,12 @@ pub struct Options {
     /// [`BODY_STALL_TIMEOUT`].
     pub body_stall_timeout: Duration,
     /// How often the deletion watch checks each captured source (stretched by a jitter of
-    /// up to ±10 % per address), when the extensions capture; None: never. Default a day
-    /// ([`CHECK_SOURCES_EVERY`]).
-    pub check_sources_every: Option<Duration>,
+    /// up to ±10 % per address), per case, when the extensions capture. Default a day for
+    /// every case ([`CHECK_SOURCES_EVERY`]).
+    pub check_sources: WatchSchedule,
 }
 
-/// Default [`Options::check_sources_every`].
-pub const CHECK_SOURCES_EVERY: Duration = Duration::from_secs(24 * 3600);
+pub use athar_store::{WatchSchedule, CHECK_SOURCES_EVERY};
 
 /// Default [`Options::header_timeout`].
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -232,7 +232,7 @@ impl Default for Options {
             extensions: None,
             header_timeout: HEADER_TIMEOUT,
             body_stall_timeout: BODY_STALL_TIMEOUT,
-            check_sources_every: Some(CHECK_SOURCES_EVERY),
+            check_sources: WatchSchedule::uniform(Some(CHECK_SOURCES_EVERY)),
         }
     }
 }
@@ -244,7 +244,7 @@ impl std::fmt::Debug for Options {
             .field("extensions", &self.extensions.is_some())
             .field("header_timeout", &self.header_timeout)
             .field("body_stall_timeout", &self.body_stall_timeout)
-            .field("check_sources_every", &self.check_sources_every)
+            .field("check_sources", &self.check_sources)
             .finish()
     }
 }
@@ -473,7 +473,7 @@ fn app(archive: Archive, options: Options) -> std::io::Result<(Router, Arc<AppSt
         uploads: uploads::UploadState::new(store, max_upload),
         readers: Readers::default(),
         backends,
-        captures: captures::Jobs::default(),
+        captures: captures::Jobs::load(&capture_stage.join("queue.json"))?,
         capture_stage,
     });
     let router = routes_of(state.clone());
@@ -642,11 +642,14 @@ pub fn serve(
             header: options.header_timeout,
             body_stall: options.body_stall_timeout,
         };
-        let watch = options.check_sources_every;
+        let watch = options.check_sources.clone();
         let (router, state) = app(archive, options)?;
         if let Some(ext) = ext {
-            if let Some(every) = watch.filter(|_| captures::watches(&ext)) {
-                tokio::spawn(captures::watch_loop(state.clone(), ext.clone(), every));
+            if captures::watches(&ext) {
+                captures::resume(&state, &ext);
+                if watch.shortest().is_some() {
+                    tokio::spawn(captures::watch_loop(state.clone(), ext.clone(), watch));
+                }
             }
             tokio::spawn(job_loop(state, ext, Duration::from_secs(1)));
         }

@@ -19,10 +19,12 @@
 //! exports/              bags the server builds to stream as downloads (removed after)
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use athar_core::log::{CustodyLog, LogError, LogStore, Logger};
 use athar_core::{BlobStore, Database, StoreError};
@@ -125,7 +127,16 @@ pub struct Config {
     pub capture: CaptureSection,
 }
 
-/// `[capture]` in `athar.toml`.
+/// `[capture]` in `athar.toml`: how often the deletion watch checks the captured sources,
+/// for the whole archive and per case:
+///
+/// ```toml
+/// [capture]
+/// check_every_hours = 24          # the default; 0: no watch
+///
+/// [capture.cases."case-7"]
+/// check_every_hours = 6           # this case's sources more often (0: never)
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSection {
@@ -134,11 +145,80 @@ pub struct CaptureSection {
     /// watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_every_hours: Option<u32>,
+    /// Cases whose sources are checked on another schedule, by case id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cases: BTreeMap<String, CaseCaptureSection>,
 }
+
+/// `[capture.cases."<case>"]` in `athar.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CaseCaptureSection {
+    /// Hours between two checks of the case's sources; 0 for none.
+    pub check_every_hours: u32,
+}
+
+/// The default interval of the deletion watch: a day.
+pub const CHECK_SOURCES_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 impl CaptureSection {
     fn is_default(&self) -> bool {
         *self == CaptureSection::default()
+    }
+
+    /// The watch's schedule this section sets.
+    pub fn schedule(&self) -> WatchSchedule {
+        let hours = |h: u32| (h > 0).then(|| Duration::from_secs(u64::from(h) * 3600));
+        WatchSchedule {
+            every: self
+                .check_every_hours
+                .map_or(Some(CHECK_SOURCES_EVERY), hours),
+            cases: self
+                .cases
+                .iter()
+                .map(|(case, c)| (case.clone(), hours(c.check_every_hours)))
+                .collect(),
+        }
+    }
+}
+
+/// How often the deletion watch checks the sources of each case: the archive's interval,
+/// and the cases that have their own. None: not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchSchedule {
+    /// For the cases not named in `cases`.
+    pub every: Option<Duration>,
+    /// By case id.
+    pub cases: BTreeMap<String, Option<Duration>>,
+}
+
+impl WatchSchedule {
+    /// Every case on one interval.
+    pub fn uniform(every: Option<Duration>) -> WatchSchedule {
+        WatchSchedule {
+            every,
+            cases: BTreeMap::new(),
+        }
+    }
+
+    /// The interval of `case`'s sources.
+    pub fn of_case(&self, case: &str) -> Option<Duration> {
+        self.cases.get(case).copied().unwrap_or(self.every)
+    }
+
+    /// The interval of a source captured into each of `cases`: the shortest of theirs (a
+    /// case that watches more closely decides); None when none of them watches.
+    pub fn of_cases<'a>(&self, cases: impl IntoIterator<Item = &'a str>) -> Option<Duration> {
+        cases.into_iter().filter_map(|c| self.of_case(c)).min()
+    }
+
+    /// The shortest interval of any case: how often the watch must look. None: it never
+    /// checks anything.
+    pub fn shortest(&self) -> Option<Duration> {
+        self.every
+            .into_iter()
+            .chain(self.cases.values().flatten().copied())
+            .min()
     }
 }
 
@@ -1178,4 +1258,63 @@ fn os_user() -> String {
         }
     }
     format!("uid {uid}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(toml_text: &str) -> Result<CaptureSection, toml::de::Error> {
+        #[derive(Deserialize)]
+        struct Top {
+            capture: CaptureSection,
+        }
+        toml::from_str::<Top>(toml_text).map(|t| t.capture)
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn the_watch_is_daily_unless_told_otherwise() {
+        let s = CaptureSection::default().schedule();
+        assert_eq!(s.every, Some(CHECK_SOURCES_EVERY));
+        assert_eq!(s.of_case("any"), Some(CHECK_SOURCES_EVERY));
+        let s = section("[capture]\ncheck_every_hours = 0\n")
+            .expect("parse")
+            .schedule();
+        assert_eq!((s.every, s.shortest()), (None, None));
+    }
+
+    #[test]
+    fn cases_have_their_own_interval_and_the_closest_watcher_decides() {
+        let s = section(
+            "[capture]\ncheck_every_hours = 48\n\
+             [capture.cases.\"case-7\"]\ncheck_every_hours = 6\n\
+             [capture.cases.quiet]\ncheck_every_hours = 0\n",
+        )
+        .expect("parse")
+        .schedule();
+        assert_eq!(s.of_case("case-7"), Some(6 * HOUR));
+        assert_eq!(s.of_case("quiet"), None);
+        assert_eq!(s.of_case("other"), Some(48 * HOUR));
+        // A source captured into several cases is checked as often as the closest asks.
+        assert_eq!(s.of_cases(["other", "case-7"]), Some(6 * HOUR));
+        assert_eq!(s.of_cases(["quiet", "other"]), Some(48 * HOUR));
+        assert_eq!(s.of_cases(["quiet"]), None);
+        assert_eq!(s.shortest(), Some(6 * HOUR));
+        // Only one case watched: the watch still runs, for it.
+        let s =
+            section("[capture]\ncheck_every_hours = 0\n[capture.cases.a]\ncheck_every_hours = 2\n")
+                .expect("parse")
+                .schedule();
+        assert_eq!((s.of_case("b"), s.shortest()), (None, Some(2 * HOUR)));
+    }
+
+    #[test]
+    fn a_misspelt_case_setting_names_its_field() {
+        let e = section("[capture.cases.a]\ncheck_every_hour = 2\n").expect_err("refused");
+        assert!(e.to_string().contains("check_every_hour"), "{e}");
+        let e = section("[capture.cases.a]\ncheck_every_hours = -2\n").expect_err("refused");
+        assert!(e.to_string().contains("check_every_hours"), "{e}");
+    }
 }

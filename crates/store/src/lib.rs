@@ -70,8 +70,9 @@ pub mod search_index;
 pub mod uploads;
 
 pub use archive::{
-    set_lock_wait, Access, Archive, ArchiveError, Config, InitOptions, LockWait, Recovered,
-    SimilarIndex, SimilarSection, TimestampSection, TsaConfig, Writer,
+    set_lock_wait, Access, Archive, ArchiveError, CaptureSection, CaseCaptureSection, Config,
+    InitOptions, LockWait, Recovered, SimilarIndex, SimilarSection, TimestampSection, TsaConfig,
+    WatchSchedule, Writer, CHECK_SOURCES_EVERY,
 };
 pub use backends::{Backends, StorageSection};
 pub use blobs::FsBlobStore;
