@@ -79,6 +79,38 @@ if [ "$what" = test ] && { [ ! -d "$e2e_modules/playwright-core" ] || [ ! -d "$e
   echo "Installing playwright-core and axe-core (npm ci in e2e/)" >&2
   (cd "$(dirname "$0")/../e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
+# PostgreSQL for the PostgreSQL catalog's tests (crates/pg; ATHAR_TEST_POSTGRES, default
+# postgres://postgres@127.0.0.1:5432/test): when nothing answers on 127.0.0.1:5432, Debian's
+# postgresql is installed and a cluster started there, trusting local TCP connections (a
+# test machine's database, never an archive's), with a database `test`.
+if [ "$what" = test ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! command -v pg_lsclusters >/dev/null 2>&1; then
+    echo "Installing PostgreSQL (for the PostgreSQL catalog's tests)" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if ! pg_lsclusters -h | awk -v p=5432 '$3 == p { found = 1 } END { exit !found }'; then
+    $sudo pg_createcluster -p 5432 "$pg_version" main >/dev/null
+  fi
+  read -r pg_version pg_cluster < <(pg_lsclusters -h | awk '$3 == 5432 { print $1, $2; exit }')
+  hba="/etc/postgresql/$pg_version/$pg_cluster/pg_hba.conf"
+  if ! $sudo grep -qE '^host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+    # First match wins: the trust lines go before the packaged ones.
+    $sudo sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+  echo "Starting PostgreSQL $pg_version/$pg_cluster on 127.0.0.1:5432" >&2
+  $sudo pg_ctlcluster "$pg_version" "$pg_cluster" restart
+  for _ in $(seq 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break
+    sleep 1
+  done
+  if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1; then
+    psql -h 127.0.0.1 -U postgres -d postgres -qc 'CREATE DATABASE test'
+  fi
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
   exit 2

@@ -75,14 +75,20 @@ fn unknown_backends_are_refused_naming_the_field() {
     let before = config(&env);
     for (storage, field, says) in [
         (
-            "[storage]\ncatalog = \"postgres://127.0.0.1/athar\"\n",
+            "[storage]\ncatalog = \"mysql://127.0.0.1/athar\"\n",
             "catalog",
-            "no \"postgres\" backend",
+            "no \"mysql\" backend",
         ),
         (
-            "[storage]\nblobs = \"s3:evidence\"\n",
+            "[storage]\nblobs = \"ftp:evidence\"\n",
             "blobs",
-            "no \"s3\" backend",
+            "no \"ftp\" backend",
+        ),
+        // A PostgreSQL catalog nobody answers for: named, its password never printed.
+        (
+            "[storage]\ncatalog = \"postgres://athar:s3cret-pw@127.0.0.1:1/athar\"\n",
+            "catalog",
+            "127.0.0.1:1",
         ),
         (
             "[storage]\nlog = \"tiles\"\n",
@@ -106,6 +112,7 @@ fn unknown_backends_are_refused_naming_the_field() {
             assert_eq!(out.status.code(), Some(2), "{args:?} with {storage}: {err}");
             assert!(err.contains("athar.toml"), "names the file: {err}");
             assert!(err.contains(field) && err.contains(says), "{err}");
+            assert!(!err.contains("s3cret-pw"), "a password printed: {err}");
         }
     }
     // Put back, the archive is as it was.

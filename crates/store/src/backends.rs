@@ -9,15 +9,21 @@
 //!
 //! A location is `<scheme>:<where>`; a relative path is taken from the archive's folder.
 //! These three are the defaults (an archive made before `[storage]` existed uses them).
-//! This build knows the embedded schemes only (`sqlite`, `file`); a location naming another
-//! is refused with the field it came from. [`Backends`] opens each part as the trait object
-//! the services use, so nothing above this module names a backend type or file.
+//! The catalog may also be a PostgreSQL database, `catalog =
+//! "postgres://user@host:5432/db"` (or `postgresql://`; `?schema=<name>` picks the schema,
+//! default `athar`), opened by `athar-pg`; its password never appears in a message. An
+//! encrypted archive keeps its catalog embedded (SQLCipher): a PostgreSQL catalog for it is
+//! refused. A location naming another scheme is refused with the field it came from.
+//! [`Backends`] opens each part as the trait object the services use, so nothing above this
+//! module names a backend type or file.
 
 use std::path::{Path, PathBuf};
 
 use athar_core::log::LogStore;
 use athar_core::{BlobStore, Database, StoreError};
 use serde::{Deserialize, Serialize};
+
+use athar_pg::PgCatalog;
 
 use crate::sealed::Sealing;
 use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
@@ -26,7 +32,7 @@ use crate::{FsBlobStore, FsLogStore, SqliteCatalog};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
-    /// Where the catalog (and the accounts) are: `sqlite:<file>`.
+    /// Where the catalog (and the accounts) are: `sqlite:<file>` or `postgres://…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
     /// Where the blobs are: `file:<folder>`.
@@ -66,6 +72,7 @@ pub struct LocationError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum CatalogAt {
     Sqlite(PathBuf),
+    Postgres(athar_pg::Location),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +92,7 @@ pub struct Backends {
     catalog: CatalogAt,
     blobs: BlobsAt,
     log: LogAt,
-    /// The locations as written, for messages: catalog, blobs, log.
+    /// The locations as written, for messages (a password redacted): catalog, blobs, log.
     written: [String; 3],
     /// An encrypted archive's keys, once unlocked.
     sealing: Option<Sealing>,
@@ -135,11 +142,28 @@ impl Backends {
         let catalog = pick(&storage.catalog, DEFAULT_CATALOG);
         let blobs = pick(&storage.blobs, DEFAULT_BLOBS);
         let log = pick(&storage.log, DEFAULT_LOG);
-        let catalog_at = location(root, "catalog", &catalog, &["sqlite"])?;
+        let scheme = catalog.split_once(':').map_or("", |(s, _)| s);
+        let catalog_at = if matches!(scheme, "postgres" | "postgresql") {
+            CatalogAt::Postgres(athar_pg::Location::parse(&catalog).map_err(|message| {
+                LocationError {
+                    field: "catalog",
+                    value: athar_pg::redact(&catalog),
+                    message,
+                }
+            })?)
+        } else {
+            CatalogAt::Sqlite(location(
+                root,
+                "catalog",
+                &catalog,
+                &["sqlite", "postgres"],
+            )?)
+        };
+        let catalog = athar_pg::redact(&catalog);
         let blobs_at = location(root, "blobs", &blobs, &["file"])?;
         let log_at = location(root, "log", &log, &["file"])?;
         Ok(Backends {
-            catalog: CatalogAt::Sqlite(catalog_at),
+            catalog: catalog_at,
             blobs: BlobsAt::File(blobs_at),
             log: LogAt::File(log_at),
             written: [catalog, blobs, log],
@@ -160,9 +184,30 @@ impl Backends {
                 path.display()
             ),
         };
-        let CatalogAt::Sqlite(catalog) = &self.catalog;
-        if !catalog.is_file() {
-            return Err(missing("catalog", &self.written[0], catalog));
+        match &self.catalog {
+            CatalogAt::Sqlite(catalog) => {
+                if !catalog.is_file() {
+                    return Err(missing("catalog", &self.written[0], catalog));
+                }
+            }
+            CatalogAt::Postgres(at) => {
+                let err = |message: String| LocationError {
+                    field: "catalog",
+                    value: self.written[0].clone(),
+                    message,
+                };
+                match PgCatalog::exists(at) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(err(format!(
+                            "nothing is there (no Athar catalog in schema {:?}); an archive's \
+                             parts are made by `athar init`",
+                            at.schema()
+                        )))
+                    }
+                    Err(e) => return Err(err(e.to_string())),
+                }
+            }
         }
         let BlobsAt::File(blobs) = &self.blobs;
         // Plain blobs live under `sha256/`, sealed ones under `sealed/`.
@@ -178,19 +223,37 @@ impl Backends {
         Ok(())
     }
 
-    /// Opens the catalog: read-write (creating it and running pending migrations), or
-    /// read-only (refused when migrations are pending). See [`Backends::check_present`].
     /// The same backends, opened through an encrypted archive's keys.
     pub fn with_sealing(mut self, sealing: Sealing) -> Backends {
         self.sealing = Some(sealing);
         self
     }
 
-    /// Where the embedded catalog file and the blob store's folder are.
-    pub(crate) fn embedded_paths(&self) -> (PathBuf, PathBuf) {
-        let CatalogAt::Sqlite(catalog) = &self.catalog;
+    /// Where the embedded catalog file and the blob store's folder are (for encrypting in
+    /// place); refused for a catalog that is not an embedded file.
+    pub(crate) fn embedded_paths(&self) -> Result<(PathBuf, PathBuf), LocationError> {
+        match &self.catalog {
+            CatalogAt::Sqlite(catalog) => Ok((catalog.clone(), self.blobs_path())),
+            CatalogAt::Postgres(_) => Err(self.not_encryptable()),
+        }
+    }
+
+    /// The blob store's folder.
+    pub(crate) fn blobs_path(&self) -> PathBuf {
         let BlobsAt::File(blobs) = &self.blobs;
-        (catalog.clone(), blobs.clone())
+        blobs.clone()
+    }
+
+    /// Why a PostgreSQL catalog cannot be part of an encrypted archive.
+    fn not_encryptable(&self) -> LocationError {
+        LocationError {
+            field: "catalog",
+            value: self.written[0].clone(),
+            message: "an encrypted archive keeps its catalog in the embedded, encrypted \
+                      SQLCipher file (sqlite:catalog.sqlite); a PostgreSQL catalog is not \
+                      encrypted at rest by Athar"
+                .to_owned(),
+        }
     }
 
     /// The keys the parts are opened with (None for a plain archive).
@@ -198,6 +261,8 @@ impl Backends {
         self.sealing.as_ref()
     }
 
+    /// Opens the catalog: read-write (creating it and running pending migrations), or
+    /// read-only (refused when migrations are pending). See [`Backends::check_present`].
     pub fn open_catalog(&self, writable: bool) -> Result<Box<dyn Database>, StoreError> {
         match &self.catalog {
             CatalogAt::Sqlite(path) => {
@@ -211,6 +276,10 @@ impl Backends {
                     None => catalog,
                 }))
             }
+            CatalogAt::Postgres(_) if self.sealing.is_some() => {
+                Err(StoreError::Catalog(self.not_encryptable().to_string()))
+            }
+            CatalogAt::Postgres(at) => Ok(Box::new(PgCatalog::open_at(at, writable)?)),
         }
     }
 
@@ -286,11 +355,19 @@ mod tests {
         for (storage, field, says) in [
             (
                 StorageSection {
-                    catalog: Some("postgres://db/athar".into()),
+                    catalog: Some("mysql://db/athar".into()),
                     ..StorageSection::default()
                 },
                 "catalog",
-                "no \"postgres\" backend",
+                "no \"mysql\" backend",
+            ),
+            (
+                StorageSection {
+                    catalog: Some("postgres:athar".into()),
+                    ..StorageSection::default()
+                },
+                "catalog",
+                "expected postgres://",
             ),
             (
                 StorageSection {
@@ -325,5 +402,72 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn postgres_catalogs_are_parsed_and_their_passwords_never_shown() {
+        let b = parse(StorageSection {
+            catalog: Some("postgres://athar:hunter2@db.example:5433/evidence?schema=kyiv".into()),
+            ..StorageSection::default()
+        })
+        .expect("postgres");
+        let CatalogAt::Postgres(at) = &b.catalog else {
+            panic!("not postgres: {:?}", b.catalog);
+        };
+        assert_eq!(at.schema(), "kyiv");
+        assert_eq!(
+            b.written[0],
+            "postgres://athar:***@db.example:5433/evidence?schema=kyiv"
+        );
+        assert!(!format!("{b:?}").contains("hunter2"));
+        // The blobs stay where they were; encrypting in place needs the embedded catalog.
+        assert_eq!(b.blobs_path(), PathBuf::from("/archive/blobs"));
+        let e = b.embedded_paths().expect_err("not embedded");
+        assert_eq!(e.field, "catalog");
+        assert!(e.to_string().contains("SQLCipher"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        for bad in [
+            "postgresql://athar:hunter2@db/evidence?schema=Bad-Name",
+            "postgres://athar:hunter2@db/evidence?bogus=1",
+        ] {
+            let e = parse(StorageSection {
+                catalog: Some(bad.into()),
+                ..StorageSection::default()
+            })
+            .expect_err(bad);
+            assert_eq!(e.field, "catalog");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_encrypted_archive_refuses_a_postgres_catalog() {
+        let key = athar_crypt::Key::random().expect("key");
+        let b = parse(StorageSection {
+            catalog: Some("postgres://athar:hunter2@127.0.0.1:1/evidence".into()),
+            ..StorageSection::default()
+        })
+        .expect("postgres")
+        .with_sealing(Sealing::new(key));
+        let Err(e) = b.open_catalog(true) else {
+            panic!("opened");
+        };
+        let e = e.to_string();
+        assert!(e.contains("[storage] catalog = "), "{e}");
+        assert!(e.contains("encrypted"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn an_unreachable_postgres_catalog_is_not_present() {
+        // Port 1 on loopback: nothing listens there.
+        let b = parse(StorageSection {
+            catalog: Some("postgres://athar:hunter2@127.0.0.1:1/evidence?connect_timeout=2".into()),
+            ..StorageSection::default()
+        })
+        .expect("postgres");
+        let e = b.check_present().expect_err("unreachable");
+        assert_eq!(e.field, "catalog");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }

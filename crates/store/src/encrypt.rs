@@ -76,7 +76,13 @@ pub fn encrypt_in_place(
             path: root.join("athar.toml"),
             message: e.to_string(),
         })?;
-    let (catalog_path, blobs_root) = backends.embedded_paths();
+    let (catalog_path, blobs_root) =
+        backends
+            .embedded_paths()
+            .map_err(|e| ArchiveError::Config {
+                path: root.join("athar.toml"),
+                message: e.to_string(),
+            })?;
     // The writer lock, held to the end.
     let _lock = if resumed {
         archive::writer_lock(root)?

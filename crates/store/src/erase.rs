@@ -282,7 +282,7 @@ impl Archive {
             ))));
         }
         let holdings = self.catalog.case_holdings(case)?;
-        let (_, blobs_root) = self.backends.embedded_paths();
+        let blobs_root = self.backends.blobs_path();
         let mut done = Erased {
             case: case.to_owned(),
             items: holdings.items.len(),
@@ -361,12 +361,10 @@ impl Archive {
         at: &str,
         holdings: &CaseHoldings,
     ) -> Result<(), ArchiveError> {
-        let (Some(sealing), (_, blobs_root)) = (
-            self.backends.sealing().cloned(),
-            self.backends.embedded_paths(),
-        ) else {
+        let Some(sealing) = self.backends.sealing().cloned() else {
             return Ok(());
         };
+        let blobs_root = self.backends.blobs_path();
         // Nothing goes without its `erase` event (a run stopped before logging them all).
         let actor = self.collector();
         self.log_erasure(case, &actor, holdings)?;
@@ -580,7 +578,7 @@ mod tests {
         // Stopped right after the key was destroyed (the shared blob was not under the
         // case's key: it was first preserved for `gone`, so it is re-sealed first here).
         let sealing = a.backends.sealing().cloned().unwrap();
-        let (_, root) = a.backends.embedded_paths();
+        let root = a.backends.blobs_path();
         let target = a.case_sealing(Some("kept")).unwrap();
         FsBlobStore::open_sealed(&root, target)
             .unwrap()
