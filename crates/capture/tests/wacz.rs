@@ -447,17 +447,15 @@ fn a_signature_by_another_key_fails() {
     let p = dir.path().join("p256-forged.wacz");
     resign(&path, &p, |signed| {
         signed["signature"] = b64(&old_sig.to_bytes()).into();
-        signed["publicKey"] = b64(
-            {
-                use p256::pkcs8::EncodePublicKey as _;
-                p256::ecdsa::SigningKey::from_slice(&[9; 32])
-                    .expect("scalar")
-                    .verifying_key()
-                    .to_public_key_der()
-                    .expect("spki")
-            }
-            .as_bytes(),
-        )
+        signed["publicKey"] = b64({
+            use p256::pkcs8::EncodePublicKey as _;
+            p256::ecdsa::SigningKey::from_slice(&[9; 32])
+                .expect("scalar")
+                .verifying_key()
+                .to_public_key_der()
+                .expect("spki")
+        }
+        .as_bytes())
         .into();
     });
     assert!(matches!(
@@ -652,7 +650,9 @@ fn an_independent_verifier_accepts_the_signature() {
     let forged = dir.path().join("forged.wacz");
     let hash = wacz::verify_wacz(&path).expect("verifies").datapackage_hash;
     let signature = sign(&key(9), &hash);
-    resign(&path, &forged, |signed| signed["signature"] = b64(&signature).into());
+    resign(&path, &forged, |signed| {
+        signed["signature"] = b64(&signature).into()
+    });
     let (ok, output) = run(Command::new(&python)
         .arg("-c")
         .arg(CHECK_SIGNATURE_PY)
