@@ -115,3 +115,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
   exit 2
 fi
+# Garage, the S3 server the athar-s3 tests start on loopback: built with cargo (about 15
+# minutes on 2 cores) into a cache kept between runs, where the tests look for it
+# (`athar_s3::garage`; $ATHAR_GARAGE overrides). Only the SQLite metadata engine.
+garage_version=2.5.0
+garage_root="$HOME/.cache/athar/garage"
+garage_have=$("$garage_root/bin/garage" --version 2>/dev/null || true)
+if [ "$what" = test ] && [[ "$garage_have" != *"cargo:$garage_version "* ]]; then
+  echo "Installing Garage $garage_version (cargo install) into $garage_root" >&2
+  cargo install --locked --quiet --root "$garage_root" "garage@$garage_version" \
+    --no-default-features --features bundled-libs,sqlite
+fi

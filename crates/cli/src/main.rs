@@ -207,6 +207,17 @@ struct InitArgs {
     /// twice on the terminal.
     #[arg(long)]
     encrypt: bool,
+    /// Where the catalog goes: `sqlite:<file>` (default `sqlite:catalog.sqlite` in the
+    /// archive's folder) or `postgres://user@host:5432/db[?schema=name]` (the password from
+    /// PGPASSWORD or ~/.pgpass, never written down). Must hold no catalog yet.
+    #[arg(long, value_name = "LOCATION")]
+    catalog: Option<String>,
+    /// Where the blobs go (default `file:blobs`). Must hold nothing yet.
+    #[arg(long, value_name = "LOCATION")]
+    blobs: Option<String>,
+    /// Where the custody log goes (default `file:log`). Must hold nothing yet.
+    #[arg(long, value_name = "LOCATION")]
+    log: Option<String>,
 }
 
 /// `athar case`: the case records, and erasing a case for good.
@@ -629,6 +640,11 @@ fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
             name: a.name.clone(),
             collector: a.collector.clone(),
             passphrase,
+            storage: Some(athar_store::StorageSection {
+                catalog: a.catalog.clone(),
+                blobs: a.blobs.clone(),
+                log: a.log.clone(),
+            }),
         },
     )?;
     if archive.is_encrypted() {

@@ -12,7 +12,9 @@
 //! PostgreSQL schema the archive's tables live in, default `athar`), so that several
 //! archives can share a database. Every connection selects the schema through its
 //! `search_path`. A location's password never appears in an error or a message
-//! ([`redact`]); prefer a `~/.pgpass` file or `PGPASSWORD` to a password in `athar.toml`.
+//! ([`redact`]). The password comes from `PGPASSWORD` or `~/.pgpass` (`PGPASSFILE`), as
+//! libpq finds it; `athar init` refuses a location holding one, so it is never written to
+//! `athar.toml`.
 //!
 //! # How
 //!
@@ -143,6 +145,74 @@ fn valid_schema(name: &str) -> bool {
         && name != "information_schema"
 }
 
+/// The password for `config` from outside `athar.toml`, as libpq finds it: `PGPASSWORD`,
+/// else the first matching line of `PGPASSFILE` (default `~/.pgpass`; ignored unless only
+/// its owner may read it), whose lines are `host:port:database:user:password` with `*` for
+/// any and `\:` / `\\` escapes.
+fn password_from_env(config: &postgres::Config) -> Option<String> {
+    if let Some(pw) = std::env::var_os("PGPASSWORD") {
+        return pw.into_string().ok();
+    }
+    let path = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if std::fs::metadata(&path).ok()?.permissions().mode() & 0o077 != 0 {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let db = config.get_dbname().unwrap_or_default().to_owned();
+    let user = config.get_user().unwrap_or_default().to_owned();
+    pgpass_lookup(&text, [&host, &port, &db, &user])
+}
+
+/// The password of the first `.pgpass` line matching host, port, database and user.
+fn pgpass_lookup(text: &str, want: [&str; 4]) -> Option<String> {
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut cur = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => cur.extend(chars.next()),
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
+                _ => cur.push(c),
+            }
+        }
+        fields.push(cur);
+        if fields.len() == 5
+            && fields[..4]
+                .iter()
+                .zip(want)
+                .all(|(f, w)| f == "*" || f == w)
+        {
+            return fields.pop();
+        }
+    }
+    None
+}
+
+/// Whether `location` holds a password (which must then not be written to `athar.toml`).
+pub fn has_password(location: &str) -> bool {
+    redact(location) != location
+}
+
 impl Location {
     /// Parses a `postgres://` or `postgresql://` location (see the crate's documentation).
     /// Errors never hold the password.
@@ -206,6 +276,11 @@ impl Location {
         config.options(&options);
         if config.get_application_name().is_none() {
             config.application_name("athar");
+        }
+        if config.get_password().is_none() {
+            if let Some(pw) = password_from_env(&config) {
+                config.password(pw);
+            }
         }
         config
             .connect(NoTls)
@@ -515,6 +590,27 @@ fn migrate_locked(client: &mut Client, location: &Location) -> Result<(), StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pgpass_lines_match_with_wildcards_and_escapes() {
+        let text = "# comment\n\
+                    db.internal:5432:athar:athar:first\n\
+                    *:*:*:reader:r\\:pw\\\\x\n\
+                    *:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_lookup(text, ["db.internal", "5432", "athar", "athar"]).as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            pgpass_lookup(text, ["other", "5433", "x", "reader"]).as_deref(),
+            Some("r:pw\\x")
+        );
+        assert_eq!(
+            pgpass_lookup(text, ["db.internal", "5433", "athar", "athar"]).as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(pgpass_lookup("h:1:d:u:p\n", ["h", "2", "d", "u"]), None);
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -373,6 +373,9 @@ pub struct InitOptions {
     pub collector: Option<String>,
     /// Encrypt the archive at rest under a new archive key, guarded by this passphrase.
     pub passphrase: Option<zeroize::Zeroizing<String>>,
+    /// Where the catalog, blobs and log go (the embedded defaults in the archive's folder for
+    /// what is left out). Each location must hold nothing yet.
+    pub storage: Option<StorageSection>,
 }
 
 impl std::fmt::Debug for InitOptions {
@@ -381,6 +384,7 @@ impl std::fmt::Debug for InitOptions {
             .field("name", &self.name)
             .field("collector", &self.collector)
             .field("encrypted", &self.passphrase.is_some())
+            .field("storage", &self.storage)
             .finish()
     }
 }
@@ -534,6 +538,36 @@ impl Archive {
         if root.join(CONFIG_FILE).exists() {
             return Err(ArchiveError::AlreadyAnArchive(root.to_owned()));
         }
+        // Where the parts go: each location given, else the embedded default; none may
+        // hold anything yet. Checked before anything is made.
+        let storage = {
+            let given = opts.storage.clone().unwrap_or_default();
+            let defaults = StorageSection::embedded();
+            StorageSection {
+                catalog: given.catalog.or(defaults.catalog),
+                blobs: given.blobs.or(defaults.blobs),
+                log: given.log.or(defaults.log),
+            }
+        };
+        let config_error = |e: crate::backends::LocationError| ArchiveError::Config {
+            path: root.join(CONFIG_FILE),
+            message: e.to_string(),
+        };
+        let mut backends = Backends::from_config(root, &storage).map_err(config_error)?;
+        // Secrets never go into athar.toml.
+        if let Some(c) = storage
+            .catalog
+            .as_deref()
+            .filter(|c| athar_pg::has_password(c))
+        {
+            return Err(config_error(crate::backends::LocationError {
+                field: "catalog",
+                value: athar_pg::redact(c),
+                message: "a password would be written to athar.toml: give it in PGPASSWORD or                           ~/.pgpass instead"
+                    .to_owned(),
+            }));
+        }
+        backends.check_absent().map_err(config_error)?;
         match std::fs::read_dir(root) {
             Ok(mut rd) => {
                 if rd.next().is_some() {
@@ -601,13 +635,6 @@ impl Archive {
             secret_hex.as_bytes(),
             sealing.as_ref(),
         )?;
-        // Catalog and blob store, where the defaults put them.
-        let storage = StorageSection::embedded();
-        let mut backends =
-            Backends::from_config(root, &storage).map_err(|e| ArchiveError::Config {
-                path: root.join(CONFIG_FILE),
-                message: e.to_string(),
-            })?;
         let encryption = EncryptionSection {
             encrypted: sealing.is_some(),
         };

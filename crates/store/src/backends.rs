@@ -78,11 +78,25 @@ enum CatalogAt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BlobsAt {
     File(PathBuf),
+    /// `s3://bucket[/prefix]`.
+    S3(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LogAt {
     File(PathBuf),
+    /// `s3://bucket[/prefix]`.
+    S3(String),
+}
+
+/// An `s3://bucket[/prefix]` location, checked without reaching the server.
+fn s3_location(field: &'static str, value: &str) -> Result<String, LocationError> {
+    athar_s3::check_location(value).map_err(|message| LocationError {
+        field,
+        value: value.to_owned(),
+        message,
+    })?;
+    Ok(value.to_owned())
 }
 
 /// The backends of one archive, parsed from its `[storage]`: opens each part. Cheap to
@@ -160,12 +174,20 @@ impl Backends {
             )?)
         };
         let catalog = athar_pg::redact(&catalog);
-        let blobs_at = location(root, "blobs", &blobs, &["file"])?;
-        let log_at = location(root, "log", &log, &["file"])?;
+        let blobs_at = if blobs.starts_with("s3:") {
+            BlobsAt::S3(s3_location("blobs", &blobs)?)
+        } else {
+            BlobsAt::File(location(root, "blobs", &blobs, &["file", "s3"])?)
+        };
+        let log_at = if log.starts_with("s3:") {
+            LogAt::S3(s3_location("log", &log)?)
+        } else {
+            LogAt::File(location(root, "log", &log, &["file", "s3"])?)
+        };
         Ok(Backends {
             catalog: catalog_at,
-            blobs: BlobsAt::File(blobs_at),
-            log: LogAt::File(log_at),
+            blobs: blobs_at,
+            log: log_at,
             written: [catalog, blobs, log],
             sealing: None,
         })
@@ -209,16 +231,121 @@ impl Backends {
                 }
             }
         }
-        let BlobsAt::File(blobs) = &self.blobs;
-        // Plain blobs live under `sha256/`, sealed ones under `sealed/`.
-        let top = blobs.join("sha256");
-        if !top.is_dir() && !blobs.join("sealed").is_dir() {
-            return Err(missing("blobs", &self.written[1], &top));
+        let s3_present = |field: &'static str, value: &str, present, what: &str| match present {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LocationError {
+                field,
+                value: value.to_owned(),
+                message: format!(
+                    "nothing is there (no Athar {what} under this prefix); an archive's parts \
+                     are made by `athar init`"
+                ),
+            }),
+            Err(e) => Err(LocationError {
+                field,
+                value: value.to_owned(),
+                message: format!("{e}"),
+            }),
+        };
+        match &self.blobs {
+            BlobsAt::File(blobs) => {
+                // Plain blobs live under `sha256/`, sealed ones under `sealed/`.
+                let top = blobs.join("sha256");
+                if !top.is_dir() && !blobs.join("sealed").is_dir() {
+                    return Err(missing("blobs", &self.written[1], &top));
+                }
+            }
+            BlobsAt::S3(url) => s3_present(
+                "blobs",
+                url,
+                athar_s3::S3BlobStore::present(url),
+                "blob store",
+            )?,
         }
-        let LogAt::File(log) = &self.log;
-        let tiles = log.join("tile");
-        if !tiles.is_dir() {
-            return Err(missing("log", &self.written[2], &tiles));
+        match &self.log {
+            LogAt::File(log) => {
+                let tiles = log.join("tile");
+                if !tiles.is_dir() {
+                    return Err(missing("log", &self.written[2], &tiles));
+                }
+            }
+            LogAt::S3(url) => s3_present(
+                "log",
+                url,
+                athar_s3::S3LogStore::present(url),
+                "custody log (checkpoint)",
+            )?,
+        }
+        Ok(())
+    }
+
+    /// Checks that no part is there yet, for `athar init`: a location that already holds a
+    /// catalog, blobs or a log (another archive's, or this one's before) is never made
+    /// again on top, and nothing is touched.
+    pub fn check_absent(&self) -> Result<(), LocationError> {
+        let taken = |field: &'static str, value: &str, what: String| {
+            LocationError {
+            field,
+            value: value.to_owned(),
+            message: format!("{what} is already there; `athar init` makes a new archive's parts only where nothing is"),
+        }
+        };
+        let non_empty = |dir: &Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        match &self.catalog {
+            CatalogAt::Sqlite(catalog) => {
+                if catalog.exists() {
+                    return Err(taken(
+                        "catalog",
+                        &self.written[0],
+                        catalog.display().to_string(),
+                    ));
+                }
+            }
+            CatalogAt::Postgres(at) => match PgCatalog::exists(at) {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err(taken(
+                        "catalog",
+                        &self.written[0],
+                        format!("an Athar catalog in schema {:?}", at.schema()),
+                    ))
+                }
+                Err(e) => {
+                    return Err(LocationError {
+                        field: "catalog",
+                        value: self.written[0].clone(),
+                        message: e.to_string(),
+                    })
+                }
+            },
+        }
+        let s3_taken =
+            |field: &'static str, value: &str, present: Result<bool, StoreError>| match present {
+                Ok(false) => Ok(()),
+                Ok(true) => Err(taken(field, value, format!("an Athar {field} store"))),
+                Err(e) => Err(LocationError {
+                    field,
+                    value: value.to_owned(),
+                    message: e.to_string(),
+                }),
+            };
+        match &self.blobs {
+            BlobsAt::File(blobs) if non_empty(blobs) => {
+                return Err(taken(
+                    "blobs",
+                    &self.written[1],
+                    blobs.display().to_string(),
+                ));
+            }
+            BlobsAt::File(_) => {}
+            BlobsAt::S3(url) => s3_taken("blobs", url, athar_s3::S3BlobStore::present(url))?,
+        }
+        match &self.log {
+            LogAt::File(log) if non_empty(log) => {
+                return Err(taken("log", &self.written[2], log.display().to_string()));
+            }
+            LogAt::File(_) => {}
+            LogAt::S3(url) => s3_taken("log", url, athar_s3::S3LogStore::present(url))?,
         }
         Ok(())
     }
@@ -233,15 +360,28 @@ impl Backends {
     /// place); refused for a catalog that is not an embedded file.
     pub(crate) fn embedded_paths(&self) -> Result<(PathBuf, PathBuf), LocationError> {
         match &self.catalog {
-            CatalogAt::Sqlite(catalog) => Ok((catalog.clone(), self.blobs_path())),
+            CatalogAt::Sqlite(catalog) => Ok((catalog.clone(), self.blobs_path()?)),
             CatalogAt::Postgres(_) => Err(self.not_encryptable()),
         }
     }
 
-    /// The blob store's folder.
-    pub(crate) fn blobs_path(&self) -> PathBuf {
-        let BlobsAt::File(blobs) = &self.blobs;
-        blobs.clone()
+    /// The blob store's folder; refused for blobs that are not in a folder.
+    pub(crate) fn blobs_path(&self) -> Result<PathBuf, LocationError> {
+        match &self.blobs {
+            BlobsAt::File(blobs) => Ok(blobs.clone()),
+            BlobsAt::S3(_) => Err(self.blobs_not_encryptable()),
+        }
+    }
+
+    /// Why S3 blobs cannot be part of an encrypted archive.
+    fn blobs_not_encryptable(&self) -> LocationError {
+        LocationError {
+            field: "blobs",
+            value: self.written[1].clone(),
+            message: "an encrypted archive keeps its blobs sealed in a folder of its own \
+                      (file:blobs); an S3 blob store is not encrypted at rest by Athar"
+                .to_owned(),
+        }
     }
 
     /// Why a PostgreSQL catalog cannot be part of an encrypted archive.
@@ -290,6 +430,10 @@ impl Backends {
                 Some(s) => FsBlobStore::open_sealed(path, s.clone())?,
                 None => FsBlobStore::open(path)?,
             })),
+            BlobsAt::S3(_) if self.sealing.is_some() => Err(StoreError::Corrupt(
+                self.blobs_not_encryptable().to_string(),
+            )),
+            BlobsAt::S3(url) => Ok(Box::new(athar_s3::S3BlobStore::open(url)?)),
         }
     }
 
@@ -297,6 +441,7 @@ impl Backends {
     pub fn open_log(&self) -> Result<Box<dyn LogStore>, StoreError> {
         match &self.log {
             LogAt::File(path) => Ok(Box::new(FsLogStore::open(path)?)),
+            LogAt::S3(url) => Ok(Box::new(athar_s3::S3LogStore::open(url)?)),
         }
     }
 }
@@ -371,11 +516,11 @@ mod tests {
             ),
             (
                 StorageSection {
-                    blobs: Some("s3:bucket".into()),
+                    blobs: Some("ftp:bucket".into()),
                     ..StorageSection::default()
                 },
                 "blobs",
-                "no \"s3\" backend",
+                "no \"ftp\" backend",
             ),
             (
                 StorageSection {
@@ -421,7 +566,7 @@ mod tests {
         );
         assert!(!format!("{b:?}").contains("hunter2"));
         // The blobs stay where they were; encrypting in place needs the embedded catalog.
-        assert_eq!(b.blobs_path(), PathBuf::from("/archive/blobs"));
+        assert_eq!(b.blobs_path(), Ok(PathBuf::from("/archive/blobs")));
         let e = b.embedded_paths().expect_err("not embedded");
         assert_eq!(e.field, "catalog");
         assert!(e.to_string().contains("SQLCipher"), "{e}");
@@ -438,6 +583,44 @@ mod tests {
             assert_eq!(e.field, "catalog");
             assert!(!e.to_string().contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn s3_blobs_and_log_are_parsed_and_an_encrypted_archive_refuses_them() {
+        let b = parse(StorageSection {
+            blobs: Some("s3://evidence/archive-a/blobs".into()),
+            log: Some("s3://evidence/archive-a/log".into()),
+            ..StorageSection::default()
+        })
+        .expect("s3");
+        assert_eq!(b.blobs, BlobsAt::S3("s3://evidence/archive-a/blobs".into()));
+        assert_eq!(b.log, LogAt::S3("s3://evidence/archive-a/log".into()));
+        let e = b.blobs_path().expect_err("no folder");
+        assert_eq!(e.field, "blobs");
+        for (storage, field) in [
+            (
+                StorageSection {
+                    blobs: Some("s3:evidence".into()),
+                    ..StorageSection::default()
+                },
+                "blobs",
+            ),
+            (
+                StorageSection {
+                    log: Some("s3://".into()),
+                    ..StorageSection::default()
+                },
+                "log",
+            ),
+        ] {
+            let e = parse(storage).expect_err("refused");
+            assert_eq!(e.field, field, "{e}");
+        }
+        let key = athar_crypt::Key::random().expect("key");
+        let Err(e) = b.with_sealing(Sealing::new(key)).open_blobs() else {
+            panic!("opened");
+        };
+        assert!(e.to_string().contains("not encrypted at rest"), "{e}");
     }
 
     #[test]

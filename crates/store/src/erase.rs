@@ -282,7 +282,7 @@ impl Archive {
             ))));
         }
         let holdings = self.catalog.case_holdings(case)?;
-        let blobs_root = self.backends.blobs_path();
+        let blobs_root = self.blobs_folder()?;
         let mut done = Erased {
             case: case.to_owned(),
             items: holdings.items.len(),
@@ -352,6 +352,16 @@ impl Archive {
         Ok(done)
     }
 
+    /// The encrypted archive's blob folder (an encrypted archive's blobs are always in one).
+    fn blobs_folder(&self) -> Result<std::path::PathBuf, ArchiveError> {
+        self.backends
+            .blobs_path()
+            .map_err(|e| ArchiveError::Config {
+                path: self.root.join("athar.toml"),
+                message: e.to_string(),
+            })
+    }
+
     /// The last step of an erasure, once the case's key is gone: the blob files, then the
     /// catalog rows, then the derived indexes. [`Archive::recover`] runs it for an erasure
     /// that stopped after the key went.
@@ -364,7 +374,7 @@ impl Archive {
         let Some(sealing) = self.backends.sealing().cloned() else {
             return Ok(());
         };
-        let blobs_root = self.backends.blobs_path();
+        let blobs_root = self.blobs_folder()?;
         // Nothing goes without its `erase` event (a run stopped before logging them all).
         let actor = self.collector();
         self.log_erasure(case, &actor, holdings)?;
@@ -578,7 +588,7 @@ mod tests {
         // Stopped right after the key was destroyed (the shared blob was not under the
         // case's key: it was first preserved for `gone`, so it is re-sealed first here).
         let sealing = a.backends.sealing().cloned().unwrap();
-        let root = a.backends.blobs_path();
+        let root = a.backends.blobs_path().unwrap();
         let target = a.case_sealing(Some("kept")).unwrap();
         FsBlobStore::open_sealed(&root, target)
             .unwrap()

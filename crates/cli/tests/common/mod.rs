@@ -77,10 +77,15 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_init(&[])
+    }
+
+    /// A new archive made by `athar init` with `args` besides the collector.
+    pub fn with_init(args: &[&str]) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let archive = dir.path().join("archive");
         let env = Env { dir, archive };
-        let out = env.run(&["init", "--collector", "Test Investigator"]);
+        let out = env.run(&[&["init", "--collector", "Test Investigator"], args].concat());
         assert!(
             out.status.success(),
             "init failed: {}",

@@ -1,0 +1,179 @@
+//! An archive whose catalog is PostgreSQL (`athar init --catalog postgres://…`), end to end
+//! through the commands and the server: ingest, list, show, cat, records and search,
+//! `verify`, accounts and sign-in; `init` refuses a schema that already holds a catalog, and
+//! the location's password is never written to `athar.toml` or printed.
+//!
+//! The database is `ATHAR_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each test uses a schema of its own, dropped at the end. Without a reachable PostgreSQL
+//! the test fails, naming what to do (`scripts/ensure-deps.sh test` starts one).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{http, session, Env};
+use serde_json::{json, Value};
+
+/// `athar --archive ARCHIVE ARGS`, whatever its outcome.
+fn athar(archive: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(archive)
+        .env_remove("ATHAR_ARCHIVE")
+        .args(args)
+        .output()
+        .expect("run athar")
+}
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of the test database, dropped when this is.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(tag: &str) -> Schema {
+        let url = std::env::var("ATHAR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let mut rnd = [0u8; 4];
+        getrandom::getrandom(&mut rnd).unwrap();
+        let name = format!(
+            "athar_cli_{tag}_{}_{}",
+            std::process::id(),
+            hex::encode(rnd)
+        );
+        postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at ATHAR_TEST_POSTGRES ({url}) is not usable: {e}; \
+                 scripts/ensure-deps.sh test installs and starts one on 127.0.0.1:5432"
+            )
+        });
+        Schema { url, name }
+    }
+
+    /// The catalog location naming this schema.
+    fn location(&self) -> String {
+        format!("{}?schema={}", self.url, self.name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+#[test]
+fn an_archive_with_a_postgres_catalog_works_end_to_end() {
+    let schema = Schema::new("e2e");
+    let env = Env::with_init(&["--catalog", &schema.location()]);
+    let config = std::fs::read_to_string(env.archive.join("athar.toml")).unwrap();
+    assert!(
+        config.contains(&format!("schema={}", schema.name)),
+        "{config}"
+    );
+    assert!(
+        !env.archive.join("catalog.sqlite").exists(),
+        "no embedded catalog is made beside it"
+    );
+
+    // Ingest, list, show, cat: the catalog rows are in PostgreSQL.
+    let a = env.path("statement-a.txt");
+    let b = env.path("statement-b.txt");
+    std::fs::write(&a, b"a synthetic witness statement").unwrap();
+    std::fs::write(&b, b"another synthetic statement").unwrap();
+    let ids = env.ingest_ids(&[&a, &b, &a]);
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], ids[2], "the same bytes are one item");
+    let out = env.run(&["list", "--json"]);
+    assert_eq!(common::json_lines(&out.stdout).len(), 2);
+    let shown: Value =
+        serde_json::from_slice(&env.run(&["show", "--json", &ids[0]]).stdout).unwrap();
+    assert_eq!(shown["events"].as_array().unwrap().len(), 2, "{shown}");
+    assert_eq!(env.cat(&ids[1]).stdout, b"another synthetic statement");
+    let mut c = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let rows: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {}.items", schema.name), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2, "the items are rows of the PostgreSQL catalog");
+
+    // Records and search.
+    let cases = env.path("cases.jsonl");
+    std::fs::write(
+        &cases,
+        json!({"kind": "case", "case": "pg-case", "title": "Synthetic river crossing"}).to_string(),
+    )
+    .unwrap();
+    assert!(env
+        .run(&["records", "import", cases.to_str().unwrap()])
+        .status
+        .success());
+    let found: Value =
+        serde_json::from_slice(&env.run(&["search", "--json", "river crossing"]).stdout).unwrap();
+    assert!(
+        found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "case"),
+        "{found}"
+    );
+    env.assert_verifies();
+
+    // Accounts and sessions live in the catalog: the server signs someone in.
+    common::without_second_factor(&env.archive);
+    env.add_user(
+        "inv",
+        "investigator",
+        Some("pg-case"),
+        "synthetic-password-123",
+    );
+    let served = env.serve();
+    let (cookies, _) = session(&served.base, "inv", "synthetic-password-123");
+    let r = http(
+        "GET",
+        &format!("{}/api/cases", served.base),
+        &[("cookie", &cookies)],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("pg-case"), "{}", r.body);
+    drop(served);
+
+    // Another archive may not be made on the same schema.
+    let other = tempfile::tempdir().unwrap();
+    let out = athar(
+        &other.path().join("second"),
+        &["init", "--catalog", &schema.location()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("catalog") && err.contains("already there"),
+        "{err}"
+    );
+    assert!(!other.path().join("second").join("athar.toml").exists());
+    env.assert_verifies();
+}
+
+#[test]
+fn a_password_is_never_written_or_printed_and_nothing_is_made_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    for (location, says) in [
+        // A password in the location would end up in athar.toml.
+        ("postgres://athar:s3cret-pw@127.0.0.1:1/athar", "PGPASSWORD"),
+        // Nobody answers.
+        ("postgres://athar@127.0.0.1:1/athar", "127.0.0.1:1"),
+    ] {
+        let out = athar(&dir.path().join("a"), &["init", "--catalog", location]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("catalog") && err.contains(says), "{err}");
+        assert!(!err.contains("s3cret-pw"), "{err}");
+        assert!(!dir.path().join("a").exists(), "nothing made: {err}");
+    }
+}

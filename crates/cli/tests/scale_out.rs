@@ -1,0 +1,192 @@
+//! An archive on the scale-out backends — the catalog in PostgreSQL, the blobs and the
+//! custody log in an S3 object store (a Garage server the test starts on loopback) — end to
+//! end through the commands: init, ingest (a file large enough for a multipart upload),
+//! list, cat, verify, a log proof checked offline, an export verified as a bag; `init`
+//! refuses a prefix that already holds an archive's part; with the object store down an
+//! ingest fails naming it and leaves nothing half-visible, and once it is back everything
+//! acknowledged is there and `verify` passes.
+//!
+//! PostgreSQL: `ATHAR_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! Garage: `~/.cache/athar/garage/bin/garage` (or `ATHAR_GARAGE`). Both are installed and
+//! started by `scripts/ensure-deps.sh test`; without them the test fails saying so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use athar_s3::garage::Garage;
+use common::Env;
+use serde_json::Value;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of the test database, dropped when this is.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new() -> Schema {
+        let url = std::env::var("ATHAR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let mut rnd = [0u8; 4];
+        getrandom::getrandom(&mut rnd).unwrap();
+        let name = format!("athar_scale_{}_{}", std::process::id(), hex::encode(rnd));
+        postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at ATHAR_TEST_POSTGRES ({url}) is not usable: {e}; \
+                 scripts/ensure-deps.sh test installs and starts one on 127.0.0.1:5432"
+            )
+        });
+        Schema { url, name }
+    }
+
+    fn location(&self) -> String {
+        format!("{}?schema={}", self.url, self.name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+fn ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_archive_on_postgres_and_s3_works_end_to_end() {
+    let mut garage = Garage::start().unwrap_or_else(|e| {
+        panic!("no Garage to test against ({e}); scripts/ensure-deps.sh test installs it")
+    });
+    // Every athar this test runs reaches the object store through these (the only test in
+    // this binary, so setting them for the process is safe).
+    for (k, v) in garage.env() {
+        std::env::set_var(k, v);
+    }
+    let schema = Schema::new();
+    let blobs = garage.url("e2e/blobs");
+    let log = garage.url("e2e/log");
+    let env = Env::with_init(&[
+        "--catalog",
+        &schema.location(),
+        "--blobs",
+        &blobs,
+        "--log",
+        &log,
+    ]);
+    for part in ["catalog.sqlite", "blobs", "log"] {
+        assert!(!env.archive.join(part).exists(), "{part} made locally");
+    }
+
+    // Ingest: a small file, a 12 MiB one (a multipart upload), and the small one again.
+    let small = env.path("statement.txt");
+    std::fs::write(&small, b"a synthetic witness statement").unwrap();
+    let big = env.path("footage.bin");
+    let mut bytes = vec![0u8; 12 << 20];
+    let mut rng = common::Rng(20261207);
+    rng.fill(&mut bytes);
+    std::fs::write(&big, &bytes).unwrap();
+    let ids = env.ingest_ids(&[&small, &big, &small]);
+    assert_eq!(ids[0], ids[2]);
+    assert_eq!(
+        common::json_lines(&env.run(&["list", "--json"]).stdout).len(),
+        2
+    );
+    assert_eq!(
+        env.cat(&ids[1]).stdout,
+        bytes,
+        "the big file's bytes come back"
+    );
+    env.assert_verifies();
+
+    // A proof of the item's custody event, checked with no archive.
+    let proof = env.path("item.tlog-proof");
+    let out = env.run(&["log", "proof", &ids[1]]);
+    ok(&out, "log proof");
+    std::fs::write(&proof, &out.stdout).unwrap();
+    let vkey = String::from_utf8(env.run(&["log", "vkey"]).stdout).unwrap();
+    let out = env.run(&[
+        "log",
+        "verify-proof",
+        proof.to_str().unwrap(),
+        "--vkey",
+        vkey.trim(),
+    ]);
+    ok(&out, "verify-proof");
+
+    // Hand-over: the bag's payload is copied out of the object store and verifies.
+    let bag = env.path("bag");
+    let out = env.run(&[
+        "export",
+        "--to",
+        "Synthetic partner",
+        "--purpose",
+        "test",
+        "--out",
+        bag.to_str().unwrap(),
+        &ids[0],
+        &ids[1],
+    ]);
+    ok(&out, "export");
+    let out = env.run(&["verify-bag", "--vkey", vkey.trim(), bag.to_str().unwrap()]);
+    ok(&out, "verify-bag");
+
+    // Another archive may not be made on the same prefixes.
+    let other_schema = Schema::new();
+    let other = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(other.path().join("second"))
+        .args([
+            "init",
+            "--catalog",
+            &other_schema.location(),
+            "--blobs",
+            &blobs,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("blobs") && err.contains("already there"),
+        "{err}"
+    );
+
+    // The object store down: an ingest fails naming the blobs, and nothing of it is kept.
+    garage.kill();
+    let late = env.path("late.txt");
+    std::fs::write(&late, b"a statement sent while the store was down").unwrap();
+    let out = env.run(&["ingest", "--json", late.to_str().unwrap()]);
+    assert!(
+        !out.status.success(),
+        "ingest with the store down succeeded"
+    );
+    assert!(
+        common::json_lines(&out.stdout).is_empty(),
+        "nothing is acknowledged: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    garage.restart().unwrap();
+    let listed: Vec<Value> = common::json_lines(&env.run(&["list", "--json"]).stdout);
+    assert_eq!(listed.len(), 2, "only what was acknowledged: {listed:?}");
+    env.assert_verifies();
+    // And ingest works again.
+    let ids = env.ingest_ids(&[&late]);
+    assert_eq!(
+        env.cat(&ids[0]).stdout,
+        b"a statement sent while the store was down"
+    );
+    env.assert_verifies();
+}
