@@ -22,7 +22,7 @@ use crate::log::LogStore;
 use crate::records::{KeyedRecord, Record, RecordKind, RecordWrite};
 use crate::{
     Access, BlobStore, Catalog, CustodyEvent, Derived, EventDetails, EventKind, Fingerprint, Item,
-    ItemId, NewItem, ReceivedCustody, Sha256, Sighting, StoreError, TOOL_VERSION,
+    ItemId, Job, NewItem, ReceivedCustody, Sha256, Sighting, StoreError, TOOL_VERSION,
 };
 
 /// A named check of one contract, run against a fresh catalog.
@@ -188,12 +188,16 @@ pub const CATALOG_CHECKS: &[CatalogCheck] = &[
         claim_job_none_when_nothing_queued,
     ),
     (
-        "claim_job_requeues_interrupted",
-        claim_job_requeues_interrupted,
+        "claim_job_holds_a_job_while_its_lease_lasts",
+        claim_job_holds_a_job_while_its_lease_lasts,
     ),
     (
-        "waiting_jobs_counts_queued_and_running",
-        waiting_jobs_counts_queued_and_running,
+        "only_the_claim_holding_a_job_renews_or_finishes_it",
+        only_the_claim_holding_a_job_renews_or_finishes_it,
+    ),
+    (
+        "waiting_jobs_counts_what_a_claim_can_take",
+        waiting_jobs_counts_what_a_claim_can_take,
     ),
     (
         "finish_job_ok_stores_fingerprints",
@@ -725,8 +729,15 @@ fn claim_job_runs_next_queued(c: &mut dyn Catalog) {
     assert_eq!(job.kind, "pdq", "the first queued job");
     assert_eq!(job.state, "running");
     assert_eq!(job.attempts, 1);
+    assert!(job.claim.is_some(), "a claim holds it");
     let stored = c.jobs().expect("jobs");
-    assert_eq!(stored[0], job);
+    assert_eq!(
+        stored[0],
+        Job {
+            claim: None,
+            ..job.clone()
+        }
+    );
     assert_eq!(stored[1].state, "queued");
 }
 
@@ -740,21 +751,49 @@ fn claim_job_none_when_nothing_queued(c: &mut dyn Catalog) {
     assert_eq!(c.claim_job(3).expect("claim"), None);
 }
 
-fn claim_job_requeues_interrupted(c: &mut dyn Catalog) {
+fn claim_job_holds_a_job_while_its_lease_lasts(c: &mut dyn Catalog) {
+    let (a, _) = put(c, sha(1), None);
+    c.enqueue_jobs(&[
+        (a.id.clone(), "pdq".to_owned()),
+        (a.id.clone(), "sha512".to_owned()),
+    ])
+    .expect("enqueue");
+    let first = c.claim_job(3).expect("claim").expect("a job");
+    // Another process claiming meanwhile gets the other job, then none: the first is held.
+    let second = c.claim_job(3).expect("claim").expect("the other job");
+    assert_ne!(second.id, first.id);
+    assert_ne!(second.claim, first.claim);
+    assert_eq!(c.claim_job(3).expect("claim"), None, "both are held");
+    assert_eq!(c.jobs().expect("jobs")[0].attempts, 1, "not claimed twice");
+}
+
+fn only_the_claim_holding_a_job_renews_or_finishes_it(c: &mut dyn Catalog) {
     let (a, _) = put(c, sha(1), None);
     c.enqueue_jobs(&[(a.id.clone(), "pdq".to_owned())])
         .expect("enqueue");
-    let first = c.claim_job(3).expect("claim").expect("a job");
-    // Never finished: as if its process died.
-    let again = c
-        .claim_job(3)
-        .expect("claim")
-        .expect("the interrupted job again");
-    assert_eq!(again.id, first.id);
-    assert_eq!(again.attempts, 2);
+    let job = c.claim_job(3).expect("claim").expect("a job");
+    let stale = Job {
+        claim: Some("a claim that lost the job".to_owned()),
+        ..job.clone()
+    };
+    assert!(!c.renew_job(&stale).expect("renew"), "a stale claim renews");
+    let prints = [fingerprint("pdq", "1", "ab 100")];
+    assert!(
+        !c.finish_job(&stale, Ok(&prints), 3).expect("finish"),
+        "a stale claim finished the job"
+    );
+    assert!(c.fingerprints(&a.id).expect("fingerprints").is_empty());
+    assert_eq!(c.jobs().expect("jobs")[0].state, "running");
+    assert!(c.renew_job(&job).expect("renew"), "its claim renews it");
+    assert!(c.finish_job(&job, Ok(&prints), 3).expect("finish"));
+    assert_eq!(c.jobs().expect("jobs")[0].state, "done");
+    // Finished: the claim holds it no more.
+    assert!(!c.renew_job(&job).expect("renew"));
+    assert!(!c.finish_job(&job, Err("late"), 3).expect("finish"));
+    assert_eq!(c.jobs().expect("jobs")[0].error, None);
 }
 
-fn waiting_jobs_counts_queued_and_running(c: &mut dyn Catalog) {
+fn waiting_jobs_counts_what_a_claim_can_take(c: &mut dyn Catalog) {
     assert_eq!(c.waiting_jobs().expect("waiting"), 0);
     let (a, _) = put(c, sha(1), None);
     c.enqueue_jobs(&[
@@ -766,11 +805,11 @@ fn waiting_jobs_counts_queued_and_running(c: &mut dyn Catalog) {
     let job = c.claim_job(3).expect("claim").expect("a job");
     assert_eq!(
         c.waiting_jobs().expect("waiting"),
-        2,
-        "one running, one queued"
+        1,
+        "one held by its claim, one queued"
     );
     c.finish_job(&job, Ok(&[]), 3).expect("finish");
-    assert_eq!(c.waiting_jobs().expect("waiting"), 1, "one done");
+    assert_eq!(c.waiting_jobs().expect("waiting"), 1, "one done, one queued");
     let job = c.claim_job(3).expect("claim").expect("a job");
     c.finish_job(&job, Err("broken for good"), 1)
         .expect("finish");

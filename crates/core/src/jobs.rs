@@ -305,6 +305,13 @@ pub struct RunSummary {
     pub done: u64,
     pub failed: u64,
     pub retried: u64,
+    /// Jobs another process took over after their lease ran out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RunSummary {
@@ -314,6 +321,7 @@ impl RunSummary {
             JobState::Done => self.done += 1,
             JobState::Failed => self.failed += 1,
             JobState::Retry => self.retried += 1,
+            JobState::Lost => self.lost += 1,
         }
     }
 }
@@ -330,9 +338,11 @@ impl RunSummary {
 //    transaction.
 //
 // A job claimed and never committed (the process died, the analysis panicked) stays
-// `running`; the next claim queues it again (or records it failed after its last attempt),
-// as before the split. Only one runner claims at a time: the archive's writer runs jobs,
-// one job after another, and a claim requeues every job left `running`.
+// `running` until its lease ([`crate::JOB_LEASE`]) runs out; a claim then queues it again
+// (or records it failed after its last attempt). Several runners may claim at once (workers
+// on other machines over a shared catalog): each claim holds its job alone, a long analysis
+// renews its lease, and a commit whose claim was taken over records nothing
+// ([`JobState::Lost`]), so a job runs to completion once.
 
 /// How a committed job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,6 +353,9 @@ pub enum JobState {
     Retry,
     /// It failed on its last attempt, or can never succeed; its error is recorded.
     Failed,
+    /// Its lease ran out while it was analysed and another process claimed it: nothing of
+    /// this run was recorded (the other run's outcome counts).
+    Lost,
 }
 
 /// Why a job's analysis produced nothing.
@@ -568,6 +581,10 @@ pub fn commit(
     actor: &str,
 ) -> Result<Committed, CoreError> {
     let Analysed { job, item, result } = analysed;
+    // Held still? (Renewed, so the rest of the commit is within the lease.)
+    if !catalog.renew_job(&job)? {
+        return Ok(lost(job));
+    }
     let result = match (result, item) {
         (Ok(work), Some(claimed)) => match catalog.resolve(job.item.as_str()) {
             Ok(now)
@@ -595,14 +612,18 @@ pub fn commit(
             _ => {
                 // Written again by a retry after a crash here: the same value.
                 catalog.set_digest(&item.id, SHA512, &hex)?;
-                catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)?;
+                if !catalog.finish_job(&job, Ok(&[]), MAX_ATTEMPTS)? {
+                    return Ok(lost(job));
+                }
                 Ok(1)
             }
         },
         // Only this record is written (with the job's state, in one transaction): an
         // interrupted run leaves the old one and the job is run again.
         Ok((Work::Variants(record), _)) => {
-            catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)?;
+            if !catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)? {
+                return Ok(lost(job));
+            }
             Ok(1)
         }
         Ok((Work::Fingerprints(analysis), item)) => {
@@ -626,7 +647,9 @@ pub fn commit(
             for file in repeats {
                 store_derived(catalog, blobs, logger, &item, file, actor)?;
             }
-            catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)?;
+            if !catalog.finish_job(&job, Ok(&analysis.records), MAX_ATTEMPTS)? {
+                return Ok(lost(job));
+            }
             Ok(analysis.records.len() + analysis.derived.len())
         }
     };
@@ -639,7 +662,9 @@ pub fn commit(
         Err(failure) => {
             // `finish_job` fails a job whose attempts reached the limit given.
             let limit = if failure.permanent { 0 } else { MAX_ATTEMPTS };
-            catalog.finish_job(&job, Err(&failure.message), limit)?;
+            if !catalog.finish_job(&job, Err(&failure.message), limit)? {
+                return Ok(lost(job));
+            }
             Committed {
                 state: if job.attempts >= limit {
                     JobState::Failed
@@ -651,6 +676,15 @@ pub fn commit(
             }
         }
     })
+}
+
+/// A job whose claim was taken by another process: nothing of this run is recorded.
+fn lost(job: Job) -> Committed {
+    Committed {
+        job,
+        state: JobState::Lost,
+        outcome: Err("its lease ran out and another process runs it".to_owned()),
+    }
 }
 
 /// Whether `file` is recorded already as derived from the item in that role (same bytes).
@@ -833,6 +867,7 @@ mod tests {
                         state: "queued".into(),
                         attempts: 0,
                         error: None,
+                        claim: None,
                     });
                 }
             }
@@ -861,22 +896,33 @@ mod tests {
             };
             j.state = "running".into();
             j.attempts += 1;
+            j.claim = Some(format!("{}-{}", j.id, j.attempts));
             Ok(Some(Job {
                 error: None,
                 ..j.clone()
             }))
+        }
+        fn renew_job(&mut self, job: &Job) -> Result<bool, StoreError> {
+            Ok(self
+                .jobs
+                .iter()
+                .any(|j| j.id == job.id && j.state == "running" && j.claim == job.claim))
         }
         fn finish_job(
             &mut self,
             job: &Job,
             outcome: Result<&[Fingerprint], &str>,
             max_attempts: u32,
-        ) -> Result<(), StoreError> {
+        ) -> Result<bool, StoreError> {
             let j = self
                 .jobs
                 .iter_mut()
                 .find(|j| j.id == job.id)
                 .ok_or_else(|| StoreError::NotFound(job.id.to_string()))?;
+            if j.state != "running" || j.claim != job.claim {
+                return Ok(false);
+            }
+            j.claim = None;
             match outcome {
                 Ok(prints) => {
                     let held = self.prints.entry(job.item.clone()).or_default();
@@ -897,10 +943,17 @@ mod tests {
                     j.error = Some(e.to_owned());
                 }
             }
-            Ok(())
+            Ok(true)
         }
         fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-            Ok(self.jobs.clone())
+            Ok(self
+                .jobs
+                .iter()
+                .map(|j| Job {
+                    claim: None,
+                    ..j.clone()
+                })
+                .collect())
         }
         fn set_digest(
             &mut self,

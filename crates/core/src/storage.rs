@@ -186,6 +186,29 @@ pub struct Job {
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The claim that holds a running job, as [`Catalog::claim_job`] returned it (an opaque
+    /// token); None in listings.
+    #[serde(skip)]
+    pub claim: Option<String>,
+}
+
+/// How long a claimed job is held without a renewal ([`Catalog::renew_job`]): past it, a job
+/// whose process died is claimed again by another.
+pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A new claim token for [`Catalog::claim_job`]: 128 random bits, hex.
+pub fn new_claim() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| StoreError::Catalog(format!("no randomness for a job claim: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+/// Now, in milliseconds since the Unix epoch (how backends keep leases).
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A fingerprint of an item, with what made it.
@@ -262,20 +285,30 @@ pub trait Catalog: Send {
     /// and error cleared, so it runs as a new job would). Queued, running and failed jobs
     /// are left as they are. Returns how many jobs were queued.
     fn requeue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<usize, StoreError>;
-    /// How many jobs wait to run (queued, or left running by a process that died): a cheap
-    /// check before [`Catalog::claim_job`], which writes.
+    /// How many jobs wait to run (queued, or running past their lease): a cheap check
+    /// before [`Catalog::claim_job`], which writes.
     fn waiting_jobs(&self) -> Result<u64, StoreError>;
-    /// Claims the next queued job (state `running`, one more attempt); None when none is left.
-    /// Jobs left `running` by a process that died are queued again first.
+    /// Claims the next queued job for [`JOB_LEASE`] (state `running`, one more attempt, a new
+    /// claim in [`Job::claim`]); None when none is left. Jobs still `running` past their
+    /// lease (their process died, or stopped renewing) are first queued again, or failed
+    /// once they have had `max_attempts`. Two claims never hold one job: processes claiming
+    /// at once get different jobs. (A backend whose archive has a single writer may release
+    /// every running job when that writer opens it.)
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError>;
-    /// Records a job's outcome: its fingerprints (state `done`) or its error (`failed` after
-    /// `max_attempts`, else queued again).
+    /// Extends the lease of `job` by [`JOB_LEASE`] from now while its claim still holds it;
+    /// false, changing nothing, when it does not (its lease ran out and another claim took
+    /// it, or it was finished).
+    fn renew_job(&mut self, job: &Job) -> Result<bool, StoreError>;
+    /// Records a job's outcome — its fingerprints (state `done`) or its error (`failed`
+    /// after `max_attempts`, else queued again) — when `job`'s claim still holds it, and
+    /// returns true; false, recording nothing, when it does not (another claim took it
+    /// after its lease ran out): so a job runs to completion once.
     fn finish_job(
         &mut self,
         job: &Job,
         outcome: Result<&[Fingerprint], &str>,
         max_attempts: u32,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Every job, in order.
     fn jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// Records another digest of an item's bytes (e.g. `sha512`, lowercase hex). Callers

@@ -13,6 +13,11 @@ use postgres::{Row, Transaction};
 
 use crate::{big, col, corrupt, db, PgCatalog};
 
+/// [`athar_core::JOB_LEASE`] in milliseconds.
+fn lease_millis() -> i64 {
+    i64::try_from(athar_core::JOB_LEASE.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// A fresh salt for a new custody event's v2 log entry.
 pub(crate) fn new_salt() -> Result<Salt, StoreError> {
     Salt::random().map_err(|e| StoreError::Catalog(format!("no randomness for a salt: {e}")))
@@ -554,8 +559,9 @@ impl Catalog for PgCatalog {
         let row = self
             .conn()?
             .query_one(
-                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
-                &[],
+                "SELECT COUNT(*) FROM jobs WHERE state = 'queued'
+                 OR (state = 'running' AND COALESCE(lease_until, 0) < $1)",
+                &[&athar_core::unix_millis()],
             )
             .map_err(db)?;
         seq_of(col(&row, 0)?)
@@ -563,18 +569,25 @@ impl Catalog for PgCatalog {
 
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
         let now = athar_core::now_rfc3339();
+        let millis = athar_core::unix_millis();
+        let claim = athar_core::new_claim()?;
         let mut tx = self.conn_mut()?.transaction().map_err(db)?;
-        // Only one writer holds the archive: anything still `running` was interrupted.
+        // Running past its lease: its worker died (or stopped renewing). Rows another
+        // transaction holds are left to it.
         tx.execute(
             "UPDATE jobs SET state = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END,
-                    error = COALESCE(error, 'interrupted') WHERE state = 'running'",
-            &[&i64::from(max_attempts)],
+                    error = COALESCE(error, 'interrupted'), claim = NULL, lease_until = NULL
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE state = 'running' AND COALESCE(lease_until, 0) < $2
+                          FOR UPDATE SKIP LOCKED)",
+            &[&i64::from(max_attempts), &millis],
         )
         .map_err(db)?;
+        // The oldest queued job no other worker is claiming this instant.
         let job = tx
             .query_opt(
                 "SELECT id, item_id, kind, attempts FROM jobs WHERE state = 'queued'
-                 ORDER BY id LIMIT 1",
+                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
                 &[],
             )
             .map_err(db)?;
@@ -587,9 +600,10 @@ impl Catalog for PgCatalog {
         let kind: String = col(&row, 2)?;
         let attempts: i64 = col(&row, 3)?;
         tx.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = $2
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = $2,
+                    claim = $3, lease_until = $4
              WHERE id = $1",
-            &[&id, &now],
+            &[&id, &now, &claim, &(millis + lease_millis())],
         )
         .map_err(db)?;
         tx.commit().map_err(db)?;
@@ -601,7 +615,27 @@ impl Catalog for PgCatalog {
             attempts: u32::try_from(attempts + 1)
                 .map_err(|_| corrupt("attempts", &attempts.to_string()))?,
             error: None,
+            claim: Some(claim),
         }))
+    }
+
+    fn renew_job(&mut self, job: &Job) -> Result<bool, StoreError> {
+        let Some(claim) = &job.claim else {
+            return Ok(false);
+        };
+        let n = self
+            .conn_mut()?
+            .execute(
+                "UPDATE jobs SET lease_until = $3
+                 WHERE id = $1 AND state = 'running' AND claim = $2",
+                &[
+                    &big(job.id),
+                    claim,
+                    &(athar_core::unix_millis() + lease_millis()),
+                ],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
     }
 
     fn finish_job(
@@ -609,9 +643,22 @@ impl Catalog for PgCatalog {
         job: &Job,
         outcome: Result<&[Fingerprint], &str>,
         max_attempts: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = athar_core::now_rfc3339();
         let mut tx = self.conn_mut()?.transaction().map_err(db)?;
+        // Only the claim holding the job records its outcome (the row locked until commit,
+        // so a claim racing this one waits and then sees it finished).
+        let held = tx
+            .query_opt(
+                "SELECT id FROM jobs WHERE id = $1 AND state = 'running' AND claim = $2
+                 FOR UPDATE",
+                &[&big(job.id), &job.claim],
+            )
+            .map_err(db)?
+            .is_some();
+        if !held {
+            return Ok(false);
+        }
         match outcome {
             Ok(prints) => {
                 for f in prints {
@@ -635,7 +682,8 @@ impl Catalog for PgCatalog {
                     .map_err(db)?;
                 }
                 tx.execute(
-                    "UPDATE jobs SET state = 'done', error = NULL, updated_at = $2 WHERE id = $1",
+                    "UPDATE jobs SET state = 'done', error = NULL, updated_at = $2,
+                            claim = NULL, lease_until = NULL WHERE id = $1",
                     &[&big(job.id), &now],
                 )
                 .map_err(db)?;
@@ -647,13 +695,15 @@ impl Catalog for PgCatalog {
                     "queued"
                 };
                 tx.execute(
-                    "UPDATE jobs SET state = $2, error = $3, updated_at = $4 WHERE id = $1",
+                    "UPDATE jobs SET state = $2, error = $3, updated_at = $4,
+                            claim = NULL, lease_until = NULL WHERE id = $1",
                     &[&big(job.id), &state, &e, &now],
                 )
                 .map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     fn jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -675,6 +725,7 @@ impl Catalog for PgCatalog {
                     attempts: u32::try_from(attempts)
                         .map_err(|_| corrupt("attempts", &attempts.to_string()))?,
                     error: col(r, 5)?,
+                    claim: None,
                 })
             })
             .collect()

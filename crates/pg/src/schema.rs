@@ -212,4 +212,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sign_ins_by_user ON sign_ins (user_id, id);
     CREATE INDEX sign_ins_by_time ON sign_ins (last_at);
     "#,
+    // 2: a running job is held by a claim until its lease (Unix milliseconds) runs out, so
+    // workers on several machines claim jobs without running one twice.
+    r#"
+    ALTER TABLE jobs ADD COLUMN claim TEXT COLLATE "C";
+    ALTER TABLE jobs ADD COLUMN lease_until BIGINT;
+    "#,
 ];

@@ -169,3 +169,101 @@ fn works_from_blocking_threads_of_an_async_runtime() {
     });
     assert_eq!(names, vec!["amal"; 4]);
 }
+
+/// Several workers (each its own connection, as processes on other machines would have)
+/// claiming at once get different jobs, every job exactly once; a job whose lease ran out
+/// (its worker died) is claimed again by another, and the dead worker's claim can no
+/// longer renew or finish it.
+#[test]
+fn workers_claim_each_job_once_and_take_over_one_whose_lease_ran_out() {
+    use athar_core::{NewItem, Sha256, Sighting};
+    let mut first = scratch();
+    let loc = first.location().clone();
+    let items: Vec<_> = (0..40u8)
+        .map(|i| NewItem {
+            sha256: Sha256([i; 32]),
+            size: 1,
+            media_type: "application/octet-stream".to_owned(),
+            sighting: Sighting {
+                original_name: format!("f{i}.bin"),
+                original_path: format!("/evidence/f{i}.bin"),
+                collector: "worker test".to_owned(),
+                ..Sighting::default()
+            },
+            derived: None,
+            at: "2026-01-01T00:00:00.000000Z".to_owned(),
+        })
+        .collect();
+    let recorded = first.record(&items, None, 0).expect("items");
+    let jobs: Vec<_> = recorded
+        .iter()
+        .map(|e| (e.item.id.clone(), "pdq".to_owned()))
+        .collect();
+    first.enqueue_jobs(&jobs).expect("enqueue");
+
+    let workers = 4;
+    let barrier = Arc::new(Barrier::new(workers));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let loc = loc.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut c = PgCatalog::open_at(&loc, true).expect("worker connection");
+                barrier.wait();
+                let mut done = Vec::new();
+                while let Some(job) = c.claim_job(3).expect("claim") {
+                    assert!(c.finish_job(&job, Ok(&[]), 3).expect("finish"));
+                    done.push(job.id);
+                }
+                done
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("worker"))
+        .collect();
+    all.sort_unstable();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "a job was claimed twice");
+    assert_eq!(all.len(), 40, "every job ran");
+    assert!(first
+        .jobs()
+        .expect("jobs")
+        .iter()
+        .all(|j| j.state == "done"));
+
+    // A worker claims a job and dies; once its lease has run out another takes it over.
+    first.requeue_jobs(&jobs[..1]).expect("requeue one job");
+    let mut dead = PgCatalog::open_at(&loc, true).expect("connection");
+    let held = dead.claim_job(3).expect("claim").expect("a job");
+    let mut other = PgCatalog::open_at(&loc, true).expect("connection");
+    assert_eq!(
+        other.claim_job(3).expect("claim"),
+        None,
+        "held by its lease"
+    );
+    let mut admin = postgres::Client::connect(&url(), postgres::NoTls).expect("connect");
+    admin
+        .execute(
+            &format!(
+                "UPDATE {}.jobs SET lease_until = 1 WHERE id = $1",
+                loc.schema()
+            ),
+            &[&i64::try_from(held.id).expect("id")],
+        )
+        .expect("expire the lease");
+    let taken = other.claim_job(3).expect("claim").expect("taken over");
+    assert_eq!((taken.id, taken.attempts), (held.id, 2));
+    assert!(!dead.renew_job(&held).expect("renew"));
+    assert!(!dead.finish_job(&held, Err("late"), 3).expect("finish"));
+    assert!(other.finish_job(&taken, Ok(&[]), 3).expect("finish"));
+    let job = first
+        .jobs()
+        .expect("jobs")
+        .into_iter()
+        .find(|j| j.id == held.id)
+        .expect("the job");
+    assert_eq!((job.state.as_str(), job.error), ("done", None));
+}

@@ -12,6 +12,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::migrations::MIGRATIONS;
 
+/// [`athar_core::JOB_LEASE`] in milliseconds.
+fn lease_millis() -> i64 {
+    i64::try_from(athar_core::JOB_LEASE.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// A catalog in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteCatalog {
@@ -166,6 +171,14 @@ impl SqliteCatalog {
         };
         if writable {
             cat.migrate()?;
+            // One process writes an embedded archive (its lock): a job still running now was
+            // left by one that died, and need not wait for its lease to run out.
+            cat.conn
+                .execute(
+                    "UPDATE jobs SET lease_until = 0 WHERE state = 'running'",
+                    [],
+                )
+                .map_err(db)?;
         } else {
             let v = cat.version()?;
             if v as usize != MIGRATIONS.len() {
@@ -662,8 +675,9 @@ impl Catalog for SqliteCatalog {
     fn waiting_jobs(&self) -> Result<u64, StoreError> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
-                [],
+                "SELECT COUNT(*) FROM jobs WHERE state = 'queued'
+                 OR (state = 'running' AND COALESCE(lease_until, 0) < ?1)",
+                [athar_core::unix_millis()],
                 |r| r.get(0),
             )
             .map_err(db)
@@ -671,12 +685,15 @@ impl Catalog for SqliteCatalog {
 
     fn claim_job(&mut self, max_attempts: u32) -> Result<Option<Job>, StoreError> {
         let now = athar_core::now_rfc3339();
+        let millis = athar_core::unix_millis();
+        let claim = athar_core::new_claim()?;
         let tx = self.conn.transaction().map_err(db)?;
-        // Only one writer holds the archive: anything still `running` was interrupted.
+        // Running past its lease: its process died (or stopped renewing).
         tx.execute(
             "UPDATE jobs SET state = CASE WHEN attempts >= ?1 THEN 'failed' ELSE 'queued' END,
-                    error = COALESCE(error, 'interrupted') WHERE state = 'running'",
-            [max_attempts],
+                    error = COALESCE(error, 'interrupted'), claim = NULL, lease_until = NULL
+             WHERE state = 'running' AND COALESCE(lease_until, 0) < ?2",
+            params![max_attempts, millis],
         )
         .map_err(db)?;
         let job = tx
@@ -692,8 +709,9 @@ impl Catalog for SqliteCatalog {
             return Ok(None);
         };
         tx.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-            params![id, now],
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2,
+                    claim = ?3, lease_until = ?4 WHERE id = ?1",
+            params![id, now, claim, millis + lease_millis()],
         )
         .map_err(db)?;
         tx.commit().map_err(db)?;
@@ -704,7 +722,27 @@ impl Catalog for SqliteCatalog {
             state: "running".to_owned(),
             attempts: attempts + 1,
             error: None,
+            claim: Some(claim),
         }))
+    }
+
+    fn renew_job(&mut self, job: &Job) -> Result<bool, StoreError> {
+        let Some(claim) = &job.claim else {
+            return Ok(false);
+        };
+        let n = self
+            .conn
+            .execute(
+                "UPDATE jobs SET lease_until = ?3
+                 WHERE id = ?1 AND state = 'running' AND claim = ?2",
+                params![
+                    job.id as i64,
+                    claim,
+                    athar_core::unix_millis() + lease_millis()
+                ],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
     }
 
     fn finish_job(
@@ -712,9 +750,20 @@ impl Catalog for SqliteCatalog {
         job: &Job,
         outcome: Result<&[Fingerprint], &str>,
         max_attempts: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = athar_core::now_rfc3339();
         let tx = self.conn.transaction().map_err(db)?;
+        // Only the claim holding the job records its outcome.
+        let held: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND state = 'running' AND claim = ?2)",
+                params![job.id as i64, job.claim],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if !held {
+            return Ok(false);
+        }
         match outcome {
             Ok(prints) => {
                 for f in prints {
@@ -726,7 +775,8 @@ impl Catalog for SqliteCatalog {
                     .map_err(db)?;
                 }
                 tx.execute(
-                    "UPDATE jobs SET state = 'done', error = NULL, updated_at = ?2 WHERE id = ?1",
+                    "UPDATE jobs SET state = 'done', error = NULL, updated_at = ?2,
+                            claim = NULL, lease_until = NULL WHERE id = ?1",
                     params![job.id as i64, now],
                 )
                 .map_err(db)?;
@@ -738,13 +788,15 @@ impl Catalog for SqliteCatalog {
                     "queued"
                 };
                 tx.execute(
-                    "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                    "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4,
+                            claim = NULL, lease_until = NULL WHERE id = ?1",
                     params![job.id as i64, state, e, now],
                 )
                 .map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     fn jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -776,6 +828,7 @@ impl Catalog for SqliteCatalog {
                 state,
                 attempts,
                 error,
+                claim: None,
             });
         }
         Ok(out)
@@ -1203,6 +1256,42 @@ mod tests {
             params![item.as_str(), algorithm, version],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_job_past_its_lease_is_claimed_again_and_its_old_claim_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let mut cat = SqliteCatalog::open(&path, true).unwrap();
+        let item = add_item(&cat.conn);
+        cat.enqueue_jobs(&[(item.clone(), "pdq".to_owned())])
+            .unwrap();
+        let first = cat.claim_job(3).unwrap().unwrap();
+        assert_eq!(cat.claim_job(3).unwrap(), None, "held by its lease");
+        assert_eq!(cat.waiting_jobs().unwrap(), 0);
+        // Its process stopped renewing: the lease runs out.
+        cat.conn
+            .execute("UPDATE jobs SET lease_until = 1", [])
+            .unwrap();
+        assert_eq!(cat.waiting_jobs().unwrap(), 1);
+        let second = cat.claim_job(3).unwrap().unwrap();
+        assert_eq!((second.id, second.attempts), (first.id, 2));
+        assert!(!cat.renew_job(&first).unwrap());
+        assert!(
+            !cat.finish_job(&first, Ok(&[]), 3).unwrap(),
+            "the old claim"
+        );
+        assert!(cat.finish_job(&second, Ok(&[]), 3).unwrap());
+        assert_eq!(cat.jobs().unwrap()[0].state, "done");
+
+        // The embedded archive's one writer opening it releases what a dead one held.
+        cat.enqueue_jobs(&[(item.clone(), "sha512".to_owned())])
+            .unwrap();
+        let held = cat.claim_job(3).unwrap().unwrap();
+        drop(cat);
+        let mut cat = SqliteCatalog::open(&path, true).unwrap();
+        let again = cat.claim_job(3).unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (held.id, 2));
     }
 
     #[test]

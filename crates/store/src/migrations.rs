@@ -255,4 +255,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX sign_ins_by_time ON sign_ins(last_at);",
     // 16: each user's language for the web app: "en", "ar", or "" for the browser's.
     "ALTER TABLE user_settings ADD COLUMN lang TEXT NOT NULL DEFAULT '';",
+    // 17: a running job is held by a claim until its lease (Unix milliseconds) runs out.
+    "ALTER TABLE jobs ADD COLUMN claim TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until INTEGER;",
 ];
