@@ -113,6 +113,11 @@ enum Command {
     Unlock(UnlockArgs),
     /// Create a new archive (refuses to overwrite an existing one).
     Init(InitArgs),
+    /// Check the archive's configuration and backends: the catalog (reachable, schema,
+    /// may write), the blobs (a probe written, read back, removed) and the custody log (its
+    /// checkpoint verified with the archive's key), without opening the archive. Exit 1 when
+    /// a check fails.
+    Doctor(DoctorArgs),
     /// Encrypt an existing archive in place (catalog, blobs, secret keys) under a new
     /// archive key guarded by a passphrase (ATHAR_PASSPHRASE or ATHAR_PASSPHRASE_FILE, else
     /// asked twice). Interrupted, it is finished by running it again.
@@ -218,6 +223,13 @@ struct InitArgs {
     /// Where the custody log goes (default `file:log`). Must hold nothing yet.
     #[arg(long, value_name = "LOCATION")]
     log: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DoctorArgs {
+    /// One JSON object per check.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `athar case`: the case records, and erasing a case for good.
@@ -590,6 +602,7 @@ fn records_run<F: records::Fields + clap::Args>(
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init(a) => init(&cli, a),
+        Command::Doctor(a) => doctor(&cli, a),
         Command::Encrypt(a) => encrypt(&cli, a),
         Command::Ingest(a) => ingest(&cli, a),
         Command::Capture(a) => capture::capture(&cli, a),
@@ -658,6 +671,27 @@ fn init(cli: &Cli, a: &InitArgs) -> anyhow::Result<ExitCode> {
     println!("Custody log origin: {}", archive.config.log.origin);
     println!("Verifier key: {}", archive.verifier_key()?);
     Ok(ExitCode::SUCCESS)
+}
+
+fn doctor(cli: &Cli, a: &DoctorArgs) -> anyhow::Result<ExitCode> {
+    let checks = athar_store::doctor::doctor(&cli.archive);
+    for c in &checks {
+        if a.json {
+            println!("{}", serde_json::to_string(c)?);
+        } else {
+            println!(
+                "{:<4} {:<8} {}",
+                if c.ok { "ok" } else { "FAIL" },
+                c.part,
+                c.detail
+            );
+        }
+    }
+    Ok(if checks.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn erase_case(cli: &Cli, a: &EraseArgs) -> anyhow::Result<ExitCode> {

@@ -164,8 +164,36 @@ fn an_archive_on_postgres_and_s3_works_end_to_end() {
         "{err}"
     );
 
-    // The object store down: an ingest fails naming the blobs, and nothing of it is kept.
+    // The doctor: every part answers.
+    let out = env.run(&["doctor", "--json"]);
+    let checks = common::json_lines(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{checks:?}");
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
+    assert!(
+        checks[1]["detail"].as_str().unwrap().contains("PostgreSQL"),
+        "{checks:?}"
+    );
+
+    // The object store down: the doctor names the blobs and the log, the catalog still
+    // answers; an ingest fails, and nothing of it is kept.
     garage.kill();
+    let out = env.run(&["doctor", "--json"]);
+    let checks = common::json_lines(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{checks:?}");
+    let ok: Vec<(String, bool)> = checks
+        .iter()
+        .map(|c| (c["part"].as_str().unwrap().to_owned(), c["ok"] == true))
+        .collect();
+    assert_eq!(
+        ok,
+        [
+            ("config".to_owned(), true),
+            ("catalog".to_owned(), true),
+            ("blobs".to_owned(), false),
+            ("log".to_owned(), false)
+        ],
+        "{checks:?}"
+    );
     let late = env.path("late.txt");
     std::fs::write(&late, b"a statement sent while the store was down").unwrap();
     let out = env.run(&["ingest", "--json", late.to_str().unwrap()]);

@@ -200,3 +200,70 @@ fn a_catalog_older_than_the_log_takes_no_writes() {
     let (code, report) = env.verify();
     assert_eq!(code, 1, "verify reports it: {report}");
 }
+
+#[test]
+fn doctor_checks_each_part_and_names_the_one_that_fails() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let out = env.run(&["doctor", "--json"]);
+    let checks = common::json_lines(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{checks:?}");
+    let parts: Vec<&str> = checks.iter().map(|c| c["part"].as_str().unwrap()).collect();
+    assert_eq!(parts, ["config", "catalog", "blobs", "log"]);
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
+    assert!(
+        checks[3]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signed by this archive's key"),
+        "{checks:?}"
+    );
+    // Nothing an archive holds was written: verify still passes, no probe left behind.
+    env.assert_verifies();
+    let left: Vec<_> = std::fs::read_dir(env.archive.join("blobs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".doctor"))
+        .collect();
+    assert!(left.is_empty());
+
+    // A checkpoint signed by another key: the log check fails, naming it.
+    let cp = env.archive.join("log").join("checkpoint");
+    let good = std::fs::read(&cp).unwrap();
+    let other = Env::new();
+    std::fs::write(
+        &cp,
+        std::fs::read(other.archive.join("log").join("checkpoint")).unwrap(),
+    )
+    .unwrap();
+    let out = env.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let checks = common::json_lines(&out.stdout);
+    assert_eq!(checks[3]["part"], "log");
+    assert_eq!(checks[3]["ok"], false, "{checks:?}");
+    std::fs::write(&cp, good).unwrap();
+
+    // Blobs that cannot be written (not as root, who may write anywhere).
+    if !common::is_root() {
+        let blobs = env.archive.join("blobs");
+        std::fs::set_permissions(&blobs, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let out = env.run(&["doctor"]);
+        std::fs::set_permissions(&blobs, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("FAIL blobs"), "{text}");
+    }
+    // A part gone: named.
+    std::fs::rename(env.archive.join("catalog.sqlite"), env.path("moved.sqlite")).unwrap();
+    let out = env.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL catalog") && text.contains("nothing is there"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok   blobs"),
+        "the other parts are still checked: {text}"
+    );
+}

@@ -451,6 +451,62 @@ impl PgCatalog {
         col(&row, 0)
     }
 
+    /// What `athar doctor` reports of the catalog at `location`, writing nothing: the
+    /// server's version, the schema's migration against this build's, and whether the
+    /// connecting role may write to it. An error when it cannot be reached.
+    pub fn doctor(location: &Location) -> Result<String, StoreError> {
+        let mut c = location.connect(false)?;
+        let version: String = col(&c.query_one("SHOW server_version", &[]).map_err(db)?, 0)?;
+        if !PgCatalog::exists(location)? {
+            return Err(StoreError::Catalog(format!(
+                "{location}: PostgreSQL {version} answers, but schema {:?} holds no Athar catalog",
+                location.schema
+            )));
+        }
+        let applied: i64 = col(
+            &c.query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )
+            .map_err(db)?,
+            0,
+        )?;
+        let writable: bool = col(
+            &c.query_one(
+                "SELECT has_table_privilege(current_user, format('%I.items', $1::text), 'INSERT')
+                    AND has_table_privilege(current_user, format('%I.jobs', $1::text), 'UPDATE')",
+                &[&location.schema],
+            )
+            .map_err(db)?,
+            0,
+        )?;
+        let want = MIGRATIONS.len() as i64;
+        let schema_state = match applied.cmp(&want) {
+            std::cmp::Ordering::Equal => "current".to_owned(),
+            std::cmp::Ordering::Less => {
+                format!(
+                    "{} migration(s) pending, run by the next writer",
+                    want - applied
+                )
+            }
+            std::cmp::Ordering::Greater => "newer than this build: upgrade Athar".to_owned(),
+        };
+        if applied > want {
+            return Err(StoreError::Catalog(format!(
+                "{location}: schema at migration {applied}, {schema_state}"
+            )));
+        }
+        if !writable {
+            return Err(StoreError::Catalog(format!(
+                "{location}: the role may read but not write the catalog"
+            )));
+        }
+        Ok(format!(
+            "PostgreSQL {version}, schema {:?} at migration {applied} ({schema_state}), writable",
+            location.schema
+        ))
+    }
+
     /// The location, without its password.
     pub fn location(&self) -> &Location {
         &self.location

@@ -112,6 +112,43 @@ impl S3BlobStore {
         S3BlobStore::connect(url, options.builder())?.marked()
     }
 
+    /// Checks the store at `url` as `athar doctor` does, reaching the server as the
+    /// environment says: a probe object is written under `tmp/`, read back and deleted
+    /// (nothing under `sha256/` is touched). Returns whether the store's marker is there.
+    pub fn probe(url: &str) -> Result<bool, StoreError> {
+        let s = S3BlobStore::connect(url, AmazonS3Builder::from_env())?;
+        let marked = s.marked()?;
+        let store = s.shared.store.clone();
+        let key = s.shared.key(&format!("tmp/doctor-{}", random_hex(8)?))?;
+        let what = s.shared.display(&key);
+        s.shared.run(async move {
+            let body = b"athar doctor probe\n";
+            store
+                .put(&key, PutPayload::from_static(body))
+                .await
+                .map_err(|e| store_error(&what, e))?;
+            let back = store
+                .get(&key)
+                .await
+                .map_err(|e| store_error(&what, e))?
+                .bytes()
+                .await
+                .map_err(|e| store_error(&what, e))?;
+            store
+                .delete(&key)
+                .await
+                .map_err(|e| store_error(&what, e))?;
+            if back.as_ref() == body {
+                Ok(())
+            } else {
+                Err(StoreError::Corrupt(format!(
+                    "{what}: read back other bytes"
+                )))
+            }
+        })?;
+        Ok(marked)
+    }
+
     fn open_from(url: &str, builder: AmazonS3Builder) -> Result<S3BlobStore, StoreError> {
         let s = S3BlobStore::connect(url, builder)?;
         if !s.marked()? {

@@ -38,7 +38,7 @@ use crate::uploads::{Upload, UploadSettings, Uploads};
 
 /// The archive format this build writes.
 const FORMAT: u32 = 1;
-const CONFIG_FILE: &str = "athar.toml";
+pub(crate) const CONFIG_FILE: &str = "athar.toml";
 
 /// Opening or creating an archive failed.
 #[derive(Debug, thiserror::Error)]

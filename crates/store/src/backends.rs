@@ -75,6 +75,14 @@ enum CatalogAt {
     Postgres(athar_pg::Location),
 }
 
+/// One of an archive's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Catalog,
+    Blobs,
+    Log,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BlobsAt {
     File(PathBuf),
@@ -198,6 +206,14 @@ impl Backends {
     /// the part was removed), never a new empty store to write evidence into beside the
     /// real one.
     pub fn check_present(&self) -> Result<(), LocationError> {
+        for part in [Part::Catalog, Part::Blobs, Part::Log] {
+            self.check_part(part)?;
+        }
+        Ok(())
+    }
+
+    /// [`Backends::check_present`] for one part.
+    pub fn check_part(&self, part: Part) -> Result<(), LocationError> {
         let missing = |field: &'static str, value: &str, path: &Path| LocationError {
             field,
             value: value.to_owned(),
@@ -206,13 +222,29 @@ impl Backends {
                 path.display()
             ),
         };
-        match &self.catalog {
-            CatalogAt::Sqlite(catalog) => {
+        let s3_present = |field: &'static str, value: &str, present, what: &str| match present {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LocationError {
+                field,
+                value: value.to_owned(),
+                message: format!(
+                    "nothing is there (no Athar {what} under this prefix); an archive's parts \
+                     are made by `athar init`"
+                ),
+            }),
+            Err(e) => Err(LocationError {
+                field,
+                value: value.to_owned(),
+                message: format!("{e}"),
+            }),
+        };
+        match (part, &self.catalog, &self.blobs, &self.log) {
+            (Part::Catalog, CatalogAt::Sqlite(catalog), _, _) => {
                 if !catalog.is_file() {
                     return Err(missing("catalog", &self.written[0], catalog));
                 }
             }
-            CatalogAt::Postgres(at) => {
+            (Part::Catalog, CatalogAt::Postgres(at), _, _) => {
                 let err = |message: String| LocationError {
                     field: "catalog",
                     value: self.written[0].clone(),
@@ -230,46 +262,26 @@ impl Backends {
                     Err(e) => return Err(err(e.to_string())),
                 }
             }
-        }
-        let s3_present = |field: &'static str, value: &str, present, what: &str| match present {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(LocationError {
-                field,
-                value: value.to_owned(),
-                message: format!(
-                    "nothing is there (no Athar {what} under this prefix); an archive's parts \
-                     are made by `athar init`"
-                ),
-            }),
-            Err(e) => Err(LocationError {
-                field,
-                value: value.to_owned(),
-                message: format!("{e}"),
-            }),
-        };
-        match &self.blobs {
-            BlobsAt::File(blobs) => {
+            (Part::Blobs, _, BlobsAt::File(blobs), _) => {
                 // Plain blobs live under `sha256/`, sealed ones under `sealed/`.
                 let top = blobs.join("sha256");
                 if !top.is_dir() && !blobs.join("sealed").is_dir() {
                     return Err(missing("blobs", &self.written[1], &top));
                 }
             }
-            BlobsAt::S3(url) => s3_present(
+            (Part::Blobs, _, BlobsAt::S3(url), _) => s3_present(
                 "blobs",
                 url,
                 athar_s3::S3BlobStore::present(url),
                 "blob store",
             )?,
-        }
-        match &self.log {
-            LogAt::File(log) => {
+            (Part::Log, _, _, LogAt::File(log)) => {
                 let tiles = log.join("tile");
                 if !tiles.is_dir() {
                     return Err(missing("log", &self.written[2], &tiles));
                 }
             }
-            LogAt::S3(url) => s3_present(
+            (Part::Log, _, _, LogAt::S3(url)) => s3_present(
                 "log",
                 url,
                 athar_s3::S3LogStore::present(url),
@@ -277,6 +289,72 @@ impl Backends {
             )?,
         }
         Ok(())
+    }
+
+    /// Where `part` is, as written in `athar.toml` (a password redacted).
+    pub fn location(&self, part: Part) -> &str {
+        match part {
+            Part::Catalog => &self.written[0],
+            Part::Blobs => &self.written[1],
+            Part::Log => &self.written[2],
+        }
+    }
+
+    /// `athar doctor`'s check of the catalog or the blobs: present, reachable, and usable
+    /// as a writer would use it, writing nothing an archive holds (a probe file or object
+    /// is written and removed beside the blobs). What was found, in words.
+    pub fn probe(&self, part: Part, encrypted: bool) -> Result<String, LocationError> {
+        self.check_part(part)?;
+        let at = self.location(part).to_owned();
+        let field = match part {
+            Part::Catalog => "catalog",
+            Part::Blobs => "blobs",
+            Part::Log => "log",
+        };
+        let fail = |message: String| LocationError {
+            field,
+            value: at.clone(),
+            message,
+        };
+        match (part, &self.catalog, &self.blobs) {
+            (Part::Catalog, CatalogAt::Sqlite(path), _) => {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| fail(format!("cannot be opened for writing: {e}")))?;
+                let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                if encrypted {
+                    return Ok(format!(
+                        "{at}: SQLCipher file of {} MiB, writable (encrypted: not opened)",
+                        size >> 20
+                    ));
+                }
+                SqliteCatalog::open(path, false).map_err(|e| fail(e.to_string()))?;
+                Ok(format!(
+                    "{at}: SQLite file of {} MiB, schema current, writable",
+                    size >> 20
+                ))
+            }
+            (Part::Catalog, CatalogAt::Postgres(loc), _) => PgCatalog::doctor(loc)
+                .map(|d| format!("{at}: {d}"))
+                .map_err(|e| fail(e.to_string())),
+            (Part::Blobs, _, BlobsAt::File(dir)) => {
+                let probe = dir.join(format!(".doctor-{}", std::process::id()));
+                std::fs::write(&probe, b"athar doctor probe\n")
+                    .and_then(|()| std::fs::remove_file(&probe))
+                    .map_err(|e| fail(format!("cannot write there: {e}")))?;
+                Ok(format!("{at}: a folder, writable"))
+            }
+            (Part::Blobs, _, BlobsAt::S3(url)) => {
+                athar_s3::S3BlobStore::probe(url).map_err(|e| fail(e.to_string()))?;
+                Ok(format!(
+                    "{at}: reachable; a probe object written, read back and removed"
+                ))
+            }
+            (Part::Log, _, _) => self
+                .check_part(Part::Log)
+                .map(|()| format!("{at}: present")),
+        }
     }
 
     /// Checks that no part is there yet, for `athar init`: a location that already holds a

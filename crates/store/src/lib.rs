@@ -60,6 +60,7 @@ pub mod backends;
 mod blobs;
 mod catalog;
 pub mod disk;
+pub mod doctor;
 pub mod encrypt;
 pub mod erase;
 mod log;
