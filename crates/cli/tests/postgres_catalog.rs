@@ -142,7 +142,47 @@ fn an_archive_with_a_postgres_catalog_works_end_to_end() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("pg-case"), "{}", r.body);
+    // Another machine's copy of the archive folder (its configuration and keys): while the
+    // server writes, it may not (the catalog's writer lock), and says who does. (Only
+    // locking is shown here: this archive's blobs and log are local files; the scale-out
+    // test shares them too.)
+    let copy = env.path("second-machine");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&env.archive)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::remove_file(copy.join("lock")).ok();
+    let c = env.path("while-served.txt");
+    std::fs::write(&c, b"a statement from the other machine").unwrap();
+    let out = std::process::Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(&copy)
+        .env("ATHAR_LOCK_WAIT", "1")
+        .args(["ingest", c.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("athar writer pid"), "names the holder: {err}");
     drop(served);
+    // Once the server is gone the lock is free: a writer gets it at once.
+    let out = std::process::Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(&copy)
+        .env("ATHAR_LOCK_WAIT", "1")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = env.ingest_ids(&[&c]);
+    assert_eq!(ids.len(), 1);
 
     // Another archive may not be made on the same schema.
     let other = tempfile::tempdir().unwrap();

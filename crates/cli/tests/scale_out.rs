@@ -164,6 +164,49 @@ fn an_archive_on_postgres_and_s3_works_end_to_end() {
         "{err}"
     );
 
+    // A second machine: a copy of the archive folder (configuration and keys) over the same
+    // catalog, blobs and log. While one writes the other waits (the catalog's writer lock),
+    // then writes; each sees the other's items and the log verifies from both.
+    let copy = env.path("second-machine");
+    assert!(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&env.archive)
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    common::without_second_factor(&env.archive);
+    let served = env.serve();
+    let from_copy = env.path("from-second-machine.txt");
+    std::fs::write(&from_copy, b"a statement ingested on the second machine").unwrap();
+    let on_copy = |args: &[&str], wait: &str| {
+        std::process::Command::new(common::athar_bin())
+            .arg("--archive")
+            .arg(&copy)
+            .env("ATHAR_LOCK_WAIT", wait)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = on_copy(&["ingest", from_copy.to_str().unwrap()], "1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("athar writer pid"), "names the holder: {err}");
+    drop(served);
+    let out = on_copy(&["ingest", "--json", from_copy.to_str().unwrap()], "10");
+    ok(&out, "ingest on the second machine");
+    let copied = common::json_lines(&out.stdout)[0]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        env.cat(&copied).stdout,
+        b"a statement ingested on the second machine",
+        "the first machine reads what the second stored"
+    );
+    env.assert_verifies();
+    ok(&on_copy(&["verify"], "10"), "verify on the second machine");
+
     // The doctor: every part answers.
     let out = env.run(&["doctor", "--json"]);
     let checks = common::json_lines(&out.stdout);
@@ -208,7 +251,7 @@ fn an_archive_on_postgres_and_s3_works_end_to_end() {
     );
     garage.restart().unwrap();
     let listed: Vec<Value> = common::json_lines(&env.run(&["list", "--json"]).stdout);
-    assert_eq!(listed.len(), 2, "only what was acknowledged: {listed:?}");
+    assert_eq!(listed.len(), 3, "only what was acknowledged: {listed:?}");
     env.assert_verifies();
     // And ingest works again.
     let ids = env.ingest_ids(&[&late]);

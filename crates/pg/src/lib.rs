@@ -65,6 +65,21 @@ mod schema;
 
 pub use schema::MIGRATIONS;
 
+/// The first key of the writer lock's advisory lock ("ATHR"); the second is the schema's
+/// hash.
+const WRITER_LOCK_CLASS: i32 = 0x4154_4852;
+
+/// An archive's writer lock ([`PgCatalog::try_lock_writer`]): released when dropped.
+pub struct WriterLock {
+    _client: Client,
+}
+
+impl fmt::Debug for WriterLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WriterLock")
+    }
+}
+
 /// The schema an archive's tables live in when its location names none.
 pub const DEFAULT_SCHEMA: &str = "athar";
 /// Idle connections kept per (location, mode).
@@ -449,6 +464,56 @@ impl PgCatalog {
             )
             .map_err(db)?;
         col(&row, 0)
+    }
+
+    /// Takes the archive's writer lock — a PostgreSQL session advisory lock named for the
+    /// schema, held by a connection of its own until the returned guard is dropped (or
+    /// its process dies: the server then releases it) — when no other process holds it.
+    /// None, with who holds it in words, when another does. The lock is what keeps two
+    /// writers on different machines from appending to one custody log at once.
+    pub fn try_lock_writer(location: &Location) -> Result<Result<WriterLock, String>, StoreError> {
+        let mut c = location.connect(true)?;
+        let who = format!(
+            "athar writer pid {} on {}",
+            std::process::id(),
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "?".to_owned())
+        );
+        c.batch_execute(&format!(
+            "SET application_name = '{}'",
+            who.replace('\'', "")
+        ))
+        .map_err(db)?;
+        let got: bool = col(
+            &c.query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&WRITER_LOCK_CLASS, &location.schema],
+            )
+            .map_err(db)?,
+            0,
+        )?;
+        if got {
+            return Ok(Ok(WriterLock { _client: c }));
+        }
+        let holder = c
+            .query_opt(
+                "SELECT a.application_name, COALESCE(host(a.client_addr), 'local'), a.pid
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted
+                   AND l.classid = $1::oid AND l.objid = hashtext($2)::oid",
+                &[&(WRITER_LOCK_CLASS as u32), &location.schema],
+            )
+            .ok()
+            .flatten()
+            .map(|r| {
+                let app: String = r.try_get(0).unwrap_or_default();
+                let addr: String = r.try_get(1).unwrap_or_default();
+                let pid: i32 = r.try_get(2).unwrap_or_default();
+                format!("{app} (PostgreSQL session {pid} from {addr})")
+            })
+            .unwrap_or_else(|| "another process".to_owned());
+        Ok(Err(holder))
     }
 
     /// What `athar doctor` reports of the catalog at `location`, writing nothing: the

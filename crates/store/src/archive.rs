@@ -519,6 +519,9 @@ pub struct Archive {
     /// Turns actor names into the pseudonyms the log carries.
     pub pseudonym_secret: Vec<u8>,
     pub(crate) lock: Option<File>,
+    /// A PostgreSQL catalog's writer lock, held with `lock` by a writer: the lock file
+    /// guards one machine, this one every machine sharing the catalog.
+    pub(crate) shared_lock: Option<athar_pg::WriterLock>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -528,6 +531,7 @@ impl std::fmt::Debug for Archive {
             .field("config", &self.config)
             .field("backends", &self.backends)
             .field("writer", &self.lock.is_some())
+            .field("shared_writer", &self.shared_lock.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -718,6 +722,10 @@ impl Archive {
                 .map_err(io(&dir))?;
             backends = backends.with_sealing(s);
         }
+        let shared_lock = match (access, backends.postgres_catalog()) {
+            (Access::Write, Some(at)) => Some(take_shared_lock(root, at, wait)?),
+            _ => None,
+        };
         let catalog = backends.open_catalog(access == Access::Write)?;
         let blobs = backends.open_blobs()?;
         let log = backends.open_log()?;
@@ -755,6 +763,7 @@ impl Archive {
             signer,
             pseudonym_secret,
             lock,
+            shared_lock,
         })
     }
 
@@ -1084,6 +1093,42 @@ fn lock_file(root: &Path, wait: bool) -> Result<File, ArchiveError> {
         .map_err(io(&p))?;
     take_lock(root, &f, wait)?;
     Ok(f)
+}
+
+/// Takes a PostgreSQL catalog's writer lock (waiting as [`set_lock_wait`] says, as for the
+/// lock file): no two writers, on any machines, append to the archive's log at once.
+fn take_shared_lock(
+    root: &Path,
+    at: &athar_pg::Location,
+    wait: bool,
+) -> Result<athar_pg::WriterLock, ArchiveError> {
+    let mut notified = false;
+    let start = std::time::Instant::now();
+    loop {
+        let holder = match athar_pg::PgCatalog::try_lock_writer(at)? {
+            Ok(lock) => return Ok(lock),
+            Err(holder) => holder,
+        };
+        let limit = LOCK_WAIT.get();
+        if !wait || limit.is_some_and(|w| start.elapsed() >= w.limit) {
+            return Err(ArchiveError::Busy {
+                path: root.to_owned(),
+                holder,
+                waited: if wait {
+                    limit.map_or(0, |w| w.limit.as_secs())
+                } else {
+                    0
+                },
+            });
+        }
+        if !notified {
+            if let Some(w) = limit {
+                (w.notify)(root, &holder);
+            }
+            notified = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 /// Takes the writer lock on `file` (the archive's `lock`); [`note_holder`] then says who

@@ -291,6 +291,14 @@ impl Backends {
         Ok(())
     }
 
+    /// The PostgreSQL catalog's location, when the catalog is one.
+    pub fn postgres_catalog(&self) -> Option<&athar_pg::Location> {
+        match &self.catalog {
+            CatalogAt::Postgres(at) => Some(at),
+            CatalogAt::Sqlite(_) => None,
+        }
+    }
+
     /// Where `part` is, as written in `athar.toml` (a password redacted).
     pub fn location(&self, part: Part) -> &str {
         match part {
