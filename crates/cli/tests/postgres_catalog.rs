@@ -25,50 +25,9 @@ fn athar(archive: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("run athar")
 }
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of the test database, dropped when this is.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Schema {
-    fn new(tag: &str) -> Schema {
-        let url = std::env::var("ATHAR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-        let mut rnd = [0u8; 4];
-        getrandom::getrandom(&mut rnd).unwrap();
-        let name = format!(
-            "athar_cli_{tag}_{}_{}",
-            std::process::id(),
-            hex::encode(rnd)
-        );
-        postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at ATHAR_TEST_POSTGRES ({url}) is not usable: {e}; \
-                 scripts/ensure-deps.sh test installs and starts one on 127.0.0.1:5432"
-            )
-        });
-        Schema { url, name }
-    }
-
-    /// The catalog location naming this schema.
-    fn location(&self) -> String {
-        format!("{}?schema={}", self.url, self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
 #[test]
 fn an_archive_with_a_postgres_catalog_works_end_to_end() {
-    let schema = Schema::new("e2e");
+    let schema = common::PgSchema::new("e2e");
     let env = Env::with_init(&["--catalog", &schema.location()]);
     let config = std::fs::read_to_string(env.archive.join("athar.toml")).unwrap();
     assert!(
@@ -94,7 +53,7 @@ fn an_archive_with_a_postgres_catalog_works_end_to_end() {
         serde_json::from_slice(&env.run(&["show", "--json", &ids[0]]).stdout).unwrap();
     assert_eq!(shown["events"].as_array().unwrap().len(), 2, "{shown}");
     assert_eq!(env.cat(&ids[1]).stdout, b"another synthetic statement");
-    let mut c = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let mut c = schema.client();
     let rows: i64 = c
         .query_one(&format!("SELECT count(*) FROM {}.items", schema.name), &[])
         .unwrap()

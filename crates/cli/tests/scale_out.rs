@@ -18,42 +18,6 @@ use athar_s3::garage::Garage;
 use common::Env;
 use serde_json::Value;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of the test database, dropped when this is.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Schema {
-    fn new() -> Schema {
-        let url = std::env::var("ATHAR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-        let mut rnd = [0u8; 4];
-        getrandom::getrandom(&mut rnd).unwrap();
-        let name = format!("athar_scale_{}_{}", std::process::id(), hex::encode(rnd));
-        postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at ATHAR_TEST_POSTGRES ({url}) is not usable: {e}; \
-                 scripts/ensure-deps.sh test installs and starts one on 127.0.0.1:5432"
-            )
-        });
-        Schema { url, name }
-    }
-
-    fn location(&self) -> String {
-        format!("{}?schema={}", self.url, self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
 fn ok(out: &std::process::Output, what: &str) {
     assert!(
         out.status.success(),
@@ -74,7 +38,7 @@ fn an_archive_on_postgres_and_s3_works_end_to_end() {
     for (k, v) in garage.env() {
         std::env::set_var(k, v);
     }
-    let schema = Schema::new();
+    let schema = common::PgSchema::new("scale");
     let blobs = garage.url("e2e/blobs");
     let log = garage.url("e2e/log");
     let env = Env::with_init(&[
@@ -143,7 +107,7 @@ fn an_archive_on_postgres_and_s3_works_end_to_end() {
     ok(&out, "verify-bag");
 
     // Another archive may not be made on the same prefixes.
-    let other_schema = Schema::new();
+    let other_schema = common::PgSchema::new("scale");
     let other = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(common::athar_bin())
         .arg("--archive")

@@ -491,3 +491,50 @@ pub fn search(env: &Env, args: &[&str]) -> serde_json::Value {
     a.extend_from_slice(args);
     serde_json::from_str(ok(env, &a).trim()).unwrap()
 }
+
+/// A schema of the PostgreSQL test database (`ATHAR_TEST_POSTGRES`, default
+/// `postgres://postgres@127.0.0.1:5432/test`), dropped with everything in it when this is.
+/// Fails the test, saying what to do, when no PostgreSQL answers.
+pub struct PgSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub fn new(tag: &str) -> PgSchema {
+        let url = std::env::var("ATHAR_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut rnd = [0u8; 4];
+        getrandom::getrandom(&mut rnd).expect("randomness");
+        let name = format!(
+            "athar_cli_{tag}_{}_{}",
+            std::process::id(),
+            hex::encode(rnd)
+        );
+        postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at ATHAR_TEST_POSTGRES ({url}) is not usable: {e}; \
+                 scripts/ensure-deps.sh test installs and starts one on 127.0.0.1:5432"
+            )
+        });
+        PgSchema { url, name }
+    }
+
+    /// The catalog location naming this schema.
+    pub fn location(&self) -> String {
+        format!("{}?schema={}", self.url, self.name)
+    }
+
+    /// A connection to the test database.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to PostgreSQL")
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
