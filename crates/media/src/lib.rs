@@ -18,6 +18,10 @@
 //!   of two kinds ([`hamming::IndexKind`], chosen by `[similar] index` in `athar.toml`: the
 //!   default multi-index kind, or the compact kind that holds exactly the hashes; tests check
 //!   both against a plain scan), and a checksummed file format holding either.
+//! - [`local`]: local binary features (FAST corners over a pyramid, oriented 256-bit
+//!   BRIEF descriptors that fit the Hamming index) and their geometric verification
+//!   (seeded RANSAC, similarity and homography): copies shown picture-in-picture, rotated,
+//!   deeply cropped or filmed off a screen, with where one picture sits in the other.
 //! - [`similar`]: that index with postings (item, frame, time, dihedral variant), vPDQ-style
 //!   per-item shares and aligned segments.
 //! - [`metadata`]: ffprobe JSON parsed into typed fields, ISO 6709 locations, image EXIF.
@@ -42,6 +46,7 @@
 pub mod borders;
 pub mod hamming;
 pub mod image_rgb;
+pub mod local;
 pub mod metadata;
 pub mod pdq;
 mod process;
