@@ -809,7 +809,11 @@ fn waiting_jobs_counts_what_a_claim_can_take(c: &mut dyn Catalog) {
         "one held by its claim, one queued"
     );
     c.finish_job(&job, Ok(&[]), 3).expect("finish");
-    assert_eq!(c.waiting_jobs().expect("waiting"), 1, "one done, one queued");
+    assert_eq!(
+        c.waiting_jobs().expect("waiting"),
+        1,
+        "one done, one queued"
+    );
     let job = c.claim_job(3).expect("claim").expect("a job");
     c.finish_job(&job, Err("broken for good"), 1)
         .expect("finish");
