@@ -175,4 +175,26 @@ fn a_password_is_never_written_or_printed_and_nothing_is_made_on_failure() {
         assert!(!err.contains("s3cret-pw"), "{err}");
         assert!(!dir.path().join("a").exists(), "nothing made: {err}");
     }
+    // An encrypted archive keeps its catalog embedded: refused before anything is made.
+    let schema = common::PgSchema::new("enc");
+    let out = std::process::Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(dir.path().join("a"))
+        .env("ATHAR_PASSPHRASE", "a synthetic passphrase for the test")
+        .args(["init", "--encrypt", "--catalog", &schema.location()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("SQLCipher"), "{err}");
+    assert!(!dir.path().join("a").exists(), "nothing made: {err}");
+    let made: bool = schema
+        .client()
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)",
+            &[&schema.name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!made, "no schema made for a refused archive");
 }

@@ -340,9 +340,11 @@ impl RunSummary {
 // A job claimed and never committed (the process died, the analysis panicked) stays
 // `running` until its lease ([`crate::JOB_LEASE`]) runs out; a claim then queues it again
 // (or records it failed after its last attempt). Several runners may claim at once (workers
-// on other machines over a shared catalog): each claim holds its job alone, a long analysis
-// renews its lease, and a commit whose claim was taken over records nothing
-// ([`JobState::Lost`]), so a job runs to completion once.
+// on other machines over a shared catalog): each claim holds its job alone, the commit renews
+// the lease before it writes, and a commit whose claim was taken over records nothing
+// ([`JobState::Lost`]), so a job runs to completion once. (Runners that analyse for longer
+// than the lease beside other claimers must renew it meanwhile; today one writer per
+// archive runs jobs, so none takes a job over while it runs.)
 
 /// How a committed job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,9 +69,42 @@ pub use schema::MIGRATIONS;
 /// hash.
 const WRITER_LOCK_CLASS: i32 = 0x4154_4852;
 
-/// An archive's writer lock ([`PgCatalog::try_lock_writer`]): released when dropped.
+/// An archive's writer lock ([`PgCatalog::try_lock_writer`]): released when dropped, or
+/// by the server when its connection ends.
 pub struct WriterLock {
-    _client: Client,
+    client: Client,
+}
+
+impl WriterLock {
+    /// Checks that the lock is still held: its connection may have ended (a network cut, a
+    /// server restart, an idle timeout), and with it the lock, which another writer may then
+    /// have taken. A writer checks before each write, and stops when it is lost.
+    pub fn check(&mut self) -> Result<(), StoreError> {
+        let lost = || {
+            StoreError::Catalog(
+                "the archive's writer lock in PostgreSQL was lost (its connection ended); \
+                 another process may write now: open the archive again"
+                    .to_owned(),
+            )
+        };
+        if self.client.is_closed() {
+            return Err(lost());
+        }
+        let held: bool = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid()
+                                AND locktype = 'advisory' AND granted AND classid = $1::oid)",
+                &[&(WRITER_LOCK_CLASS as u32)],
+            )
+            .map_err(|_| lost())
+            .and_then(|r| col(&r, 0))?;
+        if held {
+            Ok(())
+        } else {
+            Err(lost())
+        }
+    }
 }
 
 impl fmt::Debug for WriterLock {
@@ -278,7 +311,16 @@ impl Location {
         &self.schema
     }
 
+    /// A writable connection with TCP keepalives, so a dead peer is noticed within a minute.
+    fn connect_kept_alive(&self) -> Result<Client, StoreError> {
+        self.connect_with(true, true)
+    }
+
     fn connect(&self, writable: bool) -> Result<Client, StoreError> {
+        self.connect_with(writable, false)
+    }
+
+    fn connect_with(&self, writable: bool, keepalive: bool) -> Result<Client, StoreError> {
         let mut config = postgres::Config::from_str(&self.url)
             .map_err(|e| StoreError::Catalog(format!("{self}: {}", redact(&e.to_string()))))?;
         let mut options = format!("-c search_path={}", self.schema);
@@ -291,6 +333,13 @@ impl Location {
         config.options(&options);
         if config.get_application_name().is_none() {
             config.application_name("athar");
+        }
+        if keepalive {
+            config
+                .keepalives(true)
+                .keepalives_idle(std::time::Duration::from_secs(30))
+                .keepalives_interval(std::time::Duration::from_secs(10))
+                .keepalives_retries(3);
         }
         if config.get_password().is_none() {
             if let Some(pw) = password_from_env(&config) {
@@ -472,7 +521,7 @@ impl PgCatalog {
     /// None, with who holds it in words, when another does. The lock is what keeps two
     /// writers on different machines from appending to one custody log at once.
     pub fn try_lock_writer(location: &Location) -> Result<Result<WriterLock, String>, StoreError> {
-        let mut c = location.connect(true)?;
+        let mut c = location.connect_kept_alive()?;
         let who = format!(
             "athar writer pid {} on {}",
             std::process::id(),
@@ -494,13 +543,21 @@ impl PgCatalog {
             0,
         )?;
         if got {
-            return Ok(Ok(WriterLock { _client: c }));
+            // Jobs left running by a writer that died are free now: one writer at a time
+            // runs jobs (as the embedded catalog's writer releases them on opening).
+            c.execute(
+                "UPDATE jobs SET lease_until = 0 WHERE state = 'running'",
+                &[],
+            )
+            .map_err(db)?;
+            return Ok(Ok(WriterLock { client: c }));
         }
         let holder = c
             .query_opt(
                 "SELECT a.application_name, COALESCE(host(a.client_addr), 'local'), a.pid
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                  WHERE l.locktype = 'advisory' AND l.granted
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND l.classid = $1::oid AND l.objid = hashtext($2)::oid",
                 &[&(WRITER_LOCK_CLASS as u32), &location.schema],
             )

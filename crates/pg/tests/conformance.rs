@@ -267,3 +267,35 @@ fn workers_claim_each_job_once_and_take_over_one_whose_lease_ran_out() {
         .expect("the job");
     assert_eq!((job.state.as_str(), job.error), ("done", None));
 }
+
+/// The writer lock: one holder at a time; a holder whose connection ended learns it has
+/// lost the lock (and another may take it) instead of writing on.
+#[test]
+fn the_writer_lock_has_one_holder_and_its_loss_is_noticed() {
+    let scratch = scratch();
+    let loc = scratch.location().clone();
+    let mut first = PgCatalog::try_lock_writer(&loc)
+        .expect("lock")
+        .expect("free");
+    first.check().expect("held");
+    let holder = PgCatalog::try_lock_writer(&loc)
+        .expect("lock")
+        .expect_err("held by the first");
+    assert!(holder.contains("athar writer pid"), "{holder}");
+    // Its connection is cut (as a network failure or a server restart would).
+    let mut admin = postgres::Client::connect(&url(), postgres::NoTls).expect("connect");
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
+               AND datname = current_database()",
+            &[&format!("athar writer pid {} on %", std::process::id())],
+        )
+        .expect("terminate");
+    let e = first.check().expect_err("the lock is gone");
+    assert!(e.to_string().contains("writer lock"), "{e}");
+    let mut second = PgCatalog::try_lock_writer(&loc)
+        .expect("lock")
+        .expect("free again");
+    second.check().expect("held");
+}

@@ -567,9 +567,15 @@ impl Archive {
             return Err(config_error(crate::backends::LocationError {
                 field: "catalog",
                 value: athar_pg::redact(c),
-                message: "a password would be written to athar.toml: give it in PGPASSWORD or                           ~/.pgpass instead"
+                message: "a password would be written to athar.toml: give it in PGPASSWORD or \
+                          ~/.pgpass instead"
                     .to_owned(),
             }));
+        }
+        // An encrypted archive keeps its catalog and blobs embedded: refused before anything
+        // is made.
+        if opts.passphrase.is_some() {
+            backends.embedded_paths().map_err(config_error)?;
         }
         backends.check_absent().map_err(config_error)?;
         match std::fs::read_dir(root) {
@@ -770,6 +776,10 @@ impl Archive {
     /// What a writer needs at once — catalog, blob store, custody log — borrowed apart (needs
     /// [`Access::Write`]).
     pub fn writer(&mut self) -> Result<Writer<'_>, ArchiveError> {
+        // With a shared catalog, the writer lock must still be ours before the log grows.
+        if let Some(lock) = self.shared_lock.as_mut() {
+            lock.check()?;
+        }
         let collector = self.collector();
         let log = CustodyLog::open(self.log.as_ref(), self.signer.clone())?;
         Ok(Writer {
