@@ -413,7 +413,11 @@ fn assert_staging_empty(archive: &Path) {
     assert!(left.is_empty(), "left behind: {left:?}");
     let queue: Value = serde_json::from_slice(&std::fs::read(stage.join("queue.json")).unwrap())
         .expect("the queue is JSON");
-    assert_eq!(queue, json!([]), "jobs left in the queue");
+    assert_eq!(queue["jobs"], json!([]), "jobs left in the queue");
+    assert!(
+        queue["next"].as_u64().unwrap() > 0,
+        "the last id is kept: {queue}"
+    );
 }
 
 /// Appends `text` to the archive's `athar.toml`.
@@ -459,7 +463,7 @@ fn captures_queued_when_the_server_is_killed_are_made_after_it_restarts() {
         &std::fs::read(env.archive.join("captures").join("queue.json")).unwrap(),
     )
     .unwrap();
-    let queued: Vec<&str> = queue
+    let queued: Vec<&str> = queue["jobs"]
         .as_array()
         .unwrap()
         .iter()

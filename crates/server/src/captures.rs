@@ -130,7 +130,9 @@ impl JobTable {
                 .truncate(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            f.write_all(&serde_json::to_vec(&self.jobs)?)?;
+            // The last id given out is kept too, so ids are never given out twice.
+            let kept = json!({ "next": self.next, "jobs": self.jobs });
+            f.write_all(&serde_json::to_vec(&kept)?)?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, path)?;
@@ -145,14 +147,28 @@ impl Jobs {
     /// The table kept at `path`: its jobs as they were when the server stopped (none when
     /// the file is missing). An unreadable file is an error naming it, never emptied.
     pub(crate) fn load(path: &std::path::Path) -> std::io::Result<Jobs> {
-        let jobs: Vec<Job> = match std::fs::read(path) {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Kept {
+            Table {
+                next: u64,
+                jobs: Vec<Job>,
+            },
+            /// Before the last id was kept.
+            Jobs(Vec<Job>),
+        }
+        let kept = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 std::io::Error::other(format!("{}: not a capture queue: {e}", path.display()))
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Kept::Jobs(Vec::new()),
             Err(e) => return Err(std::io::Error::other(format!("{}: {e}", path.display()))),
         };
-        let next = jobs.iter().map(|j| j.id).max().unwrap_or(0);
+        let (next, jobs) = match kept {
+            Kept::Table { next, jobs } => (next, jobs),
+            Kept::Jobs(jobs) => (0, jobs),
+        };
+        let next = jobs.iter().map(|j| j.id).max().unwrap_or(0).max(next);
         Ok(Jobs(Mutex::new(JobTable {
             next,
             jobs,
