@@ -139,25 +139,17 @@ fn captures_over_the_api_are_kept_and_watched() {
     let media = tempfile::tempdir().unwrap();
     let site = FixtureSite::start(media.path(), 3).unwrap();
     let env = Env::new();
-    let cases = env.path("cases.jsonl");
-    std::fs::write(
-        &cases,
-        [
-            json!({"kind":"case","case":"web","title":"Synthetic web case"}),
-            json!({"kind":"case","case":"other","title":"Synthetic other case"}),
-            json!({"kind":"case","case":"quiet","title":"Synthetic unwatched case"}),
-        ]
-        .map(|v| v.to_string())
-        .join("\n"),
-    )
-    .unwrap();
-    common::ok(&env, &["records", "import", cases.to_str().unwrap()]);
+    env.add_cases(&[
+        ("web", "Synthetic web case"),
+        ("other", "Synthetic other case"),
+        ("quiet", "Synthetic unwatched case"),
+    ]);
     env.add_user("inv", "investigator", Some("web"), PW);
     env.add_user("view", "viewer", Some("web"), PW);
     env.add_user("outsider", "investigator", Some("other"), PW);
     env.add_user("admin", "admin", None, PW);
     common::without_second_factor(&env.archive);
-    append_config(
+    common::append_config(
         &env.archive,
         "\n[capture.cases.quiet]\ncheck_every_hours = 0\n",
     );
@@ -420,29 +412,12 @@ fn assert_staging_empty(archive: &Path) {
     );
 }
 
-/// Appends `text` to the archive's `athar.toml`.
-fn append_config(archive: &Path, text: &str) {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(archive.join("athar.toml"))
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
-
 #[test]
 fn captures_queued_when_the_server_is_killed_are_made_after_it_restarts() {
     let media = tempfile::tempdir().unwrap();
     let site = FixtureSite::start(media.path(), 3).unwrap();
     let env = Env::new();
-    let cases = env.path("cases.jsonl");
-    std::fs::write(
-        &cases,
-        json!({"kind":"case","case":"web","title":"Synthetic web case"}).to_string(),
-    )
-    .unwrap();
-    common::ok(&env, &["records", "import", cases.to_str().unwrap()]);
+    env.add_cases(&[("web", "Synthetic web case")]);
     env.add_user("inv", "investigator", Some("web"), PW);
     let urls: Vec<String> = (0..3)
         .map(|i| format!("{}/video/{i}", site.http_base()))

@@ -304,13 +304,36 @@ pub fn clip_at(
 /// second_factor = []` in `athar.toml`), for tests that are not about it; by default
 /// admins must set one up first. `tests/second_factor.rs` tests the default.
 pub fn without_second_factor(archive: &Path) {
+    append_config(archive, "\n[server]\nsecond_factor = []\n");
+}
+
+/// Appends `text` to the archive's `athar.toml`.
+pub fn append_config(archive: &Path, text: &str) {
     use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .append(true)
         .open(archive.join("athar.toml"))
-        .expect("open athar.toml");
-    f.write_all(b"\n[server]\nsecond_factor = []\n")
+        .expect("open athar.toml")
+        .write_all(text.as_bytes())
         .expect("write athar.toml");
+}
+
+impl Env {
+    /// Makes the case records `(case, title)` through `athar records import`.
+    pub fn add_cases(&self, cases: &[(&str, &str)]) {
+        let file = self.path("cases.jsonl");
+        let lines: Vec<String> = cases
+            .iter()
+            .map(|(case, title)| {
+                serde_json::json!({"kind": "case", "case": case, "title": title}).to_string()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n")).expect("write cases");
+        ok(
+            self,
+            &["records", "import", file.to_str().expect("utf-8 path")],
+        );
+    }
 }
 
 /// `athar serve` on a free loopback port (see [`Env::serve`]); killed when dropped.
