@@ -140,6 +140,114 @@ impl Runner {
         self.run_all_showing(archive, &mut |_, _| {}, report)
     }
 
+    /// Works as one of many processes sharing the archive (`athar worker`; the archive
+    /// opened [`athar_store::Access::Shared`]): claims a job in a turn at the writer lock,
+    /// analyses it without any lock while renewing its lease every fifth of
+    /// [`athar_core::job_lease`] (so a long video is not taken over, and a worker that dies
+    /// frees its job within one lease), and commits in a turn. Idle, it looks for work every
+    /// `opts.poll`; with `opts.until_idle` it returns once no job is queued or running
+    /// anywhere (a job whose worker died runs again here once its lease lapses). The
+    /// similarity index file is brought up to date whenever the queue runs dry after
+    /// fingerprints were made. `report` sees each job.
+    pub fn work(
+        &self,
+        archive: &mut Archive,
+        opts: &WorkOptions,
+        report: &mut dyn FnMut(&Committed),
+    ) -> Result<RunSummary, AnalysisError> {
+        let mut fingerprinted = false;
+        let mut summary = jobs::RunSummary::default();
+        loop {
+            if opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(summary);
+            }
+            let claimed = {
+                let Some(_turn) = self.wait_turn(archive, None, opts)? else {
+                    return Ok(summary);
+                };
+                self.claim(archive)?
+            };
+            let Some(claimed) = claimed else {
+                if fingerprinted {
+                    self.update_index(archive.catalog.as_ref())?;
+                    fingerprinted = false;
+                }
+                if opts.until_idle && !any_running(archive.catalog.as_ref())? {
+                    return Ok(summary);
+                }
+                sleep_unless_stopped(opts.poll, &opts.stop);
+                continue;
+            };
+            let job = claimed.job().clone();
+            let analysed = self.analyse_renewing(archive, claimed)?;
+            // Stopping now would waste the analysis: the commit waits for its turn.
+            let Some(turn) = self.wait_turn(archive, Some(&job), &WorkOptions::default())? else {
+                return Ok(summary);
+            };
+            let committed = self.commit(archive, analysed)?;
+            drop(turn);
+            summary.count(&committed);
+            fingerprinted |= committed.fingerprinted();
+            report(&committed);
+        }
+    }
+
+    /// A turn at the writer lock, waited for however long another process holds it (a long
+    /// ingest, say), renewing `job`'s lease meanwhile. None when `opts.stop` is set first.
+    fn wait_turn(
+        &self,
+        archive: &mut Archive,
+        job: Option<&athar_core::Job>,
+        opts: &WorkOptions,
+    ) -> Result<Option<athar_store::Turn>, AnalysisError> {
+        loop {
+            match archive.turn() {
+                Ok(turn) => return Ok(Some(turn)),
+                Err(athar_store::ArchiveError::Busy { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(job) = job {
+                archive.catalog.renew_job(job)?;
+            }
+            if opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Analyses `claimed` on a thread of its own while this one renews its lease.
+    fn analyse_renewing(
+        &self,
+        archive: &mut Archive,
+        claimed: Claimed,
+    ) -> Result<Analysed, AnalysisError> {
+        let job = claimed.job().clone();
+        let every = athar_core::job_lease() / 5;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                // The receiver outlives the thread unless renewing failed: nothing to do then.
+                let _ = tx.send(self.analyse(claimed));
+            });
+            loop {
+                match rx.recv_timeout(every) {
+                    Ok(analysed) => return Ok(analysed),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        // Lost (false): the commit will find it so and record nothing.
+                        archive.catalog.renew_job(&job)?;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        // The analysis panicked: the scope passes the panic on.
+                        return Err(AnalysisError::Media {
+                            path: job.item.to_string().into(),
+                            message: "the analysis stopped without a result".to_owned(),
+                        });
+                    }
+                }
+            }
+        })
+    }
+
     /// [`Runner::run_all`], telling `starting` of each job before it is analysed (with the
     /// archive, to read what it is about).
     pub fn run_all_showing(
@@ -162,5 +270,36 @@ impl Runner {
             self.update_index(archive.catalog.as_ref())?;
         }
         Ok(summary)
+    }
+}
+
+/// How [`Runner::work`] goes on.
+#[derive(Debug, Default)]
+pub struct WorkOptions {
+    /// Return once no job is queued or running, instead of waiting for more.
+    pub until_idle: bool,
+    /// How long to wait before looking for jobs again when none is queued.
+    pub poll: std::time::Duration,
+    /// Set to return after the job in hand is committed.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether a job is queued or running (held by a worker, or waiting for its lease to lapse).
+fn any_running(catalog: &dyn Catalog) -> Result<bool, AnalysisError> {
+    if catalog.waiting_jobs()? > 0 {
+        return Ok(true);
+    }
+    Ok(catalog.jobs()?.iter().any(|j| j.state == "running"))
+}
+
+/// Sleeps `d`, waking early when `stop` is set.
+fn sleep_unless_stopped(d: std::time::Duration, stop: &std::sync::atomic::AtomicBool) {
+    let until = std::time::Instant::now() + d;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let now = std::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep((until - now).min(std::time::Duration::from_millis(100)));
     }
 }

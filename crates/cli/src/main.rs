@@ -100,7 +100,9 @@ enum Command {
     Records(records::RecordsCommand),
     /// Search items and records (Arabic-aware, any script for names).
     Search(SearchArgs),
-    /// Serve the HTTP API (holds the archive's writer lock while running).
+    /// Serve the HTTP API (holds the archive's writer lock while running; over a PostgreSQL
+    /// catalog it takes the lock only to write, so several servers and workers share one
+    /// archive).
     Serve(ServeArgs),
     /// Accounts of the HTTP API (works while `athar serve` runs).
     #[command(subcommand)]
@@ -118,6 +120,12 @@ enum Command {
     /// checkpoint verified with the archive's key), without opening the archive. Exit 1 when
     /// a check fails.
     Doctor(DoctorArgs),
+    /// Move this embedded archive into a new archive folder whose catalog is in PostgreSQL
+    /// and whose blobs and custody log are in an S3 object store (or folders of its own):
+    /// every blob re-verified on arrival, the log byte for byte, every catalog row. The
+    /// source is held throughout and left as it was; run again, an interrupted migration
+    /// goes on where it stopped.
+    Migrate(MigrateArgs),
     /// Encrypt an existing archive in place (catalog, blobs, secret keys) under a new
     /// archive key guarded by a passphrase (ATHAR_PASSPHRASE or ATHAR_PASSPHRASE_FILE, else
     /// asked twice). Interrupted, it is finished by running it again.
@@ -147,6 +155,10 @@ enum Command {
     Clusters(ClustersArgs),
     /// Background jobs (fingerprints of images and videos): progress and failures.
     Jobs(JobsArgs),
+    /// Run background jobs beside other processes, on this machine or any other sharing the
+    /// archive's catalog and stores: the writer lock is taken only to claim and to commit,
+    /// the lease of the job in hand is renewed while it is analysed. Runs until stopped.
+    Worker(WorkerArgs),
     /// Get RFC 3161 time-stamp tokens over the latest checkpoint from each configured
     /// authority (`[[timestamp.tsa]]` in athar.toml) and keep them beside the log.
     Timestamp(TimestampArgs),
@@ -352,6 +364,41 @@ struct JobsArgs {
     /// Run the queued jobs now (until none is left).
     #[arg(long)]
     run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct MigrateArgs {
+    /// The new archive's folder (must not exist, or hold an interrupted migration to the
+    /// same places).
+    #[arg(long)]
+    to: PathBuf,
+    /// Where the catalog goes: `postgres://user@host:port/database[?schema=name]` (the
+    /// password from PGPASSWORD or ~/.pgpass). Must hold no catalog yet.
+    #[arg(long)]
+    catalog: String,
+    /// Where the blobs go: `s3://bucket/prefix` (default `file:blobs` in the new folder).
+    #[arg(long)]
+    blobs: Option<String>,
+    /// Where the custody log goes: `s3://bucket/prefix` (default `file:log` in the new
+    /// folder).
+    #[arg(long)]
+    log: Option<String>,
+    /// The summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// Stop once no job is queued or running anywhere, instead of waiting for more.
+    #[arg(long)]
+    until_idle: bool,
+    /// Seconds between looks for new jobs while none is queued.
+    #[arg(long, default_value_t = 2.0)]
+    poll: f64,
+    /// One line of JSON per job done, and the totals at the end.
     #[arg(long)]
     json: bool,
 }
@@ -616,6 +663,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Similar(a) => similar(&cli, a),
         Command::Clusters(a) => clusters(&cli, a),
         Command::Jobs(a) => jobs(&cli, a),
+        Command::Worker(a) => worker(&cli, a),
+        Command::Migrate(a) => migrate(&cli, a),
         Command::Export(a) => export(&cli, a),
         Command::ImportBag(a) => import_bag(&cli, a),
         Command::VerifyBag(a) => verify_bag(a),
@@ -1042,6 +1091,98 @@ fn jobs(cli: &Cli, a: &JobsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn migrate(cli: &Cli, a: &MigrateArgs) -> anyhow::Result<ExitCode> {
+    use athar_store::migrate::Step;
+    let archive = open_writable(cli)?;
+    let storage = athar_store::StorageSection {
+        catalog: Some(a.catalog.clone()),
+        blobs: a.blobs.clone(),
+        log: a.log.clone(),
+    };
+    let shown = !a.json
+        && (std::io::stderr().is_terminal()
+            || std::env::var("ATHAR_PROGRESS").is_ok_and(|v| v == "1"));
+    let mut last = std::time::Instant::now();
+    let done = athar_store::migrate::migrate(&archive, &a.to, &storage, &mut |step| {
+        if !shown {
+            return;
+        }
+        match step {
+            // The first, the last, and one a second.
+            Step::Blobs(n, of) | Step::Log(n, of)
+                if n > 1 && n < of && last.elapsed() < std::time::Duration::from_secs(1) => {}
+            Step::Blobs(n, of) => eprintln!("athar migrate: blobs {n} of {of}"),
+            Step::Log(n, of) => eprintln!("athar migrate: log files {n} of {of}"),
+            Step::Table(t, rows) => eprintln!("athar migrate: {t}: {rows} rows"),
+        }
+        last = std::time::Instant::now();
+    })
+    .with_context(|| format!("migrating to {}", a.to.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        println!(
+            "Migrated to {}: {} blobs copied and checked ({} bytes; {} already there), {} log \
+             files ({} already there; log size {}), {} catalog rows ({} custody events).",
+            a.to.display(),
+            done.blobs_copied,
+            done.bytes,
+            done.blobs_present,
+            done.log_files,
+            done.log_files_present,
+            done.log_size,
+            done.rows,
+            done.events
+        );
+        if done.uploads_left > 0 {
+            println!(
+                "{} staged uploads were left behind: finish or remove them here first.",
+                done.uploads_left
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn worker(cli: &Cli, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    use athar_analysis::runner::{Runner, WorkOptions};
+    if !(a.poll.is_finite() && (0.01..=3600.0).contains(&a.poll)) {
+        return Err(anyhow::Error::new(CoreError::Input {
+            path: "--poll".into(),
+            message: format!("{} is not between 0.01 and 3600 seconds", a.poll),
+        }));
+    }
+    let mut archive = open(cli, Access::Shared)?;
+    archive
+        .recover()
+        .context("bringing the custody log up to date")?;
+    let opts = WorkOptions {
+        until_idle: a.until_idle,
+        poll: std::time::Duration::from_secs_f64(a.poll),
+        ..WorkOptions::default()
+    };
+    let summary = Runner::new(&archive).work(&mut archive, &opts, &mut |c| {
+        if a.json {
+            let line = serde_json::json!({
+                "job": c.job.id, "kind": c.job.kind, "item": c.job.item.to_string(),
+                "state": format!("{:?}", c.state).to_lowercase(),
+                "error": c.outcome.as_ref().err(),
+            });
+            println!("{line}");
+        }
+        report_failure("athar worker", c);
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "Worker: {} done, {} failed, {} to retry, {} taken over by another worker.",
+            summary.done, summary.failed, summary.retried, summary.lost
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn export(cli: &Cli, a: &ExportArgs) -> anyhow::Result<ExitCode> {
     if a.records && a.case.is_none() {
         return Err(anyhow::Error::new(CoreError::Input {
@@ -1258,7 +1399,11 @@ fn open_if_free(cli: &Cli) -> anyhow::Result<Result<Archive, String>> {
 }
 
 fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let archive = open_writable(cli)?;
+    let mut archive = Archive::open_for_serving(&cli.archive)
+        .with_context(|| format!("opening archive {}", cli.archive.display()))?;
+    archive
+        .recover()
+        .context("recovering an interrupted ingest")?;
     serve::serve(archive, &a.listen, a.behind_tls)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -92,9 +92,9 @@ pub use model::{
     ItemId, NewItem, RecordChange, Sha256, Sighting, TOOL_VERSION,
 };
 pub use storage::{
-    new_claim, unix_millis, BlobListing, BlobStore, BlobWriter, CaseHoldings, Catalog, Database,
-    ErasedSubject, EventRecord, Fingerprint, Job, LocalBlob, PendingBlob, ReceivedCustody,
-    RecordedEntry, JOB_LEASE,
+    job_lease, new_claim, unix_millis, BlobListing, BlobStore, BlobWriter, CaseHoldings, Catalog,
+    Database, ErasedSubject, EventRecord, Fingerprint, Job, LocalBlob, PendingBlob,
+    ReceivedCustody, RecordedEntry, JOB_LEASE,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

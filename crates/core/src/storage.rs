@@ -193,8 +193,22 @@ pub struct Job {
 }
 
 /// How long a claimed job is held without a renewal ([`Catalog::renew_job`]): past it, a job
-/// whose process died is claimed again by another.
+/// whose process died is claimed again by another. The default of [`job_lease`].
 pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The job lease this process claims and renews for: `ATHAR_JOB_LEASE_SECS` (1 to 86400
+/// seconds) when set, else [`JOB_LEASE`]. Workers renew at a fifth of it, so a worker that
+/// dies holds its job for at most this long.
+pub fn job_lease() -> std::time::Duration {
+    static LEASE: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *LEASE.get_or_init(|| {
+        std::env::var("ATHAR_JOB_LEASE_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| (1..=86_400).contains(s))
+            .map_or(JOB_LEASE, std::time::Duration::from_secs)
+    })
+}
 
 /// A new claim token for [`Catalog::claim_job`]: 128 random bits, hex.
 pub fn new_claim() -> Result<String, StoreError> {

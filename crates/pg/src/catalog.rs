@@ -13,9 +13,9 @@ use postgres::{Row, Transaction};
 
 use crate::{big, col, corrupt, db, PgCatalog};
 
-/// [`athar_core::JOB_LEASE`] in milliseconds.
+/// [`athar_core::job_lease`] in milliseconds.
 fn lease_millis() -> i64 {
-    i64::try_from(athar_core::JOB_LEASE.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(athar_core::job_lease().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A fresh salt for a new custody event's v2 log entry.

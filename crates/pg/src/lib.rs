@@ -60,6 +60,7 @@ use postgres::{Client, NoTls, Row};
 
 mod accounts;
 mod catalog;
+pub mod import;
 mod records;
 mod schema;
 
@@ -520,7 +521,12 @@ impl PgCatalog {
     /// its process dies: the server then releases it) — when no other process holds it.
     /// None, with who holds it in words, when another does. The lock is what keeps two
     /// writers on different machines from appending to one custody log at once.
-    pub fn try_lock_writer(location: &Location) -> Result<Result<WriterLock, String>, StoreError> {
+    /// With `release_jobs`, jobs left running are released once the lock is taken (the
+    /// holder is the only writer, so a running job was left by one that died).
+    pub fn try_lock_writer(
+        location: &Location,
+        release_jobs: bool,
+    ) -> Result<Result<WriterLock, String>, StoreError> {
         let mut c = location.connect_kept_alive()?;
         let who = format!(
             "athar writer pid {} on {}",
@@ -542,7 +548,7 @@ impl PgCatalog {
             .map_err(db)?,
             0,
         )?;
-        if got {
+        if got && release_jobs {
             // Jobs left running by a writer that died are free now: one writer at a time
             // runs jobs (as the embedded catalog's writer releases them on opening).
             c.execute(
@@ -550,6 +556,8 @@ impl PgCatalog {
                 &[],
             )
             .map_err(db)?;
+        }
+        if got {
             return Ok(Ok(WriterLock { client: c }));
         }
         let holder = c

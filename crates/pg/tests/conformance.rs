@@ -244,6 +244,16 @@ fn workers_claim_each_job_once_and_take_over_one_whose_lease_ran_out() {
         None,
         "held by its lease"
     );
+    // A turn at the writer lock (a worker committing) frees no one's job.
+    let turn = PgCatalog::try_lock_writer(&loc, false)
+        .expect("lock")
+        .expect("free");
+    assert_eq!(
+        other.claim_job(3).expect("claim"),
+        None,
+        "still held by its lease after another process's turn"
+    );
+    drop(turn);
     let mut admin = postgres::Client::connect(&url(), postgres::NoTls).expect("connect");
     admin
         .execute(
@@ -274,11 +284,11 @@ fn workers_claim_each_job_once_and_take_over_one_whose_lease_ran_out() {
 fn the_writer_lock_has_one_holder_and_its_loss_is_noticed() {
     let scratch = scratch();
     let loc = scratch.location().clone();
-    let mut first = PgCatalog::try_lock_writer(&loc)
+    let mut first = PgCatalog::try_lock_writer(&loc, true)
         .expect("lock")
         .expect("free");
     first.check().expect("held");
-    let holder = PgCatalog::try_lock_writer(&loc)
+    let holder = PgCatalog::try_lock_writer(&loc, true)
         .expect("lock")
         .expect_err("held by the first");
     assert!(holder.contains("athar writer pid"), "{holder}");
@@ -294,7 +304,7 @@ fn the_writer_lock_has_one_holder_and_its_loss_is_noticed() {
         .expect("terminate");
     let e = first.check().expect_err("the lock is gone");
     assert!(e.to_string().contains("writer lock"), "{e}");
-    let mut second = PgCatalog::try_lock_writer(&loc)
+    let mut second = PgCatalog::try_lock_writer(&loc, true)
         .expect("lock")
         .expect("free again");
     second.check().expect("held");

@@ -96,7 +96,7 @@ pub enum ArchiveError {
     CatalogBehindLog { log_size: u64 },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
     move |e| ArchiveError::Store(StoreError::io(path, e))
 }
 
@@ -471,6 +471,23 @@ pub struct Writer<'a> {
     pub logger: Logger<'a>,
     /// Who is recorded as acting.
     pub collector: String,
+    /// The turn a [`Access::Shared`] opening takes for this writer, released with it.
+    _turn: Turn,
+}
+
+/// A turn at writing, for an archive opened [`Access::Shared`]: the lock file and, for a
+/// PostgreSQL catalog, its writer lock, held until the last clone is dropped (a turn taken
+/// while one is held shares it). Nothing for the other accesses (a writer holds both while
+/// open; a reader writes nothing).
+#[derive(Debug, Default, Clone)]
+pub struct Turn {
+    _held: Option<std::sync::Arc<TurnLocks>>,
+}
+
+#[derive(Debug)]
+struct TurnLocks {
+    _file: File,
+    _shared: std::sync::Mutex<Option<athar_pg::WriterLock>>,
 }
 
 impl std::fmt::Debug for Writer<'_> {
@@ -503,6 +520,13 @@ pub enum Access {
     Read,
     /// Writes; holds the archive's writer lock while open.
     Write,
+    /// Writes beside other processes, taking the writer lock in turns: only for each write
+    /// that appends to the custody log ([`Archive::writer`], [`Archive::turn`]), so that
+    /// several processes (workers claiming jobs, on any machine over a PostgreSQL catalog)
+    /// share one archive. Catalog writes outside a turn touch no custody data (a job's
+    /// claim or lease); opening releases no one's jobs and recovers nothing another
+    /// process may still be writing.
+    Shared,
 }
 
 /// An open archive: its parts opened from the backends its configuration names.
@@ -522,6 +546,10 @@ pub struct Archive {
     /// A PostgreSQL catalog's writer lock, held with `lock` by a writer: the lock file
     /// guards one machine, this one every machine sharing the catalog.
     pub(crate) shared_lock: Option<athar_pg::WriterLock>,
+    /// How the archive was opened.
+    access: Access,
+    /// The turn held now, if any ([`Archive::turn`] shares it).
+    turn: std::sync::Mutex<std::sync::Weak<TurnLocks>>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -684,6 +712,23 @@ impl Archive {
         Archive::open_locked(root, access, true)
     }
 
+    /// Opens the archive for `athar serve`: for good ([`Access::Write`]) when its catalog is
+    /// embedded; in turns ([`Access::Shared`]) when it is in PostgreSQL, so that several
+    /// servers and workers, on any machines, share the archive.
+    pub fn open_for_serving(root: &Path) -> Result<Archive, ArchiveError> {
+        let config = read_config(root)?;
+        let shared = Backends::from_config(root, &config.storage)
+            .is_ok_and(|b| b.postgres_catalog().is_some());
+        Archive::open(
+            root,
+            if shared {
+                Access::Shared
+            } else {
+                Access::Write
+            },
+        )
+    }
+
     /// Opens the archive for writing if no other process holds it, without waiting: `None`
     /// at once when one does (a running `athar serve`, say). For commands that write only
     /// what they may also leave out (a derived index, the recovery of an interrupted run).
@@ -705,7 +750,7 @@ impl Archive {
             return Err(ArchiveError::EncryptionInterrupted(root.to_owned()));
         }
         let lock = match access {
-            Access::Read => None,
+            Access::Read | Access::Shared => None,
             Access::Write => Some(lock_file(root, wait)?),
         };
         let mut backends = Backends::from_config(root, &config.storage)
@@ -729,10 +774,14 @@ impl Archive {
             backends = backends.with_sealing(s);
         }
         let shared_lock = match (access, backends.postgres_catalog()) {
-            (Access::Write, Some(at)) => Some(take_shared_lock(root, at, wait)?),
+            (Access::Write, Some(at)) => Some(take_shared_lock(root, at, wait, true)?),
             _ => None,
         };
-        let catalog = backends.open_catalog(access == Access::Write)?;
+        let catalog = match access {
+            Access::Read => backends.open_catalog(false)?,
+            Access::Write => backends.open_catalog(true)?,
+            Access::Shared => backends.open_catalog_shared()?,
+        };
         let blobs = backends.open_blobs()?;
         let log = backends.open_log()?;
         let keys = root.join("keys");
@@ -770,6 +819,8 @@ impl Archive {
             pseudonym_secret,
             lock,
             shared_lock,
+            access,
+            turn: std::sync::Mutex::new(std::sync::Weak::new()),
         })
     }
 
@@ -780,18 +831,65 @@ impl Archive {
         if let Some(lock) = self.shared_lock.as_mut() {
             lock.check()?;
         }
+        let turn = self.turn()?;
         let collector = self.collector();
         let log = CustodyLog::open(self.log.as_ref(), self.signer.clone())?;
+        let mut logger = Logger {
+            log,
+            secret: self.pseudonym_secret.clone(),
+        };
+        if self.access == Access::Shared {
+            // Events another process committed to the catalog and died before logging
+            // (what `recover` does at a writer's opening) go into the log first.
+            let log_size = logger.log.size();
+            if log_size > 0 && self.catalog.event_records(log_size - 1, 1)?.is_empty() {
+                return Err(ArchiveError::CatalogBehindLog { log_size });
+            }
+            if !self.catalog.unlogged()?.is_empty() {
+                logger.catch_up(self.catalog.as_mut())?;
+                self.catalog.mark_logged(logger.log.size())?;
+            }
+        }
         Ok(Writer {
             catalog: self.catalog.as_mut(),
             blobs: self.blobs.as_ref(),
             log: self.log.as_ref(),
-            logger: Logger {
-                log,
-                secret: self.pseudonym_secret.clone(),
-            },
+            logger,
             collector,
+            _turn: turn,
         })
+    }
+
+    /// Takes a turn at writing, for an archive opened [`Access::Shared`]: waits (as
+    /// [`set_lock_wait`] says) for the lock file and, for a PostgreSQL catalog, its writer
+    /// lock, held until the turn is dropped. [`Archive::writer`] takes one itself; a caller
+    /// takes one around writes that must not interleave with another process's (a claim
+    /// that must not be made while another process holds the archive for good). Nothing
+    /// is taken for the other accesses.
+    pub fn turn(&self) -> Result<Turn, ArchiveError> {
+        if self.access != Access::Shared {
+            return Ok(Turn::default());
+        }
+        let mut held = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(locks) = held.upgrade() {
+            return Ok(Turn { _held: Some(locks) });
+        }
+        let file = lock_file(&self.root, true)?;
+        let shared = match self.backends.postgres_catalog() {
+            Some(at) => Some(take_shared_lock(&self.root, at, true, false)?),
+            None => None,
+        };
+        let locks = std::sync::Arc::new(TurnLocks {
+            _file: file,
+            _shared: std::sync::Mutex::new(shared),
+        });
+        *held = std::sync::Arc::downgrade(&locks);
+        Ok(Turn { _held: Some(locks) })
+    }
+
+    /// How the archive was opened.
+    pub fn access(&self) -> Access {
+        self.access
     }
 
     /// The custody log, for appending (needs [`Access::Write`]) and proving.
@@ -912,6 +1010,16 @@ impl Archive {
         let log_size = self.custody_log()?.size();
         if log_size > 0 && self.catalog.event_records(log_size - 1, 1)?.is_empty() {
             return Err(ArchiveError::CatalogBehindLog { log_size });
+        }
+        if self.access == Access::Shared {
+            // Others may be in the middle of an ingest, an upload or an erasure: only the
+            // log is brought up to date (as each turn does).
+            drop(self.writer()?);
+            let logged = self.custody_log()?.size() - log_size;
+            return Ok(Recovered {
+                logged,
+                ..Recovered::default()
+            });
         }
         let (temporary, blobs) =
             athar_core::ingest::recover(self.catalog.as_mut(), self.blobs.as_ref())?;
@@ -1037,12 +1145,13 @@ impl Archive {
         access: athar_core::Access,
     ) -> Result<athar_core::CustodyEvent, LogError> {
         let details = athar_core::EventDetails::Access(access);
-        let mut logger = Logger {
-            log: CustodyLog::open(self.log.as_ref(), self.signer.clone())?,
-            secret: self.pseudonym_secret.clone(),
-        };
-        logger.record(
-            self.catalog.as_mut(),
+        let mut w = self.writer().map_err(|e| match e {
+            ArchiveError::Log(l) => l,
+            ArchiveError::Store(s) => LogError::Store(s),
+            other => LogError::Invalid(other.to_string()),
+        })?;
+        w.logger.record(
+            w.catalog,
             item,
             athar_core::EventKind::Access,
             actor,
@@ -1107,15 +1216,18 @@ fn lock_file(root: &Path, wait: bool) -> Result<File, ArchiveError> {
 
 /// Takes a PostgreSQL catalog's writer lock (waiting as [`set_lock_wait`] says, as for the
 /// lock file): no two writers, on any machines, append to the archive's log at once.
+/// A writer for good (`release_jobs`) frees the jobs a writer that died left running; a
+/// turn ([`Access::Shared`]) frees none, since other processes hold them.
 fn take_shared_lock(
     root: &Path,
     at: &athar_pg::Location,
     wait: bool,
+    release_jobs: bool,
 ) -> Result<athar_pg::WriterLock, ArchiveError> {
     let mut notified = false;
     let start = std::time::Instant::now();
     loop {
-        let holder = match athar_pg::PgCatalog::try_lock_writer(at)? {
+        let holder = match athar_pg::PgCatalog::try_lock_writer(at, release_jobs)? {
             Ok(lock) => return Ok(lock),
             Err(holder) => holder,
         };

@@ -291,6 +291,14 @@ impl Backends {
         Ok(())
     }
 
+    /// The SQLite catalog's file, when the catalog is one.
+    pub fn sqlite_catalog(&self) -> Option<&Path> {
+        match &self.catalog {
+            CatalogAt::Sqlite(path) => Some(path),
+            CatalogAt::Postgres(_) => None,
+        }
+    }
+
     /// The PostgreSQL catalog's location, when the catalog is one.
     pub fn postgres_catalog(&self) -> Option<&athar_pg::Location> {
         match &self.catalog {
@@ -506,6 +514,22 @@ impl Backends {
                 Err(StoreError::Catalog(self.not_encryptable().to_string()))
             }
             CatalogAt::Postgres(at) => Ok(Box::new(PgCatalog::open_at(at, writable)?)),
+        }
+    }
+
+    /// Opens the catalog read-write for a process that writes in turns beside others
+    /// (`Access::Shared`): as [`Backends::open_catalog`], but no running job is freed.
+    pub fn open_catalog_shared(&self) -> Result<Box<dyn Database>, StoreError> {
+        match &self.catalog {
+            CatalogAt::Sqlite(path) => {
+                let catalog =
+                    SqliteCatalog::open_shared(path, self.sealing.as_ref().map(|s| &s.catalog))?;
+                Ok(Box::new(match &self.sealing {
+                    Some(s) => catalog.with_sealing(s.clone()),
+                    None => catalog,
+                }))
+            }
+            CatalogAt::Postgres(_) => self.open_catalog(true),
         }
     }
 

@@ -12,9 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::migrations::MIGRATIONS;
 
-/// [`athar_core::JOB_LEASE`] in milliseconds.
+/// [`athar_core::job_lease`] in milliseconds.
 fn lease_millis() -> i64 {
-    i64::try_from(athar_core::JOB_LEASE.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(athar_core::job_lease().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A catalog in one SQLite file.
@@ -127,6 +127,24 @@ impl SqliteCatalog {
         writable: bool,
         key: Option<&athar_crypt::Key>,
     ) -> Result<SqliteCatalog, StoreError> {
+        SqliteCatalog::open_with(path, writable, key, writable)
+    }
+
+    /// [`SqliteCatalog::open_keyed`], writable, for a process that writes in turns beside
+    /// others (`Access::Shared`): it frees no running job, since others may hold them.
+    pub fn open_shared(
+        path: &Path,
+        key: Option<&athar_crypt::Key>,
+    ) -> Result<SqliteCatalog, StoreError> {
+        SqliteCatalog::open_with(path, true, key, false)
+    }
+
+    fn open_with(
+        path: &Path,
+        writable: bool,
+        key: Option<&athar_crypt::Key>,
+        release_jobs: bool,
+    ) -> Result<SqliteCatalog, StoreError> {
         use rusqlite::OpenFlags;
         let flags = if writable {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
@@ -171,6 +189,8 @@ impl SqliteCatalog {
         };
         if writable {
             cat.migrate()?;
+        }
+        if release_jobs {
             // One process writes an embedded archive (its lock): a job still running now was
             // left by one that died, and need not wait for its lease to run out.
             cat.conn
@@ -179,7 +199,8 @@ impl SqliteCatalog {
                     [],
                 )
                 .map_err(db)?;
-        } else {
+        }
+        if !writable {
             let v = cat.version()?;
             if v as usize != MIGRATIONS.len() {
                 return Err(StoreError::Catalog(format!(

@@ -64,6 +64,7 @@ pub mod doctor;
 pub mod encrypt;
 pub mod erase;
 mod log;
+pub mod migrate;
 mod migrations;
 mod records;
 pub mod sealed;
@@ -73,7 +74,7 @@ pub mod uploads;
 pub use archive::{
     set_lock_wait, Access, Archive, ArchiveError, CaptureSection, CaseCaptureSection, Config,
     InitOptions, LockWait, Recovered, SimilarIndex, SimilarSection, TimestampSection, TsaConfig,
-    WatchSchedule, Writer, CHECK_SOURCES_EVERY,
+    Turn, WatchSchedule, Writer, CHECK_SOURCES_EVERY,
 };
 pub use backends::{Backends, StorageSection};
 pub use blobs::FsBlobStore;
