@@ -200,15 +200,21 @@ impl Runner {
         job: Option<&athar_core::Job>,
         opts: &WorkOptions,
     ) -> Result<Option<athar_store::Turn>, AnalysisError> {
+        let pause = (athar_core::job_lease() / 5).min(std::time::Duration::from_millis(50));
+        let mut renewed = std::time::Instant::now();
         loop {
-            match archive.turn() {
+            match archive.try_turn() {
                 Ok(turn) => return Ok(Some(turn)),
                 Err(athar_store::ArchiveError::Busy { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
             if let Some(job) = job {
-                archive.catalog.renew_job(job)?;
+                if renewed.elapsed() >= athar_core::job_lease() / 5 {
+                    archive.catalog.renew_job(job)?;
+                    renewed = std::time::Instant::now();
+                }
             }
+            sleep_unless_stopped(pause, &opts.stop);
             if opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return Ok(None);
             }

@@ -270,4 +270,39 @@ fn an_embedded_archive_moves_to_postgres_and_s3_and_resumes() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("catalog"), "{err}");
+
+    // A damaged blob in the source stops a migration, naming it; what was not checked is
+    // not published.
+    let victim = items[0]["sha256"].as_str().unwrap().to_owned();
+    let path = env
+        .archive
+        .join("blobs/sha256")
+        .join(&victim[..2])
+        .join(&victim);
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let third = common::PgSchema::new("migrate");
+    let out = athar(
+        &env.archive,
+        &[
+            "migrate",
+            "--to",
+            env.path("third").to_str().unwrap(),
+            "--catalog",
+            &third.location(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&victim) && err.contains("damaged"), "{err}");
+    assert!(
+        !env.path("third/blobs/sha256")
+            .join(&victim[..2])
+            .join(&victim)
+            .exists(),
+        "the damaged blob was published"
+    );
 }

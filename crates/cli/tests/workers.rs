@@ -194,8 +194,97 @@ fn workers_run_every_job_once(env: &Env) {
     env.assert_verifies();
 }
 
+/// A worker whose commit waits for the lock (another process holds it for six leases)
+/// keeps renewing its job's lease meanwhile, and commits the job when the lock is free.
+fn a_worker_renews_its_lease_while_it_waits_for_the_lock() {
+    let env = Env::new();
+    let clip = common::clip_at(
+        env.path("one.mp4"),
+        "testsrc2=size=160x120:rate=10",
+        "1",
+        "null",
+    )
+    .expect("ffmpeg makes the test footage");
+    let out = env.run(&["ingest", clip.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out_path = env.path("worker.jsonl");
+    let worker = start_worker(&env.archive, &out_path, &["--until-idle"]);
+    let start = Instant::now();
+    // The fingerprint job (the slow one) claimed.
+    loop {
+        let out = env.run(&["jobs", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let running = v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["kind"] == "fingerprint" && j["state"] == "running");
+        if running {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no job claimed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Held for six leases while the clip (a fraction of a second of analysis) is analysed.
+    let holder = Command::new("flock")
+        .arg(env.archive.join("lock"))
+        .args(["sleep", "6"])
+        .spawn()
+        .unwrap();
+    // While the worker waits, the job's lease never runs out: it is renewed, though the hold
+    // lasts six leases.
+    let catalog = rusqlite::Connection::open(env.archive.join("catalog.sqlite")).unwrap();
+    let mut worker = worker;
+    while worker.try_wait().unwrap().is_none() {
+        let lease: Option<i64> = catalog
+            .query_row(
+                "SELECT lease_until FROM jobs WHERE kind = 'fingerprint' AND state = 'running'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        if let Some(lease) = lease {
+            assert!(
+                lease > now,
+                "the lease ran out while the worker waited ({lease} <= {now})"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = worker.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(holder);
+    let lines = common::json_lines(&std::fs::read(&out_path).unwrap());
+    let states: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.get("state").and_then(Value::as_str))
+        .collect();
+    assert!(
+        !states.is_empty() && states.iter().all(|s| *s == "done"),
+        "{lines:?}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(6),
+        "the worker did not wait"
+    );
+    env.assert_verifies();
+}
+
 #[test]
 fn workers_share_an_archive_embedded_and_on_postgres_and_s3() {
+    a_worker_renews_its_lease_while_it_waits_for_the_lock();
     workers_run_every_job_once(&Env::new());
 
     let garage = Garage::start().unwrap_or_else(|e| {

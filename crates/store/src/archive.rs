@@ -867,6 +867,17 @@ impl Archive {
     /// that must not be made while another process holds the archive for good). Nothing
     /// is taken for the other accesses.
     pub fn turn(&self) -> Result<Turn, ArchiveError> {
+        self.take_turn(true)
+    }
+
+    /// [`Archive::turn`] without waiting: [`ArchiveError::Busy`] at once while another
+    /// process holds the lock (for a caller that must do something else meanwhile, such as
+    /// renewing a job's lease).
+    pub fn try_turn(&self) -> Result<Turn, ArchiveError> {
+        self.take_turn(false)
+    }
+
+    fn take_turn(&self, wait: bool) -> Result<Turn, ArchiveError> {
         if self.access != Access::Shared {
             return Ok(Turn::default());
         }
@@ -874,9 +885,9 @@ impl Archive {
         if let Some(locks) = held.upgrade() {
             return Ok(Turn { _held: Some(locks) });
         }
-        let file = lock_file(&self.root, true)?;
+        let file = lock_file(&self.root, wait)?;
         let shared = match self.backends.postgres_catalog() {
-            Some(at) => Some(take_shared_lock(&self.root, at, true, false)?),
+            Some(at) => Some(take_shared_lock(&self.root, at, wait, false)?),
             None => None,
         };
         let locks = std::sync::Arc::new(TurnLocks {
