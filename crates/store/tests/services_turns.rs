@@ -17,7 +17,8 @@ use support::Env;
 fn shared_openings_write_in_turns() {
     let mut env = Env::new();
     let item = env.record_unlogged("a.txt", b"left unlogged by a process that died\n");
-    athar_core::jobs::enqueue_for(env.archive.catalog.as_mut(), std::slice::from_ref(&item)).unwrap();
+    athar_core::jobs::enqueue_for(env.archive.catalog.as_mut(), std::slice::from_ref(&item))
+        .unwrap();
     let held = env.archive.catalog.claim_job(3).unwrap().expect("a job");
     let Env { dir, archive } = env;
     let root = archive.root.clone();
