@@ -1,15 +1,16 @@
 //! The fingerprint jobs' analyzer: PDQ for images (decoded in-process by the pure-Rust
 //! `image` crate), vPDQ and frame variants for videos (frames from an FFmpeg child process
-//! under time and memory limits), metadata, and the review images a reviewer sees first.
+//! under time and memory limits), local features of images and of sampled video frames
+//! (from the same decode), metadata, and the review images a reviewer sees first.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use athar_core::jobs::{Analysis, Analyzer, DerivedFile, Refreshable};
 use athar_core::{Fingerprint, Item};
-use athar_media::{metadata, pdq, review, variants, vpdq};
+use athar_media::{image_rgb, local_match, metadata, pdq, review, variants, vpdq};
 
-use crate::kinds::{Kind, ALGORITHM_VERSION, VARIANTS_GENERATION, VARIANTS_VERSION};
+use crate::kinds::{Kind, ALGORITHM_VERSION, LOCAL_VERSION, VARIANTS_GENERATION, VARIANTS_VERSION};
 
 /// Fingerprints, metadata and review images of images and videos: the analyzer of the
 /// background jobs.
@@ -82,8 +83,9 @@ impl Analyzer for MediaAnalyzer {
             ));
         }
         // The same decode as a fingerprint job's; its reference hashes are not stored again.
-        let (frames, extra) = vpdq::hash_video_with_variants(path, &vpdq::VpdqOptions::default())
-            .map_err(|e| e.to_string())?;
+        let (frames, extra, _) =
+            vpdq::hash_video_fingerprints(path, &vpdq::VpdqOptions::default(), false)
+                .map_err(|e| e.to_string())?;
         if frames.is_empty() {
             return Err("no video frames could be decoded".into());
         }
@@ -91,7 +93,53 @@ impl Analyzer for MediaAnalyzer {
     }
 }
 
+/// The `local` record as a record an item analysed by an earlier build lacks: for images
+/// (which hold `pdq`) and for videos (`vpdq`), of the generation this build makes. For a
+/// job that makes it alone ([`MediaAnalyzer::analyze_local`]); `athar_core::jobs` queues
+/// only the frame variants' refresh so far ([`Analyzer::variants`]).
+pub const LOCAL_REFRESH: [Refreshable; 2] = [
+    Refreshable {
+        with: "pdq",
+        algorithm: Kind::Local.as_str(),
+        generation: crate::kinds::LOCAL_GENERATION,
+    },
+    Refreshable {
+        with: "vpdq",
+        algorithm: Kind::Local.as_str(),
+        generation: crate::kinds::LOCAL_GENERATION,
+    },
+];
+
 impl MediaAnalyzer {
+    /// Makes only the `local` record of an image or video, exactly as
+    /// [`Analyzer::analyze`] would (for items analysed before the kind existed).
+    pub fn analyze_local(&self, item: &Item, path: &Path) -> Result<Fingerprint, String> {
+        if item.media_type.starts_with("image/") {
+            let img = image_rgb::load_rgb(path).map_err(|e| e.to_string())?;
+            let features = local_match::frame_features(&img.pixels, img.width, img.height)
+                .map_err(|e| e.to_string())?;
+            let local = [local_match::LocalFrame {
+                frame_number: 0,
+                timestamp: 0.0,
+                features,
+            }];
+            Ok(self.local_record(&local, "image-rs (in-process)".into()))
+        } else if item.media_type.starts_with("video/") {
+            let (frames, _, local) =
+                vpdq::hash_video_fingerprints(path, &vpdq::VpdqOptions::default(), true)
+                    .map_err(|e| e.to_string())?;
+            if frames.is_empty() {
+                return Err("no video frames could be decoded".into());
+            }
+            Ok(self.local_record(&local, self.ffmpeg_version().to_owned()))
+        } else {
+            Err(format!(
+                "local features are made for images and videos, and this item is {}",
+                item.media_type
+            ))
+        }
+    }
+
     /// A video's frame variants as stored: their own kind, beside the reference record.
     fn variants_record(&self, extra: &[variants::VariantHash]) -> Fingerprint {
         Fingerprint {
@@ -102,6 +150,16 @@ impl MediaAnalyzer {
         }
     }
 
+    /// Local features as stored: their own kind, with their own version.
+    fn local_record(&self, frames: &[local_match::LocalFrame], decoder: String) -> Fingerprint {
+        Fingerprint {
+            algorithm: Kind::Local.as_str().into(),
+            algorithm_version: LOCAL_VERSION.into(),
+            decoder,
+            data: local_match::encode(frames),
+        }
+    }
+
     fn fingerprints(&self, item: &Item, path: &Path) -> Result<Vec<Fingerprint>, String> {
         if item.media_type.starts_with("image/") {
             let r = pdq::hash_image_file(path).map_err(|e| e.to_string())?;
@@ -109,18 +167,22 @@ impl MediaAnalyzer {
             for h in r.dihedral.to_array() {
                 data.push_str(&format!("{h}\n"));
             }
-            Ok(vec![Fingerprint {
-                algorithm: Kind::Pdq.as_str().into(),
-                algorithm_version: ALGORITHM_VERSION.into(),
-                decoder: "image-rs (in-process)".into(),
-                data,
-            }])
+            Ok(vec![
+                Fingerprint {
+                    algorithm: Kind::Pdq.as_str().into(),
+                    algorithm_version: ALGORITHM_VERSION.into(),
+                    decoder: "image-rs (in-process)".into(),
+                    data,
+                },
+                // The image decoded again, under the same budget, for its local features.
+                self.analyze_local(item, path)?,
+            ])
         } else if item.media_type.starts_with("video/") {
             // One decode: the reference-compatible hashes, and from the same frames the
             // variants (borders removed, mirrored, cropped, logo- and caption-free parts)
-            // stored as their own kind.
-            let (frames, extra) =
-                vpdq::hash_video_with_variants(path, &vpdq::VpdqOptions::default())
+            // and the local features of sampled frames, each stored as their own kind.
+            let (frames, extra, local) =
+                vpdq::hash_video_fingerprints(path, &vpdq::VpdqOptions::default(), true)
                     .map_err(|e| e.to_string())?;
             if frames.is_empty() {
                 return Err("no video frames could be decoded".into());
@@ -133,6 +195,7 @@ impl MediaAnalyzer {
                     data: vpdq::format_lines(&frames),
                 },
                 self.variants_record(&extra),
+                self.local_record(&local, self.ffmpeg_version().to_owned()),
             ])
         } else {
             Ok(Vec::new())

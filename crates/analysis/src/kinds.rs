@@ -15,10 +15,19 @@ pub enum Kind {
     VpdqVariants,
     /// The file's metadata (container, streams, creation time), as JSON.
     Metadata,
+    /// Local binary features of an image, or of a video's sampled frames
+    /// ([`athar_media::local_match`]'s record).
+    Local,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Pdq, Kind::Vpdq, Kind::VpdqVariants, Kind::Metadata];
+    pub const ALL: [Kind; 5] = [
+        Kind::Pdq,
+        Kind::Vpdq,
+        Kind::VpdqVariants,
+        Kind::Metadata,
+        Kind::Local,
+    ];
 
     /// The name stored in a record's `algorithm`.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +36,7 @@ impl Kind {
             Kind::Vpdq => "vpdq",
             Kind::VpdqVariants => athar_media::variants::ALGORITHM,
             Kind::Metadata => "metadata",
+            Kind::Local => "local",
         }
     }
 
@@ -54,6 +64,26 @@ pub const ALGORITHM_VERSION: &str = concat!(
     "athar-media ",
     env!("CARGO_PKG_VERSION"),
     " (reference-compatible)"
+);
+
+/// The generation of the local features (what is sampled, how many features, the record's
+/// layout): raised whenever one changes.
+macro_rules! local_generation {
+    () => {
+        "local 1"
+    };
+}
+
+/// The local features' generation as the version of a stored record shows it.
+pub const LOCAL_GENERATION: &str = concat!("(", local_generation!(), ":");
+
+/// Version of the local features recorded beside them: the release and the generation.
+pub const LOCAL_VERSION: &str = concat!(
+    "athar-media ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    local_generation!(),
+    ": ORB-like FAST corners and rotated BRIEF, at most 800 a frame, on the luma reduced to 640 pixels; the first frame of every 2 s, at most 20 a video)"
 );
 
 /// The generation of the frame variants (Athar's own hashes, not the reference's): raised
@@ -97,5 +127,20 @@ mod tests {
     fn versions_carry_the_generation() {
         assert!(VARIANTS_VERSION.contains(VARIANTS_GENERATION));
         assert!(!ALGORITHM_VERSION.contains(VARIANTS_GENERATION));
+        assert!(LOCAL_VERSION.contains(LOCAL_GENERATION));
+        assert!(!VARIANTS_VERSION.contains(LOCAL_GENERATION));
+        // The version names what the media crate does.
+        use athar_media::local_match as lm;
+        for part in [
+            format!("at most {} a frame", lm::MAX_FEATURES),
+            format!("reduced to {} pixels", lm::WORK_SIDE),
+            format!(
+                "every {} s, at most {} a video",
+                lm::SAMPLE_SECONDS,
+                lm::MAX_FRAMES
+            ),
+        ] {
+            assert!(LOCAL_VERSION.contains(&part), "{part}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! of the binary so that the CLI and the server run the same code:
 //!
 //! - [`MediaAnalyzer`]: the [`athar_core::jobs::Analyzer`] the background jobs run: PDQ for
-//!   images, vPDQ and frame variants for videos, metadata, review images.
+//!   images, vPDQ and frame variants for videos, local features of images and of sampled
+//!   video frames, metadata, review images.
 //! - [`kinds`]: the fingerprint record kinds ([`Kind`]) and the versions stored beside them.
 //!   When the frame variants' generation changes ([`kinds::VARIANTS_VERSION`]), the videos
 //!   analysed before get a `variants` job that makes that record alone again: queued by
@@ -12,7 +13,11 @@
 //!   ([`similarity::Similarity`]), kept in memory and cached in `index/similar.idx`, a derived
 //!   cache that records the last catalog fingerprint change it covers. `athar similar` also
 //!   lays the crop window grid over the query video's frames; `athar clusters` and the
-//!   server's near-duplicates search stored hashes only.
+//!   server's near-duplicates search stored hashes only, and read the [`links`].
+//! - [`links`]: links made at ingest through local features (picture-in-picture, rotation,
+//!   deep crops, screens), found when an item's `local` record is indexed and kept in
+//!   `index/links.json`, with where one picture sits in the other. Items fingerprinted
+//!   before the `local` kind existed have none until they are analysed again.
 //! - [`runner`]: the one job runner ([`runner::Runner`]) for `athar jobs --run`,
 //!   `ingest --wait` and `athar serve`. It keeps the [`similarity::Similarity`] and brings it
 //!   up to date after fingerprint jobs through whatever catalog connection it is handed (the
@@ -25,10 +30,11 @@
 
 mod analyzer;
 pub mod kinds;
+pub mod links;
 pub mod runner;
 pub mod similarity;
 
-pub use analyzer::MediaAnalyzer;
+pub use analyzer::{MediaAnalyzer, LOCAL_REFRESH};
 pub use kinds::Kind;
 
 /// Analysis failed as a whole.

@@ -22,8 +22,14 @@
 //! the reference-compatible hashes are persisted. Among them is each frame's centre
 //! window, which the crop window grids of a queried video look for
 //! ([`athar_media::windows`]): the grids are computed from the query's decoded frames (for
-//! an archived item, from its blob) and are not stored, so searches with stored hashes
-//! only (clusters, the server's near-duplicates) do not link copies cropped at an offset.
+//! an archived item, from its blob) and are not stored.
+//!
+//! Beside the hashes, a [`Similarity`] keeps the archive's [`Links`]: copies found through
+//! local features (picture-in-picture, rotated, deeply cropped at any offset, filmed off a
+//! screen), made when the `local` records are indexed ([`Similarity::open`],
+//! [`Similarity::refresh_file`], [`Similarity::catch_up`]) and kept in `index/links.json`,
+//! so a search of an archived item, clusters and the server's near-duplicates read them
+//! without a query ([`crate::links`]).
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -32,6 +38,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use athar_core::{Catalog, Fingerprint, Item, ItemId};
 use athar_media::hamming::IndexKind;
+use athar_media::local_match::LocalFrame;
 use athar_media::pdq::{self, PdqHash};
 use athar_media::similar::{Index, Match};
 use athar_media::variants::{self, VariantHash, VariantIndex, VariantKind};
@@ -40,6 +47,7 @@ use athar_media::windows::{self, QueryGrid};
 use athar_store::{Config, SimilarIndex};
 use serde_json::{json, Value};
 
+use crate::links::{Link, Links};
 use crate::{AnalysisError, Kind};
 
 /// Where the index is kept, under the archive's root.
@@ -98,7 +106,7 @@ impl Prints {
                 )
             }
             Some(Kind::VpdqVariants) => self.variants = variants::parse_lines(&f.data),
-            Some(Kind::Metadata) | None => {}
+            Some(Kind::Metadata | Kind::Local) | None => {}
         }
     }
 }
@@ -317,6 +325,8 @@ pub struct Similarity {
     path: PathBuf,
     kind: IndexKind,
     index: RwLock<Archived>,
+    /// Copies found through local features, made as items are indexed.
+    links: RwLock<Links>,
     /// One catch-up at a time.
     updating: Mutex<()>,
 }
@@ -333,23 +343,53 @@ impl Similarity {
         let path = root.join(INDEX_FILE);
         let mut archived = up_to_date(&path, kind, catalog)?;
         archived.load_variants(catalog)?;
+        let links = Links::open(root, catalog)?;
         Ok(Similarity {
             path,
             kind,
             index: RwLock::new(archived),
+            links: RwLock::new(links),
             updating: Mutex::new(()),
         })
     }
 
     /// Brings the index file of the archive at `root` up to date with `catalog` and saves
     /// it when it changed, without keeping it or building the frame variants (what a
-    /// command that ran jobs leaves for the next search).
+    /// command that ran jobs leaves for the next search); the links of the items indexed
+    /// since are made and saved too.
     pub fn refresh_file(
         root: &Path,
         kind: IndexKind,
         catalog: &dyn Catalog,
     ) -> Result<(), AnalysisError> {
-        up_to_date(&root.join(INDEX_FILE), kind, catalog).map(drop)
+        up_to_date(&root.join(INDEX_FILE), kind, catalog)?;
+        Links::open(root, catalog).map(drop)
+    }
+
+    /// The links made through local features (others may read them at the same time; a
+    /// catch-up that makes new ones waits).
+    pub fn links(&self) -> Result<RwLockReadGuard<'_, Links>, AnalysisError> {
+        self.links
+            .read()
+            .map_err(|_| index_error("poisoned by a panic"))
+    }
+
+    /// An item's links through local features.
+    pub fn links_of(&self, item: &ItemId) -> Result<Vec<Link>, AnalysisError> {
+        Ok(self.links()?.of(item).to_vec())
+    }
+
+    /// Items showing the pictures of a file's sampled frames (not an archived item's: its
+    /// links are made already), verified.
+    pub fn search_local(
+        &self,
+        catalog: &dyn Catalog,
+        query: &[LocalFrame],
+    ) -> Result<Vec<Link>, AnalysisError> {
+        self.links
+            .write()
+            .map_err(|_| index_error("poisoned by a panic"))?
+            .search(catalog, query)
     }
 
     /// The index, for searching (others may search at the same time; a catch-up waits).
@@ -362,12 +402,31 @@ impl Similarity {
     /// Adds the fingerprints `catalog` holds that the index does not cover yet, and saves
     /// the file when it changed. Reads only those new fingerprints; rebuilds from the
     /// catalog when an indexed item's fingerprints were replaced. Returns whether it
-    /// changed anything.
+    /// changed anything. The links of newly indexed items are made and saved too.
     pub fn catch_up(&self, catalog: &dyn Catalog) -> Result<bool, AnalysisError> {
         let _one = self
             .updating
             .lock()
             .map_err(|_| index_error("poisoned by a panic"))?;
+        let hashes = self.catch_up_hashes(catalog)?;
+        let links = {
+            let mut links = self
+                .links
+                .write()
+                .map_err(|_| index_error("poisoned by a panic"))?;
+            let changed = links.catch_up(catalog)?;
+            if changed {
+                if let Some(root) = self.path.parent().and_then(Path::parent) {
+                    links.save(&root.join(crate::links::LINKS_FILE));
+                }
+            }
+            changed
+        };
+        Ok(hashes || links)
+    }
+
+    /// [`Similarity::catch_up`] of the hashes and frame variants.
+    fn catch_up_hashes(&self, catalog: &dyn Catalog) -> Result<bool, AnalysisError> {
         let update = {
             let current = self.read()?;
             let changes = catalog.fingerprint_changes(current.through)?;
@@ -517,8 +576,8 @@ fn rebuild(kind: IndexKind, catalog: &dyn Catalog) -> Result<Archived, AnalysisE
     Ok(archived)
 }
 
-/// Fingerprints a file that is not in the archive (it is not ingested): its frame hashes
-/// and, for a video, their variants and crop window grids.
+/// Fingerprints a file that is not in the archive (it is not ingested): its frame hashes,
+/// its local features and, for a video, their variants and crop window grids.
 pub fn fingerprint_file(path: &Path) -> Result<QueryHashes, AnalysisError> {
     let io = |source| AnalysisError::Io {
         path: path.to_owned(),
@@ -535,12 +594,20 @@ pub fn fingerprint_file(path: &Path) -> Result<QueryHashes, AnalysisError> {
     let media_type = athar_core::media_type::detect(&head[..n], n as u64);
     if media_type.starts_with("image/") {
         let r = pdq::hash_image_file(path).map_err(|e| media(&e))?;
+        let img = athar_media::image_rgb::load_rgb(path).map_err(|e| media(&e))?;
+        let features = athar_media::local_match::frame_features(&img.pixels, img.width, img.height)
+            .map_err(|e| media(&e))?;
         Ok(QueryHashes {
             frames: vec![VpdqFrame {
                 frame_number: 0,
                 quality: r.quality,
                 hash: r.hash,
                 timestamp: 0.0,
+            }],
+            local: vec![LocalFrame {
+                frame_number: 0,
+                timestamp: 0.0,
+                features,
             }],
             ..QueryHashes::default()
         })
@@ -585,4 +652,35 @@ pub fn match_json(item: &Item, m: &Match) -> Value {
         "transform": m.transform,
         "segments": m.segments,
     })
+}
+
+/// A link through local features as the CLI's `--json` and the server's near-duplicates
+/// show it: the fields of [`match_json`] (`distance` null, `transform` in words, the
+/// aligned segment) and `local`, how the pictures relate.
+pub fn link_json(item: &Item, link: &Link) -> Value {
+    json!({
+        "item": item.id,
+        "sha256": item.sha256,
+        "media_type": item.media_type,
+        "query_match": link.this_match,
+        "item_match": link.other_match,
+        "distance": null,
+        "transform": link.transform(),
+        "segments": [{
+            "query_start": link.segment.0, "query_end": link.segment.1,
+            "item_start": link.segment.2, "item_end": link.segment.3,
+        }],
+        "local": link.json(),
+    })
+}
+
+/// Whole-frame matches' rows and links' rows together: a link to an item already matched
+/// adds its `local` to that row, any other becomes a row of its own after them.
+pub fn with_links(rows: &mut Vec<(ItemId, Value)>, links: Vec<(Item, &Link)>) {
+    for (item, link) in links {
+        match rows.iter_mut().find(|(id, _)| *id == item.id) {
+            Some((_, row)) => row["local"] = link.json(),
+            None => rows.push((item.id.clone(), link_json(&item, link))),
+        }
+    }
 }

@@ -252,7 +252,13 @@ pub fn show(catalog: &dyn Catalog, query: &str, json: bool) -> anyhow::Result<()
             "item": item,
             "label": label,
             "cases": cases,
-            "fingerprints": prints.iter().filter(|f| Kind::parse(&f.algorithm) != Some(Kind::Metadata)).collect::<Vec<_>>(),
+            "fingerprints": prints.iter().filter(|f| !matches!(Kind::parse(&f.algorithm), Some(Kind::Metadata | Kind::Local))).collect::<Vec<_>>(),
+            // Local features are kilobytes of base64 a frame: their size, not their bytes.
+            "local_features": prints.iter().find(|f| Kind::parse(&f.algorithm) == Some(Kind::Local)).map(|f| json!({
+                "algorithm_version": f.algorithm_version,
+                "frames": f.data.lines().count().saturating_sub(1),
+                "bytes": f.data.len(),
+            })),
             "metadata": metadata,
             "review_images": derived.iter().map(|(id, role)| json!({ "item": id, "role": role })).collect::<Vec<_>>(),
             "events": events,

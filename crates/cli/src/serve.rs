@@ -247,6 +247,17 @@ impl athar_server::Extensions for MediaExtensions {
                 let other = catalog.resolve(archived.item_of(m.owner)?.as_str())?;
                 out.push((other.id.clone(), similarity::match_json(&other, &m)));
             }
+            // The links made through local features when the items were indexed.
+            let links = index.links_of(&item.id)?;
+            let mut linked = Vec::new();
+            for l in links.iter().filter(|l| l.counts(min_share)) {
+                match catalog.resolve(l.other.as_str()) {
+                    Ok(other) => linked.push((other, l)),
+                    Err(athar_core::StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            similarity::with_links(&mut out, linked);
             Ok(Some(out))
         })();
         found.map_err(|e: athar_analysis::AnalysisError| e.to_string())

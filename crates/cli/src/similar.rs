@@ -1,9 +1,12 @@
 //! `athar similar` and `athar clusters`: copies of the same footage across the archive,
-//! found through the similarity index of `athar_analysis::similarity`.
+//! found through the similarity index of `athar_analysis::similarity` and the links made
+//! through local features (`athar_analysis::links`: picture-in-picture, rotated, deeply
+//! cropped, filmed off a screen).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use athar_analysis::links::Link;
 use athar_analysis::similarity::{self, Archived, Similarity};
 use athar_analysis::Kind;
 use athar_core::{label, Catalog, EventDetails, Item};
@@ -36,8 +39,10 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
     let index = open(archive)?;
     let archived = index.read()?;
     let path = Path::new(target);
-    let (query, exclude) = if path.is_file() {
-        (similarity::fingerprint_file(path)?, None)
+    let (query, exclude, links) = if path.is_file() {
+        let query = similarity::fingerprint_file(path)?;
+        let links = index.search_local(catalog, &query.local)?;
+        (query, None, links)
     } else {
         let item = catalog.resolve(target)?;
         let Some(owner) = archived.owner_of(&item.id) else {
@@ -54,8 +59,10 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
                 frames: archived.index.frames_of(owner),
                 variants: archived.variants_of(owner).to_vec(),
                 grids,
+                local: Vec::new(),
             },
             Some(owner),
+            index.links_of(&item.id)?,
         )
     };
     let matches: Vec<(Match, Item)> = archived
@@ -67,27 +74,38 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
             Ok((m, item))
         })
         .collect::<anyhow::Result<_>>()?;
+    let links: Vec<(Item, &Link)> = links
+        .iter()
+        .filter(|l| l.counts(min_share))
+        .map(|l| Ok((catalog.resolve(l.other.as_str())?, l)))
+        .collect::<anyhow::Result<_>>()?;
     let mut labels = std::collections::HashMap::new();
-    for (_, item) in &matches {
+    for item in matches
+        .iter()
+        .map(|m| &m.1)
+        .chain(links.iter().map(|l| &l.0))
+    {
         let events = catalog.events(&item.id)?;
         labels.insert(item.id.clone(), label::label(catalog, item, &events)?);
     }
-    let rows: Vec<serde_json::Value> = matches
+    let mut rows: Vec<(athar_core::ItemId, serde_json::Value)> = matches
         .iter()
-        .map(|(m, item)| {
-            let mut row = similarity::match_json(item, m);
-            row["label"] = json!(labels.get(&item.id));
-            row
-        })
+        .map(|(m, item)| (item.id.clone(), similarity::match_json(item, m)))
         .collect();
+    let whole_frame = rows.len();
+    similarity::with_links(&mut rows, links.clone());
+    for (id, row) in &mut rows {
+        row["label"] = json!(labels.get(id));
+    }
     if json {
+        let rows: Vec<&serde_json::Value> = rows.iter().map(|r| &r.1).collect();
         println!(
             "{}",
             json!({ "query_frames": query.frames.len(), "matches": rows })
         );
         return Ok(());
     }
-    if matches.is_empty() {
+    if rows.is_empty() {
         println!(
             "No item shares footage with {}.",
             crate::output::term(target)
@@ -115,7 +133,31 @@ pub fn similar(archive: &Archive, target: &str, min_share: f64, json: bool) -> a
                 clock(s.item_end)
             ));
         }
+        if let Some((_, l)) = links.iter().find(|(i, _)| i.id == item.id) {
+            line.push_str(&format!("  also: {}", l.transform()));
+        }
         println!("{line}");
+    }
+    // Links to items no whole-frame hash matched.
+    for (id, _) in &rows[whole_frame..] {
+        let Some((item, l)) = links.iter().find(|(i, _)| i.id == *id) else {
+            continue;
+        };
+        println!(
+            "{}  {}  {}  query {:.0}%  item {:.0}%  {} ({} frames, {} inliers)  [query {}–{} ↔ item {}–{}]",
+            item.id,
+            &item.sha256.to_hex()[..12],
+            crate::output::term(labels.get(&item.id).map_or("", |l| l.text.as_str())),
+            l.this_match * 100.0,
+            l.other_match * 100.0,
+            l.transform(),
+            l.frames,
+            l.inliers,
+            clock(l.segment.0),
+            clock(l.segment.1),
+            clock(l.segment.2),
+            clock(l.segment.3)
+        );
     }
     Ok(())
 }
@@ -138,6 +180,18 @@ pub fn clusters(archive: &Archive, min_share: f64, json: bool) -> anyhow::Result
             y = next;
         }
         r
+    }
+    // Links through local features, made when the items were indexed.
+    for (item, links) in index.links()?.all() {
+        let Some(a) = archived.owner_of(item) else {
+            continue;
+        };
+        for l in links.iter().filter(|l| l.counts(min_share)) {
+            if let Some(b) = archived.owner_of(&l.other) {
+                let (a, b) = (find(&mut parent, a as usize), find(&mut parent, b as usize));
+                parent[a] = b;
+            }
+        }
     }
     // Every owner's frames at once (one pass over the index).
     for (owner, frames) in archived.index.owner_frames() {

@@ -22,6 +22,10 @@
 //!   BRIEF descriptors that fit the Hamming index) and their geometric verification
 //!   (seeded RANSAC, similarity and homography): copies shown picture-in-picture, rotated,
 //!   deeply cropped or filmed off a screen, with where one picture sits in the other.
+//! - [`local_match`]: those features as an archive keeps them: frames sampled from the vPDQ
+//!   decode (a few a video, a few hundred features each), a compact text record, and an index
+//!   that finds candidate frames by descriptor votes and verifies them, describing the
+//!   transform (picture-in-picture, rotation, crop, perspective).
 //! - [`similar`]: that index with postings (item, frame, time, dihedral variant), vPDQ-style
 //!   per-item shares and aligned segments.
 //! - [`metadata`]: ffprobe JSON parsed into typed fields, ISO 6709 locations, image EXIF.
@@ -47,6 +51,7 @@ pub mod borders;
 pub mod hamming;
 pub mod image_rgb;
 pub mod local;
+pub mod local_match;
 pub mod metadata;
 pub mod pdq;
 mod process;

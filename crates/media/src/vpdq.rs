@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::local_match::{self, LocalFrame};
 use crate::pdq::{LumaMode, PdqHash, PdqHasher, MATCH_DISTANCE, MIN_HASHABLE_DIM, MIN_QUALITY};
 use crate::process::{self, Limits};
 use crate::variants::VariantHash;
@@ -179,7 +180,14 @@ pub fn hash_video_each(
     opts: &VpdqOptions,
     mut sink: impl FnMut(VpdqFrame),
 ) -> Result<(), MediaError> {
-    hash_video_inner(path.as_ref(), opts, Extras::None, &mut |f, _, _| sink(f)).map(|_| ())
+    hash_video_inner(
+        path.as_ref(),
+        opts,
+        Extras::None,
+        false,
+        &mut |f, _, _, _| sink(f),
+    )
+    .map(|_| ())
 }
 
 /// Hashes a video as [`hash_video`] does and, from the same decoded frames, each frame's
@@ -189,13 +197,34 @@ pub fn hash_video_with_variants(
     path: impl AsRef<Path>,
     opts: &VpdqOptions,
 ) -> Result<(Vec<VpdqFrame>, Vec<VariantHash>), MediaError> {
-    let (mut frames, mut variants) = (Vec::new(), Vec::new());
-    let luma = hash_video_inner(path.as_ref(), opts, Extras::Variants, &mut |f, v, _| {
-        frames.push(f);
-        variants.extend(v);
-    })?;
-    merge_luma(&frames, &mut variants, luma);
+    let (frames, variants, _) = hash_video_fingerprints(path, opts, false)?;
     Ok((frames, variants))
+}
+
+/// A video's fingerprints as the archive stores them, from one decode: the reference
+/// hashes (identical to [`hash_video`]'s), the frame variants and, with `local`, the local
+/// features of sampled frames ([`crate::local_match`]: the first frame of every
+/// [`local_match::SAMPLE_SECONDS`], thinned to [`local_match::MAX_FRAMES`]).
+#[allow(clippy::type_complexity)]
+pub fn hash_video_fingerprints(
+    path: impl AsRef<Path>,
+    opts: &VpdqOptions,
+    local: bool,
+) -> Result<(Vec<VpdqFrame>, Vec<VariantHash>, Vec<LocalFrame>), MediaError> {
+    let (mut frames, mut variants, mut locals) = (Vec::new(), Vec::new(), Vec::new());
+    let luma = hash_video_inner(
+        path.as_ref(),
+        opts,
+        Extras::Variants,
+        local,
+        &mut |f, v, _, l| {
+            frames.push(f);
+            variants.extend(v);
+            locals.extend(l);
+        },
+    )?;
+    merge_luma(&frames, &mut variants, luma);
+    Ok((frames, variants, local_match::thin(locals)))
 }
 
 /// Adds the variants taken from the decoder's luma ([`crate::variants::luma_area`]) to a
@@ -213,21 +242,32 @@ pub struct QueryHashes {
     pub frames: Vec<VpdqFrame>,
     pub variants: Vec<VariantHash>,
     pub grids: Vec<QueryGrid>,
+    /// Local features of sampled frames ([`crate::local_match`]).
+    pub local: Vec<LocalFrame>,
 }
 
 /// Hashes a video as [`hash_video_with_variants`] does and lays the crop window grid over
-/// about one frame a second ([`crate::windows::SAMPLE_SECONDS`]).
+/// about one frame a second ([`crate::windows::SAMPLE_SECONDS`]); the local features of
+/// sampled frames as [`hash_video_fingerprints`] makes them.
 pub fn hash_video_for_query(
     path: impl AsRef<Path>,
     opts: &VpdqOptions,
 ) -> Result<QueryHashes, MediaError> {
     let mut out = QueryHashes::default();
-    let luma = hash_video_inner(path.as_ref(), opts, Extras::Grids, &mut |f, v, g| {
-        out.frames.push(f);
-        out.variants.extend(v);
-        out.grids.extend(g);
-    })?;
+    let luma = hash_video_inner(
+        path.as_ref(),
+        opts,
+        Extras::Grids,
+        true,
+        &mut |f, v, g, l| {
+            out.frames.push(f);
+            out.variants.extend(v);
+            out.grids.extend(g);
+            out.local.extend(l);
+        },
+    )?;
     merge_luma(&out.frames, &mut out.variants, luma);
+    out.local = local_match::thin(std::mem::take(&mut out.local));
     Ok(out)
 }
 
@@ -241,9 +281,9 @@ enum Extras {
     Grids,
 }
 
-/// What the frame hashers hand on: the reference hash and (when asked) the variants and
-/// the crop window grid.
-type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>, Option<QueryGrid>) + 'a;
+/// What the frame hashers hand on: the reference hash and (when asked) the variants, the
+/// crop window grid and the local features.
+type Sink<'a> = dyn FnMut(VpdqFrame, Vec<VariantHash>, Option<QueryGrid>, Option<LocalFrame>) + 'a;
 
 /// An output's stream options: the first video stream alone, every decoded frame passed
 /// on as it is (no frames dropped or repeated to a rate).
@@ -263,6 +303,7 @@ fn hash_video_inner(
     path: &Path,
     opts: &VpdqOptions,
     extras: Extras,
+    local: bool,
     sink: &mut Sink<'_>,
 ) -> Result<Vec<VariantHash>, MediaError> {
     crate::regular_file(path)?;
@@ -356,6 +397,7 @@ fn hash_video_inner(
         fps: fps32,
         path: path.to_path_buf(),
         extras,
+        local,
     };
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -581,6 +623,8 @@ struct FrameJob {
     path: PathBuf,
     /// Also compute each frame's variant hashes (and grids).
     extras: Extras,
+    /// Also extract local features from sampled frames.
+    local: bool,
 }
 
 impl FrameJob {
@@ -601,6 +645,15 @@ impl FrameJob {
             (hash, quality, Vec::new())
         };
         let previous = n.checked_sub(self.stride).map(|p| frame_time(p, self.fps));
+        let features = if self.local && local_match::sampled(timestamp, previous) {
+            Some(LocalFrame {
+                frame_number: n,
+                timestamp,
+                features: local_match::frame_features(buf, w, h)?,
+            })
+        } else {
+            None
+        };
         let grid = if self.extras == Extras::Grids && crate::windows::sampled(timestamp, previous) {
             Some(QueryGrid {
                 frame_number: n,
@@ -619,12 +672,18 @@ impl FrameJob {
             },
             variants,
             grid,
+            features,
         ))
     }
 }
 
-/// A frame's reference hash, its variants and its crop window grid.
-type Frame = (VpdqFrame, Vec<VariantHash>, Option<QueryGrid>);
+/// A frame's reference hash, its variants, its crop window grid and its local features.
+type Frame = (
+    VpdqFrame,
+    Vec<VariantHash>,
+    Option<QueryGrid>,
+    Option<LocalFrame>,
+);
 
 fn hash_frames_sequential(
     child: &mut process::Supervised,
@@ -642,8 +701,8 @@ fn hash_frames_sequential(
             return Ok(Stop::EndOfStream);
         }
         if n % job.frame_mod == 0 {
-            let (f, v, g) = job.hash(&mut hasher, &buf, n)?;
-            sink(f, v, g);
+            let (f, v, g, l) = job.hash(&mut hasher, &buf, n)?;
+            sink(f, v, g, l);
         }
         n += job.stride;
     }
@@ -768,8 +827,8 @@ impl Reorder {
                 self.error.get_or_insert(e);
             }
         }
-        while let Some((f, v, g)) = self.pending.remove(&self.next_emit) {
-            sink(f, v, g);
+        while let Some((f, v, g, l)) = self.pending.remove(&self.next_emit) {
+            sink(f, v, g, l);
             self.next_emit += 1;
         }
     }

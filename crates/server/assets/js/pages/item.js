@@ -46,6 +46,38 @@ function transformName(x) {
   return TRANSFORMS.includes(x) ? t("item.transform." + x) : bidi(x);
 }
 
+// Where a picture sits in another (links made through local features: the API's `local`).
+const POSITIONS = ["top-left", "top", "top-right", "left", "centre", "right", "bottom-left", "bottom", "bottom-right"];
+function positionName(p) {
+  return POSITIONS.includes(p) ? t("item.position." + p) : bidi(p);
+}
+
+/** How a linked copy's picture relates to this item's, in the language shown. */
+export function localName(l) {
+  const percent = (x) => number(x, { style: "percent", maximumFractionDigits: 0 });
+  const parts = [];
+  if (l.mirrored) parts.push(t("item.local.mirrored"));
+  if (l.perspective) parts.push(t("item.local.perspective"));
+  if (Math.abs(l.angle) >= 2) parts.push(t("item.local.rotated", { angle: number(l.angle) }));
+  if (l.inset) parts.push(t("item.local.inset", { share: percent(l.inset.share), position: positionName(l.inset.position) }));
+  if (l.crop) parts.push(t("item.local.crop", { share: percent(l.crop.share), position: positionName(l.crop.position) }));
+  if (!parts.length) parts.push(t("item.local.same"));
+  const s = l.segment;
+  const segment = s ? t("item.local.segment", {
+    this: clock(s.query_start) + "–" + clock(s.query_end),
+    that: clock(s.item_start) + "–" + clock(s.item_end),
+  }) : "";
+  return el("span", { class: "local-link", "data-local": l.transform },
+    parts.join(t("item.local.and")), segment ? el("br") : "", segment ? el("span", { class: "muted" }, segment) : "");
+}
+
+/** The "changed by" cell: the whole-frame transform, the local link's, or both. */
+function changedBy(m) {
+  if (!m.local) return transformName(m.transform);
+  if (m.distance === null || m.distance === undefined) return localName(m.local);
+  return el("span", {}, transformName(m.transform), el("br"), localName(m.local));
+}
+
 function jobState(s) {
   return ["queued", "running", "done", "failed"].includes(s) ? t("g.job." + s) : s;
 }
@@ -168,7 +200,7 @@ export async function itemPage(id) {
           el("td", {}, el("a", { href: itemHref(m.item), title: m.item, dir: "auto" }, labelName(m.label, m.item))),
           el("td", {}, m.label ? labelDetails(m.label) : bidi(m.media_type)),
           el("td", {}, t("item.shared", { this: percent(m.query_match), that: percent(m.item_match) })),
-          el("td", {}, transformName(m.transform)),
+          el("td", {}, changedBy(m)),
           el("td", { dir: "auto" }, (m.cases || []).join(", ")))))));
     }
   }).catch((e) => dups.append(failure(e)));
