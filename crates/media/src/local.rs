@@ -817,9 +817,11 @@ fn tentative(q: &Features, c: &Features, opts: &VerifyOptions) -> Vec<Pair> {
         .collect()
 }
 
-type Mat3 = [f64; 9];
+/// A 3×3 matrix, row-major (a homography).
+pub type Mat3 = [f64; 9];
 
-fn apply(h: &Mat3, p: [f64; 2]) -> Option<[f64; 2]> {
+/// Where `h` sends `p` (None at infinity).
+pub(crate) fn apply(h: &Mat3, p: [f64; 2]) -> Option<[f64; 2]> {
     let w = h[6] * p[0] + h[7] * p[1] + h[8];
     if w.abs() < 1e-9 {
         return None;
@@ -830,7 +832,8 @@ fn apply(h: &Mat3, p: [f64; 2]) -> Option<[f64; 2]> {
     ])
 }
 
-fn mul(a: &Mat3, b: &Mat3) -> Mat3 {
+/// The product `a·b`.
+pub(crate) fn mul(a: &Mat3, b: &Mat3) -> Mat3 {
     let mut o = [0.0; 9];
     for r in 0..3 {
         for c in 0..3 {
@@ -840,7 +843,8 @@ fn mul(a: &Mat3, b: &Mat3) -> Mat3 {
     o
 }
 
-fn invert(m: &Mat3) -> Option<Mat3> {
+/// The inverse of a homography (None when singular).
+pub fn invert(m: &Mat3) -> Option<Mat3> {
     let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
         + m[2] * (m[3] * m[7] - m[4] * m[6]);
     if det.abs() < 1e-12 || !det.is_finite() {

@@ -41,7 +41,10 @@ use std::collections::HashMap;
 use base64::Engine as _;
 
 use crate::hamming::{HammingIndex, Hash256};
-use crate::local::{self, FeatureOptions, Features, Keypoint, Luma, Verification, VerifyOptions};
+pub use crate::local::invert;
+use crate::local::{
+    self, apply, mul, FeatureOptions, Features, Keypoint, Luma, Verification, VerifyOptions,
+};
 use crate::MediaError;
 
 /// A frame is sampled every this many seconds.
@@ -451,50 +454,6 @@ fn position(q: &[[f64; 2]; 4], w: f64, h: f64) -> &'static str {
         ["left", "centre", "right"],
         ["bottom-left", "bottom", "bottom-right"],
     ][row][col]
-}
-
-type Mat3 = [f64; 9];
-
-fn apply(h: &Mat3, p: [f64; 2]) -> Option<[f64; 2]> {
-    let w = h[6] * p[0] + h[7] * p[1] + h[8];
-    if w.abs() < 1e-9 || !w.is_finite() {
-        return None;
-    }
-    Some([
-        (h[0] * p[0] + h[1] * p[1] + h[2]) / w,
-        (h[3] * p[0] + h[4] * p[1] + h[5]) / w,
-    ])
-}
-
-fn mul(a: &Mat3, b: &Mat3) -> Mat3 {
-    let mut o = [0.0; 9];
-    for r in 0..3 {
-        for c in 0..3 {
-            o[r * 3 + c] = (0..3).map(|k| a[r * 3 + k] * b[k * 3 + c]).sum();
-        }
-    }
-    o
-}
-
-/// The inverse of a homography (None when singular).
-pub fn invert(m: &Mat3) -> Option<Mat3> {
-    let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
-        + m[2] * (m[3] * m[7] - m[4] * m[6]);
-    if det.abs() < 1e-12 || !det.is_finite() {
-        return None;
-    }
-    let inv = [
-        m[4] * m[8] - m[5] * m[7],
-        m[2] * m[7] - m[1] * m[8],
-        m[1] * m[5] - m[2] * m[4],
-        m[5] * m[6] - m[3] * m[8],
-        m[0] * m[8] - m[2] * m[6],
-        m[2] * m[3] - m[0] * m[5],
-        m[3] * m[7] - m[4] * m[6],
-        m[1] * m[6] - m[0] * m[7],
-        m[0] * m[4] - m[1] * m[3],
-    ];
-    Some(inv.map(|x| x / det))
 }
 
 // --- the index ---------------------------------------------------------------------------
