@@ -100,9 +100,9 @@ enum Command {
     Records(records::RecordsCommand),
     /// Search items and records (Arabic-aware, any script for names).
     Search(SearchArgs),
-    /// Serve the HTTP API (holds the archive's writer lock while running; over a PostgreSQL
-    /// catalog it takes the lock only to write, so several servers and workers share one
-    /// archive).
+    /// Serve the HTTP API (holds the archive's writer lock while running; with the catalog
+    /// in PostgreSQL and blobs and log in an object store it takes the lock only to write,
+    /// so several servers and workers share one archive).
     Serve(ServeArgs),
     /// Accounts of the HTTP API (works while `athar serve` runs).
     #[command(subcommand)]

@@ -712,13 +712,13 @@ impl Archive {
         Archive::open_locked(root, access, true)
     }
 
-    /// Opens the archive for `athar serve`: for good ([`Access::Write`]) when its catalog is
-    /// embedded; in turns ([`Access::Shared`]) when it is in PostgreSQL, so that several
-    /// servers and workers, on any machines, share the archive.
+    /// Opens the archive for `athar serve`: in turns ([`Access::Shared`]) when every part
+    /// can be reached from several machines (a PostgreSQL catalog, blobs and log in an
+    /// object store), so that several servers and workers share the archive; else for good
+    /// ([`Access::Write`]: a log in a folder of this machine has one appender, this one).
     pub fn open_for_serving(root: &Path) -> Result<Archive, ArchiveError> {
         let config = read_config(root)?;
-        let shared = Backends::from_config(root, &config.storage)
-            .is_ok_and(|b| b.postgres_catalog().is_some());
+        let shared = Backends::from_config(root, &config.storage).is_ok_and(|b| b.all_shared());
         Archive::open(
             root,
             if shared {

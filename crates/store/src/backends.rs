@@ -291,6 +291,14 @@ impl Backends {
         Ok(())
     }
 
+    /// Whether every part can be reached from several machines: a PostgreSQL catalog and
+    /// blobs and log in an object store (not folders of one machine).
+    pub fn all_shared(&self) -> bool {
+        matches!(self.catalog, CatalogAt::Postgres(_))
+            && matches!(self.blobs, BlobsAt::S3(_))
+            && matches!(self.log, LogAt::S3(_))
+    }
+
     /// The SQLite catalog's file, when the catalog is one.
     pub fn sqlite_catalog(&self) -> Option<&Path> {
         match &self.catalog {
