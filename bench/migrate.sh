@@ -46,15 +46,11 @@ for i in range(big):
 PY
 bytes=$(du -sb "$WORK/files" | cut -f1)
 
-fifo="$WORK/garage.stdin"; mkfifo "$fifo"
-"$CARGO_TARGET_DIR/release/examples/garage_server" <"$fifo" >"$WORK/garage.env" &
-garage_pid=$!
-exec 9>"$fifo"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
 schema="bench_migrate_$$"
-trap 'exec 9>&-; wait $garage_pid 2>/dev/null || true; psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 120); do grep -q '^# ready' "$WORK/garage.env" 2>/dev/null && break; sleep 1; done
-# shellcheck disable=SC1090
-source "$WORK/garage.env"
+trap 'stop_garage; psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true' EXIT
+start_garage
 
 now() { date +%s.%N; }
 src="$WORK/embedded"; dst="$WORK/moved"

@@ -35,15 +35,10 @@ with open(f"{work}/big/footage.bin", "wb") as f:
         f.write(rng.randbytes(1 << 20))
 PY
 
-# Garage, kept running for the whole bench (its stdin is a fifo we hold open).
-fifo="$WORK/garage.stdin"; mkfifo "$fifo"
-"$CARGO_TARGET_DIR/release/examples/garage_server" <"$fifo" >"$WORK/garage.env" &
-garage_pid=$!
-exec 9>"$fifo"
-trap 'exec 9>&-; wait $garage_pid 2>/dev/null || true' EXIT
-for _ in $(seq 120); do grep -q '^# ready' "$WORK/garage.env" 2>/dev/null && break; sleep 1; done
-# shellcheck disable=SC1090
-source "$WORK/garage.env"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
+trap 'stop_garage' EXIT
+start_garage
 cat >"$WORK/rclone.conf" <<CONF
 [g]
 type = s3

@@ -34,14 +34,10 @@ for i in $(seq 0 $((CLIPS - 1))); do
     -vf "hue=H=$i*0.4*t" -c:v libx264 -preset veryfast -pix_fmt yuv420p "$WORK/clips/c$i.mp4"
 done
 
-fifo="$WORK/garage.stdin"; mkfifo "$fifo"
-"$CARGO_TARGET_DIR/release/examples/garage_server" <"$fifo" >"$WORK/garage.env" &
-garage_pid=$!
-exec 9>"$fifo"
-trap 'exec 9>&-; wait $garage_pid 2>/dev/null || true' EXIT
-for _ in $(seq 120); do grep -q '^# ready' "$WORK/garage.env" 2>/dev/null && break; sleep 1; done
-# shellcheck disable=SC1090
-source "$WORK/garage.env"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
+trap 'stop_garage' EXIT
+start_garage
 
 run() { # $1 round, $2 workers: seconds until every job is done
   local arch="$WORK/archive-$1-$2" schema="bench_workers_$1_$2_$$"
