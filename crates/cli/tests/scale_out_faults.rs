@@ -1,9 +1,10 @@
-//! PostgreSQL going away in the middle of an ingest into the scale-out backends (catalog in
-//! PostgreSQL, blobs and log in a Garage the test starts): the catalog is reached through
-//! a loopback relay the test cuts — every connection dropped and new ones refused, as when
-//! the server stops — and then opens again. The ingest fails naming the catalog; every
-//! item it acknowledged is there afterwards and `verify` passes (nothing half-written is
-//! visible); an ingest of the same folder then takes in the rest.
+//! PostgreSQL or Garage going away in the middle of an ingest into the scale-out backends
+//! (catalog in PostgreSQL, blobs and log in a Garage the test starts). The catalog is
+//! reached through a loopback relay the test cuts — every connection dropped and new ones
+//! refused, as when the server stops — and then opens again: the ingest fails naming the
+//! catalog. Garage is killed and started again. Either way every item the ingest
+//! acknowledged is there afterwards and `verify` passes (nothing half-written is visible);
+//! an ingest of the same folder then takes in the rest.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -74,9 +75,78 @@ impl Relay {
     }
 }
 
+/// Starts an ingest of `env`'s `files` folder, runs `outage` 0.7 s in (hundreds of files are
+/// still to come) and waits for the ingest: its output and the items it acknowledged.
+fn ingest_through(env: &Env, outage: impl FnOnce()) -> (std::process::Output, Vec<String>) {
+    let mut ingest = Command::new(common::athar_bin())
+        .arg("--archive")
+        .arg(&env.archive)
+        .args(["ingest", "--json"])
+        .arg(env.path("files"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = ingest.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(Result::unwrap)
+            .collect::<Vec<String>>()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    outage();
+    let acknowledged = reader.join().unwrap();
+    let out = ingest.wait_with_output().unwrap();
+    let ids = acknowledged
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["item"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    (out, ids)
+}
+
+/// Once the outage is over: every acknowledged item is there and the archive verifies; an
+/// ingest of the same folder then takes in the rest (`distinct` files in all).
+fn nothing_acknowledged_lost(env: &Env, acknowledged: &[String], distinct: usize) {
+    let listed: Vec<String> = common::json_lines(&env.run(&["list", "--json"]).stdout)
+        .iter()
+        .map(|v| v["item"].as_str().unwrap().to_owned())
+        .collect();
+    for id in acknowledged {
+        assert!(listed.contains(id), "acknowledged item {id} was lost");
+    }
+    env.assert_verifies();
+    let out = env.run(&["ingest", "--json", env.path("files").to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = common::json_lines(&env.run(&["list", "--json"]).stdout);
+    assert_eq!(listed.len(), distinct);
+    env.assert_verifies();
+}
+
+/// The distinct files among 600 made in `env`'s `files` folder.
+fn make_files(env: &Env, seed: u64) -> usize {
+    let files = common::make_files(&env.path("files"), 600, 2048, seed);
+    let mut distinct: Vec<String> = files
+        .iter()
+        .map(|f| common::sha256_hex(&std::fs::read(f).unwrap()))
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    distinct.len()
+}
+
 #[test]
-fn postgres_going_away_mid_ingest_loses_nothing_acknowledged() {
-    let garage = Garage::start().unwrap_or_else(|e| {
+fn postgres_or_garage_going_away_mid_ingest_loses_nothing_acknowledged() {
+    let mut garage = Garage::start().unwrap_or_else(|e| {
         panic!("no Garage to test against ({e}); scripts/ensure-deps.sh test installs it")
     });
     // The only test in this binary: every athar it runs reaches the store through these.
@@ -108,43 +178,17 @@ fn postgres_going_away_mid_ingest_loses_nothing_acknowledged() {
         "--log",
         &garage.url("faults/log"),
     ]);
-    let files = common::make_files(&env.path("files"), 600, 2048, 20261207);
-    let mut distinct: Vec<String> = files
-        .iter()
-        .map(|f| common::sha256_hex(&std::fs::read(f).unwrap()))
-        .collect();
-    distinct.sort();
-    distinct.dedup();
+    let distinct = make_files(&env, 20261207);
 
-    // The ingest, cut off in the middle.
-    let mut ingest = Command::new(common::athar_bin())
-        .arg("--archive")
-        .arg(&env.archive)
-        .args(["ingest", "--json"])
-        .arg(env.path("files"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Cut 0.7 s in: hundreds of files are still to come.
-    let stdout = ingest.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map(Result::unwrap)
-            .collect::<Vec<String>>()
-    });
-    std::thread::sleep(Duration::from_millis(700));
-    relay.cut();
-    let acknowledged = reader.join().unwrap();
-    let out = ingest.wait_with_output().unwrap();
+    // PostgreSQL cut off in the middle: the ingest fails, naming the catalog.
+    let (out, acknowledged) = ingest_through(&env, || relay.cut());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
         "the ingest went on without its catalog"
     );
     assert!(
-        acknowledged.len() < distinct.len(),
+        acknowledged.len() < distinct,
         "everything was acknowledged: {}",
         acknowledged.len()
     );
@@ -152,36 +196,44 @@ fn postgres_going_away_mid_ingest_loses_nothing_acknowledged() {
         err.contains("catalog") || err.contains("PostgreSQL") || err.contains("connect"),
         "the error names the catalog: {err}"
     );
-
-    // Back: exactly what was acknowledged is there, and the archive verifies.
     relay.reopen();
     std::thread::sleep(Duration::from_millis(200));
-    let ids: Vec<String> = acknowledged
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["item"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    let listed: Vec<String> = common::json_lines(&env.run(&["list", "--json"]).stdout)
-        .iter()
-        .map(|v| v["item"].as_str().unwrap().to_owned())
-        .collect();
-    for id in &ids {
-        assert!(listed.contains(id), "acknowledged item {id} was lost");
-    }
-    env.assert_verifies();
+    nothing_acknowledged_lost(&env, &acknowledged, distinct);
 
-    // The rest goes in.
-    let out = env.run(&["ingest", "--json", env.path("files").to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Garage killed in the middle and started again two seconds later: the ingest either
+    // outlasts the outage (the client retries) or fails naming the store; either way
+    // nothing it acknowledged is lost and nothing half-written is visible.
+    let schema_s3 = common::PgSchema::new("faults_s3");
+    let env = Env::with_init(&[
+        "--catalog",
+        &schema_s3.location(),
+        "--blobs",
+        &garage.url("faults-s3/blobs"),
+        "--log",
+        &garage.url("faults-s3/log"),
+    ]);
+    let distinct = make_files(&env, 20261208);
+    let (out, acknowledged) = ingest_through(&env, || {
+        garage.kill();
+        std::thread::sleep(Duration::from_secs(2));
+        garage.restart().unwrap();
+    });
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("s3://") || err.contains("blob") || err.contains("log"),
+            "the error names the store: {err}"
+        );
+    }
+    eprintln!(
+        "Garage restarted mid-ingest: {} of {distinct} acknowledged, ingest {}: {}",
+        acknowledged.len(),
+        if out.status.success() {
+            "finished"
+        } else {
+            "failed"
+        },
+        String::from_utf8_lossy(&out.stderr).trim()
     );
-    let listed = common::json_lines(&env.run(&["list", "--json"]).stdout);
-    assert_eq!(listed.len(), distinct.len());
-    env.assert_verifies();
+    nothing_acknowledged_lost(&env, &acknowledged, distinct);
 }

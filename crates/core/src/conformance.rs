@@ -1741,9 +1741,10 @@ fn remove_unacknowledged_removes(s: &dyn BlobStore) {
 }
 
 fn clear_temporary_removes_leftovers(s: &dyn BlobStore) {
-    // Finished but neither published nor abandoned: as after an interrupted run.
-    let data = bytes(100, 9);
-    let p = pending(s, &data, 100);
+    // Finished but neither published nor abandoned: as after an interrupted run. Large
+    // enough that every backend stages it (an object store holds small blobs in memory).
+    let data = bytes(9 << 20, 9);
+    let p = pending(s, &data, 1 << 20);
     drop(p);
     let sha = store(s, b"published");
     assert!(s.clear_temporary().expect("clear") >= 1);

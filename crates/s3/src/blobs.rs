@@ -16,7 +16,8 @@ use futures_util::stream::{BoxStream, StreamExt as _};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    GetOptions, GetRange, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload,
+    GetOptions, GetRange, MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
+    PutPayload,
 };
 use sha2::Digest as _;
 use tokio::sync::Semaphore;
@@ -32,6 +33,9 @@ const PART_SIZE: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 4;
 /// Small blobs' PUTs running at once per store (each holds its bytes until stored).
 const PUTS_IN_FLIGHT: u32 = 16;
+/// KiB of small blobs a store keeps in memory until `publish` PUTs each under its final
+/// name (256 MiB); a small blob finished beyond it is staged as a large one is.
+const DEFERRED_KIB: usize = 256 << 10;
 /// Chunks queued for a streaming upload's thread.
 const CHUNKS_QUEUED: usize = 4;
 /// Blobs of one batch published at once.
@@ -56,19 +60,36 @@ pub struct S3BlobStore {
     next_temp: AtomicU64,
     /// A permit per small blob's PUT running ([`PUTS_IN_FLIGHT`]).
     puts: Arc<Semaphore>,
+    /// A permit per KiB of small blobs held until published ([`DEFERRED_KIB`]).
+    deferred: Arc<Semaphore>,
 }
 
 /// A put of a staged object running on the runtime.
 type Put = tokio::task::JoinHandle<Result<(), StoreError>>;
 
 /// A pending blob's handle: its staged object, and the PUT writing it while it runs (a
-/// small blob's: `finish` starts it, `sync` waits for it).
+/// small blob's: `finish` starts it, `sync` waits for it); or a small blob's bytes, held
+/// until `publish` PUTs them under the blob's final name.
 #[derive(Debug)]
 struct Staged {
     key: Path,
     put: Option<Put>,
     /// Its PUT failed: never durable.
     failed: bool,
+    /// The bytes, when nothing was staged.
+    held: Option<Held>,
+}
+
+/// A small blob's bytes kept in memory, with the share of [`DEFERRED_KIB`] they use.
+#[derive(Debug)]
+struct Held {
+    bytes: Bytes,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The permits (KiB) `len` bytes hold.
+fn kib(len: usize) -> u32 {
+    u32::try_from(len.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
 }
 
 fn staged(b: &PendingBlob) -> Result<&Staged, StoreError> {
@@ -172,6 +193,7 @@ impl S3BlobStore {
             session: random_hex(8)?,
             next_temp: AtomicU64::new(0),
             puts: Arc::new(Semaphore::new(PUTS_IN_FLIGHT as usize)),
+            deferred: Arc::new(Semaphore::new(DEFERRED_KIB)),
         })
     }
 
@@ -181,6 +203,14 @@ impl S3BlobStore {
         let what = self.shared.display(&key);
         self.shared
             .run(async move { exists(store.as_ref(), &key, &what).await })
+    }
+
+    /// Sets how many bytes of small blobs this store keeps in memory until they are
+    /// published (256 MiB unless set); a small blob finished beyond that is staged as a
+    /// large one is, and 0 stages every blob.
+    pub fn hold_at_most(mut self, bytes: usize) -> S3BlobStore {
+        self.deferred = Arc::new(Semaphore::new(bytes / 1024));
+        self
     }
 
     /// `s3://bucket[/prefix]`.
@@ -277,6 +307,7 @@ impl BlobStore for S3BlobStore {
             },
             shared: self.shared.clone(),
             puts: self.puts.clone(),
+            deferred: self.deferred.clone(),
             what: self.shared.display(&key),
             key,
         }))
@@ -369,18 +400,22 @@ impl BlobStore for S3BlobStore {
         if blobs.is_empty() {
             return Ok(());
         }
-        // Every staged copy of one digest, the first to be published and the others dropped.
+        // Every staged copy of one digest, the first to be published and the others dropped;
+        // or the bytes of one held in memory, PUT under the final name.
         let mut order: Vec<Sha256> = Vec::new();
-        let mut copies: HashMap<Sha256, Vec<Path>> = HashMap::new();
+        let mut sources: HashMap<Sha256, Source> = HashMap::new();
         let mut refused = None;
         for b in &blobs {
             match staged(b) {
                 Ok(s) if b.synced && s.put.is_none() && !s.failed => {
-                    let keys = copies.entry(b.sha256).or_default();
-                    if keys.is_empty() {
+                    let source = sources.entry(b.sha256).or_insert_with(|| {
                         order.push(b.sha256);
+                        Source::default()
+                    });
+                    match &s.held {
+                        Some(h) => source.bytes = Some(h.bytes.clone()),
+                        None => source.staged.push(s.key.clone()),
                     }
-                    keys.push(s.key.clone());
                 }
                 Ok(_) => {
                     refused = Some(StoreError::Corrupt(
@@ -399,25 +434,32 @@ impl BlobStore for S3BlobStore {
         let mut jobs = Vec::with_capacity(order.len());
         for sha in order {
             let dest = self.blob_key(&sha)?;
-            jobs.push((sha, dest, copies.remove(&sha).unwrap_or_default()));
+            jobs.push((sha, dest, sources.remove(&sha).unwrap_or_default()));
         }
         let store = self.shared.store.clone();
         let copy_create = self.shared.copy_create;
         let results = self.shared.run(async move {
-            let staged: Vec<Path> = jobs.iter().flat_map(|j| j.2.iter().cloned()).collect();
+            let staged: Vec<Path> = jobs
+                .iter()
+                .flat_map(|j| j.2.staged.iter().cloned())
+                .collect();
             let results = futures_util::stream::iter(jobs)
-                .map(|(sha, dest, staged)| {
+                .map(|(sha, dest, source)| {
                     let store = store.clone();
-                    async move { publish_one(&store, sha, &dest, &staged, copy_create).await }
+                    async move { publish_one(&store, sha, &dest, source, copy_create).await }
                 })
                 .buffer_unordered(PUBLISH_CONCURRENCY)
                 .collect::<Vec<_>>()
                 .await;
             // Every staged copy goes, published or not (a failed blob is abandoned), in
             // bulk deletes; one left behind is only a leftover for `clear_temporary`.
-            let _ = delete_all(&store, staged).await;
+            if !staged.is_empty() {
+                let _ = delete_all(&store, staged).await;
+            }
             Ok(results)
         })?;
+        // The held bytes go, with their permits, once their PUTs are done.
+        drop(blobs);
         results.into_iter().collect()
     }
 
@@ -432,6 +474,10 @@ impl BlobStore for S3BlobStore {
 
     fn abandon(&self, mut blob: PendingBlob) {
         if let Some(s) = blob.handle.downcast_mut::<Staged>() {
+            if s.held.is_some() {
+                // Nothing was written anywhere.
+                return;
+            }
             let (put, key) = (s.put.take(), s.key.clone());
             let store = self.shared.store.clone();
             let _ = self.shared.run(async move {
@@ -545,28 +591,44 @@ async fn delete_all(store: &AmazonS3, keys: Vec<Path>) -> Result<usize, object_s
     Ok(n)
 }
 
-/// Copies a staged object to its blob's name unless a blob is already there.
+/// What a blob is published from: its staged objects (the first is copied), or its bytes.
+#[derive(Default)]
+struct Source {
+    staged: Vec<Path>,
+    bytes: Option<Bytes>,
+}
+
+/// Writes a blob under its name, from its bytes (one create-only PUT) or by copying its
+/// first staged object, unless a blob is already there.
 async fn publish_one(
     store: &AmazonS3,
     sha: Sha256,
     dest: &Path,
-    staged: &[Path],
+    source: Source,
     copy_create: bool,
 ) -> Result<(), StoreError> {
     let what = format!("blob {sha}");
-    let Some(first) = staged.first() else {
+    if source.bytes.is_none() && source.staged.is_empty() {
         return Ok(());
-    };
+    }
     // Never written again: a blob already stored under this digest is kept.
     if exists(store, dest, &what).await? {
         return Ok(());
     }
-    let copied = if copy_create {
-        store.copy_if_not_exists(first, dest).await
-    } else {
-        store.copy(first, dest).await
+    let written = match (source.bytes, source.staged.first()) {
+        (Some(bytes), _) => store
+            .put_opts(
+                dest,
+                PutPayload::from(bytes),
+                PutOptions::from(PutMode::Create),
+            )
+            .await
+            .map(|_| ()),
+        (None, Some(first)) if copy_create => store.copy_if_not_exists(first, dest).await,
+        (None, Some(first)) => store.copy(first, dest).await,
+        (None, None) => Ok(()),
     };
-    match copied {
+    match written {
         Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
         Err(e) => Err(StoreError::io(
             what.as_str(),
@@ -587,6 +649,7 @@ struct S3Writer {
     state: State,
     shared: Arc<Shared>,
     puts: Arc<Semaphore>,
+    deferred: Arc<Semaphore>,
     /// The staged object.
     key: Path,
     what: String,
@@ -648,6 +711,23 @@ impl BlobWriter for S3Writer {
                     return Err(mismatch(&self.what, &sha256, &got));
                 }
                 let size = buf.len() as u64;
+                // Kept in memory for `publish` while the budget allows: one PUT, no staging.
+                if let Ok(permit) = self.deferred.clone().try_acquire_many_owned(kib(buf.len())) {
+                    return Ok(PendingBlob {
+                        sha256,
+                        size,
+                        synced: true,
+                        handle: Box::new(Staged {
+                            key: self.key.clone(),
+                            put: None,
+                            failed: false,
+                            held: Some(Held {
+                                bytes: Bytes::from(buf),
+                                _permit: permit,
+                            }),
+                        }),
+                    });
+                }
                 // Started now, waited for by `sync`: the caller reads and hashes the next
                 // blobs meanwhile. A permit bounds the bytes held.
                 let permit = wait(self.puts.clone().acquire_owned()).map_err(|e| {
@@ -695,6 +775,7 @@ impl BlobWriter for S3Writer {
                 key: self.key.clone(),
                 put,
                 failed: false,
+                held: None,
             }),
         })
     }

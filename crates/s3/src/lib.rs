@@ -17,20 +17,23 @@
 //! (`checkpoint`, `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`), with `signed-size`
 //! and `timestamps/…` beside it, so the prefix can be published as is to tlog-tiles clients.
 //!
-//! **How a blob is written.** The bytes are buffered up to one part (8 MiB). A blob no
-//! longer than that is PUT to its staged name when the writer finishes, in the background
+//! **How a blob is written.** The bytes are buffered up to one part (8 MiB), and the writer
+//! hashes what it keeps itself: `finish` refuses a blob whose SHA-256 is not the caller's
+//! digest. A blob no longer than one part is kept in memory (up to 256 MiB of them per
+//! store) and `publish` PUTs it under its final name: one request, made only after the
+//! catalog has recorded the intent, and an S3 PUT appears whole or not at all. Past that
+//! budget a small blob is PUT to a staged name when the writer finishes, in the background
 //! (up to 16 at once), and [`athar_core::BlobStore::sync`] waits for those PUTs. A longer
-//! one streams as an S3 multipart upload from a thread of its own (up to four parts in
-//! flight), overlapping the caller's reading and hashing, and is complete when `finish`
-//! returns. The writer hashes what it sends itself, and `finish` refuses (and deletes) a
-//! staged object whose SHA-256 is not the caller's digest. An unfinished multipart upload
-//! is invisible in S3, and a dropped writer aborts its upload. Nothing is ever written
-//! under a blob's final name but by `publish`, which server-side copies the complete,
-//! verified staged object there (a copy appears whole or not at all) and then deletes the
-//! staged objects in bulk. A blob already stored under its digest is kept and the staged
-//! copy dropped: published names are never written again. Each small blob thus costs the
-//! server a PUT, a HEAD, a copy and a share of a bulk delete (measured on a loopback Garage
-//! 2.5 here: about half the files per second of bare PUTs, four at a time).
+//! one streams as an S3 multipart upload to a staged name from a thread of its own (up to
+//! four parts in flight), overlapping the caller's reading and hashing, and is complete
+//! when `finish` returns; a staged object whose SHA-256 is not the caller's digest is
+//! deleted. An unfinished multipart upload is invisible in S3, and a dropped writer aborts
+//! its upload. Nothing is ever written under a blob's final name but by `publish`, which
+//! PUTs a held blob's bytes or server-side copies the complete, verified staged object
+//! there (a copy appears whole or not at all) and then deletes the staged objects in bulk.
+//! A blob already stored under its digest is kept (a HEAD first, then a create-only
+//! write): published names are never written again. A small blob thus costs the server a
+//! HEAD and a PUT; a staged one a PUT, a HEAD, a copy and a share of a bulk delete.
 //!
 //! **The log.** Tiles, entry bundles and `write_new` files are create-only; the checkpoint
 //! and `signed-size` are replaced by one PUT each (atomic in S3). Every PUT is durable when

@@ -86,6 +86,11 @@ fn s3_blob_store_conforms() {
         n += 1;
         Box::new(blobs(&g, &format!("conformance/blobs-{n}")))
     });
+    // Every small blob staged, as when the memory for held ones runs out.
+    conformance::blob_store(&mut || {
+        n += 1;
+        Box::new(blobs(&g, &format!("conformance/staged-{n}")).hold_at_most(0))
+    });
 }
 
 #[test]
@@ -107,6 +112,7 @@ fn s3_stores_faults_and_edges() {
     // Each check on a store of its own; one server for all (each start takes seconds).
     dropped_uploads_leave_nothing_visible(&g);
     existing_blob_is_not_overwritten(&g);
+    small_blobs_are_held_until_published(&g);
     wrong_digest_is_refused_and_nothing_kept(&g);
     range_reads(&g);
     stores_work_from_a_tokio_runtime(&g);
@@ -192,6 +198,53 @@ fn existing_blob_is_not_overwritten(g: &Garage) {
     }
     assert_eq!(s.clear_temporary().unwrap(), 0);
     assert_eq!(s.list().unwrap().blobs.len(), 2);
+}
+
+/// A small blob is written nowhere until it is published, and then only under its name, in
+/// one PUT; past the store's memory budget small blobs are staged, and the budget comes back
+/// as held blobs are published or dropped.
+fn small_blobs_are_held_until_published(g: &Garage) {
+    let prefix = "faults/held";
+    let s = blobs(g, prefix).hold_at_most(10 << 10);
+    let data: Vec<Vec<u8>> = (0..4).map(|i| bytes(5000, 40 + i)).collect();
+    let finish = |d: &Vec<u8>| {
+        let mut w = s.writer(d.len() as u64).unwrap();
+        w.write_chunk(d.clone()).unwrap();
+        w.finish(sha(d)).unwrap()
+    };
+    // Two fit the 10 KiB (5 KiB each); the third is staged.
+    let mut p: Vec<_> = data[..3].iter().map(finish).collect();
+    s.sync(&mut p).unwrap();
+    let keys = raw_keys(g, prefix);
+    assert_eq!(keys.len(), 2, "the marker and one staged blob: {keys:?}");
+    assert!(keys[1].starts_with(&format!("{prefix}/tmp/")), "{keys:?}");
+    for d in &data[..3] {
+        assert!(!s.contains(&sha(d)).unwrap(), "visible before publishing");
+    }
+    s.publish(p).unwrap();
+    // Published: each under its name and nothing staged.
+    let keys = raw_keys(g, prefix);
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(keys.iter().all(|k| !k.contains("/tmp/")), "{keys:?}");
+    for d in &data[..3] {
+        assert!(read_all(&mut s.open(&sha(d)).unwrap()) == *d);
+    }
+    // The budget came back: two held blobs dropped, then two more held (nothing staged).
+    let dropped: Vec<_> = data[..2].iter().map(finish).collect();
+    drop(dropped);
+    let mut p = vec![finish(&data[3])];
+    let again = {
+        let mut w = s.writer(0).unwrap();
+        w.write_chunk(data[0].clone()).unwrap();
+        w.finish(sha(&data[0])).unwrap()
+    };
+    p.push(again);
+    s.sync(&mut p).unwrap();
+    assert_eq!(raw_keys(g, prefix).len(), 4, "nothing staged");
+    s.publish(p).unwrap();
+    assert!(read_all(&mut s.open(&sha(&data[3])).unwrap()) == data[3]);
+    assert_eq!(s.list().unwrap().blobs.len(), 4);
+    assert_eq!(s.clear_temporary().unwrap(), 0);
 }
 
 fn raw_client(g: &Garage) -> object_store::aws::AmazonS3 {
