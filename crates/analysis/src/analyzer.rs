@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use athar_core::jobs::{Analysis, Analyzer, DerivedFile, Refreshable};
+use athar_core::jobs::{self, Analysis, Analyzer, DerivedFile, Refreshable};
 use athar_core::{Fingerprint, Item};
 use athar_media::{image_rgb, local_match, metadata, pdq, review, variants, vpdq};
 
@@ -67,15 +67,42 @@ impl Analyzer for MediaAnalyzer {
         Ok(Analysis { records, derived })
     }
 
-    fn variants(&self) -> Option<Refreshable> {
-        Some(Refreshable {
-            with: Kind::Vpdq.as_str(),
-            algorithm: Kind::VpdqVariants.as_str(),
-            generation: VARIANTS_GENERATION,
-        })
+    fn refreshable(&self) -> Vec<Refreshable> {
+        let mut r = vec![VARIANTS_REFRESH];
+        r.extend(LOCAL_REFRESH);
+        r
     }
 
-    fn analyze_variants(&self, item: &Item, path: &Path) -> Result<Fingerprint, String> {
+    fn analyze_refresh(&self, job: &str, item: &Item, path: &Path) -> Result<Fingerprint, String> {
+        match job {
+            jobs::VARIANTS => self.analyze_variants(item, path),
+            LOCAL_JOB => self.analyze_local(item, path),
+            other => Err(format!(
+                "this analyzer makes no record alone for {other:?} jobs"
+            )),
+        }
+    }
+}
+
+/// The frame variants record as a record a video analysed by an earlier build lacks or
+/// holds of another generation: made again alone by a [`jobs::VARIANTS`] job
+/// ([`MediaAnalyzer::analyze_variants`]).
+pub const VARIANTS_REFRESH: Refreshable = Refreshable {
+    job: jobs::VARIANTS,
+    with: Kind::Vpdq.as_str(),
+    algorithm: Kind::VpdqVariants.as_str(),
+    generation: VARIANTS_GENERATION,
+};
+
+/// The job kind that makes an item's `local` record again, and nothing else, when it is
+/// missing (the item was fingerprinted before the kind existed) or of another generation
+/// ([`LOCAL_REFRESH`]).
+pub const LOCAL_JOB: &str = "local";
+
+impl MediaAnalyzer {
+    /// Makes only the frame variants record of a video (a [`jobs::VARIANTS`] job), exactly
+    /// as [`Analyzer::analyze`] would.
+    pub fn analyze_variants(&self, item: &Item, path: &Path) -> Result<Fingerprint, String> {
         if !item.media_type.starts_with("video/") {
             return Err(format!(
                 "frame variants are made for videos, and this item is {}",
@@ -94,17 +121,19 @@ impl Analyzer for MediaAnalyzer {
 }
 
 /// The `local` record as a record an item analysed by an earlier build lacks: for images
-/// (which hold `pdq`) and for videos (`vpdq`), of the generation this build makes. For a
-/// job that makes it alone ([`MediaAnalyzer::analyze_local`]); `athar_core::jobs` queues
-/// only the frame variants' refresh so far ([`Analyzer::variants`]).
+/// (which hold `pdq`) and for videos (`vpdq`), of the generation this build makes. Made
+/// again alone by a [`LOCAL_JOB`] job ([`MediaAnalyzer::analyze_local`]), which
+/// `athar_core::jobs::enqueue_stale_records` queues like the frame variants' refresh.
 pub const LOCAL_REFRESH: [Refreshable; 2] = [
     Refreshable {
-        with: "pdq",
+        job: LOCAL_JOB,
+        with: Kind::Pdq.as_str(),
         algorithm: Kind::Local.as_str(),
         generation: crate::kinds::LOCAL_GENERATION,
     },
     Refreshable {
-        with: "vpdq",
+        job: LOCAL_JOB,
+        with: Kind::Vpdq.as_str(),
         algorithm: Kind::Local.as_str(),
         generation: crate::kinds::LOCAL_GENERATION,
     },

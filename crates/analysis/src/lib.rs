@@ -6,9 +6,11 @@
 //!   video frames, metadata, review images.
 //! - [`kinds`]: the fingerprint record kinds ([`Kind`]) and the versions stored beside them.
 //!   When the frame variants' generation changes ([`kinds::VARIANTS_VERSION`]), the videos
-//!   analysed before get a `variants` job that makes that record alone again: queued by
-//!   `athar jobs --run` and once at each `athar serve` start (`athar jobs` counts those not
-//!   queued yet).
+//!   analysed before get a `variants` job that makes that record alone again; images and
+//!   videos without a current `local` record (fingerprinted before the kind existed) get a
+//!   [`LOCAL_JOB`] job likewise ([`MediaAnalyzer`] declares both as
+//!   [`athar_core::jobs::Refreshable`]). Queued by `athar jobs --run` and once at each
+//!   `athar serve` start (`athar jobs` counts those not queued yet).
 //! - [`similarity`]: the long-lived similarity index over the archive's fingerprints
 //!   ([`similarity::Similarity`]), kept in memory and cached in `index/similar.idx`, a derived
 //!   cache that records the last catalog fingerprint change it covers. `athar similar` also
@@ -17,7 +19,8 @@
 //! - [`links`]: links made at ingest through local features (picture-in-picture, rotation,
 //!   deep crops, screens), found when an item's `local` record is indexed and kept in
 //!   `index/links.json`, with where one picture sits in the other. Items fingerprinted
-//!   before the `local` kind existed have none until they are analysed again.
+//!   before the `local` kind existed get theirs when their [`LOCAL_JOB`] job has made the
+//!   record: the catch-up links them as it links a newly ingested item.
 //! - [`runner`]: the one job runner ([`runner::Runner`]) for `athar jobs --run`,
 //!   `ingest --wait` and `athar serve`. It keeps the [`similarity::Similarity`] and brings it
 //!   up to date after fingerprint jobs through whatever catalog connection it is handed (the
@@ -34,7 +37,7 @@ pub mod links;
 pub mod runner;
 pub mod similarity;
 
-pub use analyzer::{MediaAnalyzer, LOCAL_REFRESH};
+pub use analyzer::{MediaAnalyzer, LOCAL_JOB, LOCAL_REFRESH, VARIANTS_REFRESH};
 pub use kinds::Kind;
 
 /// Analysis failed as a whole.

@@ -46,10 +46,12 @@ impl Runner {
         &self.analyzer
     }
 
-    /// Queues a `variants` job for every video whose frame variants are of another
-    /// generation than this build's (or missing). Returns how many were queued.
-    pub fn queue_stale_variants(&self, archive: &mut Archive) -> Result<usize, AnalysisError> {
-        Ok(jobs::enqueue_stale_variants(
+    /// Queues a refresh job for every record the analyzer makes again alone that an item
+    /// lacks or holds of another generation than this build's: a `variants` job for such a
+    /// video's frame variants, a `local` job for an image's or video's local features.
+    /// Returns how many were queued.
+    pub fn queue_stale(&self, archive: &mut Archive) -> Result<usize, AnalysisError> {
+        Ok(jobs::enqueue_stale_records(
             archive.catalog.as_mut(),
             &self.analyzer,
         )?)

@@ -1081,8 +1081,9 @@ fn jobs(cli: &Cli, a: &JobsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     athar_core::jobs::enqueue_for(archive.catalog.as_mut(), &items)?;
-    // Videos analysed by an earlier build get the current frame variants.
-    athar_core::jobs::enqueue_stale_variants(
+    // Items analysed by an earlier build get the records it did not make, or made of
+    // another generation: a video's frame variants, an image's or video's local features.
+    athar_core::jobs::enqueue_stale_records(
         archive.catalog.as_mut(),
         &athar_analysis::MediaAnalyzer::default(),
     )?;

@@ -717,14 +717,21 @@ pub fn bag_check(c: &athar_core::handover::BagCheck, json: bool) -> anyhow::Resu
 }
 
 /// `athar jobs`: counts by state, then every job not done, then how many videos' frame
-/// variants are out of date without a job yet (`athar jobs --run` queues and runs them).
+/// variants, and how many items' other records made again alone (local features), are out
+/// of date without a job yet (`athar jobs --run` queues and runs them).
 pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
     let jobs = catalog.jobs()?;
-    let stale = athar_core::jobs::stale_variants_unqueued(
+    let mut out_of_date = std::collections::BTreeMap::<String, u64>::new();
+    for (_, kind) in athar_core::jobs::stale_records_unqueued(
         catalog,
         &athar_analysis::MediaAnalyzer::default(),
-    )?
-    .len();
+    )? {
+        *out_of_date.entry(kind).or_default() += 1;
+    }
+    let stale = out_of_date
+        .get(athar_core::jobs::VARIANTS)
+        .copied()
+        .unwrap_or_default();
     let mut counts = std::collections::BTreeMap::new();
     for j in &jobs {
         *counts.entry(j.state.clone()).or_insert(0u64) += 1;
@@ -736,7 +743,12 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}",
-            json!({ "counts": counts, "jobs": pending, "variants_out_of_date": stale })
+            json!({
+                "counts": counts,
+                "jobs": pending,
+                "variants_out_of_date": stale,
+                "out_of_date": out_of_date,
+            })
         )?;
         return Ok(());
     }
@@ -774,6 +786,18 @@ pub fn jobs(catalog: &dyn Catalog, json: bool) -> anyhow::Result<()> {
             "Frame variants out of date (made by an earlier version) on {stale} video{}: \
              `athar jobs --run` makes them again.",
             if stale == 1 { "" } else { "s" }
+        )?;
+    }
+    for (kind, n) in out_of_date
+        .iter()
+        .filter(|(k, _)| k.as_str() != athar_core::jobs::VARIANTS)
+    {
+        writeln!(
+            out,
+            "Records of kind {} out of date (missing, or made by an earlier version) on {n} \
+             item{}: `athar jobs --run` makes them again.",
+            term(kind),
+            if *n == 1 { "" } else { "s" }
         )?;
     }
     Ok(())

@@ -267,8 +267,8 @@ impl athar_server::Extensions for MediaExtensions {
         use std::sync::atomic::Ordering;
         if !self.stale_queued.load(Ordering::Relaxed) {
             self.runner
-                .queue_stale_variants(archive)
-                .map_err(|e| format!("queuing frame variants made again: {e}"))?;
+                .queue_stale(archive)
+                .map_err(|e| format!("queuing out-of-date records made again: {e}"))?;
             self.stale_queued.store(true, Ordering::Relaxed);
         }
         self.runner

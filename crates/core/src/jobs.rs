@@ -11,10 +11,12 @@
 //! go on writing while it runs. [`run`] chains the three for a caller that holds the
 //! catalog throughout.
 //!
-//! When an item's stored frame variants (the analyzer's own extra hashes of a video's
-//! frames) are of another version than the analyzer makes, or it was analysed before any, a
-//! [`VARIANTS`] job makes only that record again ([`enqueue_stale_variants`]): the reference
-//! hashes and the review images stay as they are.
+//! An analyzer declares the records it can make again on their own ([`Refreshable`]: e.g.
+//! a video's frame variants, the analyzer's own extra hashes of its frames, or the local
+//! features of images and videos). When an item's stored record is of another version than
+//! the analyzer makes, or the item was analysed before the analyzer made any, a job of the
+//! kind the record names (e.g. [`VARIANTS`]) makes only that record again
+//! ([`enqueue_stale_records`]): the reference hashes and the review images stay as they are.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -37,13 +39,17 @@ pub const FINGERPRINT: &str = "fingerprint";
 pub const SHA512: &str = "sha512";
 
 /// The job kind that makes an item's frame variants record again, and nothing else, when
-/// the stored one is missing or was made by another version ([`enqueue_stale_variants`]).
+/// the stored one is missing or was made by another version ([`enqueue_stale_records`]).
 pub const VARIANTS: &str = "variants";
 
 /// A fingerprint record that an analyzer can make on its own, again, for items analysed by
 /// an earlier build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refreshable {
+    /// The job kind that makes this record alone ([`Analyzer::analyze_refresh`]), e.g.
+    /// [`VARIANTS`]. Several refreshables may share one (the same record for images and for
+    /// videos); a job kind makes one record algorithm.
+    pub job: &'static str,
     /// The record an item must hold for this one to be made (e.g. the reference frame
     /// hashes `vpdq`: the item was analysed as a video).
     pub with: &'static str,
@@ -78,12 +84,13 @@ pub struct Analysis {
 pub trait Analyzer {
     /// What could be computed, or why nothing could.
     fn analyze(&self, item: &Item, path: &Path) -> Result<Analysis, String>;
-    /// The frame variants record among what [`Analyzer::analyze`] makes, which
-    /// [`Analyzer::analyze_variants`] makes alone; None when this analyzer makes none.
-    fn variants(&self) -> Option<Refreshable>;
-    /// Makes only the frame variants record of an item (a [`VARIANTS`] job), exactly as
-    /// [`Analyzer::analyze`] would, or says why it cannot.
-    fn analyze_variants(&self, item: &Item, path: &Path) -> Result<Fingerprint, String>;
+    /// The records among what [`Analyzer::analyze`] makes that
+    /// [`Analyzer::analyze_refresh`] makes alone, for items analysed by an earlier build
+    /// ([`enqueue_stale_records`]); empty when this analyzer makes none.
+    fn refreshable(&self) -> Vec<Refreshable>;
+    /// Makes only the record that a job of kind `job` (a [`Refreshable::job`] of this
+    /// analyzer's) makes, exactly as [`Analyzer::analyze`] would, or says why it cannot.
+    fn analyze_refresh(&self, job: &str, item: &Item, path: &Path) -> Result<Fingerprint, String>;
 }
 
 /// Stores bytes Athar made from `source` as an item with a `derived` custody event (an
@@ -194,46 +201,59 @@ pub(crate) fn enqueue_committed(
     enqueue_for(catalog, &collected)
 }
 
-/// Queues a [`VARIANTS`] job for every item whose frame variants are out of date: it holds
-/// the record they go with but its variants record is missing (analysed before the analyzer
-/// made any) or of another version than the analyzer's. A job done for an earlier version is
-/// queued again; a queued, running or failed one is left as it is. Returns how many jobs
-/// were queued.
-pub fn enqueue_stale_variants(
+/// The refresh jobs due for the records `analyzer` can make again: for each of its
+/// [`Refreshable`]s, every item that holds the record it goes with but whose record is
+/// missing (analysed before the analyzer made any) or of another version than the
+/// analyzer's, with the job kind that makes it. Each (item, job kind) once, in the order of
+/// the analyzer's refreshables.
+pub fn stale_records(
+    catalog: &dyn Catalog,
+    analyzer: &dyn Analyzer,
+) -> Result<Vec<(ItemId, String)>, CoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in analyzer.refreshable() {
+        for item in catalog.stale_fingerprints(r.with, r.algorithm, r.generation)? {
+            if seen.insert((item.clone(), r.job)) {
+                out.push((item, r.job.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Queues a refresh job for every record of every item that is out of date
+/// ([`stale_records`]: e.g. a [`VARIANTS`] job for a video whose frame variants are missing
+/// or of another version). A job done for an earlier version is queued again; a queued,
+/// running or failed one is left as it is. Returns how many jobs were queued.
+pub fn enqueue_stale_records(
     catalog: &mut dyn Catalog,
     analyzer: &dyn Analyzer,
 ) -> Result<usize, CoreError> {
-    let Some(r) = analyzer.variants() else {
+    let jobs = stale_records(catalog, analyzer)?;
+    if jobs.is_empty() {
         return Ok(0);
-    };
-    let jobs: Vec<(ItemId, String)> = catalog
-        .stale_fingerprints(r.with, r.algorithm, r.generation)?
-        .into_iter()
-        .map(|item| (item, VARIANTS.to_owned()))
-        .collect();
+    }
     Ok(catalog.requeue_jobs(&jobs)?)
 }
 
-/// Items whose frame variants are out of date and that no [`VARIANTS`] job is waiting for
-/// or has failed on: what [`enqueue_stale_variants`] would queue.
-pub fn stale_variants_unqueued(
+/// The out-of-date records ([`stale_records`]) that no job of their kind is waiting for or
+/// has failed on: what [`enqueue_stale_records`] would queue, as (item, job kind).
+pub fn stale_records_unqueued(
     catalog: &dyn Catalog,
     analyzer: &dyn Analyzer,
-) -> Result<Vec<ItemId>, CoreError> {
-    let Some(r) = analyzer.variants() else {
-        return Ok(Vec::new());
-    };
-    let stale = catalog.stale_fingerprints(r.with, r.algorithm, r.generation)?;
+) -> Result<Vec<(ItemId, String)>, CoreError> {
+    let stale = stale_records(catalog, analyzer)?;
     if stale.is_empty() {
         return Ok(stale);
     }
-    let waiting: std::collections::HashSet<ItemId> = catalog
+    let waiting: std::collections::HashSet<(ItemId, String)> = catalog
         .jobs()?
         .into_iter()
-        .filter(|j| j.kind == VARIANTS && j.state != "done")
-        .map(|j| j.item)
+        .filter(|j| j.state != "done")
+        .map(|j| (j.item, j.kind))
         .collect();
-    Ok(stale.into_iter().filter(|i| !waiting.contains(i)).collect())
+    Ok(stale.into_iter().filter(|j| !waiting.contains(j)).collect())
 }
 
 /// Reads an item's stored bytes once, computing SHA-256 (this thread) and SHA-512 (a helper
@@ -440,7 +460,8 @@ impl Analysed {
 #[derive(Debug)]
 enum Work {
     Sha512(String),
-    Variants(Fingerprint),
+    /// The one record a refresh job ([`Refreshable::job`]) made.
+    Refreshed(Fingerprint),
     Fingerprints(Analysis),
 }
 
@@ -454,16 +475,18 @@ pub struct Committed {
 }
 
 impl Committed {
-    /// Whether the job recorded fingerprint records (a fingerprint or a `variants` job):
-    /// indexes built from them are out of date.
+    /// Whether the job recorded fingerprint records (a fingerprint job, or a refresh job
+    /// such as `variants`: every kind but [`SHA512`] that can be done): indexes built from
+    /// them are out of date.
     pub fn fingerprinted(&self) -> bool {
-        self.state == JobState::Done && (self.job.kind == FINGERPRINT || self.job.kind == VARIANTS)
+        self.state == JobState::Done && self.job.kind != SHA512
     }
 }
 
 /// Phase 1: claims the next queued job and looks up its item and bytes (a short catalog
 /// transaction and a blob lookup). None when no job is queued. A job whose item is not in
-/// the catalog is handed on to fail at its commit.
+/// the catalog is handed on to fail at its commit; so is one of a kind the analyzer does not
+/// know ([`analyse`] says so), with its bytes opened like any other.
 pub fn claim(
     catalog: &mut dyn Catalog,
     blobs: &dyn BlobStore,
@@ -481,17 +504,12 @@ pub fn claim(
         }
         Err(e) => return Err(e.into()),
     };
-    let target = match job.kind.as_str() {
-        SHA512 | VARIANTS | FINGERPRINT => match blobs.local_path(&item.sha256) {
-            Some(path) => Ok((item, Bytes::Local(path))),
-            None => match blobs.open(&item.sha256) {
-                Ok(reader) => Ok((item, Bytes::Stream(reader))),
-                Err(e) => Err(Failure::retry(format!("reading the stored bytes: {e}"))),
-            },
+    let target = match blobs.local_path(&item.sha256) {
+        Some(path) => Ok((item, Bytes::Local(path))),
+        None => match blobs.open(&item.sha256) {
+            Ok(reader) => Ok((item, Bytes::Stream(reader))),
+            Err(e) => Err(Failure::retry(format!("reading the stored bytes: {e}"))),
         },
-        other => Err(Failure::retry(format!(
-            "unknown job kind {other:?} (queued by another version of Athar?)"
-        ))),
     };
     Ok(Some(Claimed { job, target }))
 }
@@ -522,13 +540,27 @@ pub fn analyse(claimed: Claimed, analyzer: &dyn Analyzer) -> Analysed {
                 .and_then(|r| sha512_checked(r, &item))
                 .map(Work::Sha512)
         }
-        VARIANTS => {
-            with_path(&job, bytes, |path| variants_of(analyzer, &item, path)).map(Work::Variants)
-        }
         FINGERPRINT => {
             with_path(&job, bytes, |path| analyzer.analyze(&item, path)).map(Work::Fingerprints)
         }
-        other => Err(format!("unknown job kind {other:?}")),
+        other => {
+            let wanted: Vec<&str> = analyzer
+                .refreshable()
+                .iter()
+                .filter(|r| r.job == other)
+                .map(|r| r.algorithm)
+                .collect();
+            if wanted.is_empty() {
+                Err(format!(
+                    "unknown job kind {other:?} (queued by another version of Athar?)"
+                ))
+            } else {
+                with_path(&job, bytes, |path| {
+                    refreshed(analyzer, other, &wanted, &item, path)
+                })
+                .map(Work::Refreshed)
+            }
+        }
     }
     .map_err(Failure::retry);
     Analysed {
@@ -555,16 +587,21 @@ fn with_path<T>(
     }
 }
 
-/// An item's frame variants made again by the analyzer: the record it declares, nothing else.
-fn variants_of(analyzer: &dyn Analyzer, item: &Item, path: &Path) -> Result<Fingerprint, String> {
-    let Some(wanted) = analyzer.variants() else {
-        return Err("this build makes no frame variants".to_owned());
-    };
-    let record = analyzer.analyze_variants(item, path)?;
-    if record.algorithm != wanted.algorithm {
+/// An item's record made again by the analyzer for a refresh job of kind `job`: the
+/// record it declares for that kind (one of `wanted`), nothing else.
+fn refreshed(
+    analyzer: &dyn Analyzer,
+    job: &str,
+    wanted: &[&str],
+    item: &Item,
+    path: &Path,
+) -> Result<Fingerprint, String> {
+    let record = analyzer.analyze_refresh(job, item, path)?;
+    if !wanted.contains(&record.algorithm.as_str()) {
         return Err(format!(
             "the analyzer made a {:?} record, not {:?}",
-            record.algorithm, wanted.algorithm
+            record.algorithm,
+            wanted.first().copied().unwrap_or_default()
         ));
     }
     Ok(record)
@@ -622,7 +659,7 @@ pub fn commit(
         },
         // Only this record is written (with the job's state, in one transaction): an
         // interrupted run leaves the old one and the job is run again.
-        Ok((Work::Variants(record), _)) => {
+        Ok((Work::Refreshed(record), _)) => {
             if !catalog.finish_job(&job, Ok(std::slice::from_ref(&record)), MAX_ATTEMPTS)? {
                 return Ok(lost(job));
             }
@@ -1036,16 +1073,48 @@ mod tests {
         fn received_custody(&self, _item: &ItemId) -> Result<Vec<ReceivedCustody>, StoreError> {
             Err(unused("received_custody"))
         }
-        fn requeue_jobs(&mut self, _jobs: &[(ItemId, String)]) -> Result<usize, StoreError> {
-            Err(unused("requeue_jobs"))
+        fn requeue_jobs(&mut self, jobs: &[(ItemId, String)]) -> Result<usize, StoreError> {
+            let mut queued = 0;
+            for (item, kind) in jobs {
+                match self
+                    .jobs
+                    .iter_mut()
+                    .find(|j| j.item == *item && j.kind == *kind)
+                {
+                    Some(j) if j.state == "done" => {
+                        j.state = "queued".into();
+                        j.attempts = 0;
+                        j.error = None;
+                        queued += 1;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.enqueue_jobs(&[(item.clone(), kind.clone())])?;
+                        queued += 1;
+                    }
+                }
+            }
+            Ok(queued)
         }
         fn stale_fingerprints(
             &self,
-            _with: &str,
-            _algorithm: &str,
-            _generation: &str,
+            with: &str,
+            algorithm: &str,
+            generation: &str,
         ) -> Result<Vec<ItemId>, StoreError> {
-            Err(unused("stale_fingerprints"))
+            let mut out: Vec<ItemId> = self
+                .prints
+                .iter()
+                .filter(|(_, held)| held.iter().any(|f| f.algorithm == with))
+                .filter(|(_, held)| {
+                    !held.iter().any(|f| {
+                        f.algorithm == algorithm && f.algorithm_version.contains(generation)
+                    })
+                })
+                .map(|(item, _)| item.clone())
+                .collect();
+            out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            Ok(out)
         }
         fn fingerprint_changes(
             &self,
@@ -1182,6 +1251,9 @@ mod tests {
     #[derive(Debug, Default)]
     struct FakeAnalyzer {
         fail: bool,
+        /// Declares two refreshable records (`variants` and `local`, both going with `pdq`),
+        /// which [`Analyzer::analyze`] does not make (as if made by a later build).
+        refresh: bool,
         derived: Vec<DerivedFile>,
         paths: Mutex<Vec<PathBuf>>,
         /// Tells the test the analysis started, then waits for its word to finish.
@@ -1212,13 +1284,48 @@ mod tests {
                 derived: self.derived.clone(),
             })
         }
-        fn variants(&self) -> Option<Refreshable> {
-            None
+        fn refreshable(&self) -> Vec<Refreshable> {
+            if !self.refresh {
+                return Vec::new();
+            }
+            FAKE_REFRESH.to_vec()
         }
-        fn analyze_variants(&self, _item: &Item, _path: &Path) -> Result<Fingerprint, String> {
-            Err("no variants".into())
+        fn analyze_refresh(
+            &self,
+            job: &str,
+            _item: &Item,
+            path: &Path,
+        ) -> Result<Fingerprint, String> {
+            self.paths.lock().unwrap().push(path.to_owned());
+            let r = self
+                .refreshable()
+                .into_iter()
+                .find(|r| r.job == job)
+                .ok_or_else(|| format!("no {job} records"))?;
+            Ok(Fingerprint {
+                algorithm: r.algorithm.into(),
+                algorithm_version: format!("fake {}2: now)", r.generation),
+                decoder: "-".into(),
+                data: job.into(),
+            })
         }
     }
+
+    /// The records a [`FakeAnalyzer`] with `refresh` makes again.
+    const FAKE_REFRESH: [Refreshable; 2] = [
+        Refreshable {
+            job: VARIANTS,
+            with: "pdq",
+            algorithm: "pdq-variants",
+            generation: "(variants 2:",
+        },
+        Refreshable {
+            job: "local",
+            with: "pdq",
+            algorithm: "local",
+            generation: "(local 1:",
+        },
+    ];
 
     fn sha(bytes: &[u8]) -> Sha256 {
         Sha256(sha2::Sha256::digest(bytes).into())
@@ -1490,5 +1597,79 @@ mod tests {
         assert_eq!((s.done, s.failed, s.retried), (1, 0, 0));
         assert_eq!(catalog.items.len(), 2);
         assert_eq!(catalog.derived.len(), 1);
+    }
+
+    #[test]
+    fn every_refreshable_record_out_of_date_gets_one_job_that_makes_it_alone() {
+        let log = MemLog::default();
+        let mut logger = mem_logger(&log);
+        let (mut catalog, blobs, item) = one_video(b"video analysed by an earlier build");
+        // Analysed by a build that made neither refreshable record.
+        let earlier = FakeAnalyzer::default();
+        let s = run_quiet(&mut catalog, &blobs, &mut logger, &earlier);
+        assert_eq!((s.done, s.failed), (2, 0));
+        assert_eq!(enqueue_stale_records(&mut catalog, &earlier).unwrap(), 0);
+        let pdq_before = catalog.fingerprints(&item.id).unwrap();
+
+        let now = FakeAnalyzer {
+            refresh: true,
+            ..FakeAnalyzer::default()
+        };
+        let both = vec![
+            (item.id.clone(), VARIANTS.to_owned()),
+            (item.id.clone(), "local".to_owned()),
+        ];
+        assert_eq!(stale_records_unqueued(&catalog, &now).unwrap(), both);
+        assert_eq!(enqueue_stale_records(&mut catalog, &now).unwrap(), 2);
+        // Queued: not queued again, not counted as unqueued.
+        assert!(stale_records_unqueued(&catalog, &now).unwrap().is_empty());
+        assert_eq!(enqueue_stale_records(&mut catalog, &now).unwrap(), 0);
+
+        let mut kinds = Vec::new();
+        let s = run(
+            &mut catalog,
+            &blobs,
+            &mut logger,
+            &now,
+            "tester",
+            &mut |c| {
+                assert_eq!((c.state, &c.outcome), (JobState::Done, &Ok(1)), "{c:?}");
+                assert!(c.fingerprinted());
+                kinds.push(c.job.kind.clone());
+            },
+        )
+        .unwrap();
+        assert_eq!((s.done, s.failed, s.retried), (2, 0, 0));
+        assert_eq!(kinds, [VARIANTS, "local"]);
+        // Each made its record alone; the reference record is as it was.
+        let prints = catalog.fingerprints(&item.id).unwrap();
+        assert_eq!(prints.len(), 3, "{prints:?}");
+        assert!(prints.contains(&pdq_before[0]));
+        for (alg, data) in [("pdq-variants", VARIANTS), ("local", "local")] {
+            assert!(
+                prints.iter().any(|f| f.algorithm == alg && f.data == data),
+                "{prints:?}"
+            );
+        }
+        assert!(stale_records(&catalog, &now).unwrap().is_empty());
+        assert_eq!(enqueue_stale_records(&mut catalog, &now).unwrap(), 0);
+
+        // One record of an older generation: its done job alone is queued again.
+        for f in catalog.prints.get_mut(&item.id).unwrap() {
+            if f.algorithm == "local" {
+                f.algorithm_version = "fake (local 0: older)".into();
+            }
+        }
+        assert_eq!(enqueue_stale_records(&mut catalog, &now).unwrap(), 1);
+        assert_eq!(catalog.job(&item.id, "local").state, "queued");
+        assert_eq!(catalog.job(&item.id, VARIANTS).state, "done");
+        // A build that makes no such record cannot run the job: it says so.
+        let c = run_quiet(&mut catalog, &blobs, &mut logger, &earlier);
+        assert_eq!((c.done, c.retried), (0, 1));
+        let job = catalog.job(&item.id, "local");
+        assert!(
+            job.error.as_deref().unwrap().contains("unknown job kind"),
+            "{job:?}"
+        );
     }
 }

@@ -36,8 +36,9 @@
 //!   state in one transaction, a derived file an earlier attempt already recorded not stored
 //!   again. A job claimed and never committed is queued again by the next claim; a failure is
 //!   retried, then recorded as failed; a job whose item is gone fails at once, one whose item
-//!   changed is retried. [`jobs::enqueue_stale_variants`] queues a `variants` job for each item
-//!   whose frame variants record is missing or of another version than the analyzer's.
+//!   changed is retried. [`jobs::enqueue_stale_records`] queues, for each record an analyzer
+//!   declares it can make alone ([`jobs::Refreshable`]: frame variants, local features), a
+//!   job for each item whose record is missing or of another version than the analyzer's.
 //! - [`records`]: the documentation model: typed bodies per kind, [`records::DateValue`]
 //!   intervals, canonical JSON and value hashes, [`records::parse_line`] (shared by the CLI,
 //!   imports and the API), and [`records::apply`] (resolve references, check a batch, write it

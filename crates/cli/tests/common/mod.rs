@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use sha2::Digest;
 
+pub mod footage;
+
 /// Runs `athar --archive DIR/archive ARGS` with `stdin` as its input; panics with its
 /// stderr unless it succeeds.
 #[allow(clippy::unwrap_used)]
