@@ -198,3 +198,123 @@ fn a_password_is_never_written_or_printed_and_nothing_is_made_on_failure() {
         .get(0);
     assert!(!made, "no schema made for a refused archive");
 }
+
+/// Documentation records tampered with in the catalog are reported by `verify` on a
+/// PostgreSQL catalog (which reads them in bulk) exactly as on the embedded one: a changed
+/// value, a flipped `deleted`, a row of another kind (unreadable), a row removed (its
+/// events dangle); an untouched record is not named.
+#[test]
+fn tampered_records_are_reported_as_on_sqlite() {
+    let schema = common::PgSchema::new("tamper");
+    let pg = Env::with_init(&["--catalog", &schema.location()]);
+    let pg_problems = tampered_problems(&pg, &|statements: &[String]| {
+        let mut c = schema.client();
+        let prefixed: Vec<String> = statements
+            .iter()
+            .map(|s| s.replace("{t}", &format!("{}.", schema.name)))
+            .collect();
+        c.batch_execute(&prefixed.join(";\n")).expect("tamper");
+    });
+    let sqlite = Env::new();
+    let sqlite_problems = tampered_problems(&sqlite, &|statements: &[String]| {
+        let plain: Vec<String> = statements.iter().map(|s| s.replace("{t}", "")).collect();
+        common::tamper_sql(&sqlite, &plain.join(";\n"));
+    });
+    let kinds: Vec<(&str, &str)> = pg_problems
+        .iter()
+        .map(|(k, item, _)| (k.as_str(), item.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("dangling_event", "D"),
+            ("record_altered", "A"),
+            ("record_altered", "B"),
+            ("record_altered", "C"),
+        ],
+        "{pg_problems:?}"
+    );
+    assert_eq!(pg_problems, sqlite_problems);
+}
+
+/// Adds persons A to E to a case of `env`, tampers with A to D through `tamper` (SQL
+/// statements naming tables as `{t}records`), and returns verify's problems as (kind,
+/// record, detail) with ids named by letter and digests as `<sha>`.
+fn tampered_problems(env: &Env, tamper: &dyn Fn(&[String])) -> Vec<(String, String, String)> {
+    assert!(env.run(&["case", "add", "c"]).status.success());
+    let mut ids = Vec::new();
+    for name in ["Alpha", "Bravo", "Charlie", "Delta", "Echo"] {
+        let out = env.run(&[
+            "person",
+            "add",
+            "--case",
+            "c",
+            "--name",
+            &format!("Synthetic {name}"),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    env.assert_verifies();
+    tamper(&[
+        "UPDATE {t}record_values SET body = replace(body, 'Synthetic Alpha', 'Someone Else')"
+            .to_owned(),
+        format!(
+            "UPDATE {{t}}records SET deleted = NOT deleted WHERE id = '{}'",
+            ids[1]
+        ),
+        format!(
+            "UPDATE {{t}}records SET kind = 'incident' WHERE id = '{}'",
+            ids[2]
+        ),
+        format!("DELETE FROM {{t}}records WHERE id = '{}'", ids[3]),
+    ]);
+    let (code, v) = env.verify();
+    assert_eq!(code, 1, "{v}");
+    let name = |s: &str| {
+        let mut s = s.to_owned();
+        for (id, letter) in ids.iter().zip(["A", "B", "C", "D", "E"]) {
+            s = s.replace(id.as_str(), letter);
+        }
+        without_digests(&s)
+    };
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_owned(),
+                name(p["item"].as_str().unwrap_or("")),
+                name(p["detail"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// `s` with every run of 64 hex digits (a digest, which differs between archives) as `<sha>`.
+fn without_digests(s: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for ch in s.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_hexdigit() {
+            run.push(ch);
+            continue;
+        }
+        if run.len() == 64 {
+            out.push_str("<sha>");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(ch);
+    }
+    out.pop();
+    out
+}

@@ -260,6 +260,14 @@ pub const CATALOG_CHECKS: &[CatalogCheck] = &[
     ),
     ("case_record_makes_case", case_record_makes_case),
     ("event_subjects_after", event_subjects_after),
+    (
+        "records_to_verify_as_single_row_reads",
+        records_to_verify_as_single_row_reads,
+    ),
+    (
+        "one_write_creates_edits_refers_and_deletes",
+        one_write_creates_edits_refers_and_deletes,
+    ),
 ];
 
 /// A digest made of one repeated byte, with the first two bytes given.
@@ -1245,6 +1253,83 @@ fn erasing_a_case_keeps_only_log_digests(c: &mut dyn Catalog) {
     assert!(c.case_holdings("gone").expect("holdings").items.is_empty());
 }
 
+/// `records_to_verify` gives, id by id and in the order asked, what `record_by_id`,
+/// `record_value` and the last of `events` give: for a live, an edited and a deleted
+/// record, an item, an unknown id and a malformed one.
+fn records_to_verify_as_single_row_reads(c: &mut dyn Catalog) {
+    let (item, _) = put(c, sha(1), Some("a"));
+    let live = Change::incident("Live", "a", Some("L-1"));
+    let v1 = Change::incident("First title", "a", None);
+    let gone = Change::person("Synthetic Deletedperson", "a", None);
+    c.write_records(
+        &[live.create(&[]), v1.create(&[]), gone.create(&[])],
+        "carol",
+        0,
+    )
+    .expect("create");
+    let v2 = v1.retitled("Second title");
+    c.write_records(
+        &[v2.write("edit", v1.sha(), &[]), gone.delete()],
+        "carol",
+        0,
+    )
+    .expect("edit and delete");
+    let unknown = ItemId::generate().expect("id");
+    let ids = [
+        gone.id.as_str(),
+        unknown.as_str(),
+        live.id.as_str(),
+        "not-an-id",
+        item.id.as_str(),
+        v1.id.as_str(),
+    ];
+    let got = c.records_to_verify(&ids).expect("records to verify");
+    assert_eq!(got.len(), ids.len(), "one answer per id");
+    for (id, g) in ids.iter().zip(&got) {
+        let stored = c.record_by_id(id).expect("by id");
+        let value = match &stored {
+            Some(s) => c.record_value(&s.sha256).expect("value"),
+            None => None,
+        };
+        let last = match (&stored, ItemId::parse(id)) {
+            (Some(_), Some(subject)) => c.events(&subject).expect("events").pop(),
+            _ => None,
+        };
+        match &g.stored {
+            Ok(s) => assert_eq!(s, &stored, "{id}"),
+            Err(e) => panic!("{id}: {e}"),
+        }
+        assert_eq!(g.value, value, "{id}");
+        assert_eq!(g.last_event, last, "{id}");
+    }
+    // And what that is, spelled out.
+    let [deleted, none, live_got, malformed, of_item, edited] = &got[..] else {
+        panic!("six answers");
+    };
+    for g in [none, malformed, of_item] {
+        assert!(matches!(g.stored, Ok(None)) && g.value.is_none() && g.last_event.is_none());
+    }
+    let Ok(Some(d)) = &deleted.stored else {
+        panic!("a deleted record is found");
+    };
+    assert!(d.deleted);
+    assert_eq!(deleted.value, gone.record.as_ref().map(Record::canonical));
+    let Some(EventDetails::Record(change)) = deleted.last_event.as_ref().map(|e| &e.details) else {
+        panic!("a record event: {:?}", deleted.last_event);
+    };
+    assert_eq!(change.action, "delete");
+    assert_eq!(live_got.value, live.record.as_ref().map(Record::canonical));
+    assert_eq!(edited.value, v2.record.as_ref().map(Record::canonical));
+    let Some(EventDetails::Record(change)) = edited.last_event.as_ref().map(|e| &e.details) else {
+        panic!("a record event: {:?}", edited.last_event);
+    };
+    assert_eq!(
+        (change.action.as_str(), Some(change.digest)),
+        ("edit", v2.sha())
+    );
+    assert!(c.records_to_verify(&[]).expect("none").is_empty());
+}
+
 fn sha_of_nothing() -> Sha256 {
     digest([0xee, 0xee], 0xee)
 }
@@ -1272,6 +1357,80 @@ fn write_records_share_event_sequence(c: &mut dyn Catalog) {
         c.unlogged().expect("unlogged"),
         vec![4],
         "logged_through drops 1..=3"
+    );
+}
+
+/// One write whose later changes touch records created earlier in it, then one large
+/// enough that a backend writing many rows per statement sends several.
+fn one_write_creates_edits_refers_and_deletes(c: &mut dyn Catalog) {
+    let a = Change::incident("First", "a", Some("A-1"));
+    let b = Change::incident("Refers to A", "a", None);
+    let a2 = a.retitled("Second");
+    let events = c
+        .write_records(
+            &[
+                a.create(&[]),
+                b.create(&[&a.id]),
+                a2.write("edit", a.sha(), &[]),
+                b.delete(),
+            ],
+            "carol",
+            0,
+        )
+        .expect("write");
+    assert_eq!(events.len(), 4);
+    assert_eq!(
+        events[2].prev,
+        Some(events[0].seq),
+        "the edit follows the create"
+    );
+    assert_eq!(
+        events[3].prev,
+        Some(events[1].seq),
+        "the delete follows the create"
+    );
+    let stored = c.record_by_id(&a.id).expect("by id").expect("stored");
+    assert_eq!(Some(stored.sha256), a2.sha());
+    assert!(!stored.deleted);
+    let gone = c.record_by_id(&b.id).expect("by id").expect("kept");
+    assert!(gone.deleted);
+    assert!(c.referrers(&a.id).expect("referrers").is_empty());
+    let subject = crate::model::ItemId::parse(&a.id).expect("an id");
+    let seqs: Vec<u64> = c
+        .events(&subject)
+        .expect("events")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, vec![events[0].seq, events[2].seq]);
+
+    let target = Change::incident("Target", "b", None);
+    let many: Vec<Change> = (0..12_000)
+        .map(|i| Change::person(&format!("Synthetic Person {i}"), "b", None))
+        .collect();
+    let mut writes = vec![target.create(&[])];
+    writes.extend(many.iter().map(|p| p.create(&[&target.id])));
+    let events = c.write_records(&writes, "carol", 0).expect("many");
+    assert_eq!(events.len(), writes.len());
+    assert!(
+        events.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "one run of numbers"
+    );
+    assert_eq!(
+        c.referrers(&target.id).expect("referrers").len(),
+        many.len()
+    );
+    for p in [&many[0], &many[6_000], &many[11_999]] {
+        let stored = c.record_by_id(&p.id).expect("by id").expect("stored");
+        assert_eq!(Some(stored.sha256), p.sha());
+        assert_eq!(
+            c.record_value(&stored.sha256).expect("value"),
+            p.record.as_ref().map(Record::canonical)
+        );
+    }
+    assert_eq!(
+        c.records(None, Some("b")).expect("records").len(),
+        many.len() + 1
     );
 }
 

@@ -95,7 +95,7 @@ pub use model::{
 pub use storage::{
     job_lease, new_claim, unix_millis, BlobListing, BlobStore, BlobWriter, CaseHoldings, Catalog,
     Database, ErasedSubject, EventRecord, Fingerprint, Job, LocalBlob, PendingBlob,
-    ReceivedCustody, RecordedEntry, JOB_LEASE,
+    ReceivedCustody, RecordToVerify, RecordedEntry, JOB_LEASE,
 };
 
 /// Current UTC time, truncated to microseconds, as RFC 3339.

@@ -238,6 +238,20 @@ pub struct Fingerprint {
     pub data: String,
 }
 
+/// What verification needs of one documentation record ([`Catalog::records_to_verify`]).
+#[derive(Debug)]
+pub struct RecordToVerify {
+    /// [`Catalog::record_by_id`]'s answer: None when no record has the id, and
+    /// `Err(StoreError::Corrupt)` (never another error) when its row cannot be read back.
+    pub stored: Result<Option<StoredRecord>, StoreError>,
+    /// [`Catalog::record_value`] of the stored record's digest; None when it is not stored
+    /// or there is no readable record.
+    pub value: Option<String>,
+    /// The last of the record's [`Catalog::events`]; None when it has none, its id is
+    /// malformed or there is no readable record.
+    pub last_event: Option<CustodyEvent>,
+}
+
 /// The catalog: items, custody events, and the bookkeeping that makes ingest crash-safe.
 pub trait Catalog: Send {
     /// Records that these blobs are about to be published (durable before returning).
@@ -400,6 +414,32 @@ pub trait Catalog: Send {
     ) -> Result<(), StoreError>;
     /// Everything erased, by subject.
     fn erased(&self) -> Result<Vec<ErasedSubject>, StoreError>;
+    /// For each of `ids` in order, what verification checks a documentation record
+    /// against: [`Catalog::record_by_id`], [`Catalog::record_value`] of its digest and the
+    /// last of its [`Catalog::events`], as those give them. A backend whose single-row
+    /// queries cost a round trip each answers many ids at once; this default asks row by row.
+    fn records_to_verify(&self, ids: &[&str]) -> Result<Vec<RecordToVerify>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let stored = match self.record_by_id(id) {
+                Err(StoreError::Corrupt(why)) => Err(StoreError::Corrupt(why)),
+                found => Ok(found?),
+            };
+            let (mut value, mut last_event) = (None, None);
+            if let Ok(Some(s)) = &stored {
+                value = self.record_value(&s.sha256)?;
+                if let Some(subject) = ItemId::parse(id) {
+                    last_event = self.events(&subject)?.pop();
+                }
+            }
+            out.push(RecordToVerify {
+                stored,
+                value,
+                last_event,
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// A catalog and the accounts kept beside it, as one backend holds them: what an archive

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::StoreError;
 use crate::model::{Item, Sha256};
-use crate::storage::{BlobStore, Catalog};
+use crate::storage::{BlobStore, Catalog, RecordToVerify};
 
 /// What kind of problem verification found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -169,17 +169,23 @@ pub fn verify(
     let ids: HashSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
     let erased_subjects = catalog.erased()?;
     let erased: HashSet<&str> = erased_subjects.iter().map(|e| e.subject.as_str()).collect();
+    // Subjects neither items nor erased are records (checked now, in bulk) or dangling.
+    let others: BTreeSet<&str> = events
+        .iter()
+        .map(|(_, item)| item.as_str())
+        .filter(|item| !ids.contains(item) && !erased.contains(item))
+        .collect();
+    let records = check_records(catalog, &others.into_iter().collect::<Vec<_>>())?;
     let mut with_events: HashSet<&str> = HashSet::new();
     let mut seqs = BTreeSet::new();
-    let mut records: BTreeSet<&str> = BTreeSet::new();
     for (seq, item) in &events {
         seqs.insert(*seq);
         if ids.contains(item.as_str()) {
             with_events.insert(item.as_str());
         } else if erased.contains(item.as_str()) {
             // Erased with its case: its events stay, in the log and (frozen) in the catalog.
-        } else if records.contains(item.as_str()) || is_record(catalog, item)? {
-            records.insert(item.as_str());
+        } else if records.contains_key(item.as_str()) {
+            // A documentation record: checked above.
         } else {
             problems.push(Problem {
                 kind: ProblemKind::DanglingEvent,
@@ -201,8 +207,8 @@ pub fn verify(
             });
         }
     }
-    for id in records {
-        if let Some(detail) = check_record(catalog, id)? {
+    for (id, detail) in records {
+        if let Some(detail) = detail {
             problems.push(Problem {
                 kind: ProblemKind::RecordAltered,
                 item: Some(id.to_owned()),
@@ -250,19 +256,41 @@ pub fn verify(
     })
 }
 
-/// Whether `id` names a documentation record (one whose stored row cannot be read back is
-/// one: [`check_record`] reports it).
-fn is_record(catalog: &dyn Catalog, id: &str) -> Result<bool, StoreError> {
-    match catalog.record_by_id(id) {
-        Ok(found) => Ok(found.is_some()),
-        Err(StoreError::Corrupt(_)) => Ok(true),
-        Err(e) => Err(e),
+/// How many records [`check_records`] asks the catalog about at once.
+const RECORD_CHUNK: usize = 5_000;
+
+/// Checks the documentation records among `subjects` (event subjects that are neither
+/// items nor erased), asking the catalog in chunks. Returns each record found (one whose
+/// stored row cannot be read back is one) with what [`check_record`] says of it; a subject
+/// missing from the map is no record.
+fn check_records<'a>(
+    catalog: &dyn Catalog,
+    subjects: &[&'a str],
+) -> Result<BTreeMap<&'a str, Option<String>>, StoreError> {
+    let mut records = BTreeMap::new();
+    for chunk in subjects.chunks(RECORD_CHUNK) {
+        let fetched = catalog.records_to_verify(chunk)?;
+        if fetched.len() != chunk.len() {
+            return Err(StoreError::Catalog(format!(
+                "asked about {} records, the catalog answered {}",
+                chunk.len(),
+                fetched.len()
+            )));
+        }
+        for (id, record) in chunk.iter().zip(fetched) {
+            if matches!(record.stored, Ok(None)) {
+                continue;
+            }
+            records.insert(*id, check_record(id, record)?);
+        }
     }
+    Ok(records)
 }
 
-/// Checks one documentation record against its value hash and its last custody event.
-fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, StoreError> {
-    let stored = match catalog.record_by_id(id) {
+/// Checks one documentation record, as the catalog gave it, against its value hash and its
+/// last custody event.
+fn check_record(id: &str, fetched: RecordToVerify) -> Result<Option<String>, StoreError> {
+    let stored = match fetched.stored {
         Ok(Some(stored)) => stored,
         Ok(None) => return Ok(None),
         // A row naming a value it cannot be (another kind's): altered, and the rest is
@@ -278,7 +306,7 @@ fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, Store
             stored.sha256
         )));
     }
-    match catalog.record_value(&stored.sha256)? {
+    match fetched.value {
         Some(body) if body == canonical => {}
         _ => {
             return Ok(Some(format!(
@@ -287,10 +315,10 @@ fn check_record(catalog: &dyn Catalog, id: &str) -> Result<Option<String>, Store
             )))
         }
     }
-    let Some(subject) = crate::model::ItemId::parse(id) else {
+    if crate::model::ItemId::parse(id).is_none() {
         return Ok(Some(format!("record {id}: the id is malformed")));
-    };
-    let last = catalog.events(&subject)?.pop();
+    }
+    let last = fetched.last_event;
     let Some(crate::model::EventDetails::Record(change)) = last.map(|e| e.details) else {
         return Ok(Some(format!("record {id} has no record custody event")));
     };

@@ -7,7 +7,8 @@ use athar_core::custody::{Digests, Salt};
 use athar_core::records::{KeyedRecord, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{
     CaseHoldings, Catalog, CustodyEvent, ErasedSubject, EventDetails, EventKind, EventRecord,
-    Fingerprint, Item, ItemId, Job, NewItem, ReceivedCustody, RecordedEntry, Sha256, StoreError,
+    Fingerprint, Item, ItemId, Job, NewItem, ReceivedCustody, RecordToVerify, RecordedEntry,
+    Sha256, StoreError,
 };
 use postgres::{Row, Transaction};
 
@@ -73,6 +74,27 @@ fn to_item(r: &Row) -> Result<Item, StoreError> {
         size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
         media_type: col(r, 3)?,
         created_at: col(r, 4)?,
+    })
+}
+
+/// The columns [`to_event`] reads, in order.
+pub(crate) const EVENT_COLUMNS: &str = "seq, kind, at, actor, sighting, salt";
+
+/// A custody event of `item` from a row of [`EVENT_COLUMNS`].
+pub(crate) fn to_event(item: &ItemId, r: &Row) -> Result<CustodyEvent, StoreError> {
+    let seq: i64 = col(r, 0)?;
+    let kind: String = col(r, 1)?;
+    let sighting: String = col(r, 4)?;
+    let parsed = EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?;
+    Ok(CustodyEvent {
+        seq: seq_of(seq)?,
+        item: item.clone(),
+        kind: parsed,
+        at: col(r, 2)?,
+        actor: col(r, 3)?,
+        details: EventDetails::from_json(parsed, &sighting)
+            .ok_or_else(|| corrupt("event record", &sighting))?,
+        salt: stored_salt(seq, col(r, 5)?)?,
     })
 }
 
@@ -388,29 +410,14 @@ impl Catalog for PgCatalog {
         let rows = self
             .conn()?
             .query(
-                "SELECT seq, kind, at, actor, sighting, salt FROM custody_events
-                 WHERE item_id = $1 AND frozen IS NULL ORDER BY seq",
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM custody_events
+                     WHERE item_id = $1 AND frozen IS NULL ORDER BY seq"
+                ),
                 &[&item.as_str()],
             )
             .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let seq: i64 = col(r, 0)?;
-            let kind: String = col(r, 1)?;
-            let sighting: String = col(r, 4)?;
-            let parsed = EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?;
-            out.push(CustodyEvent {
-                seq: seq_of(seq)?,
-                item: item.clone(),
-                kind: parsed,
-                at: col(r, 2)?,
-                actor: col(r, 3)?,
-                details: EventDetails::from_json(parsed, &sighting)
-                    .ok_or_else(|| corrupt("event record", &sighting))?,
-                salt: stored_salt(seq, col(r, 5)?)?,
-            });
-        }
-        Ok(out)
+        rows.iter().map(|r| to_event(item, r)).collect()
     }
 
     fn event_index(&self) -> Result<(Vec<(u64, String)>, u64), StoreError> {
@@ -1107,6 +1114,10 @@ impl Catalog for PgCatalog {
             tx.execute(&listed, &[s, &case, &at]).map_err(db)?;
         }
         tx.commit().map_err(db)
+    }
+
+    fn records_to_verify(&self, ids: &[&str]) -> Result<Vec<RecordToVerify>, StoreError> {
+        crate::verify_bulk::records_to_verify(&mut *self.conn()?, ids)
     }
 
     fn erased(&self) -> Result<Vec<ErasedSubject>, StoreError> {

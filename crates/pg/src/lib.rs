@@ -63,6 +63,7 @@ mod catalog;
 pub mod import;
 mod records;
 mod schema;
+mod verify_bulk;
 
 pub use schema::MIGRATIONS;
 

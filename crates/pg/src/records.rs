@@ -4,14 +4,14 @@
 
 use athar_core::records::{KeyedRecord, Record, RecordKind, RecordWrite, StoredRecord};
 use athar_core::{EventRecord, ItemId, RecordChange, Sha256, StoreError, TOOL_VERSION};
-use postgres::{Client, Row};
+use postgres::{Client, Row, Transaction};
 
 use crate::catalog::{drop_logged, new_salt, take_seqs};
 use crate::{big, col, corrupt, db};
 
-const COLUMNS: &str = "r.id, r.kind, r.sha256, r.deleted, v.body";
+pub(crate) const COLUMNS: &str = "r.id, r.kind, r.sha256, r.deleted, v.body";
 
-fn to_stored(r: &Row) -> Result<StoredRecord, StoreError> {
+pub(crate) fn to_stored(r: &Row) -> Result<StoredRecord, StoreError> {
     let id: String = col(r, 0)?;
     let kind: String = col(r, 1)?;
     let sha: String = col(r, 2)?;
@@ -150,6 +150,73 @@ fn event_details(writes: &[RecordWrite]) -> Vec<Option<String>> {
     })
 }
 
+/// Rows sent in one multi-row statement (`UNNEST` of arrays).
+const ROWS_PER_STATEMENT: usize = 10_000;
+
+/// Rows of a record write waiting to go in multi-row statements: new records, their
+/// references, custody events.
+#[derive(Default)]
+struct Rows {
+    /// id, kind, key, case, value digest.
+    records: Vec<(String, &'static str, Option<String>, String, String)>,
+    /// from, to.
+    refs: Vec<(String, String)>,
+    /// seq, subject, details, salt.
+    events: Vec<(i64, String, String, String)>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.records.len() + self.refs.len() + self.events.len()
+    }
+
+    /// Writes what is waiting, records before the references and events naming them.
+    fn flush(&mut self, tx: &mut Transaction<'_>, at: &str, actor: &str) -> Result<(), StoreError> {
+        if !self.records.is_empty() {
+            let r = std::mem::take(&mut self.records);
+            let ids: Vec<&str> = r.iter().map(|x| x.0.as_str()).collect();
+            let kinds: Vec<&str> = r.iter().map(|x| x.1).collect();
+            let keys: Vec<Option<&str>> = r.iter().map(|x| x.2.as_deref()).collect();
+            let cases: Vec<&str> = r.iter().map(|x| x.3.as_str()).collect();
+            let shas: Vec<&str> = r.iter().map(|x| x.4.as_str()).collect();
+            tx.execute(
+                "INSERT INTO records (id, kind, key, case_name, sha256, deleted)
+                 SELECT i, k, y, c, s, FALSE
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                     AS t(i, k, y, c, s)",
+                &[&ids, &kinds, &keys, &cases, &shas],
+            )
+            .map_err(db)?;
+        }
+        if !self.refs.is_empty() {
+            let r = std::mem::take(&mut self.refs);
+            let from: Vec<&str> = r.iter().map(|x| x.0.as_str()).collect();
+            let to: Vec<&str> = r.iter().map(|x| x.1.as_str()).collect();
+            tx.execute(
+                "INSERT INTO record_refs (from_id, to_id)
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&from, &to],
+            )
+            .map_err(db)?;
+        }
+        if !self.events.is_empty() {
+            let e = std::mem::take(&mut self.events);
+            let seqs: Vec<i64> = e.iter().map(|x| x.0).collect();
+            let subjects: Vec<&str> = e.iter().map(|x| x.1.as_str()).collect();
+            let details: Vec<&str> = e.iter().map(|x| x.2.as_str()).collect();
+            let salts: Vec<&str> = e.iter().map(|x| x.3.as_str()).collect();
+            tx.execute(
+                "INSERT INTO custody_events (seq, item_id, kind, at, actor, sighting, salt)
+                 SELECT s, i, 'record', $5, $6, d, a
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS t(s, i, d, a)",
+                &[&seqs, &subjects, &details, &salts, &at, &actor],
+            )
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes a batch of record changes in one transaction, one custody event each.
 pub(crate) fn write(
     c: &mut Client,
@@ -175,18 +242,16 @@ pub(crate) fn write(
         .collect();
     values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     values.dedup_by(|a, b| a.0 == b.0);
-    let value = tx
-        .prepare("INSERT INTO record_values (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .map_err(db)?;
-    for (hex, body) in &values {
-        tx.execute(&value, &[hex, body]).map_err(db)?;
-    }
-    let insert = tx
-        .prepare(
-            "INSERT INTO records (id, kind, key, case_name, sha256, deleted)
-             VALUES ($1, $2, $3, $4, $5, FALSE)",
+    for chunk in values.chunks(ROWS_PER_STATEMENT) {
+        let (hexes, bodies): (Vec<&str>, Vec<&str>) =
+            chunk.iter().map(|(h, b)| (h.as_str(), *b)).unzip();
+        tx.execute(
+            "INSERT INTO record_values (sha256, body)
+             SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            &[&hexes, &bodies],
         )
         .map_err(db)?;
+    }
     let upsert = tx
         .prepare(
             "INSERT INTO records (id, kind, key, case_name, sha256, deleted)
@@ -207,37 +272,41 @@ pub(crate) fn write(
     let case = tx
         .prepare("INSERT INTO cases (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .map_err(db)?;
-    let event = tx
-        .prepare(
-            "INSERT INTO custody_events (seq, item_id, kind, at, actor, sighting, salt)
-             VALUES ($1, $2, 'record', $3, $4, $5, $6)",
-        )
-        .map_err(db)?;
     let last_event = tx
         .prepare("SELECT MAX(seq) FROM custody_events WHERE item_id = $1")
         .map_err(db)?;
     let first = take_seqs(&mut tx, writes.len() as u64)?;
     let mut events = Vec::with_capacity(writes.len());
+    // New records, their references and every event go in many rows per statement; a
+    // change of an existing record is written row by row, after what came before it.
+    let mut rows = Rows::default();
     for ((w, details), seq) in writes.iter().zip(details).zip(first..) {
         let item = ItemId::parse(&w.id).ok_or_else(|| corrupt("record id", &w.id))?;
+        let created = w.action == "create";
         // A created record has no events yet; a changed one has its last before this.
-        let prev: Option<i64> = if w.action == "create" {
+        let prev: Option<i64> = if created {
             None
         } else {
+            rows.flush(&mut tx, &at, actor)?;
             col(&tx.query_one(&last_event, &[&w.id]).map_err(db)?, 0)?
         };
         match (&w.body, w.new) {
             (Some(_), Some(sha)) => {
-                let st = if w.action == "create" {
-                    &insert
+                if created {
+                    rows.records.push((
+                        w.id.clone(),
+                        w.kind.as_str(),
+                        w.key.clone(),
+                        w.case.clone(),
+                        sha.to_hex(),
+                    ));
                 } else {
-                    &upsert
-                };
-                tx.execute(
-                    st,
-                    &[&w.id, &w.kind.as_str(), &w.key, &w.case, &sha.to_hex()],
-                )
-                .map_err(db)?;
+                    tx.execute(
+                        &upsert,
+                        &[&w.id, &w.kind.as_str(), &w.key, &w.case, &sha.to_hex()],
+                    )
+                    .map_err(db)?;
+                }
                 if w.kind == RecordKind::Case {
                     tx.execute(&case, &[&w.case, &at]).map_err(db)?;
                 }
@@ -246,11 +315,14 @@ pub(crate) fn write(
                 tx.execute(&delete, &[&w.id]).map_err(db)?;
             }
         }
-        if w.action != "create" {
+        if created {
+            rows.refs
+                .extend(w.refs.iter().map(|r| (w.id.clone(), r.clone())));
+        } else {
             tx.execute(&clear_refs, &[&w.id]).map_err(db)?;
-        }
-        for r in &w.refs {
-            tx.execute(&add_ref, &[&w.id, r]).map_err(db)?;
+            for r in &w.refs {
+                tx.execute(&add_ref, &[&w.id, r]).map_err(db)?;
+            }
         }
         let (Some(digest), Some(details)) = (w.new.or(w.old), details) else {
             return Err(StoreError::Catalog(format!(
@@ -259,11 +331,8 @@ pub(crate) fn write(
             )));
         };
         let salt = new_salt()?;
-        tx.execute(
-            &event,
-            &[&big(seq), &w.id, &at, &actor, &details, &salt.to_hex()],
-        )
-        .map_err(db)?;
+        rows.events
+            .push((big(seq), w.id.clone(), details.clone(), salt.to_hex()));
         events.push(EventRecord {
             seq,
             item,
@@ -276,7 +345,11 @@ pub(crate) fn write(
             salt: Some(salt),
             frozen: None,
         });
+        if rows.len() >= ROWS_PER_STATEMENT {
+            rows.flush(&mut tx, &at, actor)?;
+        }
     }
+    rows.flush(&mut tx, &at, actor)?;
     // The whole run of numbers, queued in one statement.
     tx.execute(
         "INSERT INTO unlogged (seq) SELECT generate_series($1::bigint, $2::bigint)",
