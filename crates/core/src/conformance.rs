@@ -1929,6 +1929,7 @@ fn local_path_holds_the_bytes(s: &dyn BlobStore) {
 
 /// Every log store check, by contract.
 pub const LOG_CHECKS: &[LogCheck] = &[
+    ("read_many_as_reads", read_many_as_reads),
     ("empty_log_reads_nothing", empty_log_reads_nothing),
     ("tiles_read_back_identical", tiles_read_back_identical),
     ("existing_tile_left_as_is", existing_tile_left_as_is),
@@ -2030,6 +2031,23 @@ fn checkpoint_replaced(s: &dyn LogStore) {
         s.read("checkpoint").expect("read").as_deref(),
         Some(&b"origin\n2\nBBBB\n\n- sig2\n"[..])
     );
+}
+
+fn read_many_as_reads(s: &dyn LogStore) {
+    let files: Vec<(String, Vec<u8>)> = (0..40u8)
+        .map(|i| (format!("tile/0/{i:03}"), vec![i; 32 * (usize::from(i) + 1)]))
+        .collect();
+    s.write_tiles(&files).expect("write tiles");
+    let mut paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    paths.insert(7, "tile/0/999".to_owned());
+    paths.reverse();
+    let many = s.read_many(&paths).expect("read many");
+    assert_eq!(many.len(), paths.len());
+    for (p, got) in paths.iter().zip(&many) {
+        assert_eq!(got, &s.read(p).expect("read"), "{p}");
+    }
+    assert!(many[paths.len() - 8].is_none(), "a missing file is None");
+    assert!(s.read_many(&[]).expect("none").is_empty());
 }
 
 fn write_new_then_read(s: &dyn LogStore) {

@@ -18,6 +18,11 @@ use crate::storage::Catalog;
 pub trait LogStore: Send + Sync {
     /// A file's bytes; None when it does not exist.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Several files' bytes, in the order asked (None for one that does not exist): a store
+    /// reached over the network reads them concurrently.
+    fn read_many(&self, paths: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        paths.iter().map(|p| self.read(p)).collect()
+    }
     /// Writes new immutable files: each appears complete or not at all, and all are durable
     /// on return. A file that already exists is left as it is.
     fn write_tiles(&self, files: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
@@ -68,13 +73,18 @@ struct StoreTiles<'a>(&'a dyn LogStore);
 
 impl TileReader for StoreTiles<'_> {
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
+        let paths: Vec<String> = tiles.iter().map(Tile::path).collect();
+        let read = self
+            .0
+            .read_many(&paths)
+            .map_err(|e| TreeError::Tile(e.to_string()))?;
         tiles
             .iter()
-            .map(|t| match self.0.read(&t.path()) {
-                Ok(Some(d)) if d.len() == t.data_len() => Ok(d),
-                Ok(Some(_)) => Err(TreeError::Tile(format!("{} has the wrong size", t.path()))),
-                Ok(None) => Err(TreeError::Tile(format!("{} is missing", t.path()))),
-                Err(e) => Err(TreeError::Tile(e.to_string())),
+            .zip(read)
+            .map(|(t, d)| match d {
+                Some(d) if d.len() == t.data_len() => Ok(d),
+                Some(_) => Err(TreeError::Tile(format!("{} has the wrong size", t.path()))),
+                None => Err(TreeError::Tile(format!("{} is missing", t.path()))),
             })
             .collect()
     }

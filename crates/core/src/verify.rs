@@ -483,7 +483,13 @@ struct TileCheck<'a> {
     store: &'a dyn crate::log::LogStore,
     /// Older partial tiles and bundles kept beside the current ones: (entries?, level, index) -> widths.
     partials: HashMap<(bool, u8, u64), Vec<u16>>,
+    /// Files read ahead ([`TileCheck::prefetch`]), by path.
+    ahead: HashMap<String, Option<Vec<u8>>>,
 }
+
+/// Level-0 tiles whose files are read at once (a store over the network reads them
+/// concurrently instead of one round trip each).
+const TILES_READ_AHEAD: u64 = 64;
 
 impl<'a> TileCheck<'a> {
     /// Lists the stored tiles; a file that is not a tile is a problem.
@@ -510,7 +516,47 @@ impl<'a> TileCheck<'a> {
                 )),
             }
         }
-        Ok(TileCheck { store, partials })
+        Ok(TileCheck {
+            store,
+            partials,
+            ahead: HashMap::new(),
+        })
+    }
+
+    /// Reads at once every file of the level-0 tiles `from..to` of a log of size `n` (entry
+    /// bundles and hash tiles, older partials too), dropping what was read ahead before.
+    fn prefetch(&mut self, from: u64, to: u64, n: u64) -> Result<(), StoreError> {
+        use athar_tlog::tile::{self, Tile};
+        let mut paths = Vec::new();
+        for ti in from..to {
+            let w = tile::tile_width_at(0, ti, n);
+            for entries in [true, false] {
+                let mut widths = self
+                    .partials
+                    .get(&(entries, 0, ti))
+                    .cloned()
+                    .unwrap_or_default();
+                widths.push(w);
+                for width in widths.into_iter().filter(|&x| x <= w) {
+                    let t =
+                        Tile::new(0, ti, width).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    paths.push(if entries { t.entries_path() } else { t.path() });
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        let read = self.store.read_many(&paths)?;
+        self.ahead = paths.into_iter().zip(read).collect();
+        Ok(())
+    }
+
+    /// A log file's bytes, read ahead or now.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.ahead.get(path) {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.store.read(path),
+        }
     }
 
     /// Compares the stored file of `t` and every older partial of it with `expected_parts`
@@ -552,7 +598,7 @@ impl<'a> TileCheck<'a> {
             } else {
                 expected_parts[..usize::from(w)].concat()
             };
-            match self.store.read(&path)? {
+            match self.read(&path)? {
                 None if w == t.width => problems.push(log_problem(
                     ProblemKind::LogTile,
                     None,
@@ -615,7 +661,10 @@ fn check_leaves(
     for ti in 0..tiles0 {
         let w = tile::tile_width_at(0, ti, n);
         let t = Tile::new(0, ti, w).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let entries: Vec<Vec<u8>> = match tiles.store.read(&t.entries_path())? {
+        if ti % TILES_READ_AHEAD == 0 {
+            tiles.prefetch(ti, (ti + TILES_READ_AHEAD).min(tiles0), n)?;
+        }
+        let entries: Vec<Vec<u8>> = match tiles.read(&t.entries_path())? {
             None => {
                 problems.push(log_problem(
                     ProblemKind::LogTile,

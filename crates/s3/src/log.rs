@@ -18,6 +18,21 @@ use crate::{exists, store_error, S3Options, Shared};
 const SIGNED_SIZE: &str = "signed-size";
 /// Tiles written at once.
 const WRITE_CONCURRENCY: usize = 8;
+/// Files read at once by `read_many`.
+const READS_IN_FLIGHT: usize = 32;
+
+/// An object's bytes; None when there is none.
+async fn get_opt(store: &AmazonS3, key: &Path, what: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let got = match store.get(key).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(store_error(what, e)),
+    };
+    match got.bytes().await {
+        Ok(b) => Ok(Some(b.to_vec())),
+        Err(e) => Err(store_error(what, e)),
+    }
+}
 
 /// A custody log under one prefix of an S3 bucket.
 #[derive(Debug)]
@@ -128,17 +143,28 @@ impl S3LogStore {
 impl LogStore for S3LogStore {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (store, key, what) = self.object(path)?;
-        self.shared.run(async move {
-            let got = match store.get(&key).await {
-                Ok(got) => got,
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(store_error(&what, e)),
-            };
-            match got.bytes().await {
-                Ok(b) => Ok(Some(b.to_vec())),
-                Err(e) => Err(store_error(&what, e)),
-            }
-        })
+        self.shared
+            .run(async move { get_opt(&store, &key, &what).await })
+    }
+
+    fn read_many(&self, paths: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut jobs = Vec::with_capacity(paths.len());
+        for rel in paths {
+            let (_, key, what) = self.object(rel)?;
+            jobs.push((key, what));
+        }
+        let store = self.shared.store.clone();
+        let results = self.shared.run(async move {
+            Ok(futures_util::stream::iter(jobs)
+                .map(|(key, what)| {
+                    let store = store.clone();
+                    async move { get_opt(&store, &key, &what).await }
+                })
+                .buffered(READS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await)
+        })?;
+        results.into_iter().collect()
     }
 
     fn write_tiles(&self, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
