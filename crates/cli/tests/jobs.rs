@@ -176,20 +176,6 @@ fn number(env: &Env, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn jobs_json(env: &Env) -> serde_json::Value {
-    let out = env.run(&["jobs", "--json"]);
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// `athar jobs --run`; its stderr summary line.
-fn run_jobs(env: &Env) -> String {
-    let out = env.run(&["jobs", "--run"]);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    err
-}
-
 #[test]
 fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothing_else() {
     let env = Env::new();
@@ -228,7 +214,7 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
     assert!(found_before.contains(missing.as_str()), "{found_before}");
     let items_before = json_lines(&env.run(&["list", "--json"]).stdout).len();
     let events_before = number(&env, "SELECT COUNT(*) FROM custody_events");
-    assert_eq!(jobs_json(&env)["variants_out_of_date"], 0);
+    assert_eq!(env.jobs_json()["variants_out_of_date"], 0);
 
     // As an earlier build left them: one item's variants of an older version, another's
     // from before variants existed.
@@ -241,7 +227,7 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
         ),
     );
     let changes_before = number(&env, "SELECT MAX(seq) FROM fingerprint_changes");
-    let listed = jobs_json(&env);
+    let listed = env.jobs_json();
     assert_eq!(listed["variants_out_of_date"], 2, "{listed}");
     let text = String::from_utf8_lossy(&env.run(&["jobs"]).stdout).into_owned();
     assert!(
@@ -249,10 +235,10 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
         "{text}"
     );
 
-    let err = run_jobs(&env);
+    let err = env.run_jobs();
     assert!(err.contains("Jobs: 2 done, 0 failed"), "{err}");
     // A `variants` job each for the two, done like the others; none for the current one.
-    let listed = jobs_json(&env);
+    let listed = env.jobs_json();
     assert_eq!(
         listed["counts"],
         serde_json::json!({ "done": 8 }),
@@ -321,7 +307,7 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
 
     // Nothing left to do.
     let changes = number(&env, "SELECT MAX(seq) FROM fingerprint_changes");
-    let err = run_jobs(&env);
+    let err = env.run_jobs();
     assert!(err.contains("Jobs: 0 done, 0 failed"), "{err}");
     assert_eq!(
         number(&env, "SELECT MAX(seq) FROM fingerprint_changes"),
@@ -340,7 +326,7 @@ fn videos_analysed_by_an_earlier_build_get_the_current_frame_variants_and_nothin
              WHERE kind = 'variants' AND item_id = '{missing}';"
         ),
     );
-    let err = run_jobs(&env);
+    let err = env.run_jobs();
     assert!(err.contains("Jobs: 2 done, 0 failed"), "{err}");
     for item in [older, missing] {
         assert_eq!(record(&env, item, "vpdq-variants").unwrap().0, version);

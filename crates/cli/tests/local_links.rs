@@ -12,7 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::footage::{ffmpeg, panned, scene, ENCODE};
+use common::footage::{ffmpeg, panned, scene, similar, ENCODE};
 use common::{http, json_lines, Env};
 
 const PW: &str = "correct horse battery staple";
@@ -34,29 +34,6 @@ fn copy(
     args.extend(ENCODE);
     args.push(out.to_str().unwrap());
     ffmpeg(&args).then_some(out)
-}
-
-/// `athar similar --json TARGET`: (item, transform) of each match.
-fn similar(env: &Env, target: &str) -> Vec<(String, String, serde_json::Value)> {
-    let out = env.run(&["similar", "--json", target]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    r["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["item"].as_str().unwrap().to_owned(),
-                m["local"]["transform"].as_str().unwrap_or("").to_owned(),
-                m.clone(),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -36,23 +36,9 @@ fn picture_in_picture(env: &Env, original: &Path) -> Option<PathBuf> {
 
 /// `athar similar --json TARGET`: (item, transform) of each match.
 fn similar(env: &Env, target: &str) -> Vec<(String, String)> {
-    let out = env.run(&["similar", "--json", target]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    r["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["item"].as_str().unwrap().to_owned(),
-                m["local"]["transform"].as_str().unwrap_or("").to_owned(),
-            )
-        })
+    common::footage::similar(env, target)
+        .into_iter()
+        .map(|(item, transform, _)| (item, transform))
         .collect()
 }
 
@@ -86,20 +72,6 @@ fn local_version(env: &Env, item: &str) -> Option<String> {
         |r| r.get(0),
     )
     .ok()
-}
-
-fn jobs_json(env: &Env) -> serde_json::Value {
-    let out = env.run(&["jobs", "--json"]);
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// `athar jobs --run`; its stderr.
-fn run_jobs(env: &Env) -> String {
-    let out = env.run(&["jobs", "--run"]);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    err
 }
 
 #[test]
@@ -151,7 +123,7 @@ fn items_fingerprinted_before_local_features_get_them_and_their_links() {
     let links = std::fs::read_to_string(env.archive.join("index/links.json")).unwrap();
     assert!(!links.contains(&pip_id), "{links}");
     // `athar jobs` counts what is out of date and not queued yet; frame variants are not.
-    let listed = jobs_json(&env);
+    let listed = env.jobs_json();
     assert_eq!(
         listed["out_of_date"],
         serde_json::json!({ "local": 4 }),
@@ -166,7 +138,7 @@ fn items_fingerprinted_before_local_features_get_them_and_their_links() {
 
     // `athar jobs --run` queues one `local` job per item and runs it.
     let started = std::time::Instant::now();
-    let err = run_jobs(&env);
+    let err = env.run_jobs();
     eprintln!("refresh run: {:?}", started.elapsed());
     assert!(err.contains("Jobs: 4 done, 0 failed"), "{err}");
     for id in [&video_id, &pip_id, &picture_id, &collage_id] {
@@ -221,9 +193,9 @@ fn items_fingerprinted_before_local_features_get_them_and_their_links() {
     env.assert_verifies();
 
     // Nothing is out of date now: a second run queues and runs nothing.
-    let listed = jobs_json(&env);
+    let listed = env.jobs_json();
     assert_eq!(listed["out_of_date"], serde_json::json!({}), "{listed}");
-    let err = run_jobs(&env);
+    let err = env.run_jobs();
     assert!(err.contains("Jobs: 0 done, 0 failed"), "{err}");
     assert_eq!(number(&env, "SELECT COUNT(*) FROM jobs"), jobs_before + 4);
     assert_eq!(

@@ -104,3 +104,27 @@ pub fn panned(env: &Env, name: &str, seed: u64) -> Option<PathBuf> {
     args.push(out.to_str().unwrap());
     ffmpeg(&args).then_some(out)
 }
+
+/// `athar similar --json TARGET`, which must succeed: (item, transform in words, the whole
+/// match) of each match.
+pub fn similar(env: &Env, target: &str) -> Vec<(String, String, serde_json::Value)> {
+    let out = env.run(&["similar", "--json", target]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    r["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["item"].as_str().unwrap().to_owned(),
+                m["local"]["transform"].as_str().unwrap_or("").to_owned(),
+                m.clone(),
+            )
+        })
+        .collect()
+}

@@ -161,6 +161,22 @@ impl Env {
     pub fn cat(&self, item: &str) -> Output {
         self.run(&["cat", item])
     }
+
+    /// `athar jobs --json`, which must succeed.
+    #[allow(clippy::unwrap_used)]
+    pub fn jobs_json(&self) -> serde_json::Value {
+        let out = self.run(&["jobs", "--json"]);
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `athar jobs --run`, which must succeed; its stderr (the summary line).
+    pub fn run_jobs(&self) -> String {
+        let out = self.run(&["jobs", "--run"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    }
 }
 
 /// The item id on the first line of `ingest --json` output.
