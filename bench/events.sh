@@ -20,15 +20,11 @@ EVENTS="${EVENTS:-10000000}"; CHUNK="${CHUNK:-1000000}"; PROOFS="${PROOFS:-50}"
 BACKENDS="${BACKENDS:-embedded scale-out}"
 PG="${ATHAR_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 WORK="${WORK:-$root/bench/out/events}"
-bash "$root/scripts/ensure-deps.sh" test >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --quiet --release -p athar
-cargo build --quiet --release -p athar-s3 --features test-server --example garage_server
-ATHAR="$CARGO_TARGET_DIR/release/athar"
-
-rm -rf "$WORK"; mkdir -p "$WORK"
 # shellcheck source=bench/garage.sh
 source "$root/bench/garage.sh"
+build_scale_out
+
+rm -rf "$WORK"; mkdir -p "$WORK"
 trap 'stop_garage' EXIT
 start_garage
 unset AWS_CA_BUNDLE

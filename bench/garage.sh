@@ -1,4 +1,6 @@
-# Sourced by the scale-out benchmarks: `start_garage` starts the test Garage (built as the
+# Sourced by the scale-out benchmarks: `build_scale_out` installs what the tests install
+# (Garage, PostgreSQL…), builds a release athar and the test Garage and sets ATHAR (needs
+# root); `start_garage` starts the test Garage (built as the
 # athar-s3 example `garage_server`) for the whole bench, its stdin a fifo held open, and
 # loads its AWS_* and GARAGE_BUCKET variables; `stop_garage` ends it (for an EXIT trap).
 # Needs WORK and CARGO_TARGET_DIR.
@@ -15,4 +17,11 @@ start_garage() {
 stop_garage() {
   exec 9>&-
   wait "$garage_pid" 2>/dev/null || true
+}
+build_scale_out() {
+  bash "$root/scripts/ensure-deps.sh" test >/dev/null
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+  cargo build --quiet --release -p athar
+  cargo build --quiet --release -p athar-s3 --features test-server --example garage_server
+  ATHAR="$CARGO_TARGET_DIR/release/athar"
 }

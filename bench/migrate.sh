@@ -15,11 +15,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ITEMS="${ITEMS:-100000}"; TOTAL_MIB="${TOTAL_MIB:-10240}"; BIG="${BIG:-100}"
 PG="${ATHAR_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 WORK="${WORK:-$root/bench/out/migrate}"
-bash "$root/scripts/ensure-deps.sh" test >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --quiet --release -p athar
-cargo build --quiet --release -p athar-s3 --features test-server --example garage_server
-ATHAR="$CARGO_TARGET_DIR/release/athar"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
+build_scale_out
 
 rm -rf "$WORK"; mkdir -p "$WORK/files"
 python3 - "$WORK/files" "$ITEMS" "$TOTAL_MIB" "$BIG" <<'PY'
@@ -46,8 +44,6 @@ for i in range(big):
 PY
 bytes=$(du -sb "$WORK/files" | cut -f1)
 
-# shellcheck source=bench/garage.sh
-source "$root/bench/garage.sh"
 schema="bench_migrate_$$"
 trap 'stop_garage; psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true' EXIT
 start_garage

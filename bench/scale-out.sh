@@ -16,11 +16,9 @@ RUNS="${RUNS:-3}"; FILES="${FILES:-10000}"; SMALL_KIB="${SMALL_KIB:-16}"; BIG_MI
 PG="${ATHAR_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 WORK="${WORK:-$root/bench/out/scale-out}"
 command -v rclone >/dev/null || { echo "rclone missing: apt-get install rclone" >&2; exit 2; }
-bash "$root/scripts/ensure-deps.sh" test >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --quiet --release -p athar
-cargo build --quiet --release -p athar-s3 --features test-server --example garage_server
-ATHAR="$CARGO_TARGET_DIR/release/athar"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
+build_scale_out
 
 rm -rf "$WORK"; mkdir -p "$WORK/small" "$WORK/big"
 python3 - "$WORK" "$FILES" "$SMALL_KIB" "$BIG_MIB" <<'PY'
@@ -35,8 +33,6 @@ with open(f"{work}/big/footage.bin", "wb") as f:
         f.write(rng.randbytes(1 << 20))
 PY
 
-# shellcheck source=bench/garage.sh
-source "$root/bench/garage.sh"
 trap 'stop_garage' EXIT
 start_garage
 cat >"$WORK/rclone.conf" <<CONF

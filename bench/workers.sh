@@ -16,11 +16,9 @@ RUNS="${RUNS:-3}"; CLIPS="${CLIPS:-16}"; SECONDS_EACH="${SECONDS_EACH:-30}"
 PG="${ATHAR_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 WORK="${WORK:-$root/bench/out/workers}"
 (( $(nproc) >= 2 )) || { echo "needs 2 cores" >&2; exit 2; }
-bash "$root/scripts/ensure-deps.sh" test >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --quiet --release -p athar
-cargo build --quiet --release -p athar-s3 --features test-server --example garage_server
-ATHAR="$CARGO_TARGET_DIR/release/athar"
+# shellcheck source=bench/garage.sh
+source "$root/bench/garage.sh"
+build_scale_out
 
 rm -rf "$WORK"; mkdir -p "$WORK/clips"
 sources=(testsrc testsrc2 smptebars rgbtestsrc yuvtestsrc mandelbrot "life=seed=7" cellauto)
@@ -34,8 +32,6 @@ for i in $(seq 0 $((CLIPS - 1))); do
     -vf "hue=H=$i*0.4*t" -c:v libx264 -preset veryfast -pix_fmt yuv420p "$WORK/clips/c$i.mp4"
 done
 
-# shellcheck source=bench/garage.sh
-source "$root/bench/garage.sh"
 trap 'stop_garage' EXIT
 start_garage
 

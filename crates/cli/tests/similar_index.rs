@@ -34,20 +34,11 @@ fn saved_kind(env: &Env) -> u32 {
 
 /// (item, distance, transform) of every match, best first.
 fn matches(env: &Env, target: &str) -> Vec<(String, u64, String)> {
-    let out = env.run(&["similar", "--json", target]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    r["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
+    common::footage::similar(env, target)
+        .into_iter()
+        .map(|(item, _, m)| {
             (
-                m["item"].as_str().unwrap().to_owned(),
+                item,
                 m["distance"].as_u64().unwrap(),
                 m["transform"].as_str().unwrap().to_owned(),
             )
