@@ -397,13 +397,37 @@ fn log_problem(kind: ProblemKind, item: Option<String>, detail: String) -> Probl
 
 /// Checks the custody log against its signed checkpoint and the catalog: the checkpoint's
 /// signature; every entry bundle and hash tile recomputed from the entries (older partial
-/// tiles included); the root; and each catalog event against its leaf, one to one.
+/// tiles included); the root; and each catalog event against its leaf, one to one. The
+/// catalog's events are read in ranges of [`EVENTS_PER_READ`] as the leaves reach them.
 pub fn verify_log(
     catalog: &dyn Catalog,
     store: &dyn crate::log::LogStore,
     verifier: &athar_tlog::Ed25519Verifier,
     secret: &[u8],
     check_token: TokenCheck<'_>,
+) -> Result<LogReport, StoreError> {
+    verify_log_in_ranges(
+        catalog,
+        store,
+        verifier,
+        secret,
+        check_token,
+        EVENTS_PER_READ,
+    )
+}
+
+/// Custody events [`verify_log`] reads from the catalog at once: what it holds in memory of
+/// them, whatever the log's size.
+pub const EVENTS_PER_READ: usize = 65_536;
+
+/// [`verify_log`], reading the catalog's events `events_per_read` at a time (at least one).
+pub fn verify_log_in_ranges(
+    catalog: &dyn Catalog,
+    store: &dyn crate::log::LogStore,
+    verifier: &athar_tlog::Ed25519Verifier,
+    secret: &[u8],
+    check_token: TokenCheck<'_>,
+    events_per_read: usize,
 ) -> Result<LogReport, StoreError> {
     use athar_tlog::rfc6962;
 
@@ -424,10 +448,8 @@ pub fn verify_log(
 
     let mut tiles = TileCheck::new(store, problems)?;
     let mut stamped = stamped_sizes(store, n, problems)?;
-    let records = catalog.event_records(0, usize::MAX)?;
-    let mut by_seq: HashMap<u64, &crate::storage::EventRecord> =
-        records.iter().map(|r| (r.seq, r)).collect();
-    let leaves = check_leaves(&mut tiles, problems, n, secret, &mut by_seq, &mut stamped)?;
+    let mut events = EventCursor::new(catalog, events_per_read.max(1));
+    let leaves = check_leaves(&mut tiles, problems, n, secret, &mut events, &mut stamped)?;
     if let Some((level_hashes, root)) = leaves {
         check_upper_tiles(&mut tiles, problems, n, level_hashes)?;
         if root != cp.root {
@@ -444,8 +466,77 @@ pub fn verify_log(
     for (size, root) in &stamped {
         check_timestamps(store, verifier, *size, *root, check_token, &mut report)?;
     }
-    check_beyond_log(catalog, by_seq, n, &mut report.problems)?;
+    check_beyond_log(catalog, events, n, &mut report.problems)?;
     Ok(report)
+}
+
+/// Custody events read from the catalog in ranges as the leaves ask for them, so checking a
+/// log of any size holds one range of events in memory, not all.
+struct EventCursor<'a> {
+    catalog: &'a dyn Catalog,
+    /// Events read at once.
+    chunk: usize,
+    /// Read and not yet matched to a leaf, by sequence number.
+    waiting: HashMap<u64, crate::storage::EventRecord>,
+    /// The highest sequence number read so far.
+    read_to: u64,
+    /// Whether the catalog has no events after `read_to`.
+    done: bool,
+}
+
+impl<'a> EventCursor<'a> {
+    fn new(catalog: &'a dyn Catalog, chunk: usize) -> Self {
+        EventCursor {
+            catalog,
+            chunk,
+            waiting: HashMap::new(),
+            read_to: 0,
+            done: false,
+        }
+    }
+
+    /// Reads the next range of events; false when there are none.
+    fn read_more(&mut self) -> Result<bool, StoreError> {
+        if self.done {
+            return Ok(false);
+        }
+        let batch = self.catalog.event_records(self.read_to, self.chunk)?;
+        if batch.len() < self.chunk {
+            self.done = true;
+        }
+        let Some(last) = batch.last().map(|r| r.seq) else {
+            return Ok(false);
+        };
+        self.read_to = self.read_to.max(last);
+        self.waiting.extend(batch.into_iter().map(|r| (r.seq, r)));
+        Ok(true)
+    }
+
+    /// Takes out the event of sequence number `seq`, reading ahead as far as it.
+    fn take(&mut self, seq: u64) -> Result<Option<crate::storage::EventRecord>, StoreError> {
+        while self.read_to < seq && self.read_more()? {}
+        Ok(self.waiting.remove(&seq))
+    }
+
+    /// Every event not taken whose sequence number is above `n`, in order (read to the end).
+    fn rest_beyond(mut self, n: u64) -> Result<Vec<crate::storage::EventRecord>, StoreError> {
+        let mut rest: Vec<_> = self
+            .waiting
+            .drain()
+            .map(|(_, r)| r)
+            .filter(|r| r.seq > n)
+            .collect();
+        // Where the leaves stopped early (a missing or malformed tile), skip to the log's end.
+        let mut after = self.read_to.max(n);
+        while !self.done {
+            let batch = self.catalog.event_records(after, self.chunk)?;
+            self.done = batch.len() < self.chunk;
+            after = batch.last().map_or(after, |r| r.seq);
+            rest.extend(batch);
+        }
+        rest.sort_by_key(|r| r.seq);
+        Ok(rest)
+    }
 }
 
 /// The log's signed checkpoint, or None (with the problem recorded) when it is missing or
@@ -641,7 +732,7 @@ fn stamped_sizes(
 }
 
 /// Reads every entry bundle of the log of size `n`, checks its files and each leaf against
-/// its catalog event (taken out of `by_seq`), and fills the roots of `stamped` sizes.
+/// its catalog event (taken from `events`), and fills the roots of `stamped` sizes.
 /// Returns the roots of the full level-0 tiles and the tree's root, or None when a bundle is
 /// missing or malformed (the rest of the tree cannot be recomputed).
 fn check_leaves(
@@ -649,7 +740,7 @@ fn check_leaves(
     problems: &mut Vec<Problem>,
     n: u64,
     secret: &[u8],
-    by_seq: &mut HashMap<u64, &crate::storage::EventRecord>,
+    events: &mut EventCursor<'_>,
     stamped: &mut BTreeMap<u64, Option<Hash>>,
 ) -> Result<Option<(Vec<Hash>, Hash)>, StoreError> {
     use athar_tlog::rfc6962::{self, Frontier};
@@ -696,7 +787,7 @@ fn check_leaves(
                 *slot = Some(frontier.root());
             }
             leaves.push(leaf.to_vec());
-            check_leaf_event(problems, by_seq, secret, index, e);
+            check_leaf_event(problems, events.take(index + 1)?, secret, index, e);
         }
         tiles.check(problems, false, t, &leaves)?;
         if w == TILE_WIDTH {
@@ -710,17 +801,17 @@ fn check_leaves(
     Ok(Some((level_hashes, frontier.root())))
 }
 
-/// Checks log entry `e` at leaf `index` against the catalog's custody event of the same
-/// sequence number (taken out of `by_seq`).
+/// Checks log entry `e` at leaf `index` against `event`, the catalog's custody event of the
+/// same sequence number (None when it has none).
 fn check_leaf_event(
     problems: &mut Vec<Problem>,
-    by_seq: &mut HashMap<u64, &crate::storage::EventRecord>,
+    event: Option<crate::storage::EventRecord>,
     secret: &[u8],
     index: u64,
     e: &[u8],
 ) {
     let seq = index + 1;
-    match by_seq.remove(&seq) {
+    match event.as_ref() {
         None => problems.push(log_problem(
             ProblemKind::LogMismatch,
             None,
@@ -809,16 +900,15 @@ fn check_upper_tiles(
     Ok(())
 }
 
-/// Reports the catalog's custody events beyond the log of size `n` (those left in `by_seq`
-/// after the leaves were matched).
+/// Reports the catalog's custody events beyond the log of size `n` (those `events` holds or
+/// has still to read after the leaves were matched).
 fn check_beyond_log(
     catalog: &dyn Catalog,
-    by_seq: HashMap<u64, &crate::storage::EventRecord>,
+    events: EventCursor<'_>,
     n: u64,
     problems: &mut Vec<Problem>,
 ) -> Result<(), StoreError> {
-    let mut rest: Vec<_> = by_seq.into_values().filter(|r| r.seq > n).collect();
-    rest.sort_by_key(|r| r.seq);
+    let rest = events.rest_beyond(n)?;
     // Events leave the catalog's queue for the log only once logged: one beyond the log
     // and not queued was logged before, so the log once held at least that many events.
     let queued: HashSet<u64> = catalog.unlogged()?.into_iter().collect();

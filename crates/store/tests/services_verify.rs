@@ -241,3 +241,63 @@ fn a_stray_file_in_the_log_is_a_log_tile_problem() {
     assert_eq!(kinds(&log.problems), [ProblemKind::LogTile]);
     assert!(log.problems[0].detail.contains("unexpected file"));
 }
+
+#[test]
+fn reading_events_in_small_ranges_finds_the_same_problems() {
+    let (mut env, _) = archive();
+    for k in 0..4 {
+        env.ingest_one(
+            &format!("later-{k}.txt"),
+            format!("later synthetic file {k}\n").as_bytes(),
+        );
+    }
+    assert_eq!(env.log_size(), 8);
+    let clean = |env: &Env, per: usize| {
+        athar_core::verify::verify_log_in_ranges(
+            env.archive.catalog.as_ref(),
+            env.archive.log.as_ref(),
+            &env.archive.verifier(),
+            &env.archive.pseudonym_secret,
+            &support::no_tokens,
+            per,
+        )
+        .unwrap()
+    };
+    for per in [1, 2, 3, 7, 8, 9] {
+        let log = clean(&env, per);
+        assert!(log.problems.is_empty(), "{per}: {:?}", log.problems);
+    }
+    // An event altered, one removed (leaves without events), and the checkpoint put back to
+    // size 6 (events beyond the log).
+    let cp = env.root().join("log/checkpoint");
+    let old = std::fs::read(&cp).unwrap();
+    env.ingest_one("d.txt", b"one more synthetic file\n");
+    env.ingest_one("e.txt", b"and another synthetic file\n");
+    tamper(&cp, |b| *b = old);
+    env.sql(
+        "UPDATE custody_events SET sighting = replace(sighting, 'a.txt', 'z.txt') WHERE seq = 1",
+    );
+    env.sql("DELETE FROM custody_events WHERE seq IN (2, 5)");
+    let whole = env.verify_log();
+    let got = kinds(&whole.problems);
+    for kind in [
+        ProblemKind::LogMismatch,
+        ProblemKind::LogRolledBack,
+        ProblemKind::Unlogged,
+    ] {
+        assert!(got.contains(&kind), "{got:?}");
+    }
+    let said = |log: &athar_core::verify::LogReport| {
+        log.problems
+            .iter()
+            .map(|p| format!("{:?} {:?} {}", p.kind, p.item, p.detail))
+            .collect::<Vec<_>>()
+    };
+    for per in [1, 2, 3, 5, 8, 9, 11] {
+        assert_eq!(
+            said(&clean(&env, per)),
+            said(&whole),
+            "{per} events per read"
+        );
+    }
+}
