@@ -1254,19 +1254,26 @@ pub fn verify_mirrored(
     if plain.same && plain.inliers >= 2 * opts.min_inliers {
         return plain;
     }
-    let mut m = verify(&query.mirrored(), candidate, opts);
+    let m = verify(&query.mirrored(), candidate, opts);
     if !(m.same && (!plain.same || m.inliers > plain.inliers)
         || !plain.same && m.inliers > plain.inliers)
     {
         return plain;
     }
+    unmirror(m, query.width, query.height)
+}
+
+/// What [`verify`] found for the mirrored features ([`Features::mirrored`]) of a
+/// `width`×`height` query, said of the query as given: `mirrored` set, the homography
+/// taking the query's own pixels, and the corners mirrored back.
+pub fn unmirror(mut m: Verification, width: usize, height: usize) -> Verification {
     m.mirrored = true;
     // Back to the query as given: x → w − 1 − x, then the homography.
-    let w = query.width as f64;
+    let w = width as f64;
     let flip = [-1.0, 0.0, w - 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
     m.homography = mul(&m.homography, &flip);
     let h = m.homography;
-    let qh = query.height as f64;
+    let qh = height as f64;
     let corners = [
         [-0.5, -0.5],
         [w - 0.5, -0.5],

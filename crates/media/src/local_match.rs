@@ -19,18 +19,19 @@
 //!
 //! **Search** ([`LocalIndex`]): every stored descriptor in the exact Hamming index
 //! ([`crate::hamming::HammingIndex`]), each pointing at its frame. A query frame's
-//! descriptors vote: each for every stored frame holding a descriptor within
-//! [`VOTE_RADIUS`] of it (a descriptor near more than [`MAX_HITS`] stored ones, a generic
-//! corner, does not vote). The frames with at least [`MIN_VOTES`] votes, best first and at
-//! most [`CANDIDATES`] a query frame ([`PER_OWNER`] of any one item), are verified
-//! geometrically ([`crate::local::verify`]); an item matches when one of its frames does.
+//! descriptors, as given and mirrored ([`Features::mirrored`]), vote: each for every stored
+//! frame holding a descriptor within [`VOTE_RADIUS`] of it (a descriptor near more than
+//! [`MAX_HITS`] stored ones, a generic corner, does not vote). The frames with at least
+//! [`MIN_VOTES`] votes are verified geometrically ([`crate::local::verify`], with the
+//! mirrored features for a mirrored vote), best first, until [`MAX_FAILURES`] have failed
+//! ([`PER_OWNER`] of any one item) or [`MAX_TRIES`] were tried: frames that verify do not use
+//! up the budget, so many easy copies of the footage do not crowd out a hard one. An item
+//! matches when one of its frames does.
 //! [`LocalMatch`] gives the shares of sampled frames matched on both sides, the aligned
 //! times, and the best verified pair's homography, which [`Placement`] turns into words
 //! ("picture-in-picture at 40% top-left", "rotated 7°", "crop 72%", "perspective").
 //!
-//! Limits: voting is on the query as given, so a mirrored copy is verified only when its
-//! frames also get votes unmirrored (whole-frame variants find mirrored whole copies).
-//! Voting is an exact radius search over every stored descriptor: these descriptors are far
+//! Limits: voting is an exact radius search over every stored descriptor: these descriptors are far
 //! from uniform, so the multi-index tables prune little and a query frame costs about a scan
 //! of them (on 86 eight-second videos, about 275,000 descriptors, 1–5 s an item at radius
 //! 40 in a test build): fine for thousands of frames, not for millions — an approximate
@@ -66,9 +67,13 @@ pub const VOTE_RADIUS: u32 = 40;
 pub const MAX_HITS: usize = 32;
 /// Votes a stored frame needs to be verified.
 pub const MIN_VOTES: usize = 4;
-/// Stored frames verified for each query frame, at most.
-pub const CANDIDATES: usize = 6;
-/// Of which at most this many of one item.
+/// Stored frames whose verification fails before a query frame's search stops: frames that
+/// verify do not count, so an archive holding many copies of the footage still reaches the
+/// hard ones (an inset, a mirrored stack) that fewer votes rank after them.
+pub const MAX_FAILURES: usize = 8;
+/// Stored frames verified for each query frame, at most (one of each item that verifies).
+pub const MAX_TRIES: usize = 64;
+/// Frames of one item that may fail for a query frame.
 pub const PER_OWNER: usize = 2;
 
 /// Ratio of the pyramid's levels (as [`FeatureOptions::default`]).
@@ -463,6 +468,8 @@ fn position(q: &[[f64; 2]; 4], w: f64, h: f64) -> &'static str {
 struct Slot {
     owner: u32,
     frame: LocalFrame,
+    /// Id of the frame's first descriptor in the Hamming index.
+    first: u32,
 }
 
 /// Stored frames' descriptors, searched by voting and verified geometrically.
@@ -564,10 +571,15 @@ impl LocalIndex {
                 .descriptors
                 .len()
                 .min(frame.features.keypoints.len());
+            let first = u32::try_from(self.slot_of.len()).unwrap_or(u32::MAX);
             all.extend_from_slice(&frame.features.descriptors[..n]);
             self.slot_of.extend(std::iter::repeat_n(slot, n));
             self.per_owner.entry(owner).or_default().push(slot);
-            self.slots.push(Slot { owner, frame });
+            self.slots.push(Slot {
+                owner,
+                frame,
+                first,
+            });
         }
         self.hashes.extend(&all);
     }
@@ -583,34 +595,71 @@ impl LocalIndex {
             .collect()
     }
 
+    /// The owner of a stored frame (a slot [`LocalIndex::votes`] ranks).
+    pub fn owner_of(&self, slot: u32) -> Option<u32> {
+        self.slots.get(slot as usize).map(|s| s.owner)
+    }
+
     /// Whether an owner has stored frames.
     pub fn has(&self, owner: u32) -> bool {
         self.per_owner.contains_key(&owner)
     }
 
     /// Stored frames ranked by votes for one query frame: (slot, votes), best first, at
-    /// least [`MIN_VOTES`] each, `exclude`'s left out.
+    /// least [`MIN_VOTES`] each, `exclude`'s left out. A frame's votes are those of its
+    /// largest group of query descriptors that agree on the change of scale (pyramid level)
+    /// and of orientation between the two pictures (weak geometric consistency: a copy's
+    /// matches agree, chance ones scatter), each vote counted in the two nearest bins of
+    /// each so that no group is split at a bin's edge.
     pub fn votes(&self, query: &Features, exclude: Option<u32>) -> Vec<(u32, usize)> {
-        let mut votes: HashMap<u32, usize> = HashMap::new();
+        /// Orientation bins (30° each).
+        const TURN_BINS: i32 = 12;
+        let mut groups: HashMap<(u32, i8, i8), usize> = HashMap::new();
         let n = query.descriptors.len().min(query.keypoints.len());
         let found = self
             .hashes
             .radius_many(&query.descriptors[..n], VOTE_RADIUS);
-        let mut slots = Vec::new();
-        for hits in found {
+        let mut keys = Vec::new();
+        let turn = std::f32::consts::TAU / TURN_BINS as f32;
+        for (qk, hits) in query.keypoints.iter().zip(found) {
             if hits.is_empty() || hits.len() > MAX_HITS {
                 continue;
             }
-            slots.clear();
-            slots.extend(
-                hits.iter()
-                    .filter_map(|&(id, _)| self.slot_of.get(id as usize)),
-            );
-            slots.sort_unstable();
-            slots.dedup();
-            for &s in &slots {
-                *votes.entry(s).or_default() += 1;
+            keys.clear();
+            for &(id, _) in &hits {
+                let Some(&slot) = self.slot_of.get(id as usize) else {
+                    continue;
+                };
+                let s = &self.slots[slot as usize];
+                let Some(sk) = s.frame.features.keypoints.get((id - s.first) as usize) else {
+                    continue;
+                };
+                let dl = i32::from(sk.level) - i32::from(qk.level);
+                let da = (sk.angle - qk.angle).rem_euclid(std::f32::consts::TAU) / turn;
+                let a0 = da.floor() as i32;
+                // The other nearest bin: below when in the lower half of the bin.
+                let a1 = if da - (a0 as f32) < 0.5 {
+                    a0 - 1
+                } else {
+                    a0 + 1
+                };
+                for l in [dl, dl + 1] {
+                    for a in [a0, a1] {
+                        let a = a.rem_euclid(TURN_BINS);
+                        keys.push((slot, l as i8, a as i8));
+                    }
+                }
             }
+            keys.sort_unstable();
+            keys.dedup();
+            for &k in &keys {
+                *groups.entry(k).or_default() += 1;
+            }
+        }
+        let mut votes: HashMap<u32, usize> = HashMap::new();
+        for ((slot, _, _), v) in groups {
+            let best = votes.entry(slot).or_default();
+            *best = (*best).max(v);
         }
         let mut ranked: Vec<(u32, usize)> = votes
             .into_iter()
@@ -632,22 +681,50 @@ impl LocalIndex {
             if qf.features.is_empty() {
                 continue;
             }
-            let mut per_owner: HashMap<u32, usize> = HashMap::new();
-            let mut tried = 0;
-            for (slot, _) in self.votes(&qf.features, exclude) {
-                if tried == CANDIDATES {
+            // Votes of the query as given and mirrored left to right (a mirrored copy's
+            // descriptors are the mirrored query's), best first.
+            let mirrored = qf.features.mirrored();
+            let mut ranked: Vec<(u32, usize, bool)> = self
+                .votes(&qf.features, exclude)
+                .into_iter()
+                .map(|(slot, v)| (slot, v, false))
+                .chain(
+                    self.votes(&mirrored, exclude)
+                        .into_iter()
+                        .map(|(slot, v)| (slot, v, true)),
+                )
+                .collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)).then(a.2.cmp(&b.2)));
+            // Per item: failed verifications, or None once one of its frames verified (its
+            // other frames are left to the pass at the agreed offset below).
+            let mut failed_of: HashMap<u32, Option<usize>> = HashMap::new();
+            let (mut failures, mut tries) = (0, 0);
+            for (slot, _, flip) in ranked {
+                if failures == MAX_FAILURES || tries == MAX_TRIES {
                     break;
                 }
                 let s = &self.slots[slot as usize];
-                let k = per_owner.entry(s.owner).or_default();
-                if *k == PER_OWNER {
+                let failed = failed_of.entry(s.owner).or_insert(Some(0));
+                if failed.is_none_or(|k| k >= PER_OWNER) {
                     continue;
                 }
-                *k += 1;
-                tried += 1;
-                let v = local::verify(&qf.features, &s.frame.features, &opts);
+                tries += 1;
+                let v = if flip {
+                    let v = local::verify(&mirrored, &s.frame.features, &opts);
+                    if v.same {
+                        local::unmirror(v, qf.features.width, qf.features.height)
+                    } else {
+                        v
+                    }
+                } else {
+                    local::verify(&qf.features, &s.frame.features, &opts)
+                };
                 if v.same {
                     verified.entry(s.owner).or_default().push((qi, slot, v));
+                    *failed = None;
+                } else {
+                    *failed = failed.map(|k| k + 1);
+                    failures += 1;
                 }
             }
         }
@@ -689,7 +766,7 @@ impl LocalIndex {
                     {
                         continue;
                     }
-                    let v = local::verify(
+                    let v = local::verify_mirrored(
                         &qf.features,
                         &self.slots[slot as usize].frame.features,
                         &opts,
@@ -898,19 +975,41 @@ mod tests {
         index.add(0, vec![frame(100, 200), frame(101, 200)]);
         index.add(1, vec![frame(200, 200), target.clone()]);
         index.add(2, vec![frame(300, 200)]);
-        // The query: 30 of the target's descriptors with 10 bits flipped, and 170 others.
+        // The query: 30 of the target's descriptors with 10 bits flipped, at corners one
+        // level finer and turned 40° less (the target shows the picture larger and turned),
+        // and 170 others.
         let mut q = frame(500, 200);
+        let scattered = q.clone();
         for i in 0..30 {
             let mut d = target.features.descriptors[i * 6];
             for b in 0..10 {
                 d[b % 4] ^= 1 << (b * 5);
             }
             q.features.descriptors[i] = d;
+            let k = target.features.keypoints[i * 6];
+            q.features.keypoints[i].level = k.level.saturating_sub(1);
+            let a = (k.angle - 40f32.to_radians()).rem_euclid(std::f32::consts::TAU);
+            q.features.keypoints[i].angle = if a > std::f32::consts::PI {
+                a - std::f32::consts::TAU
+            } else {
+                a
+            };
         }
+        // (A level-0 corner stays at level 0: its votes share the bin of a change of one.)
+        let agreeing = 30;
         let ranked = index.votes(&q.features, None);
         assert_eq!(ranked.len(), 1, "{ranked:?}");
-        assert_eq!(ranked[0], (3, 30));
+        assert_eq!(ranked[0], (3, agreeing));
         assert!(index.votes(&q.features, Some(1)).is_empty());
+        // The same descriptors at corners whose changes of scale and orientation disagree
+        // (as chance matches do) get fewer votes.
+        let mut r = scattered;
+        r.features.descriptors[..30].copy_from_slice(&q.features.descriptors[..30]);
+        let ranked = index.votes(&r.features, None);
+        assert!(
+            ranked.first().is_none_or(|&(_, v)| v < agreeing / 2),
+            "{ranked:?}"
+        );
         // A generic descriptor: the same one stored in many frames votes for none.
         let mut crowd = LocalIndex::new();
         let generic = target.features.descriptors[0];

@@ -1028,3 +1028,55 @@ fn descriptors_find_their_frames_through_the_hamming_index() {
     );
     assert!(votes[17] > 3 * best_other.max(1), "{votes:?}");
 }
+
+/// The archive's search ([`LocalIndex::search`]) as `athar similar` runs it: with a dozen
+/// easy copies of the picture stored (each verifies) and 40 unrelated frames, the hard
+/// copies are still reached — a mirrored stack (its votes come from the mirrored query) and
+/// picture-in-picture insets — and nothing unrelated is listed.
+#[test]
+fn the_index_reaches_mirrored_and_inset_copies_among_many_easy_ones() {
+    use athar_media::local_match::{LocalFrame, LocalIndex};
+    let frame = |img: &RgbImage| LocalFrame {
+        features: athar_media::local_match::frame_features(
+            img.as_raw(),
+            img.width() as usize,
+            img.height() as usize,
+        )
+        .unwrap(),
+        ..LocalFrame::default()
+    };
+    let original = scene(4, 77);
+    let mut rng = Rng::new(77);
+    let mut stored: Vec<(String, RgbImage)> = (0..12u8)
+        .map(|k| (format!("easy-{k}"), jpeg(&original, 30 + 5 * k)))
+        .collect();
+    for name in ["stack", "pip-large", "pip-small"] {
+        let (img, _, _) = copy(name, &original, &mut rng);
+        stored.push((name.to_string(), img));
+    }
+    let distractors: Vec<u32> = (0..40).collect();
+    stored.extend(par_map(&distractors, |&i| {
+        (
+            format!("distractor-{i}"),
+            scene(i % 5, 70_000 + u64::from(i)),
+        )
+    }));
+    let frames = par_map(&stored, |(_, img)| frame(img));
+    let mut index = LocalIndex::new();
+    for (owner, f) in frames.into_iter().enumerate() {
+        index.add(owner as u32, vec![f]);
+    }
+    let found: Vec<&str> = index
+        .search(&[frame(&original)], None)
+        .iter()
+        .map(|m| stored[m.owner as usize].0.as_str())
+        .collect();
+    for name in ["stack", "pip-large", "pip-small"] {
+        assert!(found.contains(&name), "{name} not found: {found:?}");
+    }
+    assert_eq!(found.iter().filter(|n| n.starts_with("easy")).count(), 12);
+    assert!(
+        !found.iter().any(|n| n.starts_with("distractor")),
+        "{found:?}"
+    );
+}
