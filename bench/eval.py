@@ -2,8 +2,10 @@
 """Recall of `athar similar` on transformed copies, and false matches among unrelated clips.
 
 Builds a corpus with FFmpeg (reproducible from --seed):
-  originals   the ThreatExchange sample clips (cut to --max-seconds) and synthetic
-              FFmpeg footage (lavfi generators, seeded parameters);
+  originals   the ThreatExchange sample clips (cut to --max-seconds), pans over real
+              photographs (the PDQ test images: a camera moving across a still, as footage
+              of a place is filmed) and synthetic FFmpeg footage (lavfi generators, seeded
+              parameters);
   copies      each original re-encoded at three quality levels, resized, cropped by 10%,
               letterboxed, padded, logo-stamped (small and large), captioned, greyscale,
               mirrored, slowed to 0.9x and sped to 1.1x, trimmed to its middle 30%, and
@@ -13,7 +15,8 @@ Builds a corpus with FFmpeg (reproducible from --seed):
               shows), cropped to 70% of each side at a random offset (scaled back up),
               filmed off a screen (perspective, lower contrast, lifted blacks, noise) and a
               stack (half size, mirrored, a logo, CRF 38);
-  distractors unrelated synthetic clips (short, low resolution; 200 by default).
+  distractors unrelated synthetic clips (short, low resolution; 200 by default), and pans
+              over the photographs no original is made from (real scenes: sky, walls, trees).
 Copies and distractors are ingested into a fresh archive (`athar init`, `athar ingest
 --wait`); each original (not ingested) is the query of `athar similar --json`. A copy is
 found when it is listed; a distractor listed for any query is a false match, and so is a
@@ -148,6 +151,43 @@ def synthetic_source(rng, w, h, rate, dur):
              f"life=s={w // 8}x{h // 8}:seed={seed}:ratio=0.3:mold=20:rate={rate},"
              f"scale={w}:{h}:flags=neighbor[l];[g][l]blend=all_mode=overlay")
     return kind, g
+
+
+# Real photographs among the PDQ test images (under threatexchange/pdq/data): the first
+# --photos are filmed as originals, the rest as distractors. Large ones first.
+PHOTOS = [
+    ("reg-test-input/exif-rotn/exif-rotn-1.jpg", "exif"),
+    ("reg-test-input/dih/bridge-1-original.jpg", "bridge"),
+    # The same coaster on two desks: copies of one are footage of the other's object.
+    ("reg-test-input/pen-and-coaster.png", "coaster"),
+    ("misc-images/c.png", "coaster"),
+    ("reg-test-input/labelme-subset/q0003.jpg", "q0003"),
+    ("reg-test-input/labelme-subset/q0122.jpg", "q0122"),
+    ("reg-test-input/labelme-subset/q0004.jpg", "q0004"),
+    ("reg-test-input/labelme-subset/q0291.jpg", "q0291"),
+    ("reg-test-input/labelme-subset/q0746.jpg", "q0746"),
+    ("reg-test-input/labelme-subset/q1050.jpg", "q1050"),
+    ("reg-test-input/labelme-subset/q2821.jpg", "q2821"),
+]
+
+
+def make_pan(path, photo, rng, w, h, rate, dur):
+    """A camera panning across `photo`: the still scaled to cover 1.3-1.8 times the frame
+    (1.05-1.25 times for a small one),
+    a w x h window moving between two random places."""
+    j = json.loads(run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
+                        "-of", "json", str(photo)]))["streams"][0]
+    pw, ph = int(j["width"]), int(j["height"])
+    k = max(w / pw, h / ph)
+    # A small photograph is already enlarged to cover the frame: pan over most of it.
+    k *= rng.uniform(1.3, 1.8) if k < 0.5 else rng.uniform(1.05, 1.25)
+    sw, sh = max(w, int(pw * k) // 2 * 2), max(h, int(ph * k) // 2 * 2)
+    x0, x1, y0, y1 = (rng.random() for _ in range(4))
+    vf = (f"scale={sw}:{sh},crop={w}:{h}"
+          f":x='(iw-ow)*({x0:.3f}+({x1 - x0:.3f})*t/{dur})'"
+          f":y='(ih-oh)*({y0:.3f}+({y1 - y0:.3f})*t/{dur})',setsar=1")
+    ffmpeg("-loop", "1", "-framerate", rate, "-i", photo, "-vf", vf, "-t", dur, "-r", rate,
+           *X264, "-crf", 20, path)
 
 
 def make_synthetic(path, rng, w, h, rate, dur):
@@ -289,6 +329,9 @@ def transform(name, src, dst, rng, filler_dir):
 
 def family(name):
     m = re.match(r"(chair|pattern|doorknob|test-padded)", name)
+    if m:
+        return m.group(1)
+    m = re.match(r"photo-\d+-(\w+)", name)
     return m.group(1) if m else name
 
 
@@ -323,6 +366,12 @@ def build_corpus(args, work):
                                                      *X264, "-crf", 18, dst))
         else:
             shutil.copyfile(c, dst)
+    photos = [(Path(args.testdata, "threatexchange/pdq/data", p), f) for p, f in PHOTOS]
+    for i, (photo, fam) in enumerate(photos[:args.photos]):
+        dst = orig_dir / f"photo-{i:02d}-{fam}.mp4"
+        originals.append(dst)
+        r = random.Random(f"{args.seed}:photo:{i}")
+        tasks.append(lambda dst=dst, photo=photo, r=r: make_pan(dst, photo, r, 640, 360, 25, 6))
     for i in range(args.synthetic):
         dst = orig_dir / f"synthetic-{i:02d}.mp4"
         originals.append(dst)
@@ -351,6 +400,14 @@ def build_corpus(args, work):
         w, h = r.choice([(160, 120), (192, 144), (240, 160), (256, 144), (320, 180)])
         dur = r.choice([2, 3, 4])
         tasks.append(lambda dst=dst, r=r, w=w, h=h, dur=dur: make_synthetic(dst, r, w, h, 15, dur))
+    for i, (photo, _) in enumerate(photos[args.photos:]):
+        for k in range(2):
+            dst = dis_dir / f"distractor-photo-{i:02d}-{k}.mp4"
+            items[dst.name] = ("distractor", None, None)
+            r = random.Random(f"{args.seed}:photo-distractor:{i}:{k}")
+            w, h = r.choice([(320, 180), (480, 270), (640, 360)])
+            tasks.append(lambda dst=dst, photo=photo, r=r, w=w, h=h:
+                         make_pan(dst, photo, r, w, h, 15, r.choice([3, 4, 6])))
     parallel(args.jobs, tasks, "copies and distractors")
     (work / "manifest.json").write_text(json.dumps({
         "seed": args.seed, "originals": [str(o) for o in originals], "items": items}))
@@ -489,6 +546,9 @@ def main():
     p.add_argument("--samples", type=int, default=None,
                    help="use only this many of the 14 sample clips (quick runs)")
     p.add_argument("--synthetic", type=int, default=8, help="synthetic originals")
+    p.add_argument("--photos", type=int, default=4,
+                   help=f"originals panned over real photographs (at most {len(PHOTOS)}; "
+                        "the other photographs make distractors)")
     p.add_argument("--max-seconds", type=float, default=8.0,
                    help="sample clips longer than this are cut to it")
     p.add_argument("--min-share", type=float, default=0.2)
@@ -527,6 +587,7 @@ def main():
         made = {v[2] for v in m["items"].values() if v[0] == "copy"}
         args.transforms = [t for t in ALL_TRANSFORMS if t in made]
         args.synthetic = sum(1 for o in originals if o.stem.startswith("synthetic"))
+        args.photos = sum(1 for o in originals if o.stem.startswith("photo"))
         if not (args.keep_archive or args.only_reference):
             shutil.rmtree(work / "archive", ignore_errors=True)
     elif args.work:
@@ -572,7 +633,8 @@ def main():
     n_dis = sum(1 for k, _, _ in items.values() if k == "distractor")
     n_copy = len(items) - n_dis
     print(f"\nseed {args.seed}: {len(originals)} originals "
-          f"({len(originals) - args.synthetic} sample clips, {args.synthetic} synthetic), "
+          f"({len(originals) - args.synthetic - args.photos} sample clips, {args.photos} "
+          f"photo pans, {args.synthetic} synthetic), "
           f"{n_copy} copies, {n_dis} distractors; decision: either share >= {args.min_share}")
     print(f"{'transform':<16} {'target':>6} {'athar':>12} {'reference':>12}  athar's transform label")
     ok = True
