@@ -28,7 +28,10 @@ use crate::{AnalysisError, Kind};
 
 /// Where the links are kept, under the archive's root.
 pub const LINKS_FILE: &str = "index/links.json";
-const LAYOUT: &str = "athar-links 1";
+/// The file's layout and the search that made its links: raised when either changes, so an
+/// archive's links are made again by the search it now has (2: mirrored votes, votes that
+/// agree on scale and orientation, a budget of failed verifications).
+const LAYOUT: &str = "athar-links 2";
 
 /// One item's link to another, seen from the first (`this`).
 #[derive(Debug, Clone, PartialEq)]
@@ -475,7 +478,10 @@ mod tests {
         assert_eq!(read.through, 9);
         assert_eq!(read.of(&a), [link]);
         assert_eq!(read.of(&id(2))[0].transform(), "crop 40% top-left");
-        // Damaged or of another generation: not trusted.
+        // Made by an earlier search, damaged or of another generation: not trusted.
+        let saved = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, saved.replace(LAYOUT, "athar-links 1")).unwrap();
+        assert!(Links::read(&path).is_none());
         std::fs::write(
             &path,
             "{\"layout\": \"athar-links 1\", \"generation\": \"(local 0:\"}",
