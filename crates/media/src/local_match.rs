@@ -31,17 +31,19 @@
 //! times, and the best verified pair's homography, which [`Placement`] turns into words
 //! ("picture-in-picture at 40% top-left", "rotated 7°", "crop 72%", "perspective").
 //!
-//! Limits: voting is an exact radius search over every stored descriptor: these descriptors are far
-//! from uniform, so the multi-index tables prune little and a query frame costs about a scan
-//! of them (on 86 eight-second videos, about 275,000 descriptors, 1–5 s an item at radius
-//! 40 in a test build): fine for thousands of frames, not for millions — an approximate
-//! first stage (a visual vocabulary, LSH) is what archive scale needs.
+//! Limits: voting is an exact radius search over every stored descriptor, a column-wise
+//! scan ([`IndexKind::Compact`]): these descriptors are far from uniform, so multi-index
+//! tables' buckets are crowded and probing them at radius 40 cost several times the scan
+//! (on 152 short videos, about 480,000 descriptors, 13 queries took 134 s with tables and
+//! 51 s scanning, on two cores). A query frame costs about two scans of the stored
+//! descriptors (as given and mirrored): fine for thousands of frames, not for millions — an
+//! approximate first stage (a visual vocabulary, LSH) is what archive scale needs.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 
-use crate::hamming::{HammingIndex, Hash256};
+use crate::hamming::{HammingIndex, Hash256, IndexKind};
 pub use crate::local::invert;
 use crate::local::{
     self, apply, mul, FeatureOptions, Features, Keypoint, Luma, Verification, VerifyOptions,
@@ -473,7 +475,7 @@ struct Slot {
 }
 
 /// Stored frames' descriptors, searched by voting and verified geometrically.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalIndex {
     hashes: HammingIndex,
     /// Descriptor id → slot.
@@ -541,6 +543,20 @@ impl LocalMatch {
             s.3 = s.3.max(p.item_time);
         }
         Some(s)
+    }
+}
+
+impl Default for LocalIndex {
+    /// Descriptors are scanned, column-wise and for a frame's descriptors at once
+    /// ([`IndexKind::Compact`]): they are far from uniform, so the multi-index tables'
+    /// buckets are crowded and probing them at [`VOTE_RADIUS`] costs many times a scan.
+    fn default() -> Self {
+        LocalIndex {
+            hashes: HammingIndex::with_kind(IndexKind::Compact),
+            slot_of: Vec::new(),
+            slots: Vec::new(),
+            per_owner: HashMap::new(),
+        }
     }
 }
 
@@ -612,13 +628,24 @@ impl LocalIndex {
     /// matches agree, chance ones scatter), each vote counted in the two nearest bins of
     /// each so that no group is split at a bin's edge.
     pub fn votes(&self, query: &Features, exclude: Option<u32>) -> Vec<(u32, usize)> {
-        /// Orientation bins (30° each).
-        const TURN_BINS: i32 = 12;
-        let mut groups: HashMap<(u32, i8, i8), usize> = HashMap::new();
         let n = query.descriptors.len().min(query.keypoints.len());
         let found = self
             .hashes
             .radius_many(&query.descriptors[..n], VOTE_RADIUS);
+        self.votes_from(query, found, exclude)
+    }
+
+    /// Votes of `query`'s descriptors, given the stored descriptors within [`VOTE_RADIUS`]
+    /// of each (in keypoint order).
+    fn votes_from(
+        &self,
+        query: &Features,
+        found: Vec<Vec<(u32, u32)>>,
+        exclude: Option<u32>,
+    ) -> Vec<(u32, usize)> {
+        /// Orientation bins (30° each).
+        const TURN_BINS: i32 = 12;
+        let mut groups: HashMap<(u32, i8, i8), usize> = HashMap::new();
         let mut keys = Vec::new();
         let turn = std::f32::consts::TAU / TURN_BINS as f32;
         for (qk, hits) in query.keypoints.iter().zip(found) {
