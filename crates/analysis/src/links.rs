@@ -323,12 +323,9 @@ impl Links {
         for links in self.by_item.values_mut() {
             links.retain(|l| !gone.contains(&l.other));
         }
-        for item in &fresh {
-            let Some(&owner) = loaded.by_item.get(item) else {
-                continue;
-            };
-            let frames = loaded.index.frames_of(owner);
-            for m in loaded.index.search(&frames, Some(owner)) {
+        let searched = search_all(&loaded, &fresh);
+        for (item, matches) in fresh.iter().zip(searched) {
+            for m in matches {
                 let Some(other) = loaded.owners.get(m.owner as usize) else {
                     continue;
                 };
@@ -397,6 +394,49 @@ impl Links {
         });
         let _ = write_atomically(path, &doc.to_string());
     }
+}
+
+/// Each of `items`' stored frames searched against every other item's, in `items`' order,
+/// the items shared between the machine's cores (the index is only read).
+fn search_all(loaded: &Loaded, items: &[ItemId]) -> Vec<Vec<LocalMatch>> {
+    let search = |item: &ItemId| {
+        let Some(&owner) = loaded.by_item.get(item) else {
+            return Vec::new();
+        };
+        let frames = loaded.index.frames_of(owner);
+        loaded.index.search(&frames, Some(owner))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(search).collect();
+    }
+    // Items taken one at a time from a shared counter: some search far longer than others.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, Vec<LocalMatch>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(k) else {
+                            break;
+                        };
+                        mine.push((k, search(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    out.sort_by_key(|(k, _)| *k);
+    out.into_iter().map(|(_, m)| m).collect()
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
