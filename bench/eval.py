@@ -173,8 +173,7 @@ PHOTOS = [
 
 def make_pan(path, photo, rng, w, h, rate, dur):
     """A camera panning across `photo`: the still scaled to cover 1.3-1.8 times the frame
-    (1.05-1.25 times for a small one),
-    a w x h window moving between two random places."""
+    (1.05-1.25 times for a small one), a w x h window moving between two random places."""
     j = json.loads(run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
                         "-of", "json", str(photo)]))["streams"][0]
     pw, ph = int(j["width"]), int(j["height"])
