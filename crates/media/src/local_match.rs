@@ -632,17 +632,6 @@ impl LocalIndex {
         let found = self
             .hashes
             .radius_many(&query.descriptors[..n], VOTE_RADIUS);
-        self.votes_from(query, found, exclude)
-    }
-
-    /// Votes of `query`'s descriptors, given the stored descriptors within [`VOTE_RADIUS`]
-    /// of each (in keypoint order).
-    fn votes_from(
-        &self,
-        query: &Features,
-        found: Vec<Vec<(u32, u32)>>,
-        exclude: Option<u32>,
-    ) -> Vec<(u32, usize)> {
         /// Orientation bins (30° each).
         const TURN_BINS: i32 = 12;
         let mut groups: HashMap<(u32, i8, i8), usize> = HashMap::new();
